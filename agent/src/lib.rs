@@ -1,0 +1,44 @@
+//! kilowatch agent library: the acquisition pipeline and the definitions agent and gateway share
+//! (quantity vocabulary, units, MQTT payload schema, site configuration).
+
+pub mod config;
+pub mod decode;
+pub mod payload;
+pub mod plan;
+pub mod poll;
+pub mod profile;
+pub mod run;
+pub mod vocab;
+
+/// Logs through `tracing` to stderr; `RUST_LOG` overrides the default (`info`, with the
+/// embedded broker silenced: it reports ordinary disconnects as errors).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,230 @@
+//! The MQTT topics and the versioned JSON payload: defined once here, produced by the agent and
+//! consumed by the gateway.
+//!
+//! One message per device poll on `kilowatch/v1/<site>/<device>/data`:
+//! ```json
+//! {"version":1,"site":"demo-plant","device":"incomer","seq":42,
+//!  "ts":"2026-11-22T08:00:00.250Z",
+//!  "readings":[{"quantity":"active_power","value":182.4,"unit":"kW","quality":"good"}]}
+//! ```
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::vocab;
+
+/// The payload version this build produces and accepts.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The topic prefix; the `v1` is the topic layout version, bumped only if topics change.
+pub const TOPIC_ROOT: &str = "kilowatch/v1";
+
+/// Subscription that matches every device's data topic on every site.
+pub const DATA_SUBSCRIPTION: &str = "kilowatch/v1/+/+/data";
+
+/// Topic a device's polls are published on.
+pub fn data_topic(site: &str, device: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{device}/data")
+}
+
+/// Retained `online`/`offline` status of one agent (the `offline` is its MQTT last will).
+pub fn agent_status_topic(site: &str, agent: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/agent/{agent}/status")
+}
+
+/// The result of one poll of one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePoll {
+    pub version: u32,
+    pub site: String,
+    pub device: String,
+    /// Per-device sequence number, +1 per poll, so a consumer can see gaps and replays.
+    pub seq: u64,
+    /// When the poll started (UTC).
+    pub ts: DateTime<Utc>,
+    pub readings: Vec<Reading>,
+}
+
+/// One quantity of one poll, always in the quantity's canonical unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reading {
+    pub quantity: String,
+    /// `None` whenever `quality` is not `good`: nothing is invented for a value we did not get.
+    pub value: Option<f64>,
+    pub unit: String,
+    pub quality: Quality,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Read and decoded without complaint.
+    Good,
+    /// The device reported its "not available" sentinel.
+    Unavailable,
+    /// The read failed (exception response) or decoded to NaN/∞.
+    Bad,
+}
+
+/// Why a payload was refused. The text is what a dead-letter row shows.
+#[derive(Debug, Error, PartialEq)]
+pub enum PayloadError {
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    #[error("unsupported schema version {0} (this build reads version {SCHEMA_VERSION})")]
+    Version(u32),
+    #[error("reading {index}: {source}")]
+    Vocabulary {
+        index: usize,
+        source: vocab::VocabError,
+    },
+    #[error("reading {index} ({quantity}): unit `{unit}` is not the canonical `{expected}`")]
+    Unit {
+        index: usize,
+        quantity: String,
+        unit: String,
+        expected: &'static str,
+    },
+    #[error("reading {index} ({quantity}): quality is good but value is {value}")]
+    BadValue {
+        index: usize,
+        quantity: String,
+        value: String,
+    },
+    #[error("timestamp {0} is more than {MAX_FUTURE_SECONDS} s in the future")]
+    Future(DateTime<Utc>),
+}
+
+/// Clock skew tolerated between an agent and the gateway.
+pub const MAX_FUTURE_SECONDS: i64 = 300;
+
+impl DevicePoll {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a DevicePoll always serialises")
+    }
+
+    /// Parses and validates a payload received at `now`.
+    pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Result<Self, PayloadError> {
+        // Check the version first so a future schema gets a precise reason, not a field error.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let v: Version =
+            serde_json::from_slice(bytes).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+        if v.version != SCHEMA_VERSION {
+            return Err(PayloadError::Version(v.version));
+        }
+        let poll: DevicePoll =
+            serde_json::from_slice(bytes).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+        poll.validate(now)?;
+        Ok(poll)
+    }
+
+    fn validate(&self, now: DateTime<Utc>) -> Result<(), PayloadError> {
+        if self.ts > now + Duration::seconds(MAX_FUTURE_SECONDS) {
+            return Err(PayloadError::Future(self.ts));
+        }
+        for (index, r) in self.readings.iter().enumerate() {
+            let q = vocab::quantity(&r.quantity)
+                .map_err(|source| PayloadError::Vocabulary { index, source })?;
+            if r.unit != q.unit {
+                return Err(PayloadError::Unit {
+                    index,
+                    quantity: r.quantity.clone(),
+                    unit: r.unit.clone(),
+                    expected: q.unit,
+                });
+            }
+            if r.quality == Quality::Good && !r.value.is_some_and(f64::is_finite) {
+                return Err(PayloadError::BadValue {
+                    index,
+                    quantity: r.quantity.clone(),
+                    value: r.value.map_or("missing".into(), |v| v.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DevicePoll {
+        DevicePoll {
+            version: SCHEMA_VERSION,
+            site: "s".into(),
+            device: "d".into(),
+            seq: 7,
+            ts: "2026-01-01T00:00:00Z".parse().unwrap(),
+            readings: vec![Reading {
+                quantity: "active_power".into(),
+                value: Some(1.5),
+                unit: "kW".into(),
+                quality: Quality::Good,
+            }],
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:01Z".parse().unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let p = sample();
+        assert_eq!(DevicePoll::parse(&p.to_json(), now()).unwrap(), p);
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_trust() {
+        assert!(matches!(
+            DevicePoll::parse(b"{not json", now()),
+            Err(PayloadError::Malformed(_))
+        ));
+        let mut p = sample();
+        p.version = 2;
+        assert_eq!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::Version(2))
+        );
+        let mut p = sample();
+        p.readings[0].unit = "W".into();
+        assert!(matches!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::Unit { .. })
+        ));
+        let mut p = sample();
+        p.readings[0].quantity = "bogus".into();
+        assert!(matches!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::Vocabulary { .. })
+        ));
+        // NaN serialises as null: a "good" reading without a value is refused.
+        let mut p = sample();
+        p.readings[0].value = Some(f64::NAN);
+        assert!(matches!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::BadValue { .. })
+        ));
+        let mut p = sample();
+        p.ts = now() + Duration::hours(1);
+        assert!(matches!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::Future(_))
+        ));
+    }
+
+    #[test]
+    fn topics() {
+        assert_eq!(
+            data_topic("plant", "incomer"),
+            "kilowatch/v1/plant/incomer/data"
+        );
+    }
+}

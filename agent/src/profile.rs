@@ -1,0 +1,341 @@
+//! Device profiles: register maps as data (TOML), never code. A built-in library is compiled into
+//! the binary; a user directory of `*.toml` files overrides it by profile name.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::decode::{self, DataType, WordOrder};
+use crate::vocab;
+
+/// The Modbus table a register lives in; each maps to one read function code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    /// Function code 1.
+    Coil,
+    /// Function code 2.
+    DiscreteInput,
+    /// Function code 4.
+    Input,
+    /// Function code 3.
+    Holding,
+}
+
+impl Table {
+    pub fn is_bits(self) -> bool {
+        matches!(self, Table::Coil | Table::DiscreteInput)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub manufacturer: String,
+    pub model: String,
+    /// The public document the register map was taken from.
+    pub source: String,
+    /// 0 when `address` values are protocol addresses, 1 when they are the document's 1-based
+    /// register numbers (minus the 3xxxx/4xxxx table prefix).
+    #[serde(default)]
+    pub address_base: u8,
+    /// Default word order for multi-register values.
+    #[serde(default)]
+    pub word_order: WordOrder,
+    pub registers: Vec<RegisterDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDef {
+    /// Canonical quantity name from the vocabulary.
+    pub quantity: String,
+    pub table: Table,
+    /// Address as written in the profile (see `address_base`).
+    pub address: u16,
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+    /// Overrides the profile's word order.
+    pub order: Option<WordOrder>,
+    /// `value = raw * scale + offset`, in `unit`.
+    #[serde(default = "one")]
+    pub scale: f64,
+    #[serde(default)]
+    pub offset: f64,
+    /// The unit the device reports in, after scale and offset.
+    pub unit: String,
+    /// Raw value the device returns for "not available".
+    pub sentinel: Option<f64>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    #[error("profile {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("profile `{profile}`, register {index} ({quantity}): {message}")]
+    Register {
+        profile: String,
+        index: usize,
+        quantity: String,
+        message: String,
+    },
+    #[error("profile directory {dir}: {source}")]
+    Dir { dir: String, source: std::io::Error },
+}
+
+impl Profile {
+    /// Parses and checks a profile; `origin` names the file in error messages.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            origin: origin.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        profile.check()?;
+        Ok(profile)
+    }
+
+    fn check(&self) -> Result<(), ProfileError> {
+        let err = |index: usize, r: &RegisterDef, message: String| ProfileError::Register {
+            profile: self.name.clone(),
+            index,
+            quantity: r.quantity.clone(),
+            message,
+        };
+        if self.address_base > 1 {
+            return Err(ProfileError::Parse {
+                origin: self.name.clone(),
+                message: "address_base must be 0 or 1".into(),
+            });
+        }
+        for (i, r) in self.registers.iter().enumerate() {
+            let q = vocab::quantity(&r.quantity).map_err(|e| err(i, r, e.to_string()))?;
+            vocab::convert(1.0, &r.unit, q.unit).map_err(|e| err(i, r, e.to_string()))?;
+            if r.address < u16::from(self.address_base) {
+                return Err(err(
+                    i,
+                    r,
+                    format!("address below address_base {}", self.address_base),
+                ));
+            }
+            if r.table.is_bits() && r.data_type != DataType::Bool {
+                return Err(err(
+                    i,
+                    r,
+                    "coils and discrete inputs hold bools only".into(),
+                ));
+            }
+            if r.scale == 0.0 || !r.scale.is_finite() {
+                return Err(err(i, r, "scale must be a finite, non-zero number".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Protocol (0-based) address of a register.
+    pub fn protocol_address(&self, r: &RegisterDef) -> u16 {
+        r.address - u16::from(self.address_base)
+    }
+
+    pub fn order(&self, r: &RegisterDef) -> WordOrder {
+        r.order.unwrap_or(self.word_order)
+    }
+}
+
+/// What one register decodes to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// In the quantity's canonical unit.
+    Good(f64),
+    /// The device's "not available" sentinel.
+    Unavailable,
+    /// NaN or infinite after decoding.
+    Invalid,
+}
+
+impl RegisterDef {
+    /// Raw register words → value in the quantity's canonical unit.
+    pub fn to_canonical(
+        &self,
+        words: &[u16],
+        order: WordOrder,
+    ) -> Result<Value, decode::DecodeError> {
+        let raw = decode::decode(words, self.data_type, order)?;
+        if self.sentinel == Some(raw) {
+            return Ok(Value::Unavailable);
+        }
+        let scaled = scale(raw, self.scale) + self.offset;
+        if !scaled.is_finite() {
+            return Ok(Value::Invalid);
+        }
+        // Units were checked when the profile was loaded.
+        let canonical = vocab::quantity(&self.quantity).expect("checked").unit;
+        Ok(Value::Good(
+            vocab::convert(scaled, &self.unit, canonical).expect("checked"),
+        ))
+    }
+
+    /// Value in canonical unit → the words a device would serve (simulators, tests).
+    pub fn from_canonical(&self, value: f64, order: WordOrder) -> Vec<u16> {
+        let canonical = vocab::quantity(&self.quantity).expect("checked").unit;
+        let in_unit = vocab::convert(value, canonical, &self.unit).expect("checked");
+        decode::encode((in_unit - self.offset) / self.scale, self.data_type, order)
+    }
+}
+
+/// `raw * scale`, dividing when the scale is 1/n so decimal registers stay exact
+/// (950 × 0.001 would give 0.9500000000000001; 950 / 1000 gives 0.95).
+fn scale(raw: f64, scale: f64) -> f64 {
+    let inverse = 1.0 / scale;
+    if scale.abs() < 1.0 && (inverse - inverse.round()).abs() < 1e-9 {
+        raw / inverse.round()
+    } else {
+        raw * scale
+    }
+}
+
+/// Built-in profiles, compiled into the binary.
+const BUILTIN: &[(&str, &str)] = &[(
+    "eastron-sdm630.toml",
+    include_str!("../profiles/eastron-sdm630.toml"),
+)];
+
+/// All known profiles by name.
+#[derive(Debug, Clone)]
+pub struct ProfileLibrary {
+    profiles: BTreeMap<String, Profile>,
+}
+
+impl ProfileLibrary {
+    pub fn builtin() -> Self {
+        let profiles = BUILTIN
+            .iter()
+            .map(|(file, text)| {
+                let p = Profile::from_toml(text, file)
+                    .unwrap_or_else(|e| panic!("built-in profile is broken: {e}"));
+                (p.name.clone(), p)
+            })
+            .collect();
+        Self { profiles }
+    }
+
+    /// Adds every `*.toml` in `dir`, replacing built-ins of the same name.
+    pub fn with_dir(mut self, dir: &Path) -> Result<Self, ProfileError> {
+        let dir_err = |source| ProfileError::Dir {
+            dir: dir.display().to_string(),
+            source,
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(dir_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(dir_err)?;
+            let p = Profile::from_toml(&text, &path.display().to_string())?;
+            self.profiles.insert(p.name.clone(), p);
+        }
+        Ok(self)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.values()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.profiles.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_library_loads() {
+        let lib = ProfileLibrary::builtin();
+        let sdm = lib.get("eastron-sdm630").expect("sdm630 is built in");
+        assert!(sdm.registers.iter().any(|r| r.quantity == "active_power"));
+    }
+
+    #[test]
+    fn watts_become_kilowatts() {
+        let lib = ProfileLibrary::builtin();
+        let sdm = lib.get("eastron-sdm630").unwrap();
+        let p = sdm
+            .registers
+            .iter()
+            .find(|r| r.quantity == "active_power")
+            .unwrap();
+        let words = p.from_canonical(12.5, sdm.order(p));
+        // 12 500 W as float32 big-endian = 0x46435000
+        assert_eq!(words, vec![0x4643, 0x5000]);
+        assert_eq!(
+            p.to_canonical(&words, sdm.order(p)).unwrap(),
+            Value::Good(12.5)
+        );
+    }
+
+    #[test]
+    fn sentinel_and_scaling() {
+        let text = r#"
+            name = "t"
+            manufacturer = "x"
+            model = "y"
+            source = "z"
+            address_base = 1
+            [[registers]]
+            quantity = "power_factor"
+            table = "holding"
+            address = 1
+            type = "i16"
+            scale = 0.001
+            unit = ""
+            sentinel = -32768
+        "#;
+        let p = Profile::from_toml(text, "t.toml").unwrap();
+        let r = &p.registers[0];
+        assert_eq!(p.protocol_address(r), 0);
+        assert_eq!(
+            r.to_canonical(&[0x8000], WordOrder::ABCD).unwrap(),
+            Value::Unavailable
+        );
+        assert_eq!(
+            r.to_canonical(&[950], WordOrder::ABCD).unwrap(),
+            Value::Good(0.95)
+        );
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_the_reason() {
+        let text = r#"
+            name = "t"
+            manufacturer = "x"
+            model = "y"
+            source = "z"
+            [[registers]]
+            quantity = "active_power"
+            table = "input"
+            address = 0
+            type = "f32"
+            unit = "kWh"
+        "#;
+        let e = Profile::from_toml(text, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("active_power") && e.contains("kWh"), "{e}");
+        let e = Profile::from_toml("name = 1", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("profile t.toml:"), "{e}");
+    }
+}

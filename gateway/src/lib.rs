@@ -1,0 +1,13 @@
+//! kilowatch gateway: MQTT ingest, the time-series store, the HTTP API and live page, the
+//! device simulators and the one-command demo.
+
+pub mod broker;
+pub mod demo;
+pub mod http;
+pub mod ingest;
+pub mod service;
+pub mod sim;
+pub mod store;
+
+/// The demo plant, shipped inside the binary so `demo` works from any directory.
+pub const DEMO_SITE: &str = include_str!("../../seeds/demo-site.toml");

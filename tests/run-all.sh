@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every kilowatch test: formatting, lints, the firmware's embedded build, unit tests and
+# the end-to-end tests against real mosquitto (and, as the suite grows, influxd, pymodbus
+# devices over socat pseudo-terminals, and Chromium).
+#
+# Missing test dependencies are installed first (apt-get as root or through sudo; pymodbus in a
+# virtualenv under target/). With CI=true a test whose dependency is missing fails; it never
+# skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+
+missing=()
+have mosquitto || missing+=(mosquitto)
+have influxd || missing+=(influxdb)
+have socat || missing+=(socat)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv="target/test-venv"
+if ! "$venv/bin/python" -c 'import pymodbus' >/dev/null 2>&1; then
+  step "installing pymodbus into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus==3.16.1'
+fi
+export KILOWATCH_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.
+rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "firmware builds for the board (thumbv7em-none-eabihf)"
+cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release
+
+step "build binaries used by the end-to-end tests"
+cargo build --quiet --workspace --bins
+
+step "cargo test"
+cargo test --workspace

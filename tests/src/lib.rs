@@ -1,0 +1,208 @@
+//! Harness for the end-to-end tests: the project's real binaries and real third-party servers
+//! (mosquitto), started on free loopback ports and stopped when the test ends.
+//!
+//! A missing dependency fails the test with the command that installs it; nothing is skipped.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A built binary of this workspace (`kilowatch-agent`, `kilowatch-gateway`).
+///
+/// The test command builds them first (`cargo build --workspace --bins`); a plain
+/// `cargo test --workspace` builds them too, since their packages are part of the run.
+pub fn bin(name: &str) -> PathBuf {
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build the binaries first with `cargo build --workspace --bins` \
+         (tests/run-all.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Finds an executable in PATH or the usual sbin folders; fails the test if it is missing.
+pub fn require(program: &str, install_hint: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    dirs.into_iter()
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{program}` is required by this test and was not found. Install it ({install_hint}) \
+                 or run tests/run-all.sh, which provisions every test dependency."
+            )
+        })
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kilowatch-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A child process that is killed when dropped; its output goes to a log file that is printed
+/// if the test fails.
+pub struct Proc {
+    pub name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Proc {
+            name: name.to_owned(),
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and waits for the exit status.
+    pub fn interrupt(&mut self, within: Duration) -> Option<ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -INT failed");
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(s) = child.try_wait().expect("wait") {
+                self.child = None;
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Still running?
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("----- {} log -----\n{}", self.name, self.log());
+        }
+    }
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    wait_for(timeout, || {
+        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    })
+    .is_some()
+}
+
+/// A mosquitto broker on a free loopback port, configured by the test.
+pub struct Mosquitto {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Mosquitto {
+    pub fn start(dir: &Path) -> Mosquitto {
+        let program = require("mosquitto", "apt-get install mosquitto");
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_queued_messages 100000\nlog_dest stdout\n"
+            ),
+        )
+        .expect("mosquitto.conf");
+        let proc = Proc::spawn(
+            "mosquitto",
+            &program,
+            &["-c", conf.to_str().expect("utf-8 path")],
+            dir,
+        );
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "mosquitto did not listen on {port}"
+        );
+        Mosquitto { port, proc }
+    }
+}
+
+/// GET a JSON document.
+pub fn get_json(url: &str) -> Result<serde_json::Value, String> {
+    let mut res = ureq::get(url).call().map_err(|e| e.to_string())?;
+    res.body_mut()
+        .read_json::<serde_json::Value>()
+        .map_err(|e| e.to_string())
+}
+
+/// GET a text document.
+pub fn get_text(url: &str) -> Result<String, String> {
+    let mut res = ureq::get(url).call().map_err(|e| e.to_string())?;
+    res.body_mut().read_to_string().map_err(|e| e.to_string())
+}

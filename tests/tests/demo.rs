@@ -1,0 +1,85 @@
+//! `kilowatch-gateway demo`: one command, live values over HTTP, clean stop on Ctrl-C.
+
+use std::time::{Duration, Instant};
+
+use kilowatch_e2e::{bin, free_port, get_json, get_text, scratch, wait_for, Proc};
+
+#[test]
+fn demo_serves_live_values_and_stops_on_ctrl_c() {
+    let dir = scratch("demo");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut demo = Proc::spawn(
+        "demo",
+        &bin("kilowatch-gateway"),
+        &["demo", "--http", &addr],
+        &dir,
+    );
+    let url = format!("http://{addr}/api/v1/latest");
+
+    let first = wait_for(Duration::from_secs(10), || {
+        let v = get_json(&url).ok()?;
+        let r = v["readings"].as_array()?;
+        r.iter()
+            .find(|r| r["quantity"] == "active_power")
+            .and_then(|r| Some((r["value"].as_f64()?, r["ts"].as_str()?.to_owned())))
+    });
+    let (kw, ts) = first.expect("live values within 10 s");
+    println!(
+        "first reading after {:?}: {kw} kW at {ts}",
+        started.elapsed()
+    );
+    assert!(kw > 0.0 && kw < 1000.0, "plausible plant load: {kw} kW");
+
+    // Values update: a later reading has a later timestamp.
+    let later = wait_for(Duration::from_secs(10), || {
+        let v = get_json(&url).ok()?;
+        let r = v["readings"].as_array()?;
+        let t = r.iter().find(|r| r["quantity"] == "active_power")?["ts"]
+            .as_str()?
+            .to_owned();
+        (t > ts).then_some(t)
+    });
+    assert!(later.is_some(), "the latest reading advances");
+
+    let latest = get_json(&url).unwrap();
+    let readings = latest["readings"].as_array().unwrap();
+    for r in readings {
+        for key in ["device", "quantity", "unit", "ts"] {
+            assert!(r[key].is_string(), "{key} in {r}");
+        }
+        assert!(r["value"].is_f64(), "value in {r}");
+    }
+    let page = get_text(&format!("http://{addr}/")).unwrap();
+    assert!(page.contains("api/v1/latest"), "the page polls the API");
+    let health = get_json(&format!("http://{addr}/api/v1/health")).unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+
+    assert!(
+        demo.log().contains(&format!("http://{addr}/")),
+        "prints the URL"
+    );
+    let status = demo
+        .interrupt(Duration::from_secs(10))
+        .expect("demo stops within 10 s of Ctrl-C");
+    assert!(status.success(), "clean exit on Ctrl-C: {status}");
+}
+
+#[test]
+fn demo_reports_a_busy_port() {
+    let dir = scratch("demo-busy");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(bin("kilowatch-gateway"))
+        .args(["demo", "--http", &addr])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&addr) && err.contains("already in use") && err.contains("--http"),
+        "{err}"
+    );
+}
