@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
-use crate::profile::ProfileLibrary;
+use crate::profile::{ChannelConfig, ProfileLibrary};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,18 +103,149 @@ pub struct DeviceConfig {
     /// Name of a device profile (`kilowatch-agent profiles` lists them).
     pub profile: String,
     /// Modbus TCP address, `host:port`.
-    pub tcp: String,
+    pub tcp: Option<String>,
+    /// Serial port of an RS-485 line (Modbus RTU), e.g. `/dev/ttyUSB0`.
+    pub rtu: Option<String>,
+    /// Serial server that tunnels raw RTU frames over TCP, `host:port`.
+    pub rtu_over_tcp: Option<String>,
+    /// Serial settings for `rtu` (all devices on one port must agree).
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default)]
+    pub parity: Parity,
+    #[serde(default = "default_stop_bits")]
+    pub stop_bits: u8,
     /// Modbus unit id (slave address), 1–247.
     #[serde(default = "default_unit")]
     pub unit: u8,
     /// Poll interval, e.g. `1s`, `500ms`, `1m`.
     #[serde(default = "default_interval", deserialize_with = "de_duration")]
     pub interval: Duration,
+    /// Interval for the profile's `slow` registers (energy counters); default: `interval`.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub slow_interval: Option<Duration>,
     /// Time allowed for each Modbus request.
     #[serde(default = "default_timeout", deserialize_with = "de_duration")]
     pub timeout: Duration,
+    /// Registers per request (1-125; some devices accept fewer).
+    pub max_registers: Option<u16>,
+    /// Unused addresses read through rather than split at (default 16).
+    pub max_gap: Option<u16>,
+    /// Pause between two requests to this device (slow serial converters).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub pause: Option<Duration>,
+    /// One request per register, for devices that refuse any multi-register read.
+    #[serde(default)]
+    pub single_reads: bool,
+    /// What each analog channel of an I/O-module profile measures.
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
     /// Settings for the device simulator (`kilowatch-gateway simulate`); the agent ignores it.
     pub simulate: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parity {
+    #[default]
+    None,
+    Even,
+    Odd,
+}
+
+/// How a device is reached. Devices with the same transport share one connection and are
+/// polled one at a time (an RS-485 line carries one request at a time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp(String),
+    Rtu {
+        path: String,
+        baud: u32,
+        parity: Parity,
+        stop_bits: u8,
+    },
+    RtuOverTcp(String),
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Tcp(a) => write!(f, "tcp {a}"),
+            Transport::Rtu {
+                path,
+                baud,
+                parity,
+                stop_bits,
+            } => write!(f, "rtu {path} {baud} {parity:?} {stop_bits}"),
+            Transport::RtuOverTcp(a) => write!(f, "rtu-over-tcp {a}"),
+        }
+    }
+}
+
+impl DeviceConfig {
+    /// A device reached over one transport with default settings (CLI one-shot reads).
+    pub fn new(id: &str, profile: &str, transport: Transport, unit: u8, timeout: Duration) -> Self {
+        let mut d = DeviceConfig {
+            id: id.into(),
+            name: None,
+            profile: profile.into(),
+            tcp: None,
+            rtu: None,
+            rtu_over_tcp: None,
+            baud: default_baud(),
+            parity: Parity::None,
+            stop_bits: default_stop_bits(),
+            unit,
+            interval: default_interval(),
+            slow_interval: None,
+            timeout,
+            max_registers: None,
+            max_gap: None,
+            pause: None,
+            single_reads: false,
+            channels: Vec::new(),
+            simulate: None,
+        };
+        match transport {
+            Transport::Tcp(a) => d.tcp = Some(a),
+            Transport::RtuOverTcp(a) => d.rtu_over_tcp = Some(a),
+            Transport::Rtu {
+                path,
+                baud,
+                parity,
+                stop_bits,
+            } => {
+                d.rtu = Some(path);
+                d.baud = baud;
+                d.parity = parity;
+                d.stop_bits = stop_bits;
+            }
+        }
+        d
+    }
+
+    /// The transport (checked at load: exactly one is set).
+    pub fn transport(&self) -> Transport {
+        if let Some(path) = &self.rtu {
+            Transport::Rtu {
+                path: path.clone(),
+                baud: self.baud,
+                parity: self.parity,
+                stop_bits: self.stop_bits,
+            }
+        } else if let Some(a) = &self.rtu_over_tcp {
+            Transport::RtuOverTcp(a.clone())
+        } else {
+            Transport::Tcp(self.tcp.clone().unwrap_or_default())
+        }
+    }
+}
+
+fn default_baud() -> u32 {
+    9600
+}
+fn default_stop_bits() -> u8 {
+    1
 }
 
 fn default_unit() -> u8 {
@@ -154,6 +285,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
 }
 
 /// A configuration problem, displayed as one line naming the file, the key and the problem.
@@ -269,7 +404,7 @@ impl SiteConfig {
                     format!("`{}` is used by two devices", d.id),
                 ));
             }
-            if profiles.get(&d.profile).is_none() {
+            let Some(profile) = profiles.get(&d.profile) else {
                 return Err(ConfigError::new(
                     file,
                     key("profile"),
@@ -279,6 +414,37 @@ impl SiteConfig {
                         profiles.names().join(", ")
                     ),
                 ));
+            };
+            if let Err(e) = profile.for_device(&d.channels) {
+                return Err(ConfigError::new(file, key("channels"), e));
+            }
+            if !profile.channels.is_empty() && d.channels.is_empty() {
+                return Err(ConfigError::new(
+                    file,
+                    key("channels"),
+                    format!(
+                        "profile `{}` is an I/O module: say what its channels measure, e.g. \
+                         channels = [{{ channel = 0, quantity = \"pressure\", unit = \"bar\", range = [0.0, 10.0] }}]",
+                        d.profile
+                    ),
+                ));
+            }
+            if d.max_registers.is_some_and(|m| !(1..=125).contains(&m)) {
+                return Err(ConfigError::new(
+                    file,
+                    key("max_registers"),
+                    "must be 1-125 (the Modbus limit)",
+                ));
+            }
+            if ![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].contains(&d.baud) {
+                return Err(ConfigError::new(
+                    file,
+                    key("baud"),
+                    format!("{} is not a standard RS-485 baud rate", d.baud),
+                ));
+            }
+            if !(1..=2).contains(&d.stop_bits) {
+                return Err(ConfigError::new(file, key("stop_bits"), "must be 1 or 2"));
             }
             if !(1..=247).contains(&d.unit) {
                 return Err(ConfigError::new(
@@ -287,12 +453,43 @@ impl SiteConfig {
                     format!("unit id {} is outside 1-247", d.unit),
                 ));
             }
-            if !d.tcp.contains(':') {
+            let set = [&d.tcp, &d.rtu, &d.rtu_over_tcp]
+                .iter()
+                .filter(|t| t.is_some())
+                .count();
+            if set != 1 {
                 return Err(ConfigError::new(
                     file,
-                    key("tcp"),
-                    format!("`{}` must be host:port, e.g. 192.168.1.20:502", d.tcp),
+                    format!("devices[{i}]"),
+                    "set exactly one of `tcp`, `rtu` or `rtu_over_tcp`",
                 ));
+            }
+            for (name, addr) in [("tcp", &d.tcp), ("rtu_over_tcp", &d.rtu_over_tcp)] {
+                if let Some(a) = addr {
+                    if crate::run::host_port(a).is_err() {
+                        return Err(ConfigError::new(
+                            file,
+                            key(name),
+                            format!("`{a}` must be host:port, e.g. 192.168.1.20:502"),
+                        ));
+                    }
+                }
+            }
+            // One RS-485 line has one set of serial settings.
+            if let (Some(path), Transport::Rtu { .. }) = (&d.rtu, d.transport()) {
+                if let Some(other) = self.devices[..i]
+                    .iter()
+                    .find(|o| o.rtu.as_ref() == Some(path) && o.transport() != d.transport())
+                {
+                    return Err(ConfigError::new(
+                        file,
+                        key("baud"),
+                        format!(
+                            "{path} is also used by `{}` with other serial settings; one line has one baud rate, parity and stop bits",
+                            other.id
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
@@ -338,6 +535,41 @@ profile = "eastron-sdm630"
 tcp = "127.0.0.1:502"
 interval = "2s"
 "#;
+
+    #[test]
+    fn transports_and_channels() {
+        let c = parse(&GOOD.replace(
+            "tcp = \"127.0.0.1:502\"",
+            "rtu = \"/dev/ttyUSB0\"\nbaud = 19200\nparity = \"even\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.devices[0].transport(),
+            Transport::Rtu {
+                path: "/dev/ttyUSB0".into(),
+                baud: 19200,
+                parity: Parity::Even,
+                stop_bits: 1
+            }
+        );
+        let e = parse(&GOOD.replace(
+            "tcp = \"127.0.0.1:502\"",
+            "tcp = \"127.0.0.1:502\"\nrtu = \"/dev/ttyUSB0\"",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("exactly one"), "{e}");
+        let e = parse(&GOOD.replace("eastron-sdm630", "advantech-adam-4117")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("devices[0].channels"), "{e}");
+        let ok = GOOD.replace("eastron-sdm630", "advantech-adam-4117")
+            + "channels = [{ channel = 0, quantity = \"pressure\", unit = \"bar\", range = [0.0, 16.0] }]\n";
+        parse(&ok).unwrap();
+        let two_bauds = format!(
+            "{}\n[[devices]]\nid = \"b\"\nprofile = \"eastron-sdm120\"\nrtu = \"/dev/ttyUSB0\"\nunit = 2\nbaud = 19200\n",
+            GOOD.replace("tcp = \"127.0.0.1:502\"", "rtu = \"/dev/ttyUSB0\"")
+        );
+        let e = parse(&two_bauds).unwrap_err();
+        assert!(e.to_string().contains("other serial settings"), "{e}");
+    }
 
     #[test]
     fn good_config_with_defaults() {

@@ -3,11 +3,14 @@
 
 pub mod config;
 pub mod decode;
+pub mod health;
 pub mod payload;
 pub mod plan;
 pub mod poll;
 pub mod profile;
 pub mod run;
+pub mod scan;
+pub mod schedule;
 pub mod vocab;
 
 /// Logs through `tracing` to stderr; `RUST_LOG` overrides the default (`info`, with the

@@ -1,65 +1,243 @@
-//! Source stage: reads one device over Modbus TCP and turns its registers into readings.
+//! Source stage: reads devices over Modbus TCP, RTU (serial) or RTU over TCP and turns their
+//! registers into readings.
 //!
-//! Read-only by construction: [`read_block`] is the single call site that talks to a device,
-//! and it can only issue the four read function codes.
+//! Read-only by construction: [`read_block`] is the single call site that sends a request to a
+//! device, and [`ReadFn`] has a variant for each of the four read function codes and nothing
+//! else; no write method of the Modbus client is called anywhere in the agent.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
+use tokio::sync::Mutex;
 use tokio::time::timeout;
-use tokio_modbus::client::{tcp, Context, Reader};
+use tokio_modbus::client::{rtu, tcp, Context, Reader};
+use tokio_modbus::slave::SlaveContext;
 use tokio_modbus::{ExceptionCode, Slave};
 
-use crate::config::DeviceConfig;
+use crate::config::{DeviceConfig, Parity, Transport};
 use crate::payload::{Quality, Reading};
-use crate::plan::{self, ReadBlock};
-use crate::profile::{Profile, Table, Value};
+use crate::plan::{self, Limits, ReadBlock};
+use crate::profile::{PollClass, Profile, Table, Value};
 use crate::vocab;
 
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error("cannot resolve {addr}: {message}")]
     Resolve { addr: String, message: String },
-    #[error("cannot connect to {addr}: {message}")]
+    #[error("cannot open {addr}: {message}")]
     Connect { addr: String, message: String },
-    #[error("no answer from {addr} within {timeout:?} ({what})")]
+    #[error("no answer from {addr} unit {unit} within {timeout:?} ({what})")]
     Timeout {
         addr: String,
+        unit: u8,
         timeout: Duration,
         what: String,
     },
-    #[error("{addr}: {what}: {message}")]
+    #[error("{addr} unit {unit}: {what}: {message}")]
     Transport {
         addr: String,
+        unit: u8,
         what: String,
         message: String,
     },
 }
 
-/// Polls one device; keeps its connection between polls and drops it after any failure, because
-/// tokio-modbus would otherwise match a late reply to the next request.
-pub struct Poller {
-    device: DeviceConfig,
-    profile: Profile,
-    blocks: Vec<ReadBlock>,
-    ctx: Option<Context>,
+impl PollError {
+    /// Short label for health counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PollError::Resolve { .. } | PollError::Connect { .. } => "connect",
+            PollError::Timeout { .. } => "timeout",
+            PollError::Transport { .. } => "transport",
+        }
+    }
+}
+
+/// One physical connection (a TCP socket, a serial port) and the devices behind it. Devices on
+/// one bus are polled one at a time: the mutex is held for a whole device poll.
+pub struct Bus {
+    transport: Transport,
+    conn: Mutex<Option<Context>>,
+}
+
+impl Bus {
+    pub fn new(transport: Transport) -> Arc<Self> {
+        Arc::new(Self {
+            transport,
+            conn: Mutex::new(None),
+        })
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn label(&self) -> String {
+        match &self.transport {
+            Transport::Tcp(a) | Transport::RtuOverTcp(a) => a.clone(),
+            Transport::Rtu { path, .. } => path.clone(),
+        }
+    }
+
+    async fn connect(&self, t: Duration, unit: u8) -> Result<Context, PollError> {
+        let addr = self.label();
+        let timed_out = |what: &str| PollError::Timeout {
+            addr: addr.clone(),
+            unit,
+            timeout: t,
+            what: what.into(),
+        };
+        let connect_err = |e: std::io::Error| PollError::Connect {
+            addr: addr.clone(),
+            message: e.to_string(),
+        };
+        match &self.transport {
+            Transport::Tcp(a) | Transport::RtuOverTcp(a) => {
+                let resolved = timeout(t, tokio::net::lookup_host(a.as_str()))
+                    .await
+                    .map_err(|_| timed_out("resolving"))?
+                    .map_err(|e| PollError::Resolve {
+                        addr: addr.clone(),
+                        message: e.to_string(),
+                    })?
+                    .next()
+                    .ok_or_else(|| PollError::Resolve {
+                        addr: addr.clone(),
+                        message: "no address".into(),
+                    })?;
+                if matches!(self.transport, Transport::Tcp(_)) {
+                    timeout(t, tcp::connect_slave(resolved, Slave(unit)))
+                        .await
+                        .map_err(|_| timed_out("connecting"))?
+                        .map_err(connect_err)
+                } else {
+                    let stream = timeout(t, tokio::net::TcpStream::connect(resolved))
+                        .await
+                        .map_err(|_| timed_out("connecting"))?
+                        .map_err(connect_err)?;
+                    stream.set_nodelay(true).map_err(connect_err)?;
+                    Ok(rtu::attach_slave(stream, Slave(unit)))
+                }
+            }
+            Transport::Rtu {
+                path,
+                baud,
+                parity,
+                stop_bits,
+            } => {
+                use tokio_serial::SerialPortBuilderExt;
+                let port = tokio_serial::new(path, *baud)
+                    .data_bits(tokio_serial::DataBits::Eight)
+                    .parity(match parity {
+                        Parity::None => tokio_serial::Parity::None,
+                        Parity::Even => tokio_serial::Parity::Even,
+                        Parity::Odd => tokio_serial::Parity::Odd,
+                    })
+                    .stop_bits(if *stop_bits == 2 {
+                        tokio_serial::StopBits::Two
+                    } else {
+                        tokio_serial::StopBits::One
+                    })
+                    .open_native_async()
+                    .map_err(|e| PollError::Connect {
+                        addr: addr.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok(rtu::attach_slave(port, Slave(unit)))
+            }
+        }
+    }
+}
+
+/// The read function codes, and only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFn {
+    Coils,
+    DiscreteInputs,
+    InputRegisters,
+    HoldingRegisters,
+}
+
+impl ReadFn {
+    pub fn for_table(t: Table) -> Self {
+        match t {
+            Table::Coil => ReadFn::Coils,
+            Table::DiscreteInput => ReadFn::DiscreteInputs,
+            Table::Input => ReadFn::InputRegisters,
+            Table::Holding => ReadFn::HoldingRegisters,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            ReadFn::Coils => 0x01,
+            ReadFn::DiscreteInputs => 0x02,
+            ReadFn::HoldingRegisters => 0x03,
+            ReadFn::InputRegisters => 0x04,
+        }
+    }
 }
 
 /// What one block read returned.
-enum BlockData {
+pub enum BlockData {
     Words(Vec<u16>),
     Bits(Vec<bool>),
 }
 
+/// The one place a request is sent to a device.
+pub async fn read_block(
+    ctx: &mut Context,
+    f: ReadFn,
+    start: u16,
+    count: u16,
+) -> Result<Result<BlockData, ExceptionCode>, tokio_modbus::Error> {
+    Ok(match f {
+        ReadFn::InputRegisters => ctx
+            .read_input_registers(start, count)
+            .await?
+            .map(BlockData::Words),
+        ReadFn::HoldingRegisters => ctx
+            .read_holding_registers(start, count)
+            .await?
+            .map(BlockData::Words),
+        ReadFn::Coils => ctx.read_coils(start, count).await?.map(BlockData::Bits),
+        ReadFn::DiscreteInputs => ctx
+            .read_discrete_inputs(start, count)
+            .await?
+            .map(BlockData::Bits),
+    })
+}
+
+/// The result of one successful device poll.
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub readings: Vec<Reading>,
+    /// Requests answered with a Modbus exception.
+    pub exceptions: u32,
+    pub requests: u32,
+    pub latency: Duration,
+}
+
+/// Polls one device through its bus.
+pub struct Poller {
+    device: DeviceConfig,
+    profile: Profile,
+    blocks: Vec<ReadBlock>,
+    bus: Arc<Bus>,
+    last_slow: Option<Instant>,
+}
+
 impl Poller {
-    pub fn new(device: DeviceConfig, profile: Profile) -> Self {
-        let blocks = plan::plan(&profile, plan::Limits::default());
+    /// `profile` must already be resolved for the device ([`Profile::for_device`]).
+    pub fn new(device: DeviceConfig, profile: Profile, bus: Arc<Bus>) -> Self {
+        let blocks = plan::plan(&profile, Limits::for_device(&device));
         Self {
             device,
             profile,
             blocks,
-            ctx: None,
+            bus,
+            last_slow: None,
         }
     }
 
@@ -67,137 +245,215 @@ impl Poller {
         &self.device
     }
 
-    async fn connect(device: &DeviceConfig) -> Result<Context, PollError> {
-        let addr = &device.tcp;
-        let t = device.timeout;
-        let resolved: SocketAddr = timeout(t, tokio::net::lookup_host(addr))
-            .await
-            .map_err(|_| PollError::Timeout {
-                addr: addr.clone(),
-                timeout: t,
-                what: "resolving".into(),
-            })?
-            .map_err(|e| PollError::Resolve {
-                addr: addr.clone(),
-                message: e.to_string(),
-            })?
-            .next()
-            .ok_or_else(|| PollError::Resolve {
-                addr: addr.clone(),
-                message: "no address".into(),
-            })?;
-        timeout(t, tcp::connect_slave(resolved, Slave(device.unit)))
-            .await
-            .map_err(|_| PollError::Timeout {
-                addr: addr.clone(),
-                timeout: t,
-                what: "connecting".into(),
-            })?
-            .map_err(|e| PollError::Connect {
-                addr: addr.clone(),
-                message: e.to_string(),
-            })
+    /// The read requests one full poll makes.
+    pub fn blocks(&self) -> &[ReadBlock] {
+        &self.blocks
     }
 
-    /// Reads every register of the profile once. A transport failure fails the whole poll (and
-    /// drops the connection); a Modbus exception marks only the affected readings `bad`.
-    pub async fn poll(&mut self) -> Result<Vec<Reading>, PollError> {
-        let mut ctx = match self.ctx.take() {
+    /// Reads every due register once. A transport failure or timeout fails the whole poll and
+    /// drops the bus connection (tokio-modbus would otherwise match a late reply to the next
+    /// request); a Modbus exception marks only the affected readings `bad`.
+    pub async fn poll(&mut self) -> Result<PollOutcome, PollError> {
+        let started = Instant::now();
+        let slow_due = self.last_slow.is_none_or(|t| {
+            started.duration_since(t) + Duration::from_millis(5)
+                >= self.device.slow_interval.unwrap_or(self.device.interval)
+        });
+        let bus = self.bus.clone();
+        let mut guard = bus.conn.lock().await;
+        let unit = self.device.unit;
+        let mut ctx = match guard.take() {
             Some(ctx) => ctx,
-            None => Self::connect(&self.device).await?,
+            None => bus.connect(self.device.timeout, unit).await?,
         };
-        let mut readings = Vec::with_capacity(self.profile.registers.len());
-        for block in &self.blocks {
-            let result = read_block(&mut ctx, block, self.device.timeout, &self.device.tcp).await?;
-            for &i in &block.fields {
-                let r = &self.profile.registers[i];
-                let unit = vocab::quantity(&r.quantity).expect("checked").unit;
-                let value = match &result {
-                    Err(_) => Value::Invalid,
-                    Ok(BlockData::Bits(bits)) => {
-                        let at = usize::from(self.profile.protocol_address(r) - block.start);
-                        Value::Good(f64::from(u8::from(bits[at])))
-                    }
-                    Ok(BlockData::Words(words)) => {
-                        let at = usize::from(self.profile.protocol_address(r) - block.start);
-                        let n = usize::from(r.data_type.words());
-                        r.to_canonical(&words[at..at + n], self.profile.order(r))
-                            .unwrap_or(Value::Invalid)
-                    }
-                };
-                let (value, quality) = match value {
-                    Value::Good(v) => (Some(v), Quality::Good),
-                    Value::Unavailable => (None, Quality::Unavailable),
-                    Value::Invalid => (None, Quality::Bad),
-                };
-                readings.push(Reading {
-                    quantity: r.quantity.clone(),
-                    value,
-                    unit: unit.to_owned(),
-                    quality,
-                });
-            }
-            if let Err(code) = result {
-                tracing::warn!(device = %self.device.id, table = ?block.table, start = block.start,
-                    count = block.count, "device answered with exception {code:?}");
+        ctx.set_slave(Slave(unit));
+        let result = self.read_all(&mut ctx, slow_due).await;
+        if result.is_ok() {
+            // Keep the connection only after a clean exchange.
+            *guard = Some(ctx);
+            if slow_due {
+                self.last_slow = Some(started);
             }
         }
-        self.ctx = Some(ctx);
-        Ok(readings)
-    }
-}
-
-/// The one place a request is sent to a device. Only read function codes exist here.
-async fn read_block(
-    ctx: &mut Context,
-    block: &ReadBlock,
-    t: Duration,
-    addr: &str,
-) -> Result<Result<BlockData, ExceptionCode>, PollError> {
-    let (start, count) = (block.start, block.count);
-    let fut = async {
-        Ok::<_, tokio_modbus::Error>(match block.table {
-            Table::Input => ctx
-                .read_input_registers(start, count)
-                .await?
-                .map(BlockData::Words),
-            Table::Holding => ctx
-                .read_holding_registers(start, count)
-                .await?
-                .map(BlockData::Words),
-            Table::Coil => ctx.read_coils(start, count).await?.map(BlockData::Bits),
-            Table::DiscreteInput => ctx
-                .read_discrete_inputs(start, count)
-                .await?
-                .map(BlockData::Bits),
+        drop(guard);
+        let (readings, exceptions, requests) = result?;
+        Ok(PollOutcome {
+            readings,
+            exceptions,
+            requests,
+            latency: started.elapsed(),
         })
-    };
-    let what = || format!("reading {:?} {start}+{count}", block.table);
-    let result = timeout(t, fut)
+    }
+
+    async fn request(
+        &self,
+        ctx: &mut Context,
+        block: &ReadBlock,
+    ) -> Result<Result<BlockData, ExceptionCode>, PollError> {
+        let (start, count) = (block.start, block.count);
+        let t = self.device.timeout;
+        let what = || format!("reading {:?} {start}+{count}", block.table);
+        let addr = self.bus.label();
+        let unit = self.device.unit;
+        let result = timeout(
+            t,
+            read_block(ctx, ReadFn::for_table(block.table), start, count),
+        )
         .await
         .map_err(|_| PollError::Timeout {
-            addr: addr.to_owned(),
+            addr: addr.clone(),
+            unit,
             timeout: t,
             what: what(),
         })?
         .map_err(|e| PollError::Transport {
-            addr: addr.to_owned(),
+            addr: addr.clone(),
+            unit,
             what: what(),
             message: e.to_string(),
         })?;
-    // A short reply would index out of bounds later: treat it as a transport fault.
-    if let Ok(data) = &result {
-        let got = match data {
-            BlockData::Words(w) => w.len(),
-            BlockData::Bits(b) => b.len(),
-        };
-        if got < usize::from(count) {
-            return Err(PollError::Transport {
-                addr: addr.to_owned(),
-                what: what(),
-                message: format!("short reply: {got} of {count}"),
+        // A short reply would index out of bounds later: treat it as a transport fault.
+        if let Ok(data) = &result {
+            let got = match data {
+                BlockData::Words(w) => w.len(),
+                BlockData::Bits(b) => b.len(),
+            };
+            if got < usize::from(count) {
+                return Err(PollError::Transport {
+                    addr,
+                    unit,
+                    what: what(),
+                    message: format!("short reply: {got} of {count}"),
+                });
+            }
+        }
+        Ok(result)
+    }
+
+    async fn read_all(
+        &mut self,
+        ctx: &mut Context,
+        slow_due: bool,
+    ) -> Result<(Vec<Reading>, u32, u32), PollError> {
+        let mut readings = Vec::with_capacity(self.profile.registers.len());
+        let (mut exceptions, mut requests) = (0u32, 0u32);
+        let mut i = 0;
+        while i < self.blocks.len() {
+            let block = self.blocks[i].clone();
+            if block.class == PollClass::Slow && !slow_due {
+                i += 1;
+                continue;
+            }
+            if requests > 0 {
+                if let Some(pause) = self.device.pause {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            requests += 1;
+            let result = self.request(ctx, &block).await?;
+            if let Err(ExceptionCode::IllegalDataAddress) = result {
+                if block.fields.len() > 1 {
+                    // The device refuses part of the span (an unmapped gap): read each field
+                    // on its own from now on, starting with this poll.
+                    tracing::info!(device = %self.device.id, table = ?block.table, start = block.start,
+                        count = block.count, "device refused a coalesced read; splitting it per field");
+                    let singles: Vec<ReadBlock> = block
+                        .fields
+                        .iter()
+                        .map(|&f| {
+                            let r = &self.profile.registers[f];
+                            ReadBlock {
+                                class: block.class,
+                                table: block.table,
+                                start: self.profile.protocol_address(r),
+                                count: if block.table.is_bits() {
+                                    1
+                                } else {
+                                    r.data_type.words()
+                                },
+                                fields: vec![f],
+                            }
+                        })
+                        .collect();
+                    self.blocks.splice(i..=i, singles);
+                    continue;
+                }
+            }
+            if let Err(code) = &result {
+                exceptions += 1;
+                tracing::debug!(device = %self.device.id, table = ?block.table, start = block.start,
+                    count = block.count, "device answered with exception {code:?}");
+            }
+            self.decode_block(&block, &result, &mut readings);
+            i += 1;
+        }
+        Ok((readings, exceptions, requests))
+    }
+
+    fn decode_block(
+        &self,
+        block: &ReadBlock,
+        result: &Result<BlockData, ExceptionCode>,
+        out: &mut Vec<Reading>,
+    ) {
+        for &f in &block.fields {
+            let r = &self.profile.registers[f];
+            let unit = vocab::quantity(&r.quantity).expect("checked").unit;
+            let at = usize::from(self.profile.protocol_address(r) - block.start);
+            let value = match result {
+                Err(_) => Value::Invalid,
+                Ok(BlockData::Bits(bits)) => Value::Good(f64::from(u8::from(bits[at]))),
+                Ok(BlockData::Words(words)) => {
+                    let n = usize::from(r.data_type.words());
+                    r.to_canonical(&words[at..at + n], self.profile.order(r))
+                        .unwrap_or(Value::Invalid)
+                }
+            };
+            let (value, quality) = match value {
+                Value::Good(v) => (Some(v), Quality::Good),
+                Value::Unavailable => (None, Quality::Unavailable),
+                Value::Invalid => (None, Quality::Bad),
+            };
+            out.push(Reading {
+                quantity: r.quantity.clone(),
+                value,
+                unit: unit.to_owned(),
+                quality,
             });
         }
     }
-    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Read-only by construction: no source file of the agent calls a Modbus write method.
+    #[test]
+    fn no_write_function_code_anywhere_in_the_agent() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let writes = [
+            "write_single_coil",
+            "write_multiple_coils",
+            "write_single_register",
+            "write_multiple_registers",
+            "masked_write_register",
+            "read_write_multiple_registers",
+            "Request::Write",
+            "Request::MaskWrite",
+            "Request::ReadWrite",
+        ];
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // This test names the methods it forbids; skip its own module.
+                let code = text.split("mod tests").next().unwrap();
+                for w in writes {
+                    assert!(!code.contains(w), "{} calls {w}", path.display());
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "scanned {checked} files");
+    }
 }

@@ -45,7 +45,50 @@ pub struct Profile {
     /// Default word order for multi-register values.
     #[serde(default)]
     pub word_order: WordOrder,
+    #[serde(default)]
     pub registers: Vec<RegisterDef>,
+    /// Analog input channels whose meaning and range the site file sets per device.
+    #[serde(default)]
+    pub channels: Vec<ChannelDef>,
+}
+
+/// How often a register is read: `fast` every poll, `slow` every `slow_interval` of the device
+/// (energy counters change slowly and cost bus time on a 9600-baud line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollClass {
+    #[default]
+    Fast,
+    Slow,
+}
+
+/// One analog input channel of an I/O module: raw counts spanning a signal range.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelDef {
+    pub channel: u8,
+    pub table: Table,
+    pub address: u16,
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+    /// Raw value at the bottom and top of the signal range.
+    pub raw_low: f64,
+    pub raw_high: f64,
+    /// The signal range the raw span covers, e.g. 4 and 20 mA.
+    pub signal_low: f64,
+    pub signal_high: f64,
+    pub signal_unit: String,
+}
+
+/// What a site says one channel measures: `range` is the engineering value at the bottom and
+/// top of the signal (for a 0-10 bar transmitter on 4-20 mA: `range = [0.0, 10.0]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub channel: u8,
+    pub quantity: String,
+    pub unit: String,
+    pub range: [f64; 2],
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +112,8 @@ pub struct RegisterDef {
     pub unit: String,
     /// Raw value the device returns for "not available".
     pub sentinel: Option<f64>,
+    #[serde(default)]
+    pub poll: PollClass,
 }
 
 fn one() -> f64 {
@@ -114,6 +159,20 @@ impl Profile {
                 message: "address_base must be 0 or 1".into(),
             });
         }
+        if self.registers.is_empty() && self.channels.is_empty() {
+            return Err(ProfileError::Parse {
+                origin: self.name.clone(),
+                message: "a profile needs `registers` or `channels`".into(),
+            });
+        }
+        for c in &self.channels {
+            if c.raw_low == c.raw_high || c.signal_low == c.signal_high {
+                return Err(ProfileError::Parse {
+                    origin: self.name.clone(),
+                    message: format!("channel {}: empty raw or signal span", c.channel),
+                });
+            }
+        }
         for (i, r) in self.registers.iter().enumerate() {
             let q = vocab::quantity(&r.quantity).map_err(|e| err(i, r, e.to_string()))?;
             vocab::convert(1.0, &r.unit, q.unit).map_err(|e| err(i, r, e.to_string()))?;
@@ -145,6 +204,59 @@ impl Profile {
 
     pub fn order(&self, r: &RegisterDef) -> WordOrder {
         r.order.unwrap_or(self.word_order)
+    }
+
+    /// The profile as one device uses it: its analog channels turned into registers of the
+    /// quantities and ranges the site file gives.
+    pub fn for_device(&self, channels: &[ChannelConfig]) -> Result<Profile, String> {
+        let mut p = self.clone();
+        for c in channels {
+            let def = self
+                .channels
+                .iter()
+                .find(|d| d.channel == c.channel)
+                .ok_or_else(|| {
+                    format!(
+                        "profile `{}` has no channel {} (it has {})",
+                        self.name,
+                        c.channel,
+                        self.channels
+                            .iter()
+                            .map(|d| d.channel.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            let q = vocab::quantity(&c.quantity).map_err(|e| e.to_string())?;
+            vocab::convert(1.0, &c.unit, q.unit).map_err(|e| e.to_string())?;
+            let [low, high] = c.range;
+            if !(low.is_finite() && high.is_finite()) || low == high {
+                return Err(format!(
+                    "channel {}: range must be two different numbers",
+                    c.channel
+                ));
+            }
+            let scale = (high - low) / (def.raw_high - def.raw_low);
+            p.registers.push(RegisterDef {
+                quantity: c.quantity.clone(),
+                table: def.table,
+                address: def.address,
+                data_type: def.data_type,
+                order: None,
+                scale,
+                offset: low - def.raw_low * scale,
+                unit: c.unit.clone(),
+                sentinel: None,
+                poll: PollClass::Fast,
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &p.registers {
+            if !seen.insert(r.quantity.as_str()) {
+                return Err(format!("quantity `{}` is measured twice", r.quantity));
+            }
+        }
+        Ok(p)
     }
 }
 
@@ -201,10 +313,24 @@ fn scale(raw: f64, scale: f64) -> f64 {
 }
 
 /// Built-in profiles, compiled into the binary.
-const BUILTIN: &[(&str, &str)] = &[(
-    "eastron-sdm630.toml",
-    include_str!("../profiles/eastron-sdm630.toml"),
-)];
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../profiles/", $name, ".toml")))),*]
+    };
+}
+const BUILTIN: &[(&str, &str)] = builtin!(
+    "eastron-sdm630",
+    "eastron-sdm120",
+    "eastron-sdm72",
+    "schneider-pm5300",
+    "schneider-iem3155",
+    "janitza-umg96rm",
+    "carlo-gavazzi-em24",
+    "abb-b23",
+    "socomec-diris-a40",
+    "chint-dtsu666",
+    "advantech-adam-4117",
+);
 
 /// All known profiles by name.
 #[derive(Debug, Clone)]
@@ -267,6 +393,67 @@ mod tests {
         let lib = ProfileLibrary::builtin();
         let sdm = lib.get("eastron-sdm630").expect("sdm630 is built in");
         assert!(sdm.registers.iter().any(|r| r.quantity == "active_power"));
+    }
+
+    #[test]
+    fn the_library_covers_the_common_meters() {
+        let lib = ProfileLibrary::builtin();
+        assert!(lib.names().len() >= 11, "{:?}", lib.names());
+        for p in lib.iter() {
+            assert!(!p.source.is_empty(), "{} names its source document", p.name);
+            // No two registers of a profile overlap.
+            let mut spans: Vec<(Table, u16, u16)> = p
+                .registers
+                .iter()
+                .map(|r| (r.table, p.protocol_address(r), r.data_type.words()))
+                .collect();
+            spans.sort();
+            for w in spans.windows(2) {
+                assert!(
+                    w[0].0 != w[1].0 || w[0].1 + w[0].2 <= w[1].1,
+                    "{}: overlapping registers at {}",
+                    p.name,
+                    w[1].1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn analog_channels_scale_per_site() {
+        let lib = ProfileLibrary::builtin();
+        let adam = lib.get("advantech-adam-4117").unwrap();
+        let p = adam
+            .for_device(&[ChannelConfig {
+                channel: 2,
+                quantity: "pressure".into(),
+                unit: "bar".into(),
+                range: [0.0, 10.0],
+            }])
+            .unwrap();
+        let r = p
+            .registers
+            .iter()
+            .find(|r| r.quantity == "pressure")
+            .unwrap();
+        assert_eq!(p.protocol_address(r), 2);
+        // 4 mA → 0 bar, 20 mA → 10 bar, 12 mA (mid-scale) → 5 bar.
+        let at = |raw: u16| r.to_canonical(&[raw], WordOrder::ABCD).unwrap();
+        assert_eq!(at(0), Value::Good(0.0));
+        assert_eq!(at(65535), Value::Good(10.0));
+        match at(32768) {
+            Value::Good(v) => assert!((v - 5.0).abs() < 1e-3, "{v}"),
+            v => panic!("{v:?}"),
+        }
+        let err = adam
+            .for_device(&[ChannelConfig {
+                channel: 9,
+                quantity: "pressure".into(),
+                unit: "bar".into(),
+                range: [0.0, 10.0],
+            }])
+            .unwrap_err();
+        assert!(err.contains("no channel 9"), "{err}");
     }
 
     #[test]

@@ -9,12 +9,13 @@ use anyhow::Context as _;
 use chrono::Utc;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use tokio::task::JoinSet;
-use tokio::time::{interval, MissedTickBehavior};
 
-use crate::config::SiteConfig;
+use crate::config::{SiteConfig, Transport};
+use crate::health::Health;
 use crate::payload::{self, DevicePoll, SCHEMA_VERSION};
-use crate::poll::Poller;
+use crate::poll::{Bus, Poller};
 use crate::profile::ProfileLibrary;
+use crate::schedule::{backoff, Schedule};
 
 /// Splits `host:port`.
 pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
@@ -31,6 +32,37 @@ pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
 pub async fn run(
     config: SiteConfig,
     profiles: ProfileLibrary,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_with(config, profiles, Health::default(), shutdown).await
+}
+
+/// Builds one poller per device, sharing a [`Bus`] between devices on the same connection.
+pub fn pollers(config: &SiteConfig, profiles: &ProfileLibrary) -> anyhow::Result<Vec<Poller>> {
+    let mut buses: std::collections::HashMap<Transport, std::sync::Arc<Bus>> = Default::default();
+    config
+        .devices
+        .iter()
+        .map(|device| {
+            let profile = profiles
+                .get(&device.profile)
+                .with_context(|| format!("unknown profile {}", device.profile))?
+                .for_device(&device.channels)
+                .map_err(|e| anyhow::anyhow!("device {}: {e}", device.id))?;
+            let bus = buses
+                .entry(device.transport())
+                .or_insert_with(|| Bus::new(device.transport()))
+                .clone();
+            Ok(Poller::new(device.clone(), profile, bus))
+        })
+        .collect()
+}
+
+/// Runs the agent until `shutdown` completes, recording device health in `health`.
+pub async fn run_with(
+    config: SiteConfig,
+    profiles: ProfileLibrary,
+    health: Health,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (host, port) = host_port(&config.mqtt.broker).context("mqtt.broker")?;
@@ -85,31 +117,26 @@ pub async fn run(
         });
     }
 
-    for device in &config.devices {
-        let profile = profiles
-            .get(&device.profile)
-            .with_context(|| format!("unknown profile {}", device.profile))?
-            .clone();
-        let mut poller = Poller::new(device.clone(), profile);
+    for mut poller in pollers(&config, &profiles)? {
         let client = client.clone();
         let site = config.site.id.clone();
+        let health = health.clone();
         tasks.spawn(async move {
             let device = poller.device().clone();
             let topic = payload::data_topic(&site, &device.id);
-            let mut ticker = interval(device.interval);
-            // Drift-free and never bunched: missed ticks are skipped, not replayed.
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            let mut schedule = Schedule::new(tokio::time::Instant::now(), device.interval);
             let mut seq = 0u64;
-            let mut failing = false;
+            let mut failures = 0u32;
             loop {
-                ticker.tick().await;
+                tokio::time::sleep_until(schedule.due()).await;
                 let ts = Utc::now();
                 match poller.poll().await {
-                    Ok(readings) => {
-                        if failing {
+                    Ok(outcome) => {
+                        if failures > 0 {
                             tracing::info!(device = %device.id, "device answers again");
-                            failing = false;
                         }
+                        failures = 0;
+                        health.ok(&device.id, outcome.latency, outcome.exceptions);
                         seq += 1;
                         let msg = DevicePoll {
                             version: SCHEMA_VERSION,
@@ -117,7 +144,7 @@ pub async fn run(
                             device: device.id.clone(),
                             seq,
                             ts,
-                            readings,
+                            readings: outcome.readings,
                         };
                         if let Err(e) = client
                             .publish(&topic, QoS::AtLeastOnce, false, msg.to_json())
@@ -127,13 +154,22 @@ pub async fn run(
                         }
                     }
                     Err(e) => {
-                        if !failing {
+                        failures += 1;
+                        if failures == 1 {
                             tracing::warn!(device = %device.id, "poll failed: {e}");
                         } else {
-                            tracing::debug!(device = %device.id, "poll failed: {e}");
+                            tracing::debug!(device = %device.id, failures, "poll failed: {e}");
                         }
-                        failing = true;
+                        health.failed(&device.id, e.kind(), e.to_string());
                     }
+                }
+                let hold = backoff(failures, device.interval);
+                let (missed, held) = schedule.advance(tokio::time::Instant::now(), hold);
+                if missed > 0 || held > 0 {
+                    health.update(&device.id, |h| {
+                        h.missed_polls += missed;
+                        h.backoff_skips += held;
+                    });
                 }
             }
         });

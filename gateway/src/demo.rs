@@ -32,7 +32,7 @@ pub async fn run(
     let served = sim::start(&config, ORIGIN, &profiles, sim::Bind::EphemeralLoopback).await?;
     for s in &served {
         if let Some(d) = config.devices.iter_mut().find(|d| d.id == s.device) {
-            d.tcp = s.addr.to_string();
+            d.tcp = Some(s.addr.to_string());
         }
     }
     config.mqtt.broker = broker::start_embedded()?.to_string();

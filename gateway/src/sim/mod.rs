@@ -150,7 +150,11 @@ pub async fn start(
             .with_context(|| format!("unknown profile {}", d.profile))?
             .clone();
         let addr = match bind {
-            Bind::Configured => d.tcp.clone(),
+            Bind::Configured => d.tcp.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{file}: devices[{i}]: a simulated device needs `tcp = \"host:port\"`"
+                )
+            })?,
             Bind::EphemeralLoopback => "127.0.0.1:0".into(),
         };
         let listener = TcpListener::bind(&addr).await.map_err(|e| {
