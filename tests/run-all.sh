@@ -26,10 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv="target/test-venv"
-if ! "$venv/bin/python" -c 'import pymodbus' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import pymodbus, serial' >/dev/null 2>&1; then
   step "installing pymodbus into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus==3.16.1'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1'
 fi
 export KILOWATCH_TEST_PYTHON="$PWD/$venv/bin/python"
 

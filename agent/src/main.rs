@@ -259,7 +259,8 @@ fn main() -> ExitCode {
                             ),
                             None => format!("unit {unit}: answers, but no built-in profile fits"),
                         };
-                        bar.println(line);
+                        // println on the bar is a no-op when stderr is not a terminal.
+                        bar.suspend(|| println!("{line}"));
                     }
                     bar.inc(1);
                 }

@@ -206,3 +206,126 @@ pub fn get_text(url: &str) -> Result<String, String> {
     let mut res = ureq::get(url).call().map_err(|e| e.to_string())?;
     res.body_mut().read_to_string().map_err(|e| e.to_string())
 }
+
+/// The Python interpreter of the test virtualenv, with pymodbus importable.
+pub fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
+    let python = std::env::var_os("KILOWATCH_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or(venv);
+    let ok = Command::new(&python)
+        .args(["-c", "import pymodbus, serial"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "pymodbus is required by this test and {} cannot import it. Run tests/run-all.sh, which \
+         creates the virtualenv (python3 -m venv target/test-venv && \
+         target/test-venv/bin/pip install 'pymodbus[serial]==3.16.1').",
+        python.display()
+    );
+    python
+}
+
+/// A Modbus device served by pymodbus (`tests/pymodbus/device.py`), configured by a JSON spec.
+pub struct PyDevice {
+    pub proc: Proc,
+    pub log: PathBuf,
+}
+
+impl PyDevice {
+    /// Starts the device; `spec` follows the format documented in device.py (its `log` is set
+    /// here). Waits until it serves.
+    pub fn start(name: &str, dir: &Path, mut spec: serde_json::Value) -> PyDevice {
+        let log = dir.join(format!("{name}-requests.log"));
+        spec["log"] = serde_json::json!(log.to_str().expect("utf-8 path"));
+        let spec_path = dir.join(format!("{name}.json"));
+        std::fs::write(&spec_path, spec.to_string()).expect("spec");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("pymodbus/device.py");
+        let proc = Proc::spawn(
+            name,
+            &python(),
+            &[script.to_str().unwrap(), spec_path.to_str().unwrap()],
+            dir,
+        );
+        let mut dev = PyDevice { proc, log };
+        if let Some(port) = spec["port"].as_u64() {
+            assert!(
+                wait_for_port(port as u16, Duration::from_secs(15)),
+                "pymodbus device {name} did not listen on {port}:\n{}",
+                dev.proc.log()
+            );
+        } else {
+            let ready = wait_for(Duration::from_secs(15), || {
+                dev.proc.log().contains("ready").then_some(())
+            });
+            assert!(ready.is_some(), "pymodbus device {name} did not start");
+            // The serial server opens its port right after printing "ready".
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!(
+            dev.proc.alive(),
+            "pymodbus device {name} exited:\n{}",
+            dev.proc.log()
+        );
+        dev
+    }
+
+    /// Requests the device received: (unit, function code, address).
+    pub fn requests(&self) -> Vec<(u8, u8, u16)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                Some((
+                    it.next()?.parse().ok()?,
+                    it.next()?.parse().ok()?,
+                    it.next()?.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Asserts that nothing but read function codes (1-4) ever reached the device.
+    pub fn assert_read_only(&self) {
+        let reqs = self.requests();
+        assert!(!reqs.is_empty(), "the device saw no request at all");
+        for (unit, fc, addr) in reqs {
+            assert!(
+                (1..=4).contains(&fc),
+                "function code {fc} (unit {unit}, address {addr}) is not a read"
+            );
+        }
+    }
+}
+
+/// Two connected pseudo-terminals made by socat: a virtual RS-485 line.
+pub struct PtyPair {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub proc: Proc,
+}
+
+impl PtyPair {
+    pub fn new(dir: &Path) -> PtyPair {
+        let socat = require("socat", "apt-get install socat");
+        let (a, b) = (dir.join("tty-a"), dir.join("tty-b"));
+        let arg = |p: &Path| format!("pty,raw,echo=0,link={}", p.display());
+        let proc = Proc::spawn("socat", &socat, &["-d", &arg(&a), &arg(&b)], dir);
+        let up = wait_for(Duration::from_secs(10), || {
+            (a.exists() && b.exists()).then_some(())
+        });
+        assert!(up.is_some(), "socat did not create the pty pair");
+        PtyPair { a, b, proc }
+    }
+}
+
+/// Register words of a float32, high word first (ABCD), computed by the standard library
+/// rather than by the code under test.
+pub fn f32_words(v: f32) -> [u16; 2] {
+    let b = v.to_bits();
+    [(b >> 16) as u16, b as u16]
+}
