@@ -18,6 +18,8 @@ pub struct SiteConfig {
     #[serde(default)]
     pub mqtt: MqttConfig,
     #[serde(default)]
+    pub agent: AgentConfig,
+    #[serde(default)]
     pub gateway: GatewayConfig,
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
@@ -45,11 +47,37 @@ pub struct MqttConfig {
     /// Broker address, `host:port`.
     #[serde(default = "default_broker")]
     pub broker: String,
+    /// MQTT protocol version: `"3.1.1"` (default) or `"5"`.
+    #[serde(default)]
+    pub protocol: MqttProtocol,
     /// Fixed client id of the agent (default `kilowatch-agent-<site>`); persistent sessions
     /// depend on it staying the same across restarts.
     pub agent_client_id: Option<String>,
     /// Fixed client id of the gateway (default `kilowatch-gateway-<site>`).
     pub gateway_client_id: Option<String>,
+    /// User name for the broker.
+    pub username: Option<String>,
+    /// File holding the password (first line); never logged.
+    pub password_file: Option<String>,
+    /// Environment variable holding the password; never logged.
+    pub password_env: Option<String>,
+    /// Connect with TLS (implied by `ca_file`).
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA that signed the broker's certificate (default: the system's CAs).
+    pub ca_file: Option<String>,
+    /// PEM client certificate and its PEM (PKCS#8) key, for brokers that require one.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum MqttProtocol {
+    #[default]
+    #[serde(rename = "3.1.1")]
+    V311,
+    #[serde(rename = "5")]
+    V5,
 }
 
 fn default_broker() -> String {
@@ -60,9 +88,99 @@ impl Default for MqttConfig {
     fn default() -> Self {
         Self {
             broker: default_broker(),
+            protocol: MqttProtocol::default(),
             agent_client_id: None,
             gateway_client_id: None,
+            username: None,
+            password_file: None,
+            password_env: None,
+            tls: false,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
         }
+    }
+}
+
+/// Settings of the agent process itself: its spool, metrics and health reporting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Directory of the store-and-forward spool (default `kilowatch-spool-<site>` in the
+    /// working directory).
+    pub spool_dir: Option<String>,
+    /// Disk budget of the spool, e.g. `512MB`, `2GB`; when it is full the oldest unsent
+    /// readings are evicted (counted and logged).
+    #[serde(default = "default_spool_budget", deserialize_with = "de_size")]
+    pub spool_budget: u64,
+    /// `fdatasync` every batch of spooled readings before publishing it (default true).
+    #[serde(default = "yes")]
+    pub fsync: bool,
+    /// Prometheus `/metrics` listen address, or `"off"`.
+    #[serde(default = "default_metrics")]
+    pub metrics: String,
+    /// How often agent health is published on `kilowatch/v1/<site>/agent/<id>/health`.
+    #[serde(default = "default_health_interval", deserialize_with = "de_duration")]
+    pub health_interval: Duration,
+}
+
+fn default_spool_budget() -> u64 {
+    512 << 20
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_metrics() -> String {
+    "127.0.0.1:9464".into()
+}
+
+fn default_health_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            spool_dir: None,
+            spool_budget: default_spool_budget(),
+            fsync: true,
+            metrics: default_metrics(),
+            health_interval: default_health_interval(),
+        }
+    }
+}
+
+/// Parses a byte size: `4096`, `64KB`, `512MB`, `2GB` (also KiB, MiB, GiB; powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (use e.g. 64MB, 2GB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{text}`: unknown size unit (use B, KB, MB, GB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => Ok(n),
+        Size::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
     }
 }
 
@@ -387,6 +505,49 @@ impl SiteConfig {
                 ),
             ));
         }
+        let m = &self.mqtt;
+        if m.password_file.is_some() && m.password_env.is_some() {
+            return Err(ConfigError::new(
+                file,
+                "mqtt.password_env",
+                "give the password either in a file (password_file) or in an environment variable (password_env), not both",
+            ));
+        }
+        if (m.password_file.is_some() || m.password_env.is_some()) && m.username.is_none() {
+            return Err(ConfigError::new(
+                file,
+                "mqtt.username",
+                "a password is configured but no username",
+            ));
+        }
+        if m.client_cert.is_some() != m.client_key.is_some() {
+            return Err(ConfigError::new(
+                file,
+                if m.client_cert.is_some() {
+                    "mqtt.client_key"
+                } else {
+                    "mqtt.client_cert"
+                },
+                "a client certificate needs both client_cert and client_key",
+            ));
+        }
+        if self.agent.metrics != "off" && self.agent.metrics.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                file,
+                "agent.metrics",
+                format!(
+                    "`{}` is not an address (use e.g. 127.0.0.1:9464, or \"off\")",
+                    self.agent.metrics
+                ),
+            ));
+        }
+        if self.agent.spool_budget < 64 << 10 {
+            return Err(ConfigError::new(
+                file,
+                "agent.spool_budget",
+                "the spool needs at least 64KB",
+            ));
+        }
         let mut seen = HashSet::new();
         for (i, d) in self.devices.iter().enumerate() {
             let key = |k: &str| format!("devices[{i}].{k}");
@@ -506,6 +667,15 @@ impl SiteConfig {
             .agent_client_id
             .clone()
             .unwrap_or_else(|| format!("kilowatch-agent-{}", self.site.id))
+    }
+
+    /// The agent's spool directory.
+    pub fn spool_dir(&self) -> std::path::PathBuf {
+        self.agent
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| format!("kilowatch-spool-{}", self.site.id))
+            .into()
     }
 
     /// The gateway's MQTT client id.

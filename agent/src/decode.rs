@@ -94,7 +94,11 @@ fn from_big_endian(bytes: &[u8], order: WordOrder) -> Vec<u16> {
 /// 230.100006103515625): the device's precision, without digits it never had.
 fn f32_to_f64(v: f32) -> f64 {
     if v.is_finite() {
-        v.to_string().parse().unwrap_or(f64::from(v))
+        // ryu formats on the stack: no allocation for every register read.
+        ryu::Buffer::new()
+            .format_finite(v)
+            .parse()
+            .unwrap_or(f64::from(v))
     } else {
         f64::from(v)
     }

@@ -34,7 +34,11 @@ pub struct Health(Arc<Mutex<BTreeMap<String, DeviceHealth>>>);
 impl Health {
     pub fn update(&self, device: &str, f: impl FnOnce(&mut DeviceHealth)) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(map.entry(device.to_owned()).or_default());
+        // Look up before inserting: the hot path must not allocate a key on every poll.
+        match map.get_mut(device) {
+            Some(h) => f(h),
+            None => f(map.entry(device.to_owned()).or_default()),
+        }
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, DeviceHealth> {

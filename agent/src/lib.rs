@@ -1,9 +1,13 @@
 //! kilowatch agent library: the acquisition pipeline and the definitions agent and gateway share
 //! (quantity vocabulary, units, MQTT payload schema, site configuration).
 
+pub mod acquire;
 pub mod config;
 pub mod decode;
+pub mod forward;
 pub mod health;
+pub mod metrics;
+pub mod mqtt;
 pub mod payload;
 pub mod plan;
 pub mod poll;
@@ -11,6 +15,7 @@ pub mod profile;
 pub mod run;
 pub mod scan;
 pub mod schedule;
+pub mod spool;
 pub mod vocab;
 
 /// Logs through `tracing` to stderr; `RUST_LOG` overrides the default (`info`, with the
@@ -20,6 +25,8 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only on a terminal: log files and journald get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -225,7 +225,7 @@ fn main() -> ExitCode {
                             (Quality::Good, Some(v)) => serde_json::json!(v),
                             _ => serde_json::Value::Null,
                         };
-                        (r.quantity, v)
+                        (r.quantity.into_owned(), v)
                     })
                     .collect();
                 println!("{}", serde_json::to_string(&map)?);

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use thiserror::Error;
 
 use crate::vocab;
@@ -33,6 +34,11 @@ pub fn agent_status_topic(site: &str, agent: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/agent/{agent}/status")
 }
 
+/// Retained agent health (device health, spool, publishing), refreshed periodically.
+pub fn agent_health_topic(site: &str, agent: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/agent/{agent}/health")
+}
+
 /// The result of one poll of one device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,10 +57,12 @@ pub struct DevicePoll {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reading {
-    pub quantity: String,
+    /// Canonical names are `'static` on the agent side (no allocation per reading); a parsed
+    /// payload owns its strings.
+    pub quantity: Cow<'static, str>,
     /// `None` whenever `quality` is not `good`: nothing is invented for a value we did not get.
     pub value: Option<f64>,
-    pub unit: String,
+    pub unit: Cow<'static, str>,
     pub quality: Quality,
 }
 
@@ -134,15 +142,15 @@ impl DevicePoll {
             if r.unit != q.unit {
                 return Err(PayloadError::Unit {
                     index,
-                    quantity: r.quantity.clone(),
-                    unit: r.unit.clone(),
+                    quantity: r.quantity.to_string(),
+                    unit: r.unit.to_string(),
                     expected: q.unit,
                 });
             }
             if r.quality == Quality::Good && !r.value.is_some_and(f64::is_finite) {
                 return Err(PayloadError::BadValue {
                     index,
-                    quantity: r.quantity.clone(),
+                    quantity: r.quantity.to_string(),
                     value: r.value.map_or("missing".into(), |v| v.to_string()),
                 });
             }

@@ -5,6 +5,7 @@
 //! device, and [`ReadFn`] has a variant for each of the four read function codes and nothing
 //! else; no write method of the Modbus client is called anywhere in the agent.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -224,6 +225,8 @@ pub struct Poller {
     device: DeviceConfig,
     profile: Profile,
     blocks: Vec<ReadBlock>,
+    /// Per register: the unit conversion, looked up once rather than on every read.
+    conversions: Vec<vocab::Conversion>,
     bus: Arc<Bus>,
     last_slow: Option<Instant>,
 }
@@ -232,10 +235,12 @@ impl Poller {
     /// `profile` must already be resolved for the device ([`Profile::for_device`]).
     pub fn new(device: DeviceConfig, profile: Profile, bus: Arc<Bus>) -> Self {
         let blocks = plan::plan(&profile, Limits::for_device(&device));
+        let conversions = profile.registers.iter().map(|r| r.conversion()).collect();
         Self {
             device,
             profile,
             blocks,
+            conversions,
             bus,
             last_slow: None,
         }
@@ -292,8 +297,8 @@ impl Poller {
     ) -> Result<Result<BlockData, ExceptionCode>, PollError> {
         let (start, count) = (block.start, block.count);
         let t = self.device.timeout;
+        // Error details are built only on the error path: this runs thousands of times a second.
         let what = || format!("reading {:?} {start}+{count}", block.table);
-        let addr = self.bus.label();
         let unit = self.device.unit;
         let result = timeout(
             t,
@@ -301,13 +306,13 @@ impl Poller {
         )
         .await
         .map_err(|_| PollError::Timeout {
-            addr: addr.clone(),
+            addr: self.bus.label(),
             unit,
             timeout: t,
             what: what(),
         })?
         .map_err(|e| PollError::Transport {
-            addr: addr.clone(),
+            addr: self.bus.label(),
             unit,
             what: what(),
             message: e.to_string(),
@@ -320,7 +325,7 @@ impl Poller {
             };
             if got < usize::from(count) {
                 return Err(PollError::Transport {
-                    addr,
+                    addr: self.bus.label(),
                     unit,
                     what: what(),
                     message: format!("short reply: {got} of {count}"),
@@ -339,7 +344,7 @@ impl Poller {
         let (mut exceptions, mut requests) = (0u32, 0u32);
         let mut i = 0;
         while i < self.blocks.len() {
-            let block = self.blocks[i].clone();
+            let block = &self.blocks[i];
             if block.class == PollClass::Slow && !slow_due {
                 i += 1;
                 continue;
@@ -350,7 +355,7 @@ impl Poller {
                 }
             }
             requests += 1;
-            let result = self.request(ctx, &block).await?;
+            let result = self.request(ctx, block).await?;
             if let Err(ExceptionCode::IllegalDataAddress) = result {
                 if block.fields.len() > 1 {
                     // The device refuses part of the span (an unmapped gap): read each field
@@ -384,7 +389,7 @@ impl Poller {
                 tracing::debug!(device = %self.device.id, table = ?block.table, start = block.start,
                     count = block.count, "device answered with exception {code:?}");
             }
-            self.decode_block(&block, &result, &mut readings);
+            self.decode_block(block, &result, &mut readings);
             i += 1;
         }
         Ok((readings, exceptions, requests))
@@ -398,14 +403,14 @@ impl Poller {
     ) {
         for &f in &block.fields {
             let r = &self.profile.registers[f];
-            let unit = vocab::quantity(&r.quantity).expect("checked").unit;
+            let conversion = &self.conversions[f];
             let at = usize::from(self.profile.protocol_address(r) - block.start);
             let value = match result {
                 Err(_) => Value::Invalid,
                 Ok(BlockData::Bits(bits)) => Value::Good(f64::from(u8::from(bits[at]))),
                 Ok(BlockData::Words(words)) => {
                     let n = usize::from(r.data_type.words());
-                    r.to_canonical(&words[at..at + n], self.profile.order(r))
+                    r.to_canonical_with(&words[at..at + n], self.profile.order(r), conversion)
                         .unwrap_or(Value::Invalid)
                 }
             };
@@ -415,9 +420,9 @@ impl Poller {
                 Value::Invalid => (None, Quality::Bad),
             };
             out.push(Reading {
-                quantity: r.quantity.clone(),
+                quantity: Cow::Borrowed(vocab::quantity(&r.quantity).expect("checked").name),
                 value,
-                unit: unit.to_owned(),
+                unit: Cow::Borrowed(conversion.target()),
                 quality,
             });
         }

@@ -278,6 +278,20 @@ impl RegisterDef {
         words: &[u16],
         order: WordOrder,
     ) -> Result<Value, decode::DecodeError> {
+        // Units were checked when the profile was loaded.
+        let canonical = vocab::quantity(&self.quantity).expect("checked").unit;
+        let conversion = vocab::Conversion::new(&self.unit, canonical).expect("checked");
+        self.to_canonical_with(words, order, &conversion)
+    }
+
+    /// [`Self::to_canonical`] with the unit conversion looked up beforehand
+    /// ([`Self::conversion`]).
+    pub fn to_canonical_with(
+        &self,
+        words: &[u16],
+        order: WordOrder,
+        conversion: &vocab::Conversion,
+    ) -> Result<Value, decode::DecodeError> {
         let raw = decode::decode(words, self.data_type, order)?;
         if self.sentinel == Some(raw) {
             return Ok(Value::Unavailable);
@@ -286,11 +300,14 @@ impl RegisterDef {
         if !scaled.is_finite() {
             return Ok(Value::Invalid);
         }
-        // Units were checked when the profile was loaded.
+        Ok(Value::Good(conversion.apply(scaled)))
+    }
+
+    /// Device unit → the quantity's canonical unit (units were checked when the profile was
+    /// loaded).
+    pub fn conversion(&self) -> vocab::Conversion {
         let canonical = vocab::quantity(&self.quantity).expect("checked").unit;
-        Ok(Value::Good(
-            vocab::convert(scaled, &self.unit, canonical).expect("checked"),
-        ))
+        vocab::Conversion::new(&self.unit, canonical).expect("checked")
     }
 
     /// Value in canonical unit → the words a device would serve (simulators, tests).

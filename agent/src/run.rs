@@ -1,21 +1,25 @@
-//! The agent pipeline: poll (source) → payload (transform) → MQTT publish (sink), one task per
-//! device plus the MQTT event loop on its own task, so a slow broker never stalls the network
-//! I/O that would let it recover.
+//! The agent pipeline: poll (source, one task per device) → spool (durable, on disk) → MQTT
+//! publish (sink). Polling never waits on the broker: the spool absorbs outages and the
+//! publisher replays it oldest first.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::acquire::device_loop;
 use crate::config::{SiteConfig, Transport};
+use crate::forward::{lock, publisher, spool_writer, PublishStats, PublisherSetup, SharedSpool};
 use crate::health::Health;
-use crate::payload::{self, DevicePoll, SCHEMA_VERSION};
+use crate::metrics;
+use crate::mqtt::Connector;
+use crate::payload::{self, DevicePoll};
 use crate::poll::{Bus, Poller};
 use crate::profile::ProfileLibrary;
-use crate::schedule::{backoff, Schedule};
+use crate::spool::{Spool, SpoolConfig};
 
 /// Splits `host:port`.
 pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
@@ -65,132 +69,116 @@ pub async fn run_with(
     health: Health,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (host, port) = host_port(&config.mqtt.broker).context("mqtt.broker")?;
     let client_id = config.agent_client_id();
     let status_topic = payload::agent_status_topic(&config.site.id, &client_id);
-    let mut opts = MqttOptions::new(client_id.clone(), host, port);
-    opts.set_keep_alive(Duration::from_secs(15))
-        // Persistent session: the broker keeps our unacknowledged QoS 1 state across reconnects.
-        .set_clean_session(false)
-        .set_last_will(LastWill::new(
-            &status_topic,
-            "offline",
-            QoS::AtLeastOnce,
-            true,
+    let health_topic = payload::agent_health_topic(&config.site.id, &client_id);
+    let connector = Connector::new(
+        &config.mqtt,
+        client_id.clone(),
+        Some((status_topic.clone(), b"offline".to_vec())),
+    )?;
+    let spool_dir = config.spool_dir();
+    let spool = Spool::open(SpoolConfig {
+        dir: spool_dir.clone(),
+        budget: config.agent.spool_budget,
+        fsync: config.agent.fsync,
+    })
+    .context("agent.spool_dir")?;
+    let spool: SharedSpool = Arc::new(Mutex::new(spool));
+    let stats = Arc::new(PublishStats::default());
+    let wake = Arc::new(Notify::new());
+    let pollers = pollers(&config, &profiles)?;
+
+    let metrics_task = if config.agent.metrics == "off" {
+        None
+    } else {
+        let addr = config.agent.metrics.parse().context("agent.metrics")?;
+        let listener = metrics::bind(addr).await?;
+        tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+        Some(tokio::spawn(metrics::serve(
+            listener,
+            metrics::Sources {
+                health: health.clone(),
+                spool: spool.clone(),
+                publish: stats.clone(),
+            },
+        )))
+    };
+
+    // Source → spool.
+    let (tx, rx) = tokio::sync::mpsc::channel::<DevicePoll>(1024);
+    let mut devices = JoinSet::new();
+    for poller in pollers {
+        devices.spawn(device_loop(
+            poller,
+            config.site.id.clone(),
+            health.clone(),
+            tx.clone(),
         ));
-    let (client, mut eventloop) = AsyncClient::new(opts, 1024);
-
-    let mut tasks = JoinSet::new();
-    {
-        let client = client.clone();
-        let status_topic = status_topic.clone();
-        let broker = config.mqtt.broker.clone();
-        tasks.spawn(async move {
-            let mut connected = false;
-            let mut stopping = false;
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) => stopping = true,
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        tracing::info!(%broker, "connected to MQTT broker");
-                        connected = true;
-                        // try_publish: this task must never wait on its own request queue.
-                        if let Err(e) =
-                            client.try_publish(&status_topic, QoS::AtLeastOnce, true, "online")
-                        {
-                            tracing::warn!("cannot queue online status: {e}");
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) if stopping => break,
-                    Err(e) => {
-                        if connected {
-                            tracing::warn!(%broker, "MQTT connection lost: {e}; retrying");
-                        } else {
-                            tracing::debug!(%broker, "MQTT connect failed: {e}; retrying");
-                        }
-                        connected = false;
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
     }
+    drop(tx);
+    let writer = tokio::spawn(spool_writer(rx, spool.clone(), wake.clone(), stats.clone()));
 
-    for mut poller in pollers(&config, &profiles)? {
-        let client = client.clone();
-        let site = config.site.id.clone();
-        let health = health.clone();
-        tasks.spawn(async move {
-            let device = poller.device().clone();
-            let topic = payload::data_topic(&site, &device.id);
-            let mut schedule = Schedule::new(tokio::time::Instant::now(), device.interval);
-            let mut seq = 0u64;
-            let mut failures = 0u32;
-            loop {
-                tokio::time::sleep_until(schedule.due()).await;
-                let ts = Utc::now();
-                match poller.poll().await {
-                    Ok(outcome) => {
-                        if failures > 0 {
-                            tracing::info!(device = %device.id, "device answers again");
-                        }
-                        failures = 0;
-                        health.ok(&device.id, outcome.latency, outcome.exceptions);
-                        seq += 1;
-                        let msg = DevicePoll {
-                            version: SCHEMA_VERSION,
-                            site: site.clone(),
-                            device: device.id.clone(),
-                            seq,
-                            ts,
-                            readings: outcome.readings,
-                        };
-                        if let Err(e) = client
-                            .publish(&topic, QoS::AtLeastOnce, false, msg.to_json())
-                            .await
-                        {
-                            tracing::error!(device = %device.id, "cannot queue reading: {e}");
-                        }
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        if failures == 1 {
-                            tracing::warn!(device = %device.id, "poll failed: {e}");
-                        } else {
-                            tracing::debug!(device = %device.id, failures, "poll failed: {e}");
-                        }
-                        health.failed(&device.id, e.kind(), e.to_string());
-                    }
-                }
-                let hold = backoff(failures, device.interval);
-                let (missed, held) = schedule.advance(tokio::time::Instant::now(), hold);
-                if missed > 0 || held > 0 {
-                    health.update(&device.id, |h| {
-                        h.missed_polls += missed;
-                        h.backoff_skips += held;
-                    });
-                }
-            }
-        });
-    }
+    // Spool → broker.
+    let health_payload = {
+        let (health, spool, stats, id) = (
+            health.clone(),
+            spool.clone(),
+            stats.clone(),
+            client_id.clone(),
+        );
+        move || {
+            let spool_stats = lock(&spool).stats();
+            serde_json::json!({
+                "agent": id,
+                "ts": chrono::Utc::now(),
+                "published": stats.published.load(std::sync::atomic::Ordering::Relaxed),
+                "spool": spool_stats,
+                "devices": health.snapshot(),
+            })
+            .to_string()
+            .into_bytes()
+        }
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let broker = connector.describe();
+    let publisher = tokio::spawn(publisher(
+        PublisherSetup {
+            connector,
+            status_topic,
+            health_topic,
+            health: Box::new(health_payload),
+            health_interval: config.agent.health_interval,
+            window: 256,
+        },
+        spool.clone(),
+        wake,
+        stats,
+        stop_rx,
+        Duration::from_secs(2),
+    ));
 
     tracing::info!(
         site = %config.site.id,
         devices = config.devices.len(),
-        broker = %config.mqtt.broker,
+        %broker,
+        spool = %spool_dir.display(),
         "agent running"
     );
     shutdown.await;
     tracing::info!("agent stopping");
-    let _ = client
-        .try_publish(&status_topic, QoS::AtLeastOnce, true, "offline")
-        .map_err(|e| tracing::debug!("offline status not queued: {e}"));
-    // Give the event loop a moment to flush the status and in-flight readings.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = client.try_disconnect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    tasks.shutdown().await;
+    // Stop polling, let the writer spool what was polled, then give the publisher a moment
+    // to send it; whatever is left stays in the spool for the next start.
+    devices.shutdown().await;
+    let _ = writer.await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(4), publisher).await;
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
+    let mut spool = lock(&spool);
+    spool.save_cursor()?;
+    tracing::info!(pending = spool.stats().pending, "agent stopped");
     Ok(())
 }
 

@@ -131,18 +131,41 @@ pub enum VocabError {
 
 /// Converts `value` from one unit to another of the same dimension.
 pub fn convert(value: f64, from: &str, to: &str) -> Result<f64, VocabError> {
-    let f = unit(from).ok_or_else(|| VocabError::UnknownUnit(from.to_owned()))?;
-    let t = unit(to).ok_or_else(|| VocabError::UnknownUnit(to.to_owned()))?;
-    if f.dimension != t.dimension {
-        return Err(VocabError::Incompatible {
-            from: from.to_owned(),
-            to: to.to_owned(),
-        });
+    Ok(Conversion::new(from, to)?.apply(value))
+}
+
+/// A unit conversion looked up once, for hot loops (the agent converts every register it reads).
+#[derive(Debug, Clone, Copy)]
+pub struct Conversion {
+    from: &'static Unit,
+    to: &'static Unit,
+}
+
+impl Conversion {
+    pub fn new(from: &str, to: &str) -> Result<Self, VocabError> {
+        let f = unit(from).ok_or_else(|| VocabError::UnknownUnit(from.to_owned()))?;
+        let t = unit(to).ok_or_else(|| VocabError::UnknownUnit(to.to_owned()))?;
+        if f.dimension != t.dimension {
+            return Err(VocabError::Incompatible {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            });
+        }
+        Ok(Self { from: f, to: t })
     }
-    if std::ptr::eq(f, t) {
-        return Ok(value);
+
+    /// The target unit's canonical symbol.
+    pub fn target(&self) -> &'static str {
+        self.to.symbol
     }
-    Ok((value * f.scale + f.offset - t.offset) / t.scale)
+
+    pub fn apply(&self, value: f64) -> f64 {
+        let (f, t) = (self.from, self.to);
+        if std::ptr::eq(f, t) {
+            return value;
+        }
+        (value * f.scale + f.offset - t.offset) / t.scale
+    }
 }
 
 /// How a quantity behaves over time, which decides how it is aggregated.

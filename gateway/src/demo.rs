@@ -47,6 +47,9 @@ pub async fn run(
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
     let db = dir.join("kilowatch.db");
+    config.agent.spool_dir = Some(dir.join("spool").display().to_string());
+    // One process, one port to remember: the demo's agent serves no metrics endpoint.
+    config.agent.metrics = "off".into();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let gateway = tokio::spawn(service::run(

@@ -118,6 +118,14 @@ impl Proc {
         None
     }
 
+    /// SIGKILL: no chance to clean up, as in a crash or power cut.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Still running?
     pub fn alive(&mut self) -> bool {
         self.child
@@ -164,23 +172,51 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 pub struct Mosquitto {
     pub port: u16,
     pub proc: Proc,
+    dir: PathBuf,
+    conf: PathBuf,
+    restarts: u32,
 }
 
 impl Mosquitto {
     pub fn start(dir: &Path) -> Mosquitto {
-        let program = require("mosquitto", "apt-get install mosquitto");
         let port = free_port();
+        Self::start_with(
+            dir,
+            port,
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+        )
+    }
+
+    /// Starts mosquitto with `listeners` (listener and auth lines); `port` is the one waited for.
+    /// Sessions and queued messages persist in `dir` across [`Mosquitto::restart`].
+    pub fn start_with(dir: &Path, port: u16, listeners: &str) -> Mosquitto {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 100000\nlog_dest stdout\n"
+                // As root, mosquitto would switch to its own user and could then not read the
+                // test's key files or write its persistence file in the scratch directory.
+                "user {user}\n{listeners}\npersistence true\npersistence_location {}/\nautosave_interval 1\n\
+                 max_queued_messages 1000000\nmax_inflight_messages 0\nlog_dest stdout\n",
+                dir.display(),
+                user = std::env::var("USER").unwrap_or_else(|_| "root".into()),
             ),
         )
         .expect("mosquitto.conf");
+        let proc = Self::spawn(dir, &conf, port, "mosquitto");
+        Mosquitto {
+            port,
+            proc,
+            dir: dir.to_owned(),
+            conf,
+            restarts: 0,
+        }
+    }
+
+    fn spawn(dir: &Path, conf: &Path, port: u16, name: &str) -> Proc {
+        let program = require("mosquitto", "apt-get install mosquitto");
         let proc = Proc::spawn(
-            "mosquitto",
+            name,
             &program,
             &["-c", conf.to_str().expect("utf-8 path")],
             dir,
@@ -189,7 +225,23 @@ impl Mosquitto {
             wait_for_port(port, Duration::from_secs(10)),
             "mosquitto did not listen on {port}"
         );
-        Mosquitto { port, proc }
+        proc
+    }
+
+    /// Stops the broker (SIGTERM, so it saves its sessions).
+    pub fn stop(&mut self) {
+        self.proc.interrupt(Duration::from_secs(10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it again on the same port with the same configuration.
+    pub fn restart(&mut self) {
+        self.restarts += 1;
+        let name = format!("mosquitto-{}", self.restarts);
+        self.proc = Self::spawn(&self.dir, &self.conf, self.port, &name);
     }
 }
 
@@ -328,4 +380,70 @@ impl PtyPair {
 pub fn f32_words(v: f32) -> [u16; 2] {
     let b = v.to_bits();
     [(b >> 16) as u16, b as u16]
+}
+
+/// One message a [`Subscriber`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// A QoS 1 subscriber with a persistent session (as the gateway has), recording every message
+/// it receives, duplicates included, on a background thread; it reconnects by itself.
+pub struct Subscriber {
+    pub messages: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Subscriber {
+    pub fn start(port: u16, client_id: &str, filter: &str) -> Subscriber {
+        use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+        let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+        opts.set_clean_session(false)
+            .set_keep_alive(Duration::from_secs(5))
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut connection) = Client::new(opts, 100);
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (m, st, filter) = (messages.clone(), stop.clone(), filter.to_owned());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                if st.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        m.lock().unwrap().push(Received {
+                            topic: p.topic.clone(),
+                            payload: p.payload.to_vec(),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("test subscriber did not subscribe");
+        Subscriber { messages, stop }
+    }
+
+    pub fn snapshot(&self) -> Vec<Received> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -73,7 +73,7 @@ fn values(
 ) -> BTreeMap<String, (Option<f64>, Quality)> {
     readings
         .iter()
-        .map(|r| (r.quantity.clone(), (r.value, r.quality)))
+        .map(|r| (r.quantity.to_string(), (r.value, r.quality)))
         .collect()
 }
 

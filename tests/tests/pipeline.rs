@@ -57,7 +57,7 @@ fn served(port: u16, unit: u8) -> BTreeMap<String, f64> {
 fn readings_reach_sqlite_unchanged() {
     let dir = scratch("pipeline");
     let mqtt = Mosquitto::start(&dir);
-    let (m1, m2, http) = (free_port(), free_port(), free_port());
+    let (m1, m2, http, metrics) = (free_port(), free_port(), free_port(), free_port());
     let db = dir.join("kw.db");
     // step = 1h: the simulated meters hold their values for the whole test, so "what was
     // served" is one well-defined set of numbers per device.
@@ -69,6 +69,9 @@ timezone = "Asia/Taipei"
 
 [mqtt]
 broker = "127.0.0.1:{mqtt}"
+
+[agent]
+metrics = "127.0.0.1:{metrics}"
 
 [gateway]
 http = "127.0.0.1:{http}"

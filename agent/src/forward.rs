@@ -1,0 +1,290 @@
+//! Store-and-forward: the spool writer (poll → disk) and the publisher (disk → broker).
+//!
+//! The publisher drives one rumqttc event loop per connection on its own task and feeds it from a
+//! second task that only awaits queue space, so the event loop is never blocked behind its own
+//! request queue (rumqttc deadlocks when the task that polls the event loop also awaits
+//! `publish`). A publish leaves the spool only when the broker's PUBACK for its packet id
+//! arrives. Packet ids are matched to spool records in the order publishes leave the event loop;
+//! after any connection loss the event loop is dropped and everything unacknowledged is sent
+//! again from the spool, oldest first (at-least-once; the gateway's upsert makes replays
+//! harmless).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+
+use crate::mqtt::{Connector, Event};
+use crate::payload::DevicePoll;
+use crate::spool::Spool;
+
+/// A spool shared by the writer, the publisher and the metrics endpoint.
+pub type SharedSpool = Arc<Mutex<Spool>>;
+
+pub fn lock(spool: &SharedSpool) -> std::sync::MutexGuard<'_, Spool> {
+    spool.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Publisher counters for metrics and the health topic.
+#[derive(Debug, Default)]
+pub struct PublishStats {
+    pub connected: AtomicBool,
+    pub published: AtomicU64,
+    pub connects: AtomicU64,
+    pub connection_errors: AtomicU64,
+    pub spool_write_errors: AtomicU64,
+}
+
+/// Appends polls to the spool in batches until `rx` closes; wakes the publisher after each
+/// batch. A failing disk keeps the batch and retries: polls then wait on the channel (and are
+/// counted as missed) rather than being dropped.
+pub async fn spool_writer(
+    mut rx: mpsc::Receiver<DevicePoll>,
+    spool: SharedSpool,
+    wake: Arc<Notify>,
+    stats: Arc<PublishStats>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        loop {
+            let spool2 = spool.clone();
+            let mut polls = std::mem::take(&mut batch);
+            let (result, polls) = tokio::task::spawn_blocking(move || {
+                let r = lock(&spool2).append(&mut polls);
+                (r, polls)
+            })
+            .await
+            .expect("spool append does not panic");
+            match result {
+                Ok(()) => {
+                    wake.notify_one();
+                    break;
+                }
+                Err(e) => {
+                    stats.spool_write_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("cannot write to the spool: {e}; retrying in 1 s");
+                    batch = polls;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// What the publisher needs besides the spool.
+pub struct PublisherSetup {
+    pub connector: Connector,
+    pub status_topic: String,
+    pub health_topic: String,
+    /// Builds the health payload each time it is published.
+    pub health: Box<dyn Fn() -> Vec<u8> + Send + Sync>,
+    pub health_interval: Duration,
+    /// Unacknowledged publishes in flight at once.
+    pub window: usize,
+}
+
+/// Publishes spooled readings until `stop` turns true, then drains for up to `drain` and
+/// disconnects, leaving `offline` as the retained status.
+pub async fn publisher(
+    setup: PublisherSetup,
+    spool: SharedSpool,
+    wake: Arc<Notify>,
+    stats: Arc<PublishStats>,
+    mut stop: watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let setup = Arc::new(setup);
+    let broker = setup.connector.describe();
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let (client, mut events) = setup
+            .connector
+            .connect(setup.window * 2 + 16, (setup.window + 16) as u16);
+        lock(&spool).rewind();
+        // Wait for the broker to accept the session.
+        let connected = tokio::select! {
+            r = async {
+                loop {
+                    match events.next().await {
+                        Ok(Event::Connected) => return Ok(()),
+                        Ok(_) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            } => r,
+            _ = stop.changed() => return,
+        };
+        if let Err(e) = connected {
+            failures += 1;
+            stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+            if e.refused {
+                // Wrong credentials or not authorised: say so every time, loudly.
+                tracing::error!(broker = %broker, "{}", e.message);
+            } else if failures == 1 {
+                tracing::warn!(broker = %broker, "cannot reach the MQTT broker: {}; readings are spooled meanwhile", e.message);
+            } else {
+                tracing::debug!(broker = %broker, failures, "MQTT connect failed: {}", e.message);
+            }
+            let wait = Duration::from_millis(500 * u64::from(failures.min(10)));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => continue,
+                _ = stop.changed() => return,
+            }
+        }
+        failures = 0;
+        stats.connects.fetch_add(1, Ordering::Relaxed);
+        stats.connected.store(true, Ordering::Relaxed);
+        tracing::info!(broker = %broker, pending = lock(&spool).stats().pending, "connected to MQTT broker");
+
+        let fifo: Arc<Mutex<VecDeque<Option<u64>>>> = Arc::default();
+        let permits = Arc::new(Semaphore::new(setup.window));
+        let feeder = tokio::spawn(feed(
+            setup.clone(),
+            client.clone(),
+            spool.clone(),
+            wake.clone(),
+            fifo.clone(),
+            permits.clone(),
+        ));
+        let mut inflight: HashMap<u16, Option<u64>> = HashMap::new();
+        let mut stopping: Option<tokio::time::Instant> = None;
+        let mut disconnecting = false;
+        let lost = loop {
+            if let Some(deadline) = stopping {
+                let done = lock(&spool).stats().pending == 0;
+                if !disconnecting && (done || tokio::time::Instant::now() >= deadline) {
+                    feeder.abort();
+                    let _ = client.try_publish(&setup.status_topic, true, b"offline".to_vec());
+                    client.try_disconnect();
+                    disconnecting = true;
+                }
+            }
+            let ev = tokio::select! {
+                ev = events.next() => ev,
+                _ = stop.changed(), if stopping.is_none() => {
+                    stopping = Some(tokio::time::Instant::now() + drain);
+                    continue;
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)), if stopping.is_some() => continue,
+            };
+            match ev {
+                Ok(Event::Sent(pkid)) => {
+                    let item = lock_fifo(&fifo).pop_front().flatten();
+                    inflight.insert(pkid, item);
+                }
+                Ok(Event::Acked(pkid)) => {
+                    if let Some(Some(id)) = inflight.remove(&pkid) {
+                        if let Err(e) = lock(&spool).ack(id) {
+                            tracing::error!("spool: {e}");
+                        }
+                        stats.published.fetch_add(1, Ordering::Relaxed);
+                        permits.add_permits(1);
+                    }
+                }
+                Ok(Event::Disconnected) => break None,
+                Ok(_) => {}
+                Err(e) if disconnecting => {
+                    tracing::debug!("MQTT event loop ended: {}", e.message);
+                    break None;
+                }
+                Err(e) => break Some(e),
+            }
+        };
+        feeder.abort();
+        stats.connected.store(false, Ordering::Relaxed);
+        match lost {
+            None => {
+                if let Err(e) = lock(&spool).save_cursor() {
+                    tracing::error!("{e}");
+                }
+                return;
+            }
+            Some(e) => {
+                stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(broker = %broker, unacknowledged = inflight.len(),
+                    "MQTT connection lost: {}; unacknowledged readings will be sent again", e.message);
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+fn lock_fifo<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Hands spooled records to the client, at most `window` unacknowledged at a time, plus the
+/// retained `online` status and the periodic health message.
+async fn feed(
+    setup: Arc<PublisherSetup>,
+    client: crate::mqtt::Client,
+    spool: SharedSpool,
+    wake: Arc<Notify>,
+    fifo: Arc<Mutex<VecDeque<Option<u64>>>>,
+    permits: Arc<Semaphore>,
+) {
+    // Order matters: the FIFO entry goes in before the request, from this one task only.
+    async fn control(
+        fifo: &Mutex<VecDeque<Option<u64>>>,
+        client: &crate::mqtt::Client,
+        topic: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
+        lock_fifo(fifo).push_back(None);
+        client.publish(topic, true, payload).await
+    }
+    if control(&fifo, &client, &setup.status_topic, b"online".to_vec())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut health = tokio::time::interval(setup.health_interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        permit.forget();
+        let record = loop {
+            let next = lock(&spool).next_unsent();
+            match next {
+                Ok(Some(r)) => break r,
+                Ok(None) => {}
+                Err(e) => tracing::error!("spool: {e}"),
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                _ = health.tick() => {
+                    if control(&fifo, &client, &setup.health_topic, (setup.health)()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        lock_fifo(&fifo).push_back(Some(record.id));
+        if client
+            .publish(&record.topic, false, record.body)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `/metrics` in the Prometheus text format: polls and errors per device, readings published,
+//! what the spool holds and how old its oldest unsent reading is.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::forward::{lock, PublishStats, SharedSpool};
+use crate::health::Health;
+
+/// What the endpoint reads from.
+#[derive(Clone)]
+pub struct Sources {
+    pub health: Health,
+    pub spool: SharedSpool,
+    pub publish: Arc<PublishStats>,
+}
+
+fn esc(label: &str) -> String {
+    label.replace('\\', r"\\").replace('"', "\\\"")
+}
+
+/// Renders every metric.
+pub fn render(src: &Sources) -> String {
+    let mut out = String::with_capacity(4096);
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let health = src.health.snapshot();
+    let per_device = |f: &dyn Fn(&crate::health::DeviceHealth) -> f64| {
+        health
+            .iter()
+            .map(|(d, h)| (format!("{{device=\"{}\"}}", esc(d)), f(h)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "kilowatch_agent_polls_total",
+        "counter",
+        "Successful device polls.",
+        per_device(&|h| h.polls_ok as f64),
+    );
+    family(
+        "kilowatch_agent_poll_failures_total",
+        "counter",
+        "Failed device polls by kind (timeout, connect, transport).",
+        health
+            .iter()
+            .flat_map(|(d, h)| {
+                h.errors.iter().map(move |(k, n)| {
+                    (
+                        format!("{{device=\"{}\",kind=\"{}\"}}", esc(d), esc(k)),
+                        *n as f64,
+                    )
+                })
+            })
+            .collect(),
+    );
+    family(
+        "kilowatch_agent_exceptions_total",
+        "counter",
+        "Requests a device answered with a Modbus exception.",
+        per_device(&|h| h.exceptions as f64),
+    );
+    family(
+        "kilowatch_agent_missed_polls_total",
+        "counter",
+        "Scheduled polls skipped because the previous poll overran.",
+        per_device(&|h| h.missed_polls as f64),
+    );
+    family(
+        "kilowatch_agent_poll_latency_seconds",
+        "gauge",
+        "Duration of the last successful poll.",
+        health
+            .iter()
+            .filter_map(|(d, h)| {
+                h.last_latency_ms
+                    .map(|ms| (format!("{{device=\"{}\"}}", esc(d)), ms / 1000.0))
+            })
+            .collect(),
+    );
+    let p = &src.publish;
+    let one = |v: f64| vec![(String::new(), v)];
+    family(
+        "kilowatch_agent_mqtt_connected",
+        "gauge",
+        "1 while the broker connection is up.",
+        one(f64::from(u8::from(p.connected.load(Ordering::Relaxed)))),
+    );
+    family(
+        "kilowatch_agent_published_total",
+        "counter",
+        "Readings (device polls) the broker acknowledged.",
+        one(p.published.load(Ordering::Relaxed) as f64),
+    );
+    family(
+        "kilowatch_agent_mqtt_connection_errors_total",
+        "counter",
+        "Failed connection attempts and lost connections.",
+        one(p.connection_errors.load(Ordering::Relaxed) as f64),
+    );
+    let (stats, oldest) = {
+        let spool = lock(&src.spool);
+        (spool.stats(), spool.oldest_pending_ms().ok().flatten())
+    };
+    family(
+        "kilowatch_agent_spooled_readings",
+        "gauge",
+        "Readings in the spool not yet acknowledged by the broker.",
+        one(stats.pending as f64),
+    );
+    family(
+        "kilowatch_agent_spool_bytes",
+        "gauge",
+        "Bytes of the spool on disk.",
+        one(stats.bytes as f64),
+    );
+    family(
+        "kilowatch_agent_spool_appended_total",
+        "counter",
+        "Readings written to the spool since start.",
+        one(stats.appended as f64),
+    );
+    family(
+        "kilowatch_agent_spool_evicted_total",
+        "counter",
+        "Unsent readings dropped because the spool's disk budget was exhausted.",
+        one(stats.evicted as f64),
+    );
+    family(
+        "kilowatch_agent_spool_corrupt_bytes_total",
+        "counter",
+        "Bytes of torn or corrupt spool records skipped.",
+        one(stats.corrupt_bytes as f64),
+    );
+    family(
+        "kilowatch_agent_spool_write_errors_total",
+        "counter",
+        "Failed spool writes (retried).",
+        one(p.spool_write_errors.load(Ordering::Relaxed) as f64),
+    );
+    let age = oldest.map_or(0.0, |ms| {
+        ((chrono::Utc::now().timestamp_millis() - ms).max(0) as f64) / 1000.0
+    });
+    family(
+        "kilowatch_agent_oldest_unsent_age_seconds",
+        "gauge",
+        "Age of the oldest reading not yet acknowledged by the broker (0 when none).",
+        one(age),
+    );
+    out
+}
+
+/// Binds the metrics listener (so a busy port is reported at start-up, naming the key).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "agent.metrics: cannot listen on {addr}: {e} (set another address, or \"off\")"
+        )
+    })
+}
+
+/// Serves `GET /metrics` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, src: Sources) {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let src = src.clone();
+            async move {
+                let body = tokio::task::spawn_blocking(move || render(&src))
+                    .await
+                    .unwrap_or_default();
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    body,
+                )
+            }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("metrics endpoint stopped: {e}");
+    }
+}
