@@ -17,6 +17,9 @@ missing=()
 have mosquitto || missing+=(mosquitto)
 have influxd || missing+=(influxdb)
 have socat || missing+=(socat)
+have openssl || missing+=(openssl)
+# The agent's MQTT TLS links the system OpenSSL (native-tls).
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   sudo=""

@@ -168,6 +168,24 @@ fn broker_outage_of_30s_loses_nothing_and_duplicates_nothing() {
         (25.0..40.0).contains(&age),
         "oldest unsent reading is {age} s old"
     );
+    // Backpressure: polling stayed on schedule and memory stayed small while the spool absorbed.
+    let text = get_text(&format!("http://127.0.0.1:{metrics}/metrics")).unwrap();
+    let missed: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("kilowatch_agent_missed_polls_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(missed, 0.0, "polls were missed during the outage");
+    let rss_kb: f64 = std::fs::read_to_string(format!("/proc/{}/status", agent.pid()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        rss_kb < 40_000.0,
+        "agent peak RSS {rss_kb} kB during the outage"
+    );
 
     mq.restart();
     let caught_up = wait_for(Duration::from_secs(60), || {

@@ -25,6 +25,11 @@ USAGE:
       bare tokio-modbus loop reading the same registers. Prints a Markdown table.
   kilowatch-bench poll --engine agent|bare --config FILE --seconds S
       One measured run (used by poll-suite); prints one JSON object.
+  kilowatch-bench publish-suite [--readings 100000] [--repeat 3]
+      Starts mosquitto on a free loopback port and compares the agent's spool + publisher
+      (fsync on and off) with a bare rumqttc QoS 1 publish loop. Prints a Markdown table.
+  kilowatch-bench publish --engine agent|agent-nofsync|bare --port P --readings N
+      One measured run (used by publish-suite); prints one JSON object.
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +37,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("poll-suite") => poll_suite(&args[1..]),
         Some("poll") => poll_once(&args[1..]),
+        Some("publish-suite") => publish_suite(&args[1..]),
+        Some("publish") => publish_once(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -376,4 +383,258 @@ async fn bare_engine(
     }
     let cpu = cpu_seconds("self")? - cpu0;
     Ok((polls, registers, errors, cpu))
+}
+
+fn publish_suite(args: &[String]) -> anyhow::Result<()> {
+    let readings = flag(args, "--readings").unwrap_or("100000");
+    let repeat: usize = flag(args, "--repeat").unwrap_or("3").parse()?;
+    let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .context("mosquitto is not installed (apt-get install mosquitto)")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = std::env::temp_dir().join(format!("kilowatch-bench-pub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user {}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+             max_queued_messages 1000000\n",
+            std::env::var("USER").unwrap_or_else(|_| "root".into())
+        ),
+    )?;
+    let mut broker = Command::new(mosquitto)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let ready = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if ready.elapsed() > Duration::from_secs(10) {
+            let _ = broker.kill();
+            bail!("mosquitto did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let me = std::env::current_exe()?;
+    let engines = ["bare", "agent", "agent-nofsync"];
+    let mut runs: Vec<Vec<serde_json::Value>> = vec![Vec::new(); engines.len()];
+    for round in 0..repeat {
+        for (k, engine) in engines.into_iter().enumerate() {
+            eprintln!("publish {engine}, run {}/{repeat}", round + 1);
+            let out = Command::new(&me)
+                .args([
+                    "publish",
+                    "--engine",
+                    engine,
+                    "--readings",
+                    readings,
+                    "--port",
+                ])
+                .arg(port.to_string())
+                .stderr(Stdio::inherit())
+                .output()?;
+            if !out.status.success() {
+                let _ = broker.kill();
+                bail!("{engine} run failed");
+            }
+            runs[k].push(serde_json::from_slice(&out.stdout)?);
+        }
+    }
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("| engine | readings/s | CPU s per 100k readings | peak RSS MiB |");
+    println!("|---|---:|---:|---:|");
+    let mut cpu = Vec::new();
+    for (k, engine) in engines.into_iter().enumerate() {
+        let median = |key: &str| {
+            let mut v: Vec<f64> = runs[k].iter().filter_map(|r| r[key].as_f64()).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        cpu.push(median("cpu_s_per_100k"));
+        println!(
+            "| {engine} | {:.0} | {:.3} | {:.1} |",
+            median("readings_per_s"),
+            median("cpu_s_per_100k"),
+            median("peak_rss_mib")
+        );
+    }
+    println!(
+        "| agent ÷ bare CPU | | {:.2}× (fsync) · {:.2}× (no fsync) | |",
+        cpu[1] / cpu[0],
+        cpu[2] / cpu[0]
+    );
+    Ok(())
+}
+
+/// Makes SDM630-sized polls (22 quantities, as the agent publishes them) on demand, so both
+/// engines pay the same to produce them and neither holds them all in memory.
+struct PollSource {
+    template: kilowatch_agent::payload::DevicePoll,
+}
+
+impl PollSource {
+    fn new() -> Self {
+        Self {
+            template: sample_poll(0),
+        }
+    }
+    fn make(&self, i: u64) -> kilowatch_agent::payload::DevicePoll {
+        let mut p = self.template.clone();
+        p.device = format!("m{:03}", i % 200);
+        p.ts = chrono::Utc::now();
+        for (k, r) in p.readings.iter_mut().enumerate() {
+            r.value = Some(230.0 + k as f64 * 1.5 + (i % 7) as f64 * 0.1);
+        }
+        p
+    }
+}
+
+fn sample_poll(i: u64) -> kilowatch_agent::payload::DevicePoll {
+    use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+    let profiles = ProfileLibrary::builtin();
+    let profile = profiles.get("eastron-sdm630").expect("built-in profile");
+    DevicePoll {
+        version: SCHEMA_VERSION,
+        site: "bench".into(),
+        device: format!("m{:03}", i % 200),
+        seq: 0,
+        ts: chrono::Utc::now(),
+        readings: profile
+            .registers
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Reading {
+                quantity: r.quantity.clone().into(),
+                value: Some(230.0 + k as f64 * 1.5 + (i % 7) as f64 * 0.1),
+                unit: kilowatch_agent::vocab::quantity(&r.quantity)
+                    .expect("known")
+                    .unit
+                    .into(),
+                quality: Quality::Good,
+            })
+            .collect(),
+    }
+}
+
+fn publish_once(args: &[String]) -> anyhow::Result<()> {
+    let engine = flag(args, "--engine").context("--engine agent|agent-nofsync|bare")?;
+    let port: u16 = flag(args, "--port").context("--port P")?.parse()?;
+    let n: u64 = flag(args, "--readings").unwrap_or("100000").parse()?;
+    let polls = PollSource::new();
+    let rt = tokio::runtime::Runtime::new()?;
+    let cpu0 = cpu_seconds("self")?;
+    let t0 = Instant::now();
+    match engine {
+        "bare" => rt.block_on(bare_publish(port, &polls, n))?,
+        "agent" => rt.block_on(agent_publish(port, &polls, n, true))?,
+        "agent-nofsync" => rt.block_on(agent_publish(port, &polls, n, false))?,
+        other => bail!("unknown engine {other}"),
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds("self")? - cpu0;
+    println!(
+        "{}",
+        json!({
+            "engine": engine,
+            "readings": n,
+            "seconds": secs,
+            "readings_per_s": n as f64 / secs,
+            "cpu_s": cpu,
+            "cpu_s_per_100k": cpu / (n as f64 / 1e5),
+            "peak_rss_mib": peak_rss_mib("self")?,
+        })
+    );
+    Ok(())
+}
+
+/// The limit: rumqttc QoS 1 publishes of the same JSON, the event loop on its own task, done
+/// when every PUBACK is in.
+async fn bare_publish(port: u16, polls: &PollSource, n: u64) -> anyhow::Result<()> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new("bench-bare", "127.0.0.1", port);
+    opts.set_clean_session(false)
+        .set_inflight(256)
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(opts, 1024);
+    let acks = tokio::spawn(async move {
+        let mut acked = 0u64;
+        while acked < n {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(e) => return Err(anyhow::anyhow!("bare publish: {e}")),
+            }
+        }
+        Ok(())
+    });
+    for i in 0..n {
+        let mut p = polls.make(i);
+        p.seq = i + 1;
+        let topic = kilowatch_agent::payload::data_topic(&p.site, &p.device);
+        client
+            .publish(topic, QoS::AtLeastOnce, false, p.to_json())
+            .await?;
+    }
+    acks.await?
+}
+
+/// The agent's own store-and-forward path: spool writer (batched appends, fsync per batch when
+/// on) and the publisher with its PUBACK-tracked window; done when every reading is acked.
+async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> anyhow::Result<()> {
+    use kilowatch_agent::config::MqttConfig;
+    use kilowatch_agent::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
+    use kilowatch_agent::mqtt::Connector;
+    use kilowatch_agent::spool::{Spool, SpoolConfig};
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    let dir = std::env::temp_dir().join(format!("kilowatch-bench-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = Arc::new(Mutex::new(Spool::open(SpoolConfig {
+        dir: dir.clone(),
+        budget: 8 << 30,
+        fsync,
+    })?));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let stats = Arc::new(PublishStats::default());
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let writer = tokio::spawn(spool_writer(rx, spool.clone(), wake.clone(), stats.clone()));
+    let mqtt = MqttConfig {
+        broker: format!("127.0.0.1:{port}"),
+        ..MqttConfig::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(publisher(
+        PublisherSetup {
+            connector: Connector::new(&mqtt, "bench-agent".into(), None)?,
+            status_topic: "kilowatch/v1/bench/agent/bench-agent/status".into(),
+            health_topic: "kilowatch/v1/bench/agent/bench-agent/health".into(),
+            health: Box::new(|| b"{}".to_vec()),
+            health_interval: Duration::from_secs(3600),
+            window: 256,
+        },
+        spool,
+        wake,
+        stats.clone(),
+        stop_rx,
+        Duration::from_secs(1),
+    ));
+    for i in 0..n {
+        tx.send(polls.make(i)).await?;
+    }
+    drop(tx);
+    while stats.published.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = writer.await;
+    let _ = stop_tx.send(true);
+    let _ = publisher.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
