@@ -249,7 +249,7 @@ fn agent_sigkilled_five_times_loses_no_spooled_reading() {
             mq.port,
             &devices,
             "200ms",
-            &format!("metrics = \"127.0.0.1:{metrics}\""),
+            &format!("metrics = \"127.0.0.1:{metrics}\"\nhealth_interval = \"1s\""),
             &db,
             http,
         ),
@@ -258,6 +258,7 @@ fn agent_sigkilled_five_times_loses_no_spooled_reading() {
     let config = config.to_str().unwrap();
     let _sim = start_sim(&dir, config, &devices);
     let sub = Subscriber::start(mq.port, "e2e-kill-sub", "kilowatch/v1/e2e/+/data");
+    let status = Subscriber::start(mq.port, "e2e-kill-status", "kilowatch/v1/e2e/agent/#");
     let _gateway = Proc::spawn(
         "gateway",
         &bin("kilowatch-gateway"),
@@ -311,6 +312,35 @@ fn agent_sigkilled_five_times_loses_no_spooled_reading() {
         );
     }
     assert!(settle.is_some());
+    // Retained status: online while running (and after each restart), offline after a clean
+    // stop or, after a SIGKILL, through the last will. Health arrives as JSON.
+    let agent_msgs = status.snapshot();
+    let states: Vec<String> = agent_msgs
+        .iter()
+        .filter(|m| m.topic.ends_with("/status"))
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect();
+    assert!(
+        states.iter().filter(|s| *s == "online").count() >= 6,
+        "status: {states:?}"
+    );
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("offline"),
+        "status: {states:?}"
+    );
+    let health: serde_json::Value = agent_msgs
+        .iter()
+        .rev()
+        .find(|m| m.topic.ends_with("/health"))
+        .map(|m| serde_json::from_slice(&m.payload).expect("health JSON"))
+        .expect("no health message");
+    assert_eq!(
+        health["devices"].as_object().map(|d| d.len()),
+        Some(10),
+        "{health}"
+    );
+    assert!(health["spool"]["appended"].as_u64().is_some(), "{health}");
     // Numbering continued across the restarts instead of starting again at 1.
     let longest = by_device
         .values()
