@@ -193,6 +193,75 @@ pub struct GatewayConfig {
     /// SQLite database file, relative to the working directory.
     #[serde(default = "default_database")]
     pub database: String,
+    /// MQTT v5 shared-subscription group: instances with the same group split the stream.
+    pub share_group: Option<String>,
+    /// Samples further apart than this are not bridged when integrating power (default 5m).
+    #[serde(default = "default_gap_limit", deserialize_with = "de_duration")]
+    pub gap_limit: Duration,
+    /// How long each resolution is kept.
+    #[serde(default)]
+    pub retention: Retention,
+    /// Bearer token for the HTTP API, from a file or an environment variable; required when
+    /// `http` is not a loopback address.
+    pub access_token_file: Option<String>,
+    pub access_token_env: Option<String>,
+    /// Serve a non-loopback address without a token (logged as a warning at every start).
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+}
+
+fn default_gap_limit() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// Retention per resolution: a duration such as `90d`, or `forever`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[serde(default = "raw_retention", deserialize_with = "de_retention")]
+    pub raw: Option<Duration>,
+    #[serde(
+        rename = "1m",
+        default = "minute_retention",
+        deserialize_with = "de_retention"
+    )]
+    pub minute: Option<Duration>,
+    #[serde(rename = "15m", default, deserialize_with = "de_retention")]
+    pub quarter: Option<Duration>,
+    #[serde(rename = "1h", default, deserialize_with = "de_retention")]
+    pub hour: Option<Duration>,
+    #[serde(rename = "1d", default, deserialize_with = "de_retention")]
+    pub day: Option<Duration>,
+}
+
+fn raw_retention() -> Option<Duration> {
+    Some(Duration::from_secs(90 * 86_400))
+}
+
+fn minute_retention() -> Option<Duration> {
+    Some(Duration::from_secs(400 * 86_400))
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            raw: raw_retention(),
+            minute: minute_retention(),
+            quarter: None,
+            hour: None,
+            day: None,
+        }
+    }
+}
+
+fn de_retention<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text == "forever" {
+        return Ok(None);
+    }
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn default_http() -> SocketAddr {
@@ -208,6 +277,12 @@ impl Default for GatewayConfig {
         Self {
             http: default_http(),
             database: default_database(),
+            share_group: None,
+            gap_limit: default_gap_limit(),
+            retention: Retention::default(),
+            access_token_file: None,
+            access_token_env: None,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -220,6 +295,8 @@ pub struct DeviceConfig {
     pub name: Option<String>,
     /// Name of a device profile (`kilowatch-agent profiles` lists them).
     pub profile: String,
+    /// The asset this device meters (e.g. `compressor-1`), kept in the series catalogue.
+    pub asset: Option<String>,
     /// Modbus TCP address, `host:port`.
     pub tcp: Option<String>,
     /// Serial port of an RS-485 line (Modbus RTU), e.g. `/dev/ttyUSB0`.
@@ -307,6 +384,7 @@ impl DeviceConfig {
             id: id.into(),
             name: None,
             profile: profile.into(),
+            asset: None,
             tcp: None,
             rtu: None,
             rtu_over_tcp: None,
@@ -539,6 +617,22 @@ impl SiteConfig {
                     "`{}` is not an address (use e.g. 127.0.0.1:9464, or \"off\")",
                     self.agent.metrics
                 ),
+            ));
+        }
+        if let Some(g) = &self.gateway.share_group {
+            if !is_identifier(g) {
+                return Err(ConfigError::new(
+                    file,
+                    "gateway.share_group",
+                    format!("`{g}` must be 1-64 letters, digits, `-` or `_`"),
+                ));
+            }
+        }
+        if self.gateway.access_token_file.is_some() && self.gateway.access_token_env.is_some() {
+            return Err(ConfigError::new(
+                file,
+                "gateway.access_token_env",
+                "give the API token either in a file or in an environment variable, not both",
             ));
         }
         if self.agent.spool_budget < 64 << 10 {

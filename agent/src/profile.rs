@@ -303,6 +303,22 @@ impl RegisterDef {
         Ok(Value::Good(conversion.apply(scaled)))
     }
 
+    /// For an unsigned integer counter: the register's range in the quantity's canonical unit
+    /// (where it wraps to zero), e.g. a u32 of 0.01 kWh wraps at 42 949 672.96 kWh.
+    pub fn counter_wrap(&self) -> Option<f64> {
+        let q = vocab::quantity(&self.quantity).ok()?;
+        if q.kind != vocab::Kind::Counter {
+            return None;
+        }
+        let range = match self.data_type {
+            DataType::U16 => 65_536.0,
+            DataType::U32 => 4_294_967_296.0,
+            DataType::U64 => 18_446_744_073_709_551_616.0,
+            _ => return None,
+        };
+        Some(self.conversion().apply(range * self.scale.abs()))
+    }
+
     /// Device unit → the quantity's canonical unit (units were checked when the profile was
     /// loaded).
     pub fn conversion(&self) -> vocab::Conversion {

@@ -3,25 +3,196 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::Serialize;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::ingest::{IngestSnapshot, IngestStats};
-use crate::store::{Latest, Store};
+use crate::store::{Latest, Point, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
+
+/// The OpenAPI document of this API, checked in beside the code.
+const OPENAPI: &str = include_str!("../openapi.json");
 
 pub struct AppState {
     pub site_name: String,
     pub store: Mutex<Store>,
     pub ingest: Arc<IngestStats>,
+    /// When set, every request needs `Authorization: Bearer <token>` (or `?token=`).
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct QueryParams {
+    series: String,
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+#[derive(Serialize)]
+struct QueryResponse {
+    series: SeriesInfo,
+    /// Seconds per point: 0 for raw samples, else 60, 900, 3600 or 86400.
+    resolution: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    points: Vec<Point>,
+}
+
+#[derive(Serialize)]
+struct SeriesResponse {
+    series: Vec<SeriesInfo>,
+}
+
+/// Most points one query returns when no step is given.
+const MAX_POINTS: i64 = 10_000;
+
+/// Picks the resolution for a query: the coarsest rollup no longer than `step`, raw samples
+/// below a minute; without a step, the finest that keeps the answer under [`MAX_POINTS`].
+pub fn pick_resolution(span_ms: i64, step_s: Option<i64>) -> i64 {
+    match step_s {
+        Some(step) if step < 60 => 0,
+        Some(step) => *crate::rollup::RESOLUTIONS
+            .iter()
+            .rev()
+            .find(|&&r| r <= step)
+            .unwrap_or(&60),
+        None => {
+            if span_ms <= 2 * 3_600_000 {
+                return 0;
+            }
+            *crate::rollup::RESOLUTIONS
+                .iter()
+                .find(|&&r| span_ms / (r * 1000) <= MAX_POINTS)
+                .unwrap_or(&86_400)
+        }
+    }
+}
+
+fn bad_request(msg: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error": msg })),
+    )
+        .into_response()
+}
+
+fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{name}`: `{v}` is not an RFC 3339 time ({e})"))
+}
+
+async fn query(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<QueryParams>,
+) -> Result<Response, ApiError> {
+    let to = match &q.to {
+        Some(v) => match parse_time("to", v) {
+            Ok(t) => t,
+            Err(e) => return Ok(bad_request(e)),
+        },
+        None => Utc::now(),
+    };
+    let from = match &q.from {
+        Some(v) => match parse_time("from", v) {
+            Ok(t) => t,
+            Err(e) => return Ok(bad_request(e)),
+        },
+        None => to - chrono::Duration::hours(24),
+    };
+    if from >= to {
+        return Ok(bad_request("`from` must be before `to`".into()));
+    }
+    let step = match &q.step {
+        None => None,
+        Some(v) => match kilowatch_agent::config::parse_duration(v) {
+            Ok(d) => Some(d.as_secs() as i64),
+            Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
+        },
+    };
+    let res = pick_resolution((to - from).num_milliseconds(), step);
+    let name = q.series.clone();
+    let found = with_store(state, move |s| {
+        let Some(info) = s.find_series(&name)? else {
+            return Ok(None);
+        };
+        let points = s.query(info.id, from.timestamp_millis(), to.timestamp_millis(), res)?;
+        Ok(Some((info, points)))
+    })
+    .await?;
+    Ok(match found {
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "error": format!("no series `{}` (use site/device/quantity or an id from /api/v1/series)", q.series)
+            })),
+        )
+            .into_response(),
+        Some((series, points)) => Json(QueryResponse {
+            series,
+            resolution: res,
+            from,
+            to,
+            points,
+        })
+        .into_response(),
+    })
+}
+
+async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesResponse>, ApiError> {
+    let series = with_store(state, |s| s.series()).await?;
+    Ok(Json(SeriesResponse { series }))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Refuses requests without the configured token.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(req).await;
+    };
+    let header_ok = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
+    let query_ok = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.strip_prefix("token="))
+            .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+    });
+    if header_ok || query_ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(serde_json::json!({ "error": "missing or wrong access token" })),
+        )
+            .into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Serialize)]
@@ -96,6 +267,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(index))
         .route("/api/v1/latest", get(latest))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/series", get(series))
+        .route("/api/v1/query", get(query))
+        .route("/api/v1/openapi.json", get(openapi))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
         .with_state(state)
 }
 
@@ -133,4 +311,46 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_follows_step_and_span() {
+        assert_eq!(pick_resolution(3_600_000, Some(10)), 0);
+        assert_eq!(pick_resolution(3_600_000, Some(60)), 60);
+        assert_eq!(pick_resolution(86_400_000, Some(1800)), 900);
+        assert_eq!(pick_resolution(86_400_000, Some(7200)), 3600);
+        assert_eq!(pick_resolution(86_400_000, Some(86_400 * 7)), 86_400);
+        assert_eq!(pick_resolution(3_600_000, None), 0);
+        assert_eq!(pick_resolution(86_400_000, None), 60);
+        assert_eq!(pick_resolution(365 * 86_400_000, None), 3600);
+        assert_eq!(pick_resolution(10 * 365 * 86_400_000, None), 86_400);
+    }
+
+    /// The checked-in OpenAPI document describes exactly the routes the router serves.
+    #[test]
+    fn openapi_document_matches_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let mut documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.sort_unstable();
+        let src = include_str!("http.rs");
+        let code = src.split("mod tests").next().unwrap();
+        let mut served: Vec<&str> = code
+            .match_indices(".route(\"/api/")
+            .map(|(i, _)| {
+                let rest = &code[i + 8..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        served.sort_unstable();
+        assert_eq!(documented, served);
+    }
 }

@@ -98,6 +98,11 @@ pub async fn consume(
     let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
     let mut store = Store::open(&db)?;
 
+    // With a share group, instances with the same group split the stream between them.
+    let subscription = match &config.gateway.share_group {
+        Some(group) => format!("$share/{group}/{DATA_SUBSCRIPTION}"),
+        None => DATA_SUBSCRIPTION.to_owned(),
+    };
     let broker = config.mqtt.broker.clone();
     let sub_client = client.clone();
     let net_stats = stats.clone();
@@ -109,7 +114,7 @@ pub async fn consume(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!(%broker, "gateway connected to MQTT broker");
                     net_stats.connected.store(true, Ordering::Relaxed);
-                    if let Err(e) = sub_client.try_subscribe(DATA_SUBSCRIPTION, QoS::AtLeastOnce) {
+                    if let Err(e) = sub_client.try_subscribe(&subscription, QoS::AtLeastOnce) {
                         tracing::error!("cannot subscribe: {e}");
                     }
                 }

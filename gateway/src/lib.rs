@@ -5,6 +5,7 @@ pub mod broker;
 pub mod demo;
 pub mod http;
 pub mod ingest;
+pub mod rollup;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -44,6 +44,12 @@ enum Command {
         /// Overrides `gateway.database` from the site file.
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
+        /// Overrides `mqtt.gateway_client_id` (each instance of a share group needs its own).
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// Overrides `gateway.share_group`: instances in one group split the MQTT stream.
+        #[arg(long, value_name = "GROUP")]
+        share_group: Option<String>,
     },
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
@@ -68,11 +74,23 @@ fn main() -> ExitCode {
             Command::Demo { http, data } => {
                 demo::run(demo::DemoOptions { http, data }, shutdown_signal()).await
             }
-            Command::Run { config, http, db } => {
+            Command::Run {
+                config,
+                http,
+                db,
+                client_id,
+                share_group,
+            } => {
                 let profiles = ProfileLibrary::builtin();
                 let mut site = SiteConfig::load(&config, &profiles)?;
                 if let Some(h) = http {
                     site.gateway.http = h;
+                }
+                if client_id.is_some() {
+                    site.mqtt.gateway_client_id = client_id;
+                }
+                if share_group.is_some() {
+                    site.gateway.share_group = share_group;
                 }
                 let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
                 let listener = http::bind(site.gateway.http).await?;

@@ -10,7 +10,9 @@ use tokio::sync::watch;
 
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestStats};
-use crate::store::Store;
+use crate::store::{Store, StoreSettings};
+use kilowatch_agent::config::Retention;
+use kilowatch_agent::profile::ProfileLibrary;
 
 /// Resolves once `rx` turns true.
 pub async fn stopped(mut rx: watch::Receiver<bool>) {
@@ -27,15 +29,23 @@ pub async fn run(
     let stats = Arc::new(IngestStats::default());
     // Open the writer's schema first so the reader never sees a half-made database.
     drop(Store::open(&db)?);
+    let addr = listener.local_addr()?;
+    let token = access_token(&config, addr)?;
     let state = Arc::new(AppState {
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
         store: Mutex::new(Store::open(&db)?),
         ingest: stats.clone(),
+        token,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let addr = listener.local_addr()?;
     let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
     tracing::info!(%addr, db = %db.display(), "gateway serving");
+    let maintenance = tokio::spawn(maintain(
+        db.clone(),
+        StoreSettings::for_site(&config, &ProfileLibrary::builtin()),
+        config.gateway.retention.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let ingest = ingest::consume(&config, db, stats, stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
@@ -47,5 +57,80 @@ pub async fn run(
     };
     let _ = stop_tx.send(true);
     http.await??;
+    maintenance.await??;
     result
+}
+
+/// The API token: required for a non-loopback address unless explicitly waived.
+pub fn access_token(
+    config: &SiteConfig,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<Option<String>> {
+    let g = &config.gateway;
+    let token = if let Some(path) = &g.access_token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("gateway.access_token_file: cannot read {path}: {e}"))?;
+        let t = text.lines().next().unwrap_or("").trim().to_owned();
+        anyhow::ensure!(!t.is_empty(), "gateway.access_token_file: {path} is empty");
+        Some(t)
+    } else if let Some(var) = &g.access_token_env {
+        Some(std::env::var(var).map_err(|_| {
+            anyhow::anyhow!("gateway.access_token_env: environment variable {var} is not set")
+        })?)
+    } else {
+        None
+    };
+    if token.is_none() && !addr.ip().is_loopback() {
+        if g.allow_unauthenticated {
+            tracing::warn!(%addr, "the HTTP API is reachable from the network WITHOUT an access token (gateway.allow_unauthenticated = true)");
+        } else {
+            anyhow::bail!(
+                "gateway.http: {addr} is reachable from the network; set gateway.access_token_file or gateway.access_token_env (or, knowingly, gateway.allow_unauthenticated = true)"
+            );
+        }
+    }
+    Ok(token)
+}
+
+/// Keeps rollups current (every 2 s) and applies retention (hourly), on its own connection.
+pub async fn maintain(
+    db: PathBuf,
+    settings: StoreSettings,
+    retention: Retention,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = Arc::new(Mutex::new(Store::open(&db)?.with_settings(settings)));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_purge: Option<std::time::Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => break,
+        }
+        let purge_due =
+            last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
+        let store = store.clone();
+        let retention = retention.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+            while s.refresh_rollups(5000)? > 0 {}
+            if purge_due {
+                let n = s.purge(chrono::Utc::now().timestamp_millis(), &retention)?;
+                if n > 0 {
+                    tracing::info!(rows = n, "retention: old data deleted");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        if purge_due {
+            last_purge = Some(std::time::Instant::now());
+        }
+        if let Err(e) = result {
+            tracing::error!("rollup maintenance failed: {e:#}");
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 use kilowatch_agent::payload::{DevicePoll, Quality};
+use kilowatch_agent::vocab::Kind;
+
+use crate::rollup::{self, Agg};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use thiserror::Error;
@@ -23,8 +26,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
 }
 
-/// Bumped whenever the schema changes; checked at open.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped whenever the schema changes; checked at open, older versions are migrated.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS series (
     device   TEXT NOT NULL,
     quantity TEXT NOT NULL,
     unit     TEXT NOT NULL,
+    asset    TEXT,
     UNIQUE (site, device, quantity)
 );
 -- ts: milliseconds since the Unix epoch, UTC. value is NULL when quality is not good.
@@ -46,6 +50,27 @@ CREATE TABLE IF NOT EXISTS samples (
     value     REAL,
     quality   TEXT NOT NULL,
     PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+-- Rollups: res in seconds (60, 900, 3600, 86400), bucket start in ms. See rollup.rs.
+CREATE TABLE IF NOT EXISTS rollups (
+    series_id INTEGER NOT NULL,
+    res       INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    avg       REAL,
+    min       REAL,
+    max       REAL,
+    delta     REAL,
+    integral  REAL,
+    gaps      INTEGER NOT NULL,
+    resets    INTEGER NOT NULL,
+    PRIMARY KEY (series_id, res, bucket)
+) WITHOUT ROWID;
+-- 1-minute buckets whose samples changed since their rollups were computed.
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    series_id INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    PRIMARY KEY (series_id, bucket)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letter (
     id          INTEGER PRIMARY KEY,
@@ -91,9 +116,95 @@ pub struct Latest {
     pub ts: DateTime<Utc>,
 }
 
+/// What the store needs to know about the site to roll data up.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub timezone: chrono_tz::Tz,
+    /// Samples further apart are not integrated across.
+    pub gap_limit_ms: i64,
+    /// (device, quantity) → register range in canonical units, for integer counters that wrap.
+    pub wraps: HashMap<(String, String), f64>,
+    /// device → asset, recorded in the series catalogue.
+    pub assets: HashMap<String, String>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            timezone: chrono_tz::UTC,
+            gap_limit_ms: 300_000,
+            wraps: HashMap::new(),
+            assets: HashMap::new(),
+        }
+    }
+}
+
+impl StoreSettings {
+    /// From the site file and the profiles its devices use.
+    pub fn for_site(
+        config: &kilowatch_agent::config::SiteConfig,
+        profiles: &kilowatch_agent::profile::ProfileLibrary,
+    ) -> Self {
+        let mut wraps = HashMap::new();
+        for d in &config.devices {
+            if let Some(p) = profiles.get(&d.profile) {
+                for r in &p.registers {
+                    if let Some(w) = r.counter_wrap() {
+                        wraps.insert((d.id.clone(), r.quantity.clone()), w);
+                    }
+                }
+            }
+        }
+        Self {
+            timezone: config.timezone(),
+            gap_limit_ms: i64::try_from(config.gateway.gap_limit.as_millis()).unwrap_or(i64::MAX),
+            wraps,
+            assets: config
+                .devices
+                .iter()
+                .filter_map(|d| Some((d.id.clone(), d.asset.clone()?)))
+                .collect(),
+        }
+    }
+}
+
+/// One entry of the series catalogue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeriesInfo {
+    pub id: i64,
+    pub site: String,
+    pub device: String,
+    pub quantity: String,
+    pub unit: String,
+    pub asset: Option<String>,
+    /// `instantaneous`, `counter` or `state`.
+    pub kind: &'static str,
+}
+
+/// One point of a query result.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Point {
+    pub ts: DateTime<Utc>,
+    #[serde(flatten)]
+    pub agg: Agg,
+}
+
 pub struct Store {
     conn: Connection,
     series: HashMap<(String, String, String), i64>,
+    settings: StoreSettings,
+}
+
+fn kind_of(quantity: &str) -> Kind {
+    kilowatch_agent::vocab::quantity(quantity).map_or(Kind::Instantaneous, |q| q.kind)
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Instantaneous => "instantaneous",
+        Kind::Counter => "counter",
+        Kind::State => "state",
+    }
 }
 
 fn quality_str(q: Quality) -> &'static str {
@@ -102,6 +213,19 @@ fn quality_str(q: Quality) -> &'static str {
         Quality::Unavailable => "unavailable",
         Quality::Bad => "bad",
     }
+}
+
+fn row_agg(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agg> {
+    Ok(Agg {
+        count: r.get(0)?,
+        avg: r.get(1)?,
+        min: r.get(2)?,
+        max: r.get(3)?,
+        delta: r.get(4)?,
+        integral: r.get(5)?,
+        gaps: r.get(6)?,
+        resets: r.get(7)?,
+    })
 }
 
 fn ms_to_utc(ms: i64) -> DateTime<Utc> {
@@ -141,6 +265,17 @@ impl Store {
                 .map_err(open_err)?;
             }
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            Some(v) if v == "1" => {
+                // v1 → v2: the asset column; the rollup tables were created above. Rollups
+                // of existing samples are rebuilt from the raw data.
+                conn.execute_batch(
+                    "ALTER TABLE series ADD COLUMN asset TEXT;
+                     INSERT OR IGNORE INTO rollup_dirty(series_id, bucket)
+                       SELECT DISTINCT series_id, ts - (ts % 60000) FROM samples;
+                     UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+                )
+                .map_err(open_err)?;
+            }
             Some(v) => {
                 return Err(open_err(rusqlite::Error::InvalidParameterName(format!(
                     "schema version {v}, this build reads {SCHEMA_VERSION}"
@@ -150,25 +285,34 @@ impl Store {
         Ok(Self {
             conn,
             series: HashMap::new(),
+            settings: StoreSettings::default(),
         })
+    }
+
+    /// Sets the site knowledge rollups need (time zone, gap limit, counter wraps, assets).
+    pub fn with_settings(mut self, settings: StoreSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     fn series_id(
         tx: &rusqlite::Transaction<'_>,
         cache: &mut HashMap<(String, String, String), i64>,
+        settings: &StoreSettings,
         site: &str,
         device: &str,
         quantity: &str,
         unit: &str,
     ) -> Result<i64, rusqlite::Error> {
-        let key = (site.to_owned(), device.to_owned(), quantity.to_owned());
-        if let Some(&id) = cache.get(&key) {
+        if let Some(&id) = cache.get(&(site.to_owned(), device.to_owned(), quantity.to_owned())) {
             return Ok(id);
         }
+        let key = (site.to_owned(), device.to_owned(), quantity.to_owned());
+        let asset = settings.assets.get(device);
         tx.execute(
-            "INSERT INTO series(site, device, quantity, unit) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(site, device, quantity) DO NOTHING",
-            params![site, device, quantity, unit],
+            "INSERT INTO series(site, device, quantity, unit, asset) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(site, device, quantity) DO UPDATE SET asset = coalesce(excluded.asset, asset)",
+            params![site, device, quantity, unit, asset],
         )?;
         let id = tx.query_row(
             "SELECT id FROM series WHERE site=?1 AND device=?2 AND quantity=?3",
@@ -195,20 +339,24 @@ impl Store {
                 "INSERT INTO dead_letter(received_ts, topic, reason, payload)
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut dirty = std::collections::HashSet::new();
             for item in batch {
                 match item {
                     Incoming::Poll(p) => {
                         let ts = p.ts.timestamp_millis();
+                        let minute = ts - ts.rem_euclid(60_000);
                         for r in &p.readings {
                             let id = Self::series_id(
                                 &tx,
                                 &mut cache,
+                                &self.settings,
                                 &p.site,
                                 &p.device,
                                 &r.quantity,
                                 &r.unit,
                             )?;
                             upsert.execute(params![id, ts, r.value, quality_str(r.quality)])?;
+                            dirty.insert((id, minute));
                             stats.samples += 1;
                         }
                         stats.polls += 1;
@@ -223,6 +371,13 @@ impl Store {
                         stats.dead += 1;
                     }
                 }
+            }
+            let mut mark = tx.prepare_cached(
+                "INSERT INTO rollup_dirty(series_id, bucket) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for (id, minute) in dirty {
+                mark.execute(params![id, minute])?;
             }
         }
         tx.commit()?;
@@ -251,6 +406,271 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
+    /// hourly and daily buckets above them) in one transaction. Returns how many were done;
+    /// call until it returns 0 to catch up completely.
+    pub fn refresh_rollups(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let tz = self.settings.timezone;
+        let gap = self.settings.gap_limit_ms;
+        let tx = self.conn.transaction()?;
+        let dirty: Vec<(i64, i64)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT series_id, bucket FROM rollup_dirty ORDER BY series_id, bucket LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let meta: HashMap<i64, (Kind, Option<f64>)> = {
+            let mut stmt = tx.prepare_cached("SELECT id, device, quantity FROM series")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut m = HashMap::new();
+            for row in rows {
+                let (id, device, quantity) = row?;
+                let wrap = self
+                    .settings
+                    .wraps
+                    .get(&(device, quantity.clone()))
+                    .copied();
+                m.insert(id, (kind_of(&quantity), wrap));
+            }
+            m
+        };
+        let mut minutes: std::collections::BTreeSet<(i64, i64)> = dirty.iter().copied().collect();
+        {
+            // A changed bucket can change the first increment of the next one with data.
+            let mut next = tx.prepare_cached(
+                "SELECT ts FROM samples WHERE series_id = ?1 AND ts >= ?2 AND quality = 'good'
+                 ORDER BY ts LIMIT 1",
+            )?;
+            for &(id, b) in &dirty {
+                let t: Option<i64> = next
+                    .query_row(params![id, b + 60_000], |r| r.get(0))
+                    .optional()?;
+                if let Some(t) = t {
+                    minutes.insert((id, t - t.rem_euclid(60_000)));
+                }
+            }
+        }
+        let mut touched: std::collections::BTreeSet<(i64, i64, i64)> = Default::default();
+        {
+            let mut before = tx.prepare_cached(
+                "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts < ?2
+                 AND quality = 'good' AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
+            )?;
+            let mut inside = tx.prepare_cached(
+                "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
+                 AND quality = 'good' AND value IS NOT NULL ORDER BY ts",
+            )?;
+            for &(id, b) in &minutes {
+                let (kind, wrap) = meta
+                    .get(&id)
+                    .copied()
+                    .unwrap_or((Kind::Instantaneous, None));
+                let prev: Option<(i64, f64)> = before
+                    .query_row(params![id, b], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let samples: Vec<(i64, f64)> = inside
+                    .query_map(params![id, b, b + 60_000], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                let agg = rollup::aggregate(kind, prev, &samples, gap, wrap);
+                Self::put_rollup(&tx, id, 60, b, &agg)?;
+                for &res in &rollup::RESOLUTIONS[1..] {
+                    touched.insert((res, id, rollup::bucket_start(b, res, tz)));
+                }
+            }
+        }
+        // Coarser levels in order, each from the one below.
+        for (i, &res) in rollup::RESOLUTIONS.iter().enumerate().skip(1) {
+            let finer = rollup::RESOLUTIONS[i - 1];
+            let mut parts = tx.prepare_cached(
+                "SELECT count, avg, min, max, delta, integral, gaps, resets FROM rollups
+                 WHERE series_id = ?1 AND res = ?2 AND bucket >= ?3 AND bucket < ?4",
+            )?;
+            for &(_, id, b) in
+                touched.range((res, i64::MIN, i64::MIN)..(res + 1, i64::MIN, i64::MIN))
+            {
+                let end = rollup::bucket_end(b, res, tz);
+                let aggs: Vec<Agg> = parts
+                    .query_map(params![id, finer, b, end], row_agg)?
+                    .collect::<Result<_, _>>()?;
+                Self::put_rollup(&tx, id, res, b, &rollup::combine(&aggs))?;
+            }
+        }
+        {
+            let mut done =
+                tx.prepare_cached("DELETE FROM rollup_dirty WHERE series_id = ?1 AND bucket = ?2")?;
+            for &(id, b) in &dirty {
+                done.execute(params![id, b])?;
+            }
+        }
+        tx.commit()?;
+        Ok(dirty.len())
+    }
+
+    fn put_rollup(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        res: i64,
+        bucket: i64,
+        a: &Agg,
+    ) -> Result<(), rusqlite::Error> {
+        if a.count == 0 {
+            tx.prepare_cached(
+                "DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND bucket = ?3",
+            )?
+            .execute(params![id, res, bucket])?;
+            return Ok(());
+        }
+        tx.prepare_cached(
+            "INSERT INTO rollups(series_id, res, bucket, count, avg, min, max, delta, integral, gaps, resets)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(series_id, res, bucket) DO UPDATE SET count = excluded.count,
+               avg = excluded.avg, min = excluded.min, max = excluded.max, delta = excluded.delta,
+               integral = excluded.integral, gaps = excluded.gaps, resets = excluded.resets",
+        )?
+        .execute(params![
+            id, res, bucket, a.count, a.avg, a.min, a.max, a.delta, a.integral, a.gaps, a.resets
+        ])?;
+        Ok(())
+    }
+
+    /// 1-minute buckets still waiting for their rollups.
+    pub fn rollups_pending(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM rollup_dirty", [], |r| r.get(0))?)
+    }
+
+    /// The series catalogue.
+    pub fn series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, site, device, quantity, unit, asset FROM series ORDER BY site, device, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let quantity: String = r.get(3)?;
+            Ok(SeriesInfo {
+                id: r.get(0)?,
+                site: r.get(1)?,
+                device: r.get(2)?,
+                kind: kind_name(kind_of(&quantity)),
+                quantity,
+                unit: r.get(4)?,
+                asset: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Finds a series by `site/device/quantity` or by its numeric id.
+    pub fn find_series(&self, name: &str) -> Result<Option<SeriesInfo>, StoreError> {
+        let all = self.series()?;
+        Ok(all.into_iter().find(|s| {
+            name.parse::<i64>().is_ok_and(|id| id == s.id)
+                || format!("{}/{}/{}", s.site, s.device, s.quantity) == name
+        }))
+    }
+
+    /// Points of one series in [from, to): raw samples when `res` is 0 (avg = min = max =
+    /// value), otherwise the rollups of `res` seconds.
+    pub fn query(
+        &self,
+        series: i64,
+        from: i64,
+        to: i64,
+        res: i64,
+    ) -> Result<Vec<Point>, StoreError> {
+        if res == 0 {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
+                 AND quality = 'good' AND value IS NOT NULL ORDER BY ts",
+            )?;
+            let rows = stmt.query_map(params![series, from, to], |r| {
+                let v: f64 = r.get(1)?;
+                Ok(Point {
+                    ts: ms_to_utc(r.get(0)?),
+                    agg: Agg {
+                        count: 1,
+                        avg: Some(v),
+                        min: Some(v),
+                        max: Some(v),
+                        ..Agg::default()
+                    },
+                })
+            })?;
+            return Ok(rows.collect::<Result<_, _>>()?);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT bucket, count, avg, min, max, delta, integral, gaps, resets FROM rollups
+             WHERE series_id = ?1 AND res = ?2 AND bucket >= ?3 AND bucket < ?4 ORDER BY bucket",
+        )?;
+        let rows = stmt.query_map(params![series, res, from, to], |r| {
+            Ok(Point {
+                ts: ms_to_utc(r.get(0)?),
+                agg: Agg {
+                    count: r.get(1)?,
+                    avg: r.get(2)?,
+                    min: r.get(3)?,
+                    max: r.get(4)?,
+                    delta: r.get(5)?,
+                    integral: r.get(6)?,
+                    gaps: r.get(7)?,
+                    resets: r.get(8)?,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes what is older than each resolution's retention. Returns rows deleted.
+    pub fn purge(
+        &mut self,
+        now_ms: i64,
+        retention: &kilowatch_agent::config::Retention,
+    ) -> Result<usize, StoreError> {
+        let cutoff = |d: Option<std::time::Duration>| {
+            d.map(|d| now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
+        };
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare_cached("SELECT id FROM series")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut n = 0;
+        for id in ids {
+            if let Some(c) = cutoff(retention.raw) {
+                n += tx
+                    .prepare_cached("DELETE FROM samples WHERE series_id = ?1 AND ts < ?2")?
+                    .execute(params![id, c])?;
+            }
+            for (res, keep) in [
+                (60, retention.minute),
+                (900, retention.quarter),
+                (3600, retention.hour),
+                (86_400, retention.day),
+            ] {
+                if let Some(c) = cutoff(keep) {
+                    n += tx
+                        .prepare_cached(
+                            "DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND bucket < ?3",
+                        )?
+                        .execute(params![id, res, c])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Counts of series, samples and dead letters, for health reporting.
@@ -349,5 +769,126 @@ mod tests {
             }
         );
         assert_eq!(s.counts().unwrap(), (2, 2, 1));
+    }
+
+    fn counter_poll(ts_ms: i64, kwh: f64, kw: f64) -> Incoming {
+        Incoming::Poll(DevicePoll {
+            version: SCHEMA_VERSION,
+            site: "s".into(),
+            device: "m".into(),
+            seq: 0,
+            ts: ms_to_utc(ts_ms),
+            readings: vec![
+                Reading {
+                    quantity: "active_energy_import".into(),
+                    value: Some(kwh),
+                    unit: "kWh".into(),
+                    quality: Quality::Good,
+                },
+                Reading {
+                    quantity: "active_power".into(),
+                    value: Some(kw),
+                    unit: "kW".into(),
+                    quality: Quality::Good,
+                },
+            ],
+        })
+    }
+
+    #[test]
+    fn rollups_give_counter_deltas_across_reset_and_wrap_and_integrate_power() {
+        let wrap = 4_294_967_296.0 * 0.01;
+        let mut settings = StoreSettings::default();
+        settings
+            .wraps
+            .insert(("m".into(), "active_energy_import".into()), wrap);
+        let mut s = Store::open(&temp_db("rollup"))
+            .unwrap()
+            .with_settings(settings);
+        // 2026-01-01T00:00Z, one poll a minute for 3 hours at 60 kW = 1 kWh per minute.
+        let t0 = 1_767_225_600_000i64;
+        let mut kwh = wrap - 30.5; // wraps after 30 minutes
+        let mut batch = Vec::new();
+        for i in 0..180 {
+            if i == 90 {
+                kwh = 0.0; // meter reset to zero: the step is not counted
+            } else if i > 0 {
+                kwh += 1.0;
+                if kwh >= wrap {
+                    kwh -= wrap;
+                }
+            }
+            batch.push(counter_poll(t0 + i * 60_000, kwh, 60.0));
+        }
+        // Replayed out of order and twice: the rollups must not care.
+        batch.reverse();
+        s.write(&batch).unwrap();
+        s.write(&batch[..50]).unwrap();
+        while s.refresh_rollups(7).unwrap() > 0 {}
+        assert_eq!(s.rollups_pending().unwrap(), 0);
+        let energy = s.find_series("s/m/active_energy_import").unwrap().unwrap();
+        let power = s.find_series("s/m/active_power").unwrap().unwrap();
+        assert_eq!((energy.kind, power.kind), ("counter", "instantaneous"));
+        let hours = s.query(energy.id, t0, t0 + 3 * 3_600_000, 3600).unwrap();
+        let deltas: Vec<f64> = hours.iter().map(|p| p.agg.delta.unwrap()).collect();
+        // Hour 1: 59 steps (the first poll has nothing before it), one across the wrap at
+        // minute 31; hour 2: 60 steps, one of them the reset at minute 90 (not counted);
+        // hour 3: 60 steps.
+        assert_eq!(deltas.len(), 3);
+        assert!((deltas[0] - 59.0).abs() < 1e-6, "{deltas:?}");
+        assert!((deltas[1] - 59.0).abs() < 1e-6, "{deltas:?}");
+        assert!((deltas[2] - 60.0).abs() < 1e-6, "{deltas:?}");
+        assert_eq!(
+            (
+                hours[0].agg.resets,
+                hours[1].agg.resets,
+                hours[2].agg.resets
+            ),
+            (0, 1, 0)
+        );
+        let day = s
+            .query(energy.id, t0 - 86_400_000, t0 + 86_400_000, 86_400)
+            .unwrap();
+        assert_eq!(day.len(), 1);
+        assert!((day[0].agg.delta.unwrap() - 178.0).abs() < 1e-6);
+        // Power integrates to the same energy: 179 one-minute trapezoids of 60 kW.
+        let p_day = s
+            .query(power.id, t0 - 86_400_000, t0 + 86_400_000, 86_400)
+            .unwrap();
+        assert!((p_day[0].agg.integral.unwrap() - 179.0).abs() < 1e-6);
+        assert_eq!(p_day[0].agg.count, 180);
+        let quarter = s.query(power.id, t0, t0 + 3_600_000, 900).unwrap();
+        assert_eq!(quarter.len(), 4);
+        assert!(quarter
+            .iter()
+            .all(|p| p.agg.count == 15 && p.agg.avg == Some(60.0)));
+    }
+
+    #[test]
+    fn retention_deletes_per_resolution() {
+        let mut s = Store::open(&temp_db("retention")).unwrap();
+        let t0 = 1_767_225_600_000i64;
+        s.write(&[
+            counter_poll(t0, 1.0, 5.0),
+            counter_poll(t0 + 10 * 86_400_000, 2.0, 5.0),
+        ])
+        .unwrap();
+        while s.refresh_rollups(100).unwrap() > 0 {}
+        let r = kilowatch_agent::config::Retention {
+            raw: Some(std::time::Duration::from_secs(5 * 86_400)),
+            minute: None,
+            quarter: None,
+            hour: None,
+            day: None,
+        };
+        let n = s.purge(t0 + 11 * 86_400_000, &r).unwrap();
+        assert_eq!(n, 2, "the old poll's two samples");
+        let id = s.find_series("s/m/active_power").unwrap().unwrap().id;
+        assert_eq!(s.query(id, 0, i64::MAX, 0).unwrap().len(), 1);
+        assert_eq!(
+            s.query(id, 0, i64::MAX, 60).unwrap().len(),
+            2,
+            "rollups kept forever"
+        );
     }
 }

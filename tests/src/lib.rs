@@ -447,3 +447,28 @@ impl Drop for Subscriber {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Publishes each (topic, payload) at QoS 1 and waits until the broker acknowledged them all.
+pub fn publish_all(port: u16, client_id: &str, messages: &[(String, Vec<u8>)]) {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut connection) = Client::new(opts, messages.len() + 10);
+    for (topic, payload) in messages {
+        client
+            .publish(topic.as_str(), QoS::AtLeastOnce, false, payload.clone())
+            .expect("queue publish");
+    }
+    let mut acked = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for event in connection.iter() {
+        if let Ok(Event::Incoming(Packet::PubAck(_))) = event {
+            acked += 1;
+            if acked == messages.len() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "publishes not acknowledged");
+    }
+    let _ = client.disconnect();
+}

@@ -1,0 +1,270 @@
+//! Rollup arithmetic, free of storage: bucket boundaries, counter increments (resets, wraps,
+//! meter replacement) and the aggregate of one bucket.
+//!
+//! Rules, chosen so that nothing is invented:
+//! - Instantaneous quantities (power, temperature): avg, min, max, count of good samples, and
+//!   the time integral (value × hours, so kW → kWh) by trapezoids between consecutive samples no
+//!   further apart than the gap limit. A longer gap is counted in `gaps` and not bridged.
+//! - Counters (energy, volume, production count): `delta` sums the increments between
+//!   consecutive good samples, each credited to the bucket of the later sample. A counter that
+//!   goes down has either wrapped (an integer register passed its maximum: the increment is what
+//!   was left to the top plus the new value) or was reset or replaced: then the new value is the
+//!   new baseline, the unknown increment is not guessed, and `resets` counts the event.
+//! - Coarser rollups (15 min, 1 h, 1 day) are built from the next finer one: count-weighted avg,
+//!   min of mins, max of maxes, sums of counts, deltas, integrals, gaps and resets.
+
+use chrono::{NaiveTime, TimeZone};
+use kilowatch_agent::vocab::Kind;
+use serde::Serialize;
+
+/// Rollup resolutions in seconds.
+pub const RESOLUTIONS: [i64; 4] = [60, 900, 3600, 86_400];
+
+/// Start (ms) of the bucket of `res` seconds holding `ts_ms`. Days start at local midnight in
+/// `tz`; shorter buckets are aligned to UTC (whole-hour offsets keep them on local hours).
+pub fn bucket_start(ts_ms: i64, res: i64, tz: chrono_tz::Tz) -> i64 {
+    if res == 86_400 {
+        let utc = chrono::DateTime::from_timestamp_millis(ts_ms).unwrap_or_default();
+        let local_day = utc.with_timezone(&tz).date_naive();
+        return tz
+            .from_local_datetime(&local_day.and_time(NaiveTime::MIN))
+            .earliest()
+            .map_or(ts_ms - ts_ms.rem_euclid(86_400_000), |d| {
+                d.timestamp_millis()
+            });
+    }
+    let len = res * 1000;
+    ts_ms - ts_ms.rem_euclid(len)
+}
+
+/// End (exclusive, ms) of the bucket starting at `start`.
+pub fn bucket_end(start: i64, res: i64, tz: chrono_tz::Tz) -> i64 {
+    if res == 86_400 {
+        // Next local midnight (23 or 25 hours away across a DST change).
+        return bucket_start(start + 36 * 3_600_000, res, tz);
+    }
+    start + res * 1000
+}
+
+/// What one bucket holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Agg {
+    pub count: i64,
+    pub avg: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// Counters: increase within the bucket.
+    pub delta: Option<f64>,
+    /// Instantaneous quantities: ∫ value dt in value-unit × hours.
+    pub integral: Option<f64>,
+    /// Intervals longer than the gap limit (not integrated / a counter step across them).
+    pub gaps: i64,
+    /// Counter drops treated as reset or meter replacement.
+    pub resets: i64,
+}
+
+/// The increase of a counter from `prev` to `cur`; `None` for a reset or replacement.
+/// `wrap` is the register's range in canonical units (e.g. 2³² × 0.01 kWh), if it is an integer.
+pub fn counter_increment(prev: f64, cur: f64, wrap: Option<f64>) -> Option<f64> {
+    if cur >= prev {
+        return Some(cur - prev);
+    }
+    if let Some(w) = wrap {
+        let across = (w - prev) + cur;
+        // A wrap happens near the top and lands near zero; anything else is a reset.
+        if across >= 0.0 && across < 0.01 * w {
+            return Some(across);
+        }
+    }
+    None
+}
+
+/// Aggregates the good samples of one bucket. `before` is the last good sample before the
+/// bucket (it pairs with the first one inside for increments and integrals).
+pub fn aggregate(
+    kind: Kind,
+    before: Option<(i64, f64)>,
+    samples: &[(i64, f64)],
+    gap_limit_ms: i64,
+    wrap: Option<f64>,
+) -> Agg {
+    let mut agg = Agg::default();
+    if samples.is_empty() {
+        return agg;
+    }
+    let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for &(_, v) in samples {
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    agg.count = samples.len() as i64;
+    agg.avg = Some(sum / samples.len() as f64);
+    agg.min = Some(min);
+    agg.max = Some(max);
+    let pairs = before
+        .into_iter()
+        .chain(samples.iter().copied())
+        .collect::<Vec<_>>();
+    match kind {
+        Kind::Counter => {
+            let mut delta = 0.0;
+            for w in pairs.windows(2) {
+                let ((t0, a), (t1, b)) = (w[0], w[1]);
+                if t1 - t0 > gap_limit_ms {
+                    agg.gaps += 1;
+                }
+                match counter_increment(a, b, wrap) {
+                    Some(d) => delta += d,
+                    None => agg.resets += 1,
+                }
+            }
+            agg.delta = Some(delta);
+        }
+        Kind::Instantaneous | Kind::State => {
+            let mut integral = 0.0;
+            for w in pairs.windows(2) {
+                let ((t0, a), (t1, b)) = (w[0], w[1]);
+                let dt = t1 - t0;
+                if dt > gap_limit_ms {
+                    agg.gaps += 1;
+                } else {
+                    integral += (a + b) / 2.0 * dt as f64 / 3_600_000.0;
+                }
+            }
+            agg.integral = Some(integral);
+        }
+    }
+    agg
+}
+
+/// Combines finer buckets into one coarser bucket.
+pub fn combine(parts: &[Agg]) -> Agg {
+    let mut out = Agg::default();
+    let mut weighted = 0.0;
+    let add = |acc: Option<f64>, v: Option<f64>| match (acc, v) {
+        (None, v) => v,
+        (a, None) => a,
+        (Some(a), Some(b)) => Some(a + b),
+    };
+    for p in parts {
+        out.count += p.count;
+        if let Some(avg) = p.avg {
+            weighted += avg * p.count as f64;
+        }
+        out.min = match (out.min, p.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out.max = match (out.max, p.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        out.delta = add(out.delta, p.delta);
+        out.integral = add(out.integral, p.integral);
+        out.gaps += p.gaps;
+        out.resets += p.resets;
+    }
+    if out.count > 0 {
+        out.avg = Some(weighted / out.count as f64);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn buckets_align_to_utc_and_days_to_local_midnight() {
+        let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
+        let t = 1_700_000_123_456; // 2023-11-14T22:15:23.456Z = 06:15 on the 15th in Taipei
+        assert_eq!(bucket_start(t, 60, tz), 1_700_000_100_000);
+        assert_eq!(bucket_start(t, 900, tz) % 900_000, 0);
+        let day = bucket_start(t, 86_400, tz);
+        // Local midnight of 15 Nov in Taipei is 16:00Z on the 14th.
+        assert_eq!(day, 1_699_977_600_000);
+        assert_eq!(bucket_end(day, 86_400, tz) - day, 86_400_000);
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        // 2023-11-05 is 25 hours long in New York.
+        let dst_day = bucket_start(1_699_200_000_000, 86_400, ny);
+        assert_eq!(bucket_end(dst_day, 86_400, ny) - dst_day, 25 * 3_600_000);
+    }
+
+    #[test]
+    fn counter_increments_handle_wrap_and_reset() {
+        assert_eq!(counter_increment(100.0, 103.5, None), Some(3.5));
+        // u32 register of 0.01 kWh wraps at 42 949 672.96 kWh.
+        let wrap = 4_294_967_296.0 * 0.01;
+        let d = counter_increment(wrap - 1.0, 2.0, Some(wrap)).unwrap();
+        assert!((d - 3.0).abs() < 1e-6, "{d}");
+        // A drop far from the top is a reset or a replaced meter: no invented increment.
+        assert_eq!(counter_increment(12_345.0, 3.0, Some(wrap)), None);
+        assert_eq!(counter_increment(12_345.0, 3.0, None), None);
+    }
+
+    #[test]
+    fn counter_bucket_delta_with_reset_and_replacement() {
+        // 10 kWh/min, a reset to 0 at 3 min, then a replacement meter starting at 500.
+        let s = [
+            (MIN, 110.0),
+            (2 * MIN, 120.0),
+            (3 * MIN, 0.0),
+            (4 * MIN, 10.0),
+            (5 * MIN, 500.0),
+            (6 * MIN, 510.0),
+        ];
+        let a = aggregate(Kind::Counter, Some((0, 100.0)), &s, 5 * MIN, None);
+        // 10 + 10 + (reset: not counted) + 10 + 490 + 10. A replacement meter that starts
+        // *above* the old reading cannot be told from consumption by the data alone; the
+        // README says so (record such a change as a correction).
+        assert_eq!(a.resets, 1);
+        assert_eq!(a.delta, Some(10.0 + 10.0 + 10.0 + 490.0 + 10.0));
+        assert_eq!(a.count, 6);
+    }
+
+    #[test]
+    fn integral_skips_gaps_longer_than_the_limit() {
+        // 60 kW for 2 minutes, a 10-minute hole, then 60 kW for 1 minute.
+        let s = [
+            (0, 60.0),
+            (MIN, 60.0),
+            (2 * MIN, 60.0),
+            (12 * MIN, 60.0),
+            (13 * MIN, 60.0),
+        ];
+        let a = aggregate(Kind::Instantaneous, None, &s, 5 * MIN, None);
+        assert_eq!(a.gaps, 1);
+        assert!((a.integral.unwrap() - 3.0).abs() < 1e-9, "{a:?}");
+        assert_eq!(a.avg, Some(60.0));
+    }
+
+    #[test]
+    fn combine_weights_by_count() {
+        let a = Agg {
+            count: 1,
+            avg: Some(10.0),
+            min: Some(10.0),
+            max: Some(10.0),
+            delta: Some(1.0),
+            ..Agg::default()
+        };
+        let b = Agg {
+            count: 3,
+            avg: Some(20.0),
+            min: Some(15.0),
+            max: Some(25.0),
+            delta: Some(2.0),
+            resets: 1,
+            ..Agg::default()
+        };
+        let c = combine(&[a, b, Agg::default()]);
+        assert_eq!(c.count, 4);
+        assert_eq!(c.avg, Some(17.5));
+        assert_eq!((c.min, c.max), (Some(10.0), Some(25.0)));
+        assert_eq!(c.delta, Some(3.0));
+        assert_eq!(c.resets, 1);
+    }
+}
