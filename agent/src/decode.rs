@@ -104,6 +104,38 @@ fn f32_to_f64(v: f32) -> f64 {
     }
 }
 
+/// Decodes ASCII text packed two characters per register, first character in the high byte
+/// (`ABCD`/`CDAB`) or in the low byte (`BADC`/`DCBA`, byte-swapped devices). Trailing NULs and
+/// spaces are dropped; bytes outside printable ASCII become `?`, so a garbled register never
+/// produces control characters in logs.
+pub fn decode_string(words: &[u16], order: WordOrder) -> String {
+    let swap = matches!(order, WordOrder::BADC | WordOrder::DCBA);
+    let bytes: Vec<u8> = words
+        .iter()
+        .flat_map(|w| {
+            let b = w.to_be_bytes();
+            if swap {
+                [b[1], b[0]]
+            } else {
+                b
+            }
+        })
+        .collect();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    bytes[..end]
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
 /// Decodes the raw value of `ty` from exactly `ty.words()` registers.
 pub fn decode(words: &[u16], ty: DataType, order: WordOrder) -> Result<f64, DecodeError> {
     let need = ty.words() as usize;
@@ -148,6 +180,20 @@ pub fn encode(value: f64, ty: DataType, order: WordOrder) -> Vec<u16> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strings_in_both_byte_orders() {
+        // "PM5560" then NUL padding.
+        let words = [0x504D, 0x3535, 0x3630, 0x0000];
+        assert_eq!(super::decode_string(&words, WordOrder::ABCD), "PM5560");
+        let swapped: Vec<u16> = words.iter().map(|w| w.swap_bytes()).collect();
+        assert_eq!(super::decode_string(&swapped, WordOrder::BADC), "PM5560");
+        assert_eq!(
+            super::decode_string(&[0x4142, 0x0720], WordOrder::ABCD),
+            "AB?"
+        );
+        assert_eq!(super::decode_string(&[0x2020], WordOrder::ABCD), "");
+    }
+
     use super::*;
     use DataType::*;
     use WordOrder::*;

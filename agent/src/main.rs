@@ -111,6 +111,9 @@ enum Command {
         /// Time allowed per request, e.g. 1s, 500ms.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
         timeout: Duration,
+        /// Print the device's identification fields (serial number, model) instead of values.
+        #[arg(long)]
+        info: bool,
     },
     /// Find the devices on a line: probes unit ids and suggests the profile that fits each.
     Scan {
@@ -201,6 +204,7 @@ fn main() -> ExitCode {
             serial,
             unit,
             timeout,
+            info,
         } => {
             let Some(p) = profiles.get(&profile).cloned() else {
                 return usage_error(format!(
@@ -216,7 +220,21 @@ fn main() -> ExitCode {
             let transport = line.transport(&serial);
             let device = DeviceConfig::new("read", &profile, transport.clone(), unit, timeout);
             runtime(async move {
-                let outcome = Poller::new(device, p, Bus::new(transport)).poll().await?;
+                let mut poller = Poller::new(device, p, Bus::new(transport));
+                if info {
+                    let fields: serde_json::Map<String, serde_json::Value> = poller
+                        .read_info()
+                        .await?
+                        .into_iter()
+                        .map(|(k, v)| (k, serde_json::Value::String(v)))
+                        .collect();
+                    if fields.is_empty() {
+                        anyhow::bail!("profile `{profile}` defines no identification fields, or the device refused them all");
+                    }
+                    println!("{}", serde_json::Value::Object(fields));
+                    return Ok(());
+                }
+                let outcome = poller.poll().await?;
                 let map: BTreeMap<String, serde_json::Value> = outcome
                     .readings
                     .into_iter()

@@ -290,6 +290,40 @@ impl Poller {
         })
     }
 
+    /// Reads the profile's identification fields (`[[info]]`), one request each, through the
+    /// same read-only call site as polls. A field the device refuses is left out.
+    pub async fn read_info(&mut self) -> Result<Vec<(String, String)>, PollError> {
+        let bus = self.bus.clone();
+        let mut guard = bus.conn.lock().await;
+        let unit = self.device.unit;
+        let mut ctx = match guard.take() {
+            Some(ctx) => ctx,
+            None => bus.connect(self.device.timeout, unit).await?,
+        };
+        ctx.set_slave(Slave(unit));
+        let mut out = Vec::new();
+        for f in self.profile.info.clone() {
+            let block = ReadBlock {
+                class: PollClass::Fast,
+                table: f.table,
+                start: f.address - u16::from(self.profile.address_base),
+                count: f.words(),
+                fields: Vec::new(),
+            };
+            match self.request(&mut ctx, &block).await? {
+                Ok(BlockData::Words(w)) => {
+                    out.push((f.name.clone(), f.decode(&w, self.profile.word_order)));
+                }
+                Ok(BlockData::Bits(_)) => {}
+                Err(code) => {
+                    tracing::debug!(field = %f.name, "device refused identification field: {code:?}");
+                }
+            }
+        }
+        *guard = Some(ctx);
+        Ok(out)
+    }
+
     async fn request(
         &self,
         ctx: &mut Context,

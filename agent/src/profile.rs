@@ -50,6 +50,56 @@ pub struct Profile {
     /// Analog input channels whose meaning and range the site file sets per device.
     #[serde(default)]
     pub channels: Vec<ChannelDef>,
+    /// Identification fields (model, serial number, firmware): read on demand by
+    /// `kilowatch-agent read --info` and `scan`, never published as readings.
+    #[serde(default)]
+    pub info: Vec<InfoDef>,
+}
+
+/// One identification field of a device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfoDef {
+    /// Field name, e.g. `serial_number`, `model`.
+    pub name: String,
+    pub table: Table,
+    pub address: u16,
+    #[serde(rename = "type")]
+    pub data_type: InfoType,
+    /// Registers a `string` occupies (two characters each).
+    pub length: Option<u16>,
+    pub order: Option<WordOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InfoType {
+    String,
+    U16,
+    U32,
+}
+
+impl InfoDef {
+    /// Registers to read.
+    pub fn words(&self) -> u16 {
+        match self.data_type {
+            InfoType::String => self.length.unwrap_or(0),
+            InfoType::U16 => 1,
+            InfoType::U32 => 2,
+        }
+    }
+
+    /// The field's value from its registers: text, or the number as text.
+    pub fn decode(&self, words: &[u16], default_order: WordOrder) -> String {
+        let order = self.order.unwrap_or(default_order);
+        match self.data_type {
+            InfoType::String => decode::decode_string(words, order),
+            InfoType::U16 => words.first().map_or(String::new(), |w| w.to_string()),
+            InfoType::U32 => decode::decode(words, DataType::U32, order)
+                .map(|v| format!("{v}"))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// How often a register is read: `fast` every poll, `slow` every `slow_interval` of the device
@@ -171,6 +221,28 @@ impl Profile {
                     origin: self.name.clone(),
                     message: format!("channel {}: empty raw or signal span", c.channel),
                 });
+            }
+        }
+        for f in &self.info {
+            let bad = |message: String| ProfileError::Parse {
+                origin: self.name.clone(),
+                message: format!("info `{}`: {message}", f.name),
+            };
+            if f.table.is_bits() {
+                return Err(bad("identification fields live in registers".into()));
+            }
+            match (f.data_type, f.length) {
+                (InfoType::String, Some(1..=64)) | (InfoType::U16 | InfoType::U32, None) => {}
+                (InfoType::String, _) => {
+                    return Err(bad("a string needs `length` = 1-64 registers".into()))
+                }
+                _ => return Err(bad("`length` is only for strings".into())),
+            }
+            if f.address < u16::from(self.address_base) {
+                return Err(bad(format!(
+                    "address below address_base {}",
+                    self.address_base
+                )));
             }
         }
         for (i, r) in self.registers.iter().enumerate() {

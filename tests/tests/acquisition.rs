@@ -131,7 +131,10 @@ fn real_profiles_decode_hand_computed_registers() {
         {"id": 2, "hr": abb.blocks()},
         {"id": 3, "hr": iem.blocks()},
         {"id": 4, "hr": dtsu.blocks()},
-        {"id": 5, "ir": sdm.blocks()},
+        {"id": 5, "ir": sdm.blocks(), "hr": Image::default()
+            .set(42, &[0x00BC, 0x614E]) // serial number 12345678
+            .set(100, &[0x5344, 0x4D36, 0x3330, 0x0000]) // "SDM630", for a user profile's string
+            .blocks()},
     ]});
     let dev = PyDevice::start("profiles", &dir, spec);
     let lib = ProfileLibrary::builtin();
@@ -207,6 +210,46 @@ fn real_profiles_decode_hand_computed_registers() {
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["voltage_l1"], 230.5);
     assert_eq!(j["active_energy_import"], 123456.7);
+
+    // Identification fields: the built-in SDM630 serial number (u32) and a string from a user
+    // profile that extends the built-in one.
+    let profiles_dir = dir.join("profiles");
+    std::fs::create_dir_all(&profiles_dir).unwrap();
+    let builtin = include_str!("../../agent/profiles/eastron-sdm630.toml");
+    std::fs::write(
+        profiles_dir.join("site-sdm630.toml"),
+        builtin.replace("name = \"eastron-sdm630\"", "name = \"site-sdm630\"")
+            + "\n[[info]]\nname = \"model\"\ntable = \"holding\"\naddress = 100\ntype = \"string\"\nlength = 4\n",
+    )
+    .unwrap();
+    let info = |profile: &str| {
+        let out = Command::new(bin("kilowatch-agent"))
+            .args([
+                "read",
+                "--info",
+                "--profile",
+                profile,
+                "--profiles-dir",
+                profiles_dir.to_str().unwrap(),
+                "--tcp",
+                &format!("127.0.0.1:{port}"),
+                "--unit",
+                "5",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(info("eastron-sdm630"), json!({"serial_number": "12345678"}));
+    assert_eq!(
+        info("site-sdm630"),
+        json!({"serial_number": "12345678", "model": "SDM630"})
+    );
     dev.assert_read_only();
 }
 
