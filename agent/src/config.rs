@@ -208,6 +208,52 @@ pub struct GatewayConfig {
     /// Serve a non-loopback address without a token (logged as a warning at every start).
     #[serde(default)]
     pub allow_unauthenticated: bool,
+    /// Forward every stored reading to InfluxDB (or any line-protocol engine).
+    pub influx: Option<InfluxConfig>,
+}
+
+/// An InfluxDB (or line-protocol compatible) sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluxConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8086` (a path prefix behind a proxy is kept).
+    pub url: String,
+    /// `"v1"` (`/write`: InfluxDB 1.x, 3.x, VictoriaMetrics) or `"v2"` (`/api/v2/write`).
+    #[serde(default)]
+    pub api: InfluxApi,
+    /// v1: database, optional retention policy, optional user name and password.
+    pub database: Option<String>,
+    pub retention_policy: Option<String>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    /// v2: organisation, bucket and token.
+    pub org: Option<String>,
+    pub bucket: Option<String>,
+    pub token_file: Option<String>,
+    pub token_env: Option<String>,
+    /// Lines per write request (default 5000).
+    #[serde(default = "default_influx_batch")]
+    pub batch_lines: usize,
+    /// gzip request bodies (default true).
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    /// Keep no samples in SQLite (InfluxDB instead of, not beside, the embedded store). SQLite
+    /// still buffers what InfluxDB has not accepted yet and keeps dead letters.
+    #[serde(default)]
+    pub only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InfluxApi {
+    #[default]
+    V1,
+    V2,
+}
+
+fn default_influx_batch() -> usize {
+    5000
 }
 
 fn default_gap_limit() -> Duration {
@@ -283,6 +329,7 @@ impl Default for GatewayConfig {
             access_token_file: None,
             access_token_env: None,
             allow_unauthenticated: false,
+            influx: None,
         }
     }
 }
@@ -634,6 +681,45 @@ impl SiteConfig {
                 "gateway.access_token_env",
                 "give the API token either in a file or in an environment variable, not both",
             ));
+        }
+        if let Some(i) = &self.gateway.influx {
+            let need = |ok: bool, key: &str, what: &str| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(ConfigError::new(
+                        file,
+                        format!("gateway.influx.{key}"),
+                        what,
+                    ))
+                }
+            };
+            need(
+                i.url.starts_with("http://") || i.url.starts_with("https://"),
+                "url",
+                "must start with http:// or https://",
+            )?;
+            match i.api {
+                InfluxApi::V1 => need(
+                    i.database.is_some(),
+                    "database",
+                    "the v1 API needs a database",
+                )?,
+                InfluxApi::V2 => {
+                    need(i.org.is_some(), "org", "the v2 API needs an org")?;
+                    need(i.bucket.is_some(), "bucket", "the v2 API needs a bucket")?;
+                    need(
+                        i.token_file.is_some() || i.token_env.is_some(),
+                        "token_file",
+                        "the v2 API needs a token (token_file or token_env)",
+                    )?;
+                }
+            }
+            need(
+                (1..=100_000).contains(&i.batch_lines),
+                "batch_lines",
+                "must be 1-100000",
+            )?;
         }
         if self.agent.spool_budget < 64 << 10 {
             return Err(ConfigError::new(

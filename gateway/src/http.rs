@@ -29,6 +29,8 @@ pub struct AppState {
     pub ingest: Arc<IngestStats>,
     /// When set, every request needs `Authorization: Bearer <token>` (or `?token=`).
     pub token: Option<String>,
+    /// InfluxDB forwarding counters (all zero without a sink).
+    pub influx: Arc<crate::influx::InfluxStats>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,7 @@ struct Health {
     series: i64,
     samples: i64,
     dead_letters: i64,
+    influx: crate::influx::InfluxSnapshot,
 }
 
 struct ApiError(String);
@@ -242,6 +245,7 @@ async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestRespons
 
 async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     let ingest = state.ingest.snapshot();
+    let influx = state.influx.snapshot();
     let site = state.site_name.clone();
     let (series, samples, dead_letters) = with_store(state, |s| s.counts()).await?;
     Ok(Json(Health {
@@ -255,6 +259,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
         series,
         samples,
         dead_letters,
+        influx,
     }))
 }
 

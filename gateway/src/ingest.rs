@@ -96,7 +96,10 @@ pub async fn consume(
     // Unbounded is bounded in practice: the broker sends no more than its in-flight window of
     // unacknowledged QoS 1 messages, and we acknowledge only after committing.
     let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
-    let mut store = Store::open(&db)?;
+    let mut store = Store::open(&db)?.with_settings(crate::store::StoreSettings::for_site(
+        config,
+        &kilowatch_agent::profile::ProfileLibrary::builtin(),
+    ));
 
     // With a share group, instances with the same group split the stream between them.
     let subscription = match &config.gateway.share_group {

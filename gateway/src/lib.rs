@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod demo;
 pub mod http;
+pub mod influx;
 pub mod ingest;
 pub mod rollup;
 pub mod service;

@@ -36,8 +36,10 @@ pub async fn run(
         store: Mutex::new(Store::open(&db)?),
         ingest: stats.clone(),
         token,
+        influx: Arc::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let influx_stats = state.influx.clone();
     let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
@@ -46,6 +48,19 @@ pub async fn run(
         config.gateway.retention.clone(),
         stopped(stop_rx.clone()),
     ));
+    let influx = match config.gateway.influx.clone() {
+        Some(cfg) => {
+            // Check credentials and URL now, so a bad setting stops the start with its key.
+            crate::influx::Writer::new(&cfg)?;
+            Some(tokio::spawn(crate::influx::forward(
+                db.clone(),
+                cfg,
+                influx_stats,
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
     let ingest = ingest::consume(&config, db, stats, stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
@@ -58,6 +73,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     http.await??;
     maintenance.await??;
+    if let Some(t) = influx {
+        t.await??;
+    }
     result
 }
 

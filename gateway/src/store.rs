@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS rollup_dirty (
     bucket    INTEGER NOT NULL,
     PRIMARY KEY (series_id, bucket)
 ) WITHOUT ROWID;
+-- Line protocol waiting for InfluxDB, one row per ingest batch (see influx.rs).
+CREATE TABLE IF NOT EXISTS influx_outbox (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    lines TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letter (
     id          INTEGER PRIMARY KEY,
     received_ts INTEGER NOT NULL,
@@ -126,6 +131,10 @@ pub struct StoreSettings {
     pub wraps: HashMap<(String, String), f64>,
     /// device → asset, recorded in the series catalogue.
     pub assets: HashMap<String, String>,
+    /// Queue line protocol for InfluxDB with every write.
+    pub influx: bool,
+    /// InfluxDB instead of SQLite: samples are not kept here.
+    pub influx_only: bool,
 }
 
 impl Default for StoreSettings {
@@ -135,6 +144,8 @@ impl Default for StoreSettings {
             gap_limit_ms: 300_000,
             wraps: HashMap::new(),
             assets: HashMap::new(),
+            influx: false,
+            influx_only: false,
         }
     }
 }
@@ -164,6 +175,8 @@ impl StoreSettings {
                 .iter()
                 .filter_map(|d| Some((d.id.clone(), d.asset.clone()?)))
                 .collect(),
+            influx: config.gateway.influx.is_some(),
+            influx_only: config.gateway.influx.as_ref().is_some_and(|i| i.only),
         }
     }
 }
@@ -340,9 +353,25 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut dirty = std::collections::HashSet::new();
+            let mut lines = String::new();
             for item in batch {
                 match item {
+                    Incoming::Poll(p) if self.settings.influx_only => {
+                        stats.samples += crate::influx::poll_lines(
+                            p,
+                            self.settings.assets.get(&p.device).map(String::as_str),
+                            &mut lines,
+                        );
+                        stats.polls += 1;
+                    }
                     Incoming::Poll(p) => {
+                        if self.settings.influx {
+                            crate::influx::poll_lines(
+                                p,
+                                self.settings.assets.get(&p.device).map(String::as_str),
+                                &mut lines,
+                            );
+                        }
                         let ts = p.ts.timestamp_millis();
                         let minute = ts - ts.rem_euclid(60_000);
                         for r in &p.readings {
@@ -378,6 +407,10 @@ impl Store {
             )?;
             for (id, minute) in dirty {
                 mark.execute(params![id, minute])?;
+            }
+            if !lines.is_empty() {
+                tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
+                    .execute([&lines])?;
             }
         }
         tx.commit()?;
@@ -542,6 +575,55 @@ impl Store {
         .execute(params![
             id, res, bucket, a.count, a.avg, a.min, a.max, a.delta, a.integral, a.gaps, a.resets
         ])?;
+        Ok(())
+    }
+
+    /// The oldest outbox rows holding up to about `max_lines` lines (at least one row).
+    pub fn outbox_batch(&self, max_lines: usize) -> Result<Option<(Vec<i64>, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, lines FROM influx_outbox ORDER BY id LIMIT 1000")?;
+        let mut rows = stmt.query([])?;
+        let (mut ids, mut text, mut n) = (Vec::new(), String::new(), 0usize);
+        while let Some(row) = rows.next()? {
+            let lines: String = row.get(1)?;
+            let k = lines.lines().count();
+            if !ids.is_empty() && n + k > max_lines {
+                break;
+            }
+            ids.push(row.get(0)?);
+            text.push_str(&lines);
+            n += k;
+        }
+        Ok((!ids.is_empty()).then_some((ids, text)))
+    }
+
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM influx_outbox", [], |r| r.get(0))?)
+    }
+
+    /// Removes sent rows; with `dead`, keeps their lines in the dead-letter table first.
+    pub fn outbox_done(
+        &mut self,
+        ids: &[i64],
+        dead: Option<(&str, &[u8])>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        if let Some((reason, payload)) = dead {
+            tx.execute(
+                "INSERT INTO dead_letter(received_ts, topic, reason, payload) VALUES (?1, ?2, ?3, ?4)",
+                params![Utc::now().timestamp_millis(), "influx", reason, payload],
+            )?;
+        }
+        {
+            let mut del = tx.prepare_cached("DELETE FROM influx_outbox WHERE id = ?1")?;
+            for id in ids {
+                del.execute([id])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

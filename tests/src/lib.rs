@@ -472,3 +472,81 @@ pub fn publish_all(port: u16, client_id: &str, messages: &[(String, Vec<u8>)]) {
     }
     let _ = client.disconnect();
 }
+
+/// A real InfluxDB 1.x server (Debian's `influxd`) on free loopback ports, with its data in the
+/// test's scratch directory, stoppable and restartable on the same ports and data.
+pub struct Influxd {
+    pub port: u16,
+    pub proc: Proc,
+    dir: PathBuf,
+    conf: PathBuf,
+    restarts: u32,
+}
+
+impl Influxd {
+    pub fn start(dir: &Path) -> Influxd {
+        let port = free_port();
+        let rpc = free_port();
+        let data = dir.join("influxdb");
+        let conf = dir.join("influxdb.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+                 [meta]\n  dir = \"{d}/meta\"\n\
+                 [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
+                 [monitor]\n  store-enabled = false\n\
+                 [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n\
+                 [continuous_queries]\n  enabled = false\n",
+                d = data.display()
+            ),
+        )
+        .expect("influxdb.conf");
+        let proc = Self::spawn(dir, &conf, port, "influxd");
+        Influxd {
+            port,
+            proc,
+            dir: dir.to_owned(),
+            conf,
+            restarts: 0,
+        }
+    }
+
+    fn spawn(dir: &Path, conf: &Path, port: u16, name: &str) -> Proc {
+        let program = require("influxd", "apt-get install influxdb");
+        let proc = Proc::spawn(
+            name,
+            &program,
+            &["-config", conf.to_str().expect("utf-8 path")],
+            dir,
+        );
+        let up = wait_for(Duration::from_secs(30), || {
+            ureq::get(&format!("http://127.0.0.1:{port}/ping"))
+                .call()
+                .ok()
+                .map(|_| ())
+        });
+        assert!(up.is_some(), "influxd did not answer /ping on {port}");
+        proc
+    }
+
+    /// Runs an InfluxQL statement (POST /query) and returns the JSON answer.
+    pub fn query(&self, db: &str, q: &str) -> serde_json::Value {
+        let mut res = ureq::post(&format!("http://127.0.0.1:{}/query", self.port))
+            .query("db", db)
+            .query("q", q)
+            .send_empty()
+            .unwrap_or_else(|e| panic!("influx query `{q}`: {e}"));
+        res.body_mut().read_json().expect("influx JSON")
+    }
+
+    pub fn stop(&mut self) {
+        self.proc.interrupt(Duration::from_secs(20));
+    }
+
+    pub fn restart(&mut self) {
+        self.restarts += 1;
+        let name = format!("influxd-{}", self.restarts);
+        self.proc = Self::spawn(&self.dir, &self.conf, self.port, &name);
+    }
+}
