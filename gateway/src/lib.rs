@@ -2,6 +2,7 @@
 //! device simulators and the one-command demo.
 
 pub mod broker;
+pub mod csvio;
 pub mod demo;
 pub mod http;
 pub mod influx;

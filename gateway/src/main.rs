@@ -10,7 +10,13 @@ use kilowatch_agent::config::{ConfigError, SiteConfig};
 use kilowatch_agent::profile::ProfileLibrary;
 use kilowatch_agent::{init_logging, shutdown_signal};
 use kilowatch_gateway::http::{self, BindError};
-use kilowatch_gateway::{demo, service, sim};
+use kilowatch_gateway::store::{Store, StoreSettings};
+use kilowatch_gateway::{csvio, demo, service, sim};
+
+/// A wrong command-line value: exit code 2 like a configuration error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
 
 /// kilowatch gateway: receives meter readings over MQTT, stores them (SQLite), and serves the
 /// HTTP API and live dashboard. `demo` runs a complete simulated plant in one command.
@@ -50,6 +56,41 @@ enum Command {
         /// Overrides `gateway.share_group`: instances in one group split the MQTT stream.
         #[arg(long, value_name = "GROUP")]
         share_group: Option<String>,
+    },
+    /// Import readings from a CSV file (production log, utility bill, another system) into the
+    /// site's database. Columns: ts,device,quantity,value[,unit][,site]; `ts` in RFC 3339 or
+    /// plant-local `2026-03-01 08:00`. Importing the same file twice changes nothing.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Overrides `gateway.database` from the site file.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// The CSV file.
+        csv: PathBuf,
+    },
+    /// Export one series as CSV (to stdout or --out): raw samples, or rollups with --step.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Overrides `gateway.database` from the site file.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// site/device/quantity, e.g. demo-plant/incomer/active_power.
+        #[arg(long)]
+        series: String,
+        /// Start (RFC 3339 or plant-local `2026-03-01 00:00`); default 24 h ago.
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive; default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// 1m, 15m, 1h or 1d for rollups (count, avg, min, max, delta, integral); raw without.
+        #[arg(long)]
+        step: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
@@ -117,11 +158,95 @@ fn main() -> ExitCode {
                 shutdown_signal().await;
                 Ok(())
             }
+            Command::Import { config, db, csv } => {
+                let profiles = ProfileLibrary::builtin();
+                let site = SiteConfig::load(&config, &profiles)?;
+                let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+                let polls = csvio::read_polls(&csv, &site.site.id, site.timezone())?;
+                let mut store =
+                    Store::open(&db)?.with_settings(StoreSettings::for_site(&site, &profiles));
+                let rows = polls.len();
+                let samples = tokio::task::block_in_place(|| csvio::import(&mut store, polls))?;
+                println!(
+                    "imported {samples} values ({rows} device timestamps) from {} into {}",
+                    csv.display(),
+                    db.display()
+                );
+                Ok(())
+            }
+            Command::Export {
+                config,
+                db,
+                series,
+                from,
+                to,
+                step,
+                out,
+            } => {
+                let profiles = ProfileLibrary::builtin();
+                let site = SiteConfig::load(&config, &profiles)?;
+                let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+                let tz = site.timezone();
+                let time =
+                    |name: &str, v: Option<String>, default: chrono::DateTime<chrono::Utc>| {
+                        v.map_or(Ok(default), |t| {
+                            csvio::parse_ts(&t, tz).map_err(|e| Usage(format!("--{name}: {e}")))
+                        })
+                    };
+                let now = chrono::Utc::now();
+                let to = time("to", to, now)?;
+                let from = time("from", from, to - chrono::Duration::hours(24))?;
+                let res = match step.as_deref() {
+                    None => 0,
+                    Some("1m") => 60,
+                    Some("15m") => 900,
+                    Some("1h") => 3600,
+                    Some("1d") => 86_400,
+                    Some(other) => {
+                        return Err(
+                            Usage(format!("--step: `{other}`: use 1m, 15m, 1h or 1d")).into()
+                        )
+                    }
+                };
+                let store = Store::open(&db)?;
+                let Some(info) = store.find_series(&series)? else {
+                    let known: Vec<String> = store
+                        .series()?
+                        .iter()
+                        .take(10)
+                        .map(|s| format!("{}/{}/{}", s.site, s.device, s.quantity))
+                        .collect();
+                    return Err(Usage(format!(
+                        "--series: no series `{series}` in {} (e.g. {})",
+                        db.display(),
+                        known.join(", ")
+                    ))
+                    .into());
+                };
+                let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+                let n = match out {
+                    Some(path) => {
+                        let mut f = std::fs::File::create(&path)
+                            .map_err(|e| anyhow::anyhow!("--out {}: {e}", path.display()))?;
+                        csvio::export(&store, &info, from, to, res, &mut f)?
+                    }
+                    None => {
+                        csvio::export(&store, &info, from, to, res, &mut std::io::stdout().lock())?
+                    }
+                };
+                eprintln!("exported {n} rows");
+                Ok(())
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<ConfigError>() || e.is::<BindError>() => {
+        Err(e)
+            if e.is::<ConfigError>()
+                || e.is::<BindError>()
+                || e.is::<csvio::CsvError>()
+                || e.is::<Usage>() =>
+        {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }

@@ -1,0 +1,280 @@
+//! CSV import and export of series: production logs, utility bills, data from other systems in;
+//! any series, raw or rolled up, out.
+//!
+//! Import format (a header row, columns in any order, names case-insensitive):
+//! `ts,device,quantity,value[,unit][,site]`. `ts` is RFC 3339 (`2026-03-01T08:00:00+08:00`) or a
+//! plant-local `YYYY-MM-DD HH:MM[:SS]` / `YYYY-MM-DD` in the site's time zone; `unit` defaults to
+//! the quantity's canonical unit and is converted otherwise; `site` defaults to the site file's.
+//! Every problem names the file, the line and the column. Imported rows go through the same
+//! store path as MQTT readings (upsert, rollups, InfluxDB outbox), so importing twice is harmless.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_agent::vocab;
+use thiserror::Error;
+
+use crate::store::{Incoming, Store};
+
+#[derive(Debug, Error)]
+#[error("{file}:{line}: column `{column}`: {message}")]
+pub struct CsvError {
+    pub file: String,
+    pub line: u64,
+    pub column: String,
+    pub message: String,
+}
+
+/// Parses a timestamp: RFC 3339, or plant-local date-time / date.
+pub fn parse_ts(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    let local = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y/%m/%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or_else(|| {
+        format!("`{t}` is not a time (use 2026-03-01T08:00:00+08:00 or 2026-03-01 08:00)")
+    })?;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{t}` does not exist in {tz} (a DST gap)"))
+}
+
+/// Reads a CSV file into polls (one per device and timestamp), checking every cell.
+pub fn read_polls(
+    path: &Path,
+    default_site: &str,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<DevicePoll>, CsvError> {
+    let file = path.display().to_string();
+    let err = |line: u64, column: &str, message: String| CsvError {
+        file: file.clone(),
+        line,
+        column: column.to_owned(),
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_path(path)
+        .map_err(|e| err(0, "-", e.to_string()))?;
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| err(1, "-", e.to_string()))?
+        .iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let need = |name: &str| {
+        col(name).ok_or_else(|| {
+            err(
+                1,
+                name,
+                format!("missing column (the header has: {})", headers.join(", ")),
+            )
+        })
+    };
+    let (c_ts, c_device, c_quantity, c_value) = (
+        need("ts")?,
+        need("device")?,
+        need("quantity")?,
+        need("value")?,
+    );
+    let (c_unit, c_site) = (col("unit"), col("site"));
+    let mut polls: BTreeMap<(String, String, i64), DevicePoll> = BTreeMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+            err(line, "-", e.to_string())
+        })?;
+        let line = rec.position().map_or(i as u64 + 2, |p| p.line());
+        let cell = |c: usize| rec.get(c).unwrap_or("");
+        let ts = parse_ts(cell(c_ts), tz).map_err(|m| err(line, "ts", m))?;
+        let device = cell(c_device).to_owned();
+        if device.is_empty() {
+            return Err(err(line, "device", "empty".into()));
+        }
+        let quantity =
+            vocab::quantity(cell(c_quantity)).map_err(|e| err(line, "quantity", e.to_string()))?;
+        let value: f64 = cell(c_value)
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                err(
+                    line,
+                    "value",
+                    format!("`{}` is not a number", cell(c_value)),
+                )
+            })?;
+        let value = match c_unit.map(cell).filter(|u| !u.is_empty()) {
+            None => value,
+            Some(u) => vocab::convert(value, u, quantity.unit)
+                .map_err(|e| err(line, "unit", e.to_string()))?,
+        };
+        let site = c_site
+            .map(cell)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default_site)
+            .to_owned();
+        let poll = polls
+            .entry((site.clone(), device.clone(), ts.timestamp_millis()))
+            .or_insert_with(|| DevicePoll {
+                version: SCHEMA_VERSION,
+                site,
+                device,
+                seq: 0,
+                ts,
+                readings: Vec::new(),
+            });
+        poll.readings.retain(|r| r.quantity != quantity.name);
+        poll.readings.push(Reading {
+            quantity: quantity.name.into(),
+            value: Some(value),
+            unit: quantity.unit.into(),
+            quality: Quality::Good,
+        });
+    }
+    Ok(polls.into_values().collect())
+}
+
+/// Imports a CSV file into the store in batches, with a progress bar on a terminal.
+pub fn import(
+    store: &mut Store,
+    polls: Vec<DevicePoll>,
+) -> Result<usize, crate::store::StoreError> {
+    let bar = indicatif::ProgressBar::new(polls.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("importing {bar:40} {pos}/{len} rows {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut samples = 0;
+    for chunk in polls.chunks(2000) {
+        let batch: Vec<Incoming> = chunk.iter().cloned().map(Incoming::Poll).collect();
+        samples += store.write(&batch)?.samples;
+        bar.inc(chunk.len() as u64);
+    }
+    while store.refresh_rollups(5000)? > 0 {}
+    bar.finish_and_clear();
+    Ok(samples)
+}
+
+/// Writes one series as CSV: raw samples (`res` 0) or rollups.
+pub fn export(
+    store: &Store,
+    series: &crate::store::SeriesInfo,
+    from: i64,
+    to: i64,
+    res: i64,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let mut w = csv::Writer::from_writer(out);
+    let points = store.query(series.id, from, to, res)?;
+    if res == 0 {
+        w.write_record(["ts", "site", "device", "quantity", "value", "unit"])?;
+        for p in &points {
+            w.write_record([
+                p.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                series.site.clone(),
+                series.device.clone(),
+                series.quantity.clone(),
+                p.agg.avg.map(|v| v.to_string()).unwrap_or_default(),
+                series.unit.clone(),
+            ])?;
+        }
+    } else {
+        w.write_record([
+            "ts", "site", "device", "quantity", "unit", "count", "avg", "min", "max", "delta",
+            "integral", "gaps", "resets",
+        ])?;
+        let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for p in &points {
+            let a = &p.agg;
+            w.write_record([
+                p.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                series.site.clone(),
+                series.device.clone(),
+                series.quantity.clone(),
+                series.unit.clone(),
+                a.count.to_string(),
+                f(a.avg),
+                f(a.min),
+                f(a.max),
+                f(a.delta),
+                f(a.integral),
+                a.gaps.to_string(),
+                a.resets.to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(points.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("kw-csv-{name}-{}.csv", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_local_times_converts_units_and_groups_polls() {
+        let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
+        let p = write(
+            "ok",
+            "# production log\nts,device,quantity,value,unit\n\
+             2026-03-02 08:00,line-1,production_count,120,\n\
+             2026-03-02 08:00,line-1,active_power,45000,W\n\
+             2026-03-02T01:00:00Z,line-1,production_count,250,count\n",
+        );
+        let polls = read_polls(&p, "plant", tz).unwrap();
+        assert_eq!(polls.len(), 2);
+        assert_eq!(polls[0].ts.to_rfc3339(), "2026-03-02T00:00:00+00:00");
+        let kw = polls[0]
+            .readings
+            .iter()
+            .find(|r| r.quantity == "active_power")
+            .unwrap();
+        assert_eq!((kw.value, kw.unit.as_ref()), (Some(45.0), "kW"));
+        assert_eq!(polls[1].readings[0].value, Some(250.0));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let tz = chrono_tz::UTC;
+        let cases = [
+            ("ts,device,quantity,value\n2026-03-02,a,flux,1\n", ":2: column `quantity`"),
+            ("ts,device,quantity,value\n2026-03-02,a,active_power,1\nyesterday,a,active_power,2\n", ":3: column `ts`"),
+            ("ts,device,quantity,value\n2026-03-02,a,active_power,lots\n", ":2: column `value`"),
+            ("ts,device,quantity,value,unit\n2026-03-02,a,active_power,1,bar\n", ":2: column `unit`"),
+            ("time,device,quantity,value\n", ":1: column `ts`: missing column"),
+            ("ts,device,quantity,value\n2026-03-02,a,active_power\n", ":2: column `-`"),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let p = write(&format!("bad{i}"), text);
+            let e = read_polls(&p, "s", tz).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should contain {want}");
+            assert!(e.starts_with(&p.display().to_string()), "{e}");
+        }
+    }
+}
