@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::ingest::{IngestSnapshot, IngestStats};
-use crate::store::{Latest, Point, SeriesInfo, Store};
+use crate::store::{EnergyPoint, EnergySource, Latest, Point, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
@@ -152,6 +152,86 @@ async fn query(
     })
 }
 
+#[derive(Deserialize)]
+struct EnergyParams {
+    device: String,
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EnergyResponse {
+    device: String,
+    source: EnergySource,
+    resolution: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    points: Vec<EnergyPoint>,
+}
+
+async fn energy(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<EnergyParams>,
+) -> Result<Response, ApiError> {
+    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
+        Ok(t) => t.unwrap_or_else(Utc::now),
+        Err(e) => return Ok(bad_request(e)),
+    };
+    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
+        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
+        Err(e) => return Ok(bad_request(e)),
+    };
+    if from >= to {
+        return Ok(bad_request("`from` must be before `to`".into()));
+    }
+    let step = match q
+        .step
+        .as_deref()
+        .map(kilowatch_agent::config::parse_duration)
+        .transpose()
+    {
+        Ok(d) => d.map(|d| d.as_secs() as i64),
+        Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
+    };
+    let res = pick_resolution((to - from).num_milliseconds(), step).max(60);
+    let Some((site, device)) = q.device.split_once('/') else {
+        return Ok(bad_request(format!(
+            "`device`: `{}` is not site/device",
+            q.device
+        )));
+    };
+    let (site, device) = (site.to_owned(), device.to_owned());
+    let found = with_store(state, move |s| {
+        s.energy(
+            &site,
+            &device,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            res,
+        )
+    })
+    .await?;
+    Ok(match found {
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "error": format!("`{}` has neither an energy counter nor active power", q.device)
+            })),
+        )
+            .into_response(),
+        Some((source, points)) => Json(EnergyResponse {
+            device: q.device,
+            source,
+            resolution: res,
+            from,
+            to,
+            points,
+        })
+        .into_response(),
+    })
+}
+
 async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesResponse>, ApiError> {
     let series = with_store(state, |s| s.series()).await?;
     Ok(Json(SeriesResponse { series }))
@@ -274,6 +354,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/series", get(series))
         .route("/api/v1/query", get(query))
+        .route("/api/v1/energy", get(energy))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
