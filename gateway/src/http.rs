@@ -290,6 +290,8 @@ struct Health {
     series: i64,
     samples: i64,
     dead_letters: i64,
+    /// 1-minute buckets whose rollups are not computed yet (they catch up every 2 s).
+    rollups_pending: i64,
     influx: crate::influx::InfluxSnapshot,
 }
 
@@ -327,7 +329,11 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
     let ingest = state.ingest.snapshot();
     let influx = state.influx.snapshot();
     let site = state.site_name.clone();
-    let (series, samples, dead_letters) = with_store(state, |s| s.counts()).await?;
+    let (series, samples, dead_letters, rollups_pending) = with_store(state, |s| {
+        let (a, b, c) = s.counts()?;
+        Ok((a, b, c, s.rollups_pending()?))
+    })
+    .await?;
     Ok(Json(Health {
         status: if ingest.mqtt_connected {
             "ok"
@@ -339,6 +345,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
         series,
         samples,
         dead_letters,
+        rollups_pending,
         influx,
     }))
 }

@@ -30,6 +30,10 @@ USAGE:
       (fsync on and off) with a bare rumqttc QoS 1 publish loop. Prints a Markdown table.
   kilowatch-bench publish --engine agent|agent-nofsync|bare --port P --readings N
       One measured run (used by publish-suite); prints one JSON object.
+  kilowatch-bench ingest-suite [--polls 20000]
+      Starts mosquitto and influxd, runs `kilowatch-gateway run` into SQLite and into influxd,
+      publishes SDM630 polls and measures readings/s and gateway CPU; compares with raw
+      line-protocol POSTs of the same points; times a one-year query at 1 h over HTTP.
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Some("poll") => poll_once(&args[1..]),
         Some("publish-suite") => publish_suite(&args[1..]),
         Some("publish") => publish_once(&args[1..]),
+        Some("ingest-suite") => ingest_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -636,5 +641,303 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
     let _ = stop_tx.send(true);
     let _ = publisher.await;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_port(port: u16, what: &str) -> anyhow::Result<()> {
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if t.elapsed() > Duration::from_secs(30) {
+            bail!("{what} did not open port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &Path, args: &[&str]) -> anyhow::Result<Child> {
+    Ok(Child(
+        Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?,
+    ))
+}
+
+fn health(http: u16) -> anyhow::Result<serde_json::Value> {
+    Ok(ureq::get(&format!("http://127.0.0.1:{http}/api/v1/health"))
+        .call()?
+        .body_mut()
+        .read_json()?)
+}
+
+/// Publishes pre-serialised polls at QoS 1 and waits for every PUBACK.
+fn publish_polls(port: u16, messages: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+        let mut opts = MqttOptions::new("bench-ingest-pub", "127.0.0.1", port);
+        opts.set_inflight(512).set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut el) = AsyncClient::new(opts, 1024);
+        let n = messages.len();
+        let acks = tokio::spawn(async move {
+            let mut k = 0;
+            while k < n {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::PubAck(_))) => k += 1,
+                    Ok(_) => {}
+                    Err(e) => return Err(anyhow::anyhow!("{e}")),
+                }
+            }
+            Ok(())
+        });
+        for (t, p) in messages {
+            client
+                .publish(t, QoS::AtLeastOnce, false, p.clone())
+                .await?;
+        }
+        acks.await?
+    })
+}
+
+fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
+    let polls: u64 = flag(args, "--polls").unwrap_or("20000").parse()?;
+    let gateway = sibling("kilowatch-gateway")?;
+    let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .context("mosquitto is not installed")?;
+    let influxd = ["/usr/bin/influxd", "/usr/sbin/influxd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .context("influxd is not installed (apt-get install influxdb)")?;
+    let dir = std::env::temp_dir().join(format!("kilowatch-bench-ingest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+
+    let mq_port = free_port()?;
+    std::fs::write(
+        dir.join("mosquitto.conf"),
+        format!("user {user}\nlistener {mq_port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n"),
+    )?;
+    let _mq = spawn(
+        Path::new(mosquitto),
+        &["-c", dir.join("mosquitto.conf").to_str().unwrap()],
+    )?;
+    wait_port(mq_port, "mosquitto")?;
+    let (ix_port, ix_rpc) = (free_port()?, free_port()?);
+    let d = dir.join("influxdb");
+    std::fs::write(
+        dir.join("influxdb.conf"),
+        format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:{ix_rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n\
+             [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
+             [monitor]\n  store-enabled = false\n[http]\n  bind-address = \"127.0.0.1:{ix_port}\"\n  log-enabled = false\n",
+            d = d.display()
+        ),
+    )?;
+    let _ix = spawn(
+        Path::new(influxd),
+        &["-config", dir.join("influxdb.conf").to_str().unwrap()],
+    )?;
+    wait_port(ix_port, "influxd")?;
+    std::thread::sleep(Duration::from_millis(500));
+    for db in ["kw", "raw"] {
+        ureq::post(&format!("http://127.0.0.1:{ix_port}/query"))
+            .query("q", &format!("CREATE DATABASE {db}"))
+            .send_empty()?;
+    }
+
+    // The polls: 200 meters × SDM630 (22 quantities), one second apart, already serialised.
+    let source = PollSource::new();
+    let t0 = chrono::Utc::now() - chrono::Duration::seconds(polls as i64 / 200 + 10);
+    let made: Vec<kilowatch_agent::payload::DevicePoll> = (0..polls)
+        .map(|i| {
+            let mut p = source.make(i);
+            p.site = "bench".into();
+            p.seq = i / 200 + 1;
+            p.ts = t0 + chrono::Duration::seconds((i / 200) as i64);
+            p
+        })
+        .collect();
+    let messages: Vec<(String, Vec<u8>)> = made
+        .iter()
+        .map(|p| {
+            (
+                kilowatch_agent::payload::data_topic(&p.site, &p.device),
+                p.to_json(),
+            )
+        })
+        .collect();
+    let readings: u64 = made.iter().map(|p| p.readings.len() as u64).sum();
+
+    println!("| path | readings | seconds | readings/s | CPU s per 100k readings |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, influx) in [
+        ("MQTT → gateway → SQLite", false),
+        ("MQTT → gateway → SQLite + influxd", true),
+    ] {
+        let http = free_port()?;
+        let db = dir.join(format!("{}.db", if influx { "influx" } else { "sqlite" }));
+        let mut site = format!(
+            "[site]\nid = \"bench\"\n[mqtt]\nbroker = \"127.0.0.1:{mq_port}\"\ngateway_client_id = \"bench-gw-{influx}\"\n\
+             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\n",
+            db.display()
+        );
+        if influx {
+            site.push_str(&format!(
+                "[gateway.influx]\nurl = \"http://127.0.0.1:{ix_port}\"\ndatabase = \"kw\"\n"
+            ));
+        }
+        let cfg = dir.join(format!("site-{influx}.toml"));
+        std::fs::write(&cfg, site)?;
+        let gw = spawn(&gateway, &["run", "--config", cfg.to_str().unwrap()])?;
+        wait_port(http, "gateway")?;
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = gw.0.id().to_string();
+        let cpu0 = cpu_seconds(&pid)?;
+        let t = Instant::now();
+        publish_polls(mq_port, &messages)?;
+        loop {
+            let h = health(http)?;
+            let stored = h["ingest"]["stored_samples"].as_u64().unwrap_or(0);
+            let sent = h["influx"]["written_lines"].as_u64().unwrap_or(0);
+            let rollups = h["rollups_pending"].as_i64().unwrap_or(1);
+            if stored >= readings && (!influx || sent >= readings) && rollups == 0 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(600) {
+                bail!("{name}: only {stored} stored, {sent} sent to influxd after 10 min");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(&pid)? - cpu0;
+        println!(
+            "| {name} | {readings} | {secs:.2} | {:.0} | {:.3} |",
+            readings as f64 / secs,
+            cpu / (readings as f64 / 1e5)
+        );
+        drop(gw);
+    }
+
+    // The limit for the InfluxDB path: the same points as raw line protocol, POSTed directly.
+    let mut lines = Vec::new();
+    let mut chunk = String::new();
+    let mut k = 0;
+    for p in &made {
+        k += kilowatch_gateway::influx::poll_lines(p, None, &mut chunk);
+        if k >= 5000 {
+            lines.push(std::mem::take(&mut chunk));
+            k = 0;
+        }
+    }
+    if !chunk.is_empty() {
+        lines.push(chunk);
+    }
+    let cfg: kilowatch_agent::config::InfluxConfig = toml::from_str(&format!(
+        "url = \"http://127.0.0.1:{ix_port}\"\ndatabase = \"raw\""
+    ))?;
+    let writer = kilowatch_gateway::influx::Writer::new(&cfg)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let cpu0 = cpu_seconds("self")?;
+    let t = Instant::now();
+    rt.block_on(async {
+        for body in &lines {
+            writer
+                .write(body)
+                .await
+                .map_err(|e| anyhow::anyhow!("raw POST: {e:?}"))?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds("self")? - cpu0;
+    println!(
+        "| raw line protocol POST → influxd (limit) | {readings} | {secs:.2} | {:.0} | {:.3} |",
+        readings as f64 / secs,
+        cpu / (readings as f64 / 1e5)
+    );
+
+    query_year(&gateway, &dir)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A year of 15-minute data for one series, rolled up, then `/api/v1/query` over the year at
+/// 1 h through the real gateway's HTTP API.
+fn query_year(gateway: &Path, dir: &Path) -> anyhow::Result<()> {
+    use kilowatch_gateway::store::{Incoming, Store};
+    let db = dir.join("year.db");
+    let mut store = Store::open(&db)?;
+    let start =
+        chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
+    let source = PollSource::new();
+    let mut batch = Vec::new();
+    let steps = 365 * 96;
+    let built = Instant::now();
+    for i in 0..steps {
+        let mut p = source.make(0);
+        p.site = "bench".into();
+        p.device = "incomer".into();
+        p.ts = start + chrono::Duration::minutes(15 * i);
+        p.readings.retain(|r| r.quantity == "active_power");
+        p.readings[0].value = Some(200.0 + (i % 96) as f64);
+        batch.push(Incoming::Poll(p));
+        if batch.len() == 5000 {
+            store.write(&batch)?;
+            batch.clear();
+        }
+    }
+    store.write(&batch)?;
+    while store.refresh_rollups(20_000)? > 0 {}
+    drop(store);
+    eprintln!(
+        "year of data built in {:.1} s",
+        built.elapsed().as_secs_f64()
+    );
+    let http = free_port()?;
+    let cfg = dir.join("site-year.toml");
+    std::fs::write(
+        &cfg,
+        format!("[site]\nid = \"bench\"\n[mqtt]\nbroker = \"127.0.0.1:1\"\n[gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\n", db.display()),
+    )?;
+    let _gw = spawn(gateway, &["run", "--config", cfg.to_str().unwrap()])?;
+    wait_port(http, "gateway")?;
+    let url = format!(
+        "http://127.0.0.1:{http}/api/v1/query?series=bench/incomer/active_power&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&step=1h"
+    );
+    let mut times = Vec::new();
+    let mut points = 0;
+    for _ in 0..21 {
+        let t = Instant::now();
+        let v: serde_json::Value = ureq::get(&url).call()?.body_mut().read_json()?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        points = v["points"].as_array().map_or(0, Vec::len);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "\nquery: one series, one year at 1 h ({points} points) over HTTP: median {:.1} ms, max {:.1} ms (21 runs)",
+        times[10],
+        times[20]
+    );
     Ok(())
 }
