@@ -762,7 +762,7 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     for db in ["kw", "raw"] {
         ureq::post(&format!("http://127.0.0.1:{ix_port}/query"))
-            .query("q", &format!("CREATE DATABASE {db}"))
+            .query("q", format!("CREATE DATABASE {db}"))
             .send_empty()?;
     }
 
