@@ -132,6 +132,25 @@ impl Connector {
         }
     }
 
+    /// MQTT 3.1.1 options with this connector's id, address, credentials and TLS, persistent
+    /// session, for clients other than the publisher (the gateway's consumer).
+    pub fn v4_options(&self) -> rumqttc::MqttOptions {
+        let mut o = rumqttc::MqttOptions::new(&self.client_id, &self.host, self.port);
+        o.set_keep_alive(self.keep_alive)
+            .set_clean_session(false)
+            .set_max_packet_size(1 << 20, 1 << 20)
+            .set_transport(self.transport());
+        if let Some(u) = &self.username {
+            let pass = self
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default();
+            o.set_credentials(u, pass);
+        }
+        o
+    }
+
     /// A fresh client and event loop: a new session object per connection, so nothing rumqttc
     /// kept in memory is replayed behind the spool's back. The broker keeps the persistent
     /// session (fixed client id, no clean start).

@@ -9,12 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::Utc;
 use kilowatch_agent::config::SiteConfig;
 use kilowatch_agent::payload::{DevicePoll, DATA_SUBSCRIPTION};
-use kilowatch_agent::run::host_port;
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, Outgoing, Packet, Publish, QoS};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -86,12 +84,11 @@ pub async fn consume(
     stats: Arc<IngestStats>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (host, port) = host_port(&config.mqtt.broker).context("mqtt.broker")?;
-    let mut opts = MqttOptions::new(config.gateway_client_id(), host, port);
-    opts.set_keep_alive(Duration::from_secs(15))
-        .set_clean_session(false)
-        .set_manual_acks(true)
-        .set_max_packet_size(1 << 20, 1 << 20);
+    // Same broker settings as the agent: credentials and TLS from the site file's [mqtt].
+    let connector =
+        kilowatch_agent::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
+    let mut opts = connector.v4_options();
+    opts.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
     // Unbounded is bounded in practice: the broker sends no more than its in-flight window of
     // unacknowledged QoS 1 messages, and we acknowledge only after committing.

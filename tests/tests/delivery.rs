@@ -586,6 +586,23 @@ fn tls_password_and_client_certificate_listeners() {
             &sub_dir,
         ));
     }
+    // A gateway consuming over TLS with the same credentials, storing what the agents send.
+    let gw_db = dir.join("tls-gateway.db");
+    let gw_http = free_port();
+    let _gateway = Proc::spawn(
+        "gateway",
+        &bin("kilowatch-gateway"),
+        &[
+            "run",
+            "--config",
+            dir.join("tls311.toml").to_str().unwrap(),
+            "--db",
+            gw_db.to_str().unwrap(),
+            "--http",
+            &format!("127.0.0.1:{gw_http}"),
+        ],
+        &dir,
+    );
     let arrived = |site: &str| {
         sub.snapshot()
             .iter()
@@ -606,6 +623,19 @@ fn tls_password_and_client_certificate_listeners() {
         arrived("mtls")
     );
     assert_eq!(arrived("wrongpw"), 0, "a wrong password got through");
+    let stored = wait_for(Duration::from_secs(15), || {
+        let n: i64 = rusqlite::Connection::open(&gw_db)
+            .ok()?
+            .query_row(
+                "SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id
+                 WHERE s.site = 'tls311' AND s.quantity = 'active_power'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (n >= 5).then_some(n)
+    });
+    assert!(stored.is_some(), "the gateway stored nothing over TLS");
     let refused = agents[3].log();
     assert!(
         refused.contains("broker refused the connection")
