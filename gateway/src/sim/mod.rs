@@ -2,6 +2,7 @@
 //! its real profile, encoded through the same profile the agent decodes with.
 
 mod meter;
+pub mod plant;
 mod rng;
 
 pub use meter::{production_shape, Meter, MeterSettings};
