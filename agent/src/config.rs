@@ -23,6 +23,9 @@ pub struct SiteConfig {
     pub gateway: GatewayConfig,
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
+    /// The simulated plant behind `plant = "…"` devices (`kilowatch-gateway simulate` and
+    /// `demo`); the agent ignores it.
+    pub plant: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -435,6 +435,7 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "socomec-diris-a40",
     "chint-dtsu666",
     "advantech-adam-4117",
+    "generic-plc-counter",
 );
 
 /// All known profiles by name.

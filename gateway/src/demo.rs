@@ -52,12 +52,22 @@ pub async fn run(
     config.agent.metrics = "off".into();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let gateway = tokio::spawn(service::run(
+    let stats = std::sync::Arc::new(crate::ingest::IngestStats::default());
+    let mut subscribed = stats.subscribed.subscribe();
+    let gateway = tokio::spawn(service::run_with(
         config.clone(),
         db.clone(),
         listener,
         stopped(stop_rx.clone()),
+        stats,
     ));
+    // Start polling only once the gateway's subscription is in place, so the very first
+    // readings are stored too.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        subscribed.wait_for(|s| *s),
+    )
+    .await;
     let agent = tokio::spawn(kilowatch_agent::run::run(
         config.clone(),
         profiles,

@@ -21,6 +21,9 @@ use crate::store::{DeadLetter, Incoming, Store};
 /// Counters shown by `/api/v1/health`.
 #[derive(Debug, Default)]
 pub struct IngestStats {
+    /// Set once the broker confirmed the subscription: from then on the persistent session
+    /// keeps every reading for us.
+    pub subscribed: tokio::sync::watch::Sender<bool>,
     pub messages: AtomicU64,
     pub stored_samples: AtomicU64,
     pub rejected: AtomicU64,
@@ -117,6 +120,9 @@ pub async fn consume(
                     if let Err(e) = sub_client.try_subscribe(&subscription, QoS::AtLeastOnce) {
                         tracing::error!("cannot subscribe: {e}");
                     }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    net_stats.subscribed.send_replace(true);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(p).is_err() {

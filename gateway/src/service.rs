@@ -26,7 +26,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let stats = Arc::new(IngestStats::default());
+    run_with(
+        config,
+        db,
+        listener,
+        shutdown,
+        Arc::new(IngestStats::default()),
+    )
+    .await
+}
+
+/// [`run`] with the ingest counters supplied by the caller (the demo waits on `subscribed`).
+pub async fn run_with(
+    config: SiteConfig,
+    db: PathBuf,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    stats: Arc<IngestStats>,
+) -> anyhow::Result<()> {
     // Open the writer's schema first so the reader never sees a half-made database.
     drop(Store::open(&db)?);
     let addr = listener.local_addr()?;

@@ -97,6 +97,55 @@ pub fn production_shape(local: chrono::NaiveDateTime) -> f64 {
 }
 
 /// The meter's evolving state.
+/// What a three-phase meter shows for a balanced-ish load of `kw` at power factor `pf`:
+/// per-phase voltages, currents and powers, line voltages, neutral current, kW, kVA, kvar, PF
+/// and frequency (canonical units).
+pub fn three_phase(
+    kw: f64,
+    pf: f64,
+    voltage_ln: f64,
+    frequency: f64,
+    rng: &mut Rng,
+) -> BTreeMap<&'static str, f64> {
+    let kva = kw / pf;
+    let kvar = (kva * kva - kw * kw).max(0.0).sqrt();
+    let split = [0.345, 0.330, 0.325];
+    let v_dev = [1.004, 0.997, 0.999];
+    let mut q = BTreeMap::new();
+    let mut volts = [0.0; 3];
+    let mut amps = [0.0; 3];
+    for p in 0..3 {
+        volts[p] = voltage_ln * v_dev[p] * (1.0 + 0.001 * rng.gauss());
+        amps[p] = kw * split[p] * 1000.0 / (volts[p] * pf);
+    }
+    let names_v = ["voltage_l1", "voltage_l2", "voltage_l3"];
+    let names_i = ["current_l1", "current_l2", "current_l3"];
+    let names_p = ["active_power_l1", "active_power_l2", "active_power_l3"];
+    for p in 0..3 {
+        q.insert(names_v[p], volts[p]);
+        q.insert(names_i[p], amps[p]);
+        q.insert(names_p[p], kw * split[p]);
+    }
+    // Line-to-line magnitude of two phasors 120° apart.
+    let ll = |a: f64, b: f64| (a * a + b * b + a * b).sqrt();
+    q.insert("voltage_l1_l2", ll(volts[0], volts[1]));
+    q.insert("voltage_l2_l3", ll(volts[1], volts[2]));
+    q.insert("voltage_l3_l1", ll(volts[2], volts[0]));
+    let [a, b, c] = amps;
+    q.insert(
+        "current_n",
+        (a * a + b * b + c * c - a * b - b * c - c * a)
+            .max(0.0)
+            .sqrt(),
+    );
+    q.insert("active_power", kw);
+    q.insert("apparent_power", kva);
+    q.insert("reactive_power", kvar);
+    q.insert("power_factor", pf);
+    q.insert("frequency", frequency + 0.01 * rng.gauss());
+    q
+}
+
 pub struct Meter {
     s: MeterSettings,
     tz: Tz,
@@ -163,40 +212,7 @@ impl Meter {
         }
         let demand = self.window_sum / self.window.len() as f64;
 
-        let split = [0.345, 0.330, 0.325];
-        let v_dev = [1.004, 0.997, 0.999];
-        let mut q = BTreeMap::new();
-        let mut volts = [0.0; 3];
-        let mut amps = [0.0; 3];
-        for p in 0..3 {
-            volts[p] = s.voltage_ln * v_dev[p] * (1.0 + 0.001 * self.rng.gauss());
-            amps[p] = kw * split[p] * 1000.0 / (volts[p] * pf);
-        }
-        let names_v = ["voltage_l1", "voltage_l2", "voltage_l3"];
-        let names_i = ["current_l1", "current_l2", "current_l3"];
-        let names_p = ["active_power_l1", "active_power_l2", "active_power_l3"];
-        for p in 0..3 {
-            q.insert(names_v[p], volts[p]);
-            q.insert(names_i[p], amps[p]);
-            q.insert(names_p[p], kw * split[p]);
-        }
-        // Line-to-line magnitude of two phasors 120° apart.
-        let ll = |a: f64, b: f64| (a * a + b * b + a * b).sqrt();
-        q.insert("voltage_l1_l2", ll(volts[0], volts[1]));
-        q.insert("voltage_l2_l3", ll(volts[1], volts[2]));
-        q.insert("voltage_l3_l1", ll(volts[2], volts[0]));
-        let [a, b, c] = amps;
-        q.insert(
-            "current_n",
-            (a * a + b * b + c * c - a * b - b * c - c * a)
-                .max(0.0)
-                .sqrt(),
-        );
-        q.insert("active_power", kw);
-        q.insert("apparent_power", kva);
-        q.insert("reactive_power", kvar);
-        q.insert("power_factor", pf);
-        q.insert("frequency", s.frequency + 0.01 * self.rng.gauss());
+        let mut q = three_phase(kw, pf, s.voltage_ln, s.frequency, &mut self.rng);
         q.insert("active_energy_import", self.import_kwh);
         q.insert("active_energy_export", 0.0);
         q.insert("reactive_energy_import", self.reactive_kvarh);

@@ -6,6 +6,7 @@ pub mod plant;
 mod rng;
 
 pub use meter::{production_shape, Meter, MeterSettings};
+pub use plant::{Part, Plant, PlantSettings};
 
 use std::future::Ready;
 use std::net::SocketAddr;
@@ -78,12 +79,48 @@ pub struct Served {
     pub addr: SocketAddr,
 }
 
+/// What a device's `simulate` table asks for: a stand-alone meter with its own load profile,
+/// or a view of the shared physics plant.
+enum SimSettings {
+    Meter(MeterSettings),
+    Part(plant::PartSettings),
+}
+
 /// Parses a device's `simulate` table, naming the file and key on error.
-fn settings(file: &str, index: usize, d: &DeviceConfig) -> Result<MeterSettings, ConfigError> {
+fn settings(file: &str, index: usize, d: &DeviceConfig) -> Result<SimSettings, ConfigError> {
     let table = d.simulate.clone().unwrap_or_default();
+    let err = |path: String, what: String| ConfigError {
+        file: file.to_owned(),
+        key: Some(format!("devices[{index}].simulate.{path}")),
+        what,
+        line: None,
+    };
+    if table.contains_key("plant") {
+        return serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map(SimSettings::Part)
+            .map_err(|e| {
+                err(
+                    e.path().to_string(),
+                    e.into_inner().message().trim().to_owned(),
+                )
+            });
+    }
+    serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map(SimSettings::Meter)
+        .map_err(|e| {
+            err(
+                e.path().to_string(),
+                e.into_inner().message().trim().to_owned(),
+            )
+        })
+}
+
+/// The site's `[plant]` table.
+fn plant_settings(config: &SiteConfig, file: &str) -> Result<plant::PlantSettings, ConfigError> {
+    let table = config.plant.clone().unwrap_or_default();
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
         file: file.to_owned(),
-        key: Some(format!("devices[{index}].simulate.{}", e.path())),
+        key: Some(format!("plant.{}", e.path())),
         what: e.into_inner().message().trim().to_owned(),
         line: None,
     })
@@ -115,17 +152,25 @@ pub enum Bind {
 /// Checks the simulated devices of a site file without starting anything.
 pub fn check(config: &SiteConfig, file: &str) -> Result<usize, ConfigError> {
     let mut n = 0;
+    let mut plant = false;
     for (i, d) in config.devices.iter().enumerate() {
         if d.simulate.is_some() {
-            let s = settings(file, i, d)?;
-            parse_duration(&s.step).map_err(|what| ConfigError {
-                file: file.to_owned(),
-                key: Some(format!("devices[{i}].simulate.step")),
-                what,
-                line: None,
-            })?;
+            match settings(file, i, d)? {
+                SimSettings::Meter(s) => {
+                    parse_duration(&s.step).map_err(|what| ConfigError {
+                        file: file.to_owned(),
+                        key: Some(format!("devices[{i}].simulate.step")),
+                        what,
+                        line: None,
+                    })?;
+                }
+                SimSettings::Part(_) => plant = true,
+            }
             n += 1;
         }
+    }
+    if plant || config.plant.is_some() {
+        plant_settings(config, file)?;
     }
     Ok(n)
 }
@@ -140,16 +185,18 @@ pub async fn start(
     check(config, file)?;
     let tz = config.timezone();
     let mut served = Vec::new();
+    // Devices that show the shared plant: (image, profile, part settings), updated together.
+    let mut plant_views: Vec<(Arc<RwLock<Image>>, Profile, plant::PartSettings)> = Vec::new();
     for (i, d) in config.devices.iter().enumerate() {
         if d.simulate.is_none() {
             continue;
         }
-        let s = settings(file, i, d)?;
-        let step = parse_duration(&s.step).map_err(anyhow::Error::msg)?;
+        let sim = settings(file, i, d)?;
         let profile = profiles
             .get(&d.profile)
             .with_context(|| format!("unknown profile {}", d.profile))?
-            .clone();
+            .for_device(&d.channels)
+            .map_err(|e| anyhow::anyhow!("{file}: devices[{i}]: {e}"))?;
         let addr = match bind {
             Bind::Configured => d.tcp.clone().ok_or_else(|| {
                 anyhow::anyhow!(
@@ -172,22 +219,26 @@ pub async fn start(
             input: vec![0; IMAGE_SIZE],
             holding: vec![0; IMAGE_SIZE],
         }));
-        let mut meter = Meter::new(s, tz);
-        {
-            let image = image.clone();
-            let device = d.id.clone();
-            tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(step);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    ticker.tick().await;
-                    let values = meter.step(Utc::now());
-                    let mut img = image.write().unwrap_or_else(|p| p.into_inner());
-                    encode(&profile, &values, &mut img);
-                    drop(img);
-                    tracing::trace!(%device, kw = values["active_power"], "simulator step");
-                }
-            });
+        match sim {
+            SimSettings::Meter(s) => {
+                let step = parse_duration(&s.step).map_err(anyhow::Error::msg)?;
+                let mut meter = Meter::new(s, tz);
+                let image = image.clone();
+                let device = d.id.clone();
+                tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(step);
+                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    loop {
+                        ticker.tick().await;
+                        let values = meter.step(Utc::now());
+                        let mut img = image.write().unwrap_or_else(|p| p.into_inner());
+                        encode(&profile, &values, &mut img);
+                        drop(img);
+                        tracing::trace!(%device, kw = values["active_power"], "simulator step");
+                    }
+                });
+            }
+            SimSettings::Part(part) => plant_views.push((image.clone(), profile, part)),
         }
         let unit = d.unit;
         let server = Server::new(listener);
@@ -212,6 +263,45 @@ pub async fn start(
         served.push(Served {
             device: d.id.clone(),
             addr: local,
+        });
+    }
+    if !plant_views.is_empty() {
+        let settings = plant_settings(config, file)?;
+        let mut rng = rng::Rng::new(settings.seed ^ 0x5eed);
+        let mut plant = plant::Plant::new(settings, tz);
+        // Settle the receiver and compressors for a few simulated minutes before serving.
+        let now = Utc::now();
+        for k in (1..=300).rev() {
+            plant.step(now - chrono::Duration::seconds(k), 1.0);
+        }
+        let publish = move |plant: &plant::Plant, rng: &mut rng::Rng| {
+            for (image, profile, part) in &plant_views {
+                let values = plant::part_values(
+                    part.plant,
+                    plant.snapshot(),
+                    part.voltage_ln,
+                    part.frequency,
+                    rng,
+                );
+                let mut img = image.write().unwrap_or_else(|p| p.into_inner());
+                encode(profile, &values, &mut img);
+            }
+        };
+        publish(&plant, &mut rng);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut last = Utc::now();
+            loop {
+                ticker.tick().await;
+                let now = Utc::now();
+                let dt = (now - last).num_milliseconds() as f64 / 1000.0;
+                if dt > 0.0 {
+                    plant.step(now, dt);
+                    last = now;
+                }
+                publish(&plant, &mut rng);
+            }
         });
     }
     // Give the first simulation step a moment to fill the registers.

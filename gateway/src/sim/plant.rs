@@ -509,3 +509,91 @@ mod tests {
         assert!(end.saved_chiller_kwh > 0.0, "{end:?}");
     }
 }
+
+/// Which part of the plant a simulated device shows (`[devices.simulate] plant = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    /// Main incomer power meter.
+    Incomer,
+    /// Power meter on the load/unload compressor's feeder.
+    CompressorFixed,
+    /// Power meter on the VSD compressor's feeder.
+    CompressorVsd,
+    /// Power meter on the chiller's feeder.
+    Chiller,
+    /// Discharge pressure and header flow transmitters (4–20 mA, through an I/O module).
+    AirHeader,
+    /// Chilled-water supply and return temperatures and flow.
+    ChilledWater,
+    /// Outdoor temperature sensor.
+    Weather,
+    /// The production counter in the line's PLC.
+    Production,
+}
+
+/// The quantities (canonical units) a device on `part` reports for the plant's state.
+pub fn part_values(
+    part: Part,
+    s: &Snapshot,
+    voltage_ln: f64,
+    frequency: f64,
+    rng: &mut Rng,
+) -> std::collections::BTreeMap<&'static str, f64> {
+    use super::meter::three_phase;
+    let meter = |kw: f64, kwh: f64, pf: f64, rng: &mut Rng| {
+        let mut q = three_phase(kw, pf, voltage_ln, frequency, rng);
+        q.insert("active_energy_import", kwh);
+        q.insert("active_energy_export", 0.0);
+        q
+    };
+    match part {
+        Part::Incomer => meter(s.incomer_kw, s.incomer_kwh, 0.9, rng),
+        Part::CompressorFixed => meter(
+            s.fixed_kw,
+            s.fixed_kwh,
+            if s.fixed_loaded { 0.87 } else { 0.62 },
+            rng,
+        ),
+        Part::CompressorVsd => meter(
+            s.vsd_kw,
+            s.vsd_kwh,
+            if s.vsd_kw > 0.0 { 0.95 } else { 1.0 },
+            rng,
+        ),
+        Part::Chiller => meter(s.chiller_kw, s.chiller_kwh, 0.88, rng),
+        Part::AirHeader => [("pressure", s.pressure_bar), ("air_flow", s.air_flow_m3min)]
+            .into_iter()
+            .collect(),
+        Part::ChilledWater => [
+            ("chw_supply_temp", s.chw_supply_c),
+            ("chw_return_temp", s.chw_return_c),
+            ("water_flow", s.chw_flow_m3h),
+        ]
+        .into_iter()
+        .collect(),
+        Part::Weather => [("outdoor_temp", s.outdoor_c)].into_iter().collect(),
+        Part::Production => [("production_count", s.production_count.floor())]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// `[devices.simulate]` of a device that shows part of the simulated plant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartSettings {
+    pub plant: Part,
+    #[serde(default = "d_voltage")]
+    pub voltage_ln: f64,
+    #[serde(default = "d_frequency")]
+    pub frequency: f64,
+}
+
+fn d_voltage() -> f64 {
+    220.0
+}
+
+fn d_frequency() -> f64 {
+    60.0
+}
