@@ -38,6 +38,12 @@ pub struct Site {
     /// IANA time zone of the plant, for daily and monthly figures.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// Contract capacity with the utility, kW (demand above it is charged extra).
+    pub contract_kw: Option<f64>,
+    /// Tariff file (seeds/tariffs/*.toml), relative to the site file's directory or absolute.
+    pub tariff: Option<String>,
+    /// Grid emission factors by year (seeds/emission-factors.toml).
+    pub emission_factors: Option<String>,
 }
 
 fn default_timezone() -> String {

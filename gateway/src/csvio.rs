@@ -277,4 +277,49 @@ mod tests {
             assert!(e.starts_with(&p.display().to_string()), "{e}");
         }
     }
+
+    /// The sample CSVs shipped in seeds/ import cleanly.
+    #[test]
+    fn shipped_samples_import() {
+        let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds/samples");
+        for (file, polls) in [("production-log.csv", 62), ("utility-bill.csv", 13)] {
+            let p = std::path::Path::new(dir).join(file);
+            let got = read_polls(&p, "demo-plant", tz).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got.len(), polls, "{file}");
+        }
+    }
+
+    /// Tariffs and emission factors are data: each file parses and has what the cost and
+    /// carbon figures need.
+    #[test]
+    fn shipped_tariffs_and_emission_factors_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds");
+        for t in ["example-hv-three-period", "example-lv-two-period"] {
+            let text = std::fs::read_to_string(format!("{dir}/tariffs/{t}.toml")).unwrap();
+            let v: toml::Table = toml::from_str(&text).unwrap();
+            for key in [
+                "name",
+                "seasons",
+                "periods",
+                "energy",
+                "basic",
+                "over_contract",
+                "power_factor",
+            ] {
+                assert!(v.contains_key(key), "{t}: {key}");
+            }
+            let periods = v["periods"].as_array().unwrap();
+            for p in periods {
+                let name = p["name"].as_str().unwrap();
+                assert!(
+                    v["energy"].get(name).is_some(),
+                    "{t}: no energy rate for {name}"
+                );
+            }
+        }
+        let text = std::fs::read_to_string(format!("{dir}/emission-factors.toml")).unwrap();
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(v["factors"]["2023"].as_float(), Some(0.494));
+    }
 }
