@@ -15,6 +15,8 @@ pub struct DemoOptions {
     pub http: SocketAddr,
     /// Keep the database here; a fresh temporary one otherwise.
     pub data: Option<PathBuf>,
+    /// Fill the store with this much one-minute history before going live.
+    pub history: Option<std::time::Duration>,
 }
 
 const ORIGIN: &str = "seeds/demo-site.toml (built in)";
@@ -29,14 +31,6 @@ pub async fn run(
     let listener = http::bind(opts.http).await?;
     let url = format!("http://{}/", listener.local_addr()?);
 
-    let served = sim::start(&config, ORIGIN, &profiles, sim::Bind::EphemeralLoopback).await?;
-    for s in &served {
-        if let Some(d) = config.devices.iter_mut().find(|d| d.id == s.device) {
-            d.tcp = Some(s.addr.to_string());
-        }
-    }
-    config.mqtt.broker = broker::start_embedded()?.to_string();
-
     let (dir, temporary) = match opts.data {
         Some(dir) => (dir, false),
         None => (
@@ -47,6 +41,55 @@ pub async fn run(
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
     let db = dir.join("kilowatch.db");
+
+    let resume = match opts.history {
+        None => None,
+        Some(length) => {
+            let (cfg, db2, truth) = (config.clone(), db.clone(), dir.join("truth.csv"));
+            let started = std::time::Instant::now();
+            let (plant, end, report) = tokio::task::spawn_blocking(move || {
+                let settings =
+                    crate::store::StoreSettings::for_site(&cfg, &ProfileLibrary::builtin());
+                let mut store = crate::store::Store::open(&db2)?.with_settings(settings);
+                let out = crate::backfill::backfill(
+                    &cfg,
+                    ORIGIN,
+                    &mut store,
+                    length,
+                    chrono::Utc::now(),
+                    std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                )?;
+                crate::backfill::write_truth(&truth, &out.2)?;
+                anyhow::Ok(out)
+            })
+            .await??;
+            println!(
+                "history: {} samples from {} to {} in {:.1} s; retrofit truth in {}",
+                report.samples,
+                report.from.format("%Y-%m-%d %H:%M"),
+                report.to.format("%Y-%m-%d %H:%M"),
+                started.elapsed().as_secs_f64(),
+                dir.join("truth.csv").display()
+            );
+            Some((plant, end))
+        }
+    };
+
+    let served = sim::start_with_plant(
+        &config,
+        ORIGIN,
+        &profiles,
+        sim::Bind::EphemeralLoopback,
+        resume,
+    )
+    .await?;
+    for s in &served {
+        if let Some(d) = config.devices.iter_mut().find(|d| d.id == s.device) {
+            d.tcp = Some(s.addr.to_string());
+        }
+    }
+    config.mqtt.broker = broker::start_embedded()?.to_string();
+
     config.agent.spool_dir = Some(dir.join("spool").display().to_string());
     // One process, one port to remember: the demo's agent serves no metrics endpoint.
     config.agent.metrics = "off".into();

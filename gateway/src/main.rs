@@ -38,6 +38,10 @@ enum Command {
         /// Keep the demo database in this directory (default: a temporary one, removed on exit).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Fill the store with simulated one-minute history first, e.g. 90d or 365d (a truth
+        /// file of the retrofits' savings is written beside the database).
+        #[arg(long, value_name = "LENGTH", value_parser = kilowatch_agent::config::parse_duration)]
+        history: Option<std::time::Duration>,
     },
     /// Run the gateway for a site: subscribe to the broker, store readings, serve the API.
     Run {
@@ -112,8 +116,20 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Demo { http, data } => {
-                demo::run(demo::DemoOptions { http, data }, shutdown_signal()).await
+            Command::Demo {
+                http,
+                data,
+                history,
+            } => {
+                demo::run(
+                    demo::DemoOptions {
+                        http,
+                        data,
+                        history,
+                    },
+                    shutdown_signal(),
+                )
+                .await
             }
             Command::Run {
                 config,

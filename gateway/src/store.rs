@@ -645,6 +645,65 @@ impl Store {
         Ok(())
     }
 
+    /// The id of a series, creating it (with the configured asset) if needed.
+    pub fn ensure_series(
+        &mut self,
+        site: &str,
+        device: &str,
+        quantity: &str,
+        unit: &str,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut cache = self.series.clone();
+        let id = Self::series_id(
+            &tx,
+            &mut cache,
+            &self.settings,
+            site,
+            device,
+            quantity,
+            unit,
+        )?;
+        tx.commit()?;
+        self.series = cache;
+        Ok(id)
+    }
+
+    /// Bulk load for history backfills: good samples (series, ts, value) and finished rollup
+    /// rows (series, res, bucket, agg) in one transaction, bypassing the dirty-bucket queue.
+    pub fn bulk_load(
+        &mut self,
+        samples: &[(i64, i64, f64)],
+        rollups: &[(i64, i64, i64, Agg)],
+    ) -> Result<(), StoreError> {
+        // A backfill can be re-run after a crash, so it need not wait for the disk.
+        self.conn.execute_batch("PRAGMA synchronous=OFF")?;
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR REPLACE INTO samples(series_id, ts, value, quality) VALUES (?1, ?2, ?3, 'good')",
+            )?;
+            for (id, ts, v) in samples {
+                ins.execute(params![id, ts, v])?;
+            }
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rollups(series_id, res, bucket, count, avg, min, max, delta, integral, gaps, resets)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (id, res, bucket, a) in rollups {
+                if a.count > 0 {
+                    put.execute(params![
+                        id, res, bucket, a.count, a.avg, a.min, a.max, a.delta, a.integral, a.gaps,
+                        a.resets
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        self.conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        Ok(())
+    }
+
     /// 1-minute buckets still waiting for their rollups.
     pub fn rollups_pending(&self) -> Result<i64, StoreError> {
         Ok(self
@@ -776,14 +835,15 @@ impl Store {
         let cutoff = |d: Option<std::time::Duration>| {
             d.map(|d| now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
         };
-        let tx = self.conn.transaction()?;
         let ids: Vec<i64> = {
-            let mut stmt = tx.prepare_cached("SELECT id FROM series")?;
+            let mut stmt = self.conn.prepare_cached("SELECT id FROM series")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         let mut n = 0;
+        // One short transaction per series: ingest is never locked out for long.
         for id in ids {
+            let tx = self.conn.transaction()?;
             if let Some(c) = cutoff(retention.raw) {
                 n += tx
                     .prepare_cached("DELETE FROM samples WHERE series_id = ?1 AND ts < ?2")?
@@ -803,8 +863,8 @@ impl Store {
                         .execute(params![id, res, c])?;
                 }
             }
+            tx.commit()?;
         }
-        tx.commit()?;
         Ok(n)
     }
 

@@ -3,7 +3,7 @@
 
 mod meter;
 pub mod plant;
-mod rng;
+pub mod rng;
 
 pub use meter::{production_shape, Meter, MeterSettings};
 pub use plant::{Part, Plant, PlantSettings};
@@ -116,7 +116,10 @@ fn settings(file: &str, index: usize, d: &DeviceConfig) -> Result<SimSettings, C
 }
 
 /// The site's `[plant]` table.
-fn plant_settings(config: &SiteConfig, file: &str) -> Result<plant::PlantSettings, ConfigError> {
+pub fn plant_settings(
+    config: &SiteConfig,
+    file: &str,
+) -> Result<plant::PlantSettings, ConfigError> {
     let table = config.plant.clone().unwrap_or_default();
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
         file: file.to_owned(),
@@ -181,6 +184,34 @@ pub async fn start(
     file: &str,
     profiles: &ProfileLibrary,
     bind: Bind,
+) -> anyhow::Result<Vec<Served>> {
+    start_with_plant(config, file, profiles, bind, None).await
+}
+
+/// The devices of a site file that show the shared plant, with their settings.
+pub fn plant_devices(
+    config: &SiteConfig,
+    file: &str,
+) -> Result<Vec<(DeviceConfig, plant::PartSettings)>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, d) in config.devices.iter().enumerate() {
+        if d.simulate.is_some() {
+            if let SimSettings::Part(p) = settings(file, i, d)? {
+                out.push((d.clone(), p));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Like [`start`], continuing `plant` (already run up to the given time, e.g. by a history
+/// backfill) instead of starting a fresh one, so live data joins the history seamlessly.
+pub async fn start_with_plant(
+    config: &SiteConfig,
+    file: &str,
+    profiles: &ProfileLibrary,
+    bind: Bind,
+    resume: Option<(plant::Plant, chrono::DateTime<Utc>)>,
 ) -> anyhow::Result<Vec<Served>> {
     check(config, file)?;
     let tz = config.timezone();
@@ -268,12 +299,25 @@ pub async fn start(
     if !plant_views.is_empty() {
         let settings = plant_settings(config, file)?;
         let mut rng = rng::Rng::new(settings.seed ^ 0x5eed);
-        let mut plant = plant::Plant::new(settings, tz);
-        // Settle the receiver and compressors for a few simulated minutes before serving.
         let now = Utc::now();
-        for k in (1..=300).rev() {
-            plant.step(now - chrono::Duration::seconds(k), 1.0);
-        }
+        let mut plant = match resume {
+            // Catch up from the end of the history in one-second steps.
+            Some((mut plant, mut at)) => {
+                while at + chrono::Duration::seconds(1) <= now {
+                    at += chrono::Duration::seconds(1);
+                    plant.step(at, 1.0);
+                }
+                plant
+            }
+            None => {
+                // Settle the receiver and compressors for a few simulated minutes.
+                let mut plant = plant::Plant::new(settings, tz);
+                for k in (1..=300).rev() {
+                    plant.step(now - chrono::Duration::seconds(k), 1.0);
+                }
+                plant
+            }
+        };
         let publish = move |plant: &plant::Plant, rng: &mut rng::Rng| {
             for (image, profile, part) in &plant_views {
                 let values = plant::part_values(

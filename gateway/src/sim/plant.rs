@@ -303,8 +303,7 @@ impl Plant {
         &self.snap
     }
 
-    fn outdoor(&mut self, t: DateTime<Utc>) -> f64 {
-        let local = t.with_timezone(&self.tz);
+    fn outdoor(&self, local: &DateTime<Tz>) -> f64 {
         let w = &self.s.weather;
         let doy = f64::from(local.ordinal0());
         let hour = f64::from(local.num_seconds_from_midnight()) / 3600.0;
@@ -328,7 +327,7 @@ impl Plant {
         // Slow weather noise: an AR(1) with a time constant of about an hour.
         let k = (dt / 3600.0).min(1.0);
         self.temp_noise = (1.0 - k) * self.temp_noise + k.sqrt() * 0.6 * self.rng.gauss();
-        let outdoor = self.outdoor(t);
+        let outdoor = self.outdoor(&local);
         let date = local.date_naive();
 
         // Compressed air: production plus leaks, with and without the repair.
