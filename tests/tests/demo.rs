@@ -83,3 +83,41 @@ fn demo_reports_a_busy_port() {
         "{err}"
     );
 }
+
+#[test]
+fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
+    let dir = scratch("demo-history");
+    let data = dir.join("data");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut demo = Proc::spawn(
+        "demo",
+        &bin("kilowatch-gateway"),
+        &["demo", "--http", &addr, "--data", data.to_str().unwrap(), "--history", "6h"],
+        &dir,
+    );
+    let health = format!("http://{addr}/api/v1/health");
+    assert!(
+        wait_for(Duration::from_secs(60), || get_json(&health).ok()).is_some(),
+        "demo did not come up:\n{}",
+        demo.log()
+    );
+    assert!(demo.log().contains("history: "), "{}", demo.log());
+    // Six hours of one-minute history for the compressor, then live data after it.
+    let q = format!(
+        "http://{addr}/api/v1/query?series=demo-plant/compressor-1/active_power&from={}&step=1m",
+        (chrono_now_minus_hours(7)).replace('+', "%2B")
+    );
+    let minutes = wait_for(Duration::from_secs(20), || {
+        let v = get_json(&q).ok()?;
+        let n = v["points"].as_array()?.len();
+        (n >= 6 * 60).then_some(n)
+    });
+    assert!(minutes.is_some(), "history not queryable: {:?}", get_json(&q));
+    let truth = std::fs::read_to_string(data.join("truth.csv")).expect("truth.csv");
+    assert!(truth.starts_with("date,measure,kwh_saved"), "{truth}");
+    assert!(demo.interrupt(Duration::from_secs(10)).is_some_and(|s| s.success()));
+}
+
+fn chrono_now_minus_hours(h: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339()
+}
