@@ -92,7 +92,15 @@ fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
     let mut demo = Proc::spawn(
         "demo",
         &bin("kilowatch-gateway"),
-        &["demo", "--http", &addr, "--data", data.to_str().unwrap(), "--history", "6h"],
+        &[
+            "demo",
+            "--http",
+            &addr,
+            "--data",
+            data.to_str().unwrap(),
+            "--history",
+            "6h",
+        ],
         &dir,
     );
     let health = format!("http://{addr}/api/v1/health");
@@ -112,10 +120,16 @@ fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
         let n = v["points"].as_array()?.len();
         (n >= 6 * 60).then_some(n)
     });
-    assert!(minutes.is_some(), "history not queryable: {:?}", get_json(&q));
+    assert!(
+        minutes.is_some(),
+        "history not queryable: {:?}",
+        get_json(&q)
+    );
     let truth = std::fs::read_to_string(data.join("truth.csv")).expect("truth.csv");
     assert!(truth.starts_with("date,measure,kwh_saved"), "{truth}");
-    assert!(demo.interrupt(Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(demo
+        .interrupt(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
 }
 
 fn chrono_now_minus_hours(h: i64) -> String {
