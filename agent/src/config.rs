@@ -26,6 +26,10 @@ pub struct SiteConfig {
     /// The simulated plant behind `plant = "…"` devices (`kilowatch-gateway simulate` and
     /// `demo`); the agent ignores it.
     pub plant: Option<toml::Table>,
+    /// Assets and their energy-performance indicators (`[[assets]]`), read by the gateway's
+    /// EnPI engine; the agent ignores them.
+    #[serde(default)]
+    pub assets: Vec<toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -357,6 +357,18 @@ pub static QUANTITIES: &[Quantity] = &[
         "compressor loaded (1) or unloaded (0)",
     ),
     q("production_count", "count", Counter, "production counter"),
+    q(
+        "gas_volume",
+        "m³",
+        Counter,
+        "fuel gas meter (natural gas, LPG vapour), for scope 1 CO2e",
+    ),
+    q(
+        "fuel_volume",
+        "L",
+        Counter,
+        "liquid fuel meter (diesel, fuel oil), for scope 1 CO2e",
+    ),
 ];
 
 /// Looks a quantity up by canonical name.

@@ -27,6 +27,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let profiles = ProfileLibrary::builtin();
     let mut config = SiteConfig::parse(DEMO_SITE, ORIGIN, &profiles)?;
+    let assets = crate::enpi::Assets::from_site(&config, ORIGIN)?;
     // Bind HTTP first: a busy port is the most likely failure and should stop us early.
     let listener = http::bind(opts.http).await?;
     let url = format!("http://{}/", listener.local_addr()?);
@@ -99,6 +100,7 @@ pub async fn run(
     let mut subscribed = stats.subscribed.subscribe();
     let gateway = tokio::spawn(service::run_with(
         config.clone(),
+        assets,
         db.clone(),
         listener,
         stopped(stop_rx.clone()),

@@ -31,6 +31,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// InfluxDB forwarding counters (all zero without a sink).
     pub influx: Arc<crate::influx::InfluxStats>,
+    /// Assets and their indicators (`[[assets]]` of the site file).
+    pub assets: Arc<crate::enpi::Assets>,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +234,70 @@ async fn energy(
     })
 }
 
+#[derive(Deserialize)]
+struct EnpiParams {
+    asset: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+/// Indicators of one asset (`asset=`), or the assets and their indicators without it.
+async fn enpi(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<EnpiParams>,
+) -> Result<Response, ApiError> {
+    let assets = state.assets.clone();
+    let Some(asset) = q.asset else {
+        return Ok(
+            Json(serde_json::json!({ "assets": crate::enpi::list(&assets) })).into_response(),
+        );
+    };
+    if assets.get(&asset).is_none() {
+        let known: Vec<&str> = assets.list.iter().map(|a| a.id()).collect();
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "error": format!("no asset `{asset}` in the site file (assets: {})", known.join(", "))
+            })),
+        )
+            .into_response());
+    }
+    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
+        Ok(t) => t.unwrap_or_else(Utc::now),
+        Err(e) => return Ok(bad_request(e)),
+    };
+    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
+        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
+        Err(e) => return Ok(bad_request(e)),
+    };
+    if from >= to {
+        return Ok(bad_request("`from` must be before `to`".into()));
+    }
+    let span = (to - from).num_milliseconds();
+    let step = match q.step.as_deref().map(crate::enpi::Step::parse).transpose() {
+        Ok(s) => s.unwrap_or(crate::enpi::Step::for_span(span)),
+        Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
+    };
+    if span / 900_000 > 200_000 && step == crate::enpi::Step::Quarter {
+        return Ok(bad_request(
+            "`step`: 15m over more than two years is too many rows; use 1h, 1d or 1mo".into(),
+        ));
+    }
+    let report = with_store(state, move |s| {
+        crate::enpi::read(
+            s,
+            &assets,
+            &asset,
+            step,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+        )
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
 async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesResponse>, ApiError> {
     let series = with_store(state, |s| s.series()).await?;
     Ok(Json(SeriesResponse { series }))
@@ -362,6 +428,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/series", get(series))
         .route("/api/v1/query", get(query))
         .route("/api/v1/energy", get(energy))
+        .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

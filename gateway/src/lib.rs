@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod broker;
 pub mod csvio;
 pub mod demo;
+pub mod enpi;
 pub mod http;
 pub mod influx;
 pub mod ingest;

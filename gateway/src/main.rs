@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use kilowatch_agent::config::{ConfigError, SiteConfig};
 use kilowatch_agent::profile::ProfileLibrary;
 use kilowatch_agent::{init_logging, shutdown_signal};
+use kilowatch_gateway::enpi::{self, Assets, Step};
 use kilowatch_gateway::http::{self, BindError};
 use kilowatch_gateway::store::{Store, StoreSettings};
 use kilowatch_gateway::{csvio, demo, service, sim};
@@ -96,6 +97,42 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Energy-performance indicators of an asset from the site file's `[[assets]]`: compressor
+    /// specific power, loaded %, leakage %; chiller kW/TR, COP, IPLV-style part load; plant kWh,
+    /// SEC, demand against contract, load factor, power factor, time-of-use cost, CO2e.
+    /// Without --asset, lists the assets and their indicators.
+    ///
+    /// Example: kilowatch-gateway enpi --config site.toml --asset compressed-air
+    ///          --from 2026-10-01 --to 2026-11-01 --step 1d --csv > air.csv
+    Enpi {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Overrides `gateway.database` from the site file.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Asset id from the site file.
+        #[arg(long, value_name = "NAME")]
+        asset: Option<String>,
+        /// Start: plant-local date `2026-10-01`, `2026-10-01 08:00`, or RFC 3339; default 24 h ago.
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive; default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// 15m, 1h, 1d or 1mo (billing month); default from the span.
+        #[arg(long)]
+        step: Option<String>,
+        /// Print the full answer as JSON (the API's format).
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print one CSV row per interval (empty cells where an input is missing; reasons in `notes`).
+        #[arg(long)]
+        csv: bool,
+        /// Recompute and store the indicators of every asset over the range first (after a
+        /// backfill, an import or a change of assets, tariff or emission factors).
+        #[arg(long)]
+        recompute: bool,
+    },
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
     Simulate {
@@ -140,6 +177,7 @@ fn main() -> ExitCode {
             } => {
                 let profiles = ProfileLibrary::builtin();
                 let mut site = SiteConfig::load(&config, &profiles)?;
+                let assets = Assets::from_site(&site, &config.display().to_string())?;
                 if let Some(h) = http {
                     site.gateway.http = h;
                 }
@@ -152,7 +190,115 @@ fn main() -> ExitCode {
                 let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
                 let listener = http::bind(site.gateway.http).await?;
                 println!("kilowatch gateway: http://{}/", listener.local_addr()?);
-                service::run(site, db, listener, shutdown_signal()).await
+                service::run(site, assets, db, listener, shutdown_signal()).await
+            }
+            Command::Enpi {
+                config,
+                db,
+                asset,
+                from,
+                to,
+                step,
+                json,
+                csv,
+                recompute,
+            } => {
+                let profiles = ProfileLibrary::builtin();
+                let file = config.display().to_string();
+                let site = SiteConfig::load(&config, &profiles)?;
+                let assets = Assets::from_site(&site, &file)?;
+                let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+                let tz = site.timezone();
+                let time = |name: &str, v: Option<String>| {
+                    v.map(|t| {
+                        parse_day_or_time(&t, tz).map_err(|e| Usage(format!("--{name}: {e}")))
+                    })
+                    .transpose()
+                };
+                let now = chrono::Utc::now();
+                let to = time("to", to)?.unwrap_or(now);
+                let from = time("from", from)?.unwrap_or(to - chrono::Duration::hours(24));
+                if from >= to {
+                    return Err(Usage("--from must be before --to".into()).into());
+                }
+                let span = (to - from).num_milliseconds();
+                let step = step
+                    .map(|s| Step::parse(&s).map_err(|e| Usage(format!("--step: {e}"))))
+                    .transpose()?
+                    .unwrap_or(Step::for_span(span));
+                if !db.exists() {
+                    return Err(Usage(format!(
+                        "no database at {} (run the gateway first, or give --db)",
+                        db.display()
+                    ))
+                    .into());
+                }
+                let mut store =
+                    Store::open(&db)?.with_settings(StoreSettings::for_site(&site, &profiles));
+                if recompute {
+                    let units = enpi::recompute_units(
+                        &assets,
+                        from.timestamp_millis(),
+                        to.timestamp_millis(),
+                    );
+                    let bar = progress_bar(units, "asset-months");
+                    let started = std::time::Instant::now();
+                    let rows = tokio::task::block_in_place(|| {
+                        enpi::recompute(
+                            &mut store,
+                            &assets,
+                            from.timestamp_millis(),
+                            to.timestamp_millis(),
+                            now.timestamp_millis(),
+                            || bar.inc(1),
+                        )
+                    })?;
+                    bar.finish_and_clear();
+                    eprintln!(
+                        "recomputed {rows} indicator rows for {} assets in {:.2} s",
+                        assets.list.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                let Some(asset) = asset else {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&enpi::list(&assets))?);
+                    } else if !recompute {
+                        print_assets(&assets, &file);
+                    }
+                    return Ok(());
+                };
+                let Some(report) = enpi::read(
+                    &store,
+                    &assets,
+                    &asset,
+                    step,
+                    from.timestamp_millis(),
+                    to.timestamp_millis(),
+                )?
+                else {
+                    let known: Vec<&str> = assets.list.iter().map(|a| a.id()).collect();
+                    return Err(Usage(format!(
+                        "--asset: no asset `{asset}` in {file} (assets: {})",
+                        if known.is_empty() {
+                            "none: add [[assets]]".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ))
+                    .into());
+                };
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else if csv {
+                    print!("{}", enpi::to_csv(&report));
+                } else {
+                    print_report(&report);
+                }
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
+                Ok(())
             }
             Command::Simulate { config } => {
                 let profiles = ProfileLibrary::builtin();
@@ -270,5 +416,91 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `2026-10-01` (plant-local midnight), `2026-10-01 08:00` or RFC 3339.
+fn parse_day_or_time(
+    text: &str,
+    tz: chrono_tz::Tz,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        use chrono::TimeZone;
+        return tz
+            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or(format!("`{text}`: no such local time"));
+    }
+    csvio::parse_ts(text, tz)
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what}, {{eta}} left"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn print_assets(assets: &Assets, file: &str) {
+    if assets.list.is_empty() {
+        println!("{file} defines no [[assets]]; see README.md (Energy-performance indicators).");
+        return;
+    }
+    for info in enpi::list(assets) {
+        println!(
+            "{} ({}){}",
+            info.id,
+            info.kind,
+            info.name.map_or(String::new(), |n| format!(": {n}"))
+        );
+        for d in info.indicators {
+            println!("  {:<24} {:<14} {}", d.name, d.unit, d.description);
+        }
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    let a = v.abs();
+    if (v.fract() == 0.0 && a < 1e15) || a >= 1000.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn print_report(r: &enpi::Report) {
+    println!(
+        "{} ({}) {} .. {}, step {}, {} intervals ({})",
+        r.asset,
+        r.kind,
+        r.from.format("%Y-%m-%d %H:%M UTC"),
+        r.to.format("%Y-%m-%d %H:%M UTC"),
+        r.step,
+        r.rows.len(),
+        r.timezone
+    );
+    println!("\nwhole range:");
+    for d in &r.indicators {
+        match (
+            r.summary.values.get(&d.name),
+            r.summary.missing.get(&d.name),
+        ) {
+            (Some(v), _) => println!("  {:<24} {:>14} {}", d.name, fmt_value(*v), d.unit),
+            (None, Some(why)) => println!("  {:<24} {:>14} ({why})", d.name, "-"),
+            (None, None) => {}
+        }
+    }
+    if !r.rows.is_empty() {
+        println!("\nper interval: --csv or --json");
     }
 }

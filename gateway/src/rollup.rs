@@ -10,6 +10,9 @@
 //!   goes down has either wrapped (an integer register passed its maximum: the increment is what
 //!   was left to the top plus the new value) or was reset or replaced: then the new value is the
 //!   new baseline, the unknown increment is not guessed, and `resets` counts the event.
+//! - States (compressor loaded = 1): like instantaneous quantities (the integral is the hours
+//!   spent in state 1), and `delta` counts rising edges 0 → 1 (load cycles), each credited to the
+//!   bucket of the sample that shows the new state.
 //! - Coarser rollups (15 min, 1 h, 1 day) are built from the next finer one: count-weighted avg,
 //!   min of mins, max of maxes, sums of counts, deltas, integrals, gaps and resets.
 
@@ -53,7 +56,7 @@ pub struct Agg {
     pub avg: Option<f64>,
     pub min: Option<f64>,
     pub max: Option<f64>,
-    /// Counters: increase within the bucket.
+    /// Counters: increase within the bucket. States: rising edges (0 → 1) within the bucket.
     pub delta: Option<f64>,
     /// Instantaneous quantities: ∫ value dt in value-unit × hours.
     pub integral: Option<f64>,
@@ -133,6 +136,13 @@ pub fn aggregate(
                 }
             }
             agg.integral = Some(integral);
+            if kind == Kind::State {
+                let rises = pairs
+                    .windows(2)
+                    .filter(|w| w[0].1 < 0.5 && w[1].1 >= 0.5)
+                    .count();
+                agg.delta = Some(rises as f64);
+            }
         }
     }
     agg
@@ -239,6 +249,25 @@ mod tests {
         assert_eq!(a.gaps, 1);
         assert!((a.integral.unwrap() - 3.0).abs() < 1e-9, "{a:?}");
         assert_eq!(a.avg, Some(60.0));
+    }
+
+    #[test]
+    fn state_rollup_counts_rising_edges_and_hours_loaded() {
+        // Loaded 0-60 s... one sample per 10 s: 0,1,1,0,0,1 → two rises; the one from the
+        // sample before the bucket counts too when it was 0.
+        let s: Vec<(i64, f64)> = [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * 10_000, v))
+            .collect();
+        let a = aggregate(Kind::State, None, &s, 300_000, None);
+        assert_eq!(a.delta, Some(2.0));
+        let b = aggregate(Kind::State, Some((-10_000, 0.0)), &s, 300_000, None);
+        assert_eq!(b.delta, Some(2.0), "0 → 0 across the boundary is no edge");
+        let c = aggregate(Kind::State, Some((-10_000, 1.0)), &s[1..], 300_000, None);
+        assert_eq!(c.delta, Some(1.0), "1 → 1 across the boundary is no edge");
+        // Trapezoids: 0→1 counts half of 10 s; hours in state 1 = (5+10+5+0+5) s.
+        assert!((a.integral.unwrap() - 25.0 / 3600.0).abs() < 1e-12);
     }
 
     #[test]

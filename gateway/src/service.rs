@@ -8,6 +8,7 @@ use kilowatch_agent::config::SiteConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::enpi::Assets;
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestStats};
 use crate::store::{Store, StoreSettings};
@@ -22,12 +23,14 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
 /// Runs ingest and the HTTP server until `shutdown` completes.
 pub async fn run(
     config: SiteConfig,
+    assets: Assets,
     db: PathBuf,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     run_with(
         config,
+        assets,
         db,
         listener,
         shutdown,
@@ -39,6 +42,7 @@ pub async fn run(
 /// [`run`] with the ingest counters supplied by the caller (the demo waits on `subscribed`).
 pub async fn run_with(
     config: SiteConfig,
+    assets: Assets,
     db: PathBuf,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
@@ -54,6 +58,7 @@ pub async fn run_with(
         ingest: stats.clone(),
         token,
         influx: Arc::default(),
+        assets: Arc::new(assets.clone()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
@@ -63,6 +68,7 @@ pub async fn run_with(
         db.clone(),
         StoreSettings::for_site(&config, &ProfileLibrary::builtin()),
         config.gateway.retention.clone(),
+        assets,
         stopped(stop_rx.clone()),
     ));
     let influx = match config.gateway.influx.clone() {
@@ -127,17 +133,21 @@ pub fn access_token(
     Ok(token)
 }
 
-/// Keeps rollups current (every 2 s) and applies retention (hourly), on its own connection.
+/// Keeps rollups current (every 2 s), the energy-performance indicators current (every
+/// minute) and applies retention (hourly), on its own connection.
 pub async fn maintain(
     db: PathBuf,
     settings: StoreSettings,
     retention: Retention,
+    assets: Assets,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let store = Arc::new(Mutex::new(Store::open(&db)?.with_settings(settings)));
+    let assets = Arc::new(assets);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge: Option<std::time::Instant> = None;
+    let mut last_enpi: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -146,11 +156,16 @@ pub async fn maintain(
         }
         let purge_due =
             last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
+        let enpi_due = last_enpi.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
         let store = store.clone();
         let retention = retention.clone();
+        let assets = assets.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
             while s.refresh_rollups(5000)? > 0 {}
+            if enpi_due {
+                crate::enpi::refresh(&mut s, &assets, chrono::Utc::now().timestamp_millis())?;
+            }
             if purge_due {
                 let n = s.purge(chrono::Utc::now().timestamp_millis(), &retention)?;
                 if n > 0 {
@@ -163,8 +178,11 @@ pub async fn maintain(
         if purge_due {
             last_purge = Some(std::time::Instant::now());
         }
+        if enpi_due {
+            last_enpi = Some(std::time::Instant::now());
+        }
         if let Err(e) = result {
-            tracing::error!("rollup maintenance failed: {e:#}");
+            tracing::error!("maintenance failed: {e:#}");
         }
     }
     Ok(())

@@ -27,7 +27,7 @@ pub enum StoreError {
 }
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -77,6 +77,17 @@ CREATE TABLE IF NOT EXISTS influx_outbox (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     lines TEXT NOT NULL
 );
+-- Energy-performance indicators (see enpi/): per asset, step (15m, 1h, 1d, 1mo) and bucket
+-- start (ms), the interval's mergeable facts and its indicator values, both JSON.
+CREATE TABLE IF NOT EXISTS enpi (
+    asset      TEXT NOT NULL,
+    step       TEXT NOT NULL,
+    bucket     INTEGER NOT NULL,
+    partial    INTEGER NOT NULL,
+    facts      TEXT NOT NULL,
+    indicators TEXT NOT NULL,
+    PRIMARY KEY (asset, step, bucket)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letter (
     id          INTEGER PRIMARY KEY,
     received_ts INTEGER NOT NULL,
@@ -296,14 +307,21 @@ impl Store {
                 .map_err(open_err)?;
             }
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            Some(v) if v == "1" => {
-                // v1 → v2: the asset column; the rollup tables were created above. Rollups
-                // of existing samples are rebuilt from the raw data.
-                conn.execute_batch(
-                    "ALTER TABLE series ADD COLUMN asset TEXT;
-                     INSERT OR IGNORE INTO rollup_dirty(series_id, bucket)
-                       SELECT DISTINCT series_id, ts - (ts % 60000) FROM samples;
-                     UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+            Some(v) if v == "1" || v == "2" => {
+                if v == "1" {
+                    // v1 → v2: the asset column; the rollup tables were created above.
+                    // Rollups of existing samples are rebuilt from the raw data.
+                    conn.execute_batch(
+                        "ALTER TABLE series ADD COLUMN asset TEXT;
+                         INSERT OR IGNORE INTO rollup_dirty(series_id, bucket)
+                           SELECT DISTINCT series_id, ts - (ts % 60000) FROM samples;",
+                    )
+                    .map_err(open_err)?;
+                }
+                // v2 → v3: the enpi table, created above and filled by the next computation.
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                    [SCHEMA_VERSION.to_string()],
                 )
                 .map_err(open_err)?;
             }
@@ -354,10 +372,16 @@ impl Store {
         Ok(id)
     }
 
+    // Every write transaction is IMMEDIATE: a deferred one that reads first cannot wait for
+    // the write lock (SQLite answers BUSY at once to avoid a deadlock), and the ingest, the
+    // maintenance task and the CLI write to the same database.
+
     /// Writes a batch in one transaction: all of it is committed or none of it.
     pub fn write(&mut self, batch: &[Incoming]) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // New series ids are only cached once the transaction commits.
         let mut cache = self.series.clone();
         {
@@ -465,7 +489,9 @@ impl Store {
     pub fn refresh_rollups(&mut self, limit: usize) -> Result<usize, StoreError> {
         let tz = self.settings.timezone;
         let gap = self.settings.gap_limit_ms;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let dirty: Vec<(i64, i64)> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT series_id, bucket FROM rollup_dirty ORDER BY series_id, bucket LIMIT ?1",
@@ -628,7 +654,9 @@ impl Store {
         ids: &[i64],
         dead: Option<(&str, &[u8])>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some((reason, payload)) = dead {
             tx.execute(
                 "INSERT INTO dead_letter(received_ts, topic, reason, payload) VALUES (?1, ?2, ?3, ?4)",
@@ -653,7 +681,9 @@ impl Store {
         quantity: &str,
         unit: &str,
     ) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut cache = self.series.clone();
         let id = Self::series_id(
             &tx,
@@ -678,7 +708,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         // A backfill can be re-run after a crash, so it need not wait for the disk.
         self.conn.execute_batch("PRAGMA synchronous=OFF")?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut ins = tx.prepare_cached(
                 "INSERT OR REPLACE INTO samples(series_id, ts, value, quality) VALUES (?1, ?2, ?3, 'good')",
@@ -791,6 +823,59 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A series by its key, without scanning the catalogue.
+    pub fn series_by_key(
+        &self,
+        site: &str,
+        device: &str,
+        quantity: &str,
+    ) -> Result<Option<SeriesInfo>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, unit, asset FROM series WHERE site = ?1 AND device = ?2 AND quantity = ?3",
+        )?;
+        Ok(stmt
+            .query_row(params![site, device, quantity], |r| {
+                Ok(SeriesInfo {
+                    id: r.get(0)?,
+                    site: site.to_owned(),
+                    device: device.to_owned(),
+                    quantity: quantity.to_owned(),
+                    unit: r.get(1)?,
+                    asset: r.get(2)?,
+                    kind: kind_name(kind_of(quantity)),
+                })
+            })
+            .optional()?)
+    }
+
+    /// Rollup rows (bucket start ms, aggregate) of one series in [from, to), in order.
+    pub fn rollup_rows(
+        &self,
+        series: i64,
+        res: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Agg)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT count, avg, min, max, delta, integral, gaps, resets, bucket FROM rollups
+             WHERE series_id = ?1 AND res = ?2 AND bucket >= ?3 AND bucket < ?4 ORDER BY bucket",
+        )?;
+        let rows = stmt.query_map(params![series, res, from, to], |r| {
+            Ok((r.get(8)?, row_agg(r)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The earliest and latest 15-minute rollup buckets (ms), if any.
+    pub fn rollup_span(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        let (lo, hi): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT min(bucket), max(bucket) FROM rollups WHERE res = 900",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(lo.zip(hi))
+    }
+
     /// Energy of one device per bucket of `res` seconds (≥ 60): the import counter's delta
     /// where the device has one, otherwise the integral of active power (gaps longer than the
     /// gap limit not bridged, and counted). Returns the source used and the points.
@@ -843,7 +928,9 @@ impl Store {
         let mut n = 0;
         // One short transaction per series: ingest is never locked out for long.
         for id in ids {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some(c) = cutoff(retention.raw) {
                 n += tx
                     .prepare_cached("DELETE FROM samples WHERE series_id = ?1 AND ts < ?2")?
@@ -864,6 +951,82 @@ impl Store {
                 }
             }
             tx.commit()?;
+        }
+        Ok(n)
+    }
+
+    /// A value of the meta table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the EnPI rows of one asset: `(step, bucket, partial, facts, indicators)`.
+    pub fn put_enpi(
+        &mut self,
+        asset: &str,
+        rows: &[(&str, i64, bool, String, String)],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO enpi(asset, step, bucket, partial, facts, indicators)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (step, bucket, partial, facts, values) in rows {
+                put.execute(params![asset, step, bucket, partial, facts, values])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored EnPI rows `(bucket, partial, facts, indicators)` of one asset and step in
+    /// [from, to).
+    pub fn enpi_rows(
+        &self,
+        asset: &str,
+        step: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, bool, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT bucket, partial, facts, indicators FROM enpi
+             WHERE asset = ?1 AND step = ?2 AND bucket >= ?3 AND bucket < ?4 ORDER BY bucket",
+        )?;
+        let rows = stmt.query_map(params![asset, step, from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes stored EnPIs of assets no longer configured.
+    pub fn retain_enpi_assets(&mut self, keep: &[&str]) -> Result<usize, StoreError> {
+        let assets: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT DISTINCT asset FROM enpi")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut n = 0;
+        for a in assets {
+            if !keep.contains(&a.as_str()) {
+                n += self
+                    .conn
+                    .execute("DELETE FROM enpi WHERE asset = ?1", [&a])?;
+            }
         }
         Ok(n)
     }

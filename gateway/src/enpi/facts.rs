@@ -1,0 +1,254 @@
+//! Facts: the mergeable quantities of one interval (energy, air volume, loaded hours, …) from
+//! which every indicator is a ratio or a bound. Quarter-hours are computed from the rollups and
+//! merged into hours, days and months, so a month's kW/TR is Σ kWh / Σ TR·h, never an average
+//! of ratios. A fact missing in any quarter is missing in the merge, with the reason and the
+//! number of quarter-hours it affected.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::tariff::MAX_PERIODS;
+
+/// How a fact merges.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Merge {
+    Sum,
+    Max,
+    Min,
+}
+
+macro_rules! facts {
+    ($($id:ident = $name:literal, $merge:ident;)*) => {
+        /// Fact slots.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        #[repr(usize)]
+        pub enum F { $($id,)* }
+        pub const NAMES: &[&str] = &[$($name,)*];
+        pub const MERGES: &[Merge] = &[$(Merge::$merge,)*];
+    };
+}
+
+facts! {
+    KWH = "kwh", Sum;
+    AUX_KWH = "aux_kwh", Sum;
+    KVAH = "kvah", Sum;
+    AIR_M3 = "air_m3", Sum;
+    RUN_H = "run_h", Sum;
+    LOADED_H = "loaded_h", Sum;
+    CYCLES = "cycles", Sum;
+    IDLE_H = "idle_h", Sum;
+    IDLE_RUN_H = "idle_run_h", Sum;
+    IDLE_LOADED_H = "idle_loaded_h", Sum;
+    IDLE_AIR_M3 = "idle_air_m3", Sum;
+    P_BAR_H = "pressure_bar_h", Sum;
+    P_MIN = "pressure_min", Min;
+    P_MAX = "pressure_max", Max;
+    TRH = "trh", Sum;
+    DT_H = "delta_t_h", Sum;
+    BIN100_KWH = "bin100_kwh", Sum;
+    BIN75_KWH = "bin75_kwh", Sum;
+    BIN50_KWH = "bin50_kwh", Sum;
+    BIN25_KWH = "bin25_kwh", Sum;
+    BIN100_TRH = "bin100_trh", Sum;
+    BIN75_TRH = "bin75_trh", Sum;
+    BIN50_TRH = "bin50_trh", Sum;
+    BIN25_TRH = "bin25_trh", Sum;
+    PRODUCTION = "production", Sum;
+    DEMAND_KW = "demand_kw", Max;
+    EXCEED_Q = "exceed_quarters", Sum;
+    ENERGY_COST = "energy_cost", Sum;
+    SCOPE2_KG = "scope2_kg", Sum;
+    SCOPE1_KG = "scope1_kg", Sum;
+    P0_KWH = "p0_kwh", Sum;
+    P1_KWH = "p1_kwh", Sum;
+    P2_KWH = "p2_kwh", Sum;
+    P3_KWH = "p3_kwh", Sum;
+    P4_KWH = "p4_kwh", Sum;
+    P5_KWH = "p5_kwh", Sum;
+    P6_KWH = "p6_kwh", Sum;
+    P7_KWH = "p7_kwh", Sum;
+    P0_COST = "p0_cost", Sum;
+    P1_COST = "p1_cost", Sum;
+    P2_COST = "p2_cost", Sum;
+    P3_COST = "p3_cost", Sum;
+    P4_COST = "p4_cost", Sum;
+    P5_COST = "p5_cost", Sum;
+    P6_COST = "p6_cost", Sum;
+    P7_COST = "p7_cost", Sum;
+}
+
+pub const N: usize = NAMES.len();
+const _: () = assert!(F::P7_KWH as usize - F::P0_KWH as usize + 1 == MAX_PERIODS);
+
+/// Slot of period `i`'s energy and cost.
+pub fn period_kwh(i: usize) -> usize {
+    F::P0_KWH as usize + i
+}
+pub fn period_cost(i: usize) -> usize {
+    F::P0_COST as usize + i
+}
+
+/// Facts of one interval. `None` with no reason: not applicable to this asset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts {
+    /// Quarter-hours merged in.
+    pub quarters: u32,
+    pub v: [Option<f64>; N],
+    /// Why a fact is missing, and in how many quarter-hours.
+    pub why: [Option<(Arc<str>, u32)>; N],
+}
+
+impl Default for Facts {
+    fn default() -> Self {
+        Self {
+            quarters: 0,
+            v: [None; N],
+            why: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+impl Facts {
+    pub fn quarter() -> Self {
+        Self {
+            quarters: 1,
+            ..Self::default()
+        }
+    }
+
+    pub fn get(&self, f: F) -> Result<f64, String> {
+        self.get_slot(f as usize)
+    }
+
+    pub fn get_slot(&self, i: usize) -> Result<f64, String> {
+        match (&self.v[i], &self.why[i]) {
+            (Some(v), None) => Ok(*v),
+            (_, Some((why, n))) if *n < self.quarters => {
+                Err(format!("{why} ({n} of {} quarter-hours)", self.quarters))
+            }
+            (_, Some((why, _))) => Err(why.to_string()),
+            (None, None) => Err(format!("`{}` does not apply to this asset", NAMES[i])),
+        }
+    }
+
+    pub fn set(&mut self, f: F, value: Result<f64, Arc<str>>) {
+        self.set_slot(f as usize, value);
+    }
+
+    pub fn set_slot(&mut self, i: usize, value: Result<f64, Arc<str>>) {
+        match value {
+            Ok(v) => {
+                self.v[i] = Some(v);
+                self.why[i] = None;
+            }
+            Err(why) => {
+                self.v[i] = None;
+                self.why[i] = Some((why, 1));
+            }
+        }
+    }
+
+    /// Merges `other` (the next interval) into `self`.
+    pub fn merge(&mut self, other: &Facts) {
+        if self.quarters == 0 {
+            *self = other.clone();
+            return;
+        }
+        self.quarters += other.quarters;
+        for (i, merge) in MERGES.iter().enumerate() {
+            match (&mut self.why[i], &other.why[i]) {
+                (Some((_, n)), Some((_, m))) => *n += m,
+                (Some(_), None) => {}
+                (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+                (None, None) => {
+                    self.v[i] = match (self.v[i], other.v[i]) {
+                        (Some(a), Some(b)) => Some(match merge {
+                            Merge::Sum => a + b,
+                            Merge::Max => a.max(b),
+                            Merge::Min => a.min(b),
+                        }),
+                        (a, b) => a.or(b),
+                    };
+                    continue;
+                }
+            }
+            self.v[i] = None;
+        }
+    }
+}
+
+/// Stored form: present values and missing reasons by name.
+#[derive(Serialize, Deserialize, Default)]
+pub struct StoredFacts {
+    pub q: u32,
+    #[serde(default)]
+    pub v: std::collections::BTreeMap<String, f64>,
+    #[serde(default)]
+    pub why: std::collections::BTreeMap<String, (String, u32)>,
+}
+
+impl From<&Facts> for StoredFacts {
+    fn from(f: &Facts) -> Self {
+        let mut s = StoredFacts {
+            q: f.quarters,
+            ..Default::default()
+        };
+        for (i, name) in NAMES.iter().enumerate() {
+            if let Some((why, n)) = &f.why[i] {
+                s.why.insert((*name).to_owned(), (why.to_string(), *n));
+            } else if let Some(v) = f.v[i] {
+                s.v.insert((*name).to_owned(), v);
+            }
+        }
+        s
+    }
+}
+
+impl From<&StoredFacts> for Facts {
+    fn from(s: &StoredFacts) -> Self {
+        let mut f = Facts {
+            quarters: s.q,
+            ..Default::default()
+        };
+        for (i, name) in NAMES.iter().enumerate() {
+            if let Some((why, n)) = s.why.get(*name) {
+                f.why[i] = Some((Arc::from(why.as_str()), *n));
+            } else if let Some(v) = s.v.get(*name) {
+                f.v[i] = Some(*v);
+            }
+        }
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_sums_bounds_and_keeps_reasons() {
+        let mut a = Facts::quarter();
+        a.set(F::KWH, Ok(10.0));
+        a.set(F::DEMAND_KW, Ok(40.0));
+        a.set(F::AIR_M3, Err("no data from air-header/air_flow".into()));
+        let mut b = Facts::quarter();
+        b.set(F::KWH, Ok(12.0));
+        b.set(F::DEMAND_KW, Ok(48.0));
+        b.set(F::AIR_M3, Ok(5.0));
+        let mut m = Facts::default();
+        m.merge(&a);
+        m.merge(&b);
+        m.merge(&a);
+        assert_eq!(m.get(F::KWH), Ok(32.0));
+        assert_eq!(m.get(F::DEMAND_KW), Ok(48.0));
+        assert_eq!(
+            m.get(F::AIR_M3),
+            Err("no data from air-header/air_flow (2 of 3 quarter-hours)".into())
+        );
+        assert!(m.get(F::TRH).unwrap_err().contains("does not apply"));
+        let back = Facts::from(&StoredFacts::from(&m));
+        assert_eq!(back, m);
+    }
+}

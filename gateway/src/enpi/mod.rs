@@ -1,0 +1,488 @@
+//! The EnPI engine: energy-performance indicators of compressors, chillers and the plant,
+//! defined on the assets of the site file and computed from the store's rollups.
+//!
+//! source (inputs: quarter-hour rollups) → transform (quarters: facts per quarter-hour; facts:
+//! merge into hours, local days and billing months; indicators: ratios of merged facts) → sink
+//! (the `enpi` table, read by the API, the CLI and the dashboard).
+
+pub mod assets;
+pub mod emission;
+pub mod facts;
+pub mod indicators;
+pub mod inputs;
+pub mod quarters;
+pub mod tariff;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use assets::Assets;
+use facts::{Facts, StoredFacts};
+use indicators::{Definition, Span};
+use inputs::{Grid, Loader, QUARTER_MS};
+
+use crate::store::{Store, StoreError};
+
+/// Interval of an indicator row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Quarter,
+    Hour,
+    Day,
+    Month,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Step::Quarter, Step::Hour, Step::Day, Step::Month];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Step::Quarter => "15m",
+            Step::Hour => "1h",
+            Step::Day => "1d",
+            Step::Month => "1mo",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "15m" => Step::Quarter,
+            "1h" => Step::Hour,
+            "1d" => Step::Day,
+            "1mo" | "1M" => Step::Month,
+            _ => return Err(format!("`{text}`: use 15m, 1h, 1d or 1mo")),
+        })
+    }
+
+    /// The step that keeps a span readable: 15m up to 2 days, 1h up to 2 weeks, 1d up to
+    /// 13 months, else 1mo.
+    pub fn for_span(ms: i64) -> Self {
+        let day = 86_400_000;
+        if ms <= 2 * day {
+            Step::Quarter
+        } else if ms <= 14 * day {
+            Step::Hour
+        } else if ms <= 400 * day {
+            Step::Day
+        } else {
+            Step::Month
+        }
+    }
+
+    /// Start (ms) of the bucket holding `ts`: hours on the UTC grid like the rollups, days at
+    /// plant-local midnight, months on the plant-local first day.
+    pub fn bucket_start(self, ts: i64, tz: chrono_tz::Tz) -> i64 {
+        match self {
+            Step::Quarter => ts - ts.rem_euclid(QUARTER_MS),
+            Step::Hour => ts - ts.rem_euclid(3_600_000),
+            Step::Day => crate::rollup::bucket_start(ts, 86_400, tz),
+            Step::Month => {
+                let d = local_date(ts, tz);
+                local_midnight(
+                    NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d),
+                    tz,
+                )
+            }
+        }
+    }
+
+    pub fn bucket_end(self, start: i64, tz: chrono_tz::Tz) -> i64 {
+        match self {
+            Step::Quarter => start + QUARTER_MS,
+            Step::Hour => start + 3_600_000,
+            Step::Day => crate::rollup::bucket_end(start, 86_400, tz),
+            Step::Month => {
+                let d = local_date(start, tz);
+                let (y, m) = if d.month() == 12 {
+                    (d.year() + 1, 1)
+                } else {
+                    (d.year(), d.month() + 1)
+                };
+                local_midnight(NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(d), tz)
+            }
+        }
+    }
+}
+
+fn local_date(ts: i64, tz: chrono_tz::Tz) -> NaiveDate {
+    tz.timestamp_millis_opt(ts)
+        .single()
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+fn local_midnight(d: NaiveDate, tz: chrono_tz::Tz) -> i64 {
+    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+        .earliest()
+        .map_or(0, |t| t.timestamp_millis())
+}
+
+fn utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// One interval's indicators.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Row {
+    pub ts: DateTime<Utc>,
+    /// The interval is not over yet (or the range cut it): its sums cover part of it.
+    pub partial: bool,
+    pub values: BTreeMap<String, f64>,
+    /// Indicators without a value, and why.
+    pub missing: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Summary {
+    pub values: BTreeMap<String, f64>,
+    pub missing: BTreeMap<String, String>,
+}
+
+/// Indicators of one asset over a range: the API's and the CLI's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub asset: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub step: &'static str,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub timezone: String,
+    pub indicators: Vec<Definition>,
+    pub rows: Vec<Row>,
+    /// The whole range in one interval.
+    pub summary: Summary,
+    pub warnings: Vec<String>,
+}
+
+fn split(values: Vec<(String, Result<f64, String>)>) -> Summary {
+    let mut s = Summary::default();
+    for (name, v) in values {
+        match v {
+            // Guard: nothing that is not a finite number leaves the engine.
+            Ok(x) if x.is_finite() => {
+                s.values.insert(name, x);
+            }
+            Ok(_) => {
+                s.missing
+                    .insert(name, "not a finite number (a zero or missing input)".into());
+            }
+            Err(e) => {
+                s.missing.insert(name, e);
+            }
+        }
+    }
+    s
+}
+
+fn span(step: Step, bucket: i64, f: &Facts, tz: chrono_tz::Tz) -> Span {
+    Span {
+        hours: f64::from(f.quarters) * 0.25,
+        month: (step == Step::Month).then(|| local_date(bucket, tz)),
+    }
+}
+
+/// The facts of every complete quarter-hour of asset `idx` in [from, to), quarters after
+/// `now` left out.
+pub fn compute_quarters(
+    store: &Store,
+    assets: &Assets,
+    idx: usize,
+    from: i64,
+    to: i64,
+    now: i64,
+) -> Result<(Grid, Vec<Facts>), StoreError> {
+    let start = from - from.rem_euclid(QUARTER_MS);
+    let end = to.min(now - now.rem_euclid(QUARTER_MS));
+    let n = usize::try_from((end - start).max(0) / QUARTER_MS).unwrap_or(0);
+    let grid = Grid { start, n };
+    let mut loader = Loader::new(store, &assets.site, grid);
+    let facts = quarters::quarter_facts(&mut loader, assets, idx)?;
+    Ok((grid, facts))
+}
+
+/// Merges quarter facts into buckets of `step`: (bucket start, facts, partial).
+pub fn roll(grid: Grid, facts: &[Facts], step: Step, tz: chrono_tz::Tz) -> Vec<(i64, Facts, bool)> {
+    let mut out: Vec<(i64, Facts, bool)> = Vec::new();
+    for (i, f) in facts.iter().enumerate() {
+        let b = step.bucket_start(grid.ts(i), tz);
+        match out.last_mut() {
+            Some((start, acc, _)) if *start == b => acc.merge(f),
+            _ => out.push((b, f.clone(), false)),
+        }
+    }
+    for (b, _, partial) in &mut out {
+        *partial = *b < grid.start || step.bucket_end(*b, tz) > grid.end();
+    }
+    out
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredValues {
+    v: BTreeMap<String, f64>,
+    m: BTreeMap<String, String>,
+}
+
+/// Recomputes and stores the EnPIs of every asset for the billing months overlapping
+/// [from, to) (whole months, so hourly, daily and monthly rows are complete). `tick` is
+/// called after each asset-month. Returns the rows written.
+pub fn recompute(
+    store: &mut Store,
+    assets: &Assets,
+    from: i64,
+    to: i64,
+    now: i64,
+    mut tick: impl FnMut(),
+) -> Result<usize, StoreError> {
+    let tz = assets.timezone;
+    let mut written = 0;
+    for (idx, spec) in assets.list.iter().enumerate() {
+        let mut m = Step::Month.bucket_start(from, tz);
+        while m < to.min(now) {
+            let end = Step::Month.bucket_end(m, tz);
+            let (grid, facts) = compute_quarters(store, assets, idx, m, end, now)?;
+            let mut rows = Vec::new();
+            for step in Step::ALL {
+                for (bucket, f, partial) in roll(grid, &facts, step, tz) {
+                    let values = split(indicators::compute(
+                        assets,
+                        spec,
+                        &f,
+                        span(step, bucket, &f, tz),
+                    ));
+                    rows.push((
+                        step.code(),
+                        bucket,
+                        partial,
+                        serde_json::to_string(&StoredFacts::from(&f)).unwrap_or_default(),
+                        serde_json::to_string(&StoredValues {
+                            v: values.values,
+                            m: values.missing,
+                        })
+                        .unwrap_or_default(),
+                    ));
+                }
+            }
+            written += rows.len();
+            store.put_enpi(spec.id(), &rows)?;
+            tick();
+            m = end;
+        }
+    }
+    Ok(written)
+}
+
+/// How many asset-months [`recompute`] will work through (for a progress bar).
+pub fn recompute_units(assets: &Assets, from: i64, to: i64) -> u64 {
+    let tz = assets.timezone;
+    let mut months = 0;
+    let mut m = Step::Month.bucket_start(from, tz);
+    while m < to {
+        months += 1;
+        m = Step::Month.bucket_end(m, tz);
+    }
+    months * assets.list.len() as u64
+}
+
+const FINGERPRINT_KEY: &str = "enpi_fingerprint";
+
+/// Keeps stored EnPIs current: everything again when the assets, tariff or factors changed
+/// (or were never computed), otherwise the current billing month (and the previous one during
+/// the first day of a month). Returns the rows written.
+pub fn refresh(store: &mut Store, assets: &Assets, now: i64) -> Result<usize, StoreError> {
+    let ids: Vec<&str> = assets.list.iter().map(assets::AssetSpec::id).collect();
+    store.retain_enpi_assets(&ids)?;
+    if assets.list.is_empty() {
+        return Ok(0);
+    }
+    let Some((first, _)) = store.rollup_span()? else {
+        return Ok(0);
+    };
+    let full = store.meta(FINGERPRINT_KEY)?.as_deref() != Some(assets.fingerprint.as_str());
+    let from = if full {
+        tracing::info!(
+            from = %utc(first),
+            "computing energy-performance indicators for all stored data (new or changed assets, tariff or emission factors)"
+        );
+        first
+    } else {
+        (now - 86_400_000).max(first)
+    };
+    let n = recompute(store, assets, from, now, now, || {})?;
+    if full {
+        store.set_meta(FINGERPRINT_KEY, &assets.fingerprint)?;
+        tracing::info!(rows = n, "energy-performance indicators computed");
+    }
+    Ok(n)
+}
+
+/// Reads stored indicators of one asset. `from`/`to` in ms; rows whose bucket starts in
+/// [bucket of from, to).
+pub fn read(
+    store: &Store,
+    assets: &Assets,
+    asset: &str,
+    step: Step,
+    from: i64,
+    to: i64,
+) -> Result<Option<Report>, StoreError> {
+    let Some((_, spec)) = assets.get(asset) else {
+        return Ok(None);
+    };
+    let tz = assets.timezone;
+    let start = step.bucket_start(from, tz);
+    let stored = store.enpi_rows(asset, step.code(), start, to)?;
+    let mut rows = Vec::with_capacity(stored.len());
+    let mut merged = Facts::default();
+    let mut month_sums: BTreeMap<&str, Result<f64, String>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (bucket, partial, facts, values) in &stored {
+        let f: StoredFacts = serde_json::from_str(facts).unwrap_or_default();
+        merged.merge(&Facts::from(&f));
+        let v: StoredValues = serde_json::from_str(values).unwrap_or(StoredValues {
+            v: BTreeMap::new(),
+            m: BTreeMap::new(),
+        });
+        if step == Step::Month {
+            for name in [
+                "basic_charge",
+                "over_contract_charge",
+                "pf_adjustment",
+                "total_cost",
+            ] {
+                let this =
+                    v.v.get(name)
+                        .copied()
+                        .ok_or_else(|| v.m.get(name).cloned().unwrap_or_default());
+                let acc = month_sums.entry(name).or_insert(Ok(0.0));
+                *acc = match (acc.clone(), this) {
+                    (Ok(a), Ok(b)) => Ok(a + b),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+            }
+        }
+        rows.push(Row {
+            ts: utc(*bucket),
+            partial: *partial,
+            values: v.v,
+            missing: v.m,
+        });
+    }
+    let mut summary = if merged.quarters == 0 {
+        Summary::default()
+    } else {
+        split(indicators::compute(
+            assets,
+            spec,
+            &merged,
+            Span {
+                hours: f64::from(merged.quarters) * 0.25,
+                month: None,
+            },
+        ))
+    };
+    for (name, v) in month_sums {
+        summary.missing.remove(name);
+        summary.values.remove(name);
+        match v {
+            Ok(x) => {
+                summary.values.insert(name.to_owned(), x);
+            }
+            Err(e) => {
+                summary.missing.insert(name.to_owned(), e);
+            }
+        }
+    }
+    if rows.is_empty() {
+        if store.rollup_span()?.is_some() {
+            warnings.push(format!(
+                "no indicators stored for {asset} in this range: the gateway computes them continuously; for older data run `kilowatch-gateway enpi --config FILE --recompute --from …`"
+            ));
+        } else {
+            warnings.push("the store holds no data yet".into());
+        }
+    }
+    if let (assets::AssetSpec::Plant(_), Some(factors)) = (spec, &assets.factors) {
+        let (y0, y1) = (local_date(start, tz).year(), local_date(to - 1, tz).year());
+        for y in y0..=y1 {
+            let (k, used) = factors.factor(y);
+            if used != y {
+                warnings.push(format!(
+                    "no grid emission factor for {y} in {}; {used}'s ({k} kg CO2e/kWh) is used until the authority publishes one",
+                    factors.name
+                ));
+            }
+        }
+    }
+    Ok(Some(Report {
+        asset: asset.to_owned(),
+        kind: spec.kind(),
+        name: spec.name().map(str::to_owned),
+        step: step.code(),
+        from: utc(from),
+        to: utc(to),
+        timezone: tz.name().to_owned(),
+        indicators: indicators::definitions(assets, spec),
+        rows,
+        summary,
+        warnings,
+    }))
+}
+
+/// The assets and their indicator definitions (the API's answer without `asset=`).
+#[derive(Debug, Serialize)]
+pub struct AssetInfo {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub indicators: Vec<Definition>,
+}
+
+pub fn list(assets: &Assets) -> Vec<AssetInfo> {
+    assets
+        .list
+        .iter()
+        .map(|a| AssetInfo {
+            id: a.id().to_owned(),
+            kind: a.kind(),
+            name: a.name().map(str::to_owned),
+            indicators: indicators::definitions(assets, a),
+        })
+        .collect()
+}
+
+/// CSV of a report: `ts`, `partial`, one column per indicator (empty when missing), `notes`.
+pub fn to_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["ts".to_owned(), "partial".to_owned()];
+    header.extend(report.indicators.iter().map(|d| {
+        if d.unit.is_empty() {
+            d.name.clone()
+        } else {
+            format!("{} [{}]", d.name, d.unit)
+        }
+    }));
+    header.push("notes".into());
+    let _ = w.write_record(&header);
+    for r in &report.rows {
+        let mut rec = vec![r.ts.to_rfc3339(), r.partial.to_string()];
+        for d in &report.indicators {
+            rec.push(
+                r.values
+                    .get(&d.name)
+                    .map_or(String::new(), |v| format!("{v}")),
+            );
+        }
+        let notes: Vec<String> = r.missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        rec.push(notes.join("; "));
+        let _ = w.write_record(&rec);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
