@@ -78,14 +78,14 @@ CREATE TABLE IF NOT EXISTS influx_outbox (
     lines TEXT NOT NULL
 );
 -- Energy-performance indicators (see enpi/): per asset, step (15m, 1h, 1d, 1mo) and bucket
--- start (ms), the interval's mergeable facts and its indicator values, both JSON.
+-- start (ms), the interval's facts (compact JSON: kWh, m³, TR·h, loaded hours, demand, …);
+-- every indicator is an exact function of them, evaluated when read.
 CREATE TABLE IF NOT EXISTS enpi (
-    asset      TEXT NOT NULL,
-    step       TEXT NOT NULL,
-    bucket     INTEGER NOT NULL,
-    partial    INTEGER NOT NULL,
-    facts      TEXT NOT NULL,
-    indicators TEXT NOT NULL,
+    asset   TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    bucket  INTEGER NOT NULL,
+    partial INTEGER NOT NULL,
+    facts   TEXT NOT NULL,
     PRIMARY KEY (asset, step, bucket)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letter (
@@ -972,43 +972,42 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the EnPI rows of one asset: `(step, bucket, partial, facts, indicators)`.
+    /// Replaces the EnPI rows of one asset: `(step, bucket, partial, facts)`.
     pub fn put_enpi(
         &mut self,
         asset: &str,
-        rows: &[(&str, i64, bool, String, String)],
+        rows: &[(&str, i64, bool, String)],
     ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO enpi(asset, step, bucket, partial, facts, indicators)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO enpi(asset, step, bucket, partial, facts)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for (step, bucket, partial, facts, values) in rows {
-                put.execute(params![asset, step, bucket, partial, facts, values])?;
+            for (step, bucket, partial, facts) in rows {
+                put.execute(params![asset, step, bucket, partial, facts])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Stored EnPI rows `(bucket, partial, facts, indicators)` of one asset and step in
-    /// [from, to).
+    /// Stored EnPI rows `(bucket, partial, facts)` of one asset and step in [from, to).
     pub fn enpi_rows(
         &self,
         asset: &str,
         step: &str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(i64, bool, String, String)>, StoreError> {
+    ) -> Result<Vec<(i64, bool, String)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT bucket, partial, facts, indicators FROM enpi
+            "SELECT bucket, partial, facts FROM enpi
              WHERE asset = ?1 AND step = ?2 AND bucket >= ?3 AND bucket < ?4 ORDER BY bucket",
         )?;
         let rows = stmt.query_map(params![asset, step, from, to], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -90,6 +90,24 @@ pub fn period_cost(i: usize) -> usize {
     F::P0_COST as usize + i
 }
 
+/// Why a value is missing; text is only made when it is shown.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Why {
+    Text(&'static str),
+    /// An input's reason, in `n` of `of` quarter-hours.
+    Input(Arc<str>, u32, u32),
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Text(t) => f.write_str(t),
+            Why::Input(why, n, of) if n < of => write!(f, "{why} ({n} of {of} quarter-hours)"),
+            Why::Input(why, ..) => f.write_str(why),
+        }
+    }
+}
+
 /// Facts of one interval. `None` with no reason: not applicable to this asset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts {
@@ -118,18 +136,15 @@ impl Facts {
         }
     }
 
-    pub fn get(&self, f: F) -> Result<f64, String> {
+    pub fn get(&self, f: F) -> Result<f64, Why> {
         self.get_slot(f as usize)
     }
 
-    pub fn get_slot(&self, i: usize) -> Result<f64, String> {
+    pub fn get_slot(&self, i: usize) -> Result<f64, Why> {
         match (&self.v[i], &self.why[i]) {
             (Some(v), None) => Ok(*v),
-            (_, Some((why, n))) if *n < self.quarters => {
-                Err(format!("{why} ({n} of {} quarter-hours)", self.quarters))
-            }
-            (_, Some((why, _))) => Err(why.to_string()),
-            (None, None) => Err(format!("`{}` does not apply to this asset", NAMES[i])),
+            (_, Some((why, n))) => Err(Why::Input(why.clone(), *n, self.quarters)),
+            (None, None) => Err(Why::Text("input not configured for this asset")),
         }
     }
 
@@ -179,27 +194,28 @@ impl Facts {
     }
 }
 
-/// Stored form: present values and missing reasons by name.
+/// Stored form, compact: quarters, values by slot (null where missing or not applicable),
+/// and (slot, reason, quarter-hours) for the missing ones. The slot layout is part of the
+/// EnPI fingerprint, so a build with other slots recomputes instead of misreading.
 #[derive(Serialize, Deserialize, Default)]
 pub struct StoredFacts {
     pub q: u32,
+    pub v: Vec<Option<f64>>,
     #[serde(default)]
-    pub v: std::collections::BTreeMap<String, f64>,
-    #[serde(default)]
-    pub why: std::collections::BTreeMap<String, (String, u32)>,
+    pub w: Vec<(usize, String, u32)>,
 }
 
 impl From<&Facts> for StoredFacts {
     fn from(f: &Facts) -> Self {
         let mut s = StoredFacts {
             q: f.quarters,
-            ..Default::default()
+            v: f.v.to_vec(),
+            w: Vec::new(),
         };
-        for (i, name) in NAMES.iter().enumerate() {
-            if let Some((why, n)) = &f.why[i] {
-                s.why.insert((*name).to_owned(), (why.to_string(), *n));
-            } else if let Some(v) = f.v[i] {
-                s.v.insert((*name).to_owned(), v);
+        for (i, why) in f.why.iter().enumerate() {
+            if let Some((why, n)) = why {
+                s.v[i] = None;
+                s.w.push((i, why.to_string(), *n));
             }
         }
         s
@@ -212,11 +228,12 @@ impl From<&StoredFacts> for Facts {
             quarters: s.q,
             ..Default::default()
         };
-        for (i, name) in NAMES.iter().enumerate() {
-            if let Some((why, n)) = s.why.get(*name) {
-                f.why[i] = Some((Arc::from(why.as_str()), *n));
-            } else if let Some(v) = s.v.get(*name) {
-                f.v[i] = Some(*v);
+        for (i, v) in s.v.iter().enumerate().take(N) {
+            f.v[i] = *v;
+        }
+        for (i, why, n) in &s.w {
+            if *i < N {
+                f.why[*i] = Some((Arc::from(why.as_str()), *n));
             }
         }
         f
@@ -244,10 +261,14 @@ mod tests {
         assert_eq!(m.get(F::KWH), Ok(32.0));
         assert_eq!(m.get(F::DEMAND_KW), Ok(48.0));
         assert_eq!(
-            m.get(F::AIR_M3),
-            Err("no data from air-header/air_flow (2 of 3 quarter-hours)".into())
+            m.get(F::AIR_M3).unwrap_err().to_string(),
+            "no data from air-header/air_flow (2 of 3 quarter-hours)"
         );
-        assert!(m.get(F::TRH).unwrap_err().contains("does not apply"));
+        assert!(m
+            .get(F::TRH)
+            .unwrap_err()
+            .to_string()
+            .contains("not configured"));
         let back = Facts::from(&StoredFacts::from(&m));
         assert_eq!(back, m);
     }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::assets::{AssetSpec, Assets};
-use super::facts::{period_cost, period_kwh, Facts, F};
+use super::facts::{period_cost, period_kwh, Facts, Why, F};
 use super::quarters::KW_PER_TR;
 
 /// What an indicator is.
@@ -190,37 +190,43 @@ pub struct Span {
     pub month: Option<NaiveDate>,
 }
 
-type V = Result<f64, String>;
+pub type V = Result<f64, Why>;
 
-fn div(a: V, b: V, zero: &str) -> V {
+fn div(a: V, b: V, zero: &'static str) -> V {
     let (a, b) = (a?, b?);
     if b == 0.0 {
-        Err(zero.to_owned())
+        Err(Why::Text(zero))
     } else {
         Ok(a / b)
     }
 }
 
-fn map(a: V, f: impl Fn(f64) -> f64) -> V {
-    a.map(f)
+fn text(t: &'static str) -> V {
+    Err(Why::Text(t))
 }
 
-/// Computes every indicator of `spec` for one interval, in definition order.
-pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<(String, V)> {
+/// Computes every indicator of `spec` for one interval, in definition order. Names borrow
+/// from the definitions; nothing here allocates text (reasons are formatted when shown).
+pub fn compute<'a>(
+    assets: &'a Assets,
+    spec: &AssetSpec,
+    f: &Facts,
+    span: Span,
+) -> Vec<(&'a str, V)> {
     let h = span.hours;
     let g = |x: F| f.get(x);
-    let mut out: Vec<(String, V)> = Vec::new();
-    let mut put = |name: &str, v: V| out.push((name.to_owned(), v));
+    let mut out: Vec<(&'a str, V)> = Vec::with_capacity(48);
+    let mut put = |name: &'a str, v: V| out.push((name, v));
     match spec {
         AssetSpec::Compressor(_) => {
             put("energy_kwh", g(F::KWH));
-            put("avg_power_kw", map(g(F::KWH), |e| e / h));
+            put("avg_power_kw", g(F::KWH).map(|e| e / h));
             put("air_volume_m3", g(F::AIR_M3));
-            put("avg_flow_m3min", map(g(F::AIR_M3), |v| v / (60.0 * h)));
+            put("avg_flow_m3min", g(F::AIR_M3).map(|v| v / (60.0 * h)));
             put(
                 "specific_power",
                 div(
-                    map(g(F::KWH), |e| 60.0 * e),
+                    g(F::KWH).map(|e| 60.0 * e),
                     g(F::AIR_M3),
                     "no air delivered",
                 ),
@@ -232,7 +238,7 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             put(
                 "loaded_pct",
                 div(
-                    map(g(F::LOADED_H), |x| 100.0 * x),
+                    g(F::LOADED_H).map(|x| 100.0 * x),
                     g(F::RUN_H),
                     "compressor not running",
                 ),
@@ -243,9 +249,9 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             );
             let idle = g(F::IDLE_H);
             let leak = match &idle {
-                Ok(x) if *x == 0.0 => Err("no no-production period in this interval".to_owned()),
+                Ok(x) if *x == 0.0 => text("no no-production period in this interval"),
                 _ => div(
-                    map(g(F::IDLE_LOADED_H), |x| 100.0 * x),
+                    g(F::IDLE_LOADED_H).map(|x| 100.0 * x),
                     g(F::IDLE_RUN_H),
                     "load/unload compressor stopped during no-production periods",
                 ),
@@ -255,11 +261,11 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
                 "leak_flow_m3min",
                 div(
                     g(F::IDLE_AIR_M3),
-                    map(idle, |x| 60.0 * x),
+                    idle.map(|x| 60.0 * x),
                     "no no-production period in this interval",
                 ),
             );
-            put("pressure_avg", map(g(F::P_BAR_H), |p| p / h));
+            put("pressure_avg", g(F::P_BAR_H).map(|p| p / h));
             put("pressure_min", g(F::P_MIN));
             put("pressure_max", g(F::P_MAX));
             put(
@@ -271,8 +277,8 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             let trh = g(F::TRH);
             put("energy_kwh", g(F::KWH));
             put("cooling_trh", trh.clone());
-            put("cooling_tr", map(trh.clone(), |t| t / h));
-            put("cooling_kw", map(trh.clone(), |t| t * KW_PER_TR / h));
+            put("cooling_tr", trh.clone().map(|t| t / h));
+            put("cooling_kw", trh.clone().map(|t| t * KW_PER_TR / h));
             put(
                 "kw_per_tr",
                 div(g(F::KWH), trh.clone(), "no cooling delivered"),
@@ -280,12 +286,12 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             put(
                 "cop",
                 div(
-                    map(trh.clone(), |t| t * KW_PER_TR),
+                    trh.clone().map(|t| t * KW_PER_TR),
                     g(F::KWH),
                     "chiller drew no power",
                 ),
             );
-            put("delta_t", map(g(F::DT_H), |d| d / h));
+            put("delta_t", g(F::DT_H).map(|d| d / h));
             put(
                 "plant_kw_per_tr",
                 div(
@@ -297,39 +303,62 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             put(
                 "load_pct",
                 match c.capacity_tr {
-                    Some(cap) => map(trh, |t| 100.0 * t / h / cap),
-                    None => Err("rated capacity not configured (capacity_tr)".into()),
+                    Some(cap) => trh.map(|t| 100.0 * t / h / cap),
+                    None => text("rated capacity not configured (capacity_tr)"),
                 },
             );
             let bins = [
-                ("kw_per_tr_100", F::BIN100_KWH, F::BIN100_TRH, "100"),
-                ("kw_per_tr_75", F::BIN75_KWH, F::BIN75_TRH, "75"),
-                ("kw_per_tr_50", F::BIN50_KWH, F::BIN50_TRH, "50"),
-                ("kw_per_tr_25", F::BIN25_KWH, F::BIN25_TRH, "25"),
+                (
+                    "kw_per_tr_100",
+                    F::BIN100_KWH,
+                    F::BIN100_TRH,
+                    "no operation near 100 % load",
+                ),
+                (
+                    "kw_per_tr_75",
+                    F::BIN75_KWH,
+                    F::BIN75_TRH,
+                    "no operation near 75 % load",
+                ),
+                (
+                    "kw_per_tr_50",
+                    F::BIN50_KWH,
+                    F::BIN50_TRH,
+                    "no operation near 50 % load",
+                ),
+                (
+                    "kw_per_tr_25",
+                    F::BIN25_KWH,
+                    F::BIN25_TRH,
+                    "no operation near 25 % load",
+                ),
             ];
-            let mut abcd = Vec::new();
-            for (name, kwh, trh, pct) in bins {
-                let v = div(g(kwh), g(trh), &format!("no operation near {pct} % load"));
-                abcd.push(v.clone());
+            let mut abcd = [0.0; 4];
+            let mut iplv: V = Ok(0.0);
+            for (k, (name, kwh, trh, none)) in bins.into_iter().enumerate() {
+                let v = div(g(kwh), g(trh), none);
+                match &v {
+                    Ok(x) => abcd[k] = *x,
+                    Err(_) if iplv.is_ok() => {
+                        iplv = text("needs operation near all four load points (100, 75, 50, 25 %)")
+                    }
+                    Err(_) => {}
+                }
                 put(name, v);
             }
-            let iplv = abcd
-                .iter()
-                .zip([0.01, 0.42, 0.45, 0.12])
-                .try_fold(0.0, |acc, (v, w)| {
-                    v.as_ref()
-                        .map(|x| acc + w / x)
-                        .map_err(|e| format!("needs all four load points: {e}"))
-                })
-                .map(|s| 1.0 / s);
-            put("iplv_kw_per_tr", iplv);
+            put(
+                "iplv_kw_per_tr",
+                iplv.map(|_| {
+                    1.0 / (0.01 / abcd[0] + 0.42 / abcd[1] + 0.45 / abcd[2] + 0.12 / abcd[3])
+                }),
+            );
         }
         AssetSpec::Plant(p) => {
             let kwh = g(F::KWH);
             let contract = p.contract_kw.or(assets.contract_kw);
             let demand = g(F::DEMAND_KW);
             put("energy_kwh", kwh.clone());
-            put("avg_power_kw", map(kwh.clone(), |e| e / h));
+            put("avg_power_kw", kwh.clone().map(|e| e / h));
             put("production", g(F::PRODUCTION));
             put(
                 "sec",
@@ -340,72 +369,62 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
                 ),
             );
             put("demand_kw", demand.clone());
-            let no_contract =
-                || Err::<f64, _>("no contract capacity configured (site.contract_kw)".to_owned());
-            put("contract_kw", contract.map_or_else(no_contract, Ok));
+            const NO_CONTRACT: &str = "no contract capacity configured (site.contract_kw)";
+            const NO_TARIFF: &str = "no tariff configured (site.tariff)";
+            put("contract_kw", contract.map_or(text(NO_CONTRACT), Ok));
             put(
                 "headroom_kw",
                 match contract {
-                    Some(c) => map(demand.clone(), |d| c - d),
-                    None => no_contract(),
+                    Some(c) => demand.clone().map(|d| c - d),
+                    None => text(NO_CONTRACT),
                 },
             );
             put("exceedances", g(F::EXCEED_Q));
             put(
                 "load_factor_pct",
                 div(
-                    map(kwh.clone(), |e| 100.0 * e),
-                    map(demand.clone(), |d| d * h),
+                    kwh.clone().map(|e| 100.0 * e),
+                    demand.clone().map(|d| d * h),
                     "no demand",
                 ),
             );
-            put(
-                "power_factor",
-                div(kwh.clone(), g(F::KVAH), "no apparent energy"),
-            );
+            let pf = div(kwh.clone(), g(F::KVAH), "no apparent energy");
+            put("power_factor", pf.clone());
             let energy_cost = g(F::ENERGY_COST);
             put("energy_cost", energy_cost.clone());
             if let Some(t) = &assets.tariff {
-                for (k, name) in t.period_names().iter().enumerate() {
-                    put(&format!("kwh_{name}"), f.get_slot(period_kwh(k)));
-                    put(&format!("cost_{name}"), f.get_slot(period_cost(k)));
+                for k in 0..t.kwh_names.len() {
+                    put(&t.kwh_names[k], f.get_slot(period_kwh(k)));
+                    put(&t.cost_names[k], f.get_slot(period_cost(k)));
                 }
             }
-            let monthly = "billed per month: see step 1mo".to_owned();
+            const MONTHLY: &str = "billed per month: see step 1mo";
             let (basic, over): (V, V) = match (span.month, &assets.tariff, contract) {
-                (None, ..) => (Err(monthly.clone()), Err(monthly)),
-                (Some(_), None, _) => (
-                    Err("no tariff configured (site.tariff)".into()),
-                    Err("no tariff configured (site.tariff)".into()),
-                ),
-                (Some(_), Some(_), None) => (no_contract(), no_contract()),
+                (None, ..) => (text(MONTHLY), text(MONTHLY)),
+                (Some(_), None, _) => (text(NO_TARIFF), text(NO_TARIFF)),
+                (Some(_), Some(_), None) => (text(NO_CONTRACT), text(NO_CONTRACT)),
                 (Some(day), Some(t), Some(c)) => match t.basic_rate(day) {
                     None => (
-                        Err("the tariff has no basic charge".into()),
-                        Err("the tariff has no basic charge".into()),
+                        text("the tariff has no basic charge"),
+                        text("the tariff has no basic charge"),
                     ),
                     Some(rate) => (
                         Ok(c * rate),
-                        map(demand, |d| t.over_contract_charge(d, c, rate)),
+                        demand.map(|d| t.over_contract_charge(d, c, rate)),
                     ),
                 },
             };
-            let pf = div(kwh.clone(), g(F::KVAH), "no apparent energy");
             // The adjustment applies to the bill: the energy charge within a month, the whole
             // bill (energy + basic + over-contract) for a billing month.
             let billed = match span.month {
-                Some(_) => energy_cost
-                    .clone()
-                    .and_then(|e| Ok(e + basic.clone()? + over.clone()?)),
-                None => energy_cost.clone(),
+                Some(_) => energy_cost.and_then(|e| Ok(e + basic.clone()? + over.clone()?)),
+                None => energy_cost,
             };
-            let rule = assets.tariff.as_ref().and_then(|t| t.power_factor.clone());
-            let pf_adj = match &rule {
+            let rule = assets.tariff.as_ref().and_then(|t| t.power_factor.as_ref());
+            let pf_adj = match rule {
                 Some(rule) => billed.clone().and_then(|b| Ok(b * rule.adjustment(pf?))),
-                None if assets.tariff.is_some() => {
-                    Err("the tariff has no power-factor rule".into())
-                }
-                None => Err("no tariff configured (site.tariff)".into()),
+                None if assets.tariff.is_some() => text("the tariff has no power-factor rule"),
+                None => text(NO_TARIFF),
             };
             // Without a rule there is no adjustment; with one, an unknown factor leaves the
             // total unknown too.
@@ -414,19 +433,19 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             } else {
                 Ok(0.0)
             };
-            put("pf_adjustment", pf_adj.clone());
-            put("basic_charge", basic.clone());
-            put("over_contract_charge", over.clone());
+            put("pf_adjustment", pf_adj);
+            put("basic_charge", basic);
+            put("over_contract_charge", over);
             put(
                 "total_cost",
                 match span.month {
                     Some(_) => billed.and_then(|b| Ok(b + adj_in_total?)),
-                    None => Err("billed per month: see step 1mo".into()),
+                    None => text(MONTHLY),
                 },
             );
             let s2 = g(F::SCOPE2_KG);
             let s1 = if p.fuels.is_empty() {
-                Err("no fuel meters configured (fuels)".to_owned())
+                text("no fuel meters configured (fuels)")
             } else {
                 g(F::SCOPE1_KG)
             };
@@ -434,10 +453,10 @@ pub fn compute(assets: &Assets, spec: &AssetSpec, f: &Facts, span: Span) -> Vec<
             put("co2e_scope1_kg", s1.clone());
             put(
                 "co2e_kg",
-                match (&s1, p.fuels.is_empty()) {
-                    (_, true) => s2,
-                    (Ok(a), false) => s2.map(|b| a + b),
-                    (Err(e), false) => Err(e.clone()),
+                if p.fuels.is_empty() {
+                    s2
+                } else {
+                    s1.and_then(|a| Ok(a + s2?))
                 },
             );
         }

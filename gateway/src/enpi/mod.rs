@@ -158,20 +158,23 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-fn split(values: Vec<(String, Result<f64, String>)>) -> Summary {
+/// Indicator values and reasons as shown to people.
+pub fn split(values: Vec<(&str, indicators::V)>) -> Summary {
     let mut s = Summary::default();
     for (name, v) in values {
         match v {
             // Guard: nothing that is not a finite number leaves the engine.
             Ok(x) if x.is_finite() => {
-                s.values.insert(name, x);
+                s.values.insert(name.to_owned(), x);
             }
             Ok(_) => {
-                s.missing
-                    .insert(name, "not a finite number (a zero or missing input)".into());
+                s.missing.insert(
+                    name.to_owned(),
+                    "not a finite number (a zero or missing input)".into(),
+                );
             }
             Err(e) => {
-                s.missing.insert(name, e);
+                s.missing.insert(name.to_owned(), e.to_string());
             }
         }
     }
@@ -206,12 +209,25 @@ pub fn compute_quarters(
 
 /// Merges quarter facts into buckets of `step`: (bucket start, facts, partial).
 pub fn roll(grid: Grid, facts: &[Facts], step: Step, tz: chrono_tz::Tz) -> Vec<(i64, Facts, bool)> {
+    if step == Step::Quarter {
+        return facts
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (grid.ts(i), f.clone(), false))
+            .collect();
+    }
     let mut out: Vec<(i64, Facts, bool)> = Vec::new();
+    // Bucket bounds are looked up (time-zone arithmetic) only when a quarter leaves the
+    // current bucket.
+    let mut end = i64::MIN;
     for (i, f) in facts.iter().enumerate() {
-        let b = step.bucket_start(grid.ts(i), tz);
-        match out.last_mut() {
-            Some((start, acc, _)) if *start == b => acc.merge(f),
-            _ => out.push((b, f.clone(), false)),
+        let ts = grid.ts(i);
+        if ts >= end {
+            let start = step.bucket_start(ts, tz);
+            end = step.bucket_end(start, tz);
+            out.push((start, f.clone(), false));
+        } else if let Some((_, acc, _)) = out.last_mut() {
+            acc.merge(f);
         }
     }
     for (b, _, partial) in &mut out {
@@ -220,13 +236,53 @@ pub fn roll(grid: Grid, facts: &[Facts], step: Step, tz: chrono_tz::Tz) -> Vec<(
     out
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredValues {
-    v: BTreeMap<String, f64>,
-    m: BTreeMap<String, String>,
+/// One computed interval: step, bucket start, partial, merged facts.
+pub type Computed = (Step, i64, bool, Facts);
+
+/// The facts of asset `idx` at every step for [from, to), not stored.
+pub fn compute_rows(
+    store: &Store,
+    assets: &Assets,
+    idx: usize,
+    from: i64,
+    to: i64,
+    now: i64,
+) -> Result<Vec<Computed>, StoreError> {
+    let tz = assets.timezone;
+    let (grid, facts) = compute_quarters(store, assets, idx, from, to, now)?;
+    let mut out = Vec::with_capacity(facts.len() * 5 / 4 + 64);
+    for step in [Step::Hour, Step::Day, Step::Month] {
+        for (bucket, f, partial) in roll(grid, &facts, step, tz) {
+            out.push((step, bucket, partial, f));
+        }
+    }
+    // The quarter-hours themselves, moved rather than copied.
+    out.extend(
+        facts
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| (Step::Quarter, grid.ts(i), false, f)),
+    );
+    Ok(out)
 }
 
-/// Recomputes and stores the EnPIs of every asset for the billing months overlapping
+/// The indicators of one computed interval of asset `idx`.
+pub fn indicators_of<'a>(
+    assets: &'a Assets,
+    idx: usize,
+    step: Step,
+    bucket: i64,
+    facts: &Facts,
+) -> Vec<(&'a str, indicators::V)> {
+    indicators::compute(
+        assets,
+        &assets.list[idx],
+        facts,
+        span(step, bucket, facts, assets.timezone),
+    )
+}
+
+/// Recomputes and stores the EnPI facts of every asset for the billing months overlapping
 /// [from, to) (whole months, so hourly, daily and monthly rows are complete). `tick` is
 /// called after each asset-month. Returns the rows written.
 pub fn recompute(
@@ -243,29 +299,17 @@ pub fn recompute(
         let mut m = Step::Month.bucket_start(from, tz);
         while m < to.min(now) {
             let end = Step::Month.bucket_end(m, tz);
-            let (grid, facts) = compute_quarters(store, assets, idx, m, end, now)?;
-            let mut rows = Vec::new();
-            for step in Step::ALL {
-                for (bucket, f, partial) in roll(grid, &facts, step, tz) {
-                    let values = split(indicators::compute(
-                        assets,
-                        spec,
-                        &f,
-                        span(step, bucket, &f, tz),
-                    ));
-                    rows.push((
+            let rows: Vec<_> = compute_rows(store, assets, idx, m, end, now)?
+                .into_iter()
+                .map(|(step, bucket, partial, f)| {
+                    (
                         step.code(),
                         bucket,
                         partial,
                         serde_json::to_string(&StoredFacts::from(&f)).unwrap_or_default(),
-                        serde_json::to_string(&StoredValues {
-                            v: values.values,
-                            m: values.missing,
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-            }
+                    )
+                })
+                .collect();
             written += rows.len();
             store.put_enpi(spec.id(), &rows)?;
             tick();
@@ -339,13 +383,12 @@ pub fn read(
     let mut merged = Facts::default();
     let mut month_sums: BTreeMap<&str, Result<f64, String>> = BTreeMap::new();
     let mut warnings = Vec::new();
-    for (bucket, partial, facts, values) in &stored {
-        let f: StoredFacts = serde_json::from_str(facts).unwrap_or_default();
-        merged.merge(&Facts::from(&f));
-        let v: StoredValues = serde_json::from_str(values).unwrap_or(StoredValues {
-            v: BTreeMap::new(),
-            m: BTreeMap::new(),
-        });
+    let idx = assets.get(asset).map_or(0, |(i, _)| i);
+    for (bucket, partial, facts) in &stored {
+        let stored_facts: StoredFacts = serde_json::from_str(facts).unwrap_or_default();
+        let f = Facts::from(&stored_facts);
+        merged.merge(&f);
+        let v = split(indicators_of(assets, idx, step, *bucket, &f));
         if step == Step::Month {
             for name in [
                 "basic_charge",
@@ -353,10 +396,11 @@ pub fn read(
                 "pf_adjustment",
                 "total_cost",
             ] {
-                let this =
-                    v.v.get(name)
-                        .copied()
-                        .ok_or_else(|| v.m.get(name).cloned().unwrap_or_default());
+                let this = v
+                    .values
+                    .get(name)
+                    .copied()
+                    .ok_or_else(|| v.missing.get(name).cloned().unwrap_or_default());
                 let acc = month_sums.entry(name).or_insert(Ok(0.0));
                 *acc = match (acc.clone(), this) {
                     (Ok(a), Ok(b)) => Ok(a + b),
@@ -367,8 +411,8 @@ pub fn read(
         rows.push(Row {
             ts: utc(*bucket),
             partial: *partial,
-            values: v.v,
-            missing: v.m,
+            values: v.values,
+            missing: v.missing,
         });
     }
     let mut summary = if merged.quarters == 0 {

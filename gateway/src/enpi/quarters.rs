@@ -54,7 +54,7 @@ pub fn quarter_facts(
     idx: usize,
 ) -> Result<Vec<Facts>, StoreError> {
     let n = loader.grid.n;
-    let mut out = vec![Facts::quarter(); n];
+    let mut out: Vec<Facts> = (0..n).map(|_| Facts::quarter()).collect();
     match &assets.list[idx] {
         AssetSpec::Compressor(c) => compressor(loader, assets, &assets.idle[idx], c, &mut out)?,
         AssetSpec::Chiller(c) => chiller(loader, c, &mut out)?,

@@ -108,6 +108,9 @@ pub struct Tariff {
     pub over_contract: Vec<Tier>,
     pub power_factor: Option<PowerFactorRule>,
     holidays: HashSet<NaiveDate>,
+    /// Indicator names of each period's energy and cost (`kwh_peak`, `cost_peak`).
+    pub kwh_names: Vec<String>,
+    pub cost_names: Vec<String>,
 }
 
 fn month_day(text: &str) -> Option<(u32, u32)> {
@@ -270,13 +273,15 @@ impl Tariff {
             currency: f.currency,
             source: f.source,
             seasons,
-            periods,
             default_period,
             energy,
             basic,
             over_contract: f.over_contract,
             power_factor: f.power_factor,
             holidays: f.holidays.into_iter().collect(),
+            kwh_names: periods.iter().map(|p| format!("kwh_{}", p.name)).collect(),
+            cost_names: periods.iter().map(|p| format!("cost_{}", p.name)).collect(),
+            periods,
         })
     }
 

@@ -316,7 +316,7 @@ fn monthly_bill_basic_over_contract_and_power_factor() {
     f.set(facts::F::DEMAND_KW, Ok(400.0));
     f.set(facts::F::ENERGY_COST, Ok(500_000.0));
     let july = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
-    let v: BTreeMap<String, Result<f64, String>> = indicators::compute(
+    let v: BTreeMap<&str, indicators::V> = indicators::compute(
         &assets,
         spec,
         &f,

@@ -34,6 +34,10 @@ USAGE:
       Starts mosquitto and influxd, runs `kilowatch-gateway run` into SQLite and into influxd,
       publishes SDM630 polls and measures readings/s and gateway CPU; compares with raw
       line-protocol POSTs of the same points; times a one-year query at 1 h over HTTP.
+  kilowatch-bench enpi-suite [--days 365] [--assets 20] [--repeat 3]
+      Backfills the demo plant's one-minute history, defines ASSETS assets on it (compressor
+      rooms, chillers and plants in turn) and times computing all their indicators at 15 min,
+      1 h, 1 day and 1 month over the whole history, with and without storing them.
 ";
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Some("publish-suite") => publish_suite(&args[1..]),
         Some("publish") => publish_once(&args[1..]),
         Some("ingest-suite") => ingest_suite(&args[1..]),
+        Some("enpi-suite") => enpi_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -939,5 +944,110 @@ fn query_year(gateway: &Path, dir: &Path) -> anyhow::Result<()> {
         times[10],
         times[20]
     );
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn enpi_suite(args: &[String]) -> anyhow::Result<()> {
+    use kilowatch_gateway::enpi::{self, Assets};
+    use kilowatch_gateway::store::{Store, StoreSettings};
+    let days: u64 = flag(args, "--days").unwrap_or("365").parse()?;
+    let n_assets: usize = flag(args, "--assets").unwrap_or("20").parse()?;
+    let repeat: usize = flag(args, "--repeat").unwrap_or("3").parse()?;
+    let profiles = ProfileLibrary::builtin();
+    let mut config = SiteConfig::parse(kilowatch_gateway::DEMO_SITE, "demo-site.toml", &profiles)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dir = std::env::temp_dir().join(format!("kw-enpi-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("bench.db");
+    let mut store = Store::open(&db)?.with_settings(StoreSettings::for_site(&config, &profiles));
+    let started = Instant::now();
+    let (_, _, report) = kilowatch_gateway::backfill::backfill(
+        &config,
+        "demo-site.toml",
+        &mut store,
+        Duration::from_secs(days * 86_400),
+        chrono::Utc::now(),
+        true,
+    )?;
+    eprintln!(
+        "history: {days} days, {} samples, in {:.1} s",
+        report.samples,
+        started.elapsed().as_secs_f64()
+    );
+    // N assets over the demo's devices: compressor rooms, chillers and plants in turn.
+    let templates = config.assets.clone();
+    config.assets = (0..n_assets)
+        .map(|i| {
+            let mut t = templates[i % templates.len()].clone();
+            let id = format!("{}-{i}", t["id"].as_str().unwrap_or("asset"));
+            t.insert("id".into(), toml::Value::String(id));
+            t
+        })
+        .collect();
+    let assets =
+        Assets::from_site(&config, "demo-site.toml").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (from, to) = (report.from.timestamp_millis(), report.to.timestamp_millis());
+    let tz = assets.timezone;
+    // All indicators of assets idx ≡ k (mod threads), each thread on its own connection.
+    let all = |threads: usize| -> anyhow::Result<usize> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (assets, db) = (&assets, &db);
+                    scope.spawn(move || -> anyhow::Result<usize> {
+                        let store = Store::open(db)?;
+                        let mut rows = 0;
+                        for idx in (k..assets.list.len()).step_by(threads) {
+                            let mut m = enpi::Step::Month.bucket_start(from, tz);
+                            while m < to {
+                                let end = enpi::Step::Month.bucket_end(m, tz);
+                                for (step, bucket, _, f) in
+                                    enpi::compute_rows(&store, assets, idx, m, end, to)?
+                                {
+                                    std::hint::black_box(enpi::indicators_of(
+                                        assets, idx, step, bucket, &f,
+                                    ));
+                                    rows += 1;
+                                }
+                                m = end;
+                            }
+                        }
+                        Ok(rows)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?)
+                .sum()
+        })
+    };
+    let (mut one, mut two, mut stored, mut rows_n) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for _ in 0..repeat {
+        let t = Instant::now();
+        rows_n = all(1)?;
+        one.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        all(2)?;
+        two.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        enpi::recompute(&mut store, &assets, from, to, to, || {})?;
+        stored.push(t.elapsed().as_secs_f64());
+    }
+    println!("| assets | history | indicator rows (15m, 1h, 1d, 1mo) | all indicators, 1 thread | all indicators, 2 threads | facts stored (1 thread) |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {n_assets} | {days} days of 1-minute data | {rows_n} | {:.2} s | {:.2} s | {:.2} s |",
+        median(one),
+        median(two),
+        median(stored)
+    );
+    eprintln!("medians of {repeat} runs");
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
