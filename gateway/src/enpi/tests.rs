@@ -36,12 +36,22 @@ supply_temp = "chw/chw_supply_temp"
 return_temp = "chw/chw_return_temp"
 flow = "chw/water_flow"
 capacity_tr = 100.0
+auxiliaries = ["pump"]
 
 [[assets]]
 id = "plant"
 type = "plant"
 power = ["inc"]
 production = "line/production_count"
+fuels = [{ name = "natural gas", series = "boiler/gas_volume", kg_co2e_per_unit = 1.879 }]
+
+[[assets]]
+id = "air2"
+type = "compressor"
+power = ["c2"]
+flow = "hdr/air_flow"
+load_from_power = { device = "c2", loaded_kw = 50.0, unloaded_kw = 15.0 }
+idle = [{ days = ["wed"], hours = [["16:30", "17:00"]] }]
 "#;
 
 /// 2026-07-15 16:00 Asia/Taipei (a summer Wednesday: the HV tariff's peak period).
@@ -91,7 +101,10 @@ fn scenario(name: &str, v: Variant) -> (Store, Assets) {
     let chiller_kw = [70.0, 45.0, 28.0, 18.0];
     let chiller_dt = [5.0, 3.75, 2.5, 1.25];
     let plant_kw = [200.0, 400.0, 300.0, 100.0];
+    // Loaded, half loaded, a quarter loaded, stopped (below half the unloaded 15 kW).
+    let c2_kw = [50.0, 32.5, 23.75, 5.0];
     let (mut e_c1, mut e_ch, mut e_inc, mut s_inc) = (1000.0, 500.0, 9000.0, 12000.0);
+    let (mut e_c2, mut e_pump, mut gas) = (100.0, 10.0, 300.0);
     let mut batch = Vec::new();
     for m in -1i64..60 {
         let q = m.clamp(0, 59) as usize / 15;
@@ -100,6 +113,9 @@ fn scenario(name: &str, v: Variant) -> (Store, Assets) {
         e_ch += chiller_kw[q] * v.power / 60.0;
         e_inc += plant_kw[q] * v.power / 60.0;
         s_inc += plant_kw[q] * v.power / 0.75 / 60.0;
+        e_c2 += c2_kw[q] * v.power / 60.0;
+        e_pump += 10.0 * v.power / 60.0;
+        gas += 0.5;
         let mut polls: Vec<(&str, Vec<Reading>)> = vec![
             (
                 "c1",
@@ -121,6 +137,9 @@ fn scenario(name: &str, v: Variant) -> (Store, Assets) {
                 )],
             ),
             ("ch", vec![reading("active_energy_import", e_ch, "kWh")]),
+            ("c2", vec![reading("active_energy_import", e_c2, "kWh")]),
+            ("pump", vec![reading("active_energy_import", e_pump, "kWh")]),
+            ("boiler", vec![reading("gas_volume", gas, "m³")]),
             (
                 "inc",
                 vec![
@@ -253,7 +272,23 @@ fn chiller_indicators_match_hand_computed_values() {
     close(&r, "kw_per_tr_50", 0.564_494_124_39);
     close(&r, "kw_per_tr_25", 0.725_778_159_93);
     close(&r, "iplv_kw_per_tr", 0.598_403_665_43);
-    assert!(r.missing["plant_kw_per_tr"].contains("auxiliaries"));
+    // With the 10 kW chilled-water pump.
+    close(&r, "plant_kw_per_tr", 50.25 / 62.002_416_832_5);
+}
+
+#[test]
+fn load_from_power_and_an_idle_schedule() {
+    let (s, a) = scenario("air2", PLAIN);
+    let r = hour(&s, &a, "air2");
+    // Quarters at 50, 32.5, 23.75 and 5 kW between 15 kW unloaded and 50 kW loaded: loaded
+    // 1, 0.5, 0.25 of the quarter, then stopped. Running 0.75 h, loaded 0.4375 h.
+    close(&r, "energy_kwh", (50.0 + 32.5 + 23.75 + 5.0) / 4.0);
+    close(&r, "loaded_pct", 100.0 * 0.4375 / 0.75);
+    // Scheduled idle 16:30-17:00 local: one quarter loaded a quarter of the time, one stopped.
+    close(&r, "leakage_pct", 25.0);
+    close(&r, "leak_flow_m3min", 5.0);
+    assert!(r.missing["cycles_per_hour"].contains("load_state"));
+    assert!(r.missing["pressure_avg"].contains("pressure"));
 }
 
 #[test]
@@ -278,9 +313,10 @@ fn plant_indicators_match_hand_computed_values() {
     close(&r, "pf_adjustment", 11.675);
     // 2026 has no published factor: 2023's 0.494 kg/kWh.
     close(&r, "co2e_scope2_kg", 123.5);
-    close(&r, "co2e_kg", 123.5);
+    // 0.5 m³ of gas a minute × 1.879 kg CO2e/m³.
+    close(&r, "co2e_scope1_kg", 30.0 * 1.879);
+    close(&r, "co2e_kg", 123.5 + 30.0 * 1.879);
     assert!(r.missing["basic_charge"].contains("1mo"));
-    assert!(r.missing["co2e_scope1_kg"].contains("fuel"));
     // The quarter rows show the demand where it happened.
     let q = read(
         &s,
@@ -351,7 +387,10 @@ fn doubling_power_doubles_specific_power_and_kw_per_tr() {
     for (asset, names) in [
         ("air", &["specific_power", "kwh_per_m3", "energy_kwh"][..]),
         ("ch", &["kw_per_tr", "kw_per_tr_50", "iplv_kw_per_tr"][..]),
-        ("plant", &["sec", "demand_kw", "energy_cost", "co2e_kg"][..]),
+        (
+            "plant",
+            &["sec", "demand_kw", "energy_cost", "co2e_scope2_kg"][..],
+        ),
     ] {
         let (r1, r2) = (hour(&s1, &a1, asset), hour(&s2, &a2, asset));
         for n in names {
