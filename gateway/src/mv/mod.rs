@@ -1,6 +1,7 @@
 //! Savings verification (M&V, IPMVP Options B and C, ASHRAE Guideline 14), built as a library
-//! first: distributions and least squares with their statistics. Models, savings and reports
-//! build on these (issue 8).
+//! first: distributions, least squares with their statistics, and temperature change-point
+//! models. Model selection, savings, uncertainty and reports build on these (issue 8).
 
+pub mod changepoint;
 pub mod dist;
 pub mod ols;
