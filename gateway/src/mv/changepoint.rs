@@ -35,7 +35,8 @@ pub struct ChangePoint {
     pub form: Form,
     /// Balance points, °C (one for 3P and 4P; heating then cooling for 5P).
     pub balance: Vec<f64>,
-    /// OLS on the hinge terms: intercept, then heating and/or cooling slopes in that order.
+    /// OLS on the hinge terms: intercept, then heating and/or cooling slopes in that order,
+    /// then the extra drivers.
     pub ols: Ols,
 }
 
@@ -47,14 +48,23 @@ fn hinge_down(t: &[f64], b: f64) -> Vec<f64> {
     t.iter().map(|t| (b - t).max(0.0)).collect()
 }
 
-/// Fit of `form` at fixed balance points, if the signs qualify.
-fn at(form: Form, t: &[f64], y: &[f64], b: &[f64]) -> Option<Ols> {
-    let m = match form {
-        Form::ThreeCooling => fit(&[&hinge_up(t, b[0])], y).ok()?,
-        Form::ThreeHeating => fit(&[&hinge_down(t, b[0])], y).ok()?,
-        Form::Four => fit(&[&hinge_down(t, b[0]), &hinge_up(t, b[0])], y).ok()?,
-        Form::Five => fit(&[&hinge_down(t, b[0]), &hinge_up(t, b[1])], y).ok()?,
-    };
+/// The hinge columns of `form` at balance points `b`.
+pub fn hinges(form: Form, t: &[f64], b: &[f64]) -> Vec<Vec<f64>> {
+    match form {
+        Form::ThreeCooling => vec![hinge_up(t, b[0])],
+        Form::ThreeHeating => vec![hinge_down(t, b[0])],
+        Form::Four => vec![hinge_down(t, b[0]), hinge_up(t, b[0])],
+        Form::Five => vec![hinge_down(t, b[0]), hinge_up(t, b[1])],
+    }
+}
+
+/// Fit of `form` (plus `extra` drivers after the hinges) at fixed balance points, if the
+/// temperature slopes have the physical signs.
+fn at(form: Form, t: &[f64], extra: &[&[f64]], y: &[f64], b: &[f64]) -> Option<Ols> {
+    let h = hinges(form, t, b);
+    let mut cols: Vec<&[f64]> = h.iter().map(Vec::as_slice).collect();
+    cols.extend_from_slice(extra);
+    let m = fit(&cols, y).ok()?;
     let ok = match form {
         Form::ThreeCooling | Form::ThreeHeating => m.coef[1] > 0.0,
         Form::Four => (m.coef[1] > 0.0 || m.coef[2] > 0.0) && m.coef[1] + m.coef[2] > 0.0,
@@ -73,7 +83,12 @@ fn search_range(t: &[f64]) -> (f64, f64) {
 }
 
 /// Grid search (coarse, then fine around the best) for the least-SSE qualifying fit.
-pub fn fit_form(form: Form, t: &[f64], y: &[f64]) -> Result<Option<ChangePoint>, FitError> {
+pub fn fit_form(
+    form: Form,
+    t: &[f64],
+    extra: &[&[f64]],
+    y: &[f64],
+) -> Result<Option<ChangePoint>, FitError> {
     if t.len() != y.len() || t.len() < 6 {
         return Err(FitError::TooFewPoints { n: t.len(), k: 4 });
     }
@@ -83,7 +98,7 @@ pub fn fit_form(form: Form, t: &[f64], y: &[f64]) -> Result<Option<ChangePoint>,
     }
     let mut best: Option<(f64, Vec<f64>, Ols)> = None;
     let consider = |best: &mut Option<(f64, Vec<f64>, Ols)>, b: Vec<f64>| {
-        if let Some(m) = at(form, t, y, &b) {
+        if let Some(m) = at(form, t, extra, y, &b) {
             if best.as_ref().is_none_or(|(sse, ..)| m.sse < *sse) {
                 *best = Some((m.sse, b, m));
             }
@@ -160,7 +175,7 @@ mod tests {
     #[test]
     fn three_point_cooling_is_recovered_within_one_percent() {
         let (t, y) = year(|t| 1200.0 + 55.0 * (t - 21.0).max(0.0), 5.0);
-        let m = fit_form(Form::ThreeCooling, &t, &y).unwrap().unwrap();
+        let m = fit_form(Form::ThreeCooling, &t, &[], &y).unwrap().unwrap();
         within(m.balance[0], 21.0, 1.0, "balance point");
         within(m.ols.coef[0], 1200.0, 1.0, "base load");
         within(m.ols.coef[1], 55.0, 1.0, "cooling slope");
@@ -170,14 +185,14 @@ mod tests {
     #[test]
     fn three_point_heating_and_five_point_are_recovered() {
         let (t, y) = year(|t| 800.0 + 40.0 * (19.0 - t).max(0.0), 4.0);
-        let m = fit_form(Form::ThreeHeating, &t, &y).unwrap().unwrap();
+        let m = fit_form(Form::ThreeHeating, &t, &[], &y).unwrap().unwrap();
         within(m.balance[0], 19.0, 1.0, "heating balance point");
         within(m.ols.coef[1], 40.0, 1.0, "heating slope");
         let (t, y) = year(
             |t| 1000.0 + 30.0 * (18.0 - t).max(0.0) + 60.0 * (t - 25.0).max(0.0),
             4.0,
         );
-        let m = fit_form(Form::Five, &t, &y).unwrap().unwrap();
+        let m = fit_form(Form::Five, &t, &[], &y).unwrap().unwrap();
         within(m.balance[0], 18.0, 1.0, "5P heating balance point");
         within(m.balance[1], 25.0, 1.0, "5P cooling balance point");
         within(m.ols.coef[1], 30.0, 1.0, "5P heating slope");
@@ -188,9 +203,9 @@ mod tests {
     fn wrong_signs_do_not_qualify() {
         // Energy falls with temperature everywhere: no cooling model qualifies.
         let (t, y) = year(|t| 2000.0 - 20.0 * t, 2.0);
-        assert!(fit_form(Form::ThreeCooling, &t, &y).unwrap().is_none());
-        assert!(fit_form(Form::Five, &t, &y).unwrap().is_none());
+        assert!(fit_form(Form::ThreeCooling, &t, &[], &y).unwrap().is_none());
+        assert!(fit_form(Form::Five, &t, &[], &y).unwrap().is_none());
         let flat = vec![20.0; 30];
-        assert!(fit_form(Form::ThreeCooling, &flat, &[1.0; 30]).is_err());
+        assert!(fit_form(Form::ThreeCooling, &flat, &[], &[1.0; 30]).is_err());
     }
 }
