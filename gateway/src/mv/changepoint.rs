@@ -2,7 +2,7 @@
 //! balance-point search: 3P cooling, 3P heating, 4P and 5P. Candidates qualify only with the
 //! physically right signs (energy rises away from the balance point).
 
-use super::ols::{fit, FitError, Ols};
+use super::ols::{cholesky, fit, solve, FitError, Ols};
 
 /// A change-point model form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,19 +58,163 @@ pub fn hinges(form: Form, t: &[f64], b: &[f64]) -> Vec<Vec<f64>> {
     }
 }
 
-/// Fit of `form` (plus `extra` drivers after the hinges) at fixed balance points, if the
-/// temperature slopes have the physical signs.
-fn at(form: Form, t: &[f64], extra: &[&[f64]], y: &[f64], b: &[f64]) -> Option<Ols> {
+/// Sufficient statistics for the balance-point search: with the data sorted by temperature,
+/// prefix sums make every hinge column's cross products with the fixed columns (intercept,
+/// extra drivers, energy) an O(log n) lookup, so a dense grid costs no more than a few full fits.
+struct Moments {
+    n: f64,
+    /// Temperatures, ascending.
+    t: Vec<f64>,
+    /// Fixed columns: 1, the extra drivers, then y. `pre[f][i]` = Σ_{j<i} f_j,
+    /// `pre_t[f][i]` = Σ_{j<i} t_j·f_j (in sorted order).
+    pre: Vec<Vec<f64>>,
+    pre_t: Vec<Vec<f64>>,
+    /// Σ t² prefix.
+    pre_tt: Vec<f64>,
+    /// Σ f_a·f_b over all rows, fixed columns.
+    fixed: Vec<Vec<f64>>,
+}
+
+impl Moments {
+    fn new(t: &[f64], extra: &[&[f64]], y: &[f64]) -> Self {
+        let n = t.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| t[a].total_cmp(&t[b]));
+        let cols: Vec<Vec<f64>> = std::iter::once(vec![1.0; n])
+            .chain(extra.iter().map(|c| c.to_vec()))
+            .chain(std::iter::once(y.to_vec()))
+            .collect();
+        let ts: Vec<f64> = order.iter().map(|&i| t[i]).collect();
+        let prefix = |f: &dyn Fn(usize) -> f64| {
+            let mut p = Vec::with_capacity(n + 1);
+            let mut acc = 0.0;
+            p.push(0.0);
+            for &i in &order {
+                acc += f(i);
+                p.push(acc);
+            }
+            p
+        };
+        let pre: Vec<Vec<f64>> = cols.iter().map(|c| prefix(&|i| c[i])).collect();
+        let pre_t: Vec<Vec<f64>> = cols.iter().map(|c| prefix(&|i| c[i] * t[i])).collect();
+        let pre_tt = prefix(&|i| t[i] * t[i]);
+        let fixed = cols
+            .iter()
+            .map(|a| {
+                cols.iter()
+                    .map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum())
+                    .collect()
+            })
+            .collect();
+        Self {
+            n: n as f64,
+            t: ts,
+            pre,
+            pre_t,
+            pre_tt,
+            fixed,
+        }
+    }
+
+    /// Σ h·f for fixed column `f` and Σ h² of the hinge (T − b)⁺ (`up`) or (b − T)⁺.
+    fn hinge(&self, b: f64, up: bool) -> (Vec<f64>, f64) {
+        let last = self.t.len();
+        if up {
+            let i = self.t.partition_point(|&t| t <= b);
+            let sum = |p: &[f64]| p[last] - p[i];
+            let cross = (0..self.pre.len())
+                .map(|f| sum(&self.pre_t[f]) - b * sum(&self.pre[f]))
+                .collect();
+            let sq = sum(&self.pre_tt) - 2.0 * b * sum(&self.pre_t[0]) + b * b * sum(&self.pre[0]);
+            (cross, sq)
+        } else {
+            let i = self.t.partition_point(|&t| t < b);
+            let cross = (0..self.pre.len())
+                .map(|f| b * self.pre[f][i] - self.pre_t[f][i])
+                .collect();
+            let sq = self.pre_tt[i] - 2.0 * b * self.pre_t[0][i] + b * b * self.pre[0][i];
+            (cross, sq)
+        }
+    }
+
+    /// Coefficients (intercept, hinges, extras) and SSE at balance points `b`; hinge columns
+    /// of one model never overlap (their cross product is 0).
+    fn fit(&self, form: Form, b: &[f64]) -> Option<(Vec<f64>, f64)> {
+        let hinges: Vec<(Vec<f64>, f64)> = match form {
+            Form::ThreeCooling => vec![self.hinge(b[0], true)],
+            Form::ThreeHeating => vec![self.hinge(b[0], false)],
+            Form::Four => vec![self.hinge(b[0], false), self.hinge(b[0], true)],
+            Form::Five => vec![self.hinge(b[0], false), self.hinge(b[1], true)],
+        };
+        let nf = self.fixed.len();
+        let ny = nf - 1;
+        let nh = hinges.len();
+        let q = nh + nf - 2;
+        // Raw sums: S_a (with the intercept column), S_ab, S_ay for drivers a = hinges, extras.
+        let s_a = |a: usize| {
+            if a < nh {
+                hinges[a].0[0]
+            } else {
+                self.fixed[0][a - nh + 1]
+            }
+        };
+        let s_ab = |a: usize, c: usize| match (a < nh, c < nh) {
+            (true, true) => {
+                if a == c {
+                    hinges[a].1
+                } else {
+                    0.0
+                }
+            }
+            (true, false) => hinges[a].0[c - nh + 1],
+            (false, true) => hinges[c].0[a - nh + 1],
+            (false, false) => self.fixed[a - nh + 1][c - nh + 1],
+        };
+        let s_ay = |a: usize| {
+            if a < nh {
+                hinges[a].0[ny]
+            } else {
+                self.fixed[a - nh + 1][ny]
+            }
+        };
+        let n = self.n;
+        let sy = self.fixed[0][ny];
+        let m: Vec<Vec<f64>> = (0..q)
+            .map(|a| (0..q).map(|c| s_ab(a, c) - s_a(a) * s_a(c) / n).collect())
+            .collect();
+        let r: Vec<f64> = (0..q).map(|a| s_ay(a) - s_a(a) * sy / n).collect();
+        let l = cholesky(&m)?;
+        let beta = solve(&l, &r);
+        let syy = self.fixed[ny][ny] - sy * sy / n;
+        let sse = syy - beta.iter().zip(&r).map(|(b, r)| b * r).sum::<f64>();
+        let b0 = (sy - (0..q).map(|a| beta[a] * s_a(a)).sum::<f64>()) / n;
+        let mut coef = vec![b0];
+        coef.extend(beta);
+        Some((coef, sse))
+    }
+}
+
+/// Whether the temperature slopes have the physical signs.
+fn qualifies(form: Form, coef: &[f64]) -> bool {
+    match form {
+        Form::ThreeCooling | Form::ThreeHeating => coef[1] > 0.0,
+        Form::Four => (coef[1] > 0.0 || coef[2] > 0.0) && coef[1] + coef[2] > 0.0,
+        Form::Five => coef[1] > 0.0 && coef[2] > 0.0,
+    }
+}
+
+/// The full fit (statistics and residuals) of `form` at balance points `b`.
+pub fn fit_at(
+    form: Form,
+    t: &[f64],
+    extra: &[&[f64]],
+    y: &[f64],
+    b: &[f64],
+) -> Result<Ols, FitError> {
     let h = hinges(form, t, b);
     let mut cols: Vec<&[f64]> = h.iter().map(Vec::as_slice).collect();
     cols.extend_from_slice(extra);
-    let m = fit(&cols, y).ok()?;
-    let ok = match form {
-        Form::ThreeCooling | Form::ThreeHeating => m.coef[1] > 0.0,
-        Form::Four => (m.coef[1] > 0.0 || m.coef[2] > 0.0) && m.coef[1] + m.coef[2] > 0.0,
-        Form::Five => m.coef[1] > 0.0 && m.coef[2] > 0.0,
-    };
-    ok.then_some(m)
+    fit(&cols, y)
 }
 
 /// Balance points searched: between the 10th and 90th percentile of temperature, so each
@@ -96,55 +240,61 @@ pub fn fit_form(
     if hi - lo <= 0.0 {
         return Err(FitError::Singular);
     }
-    let mut best: Option<(f64, Vec<f64>, Ols)> = None;
-    let consider = |best: &mut Option<(f64, Vec<f64>, Ols)>, b: Vec<f64>| {
-        if let Some(m) = at(form, t, extra, y, &b) {
-            if best.as_ref().is_none_or(|(sse, ..)| m.sse < *sse) {
-                *best = Some((m.sse, b, m));
+    for (i, v) in y.iter().enumerate() {
+        if !v.is_finite() || !t[i].is_finite() || extra.iter().any(|c| !c[i].is_finite()) {
+            return Err(FitError::NotFinite(i));
+        }
+    }
+    let mom = Moments::new(t, extra, y);
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    let consider = |best: &mut Option<(f64, Vec<f64>)>, b: Vec<f64>| {
+        if let Some((coef, sse)) = mom.fit(form, &b) {
+            if qualifies(form, &coef) && best.as_ref().is_none_or(|(s, _)| sse < *s) {
+                *best = Some((sse, b));
             }
         }
     };
-    let coarse = (hi - lo) / 40.0;
     let grid = |from: f64, to: f64, step: f64| {
-        let n = ((to - from) / step).floor() as usize;
+        let n = ((to - from) / step + 1e-9).floor() as usize;
         (0..=n).map(move |i| from + i as f64 * step)
     };
+    // Coarse steps of 1/40 of the range (1/20 for the two-dimensional 5P search), then two
+    // refinements around the best at a fifth of the step each.
+    let mut step = (hi - lo) / if form == Form::Five { 20.0 } else { 40.0 };
     match form {
         Form::Five => {
-            for h in grid(lo, hi, coarse) {
-                for c in grid(h + coarse, hi, coarse) {
+            for h in grid(lo, hi, step) {
+                for c in grid(h, hi, step) {
                     consider(&mut best, vec![h, c]);
                 }
             }
         }
-        _ => grid(lo, hi, coarse).for_each(|b| consider(&mut best, vec![b])),
+        _ => grid(lo, hi, step).for_each(|b| consider(&mut best, vec![b])),
     }
-    // Refine within one coarse step of the best, at 1/40 of it.
-    if let Some((_, b0, _)) = best.clone() {
-        let fine = coarse / 40.0;
+    for _ in 0..3 {
+        let Some((_, b0)) = best.clone() else { break };
+        let fine = step / 5.0;
         match form {
             Form::Five => {
-                for h in grid(b0[0] - coarse, b0[0] + coarse, fine * 4.0) {
-                    for c in grid(b0[1] - coarse, b0[1] + coarse, fine * 4.0) {
-                        if h < c {
-                            consider(&mut best, vec![h, c]);
-                        }
-                    }
-                }
-                let b1 = best.clone().map(|b| b.1).unwrap_or(b0);
-                for h in grid(b1[0] - 4.0 * fine, b1[0] + 4.0 * fine, fine) {
-                    for c in grid(b1[1] - 4.0 * fine, b1[1] + 4.0 * fine, fine) {
-                        if h < c {
+                for h in grid(b0[0] - step, b0[0] + step, fine) {
+                    for c in grid(b0[1] - step, b0[1] + step, fine) {
+                        if h <= c && h >= lo && c <= hi {
                             consider(&mut best, vec![h, c]);
                         }
                     }
                 }
             }
-            _ => grid(b0[0] - coarse, b0[0] + coarse, fine)
+            _ => grid(b0[0] - step, b0[0] + step, fine)
+                .filter(|b| (lo..=hi).contains(b))
                 .for_each(|b| consider(&mut best, vec![b])),
         }
+        step = fine;
     }
-    Ok(best.map(|(_, balance, ols)| ChangePoint { form, balance, ols }))
+    let Some((_, balance)) = best else {
+        return Ok(None);
+    };
+    let ols = fit_at(form, t, extra, y, &balance)?;
+    Ok(qualifies(form, &ols.coef).then_some(ChangePoint { form, balance, ols }))
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@
 
 pub mod changepoint;
 pub mod dist;
+pub mod frame;
 pub mod ols;

@@ -48,7 +48,7 @@ pub struct Ols {
 }
 
 /// Cholesky factor L (lower) of a symmetric positive-definite matrix, or `None`.
-fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+pub(crate) fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let k = a.len();
     let mut l = vec![vec![0.0; k]; k];
     for i in 0..k {
@@ -70,7 +70,7 @@ fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 }
 
 /// Solves L·Lᵀ·x = b.
-fn solve(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+pub(crate) fn solve(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
     let k = l.len();
     let mut y = vec![0.0; k];
     for i in 0..k {
@@ -95,65 +95,88 @@ pub fn fit(drivers: &[&[f64]], y: &[f64]) -> Result<Ols, FitError> {
             return Err(FitError::NotFinite(i));
         }
     }
-    // Centre the drivers: the same fit, better conditioned normal equations.
+    // Shift each dense driver by its mean (better-conditioned normal equations); mostly-zero
+    // columns (time-of-week indicators) stay unshifted so each row is sparse, and the sums are
+    // centred exactly afterwards: C_ab = S_ab − S_a·S_b / n.
     let means: Vec<f64> = drivers
         .iter()
-        .map(|d| d.iter().sum::<f64>() / n as f64)
+        .map(|d| {
+            let zeros = d.iter().filter(|v| **v == 0.0).count();
+            if zeros * 2 > n {
+                0.0
+            } else {
+                d.iter().sum::<f64>() / n as f64
+            }
+        })
         .collect();
-    let x = |i: usize, j: usize| -> f64 {
-        if j == 0 {
-            1.0
-        } else {
-            drivers[j - 1][i] - means[j - 1]
-        }
-    };
-    let mut xtx = vec![vec![0.0; k]; k];
-    let mut xty = vec![0.0; k];
+    let q = k - 1;
+    let mut sa = vec![0.0; q];
+    let mut sab = vec![vec![0.0; q]; q];
+    let mut say = vec![0.0; q];
+    let ybar = y.iter().sum::<f64>() / n as f64;
+    let mut row: Vec<(usize, f64)> = Vec::with_capacity(q);
     for i in 0..n {
-        for a in 0..k {
-            let xa = x(i, a);
-            xty[a] += xa * y[i];
-            for b in 0..=a {
-                xtx[a][b] += xa * x(i, b);
+        row.clear();
+        row.extend(
+            (0..q)
+                .map(|j| (j, drivers[j][i] - means[j]))
+                .filter(|(_, v)| *v != 0.0),
+        );
+        let yi = y[i] - ybar;
+        for (ai, &(a, xa)) in row.iter().enumerate() {
+            sa[a] += xa;
+            say[a] += xa * yi;
+            for &(b, xb) in &row[..=ai] {
+                sab[a][b] += xa * xb;
             }
         }
     }
-    for a in 0..k {
-        for b in 0..a {
-            xtx[b][a] = xtx[a][b];
+    let nf = n as f64;
+    let mut xtx = vec![vec![0.0; k]; k];
+    let mut xty = vec![0.0; k];
+    xtx[0][0] = 1.0;
+    for a in 0..q {
+        xty[a + 1] = say[a];
+        for b in 0..=a {
+            let c = sab[a][b] - sa[a] * sa[b] / nf;
+            xtx[a + 1][b + 1] = c;
+            xtx[b + 1][a + 1] = c;
         }
     }
     let l = cholesky(&xtx).ok_or(FitError::Singular)?;
+    // Slopes from the centred system; the intercept from the means.
     let mut beta = solve(&l, &xty);
+    let centres: Vec<f64> = (0..q).map(|a| means[a] + sa[a] / nf).collect();
+    beta[0] = ybar - (0..q).map(|a| beta[a + 1] * centres[a]).sum::<f64>();
     let fitted: Vec<f64> = (0..n)
-        .map(|i| (0..k).map(|j| x(i, j) * beta[j]).sum())
+        .map(|i| {
+            beta[0]
+                + (0..q)
+                    .filter(|&a| drivers[a][i] != 0.0)
+                    .map(|a| beta[a + 1] * drivers[a][i])
+                    .sum::<f64>()
+        })
         .collect();
     let residuals: Vec<f64> = y.iter().zip(&fitted).map(|(y, f)| y - f).collect();
-    let ybar = y.iter().sum::<f64>() / n as f64;
     let sse: f64 = residuals.iter().map(|e| e * e).sum();
     let sst: f64 = y.iter().map(|v| (v - ybar).powi(2)).sum();
     let df = (n - k) as f64;
     let s2 = sse / df;
-    // Diagonal of (XᵀX)⁻¹, column by column.
-    let mut inv_diag = vec![0.0; k];
-    for (j, d) in inv_diag.iter_mut().enumerate() {
+    // Slope variances: the diagonal of the centred system's inverse (its first row and column
+    // are the identity's); the intercept's: s²·(1/n + c̄ᵀ C⁻¹ c̄) with c̄ the driver centres.
+    let mut se = vec![0.0; k];
+    for j in 1..k {
         let mut e = vec![0.0; k];
         e[j] = 1.0;
-        *d = solve(&l, &e)[j];
+        se[j] = (s2 * solve(&l, &e)[j]).max(0.0).sqrt();
     }
-    // Back from centred drivers: b0 = b0' − Σ bj·x̄j; its variance needs the full inverse.
-    let mut se: Vec<f64> = inv_diag.iter().map(|d| (s2 * d).sqrt()).collect();
-    if k > 1 {
-        let mut g = vec![0.0; k];
-        g[0] = 1.0;
-        for j in 1..k {
-            g[j] = -means[j - 1];
-        }
-        let h = solve(&l, &g);
-        let var0: f64 = g.iter().zip(&h).map(|(a, b)| a * b).sum::<f64>() * s2;
-        se[0] = var0.max(0.0).sqrt();
-        beta[0] -= (1..k).map(|j| beta[j] * means[j - 1]).sum::<f64>();
+    let mut g = vec![0.0; k];
+    for a in 0..q {
+        g[a + 1] = centres[a];
     }
+    let h = solve(&l, &g);
+    let quad: f64 = g.iter().zip(&h).map(|(a, b)| a * b).sum();
+    se[0] = (s2 * (1.0 / nf + quad)).max(0.0).sqrt();
     let t: Vec<f64> = beta
         .iter()
         .zip(&se)
