@@ -217,6 +217,40 @@ pub fn fit_at(
     fit(&cols, y)
 }
 
+/// Every sign-qualifying fit of `form` at the given balance points, least SSE first (for
+/// searches on a prescribed grid, such as CalTRACK's 1 °F steps).
+pub fn ranked(
+    form: Form,
+    t: &[f64],
+    extra: &[&[f64]],
+    y: &[f64],
+    points: Vec<Vec<f64>>,
+) -> Result<Vec<(f64, Vec<f64>)>, FitError> {
+    check(t, extra, y)?;
+    let mom = Moments::new(t, extra, y);
+    let mut out: Vec<(f64, Vec<f64>)> = points
+        .into_iter()
+        .filter_map(|b| {
+            let (coef, sse) = mom.fit(form, &b)?;
+            qualifies(form, &coef).then_some((sse, b))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(out)
+}
+
+fn check(t: &[f64], extra: &[&[f64]], y: &[f64]) -> Result<(), FitError> {
+    if t.len() != y.len() || t.len() < 6 {
+        return Err(FitError::TooFewPoints { n: t.len(), k: 4 });
+    }
+    for (i, v) in y.iter().enumerate() {
+        if !v.is_finite() || !t[i].is_finite() || extra.iter().any(|c| !c[i].is_finite()) {
+            return Err(FitError::NotFinite(i));
+        }
+    }
+    Ok(())
+}
+
 /// Balance points searched: between the 10th and 90th percentile of temperature, so each
 /// segment keeps data.
 fn search_range(t: &[f64]) -> (f64, f64) {
@@ -233,17 +267,10 @@ pub fn fit_form(
     extra: &[&[f64]],
     y: &[f64],
 ) -> Result<Option<ChangePoint>, FitError> {
-    if t.len() != y.len() || t.len() < 6 {
-        return Err(FitError::TooFewPoints { n: t.len(), k: 4 });
-    }
+    check(t, extra, y)?;
     let (lo, hi) = search_range(t);
     if hi - lo <= 0.0 {
         return Err(FitError::Singular);
-    }
-    for (i, v) in y.iter().enumerate() {
-        if !v.is_finite() || !t[i].is_finite() || extra.iter().any(|c| !c[i].is_finite()) {
-            return Err(FitError::NotFinite(i));
-        }
     }
     let mom = Moments::new(t, extra, y);
     let mut best: Option<(f64, Vec<f64>)> = None;

@@ -5,4 +5,5 @@
 pub mod changepoint;
 pub mod dist;
 pub mod frame;
+pub mod model;
 pub mod ols;
