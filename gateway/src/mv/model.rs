@@ -35,7 +35,7 @@ impl TempUnit {
     }
 
     /// °F to this unit.
-    fn from_f(self, f: f64) -> f64 {
+    fn of_fahrenheit(self, f: f64) -> f64 {
         match self {
             Self::C => (f - 32.0) * 5.0 / 9.0,
             Self::F => f,
@@ -172,7 +172,7 @@ fn hour_of_week(t: &NaiveDateTime) -> usize {
 fn tow_knots(unit: TempUnit) -> Vec<f64> {
     [30.0, 45.0, 55.0, 65.0, 75.0, 90.0]
         .iter()
-        .map(|f| unit.from_f(*f))
+        .map(|f| unit.of_fahrenheit(*f))
         .collect()
 }
 
@@ -476,7 +476,7 @@ fn caltrack(hdd: bool, cdd: bool, d: &Drivers, y: &[f64]) -> Result<Model, Model
         });
     }
     let temp = d.temp.as_deref().unwrap_or(&[]);
-    let grid: Vec<f64> = (30..=90).map(|f| d.unit.from_f(f64::from(f))).collect();
+    let grid: Vec<f64> = (30..=90).map(|f| d.unit.of_fahrenheit(f64::from(f))).collect();
     let min_total = d.unit.delta_from_f(20.0);
     let sufficient = |col: &[f64]| {
         col.iter().filter(|v| **v > 0.0).count() >= 10 && col.iter().sum::<f64>() >= min_total
@@ -709,7 +709,7 @@ mod tests {
             .map(|i| start + chrono::Duration::hours(i as i64))
             .collect();
         let temp: Vec<f64> = (0..n)
-            .map(|i| 20.0 + 6.0 * ((i % 24) as f64 / 24.0 * 6.283).sin() + rng.gauss())
+            .map(|i| 20.0 + 6.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin() + rng.gauss())
             .collect();
         let y: Vec<f64> = local
             .iter()

@@ -171,9 +171,7 @@ pub fn fit(drivers: &[&[f64]], y: &[f64]) -> Result<Ols, FitError> {
         se[j] = (s2 * solve(&l, &e)[j]).max(0.0).sqrt();
     }
     let mut g = vec![0.0; k];
-    for a in 0..q {
-        g[a + 1] = centres[a];
-    }
+    g[1..].copy_from_slice(&centres);
     let h = solve(&l, &g);
     let quad: f64 = g.iter().zip(&h).map(|(a, b)| a * b).sum();
     se[0] = (s2 * (1.0 / nf + quad)).max(0.0).sqrt();

@@ -1,0 +1,257 @@
+//! Whole-run tests: injected savings recovered within the reported uncertainty, degenerate
+//! inputs as warnings or errors, never NaN.
+
+use chrono::{Datelike, NaiveDate};
+
+use super::analysis::{analyse, Request};
+use super::frame::{parse_range, Granularity, Obs, Raw, VarSpec, Zone};
+use super::model::{Form, TempUnit};
+use super::savings::Adjustment;
+use crate::sim::rng::Rng;
+
+const TZ: Zone = Zone::Named(chrono_tz::Asia::Taipei);
+
+/// Daily observations from 2025-01-01: temperature, production and energy from `f`, with the
+/// measure saving `saving` (a fraction) from `retrofit` on.
+fn plant(
+    days: usize,
+    retrofit: NaiveDate,
+    saving: f64,
+    noise: f64,
+    f: impl Fn(f64, f64) -> f64,
+) -> Raw {
+    let mut rng = Rng::new(5);
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let obs = (0..days)
+        .map(|i| {
+            let day = start + chrono::Duration::days(i as i64);
+            let season = (2.0 * std::f64::consts::PI * (i as f64 - 200.0) / 365.0).cos();
+            let t = 22.0 + 9.0 * season + 2.0 * rng.gauss();
+            let p = if day.weekday().num_days_from_monday() >= 5 {
+                2000.0 + 300.0 * rng.uniform()
+            } else {
+                9000.0 + 1500.0 * rng.uniform()
+            };
+            let mut e = f(t, p) + noise * rng.gauss();
+            if day >= retrofit {
+                e *= 1.0 - saving;
+            }
+            Obs {
+                ts: TZ.instant(day.and_time(Default::default())),
+                energy: Some(e),
+                temp: Some(t),
+                vars: vec![Some(p)],
+            }
+        })
+        .collect();
+    Raw {
+        zone: TZ,
+        interval: 86_400_000,
+        obs,
+        has_temp: true,
+        vars: vec![VarSpec::parse("units").unwrap()],
+    }
+}
+
+fn request(baseline: &str, reporting: &str) -> Request {
+    Request {
+        source: "synthetic".into(),
+        energy_unit: "kWh".into(),
+        temp_unit: TempUnit::C,
+        granularity: Granularity::Day,
+        baseline: parse_range(baseline, TZ).unwrap(),
+        reporting: parse_range(reporting, TZ).unwrap(),
+        model: None,
+        adjustments: vec![],
+    }
+}
+
+fn energy(t: f64, p: f64) -> f64 {
+    900.0 + 45.0 * (t - 19.0).max(0.0) + 0.06 * p
+}
+
+#[test]
+fn injected_savings_are_recovered_within_the_reported_uncertainty() {
+    let retrofit = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let raw = plant(365 + 181, retrofit, 0.08, 40.0, energy);
+    let req = request("2025-01-01..2025-12-31", "2026-01-01..2026-06-30");
+    let r = analyse(&raw, &req).unwrap();
+    assert_eq!(r.model.form, "3p-cooling", "{:#?}", r.model.candidates);
+    assert!(r.model.valid, "{:#?}", r.model.checks);
+    // The truth: 8 % of what the plant would have used.
+    let adjusted = r.reporting.adjusted_baseline.unwrap();
+    let truth = r.reporting.actual / 0.92 * 0.08;
+    let s = &r.savings;
+    let u90 = s.uncertainty_90.unwrap();
+    assert!(
+        (s.avoided - truth).abs() <= u90,
+        "avoided {:.0} vs truth {truth:.0} ± {u90:.0}",
+        s.avoided
+    );
+    assert!(s.verified, "{}", s.verdict);
+    assert!(s
+        .verdict
+        .starts_with("savings verified at 90% confidence: "));
+    assert!((s.percent.unwrap() - 8.0).abs() < 1.0);
+    assert!((s.senpi.unwrap() - r.reporting.actual / adjusted).abs() < 1e-12);
+    assert_eq!(r.baseline.n, 365);
+    assert_eq!(r.reporting.n, 181);
+    assert_eq!(r.monthly.len(), 6);
+    let last = r.monthly.last().unwrap();
+    assert!((last.cumulative_savings - s.avoided).abs() < 1e-6);
+    // CUSUM ends at −savings (actual − adjusted), having started near zero over the baseline.
+    let end = r.series.last().unwrap().cusum;
+    let base_end = r.series[364].cusum;
+    assert!(
+        base_end.abs() < 1e-6,
+        "OLS residuals sum to zero: {base_end}"
+    );
+    assert!((end + s.avoided).abs() < 1e-6);
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("NaN") && !json.contains("null,\"uncertainty"));
+}
+
+#[test]
+fn no_savings_is_not_distinguishable_from_zero() {
+    let retrofit = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    let raw = plant(365 + 90, retrofit, 0.0, 40.0, energy);
+    let r = analyse(
+        &raw,
+        &request("2025-01-01..2025-12-31", "2026-01-01..2026-03-31"),
+    )
+    .unwrap();
+    assert!(!r.savings.verified);
+    assert!(
+        r.savings
+            .verdict
+            .starts_with("savings not distinguishable from zero"),
+        "{}",
+        r.savings.verdict
+    );
+    assert!(r.savings.avoided.abs() <= r.savings.uncertainty_90.unwrap());
+}
+
+#[test]
+fn a_non_routine_adjustment_raises_the_adjusted_baseline() {
+    let retrofit = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let raw = plant(365 + 31, retrofit, 0.05, 30.0, energy);
+    let mut req = request("2025-01-01..2025-12-31", "2026-01-01..2026-01-31");
+    let plain = analyse(&raw, &req).unwrap();
+    req.adjustments =
+        vec![Adjustment::parse("2026-01-16..2026-01-31=+3100:second shift on line 2", TZ).unwrap()];
+    let adj = analyse(&raw, &req).unwrap();
+    let diff =
+        adj.reporting.adjusted_baseline.unwrap() - plain.reporting.adjusted_baseline.unwrap();
+    assert!((diff - 3100.0).abs() < 1e-6, "{diff}");
+    assert!((adj.savings.avoided - plain.savings.avoided - 3100.0).abs() < 1e-6);
+    assert_eq!(adj.reporting.non_routine_adjustments.len(), 1);
+}
+
+#[test]
+fn degenerate_inputs_give_errors_or_warnings_never_nan() {
+    let retrofit = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    // All-zero energy.
+    let mut raw = plant(60, retrofit, 0.0, 0.0, |_, _| 0.0);
+    let req = request("2025-01-01..2025-01-31", "2025-02-01..2025-02-28");
+    let e = analyse(&raw, &req).unwrap_err().to_string();
+    assert!(e.contains("zero"), "{e}");
+    // Too few points: three baseline days cannot carry even a 2P model's checks.
+    raw = plant(40, retrofit, 0.0, 5.0, energy);
+    let r = analyse(
+        &raw,
+        &request("2025-01-01..2025-01-02", "2025-01-10..2025-01-20"),
+    );
+    match r {
+        Err(e) => assert!(e.to_string().contains("points"), "{e}"),
+        Ok(r) => {
+            assert_eq!(r.model.form, "mean");
+            let json = serde_json::to_string(&r).unwrap();
+            assert!(!json.contains("NaN"));
+        }
+    }
+    // Constant temperature: no temperature model qualifies; the others still run.
+    raw = plant(120, retrofit, 0.0, 5.0, energy);
+    for o in &mut raw.obs {
+        o.temp = Some(25.0);
+    }
+    let r = analyse(
+        &raw,
+        &request("2025-01-01..2025-03-31", "2025-04-01..2025-04-30"),
+    )
+    .unwrap();
+    assert_eq!(r.model.form, "linear", "{:#?}", r.model.candidates);
+    assert!(r
+        .model
+        .candidates
+        .iter()
+        .any(|c| c.form == "3p-cooling" && !c.qualified));
+    // Reporting temperatures outside the baseline range: an extrapolation warning.
+    raw = plant(365, retrofit, 0.0, 5.0, energy);
+    let r = analyse(
+        &raw,
+        &request("2025-01-01..2025-03-31", "2025-07-01..2025-08-31"),
+    )
+    .unwrap();
+    assert!(
+        r.warnings.iter().any(|w| w.contains("extrapolation")),
+        "{:#?}",
+        r.warnings
+    );
+    assert!(r.warnings.iter().any(|w| w.contains("covers 90 days")));
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("NaN"));
+    // Overlapping periods and a forced model that does not qualify are errors.
+    let e = analyse(
+        &raw,
+        &request("2025-01-01..2025-03-31", "2025-03-01..2025-04-30"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("overlap"));
+    let mut req = request("2025-01-01..2025-06-30", "2025-07-01..2025-08-31");
+    req.model = Some(Form::parse("3p-heating").unwrap());
+    let e = analyse(&raw, &req).unwrap_err().to_string();
+    assert!(
+        e.contains("3p-heating") && e.contains("does not qualify"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_days_are_left_out_and_reported() {
+    let retrofit = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    let mut raw = plant(365 + 31, retrofit, 0.0, 20.0, energy);
+    // February 2025 lost entirely; a week of temperatures lost in March.
+    raw.obs.retain(|o| {
+        let d = TZ.date(o.ts);
+        !(d.month() == 2 && d.year() == 2025)
+    });
+    for o in raw.obs.iter_mut().filter(|o| {
+        let d = TZ.date(o.ts);
+        d.year() == 2025 && d.month() == 3 && d.day() <= 7
+    }) {
+        o.temp = None;
+    }
+    let r = analyse(
+        &raw,
+        &request("2025-01-01..2025-12-31", "2026-01-01..2026-01-31"),
+    )
+    .unwrap();
+    assert_eq!(r.baseline.expected, 365);
+    assert_eq!(r.baseline.n, 365 - 28 - 7);
+    let feb = r
+        .baseline
+        .coverage
+        .iter()
+        .find(|c| c.month == "2025-02")
+        .unwrap();
+    assert_eq!((feb.expected, feb.complete), (28, 0));
+    assert!(
+        r.warnings.iter().any(|w| w.contains("2025-02 (0 %)")),
+        "{:#?}",
+        r.warnings
+    );
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("7 days lack temperature")));
+}
