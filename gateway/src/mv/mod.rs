@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod changepoint;
 pub mod dist;
 pub mod frame;
+pub mod input;
 pub mod model;
 pub mod ols;
 pub mod savings;

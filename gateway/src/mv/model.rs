@@ -476,7 +476,9 @@ fn caltrack(hdd: bool, cdd: bool, d: &Drivers, y: &[f64]) -> Result<Model, Model
         });
     }
     let temp = d.temp.as_deref().unwrap_or(&[]);
-    let grid: Vec<f64> = (30..=90).map(|f| d.unit.of_fahrenheit(f64::from(f))).collect();
+    let grid: Vec<f64> = (30..=90)
+        .map(|f| d.unit.of_fahrenheit(f64::from(f)))
+        .collect();
     let min_total = d.unit.delta_from_f(20.0);
     let sufficient = |col: &[f64]| {
         col.iter().filter(|v| **v > 0.0).count() >= 10 && col.iter().sum::<f64>() >= min_total
@@ -709,7 +711,9 @@ mod tests {
             .map(|i| start + chrono::Duration::hours(i as i64))
             .collect();
         let temp: Vec<f64> = (0..n)
-            .map(|i| 20.0 + 6.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin() + rng.gauss())
+            .map(|i| {
+                20.0 + 6.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin() + rng.gauss()
+            })
             .collect();
         let y: Vec<f64> = local
             .iter()
