@@ -205,6 +205,10 @@ pub fn backfill(
             if t >= end {
                 // Leave the plant at `end`; the live simulator continues from there.
                 plant.step(end, 1.0);
+                // A history ending at local midnight completes its last day: its truth too.
+                if end.with_timezone(&tz).time() == chrono::NaiveTime::MIN {
+                    day_truth(&mut truth, day, saved_at_day_start, plant.snapshot());
+                }
                 break;
             }
             plant.step(t, 1.0);
@@ -229,16 +233,7 @@ pub fn backfill(
             }
             let local_day = t.with_timezone(&tz).date_naive();
             if local_day != day {
-                let s = (snap.saved_leak_kwh, snap.saved_chiller_kwh);
-                for (measure, before, after) in [
-                    ("leak_repair", saved_at_day_start.0, s.0),
-                    ("chiller_retrofit", saved_at_day_start.1, s.1),
-                ] {
-                    if after > before {
-                        truth.push((day, measure, after - before));
-                    }
-                }
-                saved_at_day_start = s;
+                saved_at_day_start = day_truth(&mut truth, day, saved_at_day_start, snap);
                 day = local_day;
             }
             if samples.len() + rollups.len() >= 500_000 {
@@ -278,6 +273,26 @@ pub fn backfill(
             truth,
         },
     ))
+}
+
+/// Appends the energy each measure saved on `day` (from the counterfactual twins) and returns
+/// the running totals at the day's end.
+fn day_truth(
+    truth: &mut Vec<(NaiveDate, &'static str, f64)>,
+    day: NaiveDate,
+    at_start: (f64, f64),
+    snap: &crate::sim::plant::Snapshot,
+) -> (f64, f64) {
+    let s = (snap.saved_leak_kwh, snap.saved_chiller_kwh);
+    for (measure, before, after) in [
+        ("leak_repair", at_start.0, s.0),
+        ("chiller_retrofit", at_start.1, s.1),
+    ] {
+        if after > before {
+            truth.push((day, measure, after - before));
+        }
+    }
+    s
 }
 
 /// Writes the truth file: `date,measure,kwh_saved`.

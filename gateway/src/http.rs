@@ -298,6 +298,88 @@ async fn enpi(
     Ok(Json(report).into_response())
 }
 
+#[derive(Deserialize)]
+struct MvParams {
+    asset: Option<String>,
+    /// Comma-separated devices.
+    energy: Option<String>,
+    temp: Option<String>,
+    /// Comma-separated `device/quantity` series.
+    var: Option<String>,
+    #[serde(default)]
+    no_temp: bool,
+    baseline: Option<String>,
+    reporting: Option<String>,
+    granularity: Option<String>,
+    model: Option<String>,
+    /// Semicolon-separated adjustments `FROM..TO=ENERGY:REASON`.
+    adjust: Option<String>,
+    /// `json` (default) or `html` (the self-contained report).
+    format: Option<String>,
+}
+
+/// Savings verification on the store's data (the `mv` command's engine).
+async fn mv(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<MvParams>,
+) -> Result<Response, ApiError> {
+    let (Some(baseline), Some(reporting)) = (q.baseline, q.reporting) else {
+        return Ok(bad_request(
+            "`baseline` and `reporting` are required, e.g. baseline=2026-06-01..2026-07-31&reporting=2026-08-01..2026-08-31".into(),
+        ));
+    };
+    let html = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(f) => return Ok(bad_request(format!("`format`: `{f}` is not json or html"))),
+    };
+    let split = |v: Option<String>, sep: char| -> Vec<String> {
+        v.map(|v| {
+            v.split(sep)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let query = crate::mv::input::StoreQuery {
+        asset: q.asset,
+        energy: split(q.energy, ','),
+        temp: q.temp,
+        vars: split(q.var, ','),
+        no_temp: q.no_temp,
+    };
+    let options = crate::mv::Options {
+        baseline,
+        reporting,
+        granularity: q.granularity,
+        model: q.model,
+        adjust: split(q.adjust, ';'),
+        temp_unit: None,
+        energy_unit: None,
+    };
+    let assets = state.assets.clone();
+    let result = with_store(state, move |s| {
+        Ok(crate::mv::from_store(s, &assets, &query, &options))
+    })
+    .await?;
+    Ok(match result {
+        Ok(report) if html => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::mv::html::render(&report),
+        )
+            .into_response(),
+        Ok(report) => Json(report).into_response(),
+        Err(crate::mv::MvError::Input(e)) => bad_request(e),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    })
+}
+
 async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesResponse>, ApiError> {
     let series = with_store(state, |s| s.series()).await?;
     Ok(Json(SeriesResponse { series }))
@@ -429,6 +511,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/query", get(query))
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
+        .route("/api/v1/mv", get(mv))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

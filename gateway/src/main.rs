@@ -133,12 +133,94 @@ enum Command {
         #[arg(long)]
         recompute: bool,
     },
+    /// Verify savings of a retrofit (IPMVP Option B or C, ASHRAE Guideline 14): fit a baseline
+    /// model on the baseline period (mean, production, temperature change-point, CalTRACK
+    /// degree-day or time-of-week models, chosen by adjusted R²), predict what the plant would
+    /// have used in the reporting period, and report the avoided energy with its uncertainty.
+    ///
+    /// From the store:  kilowatch-gateway mv --config site.toml --asset chiller
+    ///                    --baseline 2026-06-10..2026-07-24 --reporting 2026-07-25..2026-09-07
+    ///                    --html chiller-savings.html
+    /// From a CSV file: kilowatch-gateway mv --csv meter.csv --time time --energy kwh
+    ///                    --temp oat --temp-unit F --baseline 2016-01-01..2016-12-31
+    ///                    --reporting 2017-01-01..2017-06-30 --json
+    #[command(verbatim_doc_comment)]
+    Mv(Box<MvArgs>),
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
     Simulate {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct MvArgs {
+    /// Site file (data from its store).
+    #[arg(long, value_name = "FILE", required_unless_present = "csv")]
+    pub config: Option<PathBuf>,
+    /// Overrides `gateway.database` from the site file.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Asset id from the site file: its meters' energy, its production counter as a driver.
+    #[arg(long, value_name = "NAME")]
+    pub asset: Option<String>,
+    /// CSV file with one row per interval (instead of the store).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "asset"])]
+    pub csv: Option<PathBuf>,
+    /// CSV: the time column (interval start; RFC 3339, `2016-01-05T00:00:00-0600`, or
+    /// local `2026-03-01 08:00` read in --tz).
+    #[arg(long, value_name = "COL", requires = "csv")]
+    pub time: Option<String>,
+    /// CSV: the energy column (energy used in each row's interval). Store: a device whose
+    /// energy counts (repeatable; added to the asset's).
+    #[arg(long, value_name = "COL|DEVICE")]
+    pub energy: Vec<String>,
+    /// Outdoor temperature: a CSV column, or a store series `device/quantity` (the site's
+    /// only `outdoor_temp` series is used when not given).
+    #[arg(long, value_name = "COL|SERIES")]
+    pub temp: Option<String>,
+    /// Store: do not use a temperature driver.
+    #[arg(long, conflicts_with = "temp")]
+    pub no_temp: bool,
+    /// Unit of the temperature data: C or F.
+    #[arg(long, value_name = "C|F", default_value = "C")]
+    pub temp_unit: String,
+    /// Another driver (production, occupancy): a CSV column or store series, optionally
+    /// `:sum` (default for CSV columns and counters; slope must be positive) or `:mean`.
+    #[arg(long = "var", value_name = "COL[:sum|:mean]")]
+    pub vars: Vec<String>,
+    /// CSV: time zone of timestamps without an offset and of the dates given (default: the
+    /// rows' offset, else UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// CSV: the energy column's unit for the report.
+    #[arg(long, value_name = "UNIT", default_value = "kWh")]
+    pub energy_unit: String,
+    /// Baseline period FROM..TO: dates (both days included, in the data's time zone) or
+    /// RFC 3339 times.
+    #[arg(long, value_name = "FROM..TO")]
+    pub baseline: String,
+    /// Reporting period FROM..TO, after the measure.
+    #[arg(long, value_name = "FROM..TO")]
+    pub reporting: String,
+    /// Period of the model: hour, day, week or month.
+    #[arg(long, default_value = "day")]
+    pub granularity: String,
+    /// Use this model form instead of selecting: mean, linear, 2p, 3p-cooling, 3p-heating,
+    /// 4p, 5p, caltrack-hdd, caltrack-cdd, caltrack-hdd-cdd, tow-temp.
+    #[arg(long, value_name = "FORM")]
+    pub model: Option<String>,
+    /// Non-routine adjustment added to the adjusted baseline, FROM..TO=ENERGY:REASON, e.g.
+    /// `2026-08-01..2026-08-31=+4500:second shift on line 2` (repeatable).
+    #[arg(long, value_name = "ADJUSTMENT")]
+    pub adjust: Vec<String>,
+    /// Print the full result as JSON (schema kilowatch-mv/1).
+    #[arg(long)]
+    pub json: bool,
+    /// Write a self-contained HTML report with charts to this file.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -191,6 +273,106 @@ fn main() -> ExitCode {
                 let listener = http::bind(site.gateway.http).await?;
                 println!("kilowatch gateway: http://{}/", listener.local_addr()?);
                 service::run(site, assets, db, listener, shutdown_signal()).await
+            }
+            Command::Mv(args) => {
+                let MvArgs {
+                    config,
+                    db,
+                    asset,
+                    csv,
+                    time,
+                    energy,
+                    temp,
+                    no_temp,
+                    temp_unit,
+                    vars,
+                    tz,
+                    energy_unit,
+                    baseline,
+                    reporting,
+                    granularity,
+                    model,
+                    adjust,
+                    json,
+                    html,
+                } = *args;
+                let options = kilowatch_gateway::mv::Options {
+                    baseline,
+                    reporting,
+                    granularity: Some(granularity),
+                    model,
+                    adjust,
+                    temp_unit: Some(temp_unit),
+                    energy_unit: Some(energy_unit),
+                };
+                let usage = |e: kilowatch_gateway::mv::MvError| -> anyhow::Error {
+                    match e {
+                        kilowatch_gateway::mv::MvError::Input(m) => Usage(m).into(),
+                        other => anyhow::Error::new(other),
+                    }
+                };
+                let report = if let Some(path) = csv {
+                    let (Some(time), [energy]) = (time, energy.as_slice()) else {
+                        return Err(Usage(
+                            "--csv needs --time COL and one --energy COL".to_owned(),
+                        )
+                        .into());
+                    };
+                    let tz = tz
+                        .map(|t| {
+                            t.parse::<chrono_tz::Tz>()
+                                .map_err(|_| Usage(format!("--tz: `{t}` is not a time zone (e.g. Asia/Taipei, America/Chicago)")))
+                        })
+                        .transpose()?;
+                    let cols = kilowatch_gateway::mv::input::CsvColumns {
+                        time,
+                        energy: energy.clone(),
+                        temp,
+                        vars: vars
+                            .iter()
+                            .map(|v| kilowatch_gateway::mv::frame::VarSpec::parse(v))
+                            .collect::<Result<_, _>>()
+                            .map_err(Usage)?,
+                    };
+                    kilowatch_gateway::mv::from_csv(&path, &cols, tz, &options).map_err(usage)?
+                } else {
+                    let config = config.expect("clap requires --config without --csv");
+                    let profiles = ProfileLibrary::builtin();
+                    let file = config.display().to_string();
+                    let site = SiteConfig::load(&config, &profiles)?;
+                    let assets = Assets::from_site(&site, &file)?;
+                    let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+                    if !db.exists() {
+                        return Err(Usage(format!(
+                            "no database at {} (run the gateway first, or give --db)",
+                            db.display()
+                        ))
+                        .into());
+                    }
+                    let store = Store::open(&db)?;
+                    let query = kilowatch_gateway::mv::input::StoreQuery {
+                        asset,
+                        energy,
+                        temp,
+                        vars,
+                        no_temp,
+                    };
+                    tokio::task::block_in_place(|| {
+                        kilowatch_gateway::mv::from_store(&store, &assets, &query, &options)
+                    })
+                    .map_err(usage)?
+                };
+                if let Some(out) = &html {
+                    std::fs::write(out, kilowatch_gateway::mv::html::render(&report))
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+                    eprintln!("report written to {}", out.display());
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print_mv(&report);
+                }
+                Ok(())
             }
             Command::Enpi {
                 config,
@@ -420,6 +602,36 @@ fn main() -> ExitCode {
 }
 
 /// `2026-10-01` (plant-local midnight), `2026-10-01 08:00` or RFC 3339.
+/// The human summary of a savings verification.
+fn print_mv(r: &kilowatch_gateway::mv::Report) {
+    let u = &r.energy_unit;
+    let m = &r.model;
+    println!("{}", r.savings.verdict);
+    println!(
+        "model {} on {} {}s: R² {:.3}, adj. R² {:.3}, CV(RMSE) {}{}",
+        m.form,
+        m.n,
+        r.granularity.code(),
+        m.r2,
+        m.adj_r2,
+        m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into()),
+        if m.valid {
+            ""
+        } else {
+            " (a validity check failed: see warnings)"
+        }
+    );
+    println!(
+        "reporting: actual {:.0} {u}, adjusted baseline {:.0} {u}, avoided {:.0} {u}",
+        r.reporting.actual,
+        r.reporting.adjusted_baseline.unwrap_or_default(),
+        r.savings.avoided
+    );
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+}
+
 fn parse_day_or_time(
     text: &str,
     tz: chrono_tz::Tz,

@@ -158,9 +158,11 @@ pub struct Report {
     pub monthly: Vec<MonthReport>,
     pub series: Vec<Point>,
     pub warnings: Vec<String>,
-    /// Driver names in the order of `Point`s' columns, for charts.
+    /// The baseline's main driver: name, values and the model's fitted values, for the chart.
     #[serde(skip)]
     pub driver: Option<(String, Vec<f64>, Vec<f64>)>,
+    #[serde(skip)]
+    pub zone: super::frame::Zone,
 }
 
 /// Periods with every driver the data has; the rest are counted.
@@ -386,12 +388,17 @@ pub fn analyse(raw: &Raw, req: &Request) -> Result<Report, MvError> {
         }
     }
     // Reporting drivers inside the baseline range (DOE), point by point and on average.
+    // Only the drivers the chosen model uses.
     let mut ranges: Vec<(String, &[f64], &[f64])> = Vec::new();
     if let (Some(bt), Some(rt)) = (&base.drivers.temp, &rep.drivers.temp) {
-        ranges.push(("temperature".to_owned(), bt, rt));
+        if model.form.uses_temp() {
+            ranges.push(("temperature".to_owned(), bt, rt));
+        }
     }
-    for ((spec, bv), (_, rv)) in base.drivers.vars.iter().zip(&rep.drivers.vars) {
-        ranges.push((spec.name.clone(), bv, rv));
+    if model.form.uses_vars() {
+        for ((spec, bv), (_, rv)) in base.drivers.vars.iter().zip(&rep.drivers.vars) {
+            ranges.push((spec.name.clone(), bv, rv));
+        }
     }
     for (name, b, r) in &ranges {
         let lo = b.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -565,5 +572,6 @@ pub fn analyse(raw: &Raw, req: &Request) -> Result<Report, MvError> {
         series,
         warnings,
         driver,
+        zone,
     })
 }

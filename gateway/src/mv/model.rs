@@ -134,11 +134,11 @@ impl Form {
         })
     }
 
-    fn uses_temp(self) -> bool {
+    pub fn uses_temp(self) -> bool {
         !matches!(self, Form::Mean | Form::Linear)
     }
 
-    fn uses_vars(self) -> bool {
+    pub fn uses_vars(self) -> bool {
         !matches!(self, Form::Mean | Form::CalTrack { .. })
     }
 }
