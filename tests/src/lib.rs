@@ -259,23 +259,23 @@ pub fn get_text(url: &str) -> Result<String, String> {
     res.body_mut().read_to_string().map_err(|e| e.to_string())
 }
 
-/// The Python interpreter of the test virtualenv, with pymodbus importable.
+/// The Python interpreter of the test virtualenv, with pymodbus and statsmodels importable.
 pub fn python() -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
     let python = std::env::var_os("KILOWATCH_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or(venv);
     let ok = Command::new(&python)
-        .args(["-c", "import pymodbus, serial"])
+        .args(["-c", "import pymodbus, serial, statsmodels.api"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "pymodbus is required by this test and {} cannot import it. Run tests/run-all.sh, which \
-         creates the virtualenv (python3 -m venv target/test-venv && \
-         target/test-venv/bin/pip install 'pymodbus[serial]==3.16.1').",
+        "pymodbus and statsmodels are required by this test and {} cannot import them. Run \
+         tests/run-all.sh, which creates the virtualenv (python3 -m venv target/test-venv && \
+         target/test-venv/bin/pip install 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1).",
         python.display()
     );
     python

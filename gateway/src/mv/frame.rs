@@ -249,14 +249,21 @@ pub fn aggregate(raw: &Raw, g: Granularity, from: i64, to: i64) -> Result<Frame,
         if end > to {
             break;
         }
-        if end - start < interval {
+        // Nominal length: a 23-hour DST day still holds one daily row.
+        let nominal = match g {
+            Granularity::Hour => 3_600_000,
+            Granularity::Day => 86_400_000,
+            Granularity::Week => 7 * 86_400_000,
+            Granularity::Month => 28 * 86_400_000,
+        };
+        if nominal < interval {
             return Err(format!(
                 "the data's interval ({} min) is longer than one {}: choose a coarser granularity",
                 interval / 60_000,
                 g.code()
             ));
         }
-        let expected = ((end - start) / interval) as usize;
+        let expected = (((end - start) as f64 / interval as f64).round() as usize).max(1);
         let (mut energy, mut n_energy) = (0.0, 0usize);
         let (mut temp, mut n_temp) = (0.0, 0usize);
         let mut vars = vec![(0.0, 0usize); raw.vars.len()];

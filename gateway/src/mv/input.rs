@@ -94,7 +94,16 @@ pub fn read_csv(path: &Path, cols: &CsvColumns, tz: Option<chrono_tz::Tz>) -> Re
         let ts_text = rec.get(time).unwrap_or("").trim();
         let ts = match parse_instant(ts_text) {
             Some((ms, off)) => {
-                zone.get_or_insert(Zone::Fixed(off));
+                let z = *zone.get_or_insert(Zone::Fixed(off));
+                // Offsets that change (daylight saving) mean a zone, not an offset: days would
+                // shift by an hour in summer and two rows fall into one day.
+                if let (Zone::Fixed(first), None) = (z, tz) {
+                    if first != off {
+                        return Err(format!(
+                            "{file}:{line}: the offset changes from {first} to {off} (daylight saving): give the time zone with --tz, e.g. --tz America/Chicago"
+                        ));
+                    }
+                }
                 ms
             }
             None => {

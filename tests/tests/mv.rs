@@ -1,0 +1,414 @@
+//! Savings verification end to end: the `mv` command on a CSV file cross-checked against
+//! statsmodels (an independent OLS) and the Guideline 14 formula computed in Python; then
+//! `/api/v1/mv` and the command on the demo's stored history.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kilowatch_e2e::{bin, free_port, get_json, get_text, python, scratch, wait_for, Proc};
+
+fn mv(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(bin("kilowatch-gateway"))
+        .arg("mv")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// 2016-2017 daily data in US Central time (offsets like `-0600`), temperatures in °F, a
+/// production count, and 10 % savings from 2017-01-01. Deterministic pseudo-noise.
+fn write_csv(path: &Path) {
+    let mut text = String::from("time,kwh,oat_f,units\n");
+    let mut seed: u64 = 42;
+    let mut noise = || {
+        // Sum of uniforms: roughly normal, mean 0, sd 1.
+        (0..12)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .sum::<f64>()
+            - 6.0
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2016, 1, 1).unwrap();
+    for i in 0..(366 + 181) {
+        let day = start + chrono::Duration::days(i);
+        let season = (std::f64::consts::TAU * (i as f64 - 200.0) / 365.0).cos();
+        let t = 62.0 + 18.0 * season + 4.0 * noise();
+        let units = 5000.0 + 800.0 * noise();
+        let mut kwh = 2000.0 + 35.0 * (t - 65.0).max(0.0) + 0.12 * units + 60.0 * noise();
+        if day >= chrono::NaiveDate::from_ymd_opt(2017, 1, 1).unwrap() {
+            kwh *= 0.9;
+        }
+        // Central time: -0600 in winter, -0500 in summer (the offset each row carries).
+        // Midnight is daylight time after the second Sunday of March, up to and including the
+        // first Sunday of November.
+        let sunday = |month: u32, nth: u8| {
+            chrono::NaiveDate::from_weekday_of_month_opt(
+                day.year(),
+                month,
+                chrono::Weekday::Sun,
+                nth,
+            )
+            .unwrap()
+        };
+        let dst = day > sunday(3, 2) && day <= sunday(11, 1);
+        let off = if dst { "-0500" } else { "-0600" };
+        text.push_str(&format!(
+            "{}T00:00:00{off},{kwh:.3},{t:.2},{units:.1}\n",
+            day.format("%Y-%m-%d")
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+use chrono::Datelike;
+
+const CHECK: &str = r#"
+import json, sys
+import numpy as np, statsmodels.api as sm
+from scipy import stats
+csv, report = sys.argv[1], json.load(open(sys.argv[2]))
+rows = [l.strip().split(',') for l in open(csv).read().splitlines()[1:]]
+base = [r for r in rows if r[0] < '2017-01-01']
+rep = [r for r in rows if r[0] >= '2017-01-01' and r[0] < '2017-07-01']
+m = report['model']
+bp = m['balance_points']
+def design(rs):
+    t = np.array([float(r[2]) for r in rs]); u = np.array([float(r[3]) for r in rs])
+    cols = ([np.maximum(t - bp[0], 0)] if bp else []) + [u]
+    return sm.add_constant(np.column_stack(cols))
+y = np.array([float(r[1]) for r in base])
+fit = sm.OLS(y, design(base)).fit()
+n, k = len(y), fit.params.size + len(bp)
+adj = 1 - (1 - fit.rsquared) * (n - 1) / (n - k)
+resid = fit.resid
+rho = float(np.sum(resid[1:] * resid[:-1]) / np.sum(resid ** 2))
+cv = np.sqrt(np.sum(resid ** 2) / (n - k)) / y.mean()
+pred = fit.predict(design(rep)).sum()
+actual = sum(float(r[1]) for r in rep)
+nn = n * (1 - rho) / (1 + rho) if rho > 0 else n
+root = np.sqrt((n / nn) * (1 + 2 / nn) / len(rep))
+u90 = 1.26 * stats.t.ppf(0.95, n - k) * cv * root * pred
+print(json.dumps({
+  'params': fit.params.tolist(), 'bse': fit.bse.tolist(), 'pvalues': fit.pvalues.tolist(),
+  'r2': fit.rsquared, 'adj_r2': adj, 'f_p': fit.f_pvalue, 'n': n, 'rho': rho, 'cv': cv,
+  'avoided': pred - actual, 'u90': u90,
+}))
+"#;
+
+fn close(what: &str, got: f64, want: f64, rel: f64) {
+    let tol = rel * want.abs().max(1e-12);
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: kilowatch {got:e}, statsmodels {want:e}"
+    );
+}
+
+#[test]
+fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
+    let py = python();
+    let dir = scratch("mv-csv");
+    let csv = dir.join("meter.csv");
+    write_csv(&csv);
+    for form in ["linear", "3p-cooling"] {
+        let (code, out, err) = mv(&[
+            "--csv",
+            csv.to_str().unwrap(),
+            "--time",
+            "time",
+            "--energy",
+            "kwh",
+            "--temp",
+            "oat_f",
+            "--temp-unit",
+            "F",
+            "--var",
+            "units",
+            "--tz",
+            "America/Chicago",
+            "--model",
+            form,
+            "--baseline",
+            "2016-01-01..2016-12-31",
+            "--reporting",
+            "2017-01-01..2017-06-30",
+            "--json",
+        ]);
+        assert_eq!(code, Some(0), "{form}: {err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let path = dir.join(format!("{form}.json"));
+        std::fs::write(&path, &out).unwrap();
+        let check = Command::new(&py)
+            .args(["-c", CHECK, csv.to_str().unwrap(), path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let sm: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        let m = &report["model"];
+        assert_eq!(m["form"], form);
+        assert_eq!(report["time_zone"], "America/Chicago");
+        assert_eq!(m["n"], sm["n"], "every 2016 day is a baseline point");
+        // statsmodels' column order; the JSON object is keyed by name.
+        let names: Vec<&str> = if form == "linear" {
+            vec!["intercept", "units"]
+        } else {
+            vec!["intercept", "cooling_slope", "units"]
+        };
+        assert_eq!(m["coefficients"].as_object().unwrap().len(), names.len());
+        let get = |obj: &str, name: &str| m[obj][name].as_f64().unwrap();
+        let arr = |key: &str, i: usize| sm[key][i].as_f64().unwrap();
+        for (i, name) in names.iter().enumerate() {
+            close(
+                &format!("{form} coefficient {name}"),
+                get("coefficients", name),
+                arr("params", i),
+                1e-7,
+            );
+            close(
+                &format!("{form} std error {name}"),
+                get("std_errors", name),
+                arr("bse", i),
+                1e-6,
+            );
+            let (p, want) = (get("p_values", name), arr("pvalues", i));
+            // p-values this small are below double precision's meaning in both.
+            if want > 1e-12 {
+                close(&format!("{form} p-value {name}"), p, want, 1e-4);
+            } else {
+                assert!(p < 1e-10, "{form} p-value {name}: {p} vs {want}");
+            }
+        }
+        let f = |v: &serde_json::Value| v.as_f64().unwrap();
+        close("R²", f(&m["r2"]), f(&sm["r2"]), 1e-9);
+        close("adjusted R²", f(&m["adj_r2"]), f(&sm["adj_r2"]), 1e-9);
+        close(
+            "lag-1 autocorrelation",
+            f(&m["autocorrelation"]),
+            f(&sm["rho"]),
+            1e-7,
+        );
+        close("CV(RMSE)", f(&m["cv_rmse"]) / 100.0, f(&sm["cv"]), 1e-7);
+        let s = &report["savings"];
+        close("avoided energy", f(&s["avoided"]), f(&sm["avoided"]), 1e-7);
+        close(
+            "90 % uncertainty",
+            f(&s["uncertainty_90"]),
+            f(&sm["u90"]),
+            1e-4,
+        );
+        // 10 % savings, verified, and the truth within the 90 % interval.
+        let actual = f(&report["reporting"]["actual"]);
+        let truth = actual / 0.9 * 0.1;
+        assert!(
+            (f(&s["avoided"]) - truth).abs() <= f(&s["uncertainty_90"]),
+            "{form}: {} vs truth {truth}",
+            s["verdict"]
+        );
+        assert_eq!(s["verified"], true, "{}", s["verdict"]);
+    }
+    // Selection on the same data picks a temperature model with production.
+    let html = dir.join("report.html");
+    let (code, _, err) = mv(&[
+        "--csv",
+        csv.to_str().unwrap(),
+        "--time",
+        "time",
+        "--energy",
+        "kwh",
+        "--temp",
+        "oat_f",
+        "--temp-unit",
+        "F",
+        "--var",
+        "units",
+        "--baseline",
+        "2016-01-01..2016-12-31",
+        "--reporting",
+        "2017-01-01..2017-06-30",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("meter.csv:75: the offset changes from -06:00 to -05:00")
+            && err.contains("--tz"),
+        "{err}"
+    );
+    let (code, out, err) = mv(&[
+        "--csv",
+        csv.to_str().unwrap(),
+        "--time",
+        "time",
+        "--energy",
+        "kwh",
+        "--temp",
+        "oat_f",
+        "--temp-unit",
+        "F",
+        "--var",
+        "units",
+        "--tz",
+        "America/Chicago",
+        "--baseline",
+        "2016-01-01..2016-12-31",
+        "--reporting",
+        "2017-01-01..2017-06-30",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("savings verified at 90% confidence: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("model 3p-cooling") || out.contains("model 4p"),
+        "{out}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4);
+    // A bad cell is named by file, line and column; bad arguments exit 2.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "time,kwh\n2016-01-01,5\n2016-01-02,five\n").unwrap();
+    let (code, _, err) = mv(&[
+        "--csv",
+        bad.to_str().unwrap(),
+        "--time",
+        "time",
+        "--energy",
+        "kwh",
+        "--baseline",
+        "2016-01-01..2016-01-01",
+        "--reporting",
+        "2016-01-02..2016-01-02",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("bad.csv:3: column `kwh`: `five` is not a number"),
+        "{err}"
+    );
+    let (code, _, err) = mv(&[
+        "--csv",
+        csv.to_str().unwrap(),
+        "--time",
+        "time",
+        "--energy",
+        "kwh",
+        "--baseline",
+        "2016-01-01..2016-12-31",
+        "--reporting",
+        "2017-01-01..2017-06-30",
+        "--tz",
+        "America/Chicago",
+        "--granularity",
+        "fortnight",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("granularity"), "{err}");
+}
+
+fn demo_site() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
+}
+
+#[test]
+fn demo_history_is_verified_over_the_api_and_the_cli() {
+    let dir = scratch("mv-demo");
+    let data = dir.join("data");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut demo = Proc::spawn(
+        "demo",
+        &bin("kilowatch-gateway"),
+        &[
+            "demo",
+            "--http",
+            &addr,
+            "--data",
+            data.to_str().unwrap(),
+            "--history",
+            "3d",
+        ],
+        &dir,
+    );
+    let up = wait_for(Duration::from_secs(60), || {
+        get_json(&format!("http://{addr}/api/v1/enpi")).ok()
+    });
+    assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
+    // Hourly: the day before yesterday as baseline, yesterday as reporting (plant-local).
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let d2 = (now - chrono::Duration::days(2)).format("%Y-%m-%d");
+    let d1 = (now - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let url = format!(
+        "http://{addr}/api/v1/mv?asset=plant&baseline={d2}..{d2}&reporting={d1}..{d1}&granularity=hour"
+    );
+    let r = get_json(&url).unwrap_or_else(|e| panic!("{e}\n{}", demo.log()));
+    assert_eq!(r["schema"], "kilowatch-mv/1");
+    assert_eq!(r["baseline"]["n"], 24, "{}", r["warnings"]);
+    assert_eq!(r["reporting"]["n"], 24, "{}", r["warnings"]);
+    assert!(r["model"]["r2"].as_f64().unwrap() > 0.5, "{}", r["model"]);
+    assert!(r["savings"]["verdict"].as_str().unwrap().contains("kWh"));
+    assert!(r["source"].as_str().unwrap().contains("incomer"));
+    for key in ["avoided", "uncertainty_90", "fsu_90", "verified"] {
+        assert!(!r["savings"][key].is_null(), "{key}: {}", r["savings"]);
+    }
+    let page = get_text(&format!("{url}&format=html")).unwrap();
+    assert!(page.starts_with("<!doctype html>") && page.contains("<svg"));
+    let bad = get_json(&format!(
+        "http://{addr}/api/v1/mv?asset=plant&baseline={d1}..{d2}&reporting={d1}..{d1}"
+    ));
+    assert!(bad.is_err(), "a reversed range is a 400");
+
+    // The command on the same database (the demo keeps running: SQLite allows the reader).
+    let out = dir.join("plant.html");
+    let (code, text, err) = mv(&[
+        "--config",
+        demo_site().to_str().unwrap(),
+        "--db",
+        data.join("kilowatch.db").to_str().unwrap(),
+        "--asset",
+        "plant",
+        "--granularity",
+        "hour",
+        "--baseline",
+        &format!("{d2}..{d2}"),
+        "--reporting",
+        &format!("{d1}..{d1}"),
+        "--html",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("model "), "{text}");
+    assert!(out.exists());
+    let (code, _, err) = mv(&[
+        "--config",
+        demo_site().to_str().unwrap(),
+        "--db",
+        data.join("kilowatch.db").to_str().unwrap(),
+        "--asset",
+        "boiler",
+        "--baseline",
+        &format!("{d2}..{d2}"),
+        "--reporting",
+        &format!("{d1}..{d1}"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("no such asset") && err.contains("compressed-air"),
+        "{err}"
+    );
+    let status = demo.interrupt(Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{}", demo.log());
+}
