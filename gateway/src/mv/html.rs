@@ -67,7 +67,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = write!(
         h,
-        "<p>Baseline {} to {} ({} {}s used of {}); reporting period {} to {} ({} of {}). Times in {}.</p>",
+        "<p>Baseline from {} up to {} ({} {}s used of {}); reporting period from {} up to {} ({} of {}). Times in {}.</p>",
         esc(&r.baseline.from),
         esc(&r.baseline.to),
         r.baseline.n,
