@@ -1,8 +1,25 @@
-//! kilowatch meter-board firmware core: `no_std`, no allocator, hardware-independent logic that
-//! builds for the host (tests) and for `thumbv7em-none-eabihf` (the board).
+//! kilowatch meter-board firmware core: `no_std`, no allocator (every buffer is a heapless or
+//! fixed array), hardware-independent logic generic over embedded-hal 1.0 and embedded-io
+//! traits. It builds for the host (tests with fake drivers) and for `thumbv7em-none-eabihf`
+//! (the board binary in `src/bin/board.rs`).
 //!
-//! This is the start of the core: Modbus RTU framing primitives shared by the RS-485 master and
-//! the slave. The acquisition logic follows in the firmware issue.
+//! Inputs (4–20 mA, the load signal, pulse counters) are sampled, downstream RS-485 meters are
+//! polled as a Modbus RTU master, every channel is aggregated per interval, and all of it is
+//! served as one Modbus RTU slave ([`regmap`], documented in `firmware/REGISTER_MAP.md`).
 #![no_std]
 
+pub mod analog;
+pub mod board;
+pub mod clock;
+pub mod digital;
+pub mod master;
+pub mod pulse;
+pub mod regmap;
 pub mod rtu;
+pub mod slave;
+pub mod stats;
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod tests;

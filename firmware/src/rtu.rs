@@ -42,6 +42,175 @@ pub const fn interframe_silence_us(baud: u32) -> u32 {
     }
 }
 
+/// Largest RTU frame (address, PDU of up to 253 bytes, CRC).
+pub const MAX_FRAME: usize = 256;
+
+/// Most registers one read may ask for (the protocol's limit for FC 03/04).
+pub const MAX_READ: u16 = 125;
+
+/// A frame the parser refuses, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FrameError {
+    /// Fewer bytes than the smallest frame of its kind.
+    Short,
+    /// The CRC does not match.
+    Crc,
+    /// A length field disagrees with the frame's size.
+    Length,
+    /// Not the function code that was asked for.
+    Function,
+    /// Another unit answered.
+    Unit,
+}
+
+/// A read request (FC 03 holding or 04 input registers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReadRequest {
+    pub unit: u8,
+    pub function: u8,
+    pub address: u16,
+    pub count: u16,
+}
+
+/// What a slave receives: a read it can answer, or another function it must refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Request {
+    Read(ReadRequest),
+    /// Any other function code (writes among them): answered with exception 01.
+    Other {
+        unit: u8,
+        function: u8,
+    },
+}
+
+/// Modbus exception codes the board sends or receives.
+pub mod exception {
+    pub const ILLEGAL_FUNCTION: u8 = 0x01;
+    pub const ILLEGAL_DATA_ADDRESS: u8 = 0x02;
+    pub const ILLEGAL_DATA_VALUE: u8 = 0x03;
+}
+
+fn push_crc(buf: &mut heapless::Vec<u8, MAX_FRAME>) {
+    let crc = crc16(buf).to_le_bytes();
+    // Capacity is checked by the callers: a frame never exceeds MAX_FRAME.
+    let _ = buf.extend_from_slice(&crc);
+}
+
+impl ReadRequest {
+    /// The 8-byte request frame.
+    pub fn encode(&self) -> heapless::Vec<u8, MAX_FRAME> {
+        let mut v = heapless::Vec::new();
+        let a = self.address.to_be_bytes();
+        let c = self.count.to_be_bytes();
+        let _ = v.extend_from_slice(&[self.unit, self.function, a[0], a[1], c[0], c[1]]);
+        push_crc(&mut v);
+        v
+    }
+
+    /// Length of a normal response to this request.
+    pub const fn response_len(&self) -> usize {
+        5 + 2 * self.count as usize
+    }
+}
+
+/// Parses a request frame received by a slave (CRC included).
+pub fn parse_request(frame: &[u8]) -> Result<Request, FrameError> {
+    if frame.len() < 4 {
+        return Err(FrameError::Short);
+    }
+    if !crc_ok(frame) {
+        return Err(FrameError::Crc);
+    }
+    let (unit, function) = (frame[0], frame[1]);
+    match function {
+        0x03 | 0x04 => {
+            if frame.len() != 8 {
+                return Err(FrameError::Length);
+            }
+            Ok(Request::Read(ReadRequest {
+                unit,
+                function,
+                address: u16::from_be_bytes([frame[2], frame[3]]),
+                count: u16::from_be_bytes([frame[4], frame[5]]),
+            }))
+        }
+        _ => Ok(Request::Other { unit, function }),
+    }
+}
+
+/// A normal read response carrying `regs`.
+pub fn encode_read_response(unit: u8, function: u8, regs: &[u16]) -> heapless::Vec<u8, MAX_FRAME> {
+    let mut v = heapless::Vec::new();
+    let n = regs.len().min(MAX_READ as usize);
+    let _ = v.extend_from_slice(&[unit, function, (2 * n) as u8]);
+    for r in &regs[..n] {
+        let _ = v.extend_from_slice(&r.to_be_bytes());
+    }
+    push_crc(&mut v);
+    v
+}
+
+/// An exception response.
+pub fn encode_exception(unit: u8, function: u8, code: u8) -> heapless::Vec<u8, MAX_FRAME> {
+    let mut v = heapless::Vec::new();
+    let _ = v.extend_from_slice(&[unit, function | 0x80, code]);
+    push_crc(&mut v);
+    v
+}
+
+/// What a master gets back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Response {
+    /// Registers were written into the caller's buffer.
+    Registers,
+    /// The device refused with this exception code.
+    Exception(u8),
+}
+
+/// Parses the response to `req` into `out` (at least `req.count` long).
+pub fn parse_response(
+    req: &ReadRequest,
+    frame: &[u8],
+    out: &mut [u16],
+) -> Result<Response, FrameError> {
+    if frame.len() < 5 {
+        return Err(FrameError::Short);
+    }
+    if !crc_ok(frame) {
+        return Err(FrameError::Crc);
+    }
+    if frame[0] != req.unit {
+        return Err(FrameError::Unit);
+    }
+    if frame[1] == req.function | 0x80 {
+        return if frame.len() == 5 {
+            Ok(Response::Exception(frame[2]))
+        } else {
+            Err(FrameError::Length)
+        };
+    }
+    if frame[1] != req.function {
+        return Err(FrameError::Function);
+    }
+    let n = req.count as usize;
+    if frame[2] as usize != 2 * n || frame.len() != 5 + 2 * n || out.len() < n {
+        return Err(FrameError::Length);
+    }
+    for (i, o) in out.iter_mut().take(n).enumerate() {
+        *o = u16::from_be_bytes([frame[3 + 2 * i], frame[4 + 2 * i]]);
+    }
+    Ok(Response::Registers)
+}
+
+/// Silence between frames in whole milliseconds, never less than 1 ms (timers tick in ms).
+pub const fn interframe_silence_ms(baud: u32) -> u32 {
+    interframe_silence_us(baud).div_ceil(1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,9 +233,62 @@ mod tests {
     }
 
     #[test]
+    fn request_and_response_round_trip() {
+        let req = ReadRequest {
+            unit: 7,
+            function: 0x04,
+            address: 100,
+            count: 3,
+        };
+        let frame = req.encode();
+        assert_eq!(frame.len(), 8);
+        assert_eq!(parse_request(&frame), Ok(Request::Read(req)));
+        let resp = encode_read_response(7, 0x04, &[1, 0xABCD, 3]);
+        assert_eq!(resp.len(), req.response_len());
+        let mut out = [0u16; 3];
+        assert_eq!(
+            parse_response(&req, &resp, &mut out),
+            Ok(Response::Registers)
+        );
+        assert_eq!(out, [1, 0xABCD, 3]);
+        let ex = encode_exception(7, 0x04, exception::ILLEGAL_DATA_ADDRESS);
+        assert_eq!(
+            parse_response(&req, &ex, &mut out),
+            Ok(Response::Exception(2))
+        );
+        // Another unit, a wrong length, a flipped bit.
+        let other = encode_read_response(8, 0x04, &[1, 2, 3]);
+        assert_eq!(
+            parse_response(&req, &other, &mut out),
+            Err(FrameError::Unit)
+        );
+        let short = encode_read_response(7, 0x04, &[1, 2]);
+        assert_eq!(
+            parse_response(&req, &short, &mut out),
+            Err(FrameError::Length)
+        );
+        let mut bad = resp.clone();
+        bad[4] ^= 0x10;
+        assert_eq!(parse_response(&req, &bad, &mut out), Err(FrameError::Crc));
+        // A write is a request the slave must refuse, not a parse error.
+        let mut w: heapless::Vec<u8, MAX_FRAME> = heapless::Vec::new();
+        w.extend_from_slice(&[7, 0x06, 0, 1, 0, 5]).unwrap();
+        push_crc(&mut w);
+        assert_eq!(
+            parse_request(&w),
+            Ok(Request::Other {
+                unit: 7,
+                function: 0x06
+            })
+        );
+    }
+
+    #[test]
     fn silence_from_baud_rate() {
         assert_eq!(interframe_silence_us(9_600), 4_011);
         assert_eq!(interframe_silence_us(19_200), 2_006);
         assert_eq!(interframe_silence_us(115_200), 1_750);
+        assert_eq!(interframe_silence_ms(9_600), 5);
+        assert_eq!(interframe_silence_ms(115_200), 2);
     }
 }

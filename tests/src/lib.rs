@@ -245,9 +245,18 @@ impl Mosquitto {
     }
 }
 
+/// An HTTP client that gives up after 15 s: a port taken by another process (a race between
+/// free_port and bind) must fail the test, not hang it.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into()
+}
+
 /// GET a JSON document.
 pub fn get_json(url: &str) -> Result<serde_json::Value, String> {
-    let mut res = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let mut res = http().get(url).call().map_err(|e| e.to_string())?;
     res.body_mut()
         .read_json::<serde_json::Value>()
         .map_err(|e| e.to_string())
@@ -255,7 +264,7 @@ pub fn get_json(url: &str) -> Result<serde_json::Value, String> {
 
 /// GET a text document.
 pub fn get_text(url: &str) -> Result<String, String> {
-    let mut res = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let mut res = http().get(url).call().map_err(|e| e.to_string())?;
     res.body_mut().read_to_string().map_err(|e| e.to_string())
 }
 
@@ -521,7 +530,8 @@ impl Influxd {
             dir,
         );
         let up = wait_for(Duration::from_secs(30), || {
-            ureq::get(&format!("http://127.0.0.1:{port}/ping"))
+            http()
+                .get(&format!("http://127.0.0.1:{port}/ping"))
                 .call()
                 .ok()
                 .map(|_| ())
@@ -532,7 +542,8 @@ impl Influxd {
 
     /// Runs an InfluxQL statement (POST /query) and returns the JSON answer.
     pub fn query(&self, db: &str, q: &str) -> serde_json::Value {
-        let mut res = ureq::post(&format!("http://127.0.0.1:{}/query", self.port))
+        let mut res = http()
+            .post(&format!("http://127.0.0.1:{}/query", self.port))
             .query("db", db)
             .query("q", q)
             .send_empty()
