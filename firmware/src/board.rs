@@ -216,6 +216,9 @@ where
             Some(last) => self.state.uptime_ms += u64::from(since(now, last)),
         }
         self.last_now = Some(now);
+        for p in &mut self.pulses {
+            p.tick();
+        }
         if reached(now, self.next_sample) {
             self.sample(now);
             self.next_sample = self.next_sample.wrapping_add(self.cfg.sample_period_ms);

@@ -8,6 +8,9 @@
 //! served as one Modbus RTU slave ([`regmap`], documented in `firmware/REGISTER_MAP.md`).
 #![no_std]
 
+#[macro_use]
+mod log;
+
 pub mod analog;
 pub mod board;
 pub mod clock;

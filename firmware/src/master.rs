@@ -187,6 +187,11 @@ impl<U: Read + Write + ReadReady> Master<U> {
             _ => {}
         }
         if attempt < self.retries {
+            fw_debug!(
+                "unit {}: {}, retrying",
+                self.req.map(|r| r.unit).unwrap_or(0),
+                err
+            );
             self.stats.retries += 1;
             self.state = State::Silence {
                 attempt: attempt + 1,
@@ -196,6 +201,7 @@ impl<U: Read + Write + ReadReady> Master<U> {
         if err == PollError::Timeout {
             self.stats.timeouts += 1;
         }
+        fw_warn!("unit {}: {}", self.req.map(|r| r.unit).unwrap_or(0), err);
         Some(self.finish(Err(err)))
     }
 

@@ -5,6 +5,42 @@
 pub trait PulseCounter {
     /// The counter's current value; it wraps at 2^bits.
     fn count(&mut self) -> u32;
+    /// Called on every pass of the main loop (for counters that poll a pin).
+    fn tick(&mut self) {}
+}
+
+/// Counts rising edges of a pin polled from the main loop: for totalisers whose pulses last
+/// longer than a loop pass (reed and open-collector outputs, ≥ 1 ms), without a timer or an
+/// interrupt line.
+pub struct EdgeCounter<P> {
+    pin: P,
+    level: bool,
+    count: u32,
+}
+
+impl<P: embedded_hal::digital::InputPin> EdgeCounter<P> {
+    pub fn new(pin: P) -> Self {
+        Self {
+            pin,
+            level: true,
+            count: 0,
+        }
+    }
+}
+
+impl<P: embedded_hal::digital::InputPin> PulseCounter for EdgeCounter<P> {
+    fn count(&mut self) -> u32 {
+        self.count
+    }
+
+    fn tick(&mut self) {
+        if let Ok(high) = self.pin.is_high() {
+            if high && !self.level {
+                self.count = self.count.wrapping_add(1);
+            }
+            self.level = high;
+        }
+    }
 }
 
 pub struct PulseTotal<C> {
@@ -29,6 +65,10 @@ impl<C: PulseCounter> PulseTotal<C> {
             current: 0,
             done: 0,
         }
+    }
+
+    pub fn tick(&mut self) {
+        self.counter.tick();
     }
 
     /// Reads the hardware counter; call more often than it can wrap.

@@ -79,6 +79,7 @@ impl<U: Read + Write + ReadReady> Slave<U> {
         let req = match parse_request(frame) {
             Ok(r) => r,
             Err(FrameError::Crc) | Err(FrameError::Short) => {
+                fw_debug!("upstream: corrupt frame of {} bytes", frame.len());
                 self.stats.crc_errors += 1;
                 return;
             }

@@ -1,0 +1,284 @@
+//! The meter board on an STM32F411 ("Black Pill", 25 MHz crystal): the firmware core with the
+//! board's peripherals behind its traits.
+//!
+//! | function | pins |
+//! |---|---|
+//! | upstream RS-485 (to the agent), USART1 | PA9 TX, PA10 RX, PA8 driver enable |
+//! | downstream RS-485 (meters), USART2 | PA2 TX, PA3 RX, PA1 driver enable |
+//! | 4–20 mA inputs over 150 Ω shunts, ADC1 | PA4, PA5, PA6, PA7 (channels 0–3) |
+//! | load signal (opto-isolated, active low) | PB12 |
+//! | pulse inputs (open collector, active low) | PB13, PB14 |
+//!
+//! On the host this file builds to a stub so `cargo test --workspace` works everywhere.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "kilowatch-meterboard runs on the board: cargo build -p firmware --target thumbv7em-none-eabihf --release"
+    );
+}
+
+#[cfg(target_os = "none")]
+mod board {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use cortex_m::peripheral::syst::SystClkSource;
+    use cortex_m_rt::{entry, exception};
+    #[cfg(feature = "defmt")]
+    use defmt_rtt as _;
+    use embedded_hal::digital::{InputPin, OutputPin};
+    use embedded_hal_nb::serial::{Read as NbRead, Write as NbWrite};
+    use panic_halt as _;
+    use stm32f4xx_hal::adc::{config::AdcConfig, config::SampleTime, Adc};
+    use stm32f4xx_hal::gpio::{Analog, ErasedPin, Input, Output, Pin, PushPull};
+    use stm32f4xx_hal::pac;
+    use stm32f4xx_hal::prelude::*;
+    use stm32f4xx_hal::rcc::Config as RccConfig;
+    use stm32f4xx_hal::serial::{Config as SerialConfig, Rx, Tx};
+
+    use kilowatch_firmware::analog::{LoopAdc, LoopChannel};
+    use kilowatch_firmware::board::{Board, Config, MeterConfig, WordOrder};
+    use kilowatch_firmware::pulse::EdgeCounter;
+
+    type MeterBoard = Board<
+        Rs485<pac::USART1, Pin<'A', 8, Output<PushPull>>>,
+        Rs485<pac::USART2, Pin<'A', 1, Output<PushPull>>>,
+        Inputs,
+        Pin<'B', 12, Input>,
+        EdgeCounter<Invert<ErasedPin<Input>>>,
+    >;
+
+    const UPSTREAM_BAUD: u32 = 9_600;
+    const METER_BAUD: u32 = 9_600;
+
+    static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+    #[exception]
+    fn SysTick() {
+        MILLIS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A half-duplex RS-485 port: the HAL's USART with the transceiver's driver-enable pin
+    /// raised while sending.
+    struct Rs485<U: stm32f4xx_hal::serial::Instance, DE> {
+        tx: Tx<U>,
+        rx: Rx<U>,
+        de: DE,
+        pending: Option<u8>,
+    }
+
+    #[derive(Debug)]
+    struct UartError;
+
+    impl core::fmt::Display for UartError {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("USART error")
+        }
+    }
+
+    impl core::error::Error for UartError {}
+
+    impl embedded_io::Error for UartError {
+        fn kind(&self) -> embedded_io::ErrorKind {
+            embedded_io::ErrorKind::Other
+        }
+    }
+
+    impl<U: stm32f4xx_hal::serial::Instance, DE> embedded_io::ErrorType for Rs485<U, DE> {
+        type Error = UartError;
+    }
+
+    impl<U: stm32f4xx_hal::serial::Instance, DE> embedded_io::ReadReady for Rs485<U, DE> {
+        fn read_ready(&mut self) -> Result<bool, UartError> {
+            if self.pending.is_none() {
+                match self.rx.read() {
+                    Ok(b) => self.pending = Some(b),
+                    Err(nb::Error::WouldBlock) => {}
+                    // Overrun, framing or noise: the byte is lost; the frame's CRC will tell.
+                    Err(nb::Error::Other(_)) => {}
+                }
+            }
+            Ok(self.pending.is_some())
+        }
+    }
+
+    impl<U: stm32f4xx_hal::serial::Instance, DE> embedded_io::Read for Rs485<U, DE> {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            loop {
+                if let Some(b) = self.pending.take() {
+                    buf[0] = b;
+                    return Ok(1);
+                }
+                embedded_io::ReadReady::read_ready(self)?;
+            }
+        }
+    }
+
+    impl<U: stm32f4xx_hal::serial::Instance, DE: OutputPin> embedded_io::Write for Rs485<U, DE> {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, UartError> {
+            let _ = self.de.set_high();
+            for b in buf {
+                nb::block!(self.tx.write(*b)).map_err(|_| UartError)?;
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> Result<(), UartError> {
+            nb::block!(self.tx.flush()).map_err(|_| UartError)?;
+            // Release the bus once the last stop bit has left.
+            let _ = self.de.set_low();
+            Ok(())
+        }
+    }
+
+    /// ADC1 on PA4-PA7.
+    struct Inputs {
+        adc: Adc<pac::ADC1>,
+        pins: (
+            Pin<'A', 4, Analog>,
+            Pin<'A', 5, Analog>,
+            Pin<'A', 6, Analog>,
+            Pin<'A', 7, Analog>,
+        ),
+    }
+
+    impl LoopAdc for Inputs {
+        type Error = ();
+        fn read_counts(&mut self, channel: u8) -> Result<u16, ()> {
+            let t = SampleTime::Cycles_480;
+            Ok(match channel {
+                0 => self.adc.convert(&self.pins.0, t),
+                1 => self.adc.convert(&self.pins.1, t),
+                2 => self.adc.convert(&self.pins.2, t),
+                3 => self.adc.convert(&self.pins.3, t),
+                _ => return Err(()),
+            })
+        }
+    }
+
+    /// What this board measures. A site changes these and rebuilds; the agent's profile reads
+    /// whatever is configured through the same register map.
+    fn config() -> Config {
+        let loop_ch = |channel, low, high| LoopChannel {
+            channel,
+            full_scale: 4095,
+            vref_mv: 3300,
+            shunt_ohm: 150,
+            low,
+            high,
+        };
+        let mut analog = heapless::Vec::new();
+        let _ = analog.push(loop_ch(0, 0.0, 16.0)); // discharge pressure, bar(g)
+        let _ = analog.push(loop_ch(1, -20.0, 80.0)); // temperature, °C
+        let mut meters = heapless::Vec::new();
+        // Eastron SDM120 at unit 1: voltage, current, active power (input registers 0, 6, 12
+        // are not contiguous; 0-5 = voltage, current, … ; read the first three floats).
+        let _ = meters.push(MeterConfig {
+            unit: 1,
+            function: 4,
+            address: 0,
+            values: 3,
+            order: WordOrder::HighFirst,
+        });
+        Config {
+            unit: 1,
+            upstream_baud: UPSTREAM_BAUD,
+            meter_baud: METER_BAUD,
+            meter_timeout_ms: 200,
+            meter_retries: 2,
+            poll_period_ms: 1_000,
+            sample_period_ms: 10,
+            interval_s: 60,
+            analog,
+            meters,
+            debounce_samples: 5,
+            load_inverted: true,
+            pulse_bits: 32,
+        }
+    }
+
+    #[entry]
+    fn main() -> ! {
+        let dp = pac::Peripherals::take().unwrap();
+        let cp = cortex_m::Peripherals::take().unwrap();
+        let mut rcc = dp.RCC.freeze(RccConfig::hse(25.MHz()).sysclk(84.MHz()));
+        let mut syst = cp.SYST;
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(rcc.clocks.sysclk().raw() / 1_000 - 1);
+        syst.clear_current();
+        syst.enable_counter();
+        syst.enable_interrupt();
+
+        let gpioa = dp.GPIOA.split(&mut rcc);
+        let gpiob = dp.GPIOB.split(&mut rcc);
+        let serial = |baud: u32| SerialConfig::default().baudrate(baud.bps());
+        let (up_tx, up_rx) = dp
+            .USART1
+            .serial((gpioa.pa9, gpioa.pa10), serial(UPSTREAM_BAUD), &mut rcc)
+            .unwrap()
+            .split();
+        let (down_tx, down_rx) = dp
+            .USART2
+            .serial((gpioa.pa2, gpioa.pa3), serial(METER_BAUD), &mut rcc)
+            .unwrap()
+            .split();
+        let upstream = Rs485 {
+            tx: up_tx,
+            rx: up_rx,
+            de: gpioa.pa8.into_push_pull_output(),
+            pending: None,
+        };
+        let downstream = Rs485 {
+            tx: down_tx,
+            rx: down_rx,
+            de: gpioa.pa1.into_push_pull_output(),
+            pending: None,
+        };
+        let adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
+        let inputs = Inputs {
+            adc,
+            pins: (
+                gpioa.pa4.into_analog(),
+                gpioa.pa5.into_analog(),
+                gpioa.pa6.into_analog(),
+                gpioa.pa7.into_analog(),
+            ),
+        };
+        let load = gpiob.pb12.into_pull_up_input();
+        let mut pulses = heapless::Vec::new();
+        let _ = pulses.push(EdgeCounter::new(Invert(
+            gpiob.pb13.into_pull_up_input().erase(),
+        )));
+        let _ = pulses.push(EdgeCounter::new(Invert(
+            gpiob.pb14.into_pull_up_input().erase(),
+        )));
+        // In .bss rather than on the stack, so the link map shows the RAM the board uses.
+        let board: &'static mut MeterBoard = cortex_m::singleton!(
+            : MeterBoard = Board::new(config(), upstream, downstream, inputs, load, pulses)
+        )
+        .unwrap();
+        loop {
+            board.step(MILLIS.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Active-low pulse outputs count on the falling edge of the pin.
+    struct Invert<P>(P);
+
+    impl<P: InputPin> embedded_hal::digital::ErrorType for Invert<P> {
+        type Error = P::Error;
+    }
+
+    impl<P: InputPin> InputPin for Invert<P> {
+        fn is_high(&mut self) -> Result<bool, Self::Error> {
+            self.0.is_low()
+        }
+        fn is_low(&mut self) -> Result<bool, Self::Error> {
+            self.0.is_high()
+        }
+    }
+}
