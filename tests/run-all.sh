@@ -48,6 +48,15 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "firmware builds for the board (thumbv7em-none-eabihf)"
 cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release
+# Flash = vector table + code + constants + initialised data; static RAM = data + bss.
+elf=target/thumbv7em-none-eabihf/release/kilowatch-meterboard
+size -A "$elf" | awk '
+  $1 ~ /^\.(vector_table|text|rodata|data)$/ { flash += $2 }
+  $1 ~ /^\.(data|bss|uninit)$/ { ram += $2 }
+  END {
+    printf "board binary: %d B flash (goal < 65536), %d B static RAM (goal < 16384)\n", flash, ram
+    if (flash >= 65536 || ram >= 16384) exit 1
+  }'
 
 step "build binaries used by the end-to-end tests"
 cargo build --quiet --workspace --bins

@@ -436,6 +436,7 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "chint-dtsu666",
     "advantech-adam-4117",
     "generic-plc-counter",
+    "kilowatch-meterboard",
 );
 
 /// All known profiles by name.

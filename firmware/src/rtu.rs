@@ -211,6 +211,43 @@ pub const fn interframe_silence_ms(baud: u32) -> u32 {
     interframe_silence_us(baud).div_ceil(1000)
 }
 
+/// The frame parsers' properties on arbitrary bytes, for fuzzing (`firmware/fuzz`) and the
+/// randomized test below: never panic, and whatever parses re-encodes to the same bytes.
+pub fn check_parsers(data: &[u8]) {
+    if let Ok(Request::Read(r)) = parse_request(data) {
+        assert_eq!(
+            r.encode().as_slice(),
+            data,
+            "a parsed request re-encodes to itself"
+        );
+    }
+    let req = ReadRequest {
+        unit: data.first().copied().unwrap_or(1),
+        function: 0x04,
+        address: 0,
+        count: data
+            .get(2)
+            .map(|n| u16::from(*n / 2))
+            .unwrap_or(1)
+            .clamp(1, MAX_READ),
+    };
+    let mut out = [0u16; MAX_READ as usize];
+    match parse_response(&req, data, &mut out) {
+        Ok(Response::Registers) => {
+            let again = encode_read_response(req.unit, 0x04, &out[..usize::from(req.count)]);
+            assert_eq!(
+                again.as_slice(),
+                data,
+                "a parsed response re-encodes to itself"
+            );
+        }
+        Ok(Response::Exception(code)) => {
+            assert_eq!(encode_exception(req.unit, 0x04, code).as_slice(), data);
+        }
+        Err(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +318,56 @@ mod tests {
                 function: 0x06
             })
         );
+    }
+
+    /// Random and mutated frames through the parsers (the fuzz target's properties, on stable).
+    #[test]
+    fn parsers_survive_random_and_mutated_frames() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let valid = [
+            ReadRequest {
+                unit: 1,
+                function: 4,
+                address: 7,
+                count: 3,
+            }
+            .encode(),
+            encode_read_response(1, 4, &[1, 2, 3]),
+            encode_exception(1, 4, 2),
+        ];
+        let mut parsed = 0;
+        for i in 0..200_000 {
+            let mut buf = [0u8; 40];
+            let len = (next() % 40) as usize;
+            let frame: &[u8] = if i % 2 == 0 {
+                for b in buf.iter_mut().take(len) {
+                    *b = next() as u8;
+                }
+                &buf[..len]
+            } else {
+                // A valid frame with one or two bytes changed, or cut short.
+                let v = &valid[(next() % 3) as usize];
+                let n = v.len().min(len.max(1));
+                buf[..v.len()].copy_from_slice(v);
+                for _ in 0..(next() % 3) {
+                    let k = (next() as usize) % v.len();
+                    buf[k] = next() as u8;
+                }
+                &buf[..n]
+            };
+            check_parsers(frame);
+            parsed += usize::from(parse_request(frame).is_ok());
+        }
+        assert!(parsed > 0);
+        for v in &valid {
+            check_parsers(v);
+        }
     }
 
     #[test]
