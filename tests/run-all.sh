@@ -47,6 +47,7 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "firmware builds for the board (thumbv7em-none-eabihf)"
+cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release --features defmt
 cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release
 # Flash = vector table + code + constants + initialised data; static RAM = data + bss.
 elf=target/thumbv7em-none-eabihf/release/kilowatch-meterboard

@@ -18,7 +18,7 @@ from pymodbus.client import ModbusSerialClient
 c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=1)
 assert c.connect()
 out = {}
-for start, count in [(0, 30), (100, 40), (200, 10), (300, 8), (1000, 34), (1100, 10)]:
+for start, count in [(0, 30), (100, 40), (200, 10), (300, 8), (1000, 34), (1100, 10), (1200, 10)]:
     r = c.read_input_registers(start, count=count, device_id=1)
     assert not r.isError(), (start, r)
     out[str(start)] = r.registers
@@ -72,6 +72,8 @@ fn board_core_polls_a_pymodbus_meter_and_serves_pymodbus_and_the_agent() {
             "1:4:0:3",
             "--meter",
             "2:4:0:1",
+            "--meter",
+            "1:4:40:1",
             "--analog-ma",
             "12.0,2.0",
             "--load-period-ms",
@@ -126,6 +128,13 @@ fn board_core_polls_a_pymodbus_meter_and_serves_pymodbus_and_the_agent() {
     assert_eq!(f32_at(&m, 18), 12.25);
     assert_eq!(f32_at(&m, 26), 2.75);
     assert_eq!(regs("1100")[0], 1, "meter 2 timed out");
+    let m3 = regs("1200");
+    assert_eq!(
+        m3[..2],
+        [3, 2],
+        "an unmapped block: exception 02 from pymodbus"
+    );
+    assert!(u32_at(&sys, 22) >= 1, "exceptions received");
     assert_eq!(r["write_exception"], 1, "writes are refused");
     assert_eq!(r["unmapped_exception"], 2);
     // The board only ever read the meter.
