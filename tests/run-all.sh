@@ -18,6 +18,9 @@ have mosquitto || missing+=(mosquitto)
 have influxd || missing+=(influxdb)
 have socat || missing+=(socat)
 have openssl || missing+=(openssl)
+# The dashboard test drives Debian's Chromium (through playwright-core, below).
+have chromium || missing+=(chromium)
+have node || missing+=(nodejs npm)
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -36,6 +39,11 @@ if ! "$venv/bin/python" -c 'import pymodbus, serial, statsmodels.api' >/dev/null
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1
 fi
 export KILOWATCH_TEST_PYTHON="$PWD/$venv/bin/python"
+
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  step "installing playwright-core for the dashboard test"
+  npm ci --prefix tests/browser --no-audit --no-fund --silent
+fi
 
 # rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.
 rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true

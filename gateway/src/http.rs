@@ -19,6 +19,10 @@ use crate::store::{EnergyPoint, EnergySource, Latest, Point, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
+// The dashboard ships inside the binary: no Node toolchain or files at run time.
+const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
+const APP_JS: &str = include_str!("../../dashboards/web/app.js");
+const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
 /// The OpenAPI document of this API, checked in beside the code.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -505,6 +509,38 @@ async fn index() -> impl IntoResponse {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
+        .route(
+            "/dashboard/",
+            get(|| async { ([(header::CACHE_CONTROL, "no-cache")], Html(APP_HTML)) }),
+        )
+        .route(
+            "/dashboard",
+            get(|| async { axum::response::Redirect::permanent("/dashboard/") }),
+        )
+        .route(
+            "/dashboard/app.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    APP_JS,
+                )
+            }),
+        )
+        .route(
+            "/dashboard/app.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    APP_CSS,
+                )
+            }),
+        )
         .route("/api/v1/latest", get(latest))
         .route("/api/v1/health", get(health))
         .route("/api/v1/series", get(series))

@@ -113,9 +113,13 @@ fn influxd_gets_exactly_what_was_stored_across_a_30s_outage() {
         .interrupt(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
 
+    // Drained: nothing pending and influxd level with SQLite. The gateway may still be storing
+    // the agent's last messages when the outbox first reads empty, so both are checked together.
     let drained = wait_for(Duration::from_secs(60), || {
         let h = get_json(&format!("http://127.0.0.1:{http}/api/v1/health")).ok()?;
-        (h["influx"]["pending_batches"] == 0).then_some(h)
+        (h["influx"]["pending_batches"] == 0
+            && sqlite_points(&db).len() == influx_points(&influx).len())
+        .then_some(h)
     });
     assert!(drained.is_some(), "the outbox did not drain");
     let stored = sqlite_points(&db);

@@ -1,0 +1,42 @@
+// Visits every dashboard page in headless Chromium and reports what it saw as JSON on stdout.
+// usage: node dashboard.mjs BASE_URL SCREENSHOT_DIR
+import { chromium } from "playwright-core";
+
+const [base, shots] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+const report = { pages: {}, errors: [] };
+for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
+  const page = await browser.newPage({ viewport: { width, height: 1000 } });
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
+  page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
+  page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
+  for (const p of ["plant", "air", "chillers", "savings", "health"]) {
+    await page.goto(`${base}/dashboard/#/${p}?range=24h`);
+    await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 });
+    const info = await page.evaluate(() => ({
+      title: document.title,
+      charts: [...document.querySelectorAll("svg.chart")].map((s) => Number(s.dataset.points)),
+      tiles: Object.fromEntries([...document.querySelectorAll("[data-tile]")].map((t) => [t.dataset.tile, t.querySelector(".value").textContent])),
+      legends: [...document.querySelectorAll("svg.chart")].every((s) => s.querySelector("rect") || s.textContent.includes("no data")),
+      axisLabels: [...document.querySelectorAll("svg.chart")].every((s) => [...s.querySelectorAll("text")].some((t) => t.getAttribute("transform"))),
+      status: document.getElementById("status").textContent,
+      text: document.querySelector("main").innerText.slice(0, 4000),
+    }));
+    if (name === "laptop") {
+      // The time-range picker: a wider range shows more points, and lands in the URL.
+      if (p === "plant" || p === "air") {
+        await page.click('#range button[data-range="7d"]');
+        await page.waitForFunction(() => location.hash.includes("range=7d") && document.body.dataset.ready, null, { timeout: 30000 });
+        await page.waitForFunction(() => document.getElementById("status").textContent.includes("updated"), null, { timeout: 30000 });
+        info.charts7d = await page.evaluate(() => [...document.querySelectorAll("svg.chart")].map((s) => Number(s.dataset.points)));
+        info.hash7d = await page.evaluate(() => location.hash);
+      }
+    }
+    await page.screenshot({ path: `${shots}/${p}-${name}.png`, fullPage: true });
+    report.pages[`${p}-${name}`] = info;
+  }
+  await page.close();
+}
+await browser.close();
+console.log(JSON.stringify(report));

@@ -1,0 +1,110 @@
+//! The built-in dashboard in headless Chromium (Debian's, driven by playwright-core from
+//! tests/browser/dashboard.mjs): every page on a laptop and a tablet viewport, on the demo's
+//! stored history. Screenshots are kept in target/dashboard-screenshots/.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use kilowatch_e2e::{bin, free_port, get_json, require, scratch, wait_for, Proc};
+
+#[test]
+fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
+    let node = require("node", "apt-get install nodejs npm");
+    let chromium = require("chromium", "apt-get install chromium");
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is required: npm ci --prefix tests/browser (tests/run-all.sh does)"
+    );
+    let dir = scratch("dashboard");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let demo = Proc::spawn(
+        "demo",
+        &bin("kilowatch-gateway"),
+        &[
+            "demo",
+            "--http",
+            &addr,
+            "--data",
+            dir.join("data").to_str().unwrap(),
+            "--history",
+            "21d",
+        ],
+        &dir,
+    );
+    let up = wait_for(Duration::from_secs(240), || {
+        get_json(&format!("http://{addr}/api/v1/enpi?asset=plant&step=1d")).ok()
+    });
+    assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new(&node)
+        .arg(browser_dir.join("dashboard.mjs"))
+        .args([format!("http://{addr}"), shots.display().to_string()])
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        demo.log()
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["errors"], serde_json::json!([]), "console errors");
+    let page = |name: &str| &r["pages"][name];
+    let points = |v: &serde_json::Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_u64().unwrap())
+            .collect()
+    };
+    for view in ["laptop", "tablet"] {
+        for (p, charts) in [("plant", 3), ("air", 4), ("chillers", 3), ("savings", 2)] {
+            let info = page(&format!("{p}-{view}"));
+            let c = points(&info["charts"]);
+            assert_eq!(c.len(), charts, "{p}-{view}: {info}");
+            assert!(
+                c.iter().any(|n| *n > 0),
+                "{p}-{view}: charts without data: {info}"
+            );
+            assert_eq!(
+                info["legends"], true,
+                "{p}-{view}: a chart without a legend"
+            );
+            assert_eq!(
+                info["axisLabels"], true,
+                "{p}-{view}: a chart without a unit label"
+            );
+        }
+        let health = page(&format!("health-{view}"));
+        assert!(
+            health["text"].as_str().unwrap().contains("incomer"),
+            "{health}"
+        );
+    }
+    // 24 hours of 15-minute demand, then 7 days of hourly: the picker changed what is shown.
+    for p in ["plant", "air"] {
+        let info = page(&format!("{p}-laptop"));
+        let (day, week) = (points(&info["charts"]), points(&info["charts7d"]));
+        assert!(week[0] > day[0], "{p}: 24h {day:?} vs 7d {week:?}");
+        assert!(info["hash7d"].as_str().unwrap().contains("range=7d"));
+    }
+    let tiles = &page("plant-laptop")["tiles"];
+    for t in [
+        "live power",
+        "energy today",
+        "15-min demand today",
+        "power factor",
+        "CO2e today",
+    ] {
+        assert_ne!(tiles[t], "—", "plant tile {t}: {tiles}");
+    }
+    let savings = page("savings-laptop")["text"].as_str().unwrap();
+    assert!(savings.contains("kWh"), "{savings}");
+    for p in ["plant", "air", "chillers", "savings", "health"] {
+        assert!(shots.join(format!("{p}-laptop.png")).is_file());
+    }
+}
