@@ -34,6 +34,9 @@ pub fn agent_status_topic(site: &str, agent: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/agent/{agent}/status")
 }
 
+/// Subscription that matches every agent's health topic on every site.
+pub const AGENT_HEALTH_SUBSCRIPTION: &str = "kilowatch/v1/+/agent/+/health";
+
 /// Retained agent health (device health, spool, publishing), refreshed periodically.
 pub fn agent_health_topic(site: &str, agent: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/agent/{agent}/health")

@@ -64,7 +64,9 @@ function unitOf(report, name) {
 
 // ---------- rendering helpers ----------
 const fmt = (v, digits) => {
+  if (typeof v === "string") return v;
   if (v === null || v === undefined || !isFinite(v)) return "—";
+  if (digits === undefined && Number.isInteger(v)) return v.toLocaleString();
   if (digits !== undefined) return v.toFixed(digits);
   const a = Math.abs(v);
   return a >= 1000 ? v.toLocaleString(undefined, { maximumFractionDigits: 0 }) : a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
@@ -329,7 +331,7 @@ async function savingsPage(s, params) {
   tile(tiles, "avoided energy", s2.avoided, r.energy_unit);
   tile(tiles, "± at 90 %", s2.uncertainty_90, r.energy_unit);
   tile(tiles, "savings", s2.percent, "%");
-  tile(tiles, "model", null, r.model.form);
+  tile(tiles, "model", r.model.form, "");
   tile(tiles, "R²", r.model.r2, "");
   const link = el("a", { href: "../api/v1/mv?" + new URLSearchParams({ ...q, format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, "full report (HTML) with the model's evidence");
   sec.append(el("p", {}, link));
@@ -352,7 +354,7 @@ async function healthPage() {
   const sec = section("Gateway", true);
   const tiles = el("div", { class: "tiles" });
   sec.append(tiles);
-  tile(tiles, "MQTT", health.ingest.mqtt_connected ? 1 : 0, health.ingest.mqtt_connected ? "connected" : "disconnected", !health.ingest.mqtt_connected);
+  tile(tiles, "MQTT", health.ingest.mqtt_connected ? "connected" : "disconnected", "", !health.ingest.mqtt_connected);
   tile(tiles, "messages", health.ingest.messages, "");
   tile(tiles, "rejected messages", health.ingest.rejected, "", health.ingest.rejected > 0);
   tile(tiles, "store errors", health.ingest.store_errors, "", health.ingest.store_errors > 0);
@@ -375,7 +377,23 @@ async function healthPage() {
   }
   const devs = section("Devices", true);
   devs.append(table);
-  devs.append(el("p", { class: "note" }, "Agent error counters and spool backlog are on each agent's /metrics endpoint (Prometheus)."));
+  // Each agent's latest health message: its spool backlog and per-device poll errors.
+  const agents = section("Agents", true);
+  if (!health.agents.length) agents.append(el("p", { class: "note" }, "No agent health message received yet (agents publish one every 30 s)."));
+  for (const a of health.agents) {
+    const sp = a.spool || {};
+    const t = el("div", { class: "tiles" });
+    agents.append(el("h3", {}, `agent ${a.agent} · ${new Date(a.ts).toLocaleTimeString()}`), t);
+    tile(t, "spool backlog", sp.pending, "readings", sp.pending > 1000);
+    tile(t, "spool size", (sp.bytes || 0) / 1024, "KiB");
+    tile(t, "evicted (disk budget)", sp.evicted, "readings", sp.evicted > 0);
+    tile(t, "published", a.published, "");
+    const rows = el("table", { "data-agent": a.agent }, el("tr", {}, el("th", {}, "device"), el("th", {}, "polls ok"), el("th", {}, "failed"), el("th", {}, "exceptions"), el("th", {}, "missed"), el("th", {}, "last error")));
+    for (const [name, d] of Object.entries(a.devices || {})) {
+      rows.append(el("tr", {}, el("td", {}, name), el("td", {}, String(d.polls_ok)), el("td", d.polls_failed ? { class: "bad" } : {}, String(d.polls_failed)), el("td", {}, String(d.exceptions)), el("td", {}, String(d.missed_polls)), el("td", {}, d.last_error || "")));
+    }
+    agents.append(rows);
+  }
 }
 
 // ---------- frame ----------

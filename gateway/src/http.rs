@@ -445,6 +445,8 @@ struct Health {
     /// 1-minute buckets whose rollups are not computed yet (they catch up every 2 s).
     rollups_pending: i64,
     influx: crate::influx::InfluxSnapshot,
+    /// Each agent's latest health message: spool backlog, publishing, per-device errors.
+    agents: Vec<serde_json::Value>,
 }
 
 struct ApiError(String);
@@ -479,6 +481,7 @@ async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestRespons
 
 async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     let ingest = state.ingest.snapshot();
+    let agents = state.ingest.agents();
     let influx = state.influx.snapshot();
     let site = state.site_name.clone();
     let (series, samples, dead_letters, rollups_pending) = with_store(state, |s| {
@@ -499,6 +502,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
         dead_letters,
         rollups_pending,
         influx,
+        agents,
     }))
 }
 

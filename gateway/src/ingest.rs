@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::{DevicePoll, DATA_SUBSCRIPTION};
+use kilowatch_agent::payload::{DevicePoll, AGENT_HEALTH_SUBSCRIPTION, DATA_SUBSCRIPTION};
 use rumqttc::{AsyncClient, Event, Outgoing, Packet, Publish, QoS};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -29,6 +29,8 @@ pub struct IngestStats {
     pub rejected: AtomicU64,
     pub store_errors: AtomicU64,
     pub connected: std::sync::atomic::AtomicBool,
+    /// The latest health message of each agent (spool backlog, device errors), by topic.
+    pub agents: std::sync::Mutex<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,16 @@ pub struct IngestSnapshot {
 }
 
 impl IngestStats {
+    /// The agents' latest health messages.
+    pub fn agents(&self) -> Vec<serde_json::Value> {
+        self.agents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub fn snapshot(&self) -> IngestSnapshot {
         IngestSnapshot {
             mqtt_connected: self.connected.load(Ordering::Relaxed),
@@ -120,9 +132,27 @@ pub async fn consume(
                     if let Err(e) = sub_client.try_subscribe(&subscription, QoS::AtLeastOnce) {
                         tracing::error!("cannot subscribe: {e}");
                     }
+                    // Agent health is a status, not data: QoS 0, not shared, not stored.
+                    if let Err(e) =
+                        sub_client.try_subscribe(AGENT_HEALTH_SUBSCRIPTION, QoS::AtMostOnce)
+                    {
+                        tracing::error!("cannot subscribe to agent health: {e}");
+                    }
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     net_stats.subscribed.send_replace(true);
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) if p.topic.ends_with("/health") => {
+                    match serde_json::from_slice::<serde_json::Value>(&p.payload) {
+                        Ok(v) => {
+                            net_stats
+                                .agents
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(p.topic.clone(), v);
+                        }
+                        Err(e) => tracing::warn!(topic = %p.topic, "unreadable agent health: {e}"),
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(p).is_err() {
