@@ -132,6 +132,39 @@ fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
         .is_some_and(|s| s.success()));
 }
 
+#[test]
+fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
+    // Seen in CI: a Ctrl-C that came before the demo first waited for one
+    // killed it outright. Each delay lands in a different start-up step
+    // (history backfill, simulators, broker, agent).
+    for delay_ms in [50, 200, 600] {
+        let dir = scratch(&format!("demo-early-int-{delay_ms}"));
+        let addr = format!("127.0.0.1:{}", free_port());
+        let data = dir.join("data");
+        let mut demo = Proc::spawn(
+            "demo",
+            &bin("kilowatch-gateway"),
+            &[
+                "demo",
+                "--http",
+                &addr,
+                "--data",
+                data.to_str().unwrap(),
+                "--history",
+                "6h",
+            ],
+            &dir,
+        );
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let status = demo.interrupt(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "Ctrl-C after {delay_ms} ms: {status:?}\n{}",
+            demo.log()
+        );
+    }
+}
+
 fn chrono_now_minus_hours(h: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339()
 }
