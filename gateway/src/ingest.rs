@@ -36,6 +36,9 @@ pub struct IngestStats {
 #[derive(Serialize)]
 pub struct IngestSnapshot {
     pub mqtt_connected: bool,
+    /// The broker confirmed the data subscription: readings published from now on are kept
+    /// for the gateway even while it is away (persistent session).
+    pub mqtt_subscribed: bool,
     pub messages: u64,
     pub stored_samples: u64,
     pub rejected: u64,
@@ -56,6 +59,7 @@ impl IngestStats {
     pub fn snapshot(&self) -> IngestSnapshot {
         IngestSnapshot {
             mqtt_connected: self.connected.load(Ordering::Relaxed),
+            mqtt_subscribed: *self.subscribed.borrow(),
             messages: self.messages.load(Ordering::Relaxed),
             stored_samples: self.stored_samples.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),

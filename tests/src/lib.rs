@@ -168,6 +168,23 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     .is_some()
 }
 
+/// Waits until the gateway serving HTTP on `port` has its data subscription confirmed by the
+/// broker. Start agents only after this: a broker keeps nothing for a subscription that does
+/// not exist yet, so readings published before a gateway's first subscription are not its.
+pub fn wait_gateway_subscribed(port: u16, timeout: Duration) -> bool {
+    wait_health_subscribed(&format!("http://127.0.0.1:{port}/api/v1/health"), timeout)
+}
+
+/// [`wait_gateway_subscribed`] with the whole health URL, e.g. one carrying `?token=`.
+pub fn wait_health_subscribed(url: &str, timeout: Duration) -> bool {
+    wait_for(timeout, || {
+        get_json(url).ok()?["ingest"]["mqtt_subscribed"]
+            .as_bool()?
+            .then_some(())
+    })
+    .is_some()
+}
+
 /// A mosquitto broker on a free loopback port, configured by the test.
 pub struct Mosquitto {
     pub port: u16,

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_text, require, scratch, wait_for, wait_for_port, Mosquitto, Proc, Received,
-    Subscriber,
+    bin, free_port, get_text, require, scratch, wait_for, wait_for_port, wait_gateway_subscribed,
+    Mosquitto, Proc, Received, Subscriber,
 };
 
 /// A site with `n` simulated SDM630s polled every `interval`, plus extra `[agent]` lines.
@@ -140,7 +140,7 @@ fn broker_outage_of_30s_loses_nothing_and_duplicates_nothing() {
         &["run", "--config", config],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
+    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
     let mut agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),
@@ -265,7 +265,7 @@ fn agent_sigkilled_five_times_loses_no_spooled_reading() {
         &["run", "--config", config],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
+    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
     let agent_bin = bin("kilowatch-agent");
     for round in 0..5 {
         let mut agent = Proc::spawn(

@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, scratch, wait_for, wait_for_port, Influxd, Mosquitto, Proc};
+use kilowatch_e2e::{
+    bin, free_port, get_json, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Influxd,
+    Mosquitto, Proc,
+};
 
 fn dashboards() -> Vec<(String, serde_json::Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dashboards/grafana");
@@ -96,7 +99,7 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
         &["run", "--config", config],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
+    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
     let agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),
@@ -127,12 +130,22 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
             })
             .then_some(())
     });
-    assert!(
-        ready.is_some(),
-        "demo data did not reach influxd\ngateway:\n{}\nagent:\n{}",
-        gateway.log(),
-        agent.log()
-    );
+    if ready.is_none() {
+        let counts: Vec<String> = measurements
+            .iter()
+            .map(|m| {
+                let j = influx.query("kw", &format!("SELECT count(\"value\") FROM \"{m}\""));
+                format!("{m}: {}", j["results"][0]["series"][0]["values"][0][1])
+            })
+            .collect();
+        let latest = get_json(&format!("http://127.0.0.1:{http}/api/v1/health"));
+        panic!(
+            "demo data did not reach influxd\ncounts in influxd: {}\ngateway health: {latest:?}\ngateway:\n{}\nagent:\n{}",
+            counts.join(", "),
+            gateway.log(),
+            agent.log()
+        );
+    }
     let mut checked = 0;
     for (file, board) in &boards {
         for panel in board["panels"].as_array().unwrap() {

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, scratch, wait_for, wait_for_port, Influxd, Mosquitto, Proc,
+    bin, free_port, get_json, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Influxd,
+    Mosquitto, Proc,
 };
 
 /// (device, ts ms) → value of every stored active_power sample in the gateway's SQLite.
@@ -87,7 +88,7 @@ fn influxd_gets_exactly_what_was_stored_across_a_30s_outage() {
         &["run", "--config", config],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
+    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
     let mut agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),

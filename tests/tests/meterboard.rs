@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, f32_words, free_port, python, scratch, wait_for, wait_for_port, Mosquitto, Proc, PtyPair,
-    PyDevice,
+    bin, f32_words, free_port, python, scratch, wait_for, wait_gateway_subscribed, Mosquitto, Proc,
+    PtyPair, PyDevice,
 };
 use serde_json::json;
 
@@ -196,7 +196,7 @@ range = [0.0, 1.0]
         &["run", "--config", config],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
+    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
     let agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),

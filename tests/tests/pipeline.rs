@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, scratch, wait_for, wait_for_port, Mosquitto, Proc};
+use kilowatch_e2e::{
+    bin, free_port, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Mosquitto, Proc,
+};
 use tokio_modbus::client::{tcp, Reader};
 use tokio_modbus::Slave;
 
@@ -126,7 +128,7 @@ step = "1h"
         &dir,
     );
     assert!(
-        wait_for_port(http, Duration::from_secs(10)),
+        wait_gateway_subscribed(http, Duration::from_secs(15)),
         "gateway HTTP did not come up"
     );
     let _agent = Proc::spawn(

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, publish_all, scratch, wait_for, wait_for_port, Mosquitto, Proc,
-    Subscriber,
+    bin, free_port, get_json, publish_all, scratch, wait_for, wait_for_port,
+    wait_gateway_subscribed, wait_health_subscribed, Mosquitto, Proc, Subscriber,
 };
 
 fn site(broker: u16, ports: &[u16], extra_gateway: &str) -> String {
@@ -98,10 +98,8 @@ fn two_gateways_in_a_share_group_store_every_reading_exactly_once() {
         ));
     }
     for (_, _, http) in &gateways {
-        assert!(wait_for_port(*http, Duration::from_secs(10)));
+        assert!(wait_gateway_subscribed(*http, Duration::from_secs(15)));
     }
-    // Both subscribed before the first reading is published.
-    std::thread::sleep(Duration::from_millis(500));
     let mut agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),
@@ -166,8 +164,10 @@ fn malformed_payloads_are_dead_lettered_and_good_ones_around_them_stored() {
         &["run", "--config", config.to_str().unwrap()],
         &dir,
     );
-    assert!(wait_for_port(http, Duration::from_secs(10)));
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(wait_health_subscribed(
+        &format!("http://127.0.0.1:{http}/api/v1/health?token=t0ken"),
+        Duration::from_secs(15)
+    ));
 
     let now = chrono::Utc::now();
     let good = |device: &str, secs: i64, kw: f64| {
