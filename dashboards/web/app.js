@@ -22,12 +22,46 @@ function setState(page, params) {
   location.hash = "#/" + page + (params.toString() ? "?" + params : "");
 }
 function span(params) {
-  const to = params.get("to") ? new Date(params.get("to") + "T00:00:00") : new Date();
-  if (params.get("to")) to.setDate(to.getDate() + 1); // a date is a whole day
+  // Dates are plant dates: a day runs from midnight to midnight in the site's time zone.
+  const to = params.get("to") ? plantMidnight(addDays(params.get("to"), 1)) : new Date();
   const from = params.get("from")
-    ? new Date(params.get("from") + "T00:00:00")
+    ? plantMidnight(params.get("from"))
     : new Date(to.getTime() - (RANGES[params.get("range") || "7d"] || 168) * 3600e3);
   return { from, to, hours: (to - from) / 3600e3 };
+}
+
+// ---------- the plant's clock ----------
+// Times show in the site's time zone (from /api/v1/health), not the browser's: a coach abroad
+// and the plant see the same days and shifts.
+let TZ = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const formats = new Map();
+function inPlant(opts) {
+  const key = JSON.stringify(opts) + TZ;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat([], { timeZone: TZ, ...opts }));
+  return formats.get(key);
+}
+const plantTime = (t) => inPlant({ dateStyle: "short", timeStyle: "short" }).format(new Date(t));
+const plantClock = (t) => inPlant({ timeStyle: "medium" }).format(new Date(t));
+// The plant's wall clock at instant t, as the UTC instant with the same digits.
+let wallFormat = null;
+function plantWall(t) {
+  if (!wallFormat || wallFormat.resolvedOptions().timeZone !== TZ) {
+    wallFormat = new Intl.DateTimeFormat("en-US", { timeZone: TZ, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
+  }
+  const p = Object.fromEntries(wallFormat.formatToParts(new Date(t)).map((x) => [x.type, Number(x.value)]));
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+}
+// How far the plant's clock is ahead of UTC at instant t, in ms.
+const tzOffset = (t) => plantWall(t) - Math.floor(t / 1000) * 1000;
+// YYYY-MM-DD of instant t on the plant's calendar.
+const plantDate = (t) => new Date(plantWall(+t)).toISOString().slice(0, 10);
+const addDays = (date, n) => new Date(Date.parse(date + "T00:00:00Z") + n * 864e5).toISOString().slice(0, 10);
+// The instant the plant's clock shows 00:00 on `date` (YYYY-MM-DD); twice round for DST.
+function plantMidnight(date) {
+  const wall = Date.parse(date + "T00:00:00Z");
+  let t = wall - tzOffset(wall);
+  t = wall - tzOffset(t);
+  return new Date(t);
 }
 function stepFor(hours) {
   return hours <= 48 ? "15m" : hours <= 24 * 14 ? "1h" : "1d";
@@ -136,14 +170,20 @@ function chart(parent, opts) {
   if (opts.time) {
     const days = (x1 - x0) / 864e5;
     const every = [1 / 6, 0.25, 0.5, 1, 2, 7, 14, 30].find((d) => days / d <= 7) || 61;
-    const start = new Date(x0);
-    if (every >= 1) start.setHours(0, 0, 0, 0); else start.setMinutes(0, 0, 0);
-    for (let t = start.getTime(); t <= x1; t += every * 864e5) {
+    // Ticks on the plant's midnights (whole days) or whole hours, labelled in its zone.
+    const at = [];
+    if (every >= 1) {
+      for (let d = plantDate(x0), t = plantMidnight(d).getTime(); t <= x1; d = addDays(d, every), t = plantMidnight(d).getTime()) at.push(t);
+    } else {
+      const step = every * 864e5;
+      for (let t = x0 - ((x0 + tzOffset(x0)) % 3600e3); t <= x1; t += step) at.push(t);
+    }
+    const label = every < 1 ? inPlant({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) : inPlant({ month: "2-digit", day: "2-digit" });
+    for (const t of at) {
       if (t < x0) continue;
-      const d = new Date(t);
-      const label = every < 1 ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString([], { month: "2-digit", day: "2-digit" });
       add("line", { x1: px(t), x2: px(t), y1: H - B, y2: H - B + 4, stroke: "#999" });
-      add("text", { x: px(t), y: H - B + 16, "text-anchor": "middle" }, label);
+      const edge = px(t) > W - R - 18 ? "end" : "middle"; // keep the last label inside the chart
+      add("text", { x: px(t), y: H - B + 16, "text-anchor": edge, class: "xtick", "data-t": t }, label.format(new Date(t)));
     }
   } else {
     for (const v of ticks(x0, x1, 6)) add("text", { x: px(v), y: H - B + 16, "text-anchor": "middle" }, fmt(v));
@@ -190,7 +230,7 @@ async function plantPage(s) {
   const [plants, latest] = await Promise.all([assetsOf("plant"), api("latest")]);
   if (!plants.length) { section("Plant").append(el("p", { class: "note" }, "No plant asset in the site file ([[assets]] type = \"plant\").")); return; }
   const id = plants[0].id;
-  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+  const midnight = plantMidnight(plantDate(Date.now()));
   const [today, range, daily] = await Promise.all([
     enpi(id, { from: midnight, to: new Date(), hours: 24 }, "1d"),
     enpi(id, s, s.hours <= 72 ? "15m" : "1h"),
@@ -299,9 +339,8 @@ async function chillerPage(s) {
 async function savingsPage(s, params) {
   const list = await api("enpi");
   const sec = section("Savings verification", true);
-  const today = new Date();
-  const iso = (d) => d.toISOString().slice(0, 10);
-  const back = (days) => iso(new Date(today.getTime() - days * 864e5));
+  const today = plantDate(Date.now());
+  const back = (days) => addDays(today, -days);
   const form = el("form", { class: "mv" });
   const asset = el("select", { name: "asset" });
   for (const a of list.assets) asset.append(el("option", { value: a.id }, a.name || a.id));
@@ -345,7 +384,7 @@ async function savingsPage(s, params) {
     time: true, y: `CUSUM (${r.energy_unit})`, zero: true,
     series: [{ name: "CUSUM", points: pts((p) => p.cusum) }],
   });
-  if (start) sec.append(el("p", { class: "note" }, "Reporting period starts " + new Date(start.t).toLocaleDateString()));
+  if (start) sec.append(el("p", { class: "note" }, "Reporting period starts " + plantDate(Date.parse(start.t))));
   if (r.warnings.length) alerts(section("Warnings"), r.warnings.map((w) => ["warn", w]));
 }
 
@@ -373,7 +412,7 @@ async function healthPage() {
   for (const [name, d] of devices) {
     const age = (Date.now() - Date.parse(d.newest)) / 1000;
     const ageCell = el("td", age > 300 ? { class: "bad" } : {}, fmt(age, 0));
-    table.append(el("tr", { "data-device": name }, el("td", {}, name), el("td", {}, new Date(d.newest).toLocaleString()), ageCell, el("td", {}, String(d.n)), el("td", d.bad ? { class: "bad" } : {}, String(d.bad))));
+    table.append(el("tr", { "data-device": name }, el("td", {}, name), el("td", {}, plantTime(d.newest)), ageCell, el("td", {}, String(d.n)), el("td", d.bad ? { class: "bad" } : {}, String(d.bad))));
   }
   const devs = section("Devices", true);
   devs.append(table);
@@ -383,7 +422,7 @@ async function healthPage() {
   for (const a of health.agents) {
     const sp = a.spool || {};
     const t = el("div", { class: "tiles" });
-    agents.append(el("h3", {}, `agent ${a.agent} · ${new Date(a.ts).toLocaleTimeString()}`), t);
+    agents.append(el("h3", {}, `agent ${a.agent} · ${plantClock(a.ts)}`), t);
     tile(t, "spool backlog", sp.pending, "readings", sp.pending > 1000);
     tile(t, "spool size", (sp.bytes || 0) / 1024, "KiB");
     tile(t, "evicted (disk budget)", sp.evicted, "readings", sp.evicted > 0);
@@ -405,8 +444,8 @@ async function show() {
   const range = params.get("from") ? "custom" : params.get("range") || "7d";
   for (const b of document.querySelectorAll("#range button")) b.classList.toggle("active", b.dataset.range === range);
   const s = span(params);
-  document.getElementById("from").value = s.from.toISOString().slice(0, 10);
-  document.getElementById("to").value = new Date(s.to.getTime() - 1).toISOString().slice(0, 10);
+  document.getElementById("from").value = plantDate(s.from);
+  document.getElementById("to").value = plantDate(s.to.getTime() - 1);
   for (const a of document.querySelectorAll("nav a")) {
     const p = new URLSearchParams(params);
     a.href = "#/" + a.dataset.page + (p.toString() ? "?" + p : "");
@@ -418,7 +457,7 @@ async function show() {
   status.textContent = "loading…";
   try {
     await PAGES[page].render(s, params);
-    status.textContent = `${s.from.toLocaleString()} – ${s.to.toLocaleString()} · updated ${new Date().toLocaleTimeString()}`;
+    status.textContent = `${plantTime(s.from)} – ${plantTime(s.to)} (${TZ}) · updated ${plantClock(Date.now())}`;
     document.body.dataset.ready = page;
   } catch (e) {
     status.textContent = "cannot load: " + e.message;
@@ -455,4 +494,8 @@ function init() {
   window.addEventListener("hashchange", show);
   show();
 }
-init();
+// The plant's zone first: every date on every page depends on it.
+api("health")
+  .then((h) => { if (h.timezone) TZ = h.timezone; })
+  .catch((e) => console.warn("no site time zone, showing the browser's:", e.message))
+  .finally(init);

@@ -438,6 +438,8 @@ struct LatestResponse {
 struct Health {
     status: &'static str,
     site: String,
+    /// The site's time zone (IANA name): days, shifts and dashboards' clocks are in it.
+    timezone: String,
     ingest: IngestSnapshot,
     series: i64,
     samples: i64,
@@ -484,6 +486,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
     let agents = state.ingest.agents();
     let influx = state.influx.snapshot();
     let site = state.site_name.clone();
+    let timezone = state.assets.timezone.name().to_owned();
     let (series, samples, dead_letters, rollups_pending) = with_store(state, |s| {
         let (a, b, c) = s.counts()?;
         Ok((a, b, c, s.rollups_pending()?))
@@ -496,6 +499,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
             "degraded"
         },
         site,
+        timezone,
         ingest,
         series,
         samples,

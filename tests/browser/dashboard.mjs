@@ -1,8 +1,8 @@
 // Visits every dashboard page in headless Chromium and reports what it saw as JSON on stdout.
-// usage: node dashboard.mjs BASE_URL SCREENSHOT_DIR
+// usage: node dashboard.mjs BASE_URL SCREENSHOT_DIR [FROM_DATE TO_DATE]
 import { chromium } from "playwright-core";
 
-const [base, shots] = process.argv.slice(2);
+const [base, shots, from, to] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
 const report = { pages: {}, errors: [] };
@@ -37,6 +37,26 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
     report.pages[`${p}-${name}`] = info;
   }
   await page.close();
+}
+// The plant's clock in a browser elsewhere (the demo plant is in Asia/Taipei, this browser in
+// Chicago): a custom date range, what the page asks the API for, its day ticks and status line.
+if (from && to) {
+  const ctx = await browser.newContext({ timezoneId: "America/Chicago", locale: "en-US", viewport: { width: 1366, height: 1000 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => report.errors.push(`abroad page error: ${e.message}`));
+  const requests = [];
+  page.on("request", (r) => { if (r.url().includes("/api/v1/enpi?")) requests.push(Object.fromEntries(new URL(r.url()).searchParams)); });
+  await page.goto(`${base}/dashboard/#/plant?from=${from}&to=${to}`);
+  await page.waitForFunction(() => document.body.dataset.ready === "plant", null, { timeout: 30000 });
+  report.abroad = await page.evaluate(() => ({
+    browserZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    status: document.getElementById("status").textContent,
+    from: document.getElementById("from").value,
+    to: document.getElementById("to").value,
+    ticks: [...document.querySelectorAll("svg.chart text.xtick")].map((t) => ({ t: Number(t.dataset.t), label: t.textContent })),
+  }));
+  report.abroad.requests = requests;
+  await ctx.close();
 }
 await browser.close();
 console.log(JSON.stringify(report));

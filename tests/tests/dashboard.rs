@@ -37,11 +37,22 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         get_json(&format!("http://{addr}/api/v1/enpi?asset=plant&step=1d")).ok()
     });
     assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
+    // A custom range in plant dates (the demo plant is in Asia/Taipei, UTC+8, no DST).
+    let plant_today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let (from, to) = (
+        plant_today - chrono::Duration::days(6),
+        plant_today - chrono::Duration::days(2),
+    );
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new(&node)
         .arg(browser_dir.join("dashboard.mjs"))
-        .args([format!("http://{addr}"), shots.display().to_string()])
+        .args([
+            format!("http://{addr}"),
+            shots.display().to_string(),
+            from.to_string(),
+            to.to_string(),
+        ])
         .env("CHROMIUM", &chromium)
         .output()
         .unwrap();
@@ -106,5 +117,49 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
     assert!(savings.contains("kWh"), "{savings}");
     for p in ["plant", "air", "chillers", "savings", "health"] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
+    }
+
+    // In a browser in Chicago the plant's days are still Taipei days.
+    let abroad = &r["abroad"];
+    assert_eq!(abroad["browserZone"], "America/Chicago", "{abroad}");
+    assert!(
+        abroad["status"].as_str().unwrap().contains("Asia/Taipei"),
+        "{abroad}"
+    );
+    assert_eq!(abroad["from"], from.to_string(), "{abroad}");
+    assert_eq!(abroad["to"], to.to_string(), "{abroad}");
+    // Taipei midnight of `from` is 16:00 UTC the day before; the range ends at midnight after `to`.
+    let utc_midnight = |d: chrono::NaiveDate| {
+        (d - chrono::Duration::days(1))
+            .and_hms_opt(16, 0, 0)
+            .unwrap()
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let ranged: Vec<_> = abroad["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["step"] != "1d")
+        .collect();
+    assert!(!ranged.is_empty(), "{abroad}");
+    for q in ranged {
+        assert_eq!(q["from"], utc_midnight(from), "{q}");
+        assert_eq!(q["to"], utc_midnight(to + chrono::Duration::days(1)), "{q}");
+    }
+    // Five days on the hourly chart: day ticks, each on a Taipei midnight, labelled with its date.
+    let ticks = abroad["ticks"].as_array().unwrap();
+    assert!(ticks.len() >= 4, "{abroad}");
+    for t in ticks {
+        let ms = t["t"].as_i64().unwrap();
+        assert_eq!(
+            (ms / 1000 + 8 * 3600) % 86_400,
+            0,
+            "tick {t} not at a Taipei midnight"
+        );
+        let date = chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
+            .unwrap()
+            .date_naive();
+        assert_eq!(t["label"], date.format("%m/%d").to_string(), "{t}");
     }
 }
