@@ -39,6 +39,19 @@ pub struct LoopChannel {
 }
 
 impl LoopChannel {
+    /// A channel on the reference board's front end (src/bin/board.rs): 12-bit ADC,
+    /// 3.3 V reference, 150 Ω shunt, so 20 mA reads 3.0 V with headroom for over-range.
+    pub const fn reference_board(channel: u8, low: f32, high: f32) -> Self {
+        LoopChannel {
+            channel,
+            full_scale: 4095,
+            vref_mv: 3300,
+            shunt_ohm: 150,
+            low,
+            high,
+        }
+    }
+
     /// Loop current (mA) from counts.
     pub fn milliamps(&self, counts: u16) -> f32 {
         let mv = counts as f32 * self.vref_mv as f32 / self.full_scale as f32;
@@ -77,14 +90,7 @@ impl LoopChannel {
 mod tests {
     use super::*;
 
-    const PRESSURE: LoopChannel = LoopChannel {
-        channel: 0,
-        full_scale: 4095,
-        vref_mv: 3300,
-        shunt_ohm: 150,
-        low: 0.0,
-        high: 16.0,
-    };
+    const PRESSURE: LoopChannel = LoopChannel::reference_board(0, 0.0, 16.0);
 
     #[test]
     fn scaling_and_loop_diagnostics() {

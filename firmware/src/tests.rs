@@ -29,14 +29,7 @@ impl Registers for Meter {
 }
 
 fn config() -> Config {
-    let ch = |channel, low, high| LoopChannel {
-        channel,
-        full_scale: 4095,
-        vref_mv: 3300,
-        shunt_ohm: 150,
-        low,
-        high,
-    };
+    let ch = LoopChannel::reference_board;
     Config {
         unit: 5,
         upstream_baud: 19_200,

@@ -177,6 +177,52 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     .is_some()
 }
 
+/// `kilowatch-gateway run` then `kilowatch-agent run` on one site file, in that order: the agent
+/// starts only once the gateway (HTTP on `http`) reports its broker subscription, see
+/// [`wait_gateway_subscribed`]. Returns (gateway, agent).
+pub fn start_gateway_then_agent(dir: &Path, config: &str, http: u16) -> (Proc, Proc) {
+    let gateway = Proc::spawn(
+        "gateway",
+        &bin("kilowatch-gateway"),
+        &["run", "--config", config],
+        dir,
+    );
+    assert!(
+        wait_gateway_subscribed(http, Duration::from_secs(15)),
+        "the gateway did not subscribe:\n{}",
+        gateway.log()
+    );
+    let agent = Proc::spawn(
+        "agent",
+        &bin("kilowatch-agent"),
+        &["run", "--config", config],
+        dir,
+    );
+    (gateway, agent)
+}
+
+/// `kilowatch-gateway demo --history HISTORY` with its data in `dir/data`, serving HTTP on a
+/// free loopback port. Returns the process and its address.
+pub fn spawn_demo(dir: &Path, history: &str) -> (Proc, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let data = dir.join("data");
+    let demo = Proc::spawn(
+        "demo",
+        &bin("kilowatch-gateway"),
+        &[
+            "demo",
+            "--http",
+            &addr,
+            "--data",
+            data.to_str().expect("UTF-8 path"),
+            "--history",
+            history,
+        ],
+        dir,
+    );
+    (demo, addr)
+}
+
 /// Waits until the gateway serving HTTP on `port` has its data subscription confirmed by the
 /// broker. Start agents only after this: a broker keeps nothing for a subscription that does
 /// not exist yet, so readings published before a gateway's first subscription are not its.

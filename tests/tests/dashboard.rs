@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, get_json, require, scratch, wait_for, Proc};
+use kilowatch_e2e::{get_json, require, scratch, spawn_demo, wait_for};
 
 #[test]
 fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
@@ -18,21 +18,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         "playwright-core is required: npm ci --prefix tests/browser (tests/run-all.sh does)"
     );
     let dir = scratch("dashboard");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let demo = Proc::spawn(
-        "demo",
-        &bin("kilowatch-gateway"),
-        &[
-            "demo",
-            "--http",
-            &addr,
-            "--data",
-            dir.join("data").to_str().unwrap(),
-            "--history",
-            "21d",
-        ],
-        &dir,
-    );
+    let (demo, addr) = spawn_demo(&dir, "21d");
     let up = wait_for(Duration::from_secs(240), || {
         get_json(&format!("http://{addr}/api/v1/enpi?asset=plant&step=1d")).ok()
     });

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_text, require, scratch, wait_for, wait_for_port, wait_gateway_subscribed,
-    Mosquitto, Proc, Received, Subscriber,
+    bin, free_port, get_text, require, scratch, start_gateway_then_agent, wait_for, wait_for_port,
+    wait_gateway_subscribed, Mosquitto, Proc, Received, Subscriber,
 };
 
 /// A site with `n` simulated SDM630s polled every `interval`, plus extra `[agent]` lines.
@@ -134,19 +134,7 @@ fn broker_outage_of_30s_loses_nothing_and_duplicates_nothing() {
     let config = config.to_str().unwrap();
     let _sim = start_sim(&dir, config, &devices);
     let sub = Subscriber::start(mq.port, "e2e-outage-sub", "kilowatch/v1/e2e/+/data");
-    let _gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        &dir,
-    );
-    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
-    let mut agent = Proc::spawn(
-        "agent",
-        &bin("kilowatch-agent"),
-        &["run", "--config", config],
-        &dir,
-    );
+    let (_gateway, mut agent) = start_gateway_then_agent(&dir, config, http);
     assert!(
         wait_for(Duration::from_secs(20), || (sub.snapshot().len() >= 150)
             .then_some(()))

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kilowatch_e2e::{bin, free_port, get_json, get_text, scratch, wait_for, Proc};
+use kilowatch_e2e::{bin, free_port, get_json, get_text, scratch, spawn_demo, wait_for, Proc};
 
 #[test]
 fn demo_serves_live_values_and_stops_on_ctrl_c() {
@@ -87,22 +87,8 @@ fn demo_reports_a_busy_port() {
 #[test]
 fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
     let dir = scratch("demo-history");
+    let (mut demo, addr) = spawn_demo(&dir, "6h");
     let data = dir.join("data");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut demo = Proc::spawn(
-        "demo",
-        &bin("kilowatch-gateway"),
-        &[
-            "demo",
-            "--http",
-            &addr,
-            "--data",
-            data.to_str().unwrap(),
-            "--history",
-            "6h",
-        ],
-        &dir,
-    );
     let health = format!("http://{addr}/api/v1/health");
     assert!(
         wait_for(Duration::from_secs(60), || get_json(&health).ok()).is_some(),
@@ -139,22 +125,7 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
     // (history backfill, simulators, broker, agent).
     for delay_ms in [50, 200, 600] {
         let dir = scratch(&format!("demo-early-int-{delay_ms}"));
-        let addr = format!("127.0.0.1:{}", free_port());
-        let data = dir.join("data");
-        let mut demo = Proc::spawn(
-            "demo",
-            &bin("kilowatch-gateway"),
-            &[
-                "demo",
-                "--http",
-                &addr,
-                "--data",
-                data.to_str().unwrap(),
-                "--history",
-                "6h",
-            ],
-            &dir,
-        );
+        let (mut demo, _) = spawn_demo(&dir, "6h");
         std::thread::sleep(Duration::from_millis(delay_ms));
         let status = demo.interrupt(Duration::from_secs(10));
         assert!(

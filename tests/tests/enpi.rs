@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, get_json, scratch, wait_for, Proc};
+use kilowatch_e2e::{bin, get_json, scratch, spawn_demo, wait_for};
 
 fn demo_site() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
@@ -27,22 +27,8 @@ fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     let dir = scratch("enpi-demo");
+    let (mut demo, addr) = spawn_demo(&dir, "3d");
     let data = dir.join("data");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut demo = Proc::spawn(
-        "demo",
-        &bin("kilowatch-gateway"),
-        &[
-            "demo",
-            "--http",
-            &addr,
-            "--data",
-            data.to_str().unwrap(),
-            "--history",
-            "3d",
-        ],
-        &dir,
-    );
     let base = format!("http://{addr}/api/v1/enpi");
     let list = wait_for(Duration::from_secs(60), || get_json(&base).ok());
     let list = list.unwrap_or_else(|| panic!("demo did not come up:\n{}", demo.log()));

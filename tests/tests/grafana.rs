@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Influxd,
+    bin, free_port, get_json, scratch, start_gateway_then_agent, wait_for, wait_for_port, Influxd,
     Mosquitto, Proc,
 };
 
@@ -93,19 +93,7 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
         &dir,
     );
     assert!(wait_for_port(15020, Duration::from_secs(10)));
-    let gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        &dir,
-    );
-    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
-    let agent = Proc::spawn(
-        "agent",
-        &bin("kilowatch-agent"),
-        &["run", "--config", config],
-        &dir,
-    );
+    let (gateway, agent) = start_gateway_then_agent(&dir, config, http);
     // Every measurement the dashboards read, with at least two points (spread needs them).
     let measurements = [
         "active_power",

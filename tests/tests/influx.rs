@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Influxd,
+    bin, free_port, get_json, scratch, start_gateway_then_agent, wait_for, wait_for_port, Influxd,
     Mosquitto, Proc,
 };
 
@@ -82,19 +82,7 @@ fn influxd_gets_exactly_what_was_stored_across_a_30s_outage() {
     for &p in &devices {
         assert!(wait_for_port(p, Duration::from_secs(10)));
     }
-    let _gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        &dir,
-    );
-    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
-    let mut agent = Proc::spawn(
-        "agent",
-        &bin("kilowatch-agent"),
-        &["run", "--config", config],
-        &dir,
-    );
+    let (_gateway, mut agent) = start_gateway_then_agent(&dir, config, http);
 
     let flowing = wait_for(Duration::from_secs(20), || {
         (influx_points(&influx).len() >= 12).then_some(())

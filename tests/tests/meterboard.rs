@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, f32_words, free_port, python, scratch, wait_for, wait_gateway_subscribed, Mosquitto, Proc,
-    PtyPair, PyDevice,
+    bin, f32_words, free_port, python, scratch, start_gateway_then_agent, wait_for, Mosquitto,
+    Proc, PtyPair, PyDevice,
 };
 use serde_json::json;
 
@@ -190,19 +190,7 @@ range = [0.0, 1.0]
     let config = dir.join("site.toml");
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
-    let _gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        &dir,
-    );
-    assert!(wait_gateway_subscribed(http, Duration::from_secs(15)));
-    let agent = Proc::spawn(
-        "agent",
-        &bin("kilowatch-agent"),
-        &["run", "--config", config],
-        &dir,
-    );
+    let (_gateway, agent) = start_gateway_then_agent(&dir, config, http);
     let latest = |q: &str| -> Option<f64> {
         let conn =
             rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

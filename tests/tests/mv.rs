@@ -6,7 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, get_json, get_text, python, scratch, wait_for, Proc};
+use kilowatch_e2e::{bin, get_json, get_text, python, scratch, spawn_demo, wait_for};
+
+/// `mv --csv CSV --time time --energy kwh ARGS…`: the columns of the test files.
+fn mv_csv(csv: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let csv = csv.to_str().unwrap();
+    mv(&[&["--csv", csv, "--time", "time", "--energy", "kwh"], args].concat())
+}
+
+/// [`mv_csv`] with the weather file's temperature (°F) and production columns.
+fn mv_weather_csv(csv: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let weather = ["--temp", "oat_f", "--temp-unit", "F", "--var", "units"];
+    mv_csv(csv, &[&weather, args].concat())
+}
 
 fn mv(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(bin("kilowatch-gateway"))
@@ -120,29 +132,20 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
     let csv = dir.join("meter.csv");
     write_csv(&csv);
     for form in ["linear", "3p-cooling"] {
-        let (code, out, err) = mv(&[
-            "--csv",
-            csv.to_str().unwrap(),
-            "--time",
-            "time",
-            "--energy",
-            "kwh",
-            "--temp",
-            "oat_f",
-            "--temp-unit",
-            "F",
-            "--var",
-            "units",
-            "--tz",
-            "America/Chicago",
-            "--model",
-            form,
-            "--baseline",
-            "2016-01-01..2016-12-31",
-            "--reporting",
-            "2017-01-01..2017-06-30",
-            "--json",
-        ]);
+        let (code, out, err) = mv_weather_csv(
+            &csv,
+            &[
+                "--tz",
+                "America/Chicago",
+                "--model",
+                form,
+                "--baseline",
+                "2016-01-01..2016-12-31",
+                "--reporting",
+                "2017-01-01..2017-06-30",
+                "--json",
+            ],
+        );
         assert_eq!(code, Some(0), "{form}: {err}");
         let report: serde_json::Value = serde_json::from_str(&out).unwrap();
         let path = dir.join(format!("{form}.json"));
@@ -221,54 +224,36 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
     }
     // Selection on the same data picks a temperature model with production.
     let html = dir.join("report.html");
-    let (code, _, err) = mv(&[
-        "--csv",
-        csv.to_str().unwrap(),
-        "--time",
-        "time",
-        "--energy",
-        "kwh",
-        "--temp",
-        "oat_f",
-        "--temp-unit",
-        "F",
-        "--var",
-        "units",
-        "--baseline",
-        "2016-01-01..2016-12-31",
-        "--reporting",
-        "2017-01-01..2017-06-30",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let (code, _, err) = mv_weather_csv(
+        &csv,
+        &[
+            "--baseline",
+            "2016-01-01..2016-12-31",
+            "--reporting",
+            "2017-01-01..2017-06-30",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(2));
     assert!(
         err.contains("meter.csv:75: the offset changes from -06:00 to -05:00")
             && err.contains("--tz"),
         "{err}"
     );
-    let (code, out, err) = mv(&[
-        "--csv",
-        csv.to_str().unwrap(),
-        "--time",
-        "time",
-        "--energy",
-        "kwh",
-        "--temp",
-        "oat_f",
-        "--temp-unit",
-        "F",
-        "--var",
-        "units",
-        "--tz",
-        "America/Chicago",
-        "--baseline",
-        "2016-01-01..2016-12-31",
-        "--reporting",
-        "2017-01-01..2017-06-30",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let (code, out, err) = mv_weather_csv(
+        &csv,
+        &[
+            "--tz",
+            "America/Chicago",
+            "--baseline",
+            "2016-01-01..2016-12-31",
+            "--reporting",
+            "2017-01-01..2017-06-30",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(0), "{err}");
     assert!(
         out.starts_with("savings verified at 90% confidence: "),
@@ -283,39 +268,33 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
     // A bad cell is named by file, line and column; bad arguments exit 2.
     let bad = dir.join("bad.csv");
     std::fs::write(&bad, "time,kwh\n2016-01-01,5\n2016-01-02,five\n").unwrap();
-    let (code, _, err) = mv(&[
-        "--csv",
-        bad.to_str().unwrap(),
-        "--time",
-        "time",
-        "--energy",
-        "kwh",
-        "--baseline",
-        "2016-01-01..2016-01-01",
-        "--reporting",
-        "2016-01-02..2016-01-02",
-    ]);
+    let (code, _, err) = mv_csv(
+        &bad,
+        &[
+            "--baseline",
+            "2016-01-01..2016-01-01",
+            "--reporting",
+            "2016-01-02..2016-01-02",
+        ],
+    );
     assert_eq!(code, Some(2));
     assert!(
         err.contains("bad.csv:3: column `kwh`: `five` is not a number"),
         "{err}"
     );
-    let (code, _, err) = mv(&[
-        "--csv",
-        csv.to_str().unwrap(),
-        "--time",
-        "time",
-        "--energy",
-        "kwh",
-        "--baseline",
-        "2016-01-01..2016-12-31",
-        "--reporting",
-        "2017-01-01..2017-06-30",
-        "--tz",
-        "America/Chicago",
-        "--granularity",
-        "fortnight",
-    ]);
+    let (code, _, err) = mv_csv(
+        &csv,
+        &[
+            "--baseline",
+            "2016-01-01..2016-12-31",
+            "--reporting",
+            "2017-01-01..2017-06-30",
+            "--tz",
+            "America/Chicago",
+            "--granularity",
+            "fortnight",
+        ],
+    );
     assert_eq!(code, Some(2));
     assert!(err.contains("granularity"), "{err}");
 }
@@ -327,22 +306,8 @@ fn demo_site() -> PathBuf {
 #[test]
 fn demo_history_is_verified_over_the_api_and_the_cli() {
     let dir = scratch("mv-demo");
+    let (mut demo, addr) = spawn_demo(&dir, "3d");
     let data = dir.join("data");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut demo = Proc::spawn(
-        "demo",
-        &bin("kilowatch-gateway"),
-        &[
-            "demo",
-            "--http",
-            &addr,
-            "--data",
-            data.to_str().unwrap(),
-            "--history",
-            "3d",
-        ],
-        &dir,
-    );
     let up = wait_for(Duration::from_secs(60), || {
         get_json(&format!("http://{addr}/api/v1/enpi")).ok()
     });

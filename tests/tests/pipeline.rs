@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, scratch, wait_for, wait_for_port, wait_gateway_subscribed, Mosquitto, Proc,
+    bin, free_port, scratch, start_gateway_then_agent, wait_for, wait_for_port, Mosquitto, Proc,
 };
 use tokio_modbus::client::{tcp, Reader};
 use tokio_modbus::Slave;
@@ -121,22 +121,7 @@ step = "1h"
     assert!(
         wait_for_port(m1, Duration::from_secs(10)) && wait_for_port(m2, Duration::from_secs(10))
     );
-    let _gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        &dir,
-    );
-    assert!(
-        wait_gateway_subscribed(http, Duration::from_secs(15)),
-        "gateway HTTP did not come up"
-    );
-    let _agent = Proc::spawn(
-        "agent",
-        &bin("kilowatch-agent"),
-        &["run", "--config", config],
-        &dir,
-    );
+    let (_gateway, _agent) = start_gateway_then_agent(&dir, config, http);
 
     let expected = [("feeder-a", served(m1, 3)), ("feeder-b", served(m2, 1))];
 

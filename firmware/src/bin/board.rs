@@ -163,14 +163,7 @@ mod board {
     /// What this board measures. A site changes these and rebuilds; the agent's profile reads
     /// whatever is configured through the same register map.
     fn config() -> Config {
-        let loop_ch = |channel, low, high| LoopChannel {
-            channel,
-            full_scale: 4095,
-            vref_mv: 3300,
-            shunt_ohm: 150,
-            low,
-            high,
-        };
+        let loop_ch = LoopChannel::reference_board;
         let mut analog = heapless::Vec::new();
         let _ = analog.push(loop_ch(0, 0.0, 16.0)); // discharge pressure, bar(g)
         let _ = analog.push(loop_ch(1, -20.0, 80.0)); // temperature, °C

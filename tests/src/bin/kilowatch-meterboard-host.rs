@@ -223,14 +223,7 @@ fn main() -> anyhow::Result<()> {
     let mut analog = heapless::Vec::new();
     for ch in 0..ma.len().min(4) as u8 {
         let (low, high) = if ch == 0 { (0.0, 16.0) } else { (-20.0, 80.0) };
-        let _ = analog.push(LoopChannel {
-            channel: ch,
-            full_scale: 4095,
-            vref_mv: 3300,
-            shunt_ohm: 150,
-            low,
-            high,
-        });
+        let _ = analog.push(LoopChannel::reference_board(ch, low, high));
     }
     let cfg = Config {
         unit: arg(&args, "--unit").unwrap_or("1").parse()?,
