@@ -177,6 +177,24 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     .is_some()
 }
 
+/// `kilowatch-gateway simulate` on the site file, once each simulated device's port accepts.
+pub fn start_sim(dir: &Path, config: &str, ports: &[u16]) -> Proc {
+    let sim = Proc::spawn(
+        "simulate",
+        &bin("kilowatch-gateway"),
+        &["simulate", "--config", config],
+        dir,
+    );
+    for &p in ports {
+        assert!(
+            wait_for_port(p, Duration::from_secs(20)),
+            "simulator port {p}:\n{}",
+            sim.log()
+        );
+    }
+    sim
+}
+
 /// `kilowatch-gateway run` then `kilowatch-agent run` on one site file, in that order: the agent
 /// starts only once the gateway (HTTP on `http`) reports its broker subscription, see
 /// [`wait_gateway_subscribed`]. Returns (gateway, agent).

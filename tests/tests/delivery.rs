@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_text, require, scratch, start_gateway_then_agent, wait_for, wait_for_port,
-    wait_gateway_subscribed, Mosquitto, Proc, Received, Subscriber,
+    bin, free_port, get_text, require, scratch, start_gateway_then_agent, start_sim, wait_for,
+    wait_for_port, wait_gateway_subscribed, Mosquitto, Proc, Received, Subscriber,
 };
 
 /// A site with `n` simulated SDM630s polled every `interval`, plus extra `[agent]` lines.
@@ -92,22 +92,6 @@ fn stored(db: &Path) -> BTreeMap<String, i64> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-fn start_sim(dir: &Path, config: &str, ports: &[u16]) -> Proc {
-    let sim = Proc::spawn(
-        "simulate",
-        &bin("kilowatch-gateway"),
-        &["simulate", "--config", config],
-        dir,
-    );
-    for &p in ports {
-        assert!(
-            wait_for_port(p, Duration::from_secs(20)),
-            "simulator port {p}"
-        );
-    }
-    sim
 }
 
 #[test]

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, scratch, start_gateway_then_agent, wait_for, wait_for_port, Influxd,
-    Mosquitto, Proc,
+    free_port, get_json, scratch, start_gateway_then_agent, start_sim, wait_for, Influxd, Mosquitto,
 };
 
 fn dashboards() -> Vec<(String, serde_json::Value)> {
@@ -86,13 +85,7 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
     let config = dir.join("site.toml");
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
-    let _sim = Proc::spawn(
-        "simulate",
-        &bin("kilowatch-gateway"),
-        &["simulate", "--config", config],
-        &dir,
-    );
-    assert!(wait_for_port(15020, Duration::from_secs(10)));
+    let _sim = start_sim(&dir, config, &[15020]);
     let (gateway, agent) = start_gateway_then_agent(&dir, config, http);
     // Every measurement the dashboards read, with at least two points (spread needs them).
     let measurements = [

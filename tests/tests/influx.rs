@@ -7,8 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, scratch, start_gateway_then_agent, wait_for, wait_for_port, Influxd,
-    Mosquitto, Proc,
+    free_port, get_json, scratch, start_gateway_then_agent, start_sim, wait_for, Influxd, Mosquitto,
 };
 
 /// (device, ts ms) → value of every stored active_power sample in the gateway's SQLite.
@@ -73,15 +72,7 @@ fn influxd_gets_exactly_what_was_stored_across_a_30s_outage() {
     let config = dir.join("site.toml");
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
-    let _sim = Proc::spawn(
-        "simulate",
-        &bin("kilowatch-gateway"),
-        &["simulate", "--config", config],
-        &dir,
-    );
-    for &p in &devices {
-        assert!(wait_for_port(p, Duration::from_secs(10)));
-    }
+    let _sim = start_sim(&dir, config, &devices);
     let (_gateway, mut agent) = start_gateway_then_agent(&dir, config, http);
 
     let flowing = wait_for(Duration::from_secs(20), || {

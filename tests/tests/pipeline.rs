@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kilowatch_e2e::{
-    bin, free_port, scratch, start_gateway_then_agent, wait_for, wait_for_port, Mosquitto, Proc,
-};
+use kilowatch_e2e::{free_port, scratch, start_gateway_then_agent, start_sim, wait_for, Mosquitto};
 use tokio_modbus::client::{tcp, Reader};
 use tokio_modbus::Slave;
 
@@ -112,15 +110,7 @@ step = "1h"
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
 
-    let _sim = Proc::spawn(
-        "simulate",
-        &bin("kilowatch-gateway"),
-        &["simulate", "--config", config],
-        &dir,
-    );
-    assert!(
-        wait_for_port(m1, Duration::from_secs(10)) && wait_for_port(m2, Duration::from_secs(10))
-    );
+    let _sim = start_sim(&dir, config, &[m1, m2]);
     let (_gateway, _agent) = start_gateway_then_agent(&dir, config, http);
 
     let expected = [("feeder-a", served(m1, 3)), ("feeder-b", served(m2, 1))];

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, publish_all, scratch, wait_for, wait_for_port,
-    wait_gateway_subscribed, wait_health_subscribed, Mosquitto, Proc, Subscriber,
+    bin, free_port, get_json, publish_all, scratch, start_sim, wait_for, wait_gateway_subscribed,
+    wait_health_subscribed, Mosquitto, Proc, Subscriber,
 };
 
 fn site(broker: u16, ports: &[u16], extra_gateway: &str) -> String {
@@ -62,15 +62,7 @@ fn two_gateways_in_a_share_group_store_every_reading_exactly_once() {
     let config = dir.join("site.toml");
     std::fs::write(&config, site(mq.port, &devices, "share_group = \"kw\"")).unwrap();
     let config = config.to_str().unwrap();
-    let _sim = Proc::spawn(
-        "simulate",
-        &bin("kilowatch-gateway"),
-        &["simulate", "--config", config],
-        &dir,
-    );
-    for &p in &devices {
-        assert!(wait_for_port(p, Duration::from_secs(10)));
-    }
+    let _sim = start_sim(&dir, config, &devices);
     let sub = Subscriber::start(mq.port, "e2e-share-audit", "kilowatch/v1/e2e/+/data");
     let mut gateways = Vec::new();
     for g in ["g1", "g2"] {
