@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
+use crate::payload::is_identifier;
 use crate::profile::{ChannelConfig, ProfileLibrary};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +224,11 @@ pub struct GatewayConfig {
     pub allow_unauthenticated: bool,
     /// Forward every stored reading to InfluxDB (or any line-protocol engine).
     pub influx: Option<InfluxConfig>,
+    /// How many devices that are not in this site file may still create series (0, the
+    /// default: none; their messages are dead-lettered). A cap, so a stray or hostile publisher
+    /// cannot grow the catalogue without limit.
+    #[serde(default)]
+    pub admit_unknown_devices: u32,
 }
 
 /// An InfluxDB (or line-protocol compatible) sink.
@@ -343,6 +349,7 @@ impl Default for GatewayConfig {
             access_token_env: None,
             allow_unauthenticated: false,
             influx: None,
+            admit_unknown_devices: 0,
         }
     }
 }
@@ -575,13 +582,6 @@ impl ConfigError {
             line: None,
         }
     }
-}
-
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl SiteConfig {

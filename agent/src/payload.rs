@@ -42,6 +42,52 @@ pub fn agent_health_topic(site: &str, agent: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/agent/{agent}/health")
 }
 
+/// Where the gateway asks an agent to publish a device's polls again.
+pub fn replay_request_topic(site: &str, device: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{device}/replay")
+}
+
+/// Where the agent reports what it re-sent for a replay request.
+pub fn replay_report_topic(site: &str, device: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{device}/replayed")
+}
+
+/// "Publish `device`'s polls `from_seq..=to_seq` again."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    pub version: u32,
+    pub device: String,
+    pub from_seq: u64,
+    pub to_seq: u64,
+}
+
+/// The agent's answer to a [`ReplayRequest`]: how many polls it re-sent and the inclusive
+/// sub-ranges it can no longer provide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayReport {
+    pub version: u32,
+    pub device: String,
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub resent: u64,
+    pub unavailable: Vec<[u64; 2]>,
+}
+
+/// Largest payload the gateway stores. A poll of a few hundred quantities is ~30 KB; anything
+/// far beyond is not a poll and is dead-lettered (with only its first bytes kept).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// The one rule for site and device ids, in the site file and on the wire: 1-64 ASCII letters,
+/// digits, `-` or `_` (safe in MQTT topics, series names and file names).
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// The result of one poll of one device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +153,12 @@ pub enum PayloadError {
     },
     #[error("timestamp {0} is more than {MAX_FUTURE_SECONDS} s in the future")]
     Future(DateTime<Utc>),
+    #[error("{field} `{value}` is not an id (1-64 letters, digits, `-` or `_`)")]
+    Identifier { field: &'static str, value: String },
+    #[error("reading {index} ({quantity}): quantity appears more than once in one poll")]
+    Duplicate { index: usize, quantity: String },
+    #[error("payload of {size} bytes is larger than the {MAX_PAYLOAD_BYTES}-byte limit")]
+    TooLarge { size: usize },
 }
 
 /// Clock skew tolerated between an agent and the gateway.
@@ -119,6 +171,9 @@ impl DevicePoll {
 
     /// Parses and validates a payload received at `now`.
     pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Result<Self, PayloadError> {
+        if bytes.len() > MAX_PAYLOAD_BYTES {
+            return Err(PayloadError::TooLarge { size: bytes.len() });
+        }
         // Check the version first so a future schema gets a precise reason, not a field error.
         #[derive(Deserialize)]
         struct Version {
@@ -138,6 +193,25 @@ impl DevicePoll {
     fn validate(&self, now: DateTime<Utc>) -> Result<(), PayloadError> {
         if self.ts > now + Duration::seconds(MAX_FUTURE_SECONDS) {
             return Err(PayloadError::Future(self.ts));
+        }
+        for (field, value) in [("site", &self.site), ("device", &self.device)] {
+            if !is_identifier(value) {
+                return Err(PayloadError::Identifier {
+                    field,
+                    // Cut: the id may be the hostile part of the message.
+                    value: value.chars().take(80).collect(),
+                });
+            }
+        }
+        // Which value would win is not ours to guess: a repeated quantity refuses the poll.
+        let mut seen = std::collections::HashSet::with_capacity(self.readings.len());
+        for (index, r) in self.readings.iter().enumerate() {
+            if !seen.insert(r.quantity.as_ref()) {
+                return Err(PayloadError::Duplicate {
+                    index,
+                    quantity: r.quantity.to_string(),
+                });
+            }
         }
         for (index, r) in self.readings.iter().enumerate() {
             let q = vocab::quantity(&r.quantity)
@@ -229,6 +303,36 @@ mod tests {
             DevicePoll::parse(&p.to_json(), now()),
             Err(PayloadError::Future(_))
         ));
+        let mut p = sample();
+        p.readings.push(p.readings[0].clone());
+        assert_eq!(
+            DevicePoll::parse(&p.to_json(), now()),
+            Err(PayloadError::Duplicate {
+                index: 1,
+                quantity: "active_power".into()
+            })
+        );
+        for bad in ["", "a/b", "+", "#", "x y", &"a".repeat(65)] {
+            let mut p = sample();
+            p.device = bad.into();
+            assert!(
+                matches!(
+                    DevicePoll::parse(&p.to_json(), now()),
+                    Err(PayloadError::Identifier {
+                        field: "device",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        let big = vec![b' '; MAX_PAYLOAD_BYTES + 1];
+        assert_eq!(
+            DevicePoll::parse(&big, now()),
+            Err(PayloadError::TooLarge {
+                size: MAX_PAYLOAD_BYTES + 1
+            })
+        );
     }
 
     #[test]

@@ -400,6 +400,10 @@ async function healthPage() {
   tile(tiles, "dead letters", health.dead_letters, "", health.dead_letters > 0);
   tile(tiles, "rollups pending", health.rollups_pending, "");
   tile(tiles, "InfluxDB batches pending", health.influx.pending_batches, "", health.influx.pending_batches > 0);
+  const sq = health.ingest.sequence;
+  tile(tiles, "polls missing now", sq.missing, "", sq.missing > 0);
+  tile(tiles, "polls lost", sq.lost, "", sq.lost > 0);
+  tile(tiles, "polls repaired", sq.repaired, "");
   const devices = new Map();
   for (const r of latest.readings) {
     const d = devices.get(r.device) || { newest: "", bad: 0, n: 0 };
@@ -408,11 +412,17 @@ async function healthPage() {
     d.n += 1;
     devices.set(r.device, d);
   }
-  const table = el("table", {}, el("tr", {}, el("th", {}, "device"), el("th", {}, "last reading"), el("th", {}, "age (s)"), el("th", {}, "quantities"), el("th", {}, "not good")));
+  // Delivery per device, from the poll numbering: holes found, refilled by replay, or lost.
+  const seqs = new Map((health.sequences || []).map((s) => [s.device, s]));
+  const table = el("table", {}, el("tr", {}, el("th", {}, "device"), el("th", {}, "last reading"), el("th", {}, "age (s)"), el("th", {}, "quantities"), el("th", {}, "not good"),
+    el("th", {}, "last seq"), el("th", {}, "gaps"), el("th", {}, "missing now"), el("th", {}, "repaired"), el("th", {}, "lost")));
   for (const [name, d] of devices) {
     const age = (Date.now() - Date.parse(d.newest)) / 1000;
     const ageCell = el("td", age > 300 ? { class: "bad" } : {}, fmt(age, 0));
-    table.append(el("tr", { "data-device": name }, el("td", {}, name), el("td", {}, plantTime(d.newest)), ageCell, el("td", {}, String(d.n)), el("td", d.bad ? { class: "bad" } : {}, String(d.bad))));
+    const s = seqs.get(name) || {};
+    const num = (v, bad) => el("td", bad ? { class: "bad" } : {}, v === undefined ? "" : String(v));
+    table.append(el("tr", { "data-device": name }, el("td", {}, name), el("td", {}, plantTime(d.newest)), ageCell, el("td", {}, String(d.n)), el("td", d.bad ? { class: "bad" } : {}, String(d.bad)),
+      num(s.high_seq), num(s.gaps_detected), num(s.missing, s.missing > 0), num(s.repaired), num(s.lost, s.lost > 0)));
   }
   const devs = section("Devices", true);
   devs.append(table);

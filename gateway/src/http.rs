@@ -449,6 +449,8 @@ struct Health {
     influx: crate::influx::InfluxSnapshot,
     /// Each agent's latest health message: spool backlog, publishing, per-device errors.
     agents: Vec<serde_json::Value>,
+    /// Each device's poll numbering as received: holes, repairs, losses.
+    sequences: Vec<crate::ingest::sequence::SequenceSnapshot>,
 }
 
 struct ApiError(String);
@@ -484,6 +486,7 @@ async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestRespons
 async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     let ingest = state.ingest.snapshot();
     let agents = state.ingest.agents();
+    let sequences = state.ingest.sequences();
     let influx = state.influx.snapshot();
     let site = state.site_name.clone();
     let timezone = state.assets.timezone.name().to_owned();
@@ -507,6 +510,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiE
         rollups_pending,
         influx,
         agents,
+        sequences,
     }))
 }
 
@@ -557,6 +561,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(crate::metrics::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,

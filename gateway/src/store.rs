@@ -27,7 +27,11 @@ pub enum StoreError {
 }
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// Dead letters kept (the newest); older ones are deleted as new ones arrive, so a hostile
+/// publisher cannot fill the disk through them.
+pub const DEAD_LETTER_ROWS: i64 = 100_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,8 +97,15 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     received_ts INTEGER NOT NULL,
     topic       TEXT NOT NULL,
     reason      TEXT NOT NULL,
-    payload     BLOB NOT NULL
+    -- the first bytes of the payload; size is the whole payload's
+    payload     BLOB NOT NULL,
+    size        INTEGER NOT NULL DEFAULT 0
 );
+-- per device: the gateway's view of the poll numbering (holes, repairs, losses), as JSON
+CREATE TABLE IF NOT EXISTS sequence (
+    device TEXT PRIMARY KEY,
+    state  TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// A message that could not be stored as readings, kept for inspection.
@@ -103,6 +114,8 @@ pub struct DeadLetter {
     pub received: DateTime<Utc>,
     pub topic: String,
     pub reason: String,
+    /// Size of the whole payload; `payload` may hold only its first bytes.
+    pub size: usize,
     pub payload: Vec<u8>,
 }
 
@@ -307,7 +320,7 @@ impl Store {
                 .map_err(open_err)?;
             }
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            Some(v) if v == "1" || v == "2" => {
+            Some(v) if v == "1" || v == "2" || v == "3" => {
                 if v == "1" {
                     // v1 → v2: the asset column; the rollup tables were created above.
                     // Rollups of existing samples are rebuilt from the raw data.
@@ -319,6 +332,12 @@ impl Store {
                     .map_err(open_err)?;
                 }
                 // v2 → v3: the enpi table, created above and filled by the next computation.
+                // v3 → v4: the dead letters' size (the sequence table was created above).
+                conn.execute_batch(
+                    "ALTER TABLE dead_letter ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+                     UPDATE dead_letter SET size = length(payload);",
+                )
+                .map_err(open_err)?;
                 conn.execute(
                     "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
                     [SCHEMA_VERSION.to_string()],
@@ -391,8 +410,8 @@ impl Store {
                  quality=excluded.quality",
             )?;
             let mut dead = tx.prepare_cached(
-                "INSERT INTO dead_letter(received_ts, topic, reason, payload)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO dead_letter(received_ts, topic, reason, payload, size)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut dirty = std::collections::HashSet::new();
             let mut lines = String::new();
@@ -437,7 +456,8 @@ impl Store {
                             d.received.timestamp_millis(),
                             d.topic,
                             d.reason,
-                            d.payload
+                            d.payload,
+                            i64::try_from(d.size).unwrap_or(i64::MAX)
                         ])?;
                         stats.dead += 1;
                     }
@@ -453,6 +473,12 @@ impl Store {
             if !lines.is_empty() {
                 tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
                     .execute([&lines])?;
+            }
+            if stats.dead > 0 {
+                tx.prepare_cached(
+                    "DELETE FROM dead_letter WHERE id <= (SELECT max(id) FROM dead_letter) - ?1",
+                )?
+                .execute([DEAD_LETTER_ROWS])?;
             }
         }
         tx.commit()?;
@@ -1030,6 +1056,50 @@ impl Store {
         Ok(n)
     }
 
+    /// A small write that fails when the database cannot be written at all (disk full, read
+    /// only, locked): tells a broken store from a message the store refuses.
+    pub fn probe(&mut self) -> Result<(), StoreError> {
+        self.set_meta("write_probe", &Utc::now().timestamp_millis().to_string())
+    }
+
+    /// Devices that have series in the catalogue.
+    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT device FROM series")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Saved poll-numbering state, (device, JSON).
+    pub fn sequences(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT device, state FROM sequence")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn save_sequences(&mut self, rows: &[(String, String)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO sequence(device, state) VALUES (?1, ?2)
+                 ON CONFLICT(device) DO UPDATE SET state = excluded.state",
+            )?;
+            for (device, state) in rows {
+                put.execute([device, state])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Counts of series, samples and dead letters, for health reporting.
     pub fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
         Ok(self.conn.query_row(
@@ -1113,6 +1183,7 @@ mod tests {
                     received: Utc::now(),
                     topic: "kilowatch/v1/s/m/data".into(),
                     reason: "malformed JSON".into(),
+                    size: 1,
                     payload: b"{".to_vec(),
                 }),
             ])

@@ -1,0 +1,338 @@
+//! End-to-end loss detection: every device numbers its polls (`seq`, +1 per poll, kept across
+//! agent restarts), so a hole in the numbers the gateway received is a loss somewhere between
+//! the poller and the store (a broker queue limit, an evicted spool segment). Holes are kept as
+//! ranges, asked from the agent again after a grace period (messages of one device may arrive
+//! out of order after a reconnect), and closed either by the replayed polls or by the agent's
+//! report that it no longer holds them (then they are counted as lost, never silently).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest range asked for in one request (the agent caps its work per request too).
+pub const MAX_REQUEST_SPAN: u64 = 10_000;
+
+/// What the gateway knows about one device's numbering. Persisted as JSON, so a restarted
+/// gateway still knows the holes it was repairing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSequence {
+    /// Highest seq received.
+    pub high: u64,
+    /// Poll time (ms) of the newest poll received; tells a restarted numbering from a replay.
+    pub newest_ts_ms: i64,
+    /// Open holes: first seq → last seq (inclusive).
+    pub gaps: BTreeMap<u64, u64>,
+    /// When (ms since the epoch) each open hole was first seen, by its first seq at the time.
+    #[serde(default)]
+    pub gap_seen_ms: BTreeMap<u64, i64>,
+    /// Holes ever opened, and the polls they covered.
+    pub gaps_detected: u64,
+    pub missing_detected: u64,
+    /// Polls that arrived inside a hole (replayed or late) and closed part of it.
+    pub repaired: u64,
+    /// Polls the agent reported it can no longer provide.
+    pub lost: u64,
+    /// Polls received again (at-least-once redelivery; stored once by the upsert).
+    pub duplicates: u64,
+    /// Times the device's numbering started again (agent spool wiped or replaced).
+    pub restarts: u64,
+}
+
+/// How a received poll relates to what came before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Next,
+    /// A hole of this many polls opened before it.
+    Gap(u64),
+    /// It filled part of a hole.
+    Repaired,
+    Duplicate,
+    /// The numbering started again below what was seen.
+    Restarted,
+}
+
+impl DeviceSequence {
+    /// Polls currently missing.
+    pub fn missing(&self) -> u64 {
+        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+    }
+
+    /// Records one received poll.
+    pub fn observe(&mut self, seq: u64, ts_ms: i64, now_ms: i64) -> Observed {
+        let newer = ts_ms > self.newest_ts_ms;
+        self.newest_ts_ms = self.newest_ts_ms.max(ts_ms);
+        if self.high == 0 {
+            // The first poll this gateway sees: what came before is not ours to claim.
+            self.high = seq;
+            return Observed::Next;
+        }
+        if self.high.checked_add(1) == Some(seq) {
+            self.high = seq;
+            return Observed::Next;
+        }
+        if seq > self.high {
+            let (from, to) = (self.high + 1, seq - 1);
+            self.gaps.insert(from, to);
+            self.gap_seen_ms.insert(from, now_ms);
+            self.gaps_detected += 1;
+            self.missing_detected += to - from + 1;
+            self.high = seq;
+            return Observed::Gap(to - from + 1);
+        }
+        if self.take(seq, seq) > 0 {
+            self.repaired += 1;
+            return Observed::Repaired;
+        }
+        if newer {
+            // Below the numbers seen, not a hole, yet newer than every poll seen: the agent
+            // numbers afresh. Old holes stay open; the agent will report them unavailable.
+            self.restarts += 1;
+            self.high = seq;
+            return Observed::Restarted;
+        }
+        self.duplicates += 1;
+        Observed::Duplicate
+    }
+
+    /// The agent cannot provide `from..=to`: whatever of it is still open is lost.
+    pub fn unavailable(&mut self, from: u64, to: u64) -> u64 {
+        let n = self.take(from, to);
+        self.lost += n;
+        n
+    }
+
+    /// Removes `from..=to` from the holes; returns how many open seqs it covered.
+    fn take(&mut self, from: u64, to: u64) -> u64 {
+        if from > to {
+            return 0;
+        }
+        let overlapping: Vec<(u64, u64)> = self
+            .gaps
+            .range(..=to)
+            .filter(|(_, &b)| b >= from)
+            .map(|(&a, &b)| (a, b))
+            .collect();
+        let mut taken = 0;
+        for (a, b) in overlapping {
+            self.gaps.remove(&a);
+            let seen = self.gap_seen_ms.remove(&a).unwrap_or(0);
+            taken += b.min(to) - a.max(from) + 1;
+            if a < from {
+                self.gaps.insert(a, from - 1);
+                self.gap_seen_ms.insert(a, seen);
+            }
+            if b > to {
+                self.gaps.insert(to + 1, b);
+                self.gap_seen_ms.insert(to + 1, seen);
+            }
+        }
+        taken
+    }
+
+    /// Holes old enough to ask for (seen at least `grace_ms` ago), at most `max` ranges, each
+    /// at most [`MAX_REQUEST_SPAN`] long.
+    pub fn due(&self, now_ms: i64, grace_ms: i64, max: usize) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        for (&a, &b) in &self.gaps {
+            let seen = self.gap_seen_ms.get(&a).copied().unwrap_or(0);
+            if now_ms.saturating_sub(seen) < grace_ms {
+                continue;
+            }
+            let mut start = a;
+            while start <= b && out.len() < max {
+                let end = b.min(start.saturating_add(MAX_REQUEST_SPAN - 1));
+                out.push((start, end));
+                if end == u64::MAX {
+                    break;
+                }
+                start = end + 1;
+            }
+            if out.len() >= max {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// Counters of one device, as `/api/v1/health` and `/metrics` show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SequenceSnapshot {
+    pub device: String,
+    pub high_seq: u64,
+    /// Polls missing now (asked for again, not yet back).
+    pub missing: u64,
+    pub gaps_detected: u64,
+    pub missing_detected: u64,
+    pub repaired: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub restarts: u64,
+}
+
+/// Every device's numbering, with what changed since it was last saved.
+#[derive(Debug, Default)]
+pub struct Sequences {
+    devices: BTreeMap<String, DeviceSequence>,
+    dirty: std::collections::BTreeSet<String>,
+    /// When each device's holes were last asked for (ms).
+    asked_ms: std::collections::HashMap<String, i64>,
+}
+
+impl Sequences {
+    /// From saved state (device, JSON); unreadable rows start afresh and are reported.
+    pub fn restore(rows: Vec<(String, String)>) -> Self {
+        let mut s = Self::default();
+        for (device, json) in rows {
+            match serde_json::from_str(&json) {
+                Ok(d) => {
+                    s.devices.insert(device, d);
+                }
+                Err(e) => {
+                    tracing::warn!(%device, "saved sequence state unreadable ({e}); starting afresh")
+                }
+            }
+        }
+        s
+    }
+
+    pub fn observe(&mut self, device: &str, seq: u64, ts_ms: i64, now_ms: i64) -> Observed {
+        self.dirty.insert(device.to_owned());
+        self.devices
+            .entry(device.to_owned())
+            .or_default()
+            .observe(seq, ts_ms, now_ms)
+    }
+
+    pub fn unavailable(&mut self, device: &str, from: u64, to: u64) -> u64 {
+        match self.devices.get_mut(device) {
+            Some(d) => {
+                self.dirty.insert(device.to_owned());
+                d.unavailable(from, to)
+            }
+            None => 0,
+        }
+    }
+
+    /// State changed since the last call, as (device, JSON) rows to save.
+    pub fn take_dirty(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.dirty)
+            .into_iter()
+            .filter_map(|d| {
+                let json = serde_json::to_string(self.devices.get(&d)?).ok()?;
+                Some((d, json))
+            })
+            .collect()
+    }
+
+    /// Ranges to ask for now: per device, holes past the grace period, at most once per
+    /// `every_ms` per device.
+    pub fn requests(
+        &mut self,
+        now_ms: i64,
+        grace_ms: i64,
+        every_ms: i64,
+    ) -> Vec<(String, u64, u64)> {
+        let mut out = Vec::new();
+        for (device, d) in &self.devices {
+            if d.gaps.is_empty() {
+                continue;
+            }
+            let asked = self.asked_ms.get(device).copied().unwrap_or(i64::MIN);
+            if now_ms.saturating_sub(asked) < every_ms {
+                continue;
+            }
+            let due = d.due(now_ms, grace_ms, 8);
+            if !due.is_empty() {
+                self.asked_ms.insert(device.clone(), now_ms);
+            }
+            out.extend(due.into_iter().map(|(a, b)| (device.clone(), a, b)));
+        }
+        out
+    }
+
+    pub fn snapshot(&self) -> Vec<SequenceSnapshot> {
+        self.devices
+            .iter()
+            .map(|(device, d)| SequenceSnapshot {
+                device: device.clone(),
+                high_seq: d.high,
+                missing: d.missing(),
+                gaps_detected: d.gaps_detected,
+                missing_detected: d.missing_detected,
+                repaired: d.repaired,
+                lost: d.lost,
+                duplicates: d.duplicates,
+                restarts: d.restarts,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(seqs: &[u64]) -> DeviceSequence {
+        let mut d = DeviceSequence::default();
+        for &s in seqs {
+            d.observe(s, s as i64 * 1000, 0);
+        }
+        d
+    }
+
+    #[test]
+    fn holes_open_and_close() {
+        let mut d = seen(&[5, 6, 7, 12, 13]);
+        assert_eq!(d.gaps, BTreeMap::from([(8, 11)]));
+        assert_eq!(
+            (d.gaps_detected, d.missing_detected, d.missing()),
+            (1, 4, 4)
+        );
+        // Replays arrive (with their old timestamps), in any order.
+        assert_eq!(d.observe(10, 10_000, 0), Observed::Repaired);
+        assert_eq!(d.gaps, BTreeMap::from([(8, 9), (11, 11)]));
+        assert_eq!(d.observe(8, 8_000, 0), Observed::Repaired);
+        assert_eq!(d.observe(8, 8_000, 0), Observed::Duplicate);
+        assert_eq!(d.unavailable(9, 11), 2);
+        assert_eq!(
+            (d.missing(), d.repaired, d.lost, d.duplicates),
+            (0, 2, 2, 1)
+        );
+        assert!(d.gap_seen_ms.is_empty());
+    }
+
+    #[test]
+    fn the_first_poll_seen_opens_no_hole_and_a_restart_is_told_from_a_replay() {
+        let mut d = seen(&[1000]);
+        assert_eq!(d.missing(), 0);
+        assert_eq!(d.observe(1, 2_000_000, 0), Observed::Restarted);
+        assert_eq!(d.observe(2, 2_001_000, 0), Observed::Next);
+        assert_eq!(d.restarts, 1);
+    }
+
+    #[test]
+    fn requests_wait_for_the_grace_period_and_are_cut_to_size() {
+        let mut d = DeviceSequence::default();
+        d.observe(1, 1, 0);
+        d.observe(25_002, 2, 1_000);
+        assert!(d.due(5_000, 5_000, 10).is_empty());
+        assert_eq!(
+            d.due(6_000, 5_000, 10),
+            vec![(2, 10_001), (10_002, 20_001), (20_002, 25_001)]
+        );
+        assert_eq!(d.due(6_000, 5_000, 2).len(), 2);
+        // A range split by a late poll keeps its age.
+        d.observe(7, 3, 2_000);
+        assert_eq!(d.due(6_000, 5_000, 1), vec![(2, 6)]);
+    }
+
+    #[test]
+    fn extreme_numbers_do_not_overflow() {
+        let mut d = seen(&[1, u64::MAX]);
+        assert_eq!(d.missing(), u64::MAX - 2);
+        assert_eq!(d.due(i64::MAX, 0, 1), vec![(2, MAX_REQUEST_SPAN + 1)]);
+        assert_eq!(d.unavailable(0, u64::MAX), u64::MAX - 2);
+        assert_eq!(d.observe(u64::MAX, 0, 0), Observed::Duplicate);
+    }
+}
