@@ -551,7 +551,8 @@ impl Drop for Subscriber {
 pub fn publish_all(port: u16, client_id: &str, messages: &[(String, Vec<u8>)]) {
     use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
     let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
+    // As large as MQTT allows: tests publish oversized payloads on purpose.
+    opts.set_max_packet_size(268_435_455, 268_435_455);
     let (client, mut connection) = Client::new(opts, messages.len() + 10);
     for (topic, payload) in messages {
         client

@@ -143,7 +143,9 @@ fn malformed_payloads_are_dead_lettered_and_good_ones_around_them_stored() {
             mq.port,
             &[],
             &format!(
-                "http = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_env = \"KW_TEST_TOKEN\"",
+                // The site file lists no devices: m1 is admitted as an unknown device.
+                "http = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_env = \"KW_TEST_TOKEN\"\n\
+                 admit_unknown_devices = 1",
                 db.display()
             ),
         ),
