@@ -146,7 +146,11 @@ fn the_shipped_broker_config_delivers_a_site_and_keeps_other_sites_out() {
     assert_eq!(rejected["ingest"]["rejected"], 1, "{rejected}");
     let conn = rusqlite::Connection::open(dir.join("kw.db")).unwrap();
     let injected: i64 = conn
-        .query_row("SELECT count(*) FROM samples WHERE value = 12345", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM samples WHERE value = 12345",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(injected, 0, "site B injected a reading into site A");
 }
