@@ -347,16 +347,20 @@ pub fn fault_suite(args: &[String]) -> anyhow::Result<()> {
     let only = flag(args, "--only");
     let warm = Duration::from_secs(10);
     let limit = Duration::from_secs(240);
-    type Scenario = fn(&mut Stack, Duration) -> anyhow::Result<()>;
+    type Scenario = fn(&mut Stack) -> anyhow::Result<()>;
     let scenarios: [(&str, Broker, bool, Scenario); 6] = [
-        ("broker down 30 s", Broker::Production, false, |s, _| {
-            s.broker.take().map(|mut b| b.stop());
+        ("broker down 30 s", Broker::Production, false, |s| {
+            if let Some(mut b) = s.broker.take() {
+                b.stop();
+            }
             std::thread::sleep(Duration::from_secs(30));
             s.start_broker()
         }),
-        ("agent kill -9 ×5", Broker::Production, false, |s, _| {
+        ("agent kill -9 ×5", Broker::Production, false, |s| {
             for _ in 0..5 {
-                s.agent.take().map(|mut a| a.kill9());
+                if let Some(mut a) = s.agent.take() {
+                    a.kill9();
+                }
                 s.start_agent()?;
                 std::thread::sleep(Duration::from_secs(5));
             }
@@ -366,13 +370,15 @@ pub fn fault_suite(args: &[String]) -> anyhow::Result<()> {
             "gateway kill -9 (down 10 s)",
             Broker::Production,
             false,
-            |s, _| {
-                s.gateway.take().map(|mut g| g.kill9());
+            |s| {
+                if let Some(mut g) = s.gateway.take() {
+                    g.kill9();
+                }
                 std::thread::sleep(Duration::from_secs(10));
                 s.start_gateway()
             },
         ),
-        ("spool disk full 90 s", Broker::Production, true, |s, _| {
+        ("spool disk full 90 s", Broker::Production, true, |s| {
             let filler = fill(&s.spool)?;
             std::thread::sleep(Duration::from_secs(90));
             std::fs::remove_file(filler)?;
@@ -382,8 +388,10 @@ pub fn fault_suite(args: &[String]) -> anyhow::Result<()> {
             "default mosquitto, gateway down 60 s",
             Broker::Default,
             false,
-            |s, _| {
-                s.gateway.take().map(|mut g| g.kill9());
+            |s| {
+                if let Some(mut g) = s.gateway.take() {
+                    g.kill9();
+                }
                 std::thread::sleep(Duration::from_secs(60));
                 s.start_gateway()
             },
@@ -392,7 +400,7 @@ pub fn fault_suite(args: &[String]) -> anyhow::Result<()> {
             "poison messages (1.5 MB, 10 MB, junk, 100 unknown devices)",
             Broker::Production,
             false,
-            |s, _| {
+            |s| {
                 let mut messages = vec![
                     (
                         "kilowatch/v1/bench/m000/data".to_owned(),
@@ -428,7 +436,7 @@ pub fn fault_suite(args: &[String]) -> anyhow::Result<()> {
         let run = || -> anyhow::Result<Row> {
             let mut stack = Stack::start(&format!("f{i}"), devices, broker, tmpfs)?;
             std::thread::sleep(warm);
-            fault(&mut stack, warm)?;
+            fault(&mut stack)?;
             let recovery = stack.recover(limit)?;
             // Run on a little after recovery, so late repairs and the end are counted too.
             std::thread::sleep(Duration::from_secs(5));
