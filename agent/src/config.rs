@@ -127,6 +127,14 @@ pub struct AgentConfig {
     /// readings are evicted (counted and logged).
     #[serde(default = "default_spool_budget", deserialize_with = "de_size")]
     pub spool_budget: u64,
+    /// How long acknowledged readings stay in the spool so the gateway can ask for them again
+    /// (replay of lost readings), within `spool_budget` (default 24h).
+    #[serde(default = "default_spool_retention", deserialize_with = "de_duration")]
+    pub spool_retention: Duration,
+    /// Polls held in memory while the spool cannot be written (a full disk); polls beyond it
+    /// are dropped and counted (default 10000).
+    #[serde(default = "default_memory_buffer")]
+    pub memory_buffer: usize,
     /// `fdatasync` every batch of spooled readings before publishing it (default true).
     #[serde(default = "yes")]
     pub fsync: bool,
@@ -140,6 +148,14 @@ pub struct AgentConfig {
 
 fn default_spool_budget() -> u64 {
     512 << 20
+}
+
+fn default_spool_retention() -> Duration {
+    Duration::from_secs(86_400)
+}
+
+fn default_memory_buffer() -> usize {
+    10_000
 }
 
 fn yes() -> bool {
@@ -159,6 +175,8 @@ impl Default for AgentConfig {
         Self {
             spool_dir: None,
             spool_budget: default_spool_budget(),
+            spool_retention: default_spool_retention(),
+            memory_buffer: default_memory_buffer(),
             fsync: true,
             metrics: default_metrics(),
             health_interval: default_health_interval(),
@@ -739,6 +757,13 @@ impl SiteConfig {
                 file,
                 "agent.spool_budget",
                 "the spool needs at least 64KB",
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.agent.memory_buffer) {
+            return Err(ConfigError::new(
+                file,
+                "agent.memory_buffer",
+                "must be 1-10000000 polls",
             ));
         }
         let mut seen = HashSet::new();

@@ -8,6 +8,9 @@
 //! after any connection loss the event loop is dropped and everything unacknowledged is sent
 //! again from the spool, oldest first (at-least-once; the gateway's upsert makes replays
 //! harmless).
+//!
+//! The same connection carries replay requests from the gateway (see [`crate::replay`]): a
+//! third task answers them, publishing through the same [`Outbox`] so packet ids still match.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,8 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
-use crate::mqtt::{Connector, Event};
+use crate::mqtt::{Client, Connector, Event};
 use crate::payload::DevicePoll;
+use crate::replay::{self, ReplayScope, ReplayStats};
 use crate::spool::Spool;
 
 /// A spool shared by the writer, the publisher and the metrics endpoint.
@@ -35,6 +39,47 @@ pub struct PublishStats {
     pub connects: AtomicU64,
     pub connection_errors: AtomicU64,
     pub spool_write_errors: AtomicU64,
+    pub replay: ReplayStats,
+}
+
+/// What one publish was, so its PUBACK is credited to the right party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A spooled record: acknowledged in the spool.
+    Record(u64),
+    /// Status, health, a replay report: nothing to credit.
+    Control,
+    /// A re-sent record: frees a replay window slot.
+    Replay,
+}
+
+/// Publishes of one connection, in the order they enter rumqttc's request queue. The event
+/// loop matches `Sent(pkid)` events to `fifo` entries in that order; `lane` keeps each
+/// (entry, request) pair together when more than one task publishes. The event loop task
+/// itself never takes `lane`, so waiting for queue space under it cannot deadlock.
+#[derive(Default)]
+pub struct Outbox {
+    fifo: Mutex<VecDeque<Item>>,
+    lane: tokio::sync::Mutex<()>,
+}
+
+impl Outbox {
+    pub async fn publish(
+        &self,
+        client: &Client,
+        topic: &str,
+        retain: bool,
+        payload: Vec<u8>,
+        item: Item,
+    ) -> Result<(), String> {
+        let _lane = self.lane.lock().await;
+        lock_fifo(&self.fifo).push_back(item);
+        client.publish(topic, retain, payload).await
+    }
+
+    fn sent(&self) -> Option<Item> {
+        lock_fifo(&self.fifo).pop_front()
+    }
 }
 
 /// Appends polls to the spool in batches until `rx` closes; wakes the publisher after each
@@ -91,6 +136,8 @@ pub struct PublisherSetup {
     pub health_interval: Duration,
     /// Unacknowledged publishes in flight at once.
     pub window: usize,
+    /// Answer replay requests for these devices (None: do not subscribe to them).
+    pub replay: Option<ReplayScope>,
 }
 
 /// Publishes spooled readings until `stop` turns true, then drains for up to `drain` and
@@ -149,17 +196,30 @@ pub async fn publisher(
         stats.connected.store(true, Ordering::Relaxed);
         tracing::info!(broker = %broker, pending = lock(&spool).stats().pending, "connected to MQTT broker");
 
-        let fifo: Arc<Mutex<VecDeque<Option<u64>>>> = Arc::default();
+        let outbox: Arc<Outbox> = Arc::default();
         let permits = Arc::new(Semaphore::new(setup.window));
         let feeder = tokio::spawn(feed(
             setup.clone(),
             client.clone(),
             spool.clone(),
             wake.clone(),
-            fifo.clone(),
+            outbox.clone(),
             permits.clone(),
         ));
-        let mut inflight: HashMap<u16, Option<u64>> = HashMap::new();
+        let replay_permits = Arc::new(Semaphore::new(replay::WINDOW));
+        let (replay_tx, replay_rx) = mpsc::channel(replay::QUEUE);
+        let replayer = setup.replay.clone().map(|scope| {
+            tokio::spawn(replay::serve(
+                scope,
+                client.clone(),
+                spool.clone(),
+                outbox.clone(),
+                replay_permits.clone(),
+                stats.clone(),
+                replay_rx,
+            ))
+        });
+        let mut inflight: HashMap<u16, Item> = HashMap::new();
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut disconnecting = false;
         let lost = loop {
@@ -182,16 +242,26 @@ pub async fn publisher(
             };
             match ev {
                 Ok(Event::Sent(pkid)) => {
-                    let item = lock_fifo(&fifo).pop_front().flatten();
+                    let item = outbox.sent().unwrap_or(Item::Control);
                     inflight.insert(pkid, item);
                 }
-                Ok(Event::Acked(pkid)) => {
-                    if let Some(Some(id)) = inflight.remove(&pkid) {
+                Ok(Event::Acked(pkid)) => match inflight.remove(&pkid) {
+                    Some(Item::Record(id)) => {
                         if let Err(e) = lock(&spool).ack(id) {
                             tracing::error!("spool: {e}");
                         }
                         stats.published.fetch_add(1, Ordering::Relaxed);
                         permits.add_permits(1);
+                    }
+                    Some(Item::Replay) => replay_permits.add_permits(1),
+                    Some(Item::Control) | None => {}
+                },
+                Ok(Event::Subscribed) => stats.replay.subscribed.store(true, Ordering::Relaxed),
+                Ok(Event::Message { topic, payload }) => {
+                    // Never wait here: this task drives the event loop.
+                    if replay_tx.try_send((topic, payload)).is_err() {
+                        stats.replay.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("replay requests arrive faster than they are served; one dropped (the gateway asks again)");
                     }
                 }
                 Ok(Event::Disconnected) => break None,
@@ -204,7 +274,11 @@ pub async fn publisher(
             }
         };
         feeder.abort();
+        if let Some(r) = replayer {
+            r.abort();
+        }
         stats.connected.store(false, Ordering::Relaxed);
+        stats.replay.subscribed.store(false, Ordering::Relaxed);
         match lost {
             None => {
                 if let Err(e) = lock(&spool).save_cursor() {
@@ -233,23 +307,20 @@ fn lock_fifo<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// retained `online` status and the periodic health message.
 async fn feed(
     setup: Arc<PublisherSetup>,
-    client: crate::mqtt::Client,
+    client: Client,
     spool: SharedSpool,
     wake: Arc<Notify>,
-    fifo: Arc<Mutex<VecDeque<Option<u64>>>>,
+    outbox: Arc<Outbox>,
     permits: Arc<Semaphore>,
 ) {
-    // Order matters: the FIFO entry goes in before the request, from this one task only.
-    async fn control(
-        fifo: &Mutex<VecDeque<Option<u64>>>,
-        client: &crate::mqtt::Client,
-        topic: &str,
-        payload: Vec<u8>,
-    ) -> Result<(), String> {
-        lock_fifo(fifo).push_back(None);
-        client.publish(topic, true, payload).await
-    }
-    if control(&fifo, &client, &setup.status_topic, b"online".to_vec())
+    if outbox
+        .publish(
+            &client,
+            &setup.status_topic,
+            true,
+            b"online".to_vec(),
+            Item::Control,
+        )
         .await
         .is_err()
     {
@@ -272,15 +343,20 @@ async fn feed(
             tokio::select! {
                 () = wake.notified() => {}
                 _ = health.tick() => {
-                    if control(&fifo, &client, &setup.health_topic, (setup.health)()).await.is_err() {
+                    if outbox.publish(&client, &setup.health_topic, true, (setup.health)(), Item::Control).await.is_err() {
                         return;
                     }
                 }
             }
         };
-        lock_fifo(&fifo).push_back(Some(record.id));
-        if client
-            .publish(&record.topic, false, record.body)
+        if outbox
+            .publish(
+                &client,
+                &record.topic,
+                false,
+                record.body,
+                Item::Record(record.id),
+            )
             .await
             .is_err()
         {

@@ -12,6 +12,7 @@ pub mod payload;
 pub mod plan;
 pub mod poll;
 pub mod profile;
+pub mod replay;
 pub mod run;
 pub mod scan;
 pub mod schedule;

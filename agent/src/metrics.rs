@@ -143,6 +143,56 @@ pub fn render(src: &Sources) -> String {
         "Failed spool writes (retried).",
         one(p.spool_write_errors.load(Ordering::Relaxed) as f64),
     );
+    let r = &p.replay;
+    let load = |a: &std::sync::atomic::AtomicU64| one(a.load(Ordering::Relaxed) as f64);
+    family(
+        "kilowatch_agent_replay_subscribed",
+        "gauge",
+        "1 once the broker confirmed the subscription to replay requests on this connection.",
+        one(f64::from(u8::from(r.subscribed.load(Ordering::Relaxed)))),
+    );
+    family(
+        "kilowatch_agent_replay_requests_total",
+        "counter",
+        "Replay requests served (for devices this agent polls).",
+        load(&r.requests),
+    );
+    family(
+        "kilowatch_agent_replay_requests_rejected_total",
+        "counter",
+        "Replay requests not served, by reason (malformed, not_ours, dropped).",
+        [
+            ("malformed", &r.malformed),
+            ("not_ours", &r.ignored),
+            ("dropped", &r.dropped),
+        ]
+        .into_iter()
+        .map(|(k, a)| {
+            (
+                format!("{{reason=\"{k}\"}}"),
+                a.load(Ordering::Relaxed) as f64,
+            )
+        })
+        .collect(),
+    );
+    family(
+        "kilowatch_agent_replay_resent_total",
+        "counter",
+        "Readings published again on a replay request.",
+        load(&r.resent),
+    );
+    family(
+        "kilowatch_agent_replay_unavailable_ranges_total",
+        "counter",
+        "Sub-ranges a replay request asked for that the spool no longer holds.",
+        load(&r.unavailable_ranges),
+    );
+    family(
+        "kilowatch_agent_replay_unavailable_readings_total",
+        "counter",
+        "Readings a replay request asked for that the spool no longer holds.",
+        load(&r.unavailable_readings),
+    );
     let age = oldest.map_or(0.0, |ms| {
         ((chrono::Utc::now().timestamp_millis() - ms).max(0) as f64) / 1000.0
     });

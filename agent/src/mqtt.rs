@@ -254,6 +254,20 @@ impl Client {
         }
     }
 
+    /// Queues a QoS 1 subscription; waits while the request queue is full.
+    pub async fn subscribe(&self, filter: &str) -> Result<(), String> {
+        match self {
+            Client::V4(c) => c
+                .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+                .await
+                .map_err(|e| e.to_string()),
+            Client::V5(c) => c
+                .subscribe(filter, rumqttc::v5::mqttbytes::QoS::AtLeastOnce)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     pub fn try_disconnect(&self) {
         let _ = match self {
             Client::V4(c) => c.try_disconnect().map_err(|e| e.to_string()),
@@ -270,6 +284,13 @@ pub enum Event {
     Sent(u16),
     /// The broker acknowledged the publish with this packet id.
     Acked(u16),
+    /// The broker confirmed a subscription.
+    Subscribed,
+    /// A message arrived on a subscribed topic.
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
     Disconnected,
     Other,
 }
@@ -295,6 +316,11 @@ impl Events {
                 match e.poll().await {
                     Ok(E::Incoming(Packet::ConnAck(_))) => Ok(Event::Connected),
                     Ok(E::Incoming(Packet::PubAck(a))) => Ok(Event::Acked(a.pkid)),
+                    Ok(E::Incoming(Packet::SubAck(_))) => Ok(Event::Subscribed),
+                    Ok(E::Incoming(Packet::Publish(p))) => Ok(Event::Message {
+                        topic: p.topic,
+                        payload: p.payload.to_vec(),
+                    }),
                     Ok(E::Outgoing(Outgoing::Publish(pkid))) => Ok(Event::Sent(pkid)),
                     Ok(E::Outgoing(Outgoing::Disconnect)) => Ok(Event::Disconnected),
                     Ok(_) => Ok(Event::Other),
@@ -326,6 +352,11 @@ impl Events {
                 match e.poll().await {
                     Ok(E::Incoming(Packet::ConnAck(_))) => Ok(Event::Connected),
                     Ok(E::Incoming(Packet::PubAck(a))) => Ok(Event::Acked(a.pkid)),
+                    Ok(E::Incoming(Packet::SubAck(_))) => Ok(Event::Subscribed),
+                    Ok(E::Incoming(Packet::Publish(p))) => Ok(Event::Message {
+                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                        payload: p.payload.to_vec(),
+                    }),
                     Ok(E::Outgoing(Outgoing::Publish(pkid))) => Ok(Event::Sent(pkid)),
                     Ok(E::Outgoing(Outgoing::Disconnect)) => Ok(Event::Disconnected),
                     Ok(_) => Ok(Event::Other),

@@ -42,28 +42,98 @@ pub fn agent_health_topic(site: &str, agent: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/agent/{agent}/health")
 }
 
-/// Where the gateway asks an agent to publish a device's polls again.
+/// Where the gateway asks the agent polling `device` to publish a range of its readings again.
 pub fn replay_request_topic(site: &str, device: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/{device}/replay")
 }
 
-/// Where the agent reports what it re-sent for a replay request.
+/// Subscription that matches every device's replay request on one site (the agent's).
+pub fn replay_request_subscription(site: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/+/replay")
+}
+
+/// Where the agent reports what it did about one replay request.
 pub fn replay_report_topic(site: &str, device: &str) -> String {
     format!("{TOPIC_ROOT}/{site}/{device}/replayed")
 }
 
-/// "Publish `device`'s polls `from_seq..=to_seq` again."
+/// The version of [`ReplayRequest`] and [`ReplayReport`] this build produces and accepts.
+pub const REPLAY_VERSION: u32 = 1;
+
+/// Widest `from_seq..=to_seq` a replay request may ask for.
+pub const MAX_REPLAY_SPAN: u64 = 1_000_000;
+
+/// "Publish `device`'s readings with `from_seq <= seq <= to_seq` again", sent (QoS 1) by the
+/// gateway on [`replay_request_topic`] when it sees a gap in a device's `seq`:
+/// `{"version":1,"device":"incomer","from_seq":40,"to_seq":41}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     pub version: u32,
     pub device: String,
     pub from_seq: u64,
+    /// Inclusive.
     pub to_seq: u64,
 }
 
-/// The agent's answer to a [`ReplayRequest`]: how many polls it re-sent and the inclusive
-/// sub-ranges it can no longer provide.
+/// Why a replay request was refused.
+#[derive(Debug, Error, PartialEq)]
+pub enum ReplayError {
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    #[error("unsupported replay version {0} (this build reads version {REPLAY_VERSION})")]
+    Version(u32),
+    #[error("from_seq {from} is after to_seq {to}")]
+    Reversed { from: u64, to: u64 },
+    #[error("range {from}..={to} is wider than {MAX_REPLAY_SPAN} readings")]
+    TooWide { from: u64, to: u64 },
+}
+
+impl ReplayRequest {
+    pub fn new(device: &str, from_seq: u64, to_seq: u64) -> Self {
+        Self {
+            version: REPLAY_VERSION,
+            device: device.to_owned(),
+            from_seq,
+            to_seq,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a ReplayRequest always serialises")
+    }
+
+    /// Parses and validates a request (version, `from_seq <= to_seq`, span).
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReplayError> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let v: Version =
+            serde_json::from_slice(bytes).map_err(|e| ReplayError::Malformed(e.to_string()))?;
+        if v.version != REPLAY_VERSION {
+            return Err(ReplayError::Version(v.version));
+        }
+        let r: ReplayRequest =
+            serde_json::from_slice(bytes).map_err(|e| ReplayError::Malformed(e.to_string()))?;
+        let (from, to) = (r.from_seq, r.to_seq);
+        if from > to {
+            return Err(ReplayError::Reversed { from, to });
+        }
+        if to - from >= MAX_REPLAY_SPAN {
+            return Err(ReplayError::TooWide { from, to });
+        }
+        Ok(r)
+    }
+}
+
+/// The agent's answer to one [`ReplayRequest`], published (QoS 1, not retained) on
+/// [`replay_report_topic`] after the re-sent readings (which go out on the data topic with the
+/// bytes first published):
+/// `{"version":1,"device":"incomer","from_seq":40,"to_seq":45,"resent":4,"unavailable":[[44,45]]}`.
+///
+/// `from_seq..=to_seq` is the range this report covers: the request's, except that `to_seq` is
+/// lower when the agent capped the work for one request; the rest can be asked for again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayReport {
@@ -71,8 +141,26 @@ pub struct ReplayReport {
     pub device: String,
     pub from_seq: u64,
     pub to_seq: u64,
+    /// Readings published again.
     pub resent: u64,
+    /// Inclusive sub-ranges the agent cannot provide: evicted by the spool budget, past
+    /// `spool_retention`, damaged on disk, or never produced (above the device's last seq).
     pub unavailable: Vec<[u64; 2]>,
+}
+
+impl ReplayReport {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a ReplayReport always serialises")
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReplayError> {
+        let r: ReplayReport =
+            serde_json::from_slice(bytes).map_err(|e| ReplayError::Malformed(e.to_string()))?;
+        if r.version != REPLAY_VERSION {
+            return Err(ReplayError::Version(r.version));
+        }
+        Ok(r)
+    }
 }
 
 /// Largest payload the gateway stores. A poll of a few hundred quantities is ~30 KB; anything
@@ -341,5 +429,87 @@ mod tests {
             data_topic("plant", "incomer"),
             "kilowatch/v1/plant/incomer/data"
         );
+        assert_eq!(
+            replay_request_topic("plant", "incomer"),
+            "kilowatch/v1/plant/incomer/replay"
+        );
+        assert_eq!(
+            replay_report_topic("plant", "incomer"),
+            "kilowatch/v1/plant/incomer/replayed"
+        );
+        assert_eq!(
+            replay_request_subscription("plant"),
+            "kilowatch/v1/plant/+/replay"
+        );
+    }
+
+    #[test]
+    fn replay_request_round_trip_and_wire_format() {
+        let r = ReplayRequest::new("incomer", 40, 41);
+        assert_eq!(
+            String::from_utf8(r.to_json()).unwrap(),
+            r#"{"version":1,"device":"incomer","from_seq":40,"to_seq":41}"#
+        );
+        assert_eq!(ReplayRequest::parse(&r.to_json()).unwrap(), r);
+        // A single reading is a range of one.
+        assert!(ReplayRequest::parse(&ReplayRequest::new("d", 5, 5).to_json()).is_ok());
+    }
+
+    #[test]
+    fn replay_request_refuses_what_it_cannot_serve() {
+        assert!(matches!(
+            ReplayRequest::parse(b"{not json"),
+            Err(ReplayError::Malformed(_))
+        ));
+        assert!(matches!(
+            ReplayRequest::parse(br#"{"version":1,"device":"d","from_seq":1}"#),
+            Err(ReplayError::Malformed(_))
+        ));
+        assert!(matches!(
+            ReplayRequest::parse(br#"{"version":1,"device":"d","from_seq":1,"to_seq":2,"x":0}"#),
+            Err(ReplayError::Malformed(_))
+        ));
+        assert!(matches!(
+            ReplayRequest::parse(br#"{"version":1,"device":"d","from_seq":-1,"to_seq":2}"#),
+            Err(ReplayError::Malformed(_))
+        ));
+        assert_eq!(
+            ReplayRequest::parse(br#"{"version":2,"device":"d","from_seq":1,"to_seq":2}"#),
+            Err(ReplayError::Version(2))
+        );
+        assert_eq!(
+            ReplayRequest::parse(&ReplayRequest::new("d", 9, 8).to_json()),
+            Err(ReplayError::Reversed { from: 9, to: 8 })
+        );
+        let wide = ReplayRequest::new("d", 1, MAX_REPLAY_SPAN + 1);
+        assert_eq!(
+            ReplayRequest::parse(&wide.to_json()),
+            Err(ReplayError::TooWide {
+                from: 1,
+                to: MAX_REPLAY_SPAN + 1
+            })
+        );
+        assert!(
+            ReplayRequest::parse(&ReplayRequest::new("d", 1, MAX_REPLAY_SPAN).to_json()).is_ok()
+        );
+        assert!(ReplayRequest::parse(&ReplayRequest::new("d", 0, u64::MAX).to_json()).is_err());
+    }
+
+    #[test]
+    fn replay_report_round_trip_and_wire_format() {
+        let r = ReplayReport {
+            version: REPLAY_VERSION,
+            device: "incomer".into(),
+            from_seq: 40,
+            to_seq: 45,
+            resent: 4,
+            unavailable: vec![[44, 45]],
+        };
+        assert_eq!(
+            String::from_utf8(r.to_json()).unwrap(),
+            r#"{"version":1,"device":"incomer","from_seq":40,"to_seq":45,"resent":4,"unavailable":[[44,45]]}"#
+        );
+        assert_eq!(ReplayReport::parse(&r.to_json()).unwrap(), r);
+        assert!(ReplayReport::parse(br#"{"version":1}"#).is_err());
     }
 }

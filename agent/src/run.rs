@@ -82,6 +82,7 @@ pub async fn run_with(
         dir: spool_dir.clone(),
         budget: config.agent.spool_budget,
         fsync: config.agent.fsync,
+        retention: config.agent.spool_retention,
     })
     .context("agent.spool_dir")?;
     let spool: SharedSpool = Arc::new(Mutex::new(spool));
@@ -134,6 +135,7 @@ pub async fn run_with(
                 "ts": chrono::Utc::now(),
                 "published": stats.published.load(std::sync::atomic::Ordering::Relaxed),
                 "spool": spool_stats,
+                "replay": &stats.replay,
                 "devices": health.snapshot(),
             })
             .to_string()
@@ -150,6 +152,10 @@ pub async fn run_with(
             health: Box::new(health_payload),
             health_interval: config.agent.health_interval,
             window: 256,
+            replay: Some(crate::replay::ReplayScope {
+                site: config.site.id.clone(),
+                devices: config.devices.iter().map(|d| d.id.clone()).collect(),
+            }),
         },
         spool.clone(),
         wake,

@@ -14,6 +14,10 @@
 //! counted and skipped (resynchronising on the next valid record), and a torn tail is cut off so
 //! appends continue cleanly. Nothing here panics on what it reads from disk.
 //!
+//! Acknowledged segments are kept for `retention` (judged by the poll time of their newest
+//! record) so the gateway can ask for a range of a device's readings again ([`Spool::replay`]);
+//! when the disk budget needs the space they go first, before any unacknowledged reading.
+//!
 //! fsync policy: with `fsync = true` (the default) a batch of records is `fdatasync`ed before
 //! any of it is handed to the publisher, so a reading the broker has seen is always on disk and
 //! a reading that was spooled survives SIGKILL and power loss. With `fsync = false` the kernel
@@ -42,6 +46,8 @@ pub struct SpoolConfig {
     /// Disk budget in bytes; the oldest segment is evicted when it is exceeded.
     pub budget: u64,
     pub fsync: bool,
+    /// How long acknowledged readings stay available for replay (within the budget).
+    pub retention: Duration,
 }
 
 /// One spooled reading as the publisher needs it.
@@ -49,6 +55,8 @@ pub struct SpoolConfig {
 pub struct Record {
     pub id: u64,
     pub ts_ms: i64,
+    /// The device's sequence number.
+    pub seq: u64,
     pub topic: String,
     pub body: Vec<u8>,
 }
@@ -79,6 +87,36 @@ struct Segment {
     path: PathBuf,
     /// Bytes that hold whole, verified (and, with fsync, durable) records.
     bytes: u64,
+    /// Poll time of the newest record (`i64::MIN` while empty), for retention.
+    newest_ms: i64,
+    /// Lowest and highest seq per device, so a replay reads only the segments it needs.
+    seqs: HashMap<String, (u64, u64)>,
+}
+
+impl Segment {
+    fn new(first_id: u64, path: PathBuf) -> Self {
+        Segment {
+            first_id,
+            last_id: first_id - 1,
+            path,
+            bytes: 0,
+            newest_ms: i64::MIN,
+            seqs: HashMap::new(),
+        }
+    }
+
+    fn note(&mut self, ts_ms: i64, device: &str, seq: u64) {
+        self.newest_ms = self.newest_ms.max(ts_ms);
+        match self.seqs.get_mut(device) {
+            Some((lo, hi)) => {
+                *lo = (*lo).min(seq);
+                *hi = (*hi).max(seq);
+            }
+            None => {
+                self.seqs.insert(device.to_owned(), (seq, seq));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -181,6 +219,34 @@ fn parse_body(b: &[u8]) -> Option<Parsed<'_>> {
     })
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The inclusive sub-ranges of `from..=to` not in `present` (ascending).
+fn gaps(present: &[u64], from: u64, to: u64) -> Vec<[u64; 2]> {
+    let mut out = Vec::new();
+    let mut next = from;
+    for &s in present {
+        if s < next || s > to {
+            continue;
+        }
+        if s > next {
+            out.push([next, s - 1]);
+        }
+        match s.checked_add(1) {
+            Some(n) => next = n,
+            None => return out, // u64::MAX was present
+        }
+    }
+    if next <= to {
+        out.push([next, to]);
+    }
+    out
+}
+
 /// Checks the record starting at `buf[0]`; returns its total length if it is whole and intact.
 fn check_record(buf: &[u8]) -> Option<usize> {
     if buf.len() < HEADER || buf[..4] != MAGIC {
@@ -241,6 +307,7 @@ impl Spool {
             let mut damaged = false;
             let mut kept: Vec<u8> = Vec::new();
             let mut expect = first;
+            let mut segment = Segment::new(first, path.clone());
             while at < data.len() {
                 match check_record(&data[at..]) {
                     Some(len) => {
@@ -249,6 +316,7 @@ impl Spool {
                             missing.push((expect, p.id - 1));
                         }
                         expect = p.id + 1;
+                        segment.note(p.ts_ms, p.device, p.seq);
                         let seq = seqs.entry(p.device.to_owned()).or_default();
                         *seq = (*seq).max(p.seq);
                         next_id = next_id.max(p.id + 1);
@@ -292,12 +360,9 @@ impl Spool {
                     }
                 }
             }
-            segments.push_back(Segment {
-                first_id: first,
-                last_id,
-                path,
-                bytes: valid_end as u64,
-            });
+            segment.last_id = last_id;
+            segment.bytes = valid_end as u64;
+            segments.push_back(segment);
         }
         // Records before the oldest segment are gone (acknowledged and deleted, or evicted).
         if let Some(s) = segments.front() {
@@ -316,12 +381,7 @@ impl Spool {
         if needs_new {
             let path = segment_path(&dir, next_id);
             File::create(&path).map_err(ctx(&path))?;
-            segments.push_back(Segment {
-                first_id: next_id,
-                last_id: next_id - 1,
-                path,
-                bytes: 0,
-            });
+            segments.push_back(Segment::new(next_id, path));
         }
         let active = segments.back().expect("one segment");
         let writer = OpenOptions::new()
@@ -346,6 +406,7 @@ impl Spool {
             cursor_dirty: true,
         };
         spool.advance_acked();
+        spool.rewind();
         spool.stats.pending = spool.count_pending();
         spool.stats.bytes = spool.segments.iter().map(|s| s.bytes).sum();
         if spool.stats.pending > 0 {
@@ -421,16 +482,28 @@ impl Spool {
             return Err(e);
         }
         let active = self.segments.back_mut().expect("active");
+        for poll in polls.iter() {
+            active.note(poll.ts.timestamp_millis(), &poll.device, poll.seq);
+        }
         active.bytes += buf.len() as u64;
         active.last_id = self.next_id - 1;
         self.stats.appended += polls.len() as u64;
         self.stats.bytes += buf.len() as u64;
         let full = active.bytes >= self.segment_limit;
         self.stats.pending = self.count_pending();
-        if full {
-            self.roll()?;
+        // The batch is written and numbered: housekeeping that fails from here on (a full disk
+        // refusing the state file or a new segment) must not make the caller append it again.
+        // A segment that could not be rolled is rolled on a later append.
+        let housekeeping = (|| {
+            if full {
+                self.roll()?;
+            }
+            self.prune(now_ms())?;
+            self.enforce_budget()
+        })();
+        if let Err(e) = housekeeping {
+            tracing::warn!("spool housekeeping after an append failed (retried later): {e}");
         }
-        self.enforce_budget()?;
         Ok(())
     }
 
@@ -443,12 +516,7 @@ impl Spool {
             .append(true)
             .open(&path)
             .map_err(ctx(&path))?;
-        self.segments.push_back(Segment {
-            first_id: self.next_id,
-            last_id: self.next_id - 1,
-            path,
-            bytes: 0,
-        });
+        self.segments.push_back(Segment::new(self.next_id, path));
         Ok(())
     }
 
@@ -460,12 +528,20 @@ impl Spool {
                 .filter(|id| !self.acked_above.contains(id))
                 .count() as u64;
             self.stats.evicted += lost;
-            tracing::warn!(
-                evicted = lost,
-                evicted_total = self.stats.evicted,
-                budget = self.config.budget,
-                "spool disk budget exhausted: oldest unsent readings dropped"
-            );
+            if lost > 0 {
+                tracing::warn!(
+                    evicted = lost,
+                    evicted_total = self.stats.evicted,
+                    budget = self.config.budget,
+                    "spool disk budget exhausted: oldest unsent readings dropped"
+                );
+            } else {
+                tracing::debug!(
+                    first,
+                    last,
+                    "spool disk budget: acknowledged segment dropped before its retention ended"
+                );
+            }
             self.acked = self.acked.max(last);
             self.advance_acked();
             self.cursor_dirty = true;
@@ -508,6 +584,33 @@ impl Spool {
         self.advance_acked();
         self.stats.pending = self.count_pending();
         self.cursor_dirty = true;
+        self.prune(now_ms())?;
+        if self.cursor_saved.elapsed() >= Duration::from_secs(1) {
+            self.save_cursor()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes acknowledged segments whose newest reading is older than the retention window
+    /// at `now_ms`.
+    pub fn prune(&mut self, now_ms: i64) -> Result<(), SpoolError> {
+        let keep = i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX);
+        let horizon = now_ms.saturating_sub(keep);
+        while self.segments.len() > 1
+            && self
+                .segments
+                .front()
+                .is_some_and(|s| s.last_id <= self.acked && s.newest_ms < horizon)
+        {
+            self.delete_front()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every acknowledged segment but the active one, whatever its retention: for a
+    /// full disk, where unsent readings need the room. Returns the bytes freed.
+    pub fn shed_acked(&mut self) -> Result<u64, SpoolError> {
+        let before = self.stats.bytes;
         while self.segments.len() > 1
             && self
                 .segments
@@ -516,10 +619,7 @@ impl Spool {
         {
             self.delete_front()?;
         }
-        if self.cursor_saved.elapsed() >= Duration::from_secs(1) {
-            self.save_cursor()?;
-        }
-        Ok(())
+        Ok(before - self.stats.bytes)
     }
 
     /// Writes the ack cursor if it moved (on shutdown, and periodically).
@@ -558,7 +658,14 @@ impl Spool {
     /// Makes the next [`Self::next_unsent`] start again at the oldest unacknowledged record
     /// (after a reconnect: whatever was in flight is sent again).
     pub fn rewind(&mut self) {
-        self.send = (self.segments.front().expect("segment").first_id, 0);
+        // Retained acknowledged segments are not read again.
+        let seg = self
+            .segments
+            .iter()
+            .find(|s| s.last_id > self.acked)
+            .or(self.segments.back())
+            .expect("segment");
+        self.send = (seg.first_id, 0);
         self.reader = None;
     }
 
@@ -637,11 +744,86 @@ impl Spool {
             Record {
                 id: p.id,
                 ts_ms: p.ts_ms,
+                seq: p.seq,
                 topic: p.topic.to_owned(),
                 body: p.body.to_vec(),
             },
             buf.len() as u64,
         )))
+    }
+
+    /// `device`'s readings with `from_seq <= seq <= to_seq` that the spool still holds
+    /// (acknowledged or not), oldest first, at most `max` of them; and the inclusive sub-ranges
+    /// of the covered range it cannot provide (evicted, past retention, damaged, never
+    /// produced). The covered range is `from_seq..=to_seq`, or ends at the seq of the last
+    /// record returned when `max` cut the scan short (continue from there).
+    pub fn replay(
+        &mut self,
+        device: &str,
+        from_seq: u64,
+        to_seq: u64,
+        max: usize,
+    ) -> Result<(Vec<Record>, Vec<[u64; 2]>), SpoolError> {
+        let mut out: Vec<Record> = Vec::new();
+        if from_seq > to_seq {
+            return Ok((out, Vec::new()));
+        }
+        let wanted: Vec<(PathBuf, u64)> = self
+            .segments
+            .iter()
+            .filter(|s| {
+                s.seqs
+                    .get(device)
+                    .is_some_and(|&(lo, hi)| lo <= to_seq && hi >= from_seq)
+            })
+            .map(|s| (s.path.clone(), s.bytes))
+            .collect();
+        'segments: for (path, bytes) in wanted {
+            let data = fs::read(&path).map_err(ctx(&path))?;
+            let data = &data[..(bytes as usize).min(data.len())];
+            let mut at = 0;
+            while at < data.len() {
+                let Some(len) = check_record(&data[at..]) else {
+                    // Damaged since it was verified: resynchronise on the next intact record.
+                    let next = (at + 1..data.len()).find(|&k| {
+                        data[k..].starts_with(&MAGIC) && check_record(&data[k..]).is_some()
+                    });
+                    tracing::warn!(segment = %path.display(), offset = at, "spool: unreadable record while replaying; skipped");
+                    match next {
+                        Some(k) => {
+                            at = k;
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                let p = parse_body(&data[at + HEADER..at + len]).expect("checked");
+                at += len;
+                if p.device != device || p.seq < from_seq || p.seq > to_seq {
+                    continue;
+                }
+                out.push(Record {
+                    id: p.id,
+                    ts_ms: p.ts_ms,
+                    seq: p.seq,
+                    topic: p.topic.to_owned(),
+                    body: p.body.to_vec(),
+                });
+                if out.len() >= max {
+                    break 'segments;
+                }
+            }
+        }
+        out.sort_by_key(|r| r.seq);
+        out.dedup_by_key(|r| r.seq);
+        let covered_to = if out.len() >= max {
+            out.last().map_or(to_seq, |r| r.seq)
+        } else {
+            to_seq
+        };
+        let present: Vec<u64> = out.iter().map(|r| r.seq).collect();
+        let unavailable = gaps(&present, from_seq, covered_to);
+        Ok((out, unavailable))
     }
 
     /// Poll time (ms since the epoch) of the oldest unacknowledged reading.
@@ -706,6 +888,7 @@ mod tests {
             dir: d.to_owned(),
             budget,
             fsync: false,
+            retention: Duration::from_secs(86_400),
         })
         .unwrap()
     }
@@ -843,5 +1026,174 @@ mod tests {
         });
         assert_eq!(files.count(), 1);
         let _ = fs::remove_dir_all(&d);
+    }
+
+    /// A poll taken `ago` seconds before now (inside the 24 h retention).
+    fn recent(device: &str, ago: i64) -> DevicePoll {
+        let mut p = poll(device, 0);
+        p.ts = Utc::now() - chrono::Duration::seconds(ago);
+        p
+    }
+
+    fn seqs_of(records: &[Record]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn replays_acknowledged_readings_with_their_original_bytes_and_survives_reopen() {
+        let d = dir("replay-acked");
+        let mut s = open(&d, 1 << 20);
+        let mut polls: Vec<_> = (0..10)
+            .map(|i| recent(if i % 2 == 0 { "a" } else { "b" }, 100 - i))
+            .collect();
+        s.append(&mut polls).unwrap();
+        let sent = drain(&mut s);
+        for r in &sent {
+            s.ack(r.id).unwrap();
+        }
+        assert_eq!(s.stats().pending, 0);
+        let (got, unavailable) = s.replay("a", 2, 4, 100).unwrap();
+        assert_eq!(seqs_of(&got), [2, 3, 4]);
+        assert!(unavailable.is_empty());
+        let originals: Vec<&Record> = sent
+            .iter()
+            .filter(|r| r.topic.ends_with("/a/data"))
+            .collect();
+        for r in &got {
+            let o = originals[(r.seq - 1) as usize];
+            assert_eq!((&r.topic, &r.body, r.id), (&o.topic, &o.body, o.id));
+        }
+        s.save_cursor().unwrap();
+        drop(s);
+
+        // Acknowledged and retained: not sent again after a restart, but still replayable.
+        let mut s = open(&d, 1 << 20);
+        assert_eq!(s.stats().pending, 0);
+        assert!(drain(&mut s).is_empty());
+        let (got, unavailable) = s.replay("b", 1, 5, 100).unwrap();
+        assert_eq!(seqs_of(&got), [1, 2, 3, 4, 5]);
+        assert!(unavailable.is_empty());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replay_reports_what_was_never_produced_and_what_the_cap_left() {
+        let d = dir("replay-beyond");
+        let mut s = open(&d, 1 << 20);
+        let mut polls: Vec<_> = (0..5).map(|i| recent("a", 10 - i)).collect();
+        s.append(&mut polls).unwrap();
+        let (got, unavailable) = s.replay("a", 4, 8, 100).unwrap();
+        assert_eq!(seqs_of(&got), [4, 5]);
+        assert_eq!(unavailable, [[6, 8]]);
+        let (got, unavailable) = s.replay("nobody", 1, 3, 100).unwrap();
+        assert!(got.is_empty());
+        assert_eq!(unavailable, [[1, 3]]);
+        // Capped: covers up to the last record returned; the rest is asked for again.
+        let (got, unavailable) = s.replay("a", 1, 9, 2).unwrap();
+        assert_eq!(seqs_of(&got), [1, 2]);
+        assert!(unavailable.is_empty());
+        let (got, unavailable) = s.replay("a", 3, 9, 2).unwrap();
+        assert_eq!(seqs_of(&got), [3, 4]);
+        assert!(unavailable.is_empty());
+        let (got, unavailable) = s.replay("a", 5, 9, 2).unwrap();
+        assert_eq!(seqs_of(&got), [5]);
+        assert_eq!(unavailable, [[6, 9]]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn budget_drops_acknowledged_readings_first_and_replay_says_so() {
+        let d = dir("replay-evicted");
+        let budget = 32 << 10;
+        let mut s = open(&d, budget);
+        for i in 0..100 {
+            s.append(&mut [recent("a", 1000 - i)]).unwrap();
+        }
+        assert_eq!(s.stats().evicted, 0);
+        for r in drain(&mut s) {
+            s.ack(r.id).unwrap();
+        }
+        // Retention (24 h) keeps them; only the budget removes any.
+        for i in 0..60 {
+            s.append(&mut [recent("a", 800 - i)]).unwrap();
+        }
+        let st = s.stats();
+        assert_eq!(st.evicted, 0, "acknowledged segments made the room");
+        assert_eq!(st.pending, 60);
+        assert!(st.bytes <= budget);
+        let (got, unavailable) = s.replay("a", 1, 160, 1000).unwrap();
+        let first = got[0].seq;
+        assert!(first > 1, "the oldest went to the budget");
+        assert_eq!(unavailable, [[1, first - 1]]);
+        assert_eq!(seqs_of(&got), (first..=160).collect::<Vec<_>>());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn retention_deletes_only_acknowledged_segments_older_than_the_window() {
+        let d = dir("retention");
+        let mut s = open(&d, 64 << 10); // 8 KiB segments
+        for i in 0..100 {
+            s.append(&mut [poll("a", i)]).unwrap(); // 2023: past any retention
+        }
+        for i in 0..100 {
+            s.append(&mut [recent("a", 1000 - i)]).unwrap();
+        }
+        let old_segments = s.segments.len();
+        // Unacknowledged: nothing goes, however old.
+        s.prune(now_ms()).unwrap();
+        assert_eq!(s.segments.len(), old_segments);
+        for r in drain(&mut s) {
+            s.ack(r.id).unwrap();
+        }
+        let (got, unavailable) = s.replay("a", 1, 200, 1000).unwrap();
+        let first = got[0].seq;
+        assert_eq!(unavailable, [[1, first - 1]]);
+        // Old readings survive only in the segment shared with recent ones (~40 a segment).
+        let old_kept = got.iter().filter(|r| r.seq <= 100).count();
+        assert!(old_kept < 50, "{old_kept} old readings kept");
+        assert_eq!(seqs_of(&got), (first..=200).collect::<Vec<_>>());
+        // Everything past the window once the clock moves on (the active segment stays).
+        s.prune(now_ms() + 2 * 86_400_000).unwrap();
+        assert_eq!(s.segments.len(), 1);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replay_skips_a_corrupted_region_and_reports_it() {
+        let d = dir("replay-corrupt");
+        let mut s = open(&d, 1 << 20);
+        let mut polls: Vec<_> = (0..6).map(|i| recent("a", 100 - i)).collect();
+        s.append(&mut polls).unwrap();
+        let path = s.segments.back().unwrap().path.clone();
+        drop(s);
+        let mut data = fs::read(&path).unwrap();
+        let rec = data.len() / 6;
+        data[rec * 2 + 20] ^= 0xff; // record 3
+        fs::write(&path, &data).unwrap();
+        let mut s = open(&d, 1 << 20);
+        let (got, unavailable) = s.replay("a", 1, 6, 100).unwrap();
+        assert_eq!(seqs_of(&got), [1, 2, 4, 5, 6]);
+        assert_eq!(unavailable, [[3, 3]]);
+
+        // Damage that appears while running is skipped the same way.
+        let mut data = fs::read(&path).unwrap();
+        data[rec * 3 + 20] ^= 0xff; // now seq 5 (the fourth record left)
+        fs::write(&path, &data).unwrap();
+        let (got, unavailable) = s.replay("a", 1, 6, 100).unwrap();
+        assert_eq!(seqs_of(&got), [1, 2, 4, 6]);
+        assert_eq!(unavailable, [[3, 3], [5, 5]]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn gaps_are_inclusive_ranges() {
+        assert_eq!(gaps(&[], 1, 3), [[1, 3]]);
+        assert_eq!(gaps(&[1, 2, 3], 1, 3), Vec::<[u64; 2]>::new());
+        assert_eq!(gaps(&[2, 5], 1, 6), [[1, 1], [3, 4], [6, 6]]);
+        assert_eq!(
+            gaps(&[u64::MAX], u64::MAX - 1, u64::MAX),
+            [[u64::MAX - 1, u64::MAX - 1]]
+        );
     }
 }

@@ -185,7 +185,7 @@ impl Writer {
 
     /// An agent's answer to a replay request: what it cannot provide is lost.
     fn report(&mut self, topic: &str, payload: &[u8]) {
-        let report = match serde_json::from_slice::<ReplayReport>(payload) {
+        let report = match ReplayReport::parse(payload) {
             Ok(r)
                 if topic
                     == kilowatch_agent::payload::replay_report_topic(&self.site, &r.device) =>
@@ -225,13 +225,7 @@ impl Writer {
     fn ask_for_holes(&mut self) {
         let now_ms = Utc::now().timestamp_millis();
         for (device, from, to) in self.sequences.requests(now_ms, GRACE_MS, ASK_EVERY_MS) {
-            let request = ReplayRequest {
-                version: 1,
-                device: device.clone(),
-                from_seq: from,
-                to_seq: to,
-            };
-            let body = serde_json::to_vec(&request).expect("a request serialises");
+            let body = ReplayRequest::new(&device, from, to).to_json();
             let topic = replay_request_topic(&self.site, &device);
             match self
                 .client

@@ -272,6 +272,8 @@ impl Stack {
             dir: self.spool.clone(),
             budget: u64::MAX,
             fsync: false,
+            // Read only the numbering: nothing may be deleted.
+            retention: Duration::from_secs(10 * 365 * 86_400),
         })?;
         let db = self.db()?;
         let mut polled = 0;

@@ -625,6 +625,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
         dir: dir.clone(),
         budget: 8 << 30,
         fsync,
+        retention: Duration::from_secs(0),
     })?));
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(PublishStats::default());
@@ -643,6 +644,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
             health: Box::new(|| b"{}".to_vec()),
             health_interval: Duration::from_secs(3600),
             window: 256,
+            replay: None,
         },
         spool,
         wake,
