@@ -175,9 +175,20 @@ pub struct SequenceSnapshot {
 pub struct Sequences {
     devices: BTreeMap<String, DeviceSequence>,
     dirty: std::collections::BTreeSet<String>,
-    /// When each device's holes were last asked for (ms).
-    asked_ms: std::collections::HashMap<String, i64>,
+    /// Per device: when its holes were last asked for (ms), how many times in a row without
+    /// progress, and the polls missing then.
+    asked: std::collections::HashMap<String, Asked>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    at_ms: i64,
+    unanswered: u32,
+    missing: u64,
+}
+
+/// Longest wait between two requests for holes that do not close (an agent that is away).
+const MAX_ASK_INTERVAL_MS: i64 = 600_000;
 
 impl Sequences {
     /// From saved state (device, JSON); unreadable rows start afresh and are reported.
@@ -226,7 +237,7 @@ impl Sequences {
     }
 
     /// Ranges to ask for now: per device, holes past the grace period, at most once per
-    /// `every_ms` per device.
+    /// `every_ms` per device, backing off (doubling, up to 10 min) while asking closes nothing.
     pub fn requests(
         &mut self,
         now_ms: i64,
@@ -236,15 +247,37 @@ impl Sequences {
         let mut out = Vec::new();
         for (device, d) in &self.devices {
             if d.gaps.is_empty() {
+                self.asked.remove(device);
                 continue;
             }
-            let asked = self.asked_ms.get(device).copied().unwrap_or(i64::MIN);
-            if now_ms.saturating_sub(asked) < every_ms {
-                continue;
+            let missing = d.missing();
+            let asked = self.asked.get(device).copied();
+            let unanswered = match asked {
+                Some(a) if a.missing <= missing => a.unanswered,
+                _ => 0,
+            };
+            if let Some(a) = asked {
+                let wait = every_ms
+                    .saturating_mul(1 << unanswered.min(16))
+                    .min(MAX_ASK_INTERVAL_MS.max(every_ms));
+                if now_ms.saturating_sub(a.at_ms) < wait {
+                    continue;
+                }
             }
             let due = d.due(now_ms, grace_ms, 8);
             if !due.is_empty() {
-                self.asked_ms.insert(device.clone(), now_ms);
+                let unanswered = match asked {
+                    Some(a) if a.missing <= missing => unanswered + 1,
+                    _ => 0,
+                };
+                self.asked.insert(
+                    device.clone(),
+                    Asked {
+                        at_ms: now_ms,
+                        unanswered,
+                        missing,
+                    },
+                );
             }
             out.extend(due.into_iter().map(|(a, b)| (device.clone(), a, b)));
         }
@@ -325,6 +358,25 @@ mod tests {
         // A range split by a late poll keeps its age.
         d.observe(7, 3, 2_000);
         assert_eq!(d.due(6_000, 5_000, 1), vec![(2, 6)]);
+    }
+
+    #[test]
+    fn requests_back_off_while_nothing_closes_and_not_when_holes_shrink() {
+        let mut s = Sequences::default();
+        s.observe("d", 1, 1, 0);
+        s.observe("d", 100, 2, 0);
+        let asked_at = |s: &mut Sequences, t: i64| !s.requests(t, 0, 1_000).is_empty();
+        assert!(asked_at(&mut s, 10_000));
+        assert!(!asked_at(&mut s, 10_500));
+        assert!(asked_at(&mut s, 11_000)); // 1 s: no answer yet
+        assert!(!asked_at(&mut s, 12_500)); // now 2 s
+        assert!(asked_at(&mut s, 13_000));
+        // Progress: part of the hole came back, so the next ask is at the base interval.
+        s.observe("d", 50, 1, 13_100);
+        assert!(asked_at(&mut s, 14_000));
+        // Closed: nothing to ask.
+        s.unavailable("d", 0, 1_000);
+        assert!(!asked_at(&mut s, 100_000));
     }
 
     #[test]
