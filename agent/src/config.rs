@@ -30,6 +30,22 @@ pub struct SiteConfig {
     /// EnPI engine; the agent ignores them.
     #[serde(default)]
     pub assets: Vec<toml::Table>,
+    /// The file name and text this was read from, for errors found after parsing.
+    #[serde(skip)]
+    origin: Origin,
+}
+
+#[derive(Clone, Default)]
+struct Origin {
+    file: String,
+    text: String,
+}
+
+// The text is the whole file: too long for debug output.
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin").field("file", &self.file).finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -514,7 +530,12 @@ fn default_timeout() -> Duration {
     Duration::from_secs(1)
 }
 
-/// Parses `250ms`, `5s`, `2m`, `1h`, `1d`.
+/// The longest duration a site file or a query may give: a hundred years is longer than any
+/// interval, timeout or retention means, and keeps every clock sum far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `250ms`, `5s`, `2m`, `1h`, `1d` (decimals allowed, e.g. `1.5s`): longer than zero,
+/// at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
@@ -532,10 +553,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => n * 86400.0,
         _ => return Err(format!("`{text}` has no unit (use ms, s, m, h or d)")),
     };
+    let zero = || format!("`{text}` must be longer than zero");
     if secs <= 0.0 {
-        return Err(format!("`{text}` must be longer than zero"));
+        return Err(zero());
     }
-    Ok(Duration::from_secs_f64(secs))
+    // Digits alone can overflow to infinity, and huge values to more than a Duration holds.
+    match Duration::try_from_secs_f64(secs) {
+        // Below a nanosecond rounds to nothing, which no timer accepts.
+        Ok(d) if d.is_zero() => Err(zero()),
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!(
+            "`{text}` is too long (at most {}d)",
+            MAX_DURATION.as_secs() / 86_400
+        )),
+    }
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -584,6 +615,60 @@ fn is_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// What is wrong with a `host:port` address, if anything.
+fn address_problem(addr: &str) -> Option<String> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Some(format!("`{addr}` must be host:port"));
+    };
+    if host.trim_matches(['[', ']']).trim().is_empty() {
+        return Some(format!("`{addr}` has no host: use host:port"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => None,
+        _ => Some(format!("`{addr}`: the port must be 1-65535")),
+    }
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text[..at].matches('\n').count() + 1
+}
+
+/// Adds the line of the error's key, where the error has none and the key is in `text`.
+fn with_line(mut e: ConfigError, text: &str) -> ConfigError {
+    if e.line.is_none() {
+        e.line = e.key.as_deref().and_then(|k| line_of_key(text, k));
+    }
+    e
+}
+
+/// The line where a dotted key such as `devices[0].interval` or `mqtt.broker` is set.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut span = None;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let mut value = table.get(name)?;
+        if let Some(i) = index {
+            value = value.get_ref().as_array()?.get(i)?;
+        }
+        span = Some(value.span());
+        if parts.peek().is_some() {
+            table = value.get_ref().as_table()?;
+        }
+    }
+    span.map(|s| line_at(text, s.start))
+}
+
 impl SiteConfig {
     /// Reads, parses and checks a site file against the profile library.
     pub fn load(path: &Path, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
@@ -599,16 +684,14 @@ impl SiteConfig {
 
     /// Parses and checks site TOML; `file` names the origin in errors.
     pub fn parse(text: &str, file: &str, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
-        let line_of = |span: Option<std::ops::Range<usize>>| {
-            span.map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-        };
+        let line_of = |span: Option<std::ops::Range<usize>>| span.map(|s| line_at(text, s.start));
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
             file: file.to_owned(),
             key: None,
             what: e.message().trim().to_owned(),
             line: line_of(e.span()),
         })?;
-        let config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             ConfigError {
@@ -618,8 +701,111 @@ impl SiteConfig {
                 line: line_of(inner.span()),
             }
         })?;
-        config.check(file, profiles)?;
+        config.origin = Origin {
+            file: file.to_owned(),
+            text: text.to_owned(),
+        };
+        config
+            .check(file, profiles)
+            .map_err(|e| with_line(e, text))?;
         Ok(config)
+    }
+
+    /// An error about `key`, naming the file this was read from and the key's line.
+    fn error(&self, key: &str, what: impl Into<String>) -> ConfigError {
+        with_line(
+            ConfigError::new(&self.origin.file, key, what),
+            &self.origin.text,
+        )
+    }
+
+    /// Checks what the MQTT settings point at on this machine: the broker address, readable
+    /// password, CA and client certificate files, and a set password variable.
+    pub fn check_mqtt_access(&self) -> Result<(), ConfigError> {
+        let m = &self.mqtt;
+        if let Some(path) = &m.password_file {
+            self.check_secret_file("mqtt.password_file", path)?;
+        }
+        if let Some(var) = &m.password_env {
+            self.check_env("mqtt.password_env", var)?;
+        }
+        for (key, path) in [
+            ("mqtt.ca_file", &m.ca_file),
+            ("mqtt.client_cert", &m.client_cert),
+            ("mqtt.client_key", &m.client_key),
+        ] {
+            if let Some(path) = path {
+                std::fs::read(path)
+                    .map_err(|e| self.error(key, format!("cannot read {path}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what the gateway's settings point at on this machine, serving the API on
+    /// `http`: the access token (required off loopback unless waived) and InfluxDB secrets.
+    pub fn check_gateway_access(&self, http: SocketAddr) -> Result<(), ConfigError> {
+        let g = &self.gateway;
+        if let Some(path) = &g.access_token_file {
+            self.check_secret_file("gateway.access_token_file", path)?;
+        }
+        if let Some(var) = &g.access_token_env {
+            self.check_env("gateway.access_token_env", var)?;
+        }
+        if let Some(problem) = self.token_problem(http) {
+            return Err(self.error("gateway.http", problem));
+        }
+        if let Some(i) = &g.influx {
+            for (key, path) in [
+                ("password_file", &i.password_file),
+                ("token_file", &i.token_file),
+            ] {
+                if let Some(path) = path {
+                    self.check_secret_file(&format!("gateway.influx.{key}"), path)?;
+                }
+            }
+            for (key, var) in [
+                ("password_env", &i.password_env),
+                ("token_env", &i.token_env),
+            ] {
+                if let Some(var) = var {
+                    self.check_env(&format!("gateway.influx.{key}"), var)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why serving the API on `http` is refused: a network address with no token configured
+    /// and no explicit waiver.
+    fn token_problem(&self, http: SocketAddr) -> Option<String> {
+        let g = &self.gateway;
+        let token = g.access_token_file.is_some() || g.access_token_env.is_some();
+        (!token && !g.allow_unauthenticated && !http.ip().is_loopback()).then(|| {
+            format!(
+                "{http} is reachable from the network but no access token is set; set \
+                 gateway.access_token_file or gateway.access_token_env, listen on loopback \
+                 (e.g. 127.0.0.1:{}), or, knowingly, allow_unauthenticated = true",
+                http.port()
+            )
+        })
+    }
+
+    /// A secret file must be readable and have a non-empty first line.
+    fn check_secret_file(&self, key: &str, path: &str) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| self.error(key, format!("cannot read {path}: {e}")))?;
+        if text.lines().next().unwrap_or("").trim().is_empty() {
+            return Err(self.error(key, format!("{path} is empty")));
+        }
+        Ok(())
+    }
+
+    fn check_env(&self, key: &str, var: &str) -> Result<(), ConfigError> {
+        match std::env::var_os(var) {
+            Some(_) => Ok(()),
+            None => Err(self.error(key, format!("environment variable {var} is not set"))),
+        }
     }
 
     fn check(&self, file: &str, profiles: &ProfileLibrary) -> Result<(), ConfigError> {
@@ -644,6 +830,16 @@ impl SiteConfig {
             ));
         }
         let m = &self.mqtt;
+        if let Some(problem) = address_problem(&m.broker) {
+            return Err(ConfigError::new(
+                file,
+                "mqtt.broker",
+                format!("{problem}, e.g. 127.0.0.1:1883"),
+            ));
+        }
+        if let Some(problem) = self.token_problem(self.gateway.http) {
+            return Err(ConfigError::new(file, "gateway.http", problem));
+        }
         if m.password_file.is_some() && m.password_env.is_some() {
             return Err(ConfigError::new(
                 file,
@@ -819,14 +1015,12 @@ impl SiteConfig {
                 ));
             }
             for (name, addr) in [("tcp", &d.tcp), ("rtu_over_tcp", &d.rtu_over_tcp)] {
-                if let Some(a) = addr {
-                    if crate::run::host_port(a).is_err() {
-                        return Err(ConfigError::new(
-                            file,
-                            key(name),
-                            format!("`{a}` must be host:port, e.g. 192.168.1.20:502"),
-                        ));
-                    }
+                if let Some(problem) = addr.as_deref().and_then(address_problem) {
+                    return Err(ConfigError::new(
+                        file,
+                        key(name),
+                        format!("{problem}, e.g. 192.168.1.20:502"),
+                    ));
                 }
             }
             // One RS-485 line has one set of serial settings.

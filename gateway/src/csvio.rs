@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
 use kilowatch_agent::vocab;
 use thiserror::Error;
@@ -31,6 +31,15 @@ pub struct CsvError {
 /// Parses a timestamp: RFC 3339, or plant-local date-time / date.
 pub fn parse_ts(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
+    let utc = parse_any_ts(t, tz)?;
+    // Years 1-9999, as RFC 3339 has them: a day either side stays well inside chrono's range.
+    if !(1..=9999).contains(&utc.year()) {
+        return Err(format!("`{t}`: use a year from 1 to 9999"));
+    }
+    Ok(utc)
+}
+
+fn parse_any_ts(t: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
     }

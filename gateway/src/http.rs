@@ -87,12 +87,70 @@ pub fn pick_resolution(span_ms: i64, step_s: Option<i64>) -> i64 {
     }
 }
 
+/// Most points a query's range divided by its step (or resolution) may come to.
+pub const MAX_RANGE_POINTS: i64 = 100_000;
+
+/// Refuses a range that would take more than [`MAX_RANGE_POINTS`] points of `per_ms` each
+/// (`per_ms` 0: raw samples of a short range, not limited here).
+pub fn check_points(span_ms: i64, per_ms: i64, step: Option<&str>) -> Result<(), String> {
+    if per_ms <= 0 {
+        return Ok(());
+    }
+    let points = span_ms / per_ms;
+    if points <= MAX_RANGE_POINTS {
+        return Ok(());
+    }
+    Err(match step {
+        Some(step) => format!(
+            "`step`: {step} over this range is {points} points, more than the limit of \
+             {MAX_RANGE_POINTS}; use a longer step or a shorter range"
+        ),
+        None => format!(
+            "the range is {points} points even at one a day, more than the limit of \
+             {MAX_RANGE_POINTS}; use a shorter range"
+        ),
+    })
+}
+
+/// Query parameters whose rejection (a missing or malformed parameter) is a JSON 400 like
+/// every other error of this API.
+struct ApiQuery<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| bad_request(e.body_text()))
+    }
+}
+
 fn bad_request(msg: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(serde_json::json!({ "error": msg })),
     )
         .into_response()
+}
+
+/// Whole seconds of a step (at most a hundred years: parse_duration's limit).
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds per point: the step or the resolution, whichever is longer.
+fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
+    let step = step.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    step.max(res.saturating_mul(1000))
 }
 
 fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
@@ -103,7 +161,7 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
 
 async fn query(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<QueryParams>,
+    ApiQuery(q): ApiQuery<QueryParams>,
 ) -> Result<Response, ApiError> {
     let to = match &q.to {
         Some(v) => match parse_time("to", v) {
@@ -125,11 +183,15 @@ async fn query(
     let step = match &q.step {
         None => None,
         Some(v) => match kilowatch_agent::config::parse_duration(v) {
-            Ok(d) => Some(d.as_secs() as i64),
+            Ok(d) => Some(d),
             Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
         },
     };
-    let res = pick_resolution((to - from).num_milliseconds(), step);
+    let span = (to - from).num_milliseconds();
+    let res = pick_resolution(span, step.map(|d| secs(d)));
+    if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
+        return Ok(bad_request(e));
+    }
     let name = q.series.clone();
     let found = with_store(state, move |s| {
         let Some(info) = s.find_series(&name)? else {
@@ -178,7 +240,7 @@ struct EnergyResponse {
 
 async fn energy(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<EnergyParams>,
+    ApiQuery(q): ApiQuery<EnergyParams>,
 ) -> Result<Response, ApiError> {
     let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
         Ok(t) => t.unwrap_or_else(Utc::now),
@@ -197,10 +259,14 @@ async fn energy(
         .map(kilowatch_agent::config::parse_duration)
         .transpose()
     {
-        Ok(d) => d.map(|d| d.as_secs() as i64),
+        Ok(d) => d,
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
-    let res = pick_resolution((to - from).num_milliseconds(), step).max(60);
+    let span = (to - from).num_milliseconds();
+    let res = pick_resolution(span, step.map(|d| secs(d))).max(60);
+    if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
+        return Ok(bad_request(e));
+    }
     let Some((site, device)) = q.device.split_once('/') else {
         return Ok(bad_request(format!(
             "`device`: `{}` is not site/device",
@@ -249,7 +315,7 @@ struct EnpiParams {
 /// Indicators of one asset (`asset=`), or the assets and their indicators without it.
 async fn enpi(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<EnpiParams>,
+    ApiQuery(q): ApiQuery<EnpiParams>,
 ) -> Result<Response, ApiError> {
     let assets = state.assets.clone();
     let Some(asset) = q.asset else {
@@ -283,10 +349,8 @@ async fn enpi(
         Ok(s) => s.unwrap_or(crate::enpi::Step::for_span(span)),
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
-    if span / 900_000 > 200_000 && step == crate::enpi::Step::Quarter {
-        return Ok(bad_request(
-            "`step`: 15m over more than two years is too many rows; use 1h, 1d or 1mo".into(),
-        ));
+    if let Err(e) = step.check_span(span) {
+        return Ok(bad_request(format!("`step`: {e}")));
     }
     let report = with_store(state, move |s| {
         crate::enpi::read(
@@ -325,7 +389,7 @@ struct MvParams {
 /// Savings verification on the store's data (the `mv` command's engine).
 async fn mv(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<MvParams>,
+    ApiQuery(q): ApiQuery<MvParams>,
 ) -> Result<Response, ApiError> {
     let (Some(baseline), Some(reporting)) = (q.baseline, q.reporting) else {
         return Ok(bad_request(

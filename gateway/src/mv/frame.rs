@@ -97,6 +97,16 @@ impl Granularity {
     }
 
     /// Start of the local period holding `local` (weeks start on Monday).
+    /// The nominal length of one period, ms (a month counted as 28 days).
+    pub fn nominal_ms(self) -> i64 {
+        match self {
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+            Self::Week => 7 * 86_400_000,
+            Self::Month => 28 * 86_400_000,
+        }
+    }
+
     fn floor(self, local: NaiveDateTime) -> NaiveDateTime {
         let d = local.date();
         match self {
@@ -250,12 +260,7 @@ pub fn aggregate(raw: &Raw, g: Granularity, from: i64, to: i64) -> Result<Frame,
             break;
         }
         // Nominal length: a 23-hour DST day still holds one daily row.
-        let nominal = match g {
-            Granularity::Hour => 3_600_000,
-            Granularity::Day => 86_400_000,
-            Granularity::Week => 7 * 86_400_000,
-            Granularity::Month => 28 * 86_400_000,
-        };
+        let nominal = g.nominal_ms();
         if nominal < interval {
             return Err(format!(
                 "the data's interval ({} min) is longer than one {}: choose a coarser granularity",
@@ -348,13 +353,26 @@ pub fn parse_range(text: &str, zone: Zone) -> Result<(i64, i64), String> {
 
 fn parse_bound(text: &str, zone: Zone, end: bool) -> Result<i64, String> {
     let t = text.trim();
+    // Years 1-9999, as RFC 3339 has them: period arithmetic stays far from chrono's limits.
+    let in_range = |d: NaiveDate| {
+        (1..=9999)
+            .contains(&d.year())
+            .then_some(d)
+            .ok_or_else(|| format!("`{t}`: use a year from 1 to 9999"))
+    };
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let d = if end { d + Duration::days(1) } else { d };
+        let d = in_range(d)?;
+        let d = if end {
+            in_range(d.succ_opt().unwrap_or(d))?
+        } else {
+            d
+        };
         return Ok(zone.instant(d.and_time(Default::default())));
     }
-    parse_instant(t)
-        .map(|(ms, _)| ms)
-        .ok_or_else(|| format!("`{t}` is not a date (2026-01-31) or an RFC 3339 time"))
+    let (ms, _) = parse_instant(t)
+        .ok_or_else(|| format!("`{t}` is not a date (2026-01-31) or an RFC 3339 time"))?;
+    in_range(zone.date(ms))?;
+    Ok(ms)
 }
 
 /// An instant with an offset: RFC 3339, or ISO 8601 with `-0600`. Returns the offset too.
