@@ -535,38 +535,50 @@ fn default_timeout() -> Duration {
 pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
 
 /// Parses `250ms`, `5s`, `2m`, `1h`, `1d` (decimals allowed, e.g. `1.5s`): longer than zero,
-/// at most [`MAX_DURATION`].
+/// at most [`MAX_DURATION`]. Whole numbers are exact; decimals round to the nanosecond.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (use e.g. 500ms, 5s, 2m, 1h, 90d)"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        _ => return Err(format!("`{text}` has no unit (use ms, s, m, h or d)")),
-    };
-    let zero = || format!("`{text}` must be longer than zero");
-    if secs <= 0.0 {
-        return Err(zero());
-    }
-    // Digits alone can overflow to infinity, and huge values to more than a Duration holds.
-    match Duration::try_from_secs_f64(secs) {
-        // Below a nanosecond rounds to nothing, which no timer accepts.
-        Ok(d) if d.is_zero() => Err(zero()),
-        Ok(d) if d <= MAX_DURATION => Ok(d),
-        _ => Err(format!(
+    let not_a_duration = || format!("`{text}` is not a duration (use e.g. 500ms, 5s, 2m, 1h, 90d)");
+    let too_long = || {
+        format!(
             "`{text}` is too long (at most {}d)",
             MAX_DURATION.as_secs() / 86_400
-        )),
+        )
+    };
+    let nanos_per: u128 = match unit.trim() {
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ if num.is_empty() => return Err(not_a_duration()),
+        _ => return Err(format!("`{text}` has no unit (use ms, s, m, h or d)")),
+    };
+    let nanos = if num.contains('.') {
+        let n: f64 = num.parse().map_err(|_| not_a_duration())?;
+        // Saturating: digits alone can reach infinity, which is then too long.
+        (n * nanos_per as f64).round() as u128
+    } else if num.is_empty() {
+        return Err(not_a_duration());
+    } else {
+        // All digits: a parse failure is an overflow.
+        num.parse::<u128>()
+            .ok()
+            .and_then(|n| n.checked_mul(nanos_per))
+            .ok_or_else(too_long)?
+    };
+    if nanos == 0 {
+        return Err(format!("`{text}` must be longer than zero"));
     }
+    if nanos > MAX_DURATION.as_nanos() {
+        return Err(too_long());
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -580,13 +592,18 @@ fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
 
 /// A configuration problem, displayed as one line naming the file, the key and the problem.
 #[derive(Debug, Error)]
-#[error("{file}: {key}{what}{line}", key = key_prefix(.key), line = line_suffix(.line))]
+#[error("{file}: {key}{what}{line}", key = key_prefix(.key), what = one_line(.what), line = line_suffix(.line))]
 pub struct ConfigError {
     pub file: String,
     /// Dotted path of the offending key, when known.
     pub key: Option<String>,
     pub what: String,
     pub line: Option<usize>,
+}
+
+/// Values quoted in a message may hold line breaks; the message stays one line.
+fn one_line(what: &str) -> String {
+    what.replace('\r', "\\r").replace('\n', "\\n")
 }
 
 fn key_prefix(key: &Option<String>) -> String {
@@ -1170,5 +1187,177 @@ interval = "2s"
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("36500d").unwrap(), MAX_DURATION);
+        let digits = "9".repeat(400);
+        for long in [
+            "36501d",
+            "999999999999999d",
+            &format!("{digits}d"),
+            &format!("{digits}.5s"),
+        ] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(e.contains("too long"), "{long}: {e}");
+        }
+        assert!(parse_duration("0.0000000001s")
+            .unwrap_err()
+            .contains("longer than zero"));
+    }
+
+    #[test]
+    fn overlong_durations_are_config_errors_with_their_line() {
+        let e = parse(&GOOD.replace("\"2s\"", "\"999999999999999d\"")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("site.toml: devices[0].interval: `999999999999999d` is too long"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("(line 9)"), "{msg}");
+    }
+
+    #[test]
+    fn broker_addresses_are_checked_with_their_line() {
+        for bad in ["nohost", "host:99999", ":1883", "", "host:0", "[]:1883"] {
+            let text = format!("[site]\nid = \"p\"\n\n[mqtt]\nbroker = \"{bad}\"\n");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("mqtt.broker"), "{bad}: {e}");
+            assert_eq!(e.line, Some(5), "{bad}: {e}");
+        }
+        for good in ["127.0.0.1:1883", "broker.local:8883", "[::1]:1883"] {
+            let text = format!("[site]\nid = \"p\"\n[mqtt]\nbroker = \"{good}\"\n");
+            parse(&text).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_network_address_needs_a_token_or_a_waiver() {
+        let open = "[site]\nid = \"p\"\n[gateway]\nhttp = \"0.0.0.0:8080\"\n";
+        let e = parse(open).unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("gateway.http"), Some(4)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("gateway.access_token_file"), "{e}");
+        parse(&format!("{open}allow_unauthenticated = true\n")).unwrap();
+        let c = parse(&format!(
+            "{open}access_token_env = \"KW_UNSET_TOKEN_VAR\"\n"
+        ))
+        .unwrap();
+        let e = c
+            .check_gateway_access(c.gateway.http)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "site.toml: gateway.access_token_env: environment variable KW_UNSET_TOKEN_VAR is not set (line 5)"
+        );
+        // `run --http` may move a loopback file onto the network.
+        let c = parse("[site]\nid = \"p\"\n").unwrap();
+        let e = c
+            .check_gateway_access("0.0.0.0:80".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("gateway.http"));
+    }
+
+    #[test]
+    fn secret_files_and_variables_are_checked() {
+        let text =
+            "[site]\nid = \"p\"\n[mqtt]\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("mqtt.password_file"), Some(5))
+        );
+        assert!(e.what.starts_with("cannot read /nonexistent/pw"), "{e}");
+        let text = "[site]\nid = \"p\"\n[mqtt]\nca_file = \"/nonexistent/ca.pem\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("mqtt.ca_file"));
+        let text =
+            "[site]\nid = \"p\"\n[mqtt]\nusername = \"u\"\npassword_env = \"KW_UNSET_PW_VAR\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("mqtt.password_env"));
+    }
+
+    #[test]
+    fn lines_of_nested_keys() {
+        let text = "[site]\nid = \"p\"\n\n[[devices]]\nid = \"a\"\n\n[[devices]]\nid = \"b\"\ninterval = \"1s\"\n";
+        assert_eq!(line_of_key(text, "devices[1].interval"), Some(9));
+        assert_eq!(line_of_key(text, "site.id"), Some(2));
+        assert_eq!(line_of_key(text, "devices[2].interval"), None);
+        assert_eq!(line_of_key(text, "mqtt.broker"), None);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn durations_never_panic(text in "\\PC{0,40}") {
+                let _ = parse_duration(&text);
+            }
+
+            #[test]
+            fn number_and_unit_durations_are_in_range(
+                num in "[0-9.]{0,60}",
+                unit in "(ms|s|m|min|h|d| d|x|)",
+            ) {
+                if let Ok(d) = parse_duration(&format!("{num}{unit}")) {
+                    prop_assert!(!d.is_zero() && d <= MAX_DURATION);
+                }
+            }
+
+            #[test]
+            fn whole_durations_round_trip(ms in 1..=MAX_DURATION.as_millis() as u64) {
+                prop_assert_eq!(parse_duration(&format!("{ms}ms")), Ok(Duration::from_millis(ms)));
+                if ms % 1000 == 0 {
+                    prop_assert_eq!(
+                        parse_duration(&format!("{}s", ms / 1000)),
+                        Ok(Duration::from_millis(ms))
+                    );
+                }
+            }
+
+            #[test]
+            fn sizes_never_panic_and_round_trip(
+                text in "\\PC{0,30}",
+                n in 0u64..(1 << 34),
+                unit in prop::sample::select(vec![("", 1u64), ("KB", 1 << 10), ("MB", 1 << 20), ("GiB", 1 << 30)]),
+            ) {
+                let _ = parse_size(&text);
+                let (suffix, mult) = unit;
+                prop_assert_eq!(parse_size(&format!("{n}{suffix}")), Ok(n * mult));
+                let _ = parse_size(&format!("{n}{n}{n}{suffix}"));
+            }
+
+            #[test]
+            fn site_files_never_panic(text in "\\PC{0,200}") {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn any_setting_value_gives_a_result_not_a_panic(
+                key in prop::sample::select(vec![
+                    "interval", "timeout", "slow_interval", "pause", "unit", "baud", "tcp",
+                ]),
+                value in "\\PC{0,30}",
+                broker in "\\PC{0,30}",
+                budget in "\\PC{0,20}",
+            ) {
+                let quote = |v: &str| format!("{v:?}");
+                let text = format!(
+                    "{GOOD}{key} = {}\n[mqtt]\nbroker = {}\n[agent]\nspool_budget = {}\n",
+                    quote(&value),
+                    quote(&broker),
+                    quote(&budget),
+                );
+                if let Err(e) = parse(&text) {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.contains(['\n', '\r']), "one line: {}", msg);
+                }
+                let _ = line_of_key(&text, &format!("devices[0].{key}"));
+            }
+        }
     }
 }
