@@ -332,3 +332,38 @@ mod tests {
         assert_eq!(v["factors"]["2023"].as_float(), Some(0.494));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text, and date-shaped text with any digits, gives a time or a reason; a time
+        /// has a day either side inside chrono's range.
+        #[test]
+        fn timestamps_never_panic(
+            text in "\\PC{0,40}",
+            y in "[+-]?[0-9]{1,7}",
+            rest in "(-[0-9]{1,2}-[0-9]{1,2}( [0-9]{1,2}:[0-9]{2})?)?(T[0-9:]{1,8}(Z|[+-][0-9]{2}:[0-9]{2}))?",
+            zone in prop::sample::select(vec![chrono_tz::UTC, chrono_tz::Asia::Taipei, chrono_tz::Pacific::Kiritimati, chrono_tz::Etc::GMTPlus12]),
+        ) {
+            let _ = parse_ts(&text, zone);
+            if let Ok(t) = parse_ts(&format!("{y}{rest}"), zone) {
+                prop_assert!(t.checked_sub_signed(chrono::Duration::hours(24)).is_some());
+                prop_assert!(t.checked_add_signed(chrono::Duration::hours(24)).is_some());
+            }
+        }
+
+        /// Local times round-trip through the plant's zone (Taipei has had no DST since 1980).
+        #[test]
+        fn local_times_round_trip(secs in 315_532_800i64..253_402_214_400) {
+            let tz = chrono_tz::Asia::Taipei;
+            let t = DateTime::from_timestamp(secs - secs % 60, 0).unwrap();
+            let local = t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+            if (1..=9999).contains(&t.with_timezone(&tz).year()) {
+                prop_assert_eq!(parse_ts(&local, tz), Ok(t));
+            }
+        }
+    }
+}

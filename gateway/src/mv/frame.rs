@@ -362,11 +362,8 @@ fn parse_bound(text: &str, zone: Zone, end: bool) -> Result<i64, String> {
     };
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         let d = in_range(d)?;
-        let d = if end {
-            in_range(d.succ_opt().unwrap_or(d))?
-        } else {
-            d
-        };
+        // The day after 9999-12-31 still exists for chrono.
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
         return Ok(zone.instant(d.and_time(Default::default())));
     }
     let (ms, _) = parse_instant(t)
@@ -443,5 +440,50 @@ mod tests {
         assert!(aggregate(&r, Granularity::Hour, from, from + 86_400_000 * 10).is_err());
         let f = aggregate(&r, Granularity::Month, from, from + 86_400_000 * 10).unwrap();
         assert!(f.periods.is_empty(), "January is not whole");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bound() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,24}",
+            "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}",
+            Just("0001-01-01".to_owned()),
+            Just("9999-12-31".to_owned()),
+            Just("9999-12-31T23:59:59-12:00".to_owned()),
+            Just("0000-01-01T00:00:00+14:00".to_owned()),
+        ]
+    }
+
+    proptest! {
+        /// Any range in any zone: an answer or a reason, and a month-by-month walk over an
+        /// accepted range never fails to move on.
+        #[test]
+        fn ranges_never_panic(
+            a in bound(),
+            b in bound(),
+            zone in prop::sample::select(vec![
+                Zone::Named(chrono_tz::UTC),
+                Zone::Named(chrono_tz::America::Chicago),
+                Zone::Fixed(FixedOffset::east_opt(14 * 3600).unwrap()),
+                Zone::Fixed(FixedOffset::west_opt(12 * 3600).unwrap()),
+            ]),
+            g in prop::sample::select(vec!["hour", "day", "week", "month", "fortnight"]),
+        ) {
+            let _ = parse_instant(&a);
+            if let (Ok((from, to)), Ok(g)) = (parse_range(&format!("{a}..{b}"), zone), Granularity::parse(g)) {
+                prop_assert!(from < to);
+                let mut local = g.floor(zone.local(from));
+                for _ in 0..3 {
+                    let next = g.next(local);
+                    prop_assert!(next > local);
+                    local = next;
+                }
+            }
+        }
     }
 }
