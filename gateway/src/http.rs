@@ -188,7 +188,7 @@ async fn query(
         },
     };
     let span = (to - from).num_milliseconds();
-    let res = pick_resolution(span, step.map(|d| secs(d)));
+    let res = pick_resolution(span, step.map(secs));
     if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
         return Ok(bad_request(e));
     }
@@ -263,7 +263,7 @@ async fn energy(
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
     let span = (to - from).num_milliseconds();
-    let res = pick_resolution(span, step.map(|d| secs(d))).max(60);
+    let res = pick_resolution(span, step.map(secs)).max(60);
     if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
         return Ok(bad_request(e));
     }
