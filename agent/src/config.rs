@@ -31,6 +31,22 @@ pub struct SiteConfig {
     /// EnPI engine; the agent ignores them.
     #[serde(default)]
     pub assets: Vec<toml::Table>,
+    /// The file name and text this was read from, for errors found after parsing.
+    #[serde(skip)]
+    origin: Origin,
+}
+
+#[derive(Clone, Default)]
+struct Origin {
+    file: String,
+    text: String,
+}
+
+// The text is the whole file: too long for debug output.
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin").field("file", &self.file).finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -539,28 +555,55 @@ fn default_timeout() -> Duration {
     Duration::from_secs(1)
 }
 
-/// Parses `250ms`, `5s`, `2m`, `1h`, `1d`.
+/// The longest duration a site file or a query may give: a hundred years is longer than any
+/// interval, timeout or retention means, and keeps every clock sum far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `250ms`, `5s`, `2m`, `1h`, `1d` (decimals allowed, e.g. `1.5s`): longer than zero,
+/// at most [`MAX_DURATION`]. Whole numbers are exact; decimals round to the nanosecond.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (use e.g. 500ms, 5s, 2m, 1h, 90d)"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
+    let not_a_duration = || format!("`{text}` is not a duration (use e.g. 500ms, 5s, 2m, 1h, 90d)");
+    let too_long = || {
+        format!(
+            "`{text}` is too long (at most {}d)",
+            MAX_DURATION.as_secs() / 86_400
+        )
+    };
+    let nanos_per: u128 = match unit.trim() {
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ if num.is_empty() => return Err(not_a_duration()),
         _ => return Err(format!("`{text}` has no unit (use ms, s, m, h or d)")),
     };
-    if secs <= 0.0 {
+    let nanos = if num.contains('.') {
+        let n: f64 = num.parse().map_err(|_| not_a_duration())?;
+        // Saturating: digits alone can reach infinity, which is then too long.
+        (n * nanos_per as f64).round() as u128
+    } else if num.is_empty() {
+        return Err(not_a_duration());
+    } else {
+        // All digits: a parse failure is an overflow.
+        num.parse::<u128>()
+            .ok()
+            .and_then(|n| n.checked_mul(nanos_per))
+            .ok_or_else(too_long)?
+    };
+    if nanos == 0 {
         return Err(format!("`{text}` must be longer than zero"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    if nanos > MAX_DURATION.as_nanos() {
+        return Err(too_long());
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -574,13 +617,18 @@ fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
 
 /// A configuration problem, displayed as one line naming the file, the key and the problem.
 #[derive(Debug, Error)]
-#[error("{file}: {key}{what}{line}", key = key_prefix(.key), line = line_suffix(.line))]
+#[error("{file}: {key}{what}{line}", key = key_prefix(.key), what = one_line(.what), line = line_suffix(.line))]
 pub struct ConfigError {
     pub file: String,
     /// Dotted path of the offending key, when known.
     pub key: Option<String>,
     pub what: String,
     pub line: Option<usize>,
+}
+
+/// Values quoted in a message may hold line breaks; the message stays one line.
+fn one_line(what: &str) -> String {
+    what.replace('\r', "\\r").replace('\n', "\\n")
 }
 
 fn key_prefix(key: &Option<String>) -> String {
@@ -602,6 +650,60 @@ impl ConfigError {
     }
 }
 
+/// What is wrong with a `host:port` address, if anything.
+fn address_problem(addr: &str) -> Option<String> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Some(format!("`{addr}` must be host:port"));
+    };
+    if host.trim_matches(['[', ']']).trim().is_empty() {
+        return Some(format!("`{addr}` has no host: use host:port"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => None,
+        _ => Some(format!("`{addr}`: the port must be 1-65535")),
+    }
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text[..at].matches('\n').count() + 1
+}
+
+/// Adds the line of the error's key, where the error has none and the key is in `text`.
+fn with_line(mut e: ConfigError, text: &str) -> ConfigError {
+    if e.line.is_none() {
+        e.line = e.key.as_deref().and_then(|k| line_of_key(text, k));
+    }
+    e
+}
+
+/// The line where a dotted key such as `devices[0].interval` or `mqtt.broker` is set.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut span = None;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let mut value = table.get(name)?;
+        if let Some(i) = index {
+            value = value.get_ref().as_array()?.get(i)?;
+        }
+        span = Some(value.span());
+        if parts.peek().is_some() {
+            table = value.get_ref().as_table()?;
+        }
+    }
+    span.map(|s| line_at(text, s.start))
+}
+
 impl SiteConfig {
     /// Reads, parses and checks a site file against the profile library.
     pub fn load(path: &Path, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
@@ -617,16 +719,14 @@ impl SiteConfig {
 
     /// Parses and checks site TOML; `file` names the origin in errors.
     pub fn parse(text: &str, file: &str, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
-        let line_of = |span: Option<std::ops::Range<usize>>| {
-            span.map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-        };
+        let line_of = |span: Option<std::ops::Range<usize>>| span.map(|s| line_at(text, s.start));
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
             file: file.to_owned(),
             key: None,
             what: e.message().trim().to_owned(),
             line: line_of(e.span()),
         })?;
-        let config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             ConfigError {
@@ -636,8 +736,111 @@ impl SiteConfig {
                 line: line_of(inner.span()),
             }
         })?;
-        config.check(file, profiles)?;
+        config.origin = Origin {
+            file: file.to_owned(),
+            text: text.to_owned(),
+        };
+        config
+            .check(file, profiles)
+            .map_err(|e| with_line(e, text))?;
         Ok(config)
+    }
+
+    /// An error about `key`, naming the file this was read from and the key's line.
+    fn error(&self, key: &str, what: impl Into<String>) -> ConfigError {
+        with_line(
+            ConfigError::new(&self.origin.file, key, what),
+            &self.origin.text,
+        )
+    }
+
+    /// Checks what the MQTT settings point at on this machine: the broker address, readable
+    /// password, CA and client certificate files, and a set password variable.
+    pub fn check_mqtt_access(&self) -> Result<(), ConfigError> {
+        let m = &self.mqtt;
+        if let Some(path) = &m.password_file {
+            self.check_secret_file("mqtt.password_file", path)?;
+        }
+        if let Some(var) = &m.password_env {
+            self.check_env("mqtt.password_env", var)?;
+        }
+        for (key, path) in [
+            ("mqtt.ca_file", &m.ca_file),
+            ("mqtt.client_cert", &m.client_cert),
+            ("mqtt.client_key", &m.client_key),
+        ] {
+            if let Some(path) = path {
+                std::fs::read(path)
+                    .map_err(|e| self.error(key, format!("cannot read {path}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what the gateway's settings point at on this machine, serving the API on
+    /// `http`: the access token (required off loopback unless waived) and InfluxDB secrets.
+    pub fn check_gateway_access(&self, http: SocketAddr) -> Result<(), ConfigError> {
+        let g = &self.gateway;
+        if let Some(path) = &g.access_token_file {
+            self.check_secret_file("gateway.access_token_file", path)?;
+        }
+        if let Some(var) = &g.access_token_env {
+            self.check_env("gateway.access_token_env", var)?;
+        }
+        if let Some(problem) = self.token_problem(http) {
+            return Err(self.error("gateway.http", problem));
+        }
+        if let Some(i) = &g.influx {
+            for (key, path) in [
+                ("password_file", &i.password_file),
+                ("token_file", &i.token_file),
+            ] {
+                if let Some(path) = path {
+                    self.check_secret_file(&format!("gateway.influx.{key}"), path)?;
+                }
+            }
+            for (key, var) in [
+                ("password_env", &i.password_env),
+                ("token_env", &i.token_env),
+            ] {
+                if let Some(var) = var {
+                    self.check_env(&format!("gateway.influx.{key}"), var)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why serving the API on `http` is refused: a network address with no token configured
+    /// and no explicit waiver.
+    fn token_problem(&self, http: SocketAddr) -> Option<String> {
+        let g = &self.gateway;
+        let token = g.access_token_file.is_some() || g.access_token_env.is_some();
+        (!token && !g.allow_unauthenticated && !http.ip().is_loopback()).then(|| {
+            format!(
+                "{http} is reachable from the network but no access token is set; set \
+                 gateway.access_token_file or gateway.access_token_env, listen on loopback \
+                 (e.g. 127.0.0.1:{}), or, knowingly, allow_unauthenticated = true",
+                http.port()
+            )
+        })
+    }
+
+    /// A secret file must be readable and have a non-empty first line.
+    fn check_secret_file(&self, key: &str, path: &str) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| self.error(key, format!("cannot read {path}: {e}")))?;
+        if text.lines().next().unwrap_or("").trim().is_empty() {
+            return Err(self.error(key, format!("{path} is empty")));
+        }
+        Ok(())
+    }
+
+    fn check_env(&self, key: &str, var: &str) -> Result<(), ConfigError> {
+        match std::env::var_os(var) {
+            Some(_) => Ok(()),
+            None => Err(self.error(key, format!("environment variable {var} is not set"))),
+        }
     }
 
     fn check(&self, file: &str, profiles: &ProfileLibrary) -> Result<(), ConfigError> {
@@ -662,6 +865,16 @@ impl SiteConfig {
             ));
         }
         let m = &self.mqtt;
+        if let Some(problem) = address_problem(&m.broker) {
+            return Err(ConfigError::new(
+                file,
+                "mqtt.broker",
+                format!("{problem}, e.g. 127.0.0.1:1883"),
+            ));
+        }
+        if let Some(problem) = self.token_problem(self.gateway.http) {
+            return Err(ConfigError::new(file, "gateway.http", problem));
+        }
         if m.password_file.is_some() && m.password_env.is_some() {
             return Err(ConfigError::new(
                 file,
@@ -844,14 +1057,12 @@ impl SiteConfig {
                 ));
             }
             for (name, addr) in [("tcp", &d.tcp), ("rtu_over_tcp", &d.rtu_over_tcp)] {
-                if let Some(a) = addr {
-                    if crate::run::host_port(a).is_err() {
-                        return Err(ConfigError::new(
-                            file,
-                            key(name),
-                            format!("`{a}` must be host:port, e.g. 192.168.1.20:502"),
-                        ));
-                    }
+                if let Some(problem) = addr.as_deref().and_then(address_problem) {
+                    return Err(ConfigError::new(
+                        file,
+                        key(name),
+                        format!("{problem}, e.g. 192.168.1.20:502"),
+                    ));
                 }
             }
             // One RS-485 line has one set of serial settings.
@@ -1001,5 +1212,177 @@ interval = "2s"
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("36500d").unwrap(), MAX_DURATION);
+        let digits = "9".repeat(400);
+        for long in [
+            "36501d",
+            "999999999999999d",
+            &format!("{digits}d"),
+            &format!("{digits}.5s"),
+        ] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(e.contains("too long"), "{long}: {e}");
+        }
+        assert!(parse_duration("0.0000000001s")
+            .unwrap_err()
+            .contains("longer than zero"));
+    }
+
+    #[test]
+    fn overlong_durations_are_config_errors_with_their_line() {
+        let e = parse(&GOOD.replace("\"2s\"", "\"999999999999999d\"")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("site.toml: devices[0].interval: `999999999999999d` is too long"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("(line 9)"), "{msg}");
+    }
+
+    #[test]
+    fn broker_addresses_are_checked_with_their_line() {
+        for bad in ["nohost", "host:99999", ":1883", "", "host:0", "[]:1883"] {
+            let text = format!("[site]\nid = \"p\"\n\n[mqtt]\nbroker = \"{bad}\"\n");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("mqtt.broker"), "{bad}: {e}");
+            assert_eq!(e.line, Some(5), "{bad}: {e}");
+        }
+        for good in ["127.0.0.1:1883", "broker.local:8883", "[::1]:1883"] {
+            let text = format!("[site]\nid = \"p\"\n[mqtt]\nbroker = \"{good}\"\n");
+            parse(&text).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_network_address_needs_a_token_or_a_waiver() {
+        let open = "[site]\nid = \"p\"\n[gateway]\nhttp = \"0.0.0.0:8080\"\n";
+        let e = parse(open).unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("gateway.http"), Some(4)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("gateway.access_token_file"), "{e}");
+        parse(&format!("{open}allow_unauthenticated = true\n")).unwrap();
+        let c = parse(&format!(
+            "{open}access_token_env = \"KW_UNSET_TOKEN_VAR\"\n"
+        ))
+        .unwrap();
+        let e = c
+            .check_gateway_access(c.gateway.http)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "site.toml: gateway.access_token_env: environment variable KW_UNSET_TOKEN_VAR is not set (line 5)"
+        );
+        // `run --http` may move a loopback file onto the network.
+        let c = parse("[site]\nid = \"p\"\n").unwrap();
+        let e = c
+            .check_gateway_access("0.0.0.0:80".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("gateway.http"));
+    }
+
+    #[test]
+    fn secret_files_and_variables_are_checked() {
+        let text =
+            "[site]\nid = \"p\"\n[mqtt]\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("mqtt.password_file"), Some(5))
+        );
+        assert!(e.what.starts_with("cannot read /nonexistent/pw"), "{e}");
+        let text = "[site]\nid = \"p\"\n[mqtt]\nca_file = \"/nonexistent/ca.pem\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("mqtt.ca_file"));
+        let text =
+            "[site]\nid = \"p\"\n[mqtt]\nusername = \"u\"\npassword_env = \"KW_UNSET_PW_VAR\"\n";
+        let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("mqtt.password_env"));
+    }
+
+    #[test]
+    fn lines_of_nested_keys() {
+        let text = "[site]\nid = \"p\"\n\n[[devices]]\nid = \"a\"\n\n[[devices]]\nid = \"b\"\ninterval = \"1s\"\n";
+        assert_eq!(line_of_key(text, "devices[1].interval"), Some(9));
+        assert_eq!(line_of_key(text, "site.id"), Some(2));
+        assert_eq!(line_of_key(text, "devices[2].interval"), None);
+        assert_eq!(line_of_key(text, "mqtt.broker"), None);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn durations_never_panic(text in "\\PC{0,40}") {
+                let _ = parse_duration(&text);
+            }
+
+            #[test]
+            fn number_and_unit_durations_are_in_range(
+                num in "[0-9.]{0,60}",
+                unit in "(ms|s|m|min|h|d| d|x|)",
+            ) {
+                if let Ok(d) = parse_duration(&format!("{num}{unit}")) {
+                    prop_assert!(!d.is_zero() && d <= MAX_DURATION);
+                }
+            }
+
+            #[test]
+            fn whole_durations_round_trip(ms in 1..=MAX_DURATION.as_millis() as u64) {
+                prop_assert_eq!(parse_duration(&format!("{ms}ms")), Ok(Duration::from_millis(ms)));
+                if ms % 1000 == 0 {
+                    prop_assert_eq!(
+                        parse_duration(&format!("{}s", ms / 1000)),
+                        Ok(Duration::from_millis(ms))
+                    );
+                }
+            }
+
+            #[test]
+            fn sizes_never_panic_and_round_trip(
+                text in "\\PC{0,30}",
+                n in 0u64..(1 << 34),
+                unit in prop::sample::select(vec![("", 1u64), ("KB", 1 << 10), ("MB", 1 << 20), ("GiB", 1 << 30)]),
+            ) {
+                let _ = parse_size(&text);
+                let (suffix, mult) = unit;
+                prop_assert_eq!(parse_size(&format!("{n}{suffix}")), Ok(n * mult));
+                let _ = parse_size(&format!("{n}{n}{n}{suffix}"));
+            }
+
+            #[test]
+            fn site_files_never_panic(text in "\\PC{0,200}") {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn any_setting_value_gives_a_result_not_a_panic(
+                key in prop::sample::select(vec![
+                    "interval", "timeout", "slow_interval", "pause", "unit", "baud", "tcp",
+                ]),
+                value in "\\PC{0,30}",
+                broker in "\\PC{0,30}",
+                budget in "\\PC{0,20}",
+            ) {
+                let quote = |v: &str| format!("{v:?}");
+                let text = format!(
+                    "{GOOD}{key} = {}\n[mqtt]\nbroker = {}\n[agent]\nspool_budget = {}\n",
+                    quote(&value),
+                    quote(&broker),
+                    quote(&budget),
+                );
+                if let Err(e) = parse(&text) {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.contains(['\n', '\r']), "one line: {}", msg);
+                }
+                let _ = line_of_key(&text, &format!("devices[0].{key}"));
+            }
+        }
     }
 }

@@ -90,7 +90,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Check a site file and print what would be polled; exit code 2 if it is wrong.
+    /// Check a site file and print what would be polled; exit code 2 if it is wrong. Also
+    /// checks, on this machine, the files and environment variables it names (MQTT password,
+    /// certificates, the gateway's access token).
     Check {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
@@ -163,13 +165,21 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { config } => {
-            let config = match SiteConfig::load(&config, &profiles) {
+            let config = match SiteConfig::load(&config, &profiles)
+                .and_then(|c| c.check_mqtt_access().map(|()| c))
+            {
                 Ok(c) => c,
                 Err(e) => return usage_error(e),
             };
             runtime(async move { run::run(config, profiles, shutdown_signal()).await })
         }
-        Command::Check { config } => match SiteConfig::load(&config, &profiles) {
+        // The whole file as this machine sees it: the agent's broker settings and the
+        // gateway's secrets alike.
+        Command::Check { config } => match SiteConfig::load(&config, &profiles).and_then(|c| {
+            c.check_mqtt_access()?;
+            c.check_gateway_access(c.gateway.http)?;
+            Ok(c)
+        }) {
             Ok(c) => {
                 println!(
                     "{}: site `{}`, {} device(s)",

@@ -513,3 +513,85 @@ mod tests {
         assert!(ReplayReport::parse(br#"{"version":1}"#).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// JSON-ish values: every JSON type, nested, with the field names a payload uses.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let key = prop_oneof![
+            Just("version".to_owned()),
+            Just("site".to_owned()),
+            Just("device".to_owned()),
+            Just("seq".to_owned()),
+            Just("ts".to_owned()),
+            Just("readings".to_owned()),
+            Just("quantity".to_owned()),
+            Just("value".to_owned()),
+            Just("unit".to_owned()),
+            Just("quality".to_owned()),
+            "\\PC{0,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            Just(serde_json::json!(SCHEMA_VERSION)),
+            Just(serde_json::json!("2026-01-01T00:00:00Z")),
+            Just(serde_json::json!("+262143-12-31T23:59:59Z")),
+            Just(serde_json::json!("active_power")),
+            Just(serde_json::json!("good")),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(key.clone(), inner, 0..8)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = DevicePoll::parse(&bytes, now());
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(v in json()) {
+            let _ = DevicePoll::parse(v.to_string().as_bytes(), now());
+        }
+
+        #[test]
+        fn well_formed_polls_with_arbitrary_fields_never_panic(
+            seq in any::<u64>(),
+            ts in prop_oneof![
+                Just("+262143-12-31T23:59:59.999Z".to_owned()),
+                Just("-262143-01-01T00:00:00Z".to_owned()),
+                "\\PC{0,30}",
+            ],
+            quantity in "\\PC{0,20}",
+            value in prop_oneof![Just(serde_json::Value::Null), any::<f64>().prop_map(serde_json::Value::from)],
+            unit in "\\PC{0,6}",
+            quality in prop::sample::select(vec!["good", "bad", "unavailable", "other"]),
+        ) {
+            let v = serde_json::json!({
+                "version": SCHEMA_VERSION, "site": "s", "device": "d", "seq": seq, "ts": ts,
+                "readings": [{ "quantity": quantity, "value": value, "unit": unit, "quality": quality }],
+            });
+            if let Ok(p) = DevicePoll::parse(v.to_string().as_bytes(), now()) {
+                // What is accepted is re-accepted unchanged after a round trip.
+                prop_assert_eq!(DevicePoll::parse(&p.to_json(), now()), Ok(p));
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub struct DemoOptions {
     pub data: Option<PathBuf>,
     /// Fill the store with this much one-minute history before going live.
     pub history: Option<std::time::Duration>,
+    /// The API's access token (first line); checked by the caller.
+    pub access_token_file: Option<PathBuf>,
 }
 
 const ORIGIN: &str = "seeds/demo-site.toml (built in)";
@@ -94,6 +96,7 @@ pub async fn run(
     config.agent.spool_dir = Some(dir.join("spool").display().to_string());
     // One process, one port to remember: the demo's agent serves no metrics endpoint.
     config.agent.metrics = "off".into();
+    config.gateway.access_token_file = opts.access_token_file.map(|p| p.display().to_string());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stats = std::sync::Arc::new(crate::ingest::IngestStats::default());

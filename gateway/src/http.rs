@@ -87,12 +87,70 @@ pub fn pick_resolution(span_ms: i64, step_s: Option<i64>) -> i64 {
     }
 }
 
+/// Most points a query's range divided by its step (or resolution) may come to.
+pub const MAX_RANGE_POINTS: i64 = 100_000;
+
+/// Refuses a range that would take more than [`MAX_RANGE_POINTS`] points of `per_ms` each
+/// (`per_ms` 0: raw samples of a short range, not limited here).
+pub fn check_points(span_ms: i64, per_ms: i64, step: Option<&str>) -> Result<(), String> {
+    if per_ms <= 0 {
+        return Ok(());
+    }
+    let points = span_ms / per_ms;
+    if points <= MAX_RANGE_POINTS {
+        return Ok(());
+    }
+    Err(match step {
+        Some(step) => format!(
+            "`step`: {step} over this range is {points} points, more than the limit of \
+             {MAX_RANGE_POINTS}; use a longer step or a shorter range"
+        ),
+        None => format!(
+            "the range is {points} points even at one a day, more than the limit of \
+             {MAX_RANGE_POINTS}; use a shorter range"
+        ),
+    })
+}
+
+/// Query parameters whose rejection (a missing or malformed parameter) is a JSON 400 like
+/// every other error of this API.
+struct ApiQuery<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| bad_request(e.body_text()))
+    }
+}
+
 fn bad_request(msg: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(serde_json::json!({ "error": msg })),
     )
         .into_response()
+}
+
+/// Whole seconds of a step (at most a hundred years: parse_duration's limit).
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds per point: the step or the resolution, whichever is longer.
+fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
+    let step = step.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    step.max(res.saturating_mul(1000))
 }
 
 fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
@@ -103,7 +161,7 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
 
 async fn query(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<QueryParams>,
+    ApiQuery(q): ApiQuery<QueryParams>,
 ) -> Result<Response, ApiError> {
     let to = match &q.to {
         Some(v) => match parse_time("to", v) {
@@ -125,11 +183,15 @@ async fn query(
     let step = match &q.step {
         None => None,
         Some(v) => match kilowatch_agent::config::parse_duration(v) {
-            Ok(d) => Some(d.as_secs() as i64),
+            Ok(d) => Some(d),
             Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
         },
     };
-    let res = pick_resolution((to - from).num_milliseconds(), step);
+    let span = (to - from).num_milliseconds();
+    let res = pick_resolution(span, step.map(secs));
+    if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
+        return Ok(bad_request(e));
+    }
     let name = q.series.clone();
     let found = with_store(state, move |s| {
         let Some(info) = s.find_series(&name)? else {
@@ -178,7 +240,7 @@ struct EnergyResponse {
 
 async fn energy(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<EnergyParams>,
+    ApiQuery(q): ApiQuery<EnergyParams>,
 ) -> Result<Response, ApiError> {
     let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
         Ok(t) => t.unwrap_or_else(Utc::now),
@@ -197,10 +259,14 @@ async fn energy(
         .map(kilowatch_agent::config::parse_duration)
         .transpose()
     {
-        Ok(d) => d.map(|d| d.as_secs() as i64),
+        Ok(d) => d,
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
-    let res = pick_resolution((to - from).num_milliseconds(), step).max(60);
+    let span = (to - from).num_milliseconds();
+    let res = pick_resolution(span, step.map(secs)).max(60);
+    if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
+        return Ok(bad_request(e));
+    }
     let Some((site, device)) = q.device.split_once('/') else {
         return Ok(bad_request(format!(
             "`device`: `{}` is not site/device",
@@ -249,7 +315,7 @@ struct EnpiParams {
 /// Indicators of one asset (`asset=`), or the assets and their indicators without it.
 async fn enpi(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<EnpiParams>,
+    ApiQuery(q): ApiQuery<EnpiParams>,
 ) -> Result<Response, ApiError> {
     let assets = state.assets.clone();
     let Some(asset) = q.asset else {
@@ -283,10 +349,8 @@ async fn enpi(
         Ok(s) => s.unwrap_or(crate::enpi::Step::for_span(span)),
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
-    if span / 900_000 > 200_000 && step == crate::enpi::Step::Quarter {
-        return Ok(bad_request(
-            "`step`: 15m over more than two years is too many rows; use 1h, 1d or 1mo".into(),
-        ));
+    if let Err(e) = step.check_span(span) {
+        return Ok(bad_request(format!("`step`: {e}")));
     }
     let report = with_store(state, move |s| {
         crate::enpi::read(
@@ -325,7 +389,7 @@ struct MvParams {
 /// Savings verification on the store's data (the `mv` command's engine).
 async fn mv(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<MvParams>,
+    ApiQuery(q): ApiQuery<MvParams>,
 ) -> Result<Response, ApiError> {
     let (Some(baseline), Some(reporting)) = (q.baseline, q.reporting) else {
         return Ok(bad_request(
@@ -620,6 +684,175 @@ mod tests {
         assert_eq!(pick_resolution(86_400_000, None), 60);
         assert_eq!(pick_resolution(365 * 86_400_000, None), 3600);
         assert_eq!(pick_resolution(10 * 365 * 86_400_000, None), 86_400);
+    }
+
+    /// A gateway API on a fresh store with the demo site's assets, served on a loopback port
+    /// from its own runtime thread for the life of the test binary.
+    fn api() -> SocketAddr {
+        static ADDR: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+        *ADDR.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("kw-http-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let profiles = kilowatch_agent::profile::ProfileLibrary::builtin();
+            let site =
+                kilowatch_agent::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles)
+                    .unwrap();
+            let state = Arc::new(AppState {
+                site_name: "t".into(),
+                store: Mutex::new(Store::open(&dir.join("t.db")).unwrap()),
+                ingest: Arc::default(),
+                token: None,
+                influx: Arc::default(),
+                assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
+            });
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            listener.set_nonblocking(true).unwrap();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(listener).unwrap();
+                    serve(listener, state, std::future::pending())
+                        .await
+                        .unwrap();
+                });
+            });
+            addr
+        })
+    }
+
+    /// GET `target` (path and query, sent as given): status and body. A handler that panicked
+    /// would close the connection without a status line.
+    fn get(target: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(api()).unwrap();
+        write!(
+            c,
+            "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        let status = out
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|r| r.get(..3))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line for {target}: {out:?}"));
+        let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+        (status, body)
+    }
+
+    fn error_of(target: &str) -> String {
+        let (status, body) = get(target);
+        assert_eq!(status, 400, "{target}: {body}");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{target}: {e}: {body}"));
+        v["error"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn overlong_steps_and_ranges_are_400s_with_a_reason() {
+        let s = "series=demo-plant/incomer/active_power";
+        let e = error_of(&format!("/api/v1/query?{s}&step=999999999999999d"));
+        assert!(
+            e.starts_with("`step`: `999999999999999d` is too long"),
+            "{e}"
+        );
+        let e = error_of("/api/v1/energy?device=demo-plant/incomer&step=999999999999999d");
+        assert!(e.contains("too long"), "{e}");
+        let all = "from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z";
+        let e = error_of(&format!("/api/v1/query?{s}&{all}&step=1s"));
+        assert!(e.contains("limit of 100000"), "{e}");
+        let e = error_of(&format!("/api/v1/query?{s}&{all}"));
+        assert!(e.contains("limit of 100000"), "{e}");
+        let e = error_of(&format!(
+            "/api/v1/energy?device=demo-plant/incomer&{all}&step=1h"
+        ));
+        assert!(e.contains("limit of 100000"), "{e}");
+        let e = error_of(&format!("/api/v1/enpi?asset=plant&{all}&step=1d"));
+        assert!(e.contains("limit of 200000"), "{e}");
+        let e = error_of("/api/v1/mv?asset=plant&baseline=0001-01-01..9999-12-31&reporting=2026-01-01..2026-02-01&granularity=hour");
+        assert!(e.contains("limit of 100000"), "{e}");
+        for far in [
+            "262142-01-01..262142-12-31",
+            "%2B262142-01-01..%2B262142-12-31",
+        ] {
+            let e = error_of(&format!(
+                "/api/v1/mv?asset=plant&baseline={far}&reporting=2026-01-01..2026-02-01"
+            ));
+            assert!(
+                e.contains("year from 1 to 9999") || e.contains("is not a date"),
+                "{e}"
+            );
+        }
+        // Within the limits the same range is an answer (no data: no points).
+        let (status, body) = get(&format!(
+            "/api/v1/query?{s}&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&step=1s"
+        ));
+        assert_eq!(status, 404, "{body}");
+    }
+
+    #[test]
+    fn malformed_parameters_are_json_400s() {
+        let e = error_of("/api/v1/query");
+        assert!(e.contains("series"), "{e}");
+        let e = error_of("/api/v1/mv?no_temp=perhaps&baseline=a&reporting=b");
+        assert!(e.contains("no_temp"), "{e}");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,24}",
+                "[0-9.]{1,20}(ms|s|m|h|d|mo|)",
+                Just("0001-01-01T00:00:00Z".to_owned()),
+                Just("9999-12-31T23:59:59Z".to_owned()),
+                Just("0001-01-01..9999-12-31".to_owned()),
+                Just("demo-plant/incomer".to_owned()),
+                Just("demo-plant/incomer/active_power".to_owned()),
+                Just("plant".to_owned()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Any parameters on any endpoint: an answer, never a panic or a server error.
+            #[test]
+            fn any_query_is_answered(
+                path in prop::sample::select(vec!["query", "energy", "enpi", "mv", "series", "latest"]),
+                params in prop::collection::vec((
+                    prop::sample::select(vec![
+                        "series", "device", "asset", "from", "to", "step", "baseline",
+                        "reporting", "granularity", "model", "adjust", "var", "temp", "format",
+                    ]),
+                    value(),
+                ), 0..6),
+            ) {
+                let query: String = params
+                    .iter()
+                    .map(|(k, v)| {
+                        let v: String = v.bytes().map(|b| format!("%{b:02X}")).collect();
+                        format!("{k}={v}&")
+                    })
+                    .collect();
+                let (status, body) = get(&format!("/api/v1/{path}?{query}"));
+                prop_assert!(status < 500, "{} {}: {}", path, query, body);
+                if status == 400 {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    prop_assert!(v["error"].is_string());
+                }
+            }
+
+            #[test]
+            fn point_checks_never_panic(span in any::<i64>(), per in any::<i64>(), step in any::<Option<i64>>()) {
+                let _ = check_points(span, per, Some("x"));
+                let _ = pick_resolution(span, step);
+            }
+        }
     }
 
     /// The checked-in OpenAPI document describes exactly the routes the router serves.

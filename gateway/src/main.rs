@@ -43,6 +43,10 @@ enum Command {
         /// file of the retrofits' savings is written beside the database).
         #[arg(long, value_name = "LENGTH", value_parser = kilowatch_agent::config::parse_duration)]
         history: Option<std::time::Duration>,
+        /// File whose first line is the API's access token (needed when --http is not a
+        /// loopback address).
+        #[arg(long, value_name = "FILE")]
+        access_token_file: Option<PathBuf>,
     },
     /// Run the gateway for a site: subscribe to the broker, store readings, serve the API.
     Run {
@@ -239,12 +243,15 @@ fn main() -> ExitCode {
                 http,
                 data,
                 history,
+                access_token_file,
             } => {
+                check_demo_token(http, access_token_file.as_deref())?;
                 demo::run(
                     demo::DemoOptions {
                         http,
                         data,
                         history,
+                        access_token_file,
                     },
                     shutdown_signal(),
                 )
@@ -269,6 +276,8 @@ fn main() -> ExitCode {
                 if share_group.is_some() {
                     site.gateway.share_group = share_group;
                 }
+                site.check_mqtt_access()?;
+                site.check_gateway_access(site.gateway.http)?;
                 let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
                 let listener = http::bind(site.gateway.http).await?;
                 println!("kilowatch gateway: http://{}/", listener.local_addr()?);
@@ -408,6 +417,8 @@ fn main() -> ExitCode {
                     .map(|s| Step::parse(&s).map_err(|e| Usage(format!("--step: {e}"))))
                     .transpose()?
                     .unwrap_or(Step::for_span(span));
+                step.check_span(span)
+                    .map_err(|e| Usage(format!("--step: {e}")))?;
                 if !db.exists() {
                     return Err(Usage(format!(
                         "no database at {} (run the gateway first, or give --db)",
@@ -418,18 +429,20 @@ fn main() -> ExitCode {
                 let mut store =
                     Store::open(&db)?.with_settings(StoreSettings::for_site(&site, &profiles));
                 if recompute {
-                    let units = enpi::recompute_units(
-                        &assets,
-                        from.timestamp_millis(),
-                        to.timestamp_millis(),
-                    );
+                    // Months before the first stored data have nothing to compute: a range
+                    // from year 1 costs no more than one from the start of the data.
+                    let first = store
+                        .rollup_span()?
+                        .map_or(to.timestamp_millis(), |(lo, _)| lo);
+                    let from = from.timestamp_millis().max(first);
+                    let units = enpi::recompute_units(&assets, from, to.timestamp_millis());
                     let bar = progress_bar(units, "asset-months");
                     let started = std::time::Instant::now();
                     let rows = tokio::task::block_in_place(|| {
                         enpi::recompute(
                             &mut store,
                             &assets,
-                            from.timestamp_millis(),
+                            from,
                             to.timestamp_millis(),
                             now.timestamp_millis(),
                             || bar.inc(1),
@@ -601,7 +614,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// `2026-10-01` (plant-local midnight), `2026-10-01 08:00` or RFC 3339.
+/// The demo serves a network address only with a readable, non-empty token file.
+fn check_demo_token(http: SocketAddr, token_file: Option<&std::path::Path>) -> Result<(), Usage> {
+    let Some(path) = token_file else {
+        if http.ip().is_loopback() {
+            return Ok(());
+        }
+        return Err(Usage(format!(
+            "--http {http} is reachable from the network, so the API needs an access token: \
+             give --access-token-file FILE (the token on its first line), or stay on loopback, \
+             e.g. --http 127.0.0.1:{}",
+            http.port()
+        )));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Usage(format!(
+            "--access-token-file: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    if text.lines().next().unwrap_or("").trim().is_empty() {
+        return Err(Usage(format!(
+            "--access-token-file: {} is empty",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The human summary of a savings verification.
 fn print_mv(r: &kilowatch_gateway::mv::Report) {
     let u = &r.energy_unit;
@@ -632,12 +672,16 @@ fn print_mv(r: &kilowatch_gateway::mv::Report) {
     }
 }
 
+/// `2026-10-01` (plant-local midnight), `2026-10-01 08:00` or RFC 3339.
 fn parse_day_or_time(
     text: &str,
     tz: chrono_tz::Tz,
 ) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        use chrono::TimeZone;
+        use chrono::{Datelike, TimeZone};
+        if !(1..=9999).contains(&day.year()) {
+            return Err(format!("`{text}`: use a year from 1 to 9999"));
+        }
         return tz
             .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
             .earliest()

@@ -199,3 +199,184 @@ fn csv_import_and_export_round_trip_with_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("plant/line-1/production_count"));
 }
+
+/// The 1-based line of the first line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+/// Runs `program cmd --config FILE` for each of `commands` and checks the one-line, exit-2
+/// answer names the file, the key and its line.
+fn assert_config_error(file: &std::path::Path, commands: &[(&str, &str)], key: &str, line: usize) {
+    let f = file.to_str().unwrap();
+    for (program, cmd) in commands {
+        let (code, _, err) = run(program, &[cmd, "--config", f]);
+        assert_eq!(code, Some(2), "{program} {cmd} ({key}): {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        let prefix = format!("error: {f}: {key}: ");
+        assert!(
+            err.starts_with(&prefix) && err.trim_end().ends_with(&format!("(line {line})")),
+            "{program} {cmd}: want `{prefix}… (line {line})`, got: {err}"
+        );
+    }
+}
+
+const ALL: [(&str, &str); 3] = [
+    ("kilowatch-agent", "check"),
+    ("kilowatch-agent", "run"),
+    ("kilowatch-gateway", "run"),
+];
+
+#[test]
+fn an_overlong_duration_is_a_config_error_not_a_panic() {
+    let dir = scratch("cli-duration");
+    for key in ["interval", "timeout"] {
+        let text = GOOD.replace("tcp =", &format!("{key} = \"999999999999999d\"\ntcp ="));
+        let file = dir.join(format!("{key}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        let line = line_of(&text, "999999999999999d");
+        assert_config_error(&file, &ALL, &format!("devices[0].{key}"), line);
+        let (_, _, err) = run(
+            "kilowatch-agent",
+            &["check", "--config", file.to_str().unwrap()],
+        );
+        assert!(err.contains("is too long"), "{err}");
+    }
+    let text = format!("{GOOD}\n[gateway]\ngap_limit = \"99999999999999999999999h\"\n");
+    let file = dir.join("gap.toml");
+    std::fs::write(&file, &text).unwrap();
+    assert_config_error(
+        &file,
+        &ALL,
+        "gateway.gap_limit",
+        line_of(&text, "gap_limit"),
+    );
+}
+
+#[test]
+fn a_bad_broker_address_is_a_config_error() {
+    let dir = scratch("cli-broker");
+    for (i, broker) in ["nohost", "host:99999", ":1883", ""].iter().enumerate() {
+        let text = format!("{GOOD}\n[mqtt]\nbroker = \"{broker}\"\n");
+        let file = dir.join(format!("broker{i}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        assert_config_error(&file, &ALL, "mqtt.broker", line_of(&text, "broker ="));
+    }
+}
+
+#[test]
+fn missing_secrets_are_config_errors_and_check_finds_them() {
+    let dir = scratch("cli-secrets");
+    let missing = dir.join("no-such-file");
+    let missing = missing.to_str().unwrap();
+    let agent_side: [(&str, String, &str); 3] = [
+        (
+            "password_file",
+            format!("[mqtt]\nusername = \"u\"\npassword_file = \"{missing}\"\n"),
+            "mqtt.password_file",
+        ),
+        (
+            "password_env",
+            "[mqtt]\nusername = \"u\"\npassword_env = \"KW_CLI_TEST_UNSET_VARIABLE\"\n".into(),
+            "mqtt.password_env",
+        ),
+        (
+            "ca_file",
+            format!("[mqtt]\nca_file = \"{missing}\"\n"),
+            "mqtt.ca_file",
+        ),
+    ];
+    for (name, extra, key) in &agent_side {
+        let text = format!("{GOOD}\n{extra}");
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        let setting = key.rsplit('.').next().unwrap();
+        assert_config_error(&file, &ALL, key, line_of(&text, &format!("{setting} =")));
+    }
+    // The agent does not need the gateway's token, but `check` and the gateway do.
+    let text = format!("{GOOD}\n[gateway]\naccess_token_file = \"{missing}\"\n");
+    let file = dir.join("token.toml");
+    std::fs::write(&file, &text).unwrap();
+    assert_config_error(
+        &file,
+        &[("kilowatch-agent", "check"), ("kilowatch-gateway", "run")],
+        "gateway.access_token_file",
+        line_of(&text, "access_token_file"),
+    );
+    let empty = dir.join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let text = format!(
+        "{GOOD}\n[gateway]\naccess_token_file = \"{}\"\n",
+        empty.display()
+    );
+    let file = dir.join("empty.toml");
+    std::fs::write(&file, &text).unwrap();
+    let (code, _, err) = run(
+        "kilowatch-agent",
+        &["check", "--config", file.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is empty"), "{err}");
+}
+
+#[test]
+fn a_network_address_without_a_token_is_a_config_error() {
+    let dir = scratch("cli-open");
+    let text = format!("{GOOD}\n[gateway]\nhttp = \"0.0.0.0:8080\"\n");
+    let file = dir.join("open.toml");
+    std::fs::write(&file, &text).unwrap();
+    assert_config_error(&file, &ALL, "gateway.http", line_of(&text, "http ="));
+    let (_, _, err) = run(
+        "kilowatch-agent",
+        &["check", "--config", file.to_str().unwrap()],
+    );
+    assert!(
+        err.contains("gateway.access_token_file") && err.contains("127.0.0.1:8080"),
+        "the message says how to fix it: {err}"
+    );
+    // `run --http` moving a loopback file onto the network is refused the same way.
+    let site = dir.join("loopback.toml");
+    std::fs::write(&site, GOOD).unwrap();
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &[
+            "run",
+            "--config",
+            site.to_str().unwrap(),
+            "--http",
+            "0.0.0.0:1",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("gateway.http") && err.contains("0.0.0.0:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_refuses_a_network_address_without_a_token() {
+    let port = kilowatch_e2e::free_port();
+    let http = format!("0.0.0.0:{port}");
+    let (code, out, err) = run("kilowatch-gateway", &["demo", "--http", &http]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("--access-token-file") && err.contains(&format!("--http 127.0.0.1:{port}")),
+        "says how to set a token or use loopback: {err}"
+    );
+    assert!(!out.contains("open http"), "nothing was started: {out}");
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &[
+            "demo",
+            "--http",
+            &http,
+            "--access-token-file",
+            "/nonexistent/token",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot read /nonexistent/token"), "{err}");
+}

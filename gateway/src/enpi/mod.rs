@@ -56,6 +56,28 @@ impl Step {
         })
     }
 
+    /// Most rows one answer may hold.
+    pub const MAX_ROWS: i64 = 200_000;
+
+    /// Refuses a span of more than [`Self::MAX_ROWS`] steps (a month counted as 28 days).
+    pub fn check_span(self, span_ms: i64) -> Result<(), String> {
+        let per = match self {
+            Step::Quarter => QUARTER_MS,
+            Step::Hour => 3_600_000,
+            Step::Day => 86_400_000,
+            Step::Month => 28 * 86_400_000,
+        };
+        let rows = span_ms / per;
+        if rows > Self::MAX_ROWS {
+            return Err(format!(
+                "{} over this range is {rows} rows, more than the limit of {}; use a coarser step or a shorter range",
+                self.code(),
+                Self::MAX_ROWS
+            ));
+        }
+        Ok(())
+    }
+
     /// The step that keeps a span readable: 15m up to 2 days, 1h up to 2 weeks, 1d up to
     /// 13 months, else 1mo.
     pub fn for_span(ms: i64) -> Self {

@@ -97,6 +97,16 @@ impl Granularity {
     }
 
     /// Start of the local period holding `local` (weeks start on Monday).
+    /// The nominal length of one period, ms (a month counted as 28 days).
+    pub fn nominal_ms(self) -> i64 {
+        match self {
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+            Self::Week => 7 * 86_400_000,
+            Self::Month => 28 * 86_400_000,
+        }
+    }
+
     fn floor(self, local: NaiveDateTime) -> NaiveDateTime {
         let d = local.date();
         match self {
@@ -250,12 +260,7 @@ pub fn aggregate(raw: &Raw, g: Granularity, from: i64, to: i64) -> Result<Frame,
             break;
         }
         // Nominal length: a 23-hour DST day still holds one daily row.
-        let nominal = match g {
-            Granularity::Hour => 3_600_000,
-            Granularity::Day => 86_400_000,
-            Granularity::Week => 7 * 86_400_000,
-            Granularity::Month => 28 * 86_400_000,
-        };
+        let nominal = g.nominal_ms();
         if nominal < interval {
             return Err(format!(
                 "the data's interval ({} min) is longer than one {}: choose a coarser granularity",
@@ -348,13 +353,23 @@ pub fn parse_range(text: &str, zone: Zone) -> Result<(i64, i64), String> {
 
 fn parse_bound(text: &str, zone: Zone, end: bool) -> Result<i64, String> {
     let t = text.trim();
+    // Years 1-9999, as RFC 3339 has them: period arithmetic stays far from chrono's limits.
+    let in_range = |d: NaiveDate| {
+        (1..=9999)
+            .contains(&d.year())
+            .then_some(d)
+            .ok_or_else(|| format!("`{t}`: use a year from 1 to 9999"))
+    };
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let d = if end { d + Duration::days(1) } else { d };
+        let d = in_range(d)?;
+        // The day after 9999-12-31 still exists for chrono.
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
         return Ok(zone.instant(d.and_time(Default::default())));
     }
-    parse_instant(t)
-        .map(|(ms, _)| ms)
-        .ok_or_else(|| format!("`{t}` is not a date (2026-01-31) or an RFC 3339 time"))
+    let (ms, _) = parse_instant(t)
+        .ok_or_else(|| format!("`{t}` is not a date (2026-01-31) or an RFC 3339 time"))?;
+    in_range(zone.date(ms))?;
+    Ok(ms)
 }
 
 /// An instant with an offset: RFC 3339, or ISO 8601 with `-0600`. Returns the offset too.
@@ -425,5 +440,50 @@ mod tests {
         assert!(aggregate(&r, Granularity::Hour, from, from + 86_400_000 * 10).is_err());
         let f = aggregate(&r, Granularity::Month, from, from + 86_400_000 * 10).unwrap();
         assert!(f.periods.is_empty(), "January is not whole");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bound() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,24}",
+            "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}",
+            Just("0001-01-01".to_owned()),
+            Just("9999-12-31".to_owned()),
+            Just("9999-12-31T23:59:59-12:00".to_owned()),
+            Just("0000-01-01T00:00:00+14:00".to_owned()),
+        ]
+    }
+
+    proptest! {
+        /// Any range in any zone: an answer or a reason, and a month-by-month walk over an
+        /// accepted range never fails to move on.
+        #[test]
+        fn ranges_never_panic(
+            a in bound(),
+            b in bound(),
+            zone in prop::sample::select(vec![
+                Zone::Named(chrono_tz::UTC),
+                Zone::Named(chrono_tz::America::Chicago),
+                Zone::Fixed(FixedOffset::east_opt(14 * 3600).unwrap()),
+                Zone::Fixed(FixedOffset::west_opt(12 * 3600).unwrap()),
+            ]),
+            g in prop::sample::select(vec!["hour", "day", "week", "month", "fortnight"]),
+        ) {
+            let _ = parse_instant(&a);
+            if let (Ok((from, to)), Ok(g)) = (parse_range(&format!("{a}..{b}"), zone), Granularity::parse(g)) {
+                prop_assert!(from < to);
+                let mut local = g.floor(zone.local(from));
+                for _ in 0..3 {
+                    let next = g.next(local);
+                    prop_assert!(next > local);
+                    local = next;
+                }
+            }
+        }
     }
 }

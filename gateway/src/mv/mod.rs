@@ -40,11 +40,30 @@ pub struct Options {
     pub energy_unit: Option<String>,
 }
 
+/// Most periods one range may hold (a hundred thousand hours is over eleven years).
+pub const MAX_PERIODS: i64 = 100_000;
+
 fn request(o: &Options, zone: Zone, source: String) -> Result<Request, MvError> {
     let input = |e: String| MvError::Input(e);
     let baseline = parse_range(&o.baseline, zone).map_err(|e| input(format!("baseline: {e}")))?;
     let reporting =
         parse_range(&o.reporting, zone).map_err(|e| input(format!("reporting: {e}")))?;
+    let granularity = o
+        .granularity
+        .as_deref()
+        .map(Granularity::parse)
+        .transpose()
+        .map_err(|e| input(format!("granularity: {e}")))?
+        .unwrap_or(Granularity::Day);
+    for (name, (from, to)) in [("baseline", baseline), ("reporting", reporting)] {
+        let periods = (to - from) / granularity.nominal_ms();
+        if periods > MAX_PERIODS {
+            return Err(input(format!(
+                "{name}: {periods} {}s, more than the limit of {MAX_PERIODS}; use a shorter range or a coarser granularity",
+                granularity.code()
+            )));
+        }
+    }
     Ok(Request {
         source,
         energy_unit: "kWh".into(),
@@ -55,13 +74,7 @@ fn request(o: &Options, zone: Zone, source: String) -> Result<Request, MvError> 
             .transpose()
             .map_err(|e| input(format!("temperature unit: {e}")))?
             .unwrap_or(TempUnit::C),
-        granularity: o
-            .granularity
-            .as_deref()
-            .map(Granularity::parse)
-            .transpose()
-            .map_err(|e| input(format!("granularity: {e}")))?
-            .unwrap_or(Granularity::Day),
+        granularity,
         baseline,
         reporting,
         model: o
