@@ -182,6 +182,17 @@ fn full_spool_disk_is_reported_at_once_and_the_memory_buffer_is_spooled_when_spa
         agent.log()
     );
 
+    // Polls after the outage bound the hole the dropped ones left.
+    let resumed = metric(port, "kilowatch_agent_spool_appended_total").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            (metric(port, "kilowatch_agent_spool_appended_total")? >= resumed + 5.0).then_some(())
+        })
+        .is_some(),
+        "polls did not resume after the outage:\n{}",
+        agent.log()
+    );
+
     // Stop the device so the counts settle, then account for every poll.
     drop(sim);
     let settled = wait_for(Duration::from_secs(20), || {
@@ -218,13 +229,20 @@ fn full_spool_disk_is_reported_at_once_and_the_memory_buffer_is_spooled_when_spa
         .windows(2)
         .map(|w| ((w[1] - w[0]) as f64 / INTERVAL_MS as f64).round() as i64 - 1)
         .sum();
+    let gaps: Vec<(usize, i64)> = ts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .enumerate()
+        .filter(|(_, d)| *d > INTERVAL_MS * 3 / 2)
+        .collect();
     let missed = settled
         .get("kilowatch_agent_missed_polls_total{device=\"m00\"}")
         .copied()
         .unwrap_or(0.0) as i64;
     assert!(
         (dropped as i64..=dropped as i64 + missed + 1).contains(&missing_slots),
-        "{missing_slots} missing poll slots in time, {dropped} dropped, {missed} missed"
+        "{missing_slots} missing poll slots in time, {dropped} dropped, {missed} missed; gaps (index, ms): {gaps:?} of {} readings",
+        ts.len()
     );
 
     // One line per episode, naming the directory and the OS error; one on recovery.
