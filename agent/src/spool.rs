@@ -633,21 +633,6 @@ impl Spool {
         Ok(())
     }
 
-    /// Deletes every acknowledged segment but the active one, whatever its retention: for a
-    /// full disk, where unsent readings need the room. Returns the bytes freed.
-    pub fn shed_acked(&mut self) -> Result<u64, SpoolError> {
-        let before = self.stats.bytes;
-        while self.segments.len() > 1
-            && self
-                .segments
-                .front()
-                .is_some_and(|s| s.last_id <= self.acked)
-        {
-            self.delete_front()?;
-        }
-        Ok(before - self.stats.bytes)
-    }
-
     /// Writes the ack cursor if it moved (on shutdown, and periodically).
     pub fn save_cursor(&mut self) -> Result<(), SpoolError> {
         if !self.cursor_dirty {
