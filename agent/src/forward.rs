@@ -1,4 +1,5 @@
-//! Store-and-forward: the spool writer (poll → disk) and the publisher (disk → broker).
+//! Store-and-forward: the publisher (disk → broker); the spool writer (poll → disk) is in
+//! [`crate::writer`].
 //!
 //! The publisher drives one rumqttc event loop per connection on its own task and feeds it from a
 //! second task that only awaits queue space, so the event loop is never blocked behind its own
@@ -20,9 +21,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 use crate::mqtt::{Client, Connector, Event};
-use crate::payload::DevicePoll;
 use crate::replay::{self, ReplayScope, ReplayStats};
 use crate::spool::Spool;
+pub use crate::writer::spool_writer;
+use crate::writer::WriterStats;
 
 /// A spool shared by the writer, the publisher and the metrics endpoint.
 pub type SharedSpool = Arc<Mutex<Spool>>;
@@ -38,7 +40,7 @@ pub struct PublishStats {
     pub published: AtomicU64,
     pub connects: AtomicU64,
     pub connection_errors: AtomicU64,
-    pub spool_write_errors: AtomicU64,
+    pub writer: WriterStats,
     pub replay: ReplayStats,
 }
 
@@ -79,50 +81,6 @@ impl Outbox {
 
     fn sent(&self) -> Option<Item> {
         lock_fifo(&self.fifo).pop_front()
-    }
-}
-
-/// Appends polls to the spool in batches until `rx` closes; wakes the publisher after each
-/// batch. A failing disk keeps the batch and retries: polls then wait on the channel (and are
-/// counted as missed) rather than being dropped.
-pub async fn spool_writer(
-    mut rx: mpsc::Receiver<DevicePoll>,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
-    stats: Arc<PublishStats>,
-) {
-    let mut batch = Vec::with_capacity(256);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < 256 {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        loop {
-            let spool2 = spool.clone();
-            let mut polls = std::mem::take(&mut batch);
-            let (result, polls) = tokio::task::spawn_blocking(move || {
-                let r = lock(&spool2).append(&mut polls);
-                (r, polls)
-            })
-            .await
-            .expect("spool append does not panic");
-            match result {
-                Ok(()) => {
-                    wake.notify_one();
-                    break;
-                }
-                Err(e) => {
-                    stats.spool_write_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("cannot write to the spool: {e}; retrying in 1 s");
-                    batch = polls;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-        batch.clear();
     }
 }
 
@@ -220,6 +178,7 @@ pub async fn publisher(
             ))
         });
         let mut inflight: HashMap<u16, Item> = HashMap::new();
+        let mut ack_failing = false;
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut disconnecting = false;
         let lost = loop {
@@ -247,8 +206,18 @@ pub async fn publisher(
                 }
                 Ok(Event::Acked(pkid)) => match inflight.remove(&pkid) {
                     Some(Item::Record(id)) => {
-                        if let Err(e) = lock(&spool).ack(id) {
-                            tracing::error!("spool: {e}");
+                        // Once per episode: on a full disk every ack would fail the same way.
+                        match lock(&spool).ack(id) {
+                            Err(e) if !ack_failing => {
+                                ack_failing = true;
+                                tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
+                            }
+                            Err(e) => tracing::debug!("spool: {e}"),
+                            Ok(()) if ack_failing => {
+                                ack_failing = false;
+                                tracing::info!("spool: acknowledgements recorded again");
+                            }
+                            Ok(()) => {}
                         }
                         stats.published.fetch_add(1, Ordering::Relaxed);
                         permits.add_permits(1);

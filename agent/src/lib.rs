@@ -18,6 +18,7 @@ pub mod scan;
 pub mod schedule;
 pub mod spool;
 pub mod vocab;
+pub mod writer;
 
 /// Logs through `tracing` to stderr; `RUST_LOG` overrides the default (`info`, with the
 /// embedded broker silenced: it reports ordinary disconnects as errors).

@@ -137,11 +137,42 @@ pub fn render(src: &Sources) -> String {
         "Bytes of torn or corrupt spool records skipped.",
         one(stats.corrupt_bytes as f64),
     );
+    let w = &p.writer;
     family(
         "kilowatch_agent_spool_write_errors_total",
         "counter",
-        "Failed spool writes (retried).",
-        one(p.spool_write_errors.load(Ordering::Relaxed) as f64),
+        "Failed spool appends (each retry counts).",
+        one(w.write_errors.load(Ordering::Relaxed) as f64),
+    );
+    family(
+        "kilowatch_agent_spool_write_failing",
+        "gauge",
+        "1 while appends to the spool fail (polls are held in memory meanwhile).",
+        one(f64::from(u8::from(w.write_failing.load(Ordering::Relaxed)))),
+    );
+    family(
+        "kilowatch_agent_spool_disk_full",
+        "gauge",
+        "1 while appends to the spool fail because its disk (or quota) is full.",
+        one(f64::from(u8::from(w.disk_full.load(Ordering::Relaxed)))),
+    );
+    family(
+        "kilowatch_agent_memory_buffered_polls",
+        "gauge",
+        "Polls held in memory waiting to be spooled.",
+        one(w.buffered.load(Ordering::Relaxed) as f64),
+    );
+    family(
+        "kilowatch_agent_memory_buffer_capacity",
+        "gauge",
+        "agent.memory_buffer: polls the memory buffer holds at most.",
+        one(w.buffer_capacity.load(Ordering::Relaxed) as f64),
+    );
+    family(
+        "kilowatch_agent_polls_dropped_total",
+        "counter",
+        "Polls dropped because the spool could not be written and the memory buffer was full.",
+        one(w.dropped.load(Ordering::Relaxed) as f64),
     );
     let r = &p.replay;
     let load = |a: &std::sync::atomic::AtomicU64| one(a.load(Ordering::Relaxed) as f64);

@@ -6,10 +6,14 @@
 //! else; no write method of the Modbus client is called anywhere in the agent.
 
 use std::borrow::Cow;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 use tokio_modbus::client::{rtu, tcp, Context, Reader};
@@ -55,11 +59,69 @@ impl PollError {
     }
 }
 
+/// What a poll error says when the device closed the TCP connection.
+pub const PEER_CLOSED: &str = "connection closed by the device";
+
+/// A TCP stream that notes when the peer closes it (a read returns end of file). tokio-modbus
+/// reports that case over TCP with whatever `errno` happened to be left over ("os error 115",
+/// "os error 11"), and over RTU-over-TCP as "broken pipe"; the poll error says what happened.
+#[derive(Debug)]
+struct WatchedStream {
+    inner: tokio::net::TcpStream,
+    closed: Arc<AtomicBool>,
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
+            this.closed.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// A write or read that failed because the device had closed the connection (a request sent
+/// after its FIN is answered with a reset).
+fn closed_by_peer(e: &tokio_modbus::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(e, tokio_modbus::Error::Transport(io) if matches!(
+        io.kind(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+    ))
+}
+
 /// One physical connection (a TCP socket, a serial port) and the devices behind it. Devices on
 /// one bus are polled one at a time: the mutex is held for a whole device poll.
 pub struct Bus {
     transport: Transport,
     conn: Mutex<Option<Context>>,
+    /// The device closed the current TCP connection.
+    peer_closed: Arc<AtomicBool>,
 }
 
 impl Bus {
@@ -67,6 +129,7 @@ impl Bus {
         Arc::new(Self {
             transport,
             conn: Mutex::new(None),
+            peer_closed: Arc::default(),
         })
     }
 
@@ -107,19 +170,21 @@ impl Bus {
                         addr: addr.clone(),
                         message: "no address".into(),
                     })?;
-                if matches!(self.transport, Transport::Tcp(_)) {
-                    timeout(t, tcp::connect_slave(resolved, Slave(unit)))
-                        .await
-                        .map_err(|_| timed_out("connecting"))?
-                        .map_err(connect_err)
+                let stream = timeout(t, tokio::net::TcpStream::connect(resolved))
+                    .await
+                    .map_err(|_| timed_out("connecting"))?
+                    .map_err(connect_err)?;
+                stream.set_nodelay(true).map_err(connect_err)?;
+                self.peer_closed.store(false, Ordering::Relaxed);
+                let stream = WatchedStream {
+                    inner: stream,
+                    closed: self.peer_closed.clone(),
+                };
+                Ok(if matches!(self.transport, Transport::Tcp(_)) {
+                    tcp::attach_slave(stream, Slave(unit))
                 } else {
-                    let stream = timeout(t, tokio::net::TcpStream::connect(resolved))
-                        .await
-                        .map_err(|_| timed_out("connecting"))?
-                        .map_err(connect_err)?;
-                    stream.set_nodelay(true).map_err(connect_err)?;
-                    Ok(rtu::attach_slave(stream, Slave(unit)))
-                }
+                    rtu::attach_slave(stream, Slave(unit))
+                })
             }
             Transport::Rtu {
                 path,
@@ -349,7 +414,11 @@ impl Poller {
             addr: self.bus.label(),
             unit,
             what: what(),
-            message: e.to_string(),
+            message: if self.bus.peer_closed.load(Ordering::Relaxed) || closed_by_peer(&e) {
+                PEER_CLOSED.to_owned()
+            } else {
+                e.to_string()
+            },
         })?;
         // A short reply would index out of bounds later: treat it as a transport fault.
         if let Ok(data) = &result {
@@ -465,6 +534,80 @@ impl Poller {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::profile::ProfileLibrary;
+
+    fn poller(addr: &str) -> Poller {
+        let transport = Transport::Tcp(addr.to_owned());
+        let device = DeviceConfig::new(
+            "m",
+            "eastron-sdm630",
+            transport.clone(),
+            1,
+            Duration::from_secs(2),
+        );
+        let profile = ProfileLibrary::builtin()
+            .get("eastron-sdm630")
+            .unwrap()
+            .for_device(&device.channels)
+            .unwrap();
+        Poller::new(device, profile, Bus::new(transport))
+    }
+
+    /// A "device" that accepts TCP connections and closes them, at once or after reading the
+    /// request (the end of file tokio-modbus reported as e.g. "os error 115").
+    async fn closing_peer(read_first: bool) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepts = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                if read_first {
+                    let mut req = [0u8; 12];
+                    let _ = sock.read_exact(&mut req).await;
+                }
+                drop(sock);
+            }
+        });
+        let mut p = poller(&addr);
+        for _ in 0..3 {
+            let e = p.poll().await.expect_err("nothing answers");
+            let text = e.to_string();
+            assert!(text.contains(PEER_CLOSED), "{text}");
+            assert!(!text.contains("os error"), "{text}");
+            assert_eq!(e.kind(), "transport");
+        }
+        accepts.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closes_after_the_request_is_reported_as_such() {
+        closing_peer(true).await;
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closes_at_once_is_reported_as_such() {
+        closing_peer(false).await;
+    }
+
+    /// A refused connection still says so (the watch only names closed connections).
+    #[tokio::test]
+    async fn a_refused_connection_is_not_called_closed() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = poller(&format!("127.0.0.1:{port}"))
+            .poll()
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(e.kind(), "connect");
+        assert!(!e.to_string().contains(PEER_CLOSED), "{e}");
+    }
+
     /// Read-only by construction: no source file of the agent calls a Modbus write method.
     #[test]
     fn no_write_function_code_anywhere_in_the_agent() {

@@ -118,7 +118,13 @@ pub async fn run_with(
         ));
     }
     drop(tx);
-    let writer = tokio::spawn(spool_writer(rx, spool.clone(), wake.clone(), stats.clone()));
+    let writer = tokio::spawn(spool_writer(
+        rx,
+        spool.clone(),
+        wake.clone(),
+        stats.clone(),
+        config.agent.memory_buffer,
+    ));
 
     // Spool → broker.
     let health_payload = {
@@ -135,6 +141,7 @@ pub async fn run_with(
                 "ts": chrono::Utc::now(),
                 "published": stats.published.load(std::sync::atomic::Ordering::Relaxed),
                 "spool": spool_stats,
+                "spool_writer": &stats.writer,
                 "replay": &stats.replay,
                 "devices": health.snapshot(),
             })

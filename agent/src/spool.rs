@@ -141,6 +141,8 @@ pub struct Spool {
     stats: SpoolStats,
     cursor_saved: Instant,
     cursor_dirty: bool,
+    /// Unit tests of callers: appends fail as on a full disk.
+    fail_writes: bool,
 }
 
 /// What went wrong with the spool directory, naming the path.
@@ -150,6 +152,16 @@ pub struct SpoolError {
     path: String,
     #[source]
     source: io::Error,
+}
+
+impl SpoolError {
+    /// The disk (or the user's quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        )
+    }
 }
 
 fn ctx(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
@@ -404,6 +416,7 @@ impl Spool {
             stats,
             cursor_saved: Instant::now(),
             cursor_dirty: true,
+            fail_writes: false,
         };
         spool.advance_acked();
         spool.rewind();
@@ -418,6 +431,16 @@ impl Spool {
         }
         spool.write_state()?;
         Ok(spool)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// Makes appends fail as on a full disk (for tests of what sits on the spool).
+    #[cfg(test)]
+    pub fn fail_writes_for_test(&mut self, fail: bool) {
+        self.fail_writes = fail;
     }
 
     pub fn stats(&self) -> SpoolStats {
@@ -458,9 +481,12 @@ impl Spool {
             self.next_id += 1;
         }
         let path = self.segments.back().expect("active").path.clone();
-        let written = self
-            .writer
-            .write_all(&buf)
+        let written = if self.fail_writes {
+            Err(io::Error::from(io::ErrorKind::StorageFull))
+        } else {
+            self.writer.write_all(&buf)
+        };
+        let written = written
             .and_then(|()| {
                 if self.config.fsync {
                     self.writer.sync_data()
@@ -605,21 +631,6 @@ impl Spool {
             self.delete_front()?;
         }
         Ok(())
-    }
-
-    /// Deletes every acknowledged segment but the active one, whatever its retention: for a
-    /// full disk, where unsent readings need the room. Returns the bytes freed.
-    pub fn shed_acked(&mut self) -> Result<u64, SpoolError> {
-        let before = self.stats.bytes;
-        while self.segments.len() > 1
-            && self
-                .segments
-                .front()
-                .is_some_and(|s| s.last_id <= self.acked)
-        {
-            self.delete_front()?;
-        }
-        Ok(before - self.stats.bytes)
     }
 
     /// Writes the ack cursor if it moved (on shutdown, and periodically).

@@ -630,7 +630,13 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(PublishStats::default());
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let writer = tokio::spawn(spool_writer(rx, spool.clone(), wake.clone(), stats.clone()));
+    let writer = tokio::spawn(spool_writer(
+        rx,
+        spool.clone(),
+        wake.clone(),
+        stats.clone(),
+        100_000,
+    ));
     let mqtt = MqttConfig {
         broker: format!("127.0.0.1:{port}"),
         ..MqttConfig::default()
