@@ -143,6 +143,8 @@ pub struct Spool {
     cursor_dirty: bool,
     /// Unit tests of callers: appends fail as on a full disk.
     fail_writes: bool,
+    /// Test hook: a disk this many bytes large (appends beyond it fail as a full disk would).
+    capacity: Option<u64>,
 }
 
 /// What went wrong with the spool directory, naming the path.
@@ -417,6 +419,7 @@ impl Spool {
             cursor_saved: Instant::now(),
             cursor_dirty: true,
             fail_writes: false,
+            capacity: None,
         };
         spool.advance_acked();
         spool.rewind();
@@ -439,6 +442,11 @@ impl Spool {
 
     /// Makes appends fail as on a full disk (for tests of what sits on the spool).
     #[cfg(test)]
+    pub fn disk_capacity_for_test(&mut self, bytes: Option<u64>) {
+        self.capacity = bytes;
+    }
+
+    #[doc(hidden)]
     pub fn fail_writes_for_test(&mut self, fail: bool) {
         self.fail_writes = fail;
     }
@@ -481,24 +489,13 @@ impl Spool {
             self.next_id += 1;
         }
         let path = self.segments.back().expect("active").path.clone();
-        let written = if self.fail_writes {
-            Err(io::Error::from(io::ErrorKind::StorageFull))
-        } else {
-            self.writer.write_all(&buf)
-        };
-        let written = written
-            .and_then(|()| {
-                if self.config.fsync {
-                    self.writer.sync_data()
-                } else {
-                    Ok(())
-                }
-            })
-            .map_err(ctx(&path));
+        let mut written = self.write_batch(&buf).map_err(ctx(&path));
+        if written.as_ref().is_err_and(SpoolError::is_disk_full) && self.shed_acked() > 0 {
+            // Polls kept only for replay gave their room to polls not yet sent.
+            written = self.write_batch(&buf).map_err(ctx(&path));
+        }
         if let Err(e) = written {
-            // Keep the file on a record boundary: cut back whatever part of the batch landed.
-            let active = self.segments.back().expect("active");
-            let _ = self.writer.set_len(active.bytes);
+            // write_batch kept the file on a record boundary; undo the numbering.
             self.next_id = first;
             for poll in polls.iter() {
                 if let Some(s) = self.seqs.get_mut(&poll.device) {
@@ -531,6 +528,62 @@ impl Spool {
             tracing::warn!("spool housekeeping after an append failed (retried later): {e}");
         }
         Ok(())
+    }
+
+    /// Writes (and with `fsync`, syncs) encoded records at the end of the active segment;
+    /// on failure the segment is cut back to its last whole record.
+    fn write_batch(&mut self, buf: &[u8]) -> io::Result<()> {
+        let over = self
+            .capacity
+            .is_some_and(|c| self.stats.bytes + buf.len() as u64 > c);
+        let written = if self.fail_writes || over {
+            Err(io::Error::from(io::ErrorKind::StorageFull))
+        } else {
+            self.writer.write_all(buf)
+        };
+        let written = written.and_then(|()| {
+            if self.config.fsync {
+                self.writer.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if written.is_err() {
+            let active = self.segments.back().expect("active");
+            let _ = self.writer.set_len(active.bytes);
+        }
+        written
+    }
+
+    /// The disk is full: deletes acknowledged segments kept only for replay, oldest first, so
+    /// that unsent polls get the room. Returns the bytes freed.
+    fn shed_acked(&mut self) -> u64 {
+        let before = self.stats.bytes;
+        let mut dropped = 0;
+        while self.segments.len() > 1
+            && self
+                .segments
+                .front()
+                .is_some_and(|s| s.last_id <= self.acked)
+        {
+            // Every record in it is acknowledged, so no cursor has to be saved first (a full
+            // disk may refuse even that small file): removing it cannot resurrect anything.
+            let seg = self.forget_front();
+            if let Err(e) = fs::remove_file(&seg.path) {
+                tracing::warn!(segment = %seg.path.display(), "cannot delete an acknowledged spool segment: {e}");
+            }
+            dropped += 1;
+        }
+        let freed = before - self.stats.bytes;
+        if dropped > 0 {
+            tracing::warn!(
+                segments = dropped,
+                bytes = freed,
+                "spool disk full: acknowledged polls kept for replay were deleted to make room \
+                 (their retention was cut short)"
+            );
+        }
+        freed
     }
 
     fn roll(&mut self) -> Result<(), SpoolError> {
@@ -578,6 +631,14 @@ impl Spool {
     }
 
     fn delete_front(&mut self) -> Result<(), SpoolError> {
+        let seg = self.forget_front();
+        // Persist the cursor first: a crash in between must not resurrect a deleted range.
+        self.save_cursor()?;
+        fs::remove_file(&seg.path).map_err(ctx(&seg.path))
+    }
+
+    /// Takes the oldest segment out of the spool's view (not off the disk).
+    fn forget_front(&mut self) -> Segment {
         let seg = self.segments.pop_front().expect("segment");
         if self.send.0 == seg.first_id {
             self.send = (self.segments.front().expect("active").first_id, 0);
@@ -586,9 +647,7 @@ impl Spool {
             self.reader = None;
         }
         self.stats.bytes -= seg.bytes;
-        // Persist the cursor first: a crash in between must not resurrect a deleted range.
-        self.save_cursor()?;
-        fs::remove_file(&seg.path).map_err(ctx(&seg.path))
+        seg
     }
 
     fn advance_acked(&mut self) {
@@ -1036,6 +1095,39 @@ mod tests {
                 .is_some_and(|x| x == "seg")
         });
         assert_eq!(files.count(), 1);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_full_disk_takes_the_room_of_acknowledged_polls_kept_for_replay() {
+        let d = dir("shed");
+        let mut s = open(&d, 64 << 10); // 8 KiB segments
+        for i in 0..200 {
+            s.append(&mut [recent("a", 300 - i)]).unwrap();
+        }
+        for r in drain(&mut s) {
+            s.ack(r.id).unwrap();
+        }
+        let kept = s.segments.len();
+        assert!(
+            kept > 3,
+            "acknowledged segments are kept for replay: {kept}"
+        );
+        // The disk is full: only what the spool holds now fits.
+        s.disk_capacity_for_test(Some(s.stats().bytes));
+        s.append(&mut [recent("a", 1)]).unwrap();
+        assert!(
+            s.segments.len() < kept,
+            "acknowledged segments gave their room"
+        );
+        assert_eq!(s.last_seq("a"), 201);
+        assert_eq!(s.stats().pending, 1);
+        assert_eq!(drain(&mut s).len(), 1, "the new poll is sent");
+        // Nothing left to give: the next append fails and numbers nothing.
+        s.disk_capacity_for_test(Some(0));
+        let err = s.append(&mut [recent("a", 0)]).unwrap_err();
+        assert!(err.is_disk_full());
+        assert_eq!(s.last_seq("a"), 201);
         let _ = fs::remove_dir_all(&d);
     }
 
