@@ -1,15 +1,13 @@
 //! Energy-performance indicators end to end: the demo's history through the gateway's
 //! continuous computation to `/api/v1/enpi`, then the `enpi` command on the same database.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, get_json, scratch, spawn_demo, wait_for};
-
-fn demo_site() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
-}
+use kilowatch_e2e::{
+    bin, demo_plant_tz, demo_site, get_json, plant_midnight, plant_today, scratch, spawn_demo,
+    url_time, wait_for,
+};
 
 fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(bin("kilowatch-gateway"))
@@ -40,10 +38,13 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
         .collect();
     assert_eq!(ids, ["compressed-air", "chiller", "plant"]);
 
-    // Whole plant-local days of the history, computed by the running gateway.
-    let now = chrono::Utc::now();
-    let from = (now - chrono::Duration::days(2)).format("%Y-%m-%dT00:00:00%%2B08:00");
-    let to = (now - chrono::Duration::days(1)).format("%Y-%m-%dT00:00:00%%2B08:00");
+    // The day before yesterday at the plant: a whole plant-local day inside the 3-day history
+    // (it starts after now - 72 h), computed by the running gateway.
+    let tz = demo_plant_tz();
+    let day = plant_today(tz) - chrono::Duration::days(2);
+    let next = day + chrono::Duration::days(1);
+    let from = url_time(&plant_midnight(tz, day));
+    let to = url_time(&plant_midnight(tz, next));
     let url = format!("{base}?asset=plant&from={from}&to={to}&step=1h");
     let report = wait_for(Duration::from_secs(60), || {
         let r = get_json(&url).ok()?;
@@ -87,12 +88,7 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     // The CLI on the same database.
     let db = data.join("kilowatch.db");
     let site = demo_site();
-    let day = (now - chrono::Duration::days(2))
-        .format("%Y-%m-%d")
-        .to_string();
-    let next = (now - chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let (day, next) = (day.to_string(), next.to_string());
     let common = [
         "--config",
         site.to_str().unwrap(),
