@@ -144,6 +144,20 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the process has a SIGINT handler installed (`SigCgt` in /proc/PID/status):
+    /// before that, in the first moments after exec, a Ctrl-C kills any program outright.
+    pub fn wait_catches_sigint(&self, timeout: Duration) -> bool {
+        let status = format!("/proc/{}/status", self.pid());
+        wait_for(timeout, || {
+            let text = std::fs::read_to_string(&status).ok()?;
+            let mask = text.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            let mask = u64::from_str_radix(mask.trim(), 16).ok()?;
+            // Signal n is bit n - 1; SIGINT is 2.
+            (mask & (1 << (libc::SIGINT - 1)) != 0).then_some(())
+        })
+        .is_some()
+    }
+
     /// Sends SIGINT (what Ctrl-C sends) and waits for the exit status.
     pub fn interrupt(&mut self, within: Duration) -> Option<ExitStatus> {
         let status = Command::new("kill")

@@ -129,6 +129,11 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
     for delay_ms in [50, 200, 600] {
         let dir = scratch(&format!("demo-early-int-{delay_ms}"));
         let mut demo = spawn_demo_unwaited(&dir, "6h");
+        assert!(
+            demo.wait_catches_sigint(Duration::from_secs(10)),
+            "no SIGINT handler"
+        );
+        // The delay is what is under test: a Ctrl-C at different moments of the start-up.
         std::thread::sleep(Duration::from_millis(delay_ms));
         let status = demo.interrupt(Duration::from_secs(10));
         assert!(
