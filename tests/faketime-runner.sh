@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Cargo target runner for tests/run-all.sh's second run of the date-sensitive tests: runs the
-# test binary with the clock moved to today's KILOWATCH_FAKE_UTC (HH:MM, UTC) and still running
+# test binary with the clock moved to the next KILOWATCH_FAKE_UTC (HH:MM, UTC) and still running
 # (an offset, not a frozen time: the tests wait on conditions). The processes a test starts
-# inherit LD_PRELOAD and FAKETIME, so they live at the same moment. The monotonic clock is left
-# alone: timers and timeouts behave as usual.
+# inherit LD_PRELOAD and FAKETIME, so they all live at the same moment.
+#
+# The offset is never negative, and the monotonic clock moves with the wall clock: a monotonic
+# clock shifted back past boot would be negative, and with the wall clock alone moved Chromium
+# takes over a minute to start (its timed waits mix the two clocks).
 set -euo pipefail
 : "${KILOWATCH_FAKE_UTC:?set KILOWATCH_FAKE_UTC=HH:MM}"
-offset=$(( $(date -u -d "today ${KILOWATCH_FAKE_UTC}" +%s) - $(date -u +%s) ))
-exec faketime -m --exclude-monotonic -f "$(printf '%+d' "$offset")" "$@"
+now=$(date -u +%s)
+offset=$(( $(date -u -d "today ${KILOWATCH_FAKE_UTC}" +%s) - now ))
+[ "$offset" -ge 0 ] || offset=$(( offset + 86400 ))
+exec faketime -m -f "+${offset}" "$@"
