@@ -766,6 +766,30 @@ pub fn demo_plant_tz() -> chrono_tz::Tz {
         .unwrap_or_else(|e| panic!("site.timezone {zone}: {e}"))
 }
 
+/// The demo plant's working days before today, latest first: Monday to Friday and not one of
+/// its holidays (`plant.holidays`), when its simulated line produces. Weekends and holidays
+/// have no production, so no specific energy to report and no production term to fit.
+pub fn demo_working_days(tz: chrono_tz::Tz) -> impl Iterator<Item = chrono::NaiveDate> {
+    use chrono::Datelike;
+    let text = std::fs::read_to_string(demo_site()).expect("seeds/demo-site.toml");
+    let site: toml::Value = toml::from_str(&text).expect("demo site TOML");
+    let holidays: Vec<chrono::NaiveDate> = site["plant"]["holidays"]
+        .as_array()
+        .expect("plant.holidays")
+        .iter()
+        .map(|d| d.as_str().and_then(|d| d.parse().ok()).expect("a date"))
+        .collect();
+    let today = plant_today(tz);
+    (1..)
+        .map(move |back| today - chrono::Duration::days(back))
+        .filter(move |d| d.weekday().num_days_from_monday() < 5 && !holidays.contains(d))
+}
+
+/// A `--history` long enough to hold all of plant-local `day` (and everything after it).
+pub fn history_back_to(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> String {
+    format!("{}d", (plant_today(tz) - day).num_days() + 1)
+}
+
 /// Today's date at the plant. Days, "yesterday" and midnights a plant reports on are the
 /// plant's, whatever the UTC date or the machine's zone.
 pub fn plant_today(tz: chrono_tz::Tz) -> chrono::NaiveDate {

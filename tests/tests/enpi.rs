@@ -5,8 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, demo_plant_tz, demo_site, get_json, plant_midnight, plant_today, scratch, spawn_demo,
-    url_time, wait_for,
+    bin, demo_plant_tz, demo_site, demo_working_days, get_json, history_back_to, plant_midnight,
+    scratch, spawn_demo, url_time, wait_for,
 };
 
 fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
@@ -25,7 +25,12 @@ fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     let dir = scratch("enpi-demo");
-    let (mut demo, addr) = spawn_demo(&dir, "3d");
+    // The latest whole plant-local working day (production, so specific energy), computed by
+    // the running gateway from a history that reaches back to it.
+    let tz = demo_plant_tz();
+    let day = demo_working_days(tz).next().expect("a working day");
+    let next = day + chrono::Duration::days(1);
+    let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, day));
     let data = dir.join("data");
     let base = format!("http://{addr}/api/v1/enpi");
     let list = wait_for(Duration::from_secs(60), || get_json(&base).ok());
@@ -38,11 +43,6 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
         .collect();
     assert_eq!(ids, ["compressed-air", "chiller", "plant"]);
 
-    // The day before yesterday at the plant: a whole plant-local day inside the 3-day history
-    // (it starts after now - 72 h), computed by the running gateway.
-    let tz = demo_plant_tz();
-    let day = plant_today(tz) - chrono::Duration::days(2);
-    let next = day + chrono::Duration::days(1);
     let from = url_time(&plant_midnight(tz, day));
     let to = url_time(&plant_midnight(tz, next));
     let url = format!("{base}?asset=plant&from={from}&to={to}&step=1h");

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, demo_plant_tz, demo_site, get_json, get_text, plant_today, python, scratch, spawn_demo,
-    wait_for,
+    bin, demo_plant_tz, demo_site, demo_working_days, get_json, get_text, history_back_to, python,
+    scratch, spawn_demo, wait_for,
 };
 
 /// `mv --csv CSV --time time --energy kwh ARGS…`: the columns of the test files.
@@ -305,16 +305,17 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
 #[test]
 fn demo_history_is_verified_over_the_api_and_the_cli() {
     let dir = scratch("mv-demo");
-    let (mut demo, addr) = spawn_demo(&dir, "3d");
+    // Hourly: the latest plant-local working day as reporting, the one before as baseline
+    // (days with production, so the model has something to fit).
+    let tz = demo_plant_tz();
+    let mut working = demo_working_days(tz);
+    let (d1, d2) = (working.next().unwrap(), working.next().unwrap());
+    let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, d2));
     let data = dir.join("data");
     let up = wait_for(Duration::from_secs(60), || {
         get_json(&format!("http://{addr}/api/v1/enpi")).ok()
     });
     assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
-    // Hourly: the day before yesterday as baseline, yesterday as reporting (plant-local).
-    let today = plant_today(demo_plant_tz());
-    let d2 = today - chrono::Duration::days(2);
-    let d1 = today - chrono::Duration::days(1);
     let url = format!(
         "http://{addr}/api/v1/mv?asset=plant&baseline={d2}..{d2}&reporting={d1}..{d1}&granularity=hour"
     );
