@@ -268,15 +268,25 @@ fn agent_sigkilled_five_times_loses_no_spooled_reading() {
         &["run", "--config", config],
         &dir,
     );
-    // Caught up: this run is connected, has published new polls of every device, and its
-    // spool is (nearly) empty.
+    // Caught up: this run is connected, has published new polls of every device and a health
+    // report on all of them, and its spool is (nearly) empty.
     let caught_up = wait_for(Duration::from_secs(30), || {
         let (now, _) = seqs(&sub.snapshot());
         let fresh = now.len() == 10
             && now
                 .iter()
                 .all(|(d, s)| s.last().copied() > before.get(d).copied());
+        let reported = status
+            .snapshot()
+            .iter()
+            .rev()
+            .find(|m| m.topic.ends_with("/health"))
+            .is_some_and(|m| {
+                serde_json::from_slice::<serde_json::Value>(&m.payload)
+                    .is_ok_and(|h| h["devices"].as_object().is_some_and(|d| d.len() == 10))
+            });
         (fresh
+            && reported
             && metric(metrics, "kilowatch_agent_mqtt_connected")? == 1.0
             && metric(metrics, "kilowatch_agent_spooled_readings")? < 10.0)
             .then_some(())
