@@ -1,5 +1,6 @@
 //! Harness for the end-to-end tests: the project's real binaries and real third-party servers
-//! (mosquitto), started on free loopback ports and stopped when the test ends.
+//! (mosquitto), started on loopback ports reserved for the test (see [`free_port`]) and stopped
+//! when the test ends.
 //!
 //! A missing dependency fails the test with the command that installs it; nothing is skipped.
 
@@ -415,8 +416,8 @@ impl Mosquitto {
     }
 }
 
-/// An HTTP client that gives up after 15 s: a port taken by another process (a race between
-/// free_port and bind) must fail the test, not hang it.
+/// An HTTP client that gives up after 15 s: a server that stopped answering must fail the test,
+/// not hang it.
 pub fn http() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(15)))
