@@ -1,5 +1,6 @@
 //! Harness for the end-to-end tests: the project's real binaries and real third-party servers
-//! (mosquitto), started on free loopback ports and stopped when the test ends.
+//! (mosquitto), started on loopback ports reserved for the test (see [`free_port`]) and stopped
+//! when the test ends.
 //!
 //! A missing dependency fails the test with the command that installs it; nothing is skipped.
 
@@ -46,21 +47,57 @@ pub fn require(program: &str, install_hint: &str) -> PathBuf {
         })
 }
 
-/// A loopback port that was free a moment ago, never the same one twice in this test binary
-/// (tests run in parallel, and the kernel may offer a just-released port again).
+/// A loopback port for a child process to listen on, reserved for the rest of this test binary's
+/// life against every other test binary on the machine (all of them run at once).
+///
+/// Most children cannot be told to bind port 0 and report back (mosquitto, influxd, the
+/// simulated devices whose ports the agent's site file names), so instead: the port comes from
+/// below the kernel's ephemeral range, where neither `bind(0)` nor an outgoing connection's
+/// source port can land on it, and an exclusive lock on a per-port file in the temp directory
+/// claims it among test processes. The lock dies with the process, even on SIGKILL.
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
+    static HELD: std::sync::Mutex<Vec<(u16, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let (lo, hi) = reservable_ports();
+    let dir = std::env::temp_dir().join("kilowatch-e2e-ports");
+    std::fs::create_dir_all(&dir).expect("port lock directory");
+    // Start somewhere different in each process so concurrent binaries rarely contend.
+    let span = u32::from(hi - lo);
+    let seed = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(held.len() as u32 * 7919);
+    for i in 0..span {
+        let port = lo + ((seed.wrapping_add(i)) % span) as u16;
+        if held.iter().any(|(p, _)| *p == port) {
+            continue;
+        }
+        let Ok(lock) = std::fs::File::create(dir.join(format!("{port}.lock"))) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue; // Another test binary holds it.
+        }
+        // Something outside the test suite may listen there.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            held.push((port, lock));
             return port;
         }
     }
+    panic!("no free loopback port in {lo}..{hi}");
+}
+
+/// Ports below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`) and above the
+/// well-known services'.
+fn reservable_ports() -> (u16, u16) {
+    let ephemeral_lo = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    assert!(
+        ephemeral_lo > 12_000,
+        "the ephemeral port range starts at {ephemeral_lo}: the tests need ports below it"
+    );
+    (10_000, ephemeral_lo)
 }
 
 /// A fresh scratch directory for one test.
@@ -106,6 +143,20 @@ impl Proc {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the process has a SIGINT handler installed (`SigCgt` in /proc/PID/status):
+    /// before that, in the first moments after exec, a Ctrl-C kills any program outright.
+    pub fn wait_catches_sigint(&self, timeout: Duration) -> bool {
+        let status = format!("/proc/{}/status", self.pid());
+        wait_for(timeout, || {
+            let text = std::fs::read_to_string(&status).ok()?;
+            let mask = text.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            let mask = u64::from_str_radix(mask.trim(), 16).ok()?;
+            // Signal n is bit n - 1; SIGINT is 2.
+            (mask & (1 << (libc::SIGINT - 1)) != 0).then_some(())
+        })
+        .is_some()
     }
 
     /// Sends SIGINT (what Ctrl-C sends) and waits for the exit status.
@@ -220,25 +271,55 @@ pub fn start_gateway_then_agent(dir: &Path, config: &str, http: u16) -> (Proc, P
 }
 
 /// `kilowatch-gateway demo --history HISTORY` with its data in `dir/data`, serving HTTP on a
-/// free loopback port. Returns the process and its address.
+/// port the kernel picked (`--http 127.0.0.1:0`). Returns the process and, once the demo has
+/// written its history and printed its URL, its address.
 pub fn spawn_demo(dir: &Path, history: &str) -> (Proc, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let mut demo = spawn_demo_unwaited(dir, history);
+    let addr = wait_printed_addr(&mut demo, "open http://", Duration::from_secs(300));
+    (demo, addr)
+}
+
+/// [`spawn_demo`] without waiting for the demo to come up.
+pub fn spawn_demo_unwaited(dir: &Path, history: &str) -> Proc {
     let data = dir.join("data");
-    let demo = Proc::spawn(
+    Proc::spawn(
         "demo",
         &bin("kilowatch-gateway"),
         &[
             "demo",
             "--http",
-            &addr,
+            "127.0.0.1:0",
             "--data",
             data.to_str().expect("UTF-8 path"),
             "--history",
             history,
         ],
         dir,
-    );
-    (demo, addr)
+    )
+}
+
+/// The `host:port` a child printed after `prefix` (e.g. `open http://` for the demo, `kilowatch
+/// gateway: http://` for `run`): how a child that bound port 0 says where it listens.
+pub fn wait_printed_addr(proc: &mut Proc, prefix: &str, timeout: Duration) -> String {
+    let found = wait_for(timeout, || {
+        let log = proc.log();
+        // The address ends at the URL's path slash (a line half written has none yet).
+        let addr = log
+            .split(prefix)
+            .nth(1)
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(addr, _)| addr.to_owned());
+        // Stop early on a child that died instead.
+        addr.or_else(|| (!proc.alive()).then(String::new))
+    });
+    match found {
+        Some(addr) if !addr.is_empty() => addr,
+        _ => panic!(
+            "{} did not print `{prefix}ADDRESS`:\n{}",
+            proc.name,
+            proc.log()
+        ),
+    }
 }
 
 /// Waits until the gateway serving HTTP on `port` has its data subscription confirmed by the
@@ -335,8 +416,8 @@ impl Mosquitto {
     }
 }
 
-/// An HTTP client that gives up after 15 s: a port taken by another process (a race between
-/// free_port and bind) must fail the test, not hang it.
+/// An HTTP client that gives up after 15 s: a server that stopped answering must fail the test,
+/// not hang it.
 pub fn http() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(15)))
@@ -413,8 +494,16 @@ impl PyDevice {
                 dev.proc.log().contains("ready").then_some(())
             });
             assert!(ready.is_some(), "pymodbus device {name} did not start");
-            // The serial server opens its port right after printing "ready".
-            std::thread::sleep(Duration::from_millis(500));
+            // The serial server opens its port right after printing "ready": wait until it has.
+            if let Some(tty) = spec["device"].as_str() {
+                let pid = dev.proc.pid();
+                assert!(
+                    wait_for(Duration::from_secs(10), || has_open(pid, Path::new(tty))
+                        .then_some(()))
+                    .is_some(),
+                    "pymodbus device {name} did not open {tty}"
+                );
+            }
         }
         assert!(
             dev.proc.alive(),
@@ -451,6 +540,18 @@ impl PyDevice {
             );
         }
     }
+}
+
+/// Whether process `pid` has `path` (after symlinks) open.
+fn has_open(pid: u32, path: &Path) -> bool {
+    let Ok(target) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == target))
 }
 
 /// Two connected pseudo-terminals made by socat: a virtual RS-485 line.
@@ -651,4 +752,71 @@ impl Influxd {
         let name = format!("influxd-{}", self.restarts);
         self.proc = Self::spawn(&self.dir, &self.conf, self.port, &name);
     }
+}
+
+/// The demo plant's site file (`seeds/demo-site.toml`), which `kilowatch-gateway demo` runs.
+pub fn demo_site() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
+}
+
+/// The demo plant's time zone, read from its site file (`site.timezone`).
+pub fn demo_plant_tz() -> chrono_tz::Tz {
+    let text = std::fs::read_to_string(demo_site()).expect("seeds/demo-site.toml");
+    let site: toml::Value = toml::from_str(&text).expect("demo site TOML");
+    let zone = site["site"]["timezone"].as_str().expect("site.timezone");
+    zone.parse()
+        .unwrap_or_else(|e| panic!("site.timezone {zone}: {e}"))
+}
+
+/// The demo plant's working days before today, latest first: Monday to Friday and not one of
+/// its holidays (`plant.holidays`), when its simulated line produces. Weekends and holidays
+/// have no production, so no specific energy to report and no production term to fit.
+pub fn demo_working_days(tz: chrono_tz::Tz) -> impl Iterator<Item = chrono::NaiveDate> {
+    use chrono::Datelike;
+    let text = std::fs::read_to_string(demo_site()).expect("seeds/demo-site.toml");
+    let site: toml::Value = toml::from_str(&text).expect("demo site TOML");
+    let holidays: Vec<chrono::NaiveDate> = site["plant"]["holidays"]
+        .as_array()
+        .expect("plant.holidays")
+        .iter()
+        .map(|d| d.as_str().and_then(|d| d.parse().ok()).expect("a date"))
+        .collect();
+    let today = plant_today(tz);
+    (1..)
+        .map(move |back| today - chrono::Duration::days(back))
+        .filter(move |d| d.weekday().num_days_from_monday() < 5 && !holidays.contains(d))
+}
+
+/// A `--history` long enough to hold all of plant-local `day` (and everything after it).
+pub fn history_back_to(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> String {
+    format!("{}d", (plant_today(tz) - day).num_days() + 1)
+}
+
+/// Today's date at the plant. Days, "yesterday" and midnights a plant reports on are the
+/// plant's, whatever the UTC date or the machine's zone.
+pub fn plant_today(tz: chrono_tz::Tz) -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The instant the plant-local `date` begins (the first existing local time that day, should a
+/// DST change skip midnight).
+pub fn plant_midnight(
+    tz: chrono_tz::Tz,
+    date: chrono::NaiveDate,
+) -> chrono::DateTime<chrono_tz::Tz> {
+    use chrono::TimeZone;
+    (0..24)
+        .find_map(|h| {
+            tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?)
+                .earliest()
+        })
+        .expect("a day has some hour")
+}
+
+/// `t` as RFC 3339 for a URL query (the offset's `+` escaped).
+pub fn url_time<Z: chrono::TimeZone>(t: &chrono::DateTime<Z>) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
+    t.to_rfc3339().replace('+', "%2B")
 }

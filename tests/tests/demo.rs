@@ -2,20 +2,23 @@
 
 use std::time::{Duration, Instant};
 
-use kilowatch_e2e::{bin, free_port, get_json, get_text, scratch, spawn_demo, wait_for, Proc};
+use kilowatch_e2e::{
+    bin, get_json, get_text, scratch, spawn_demo, spawn_demo_unwaited, url_time, wait_for,
+    wait_printed_addr, Proc,
+};
 
 #[test]
 fn demo_serves_live_values_and_stops_on_ctrl_c() {
     let dir = scratch("demo");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let started = Instant::now();
     let mut demo = Proc::spawn(
         "demo",
         &bin("kilowatch-gateway"),
-        &["demo", "--http", &addr],
+        &["demo", "--http", "127.0.0.1:0"],
         &dir,
     );
+    // It prints the URL with the port the kernel picked.
+    let addr = wait_printed_addr(&mut demo, "open http://", Duration::from_secs(10));
     let url = format!("http://{addr}/api/v1/latest");
 
     let first = wait_for(Duration::from_secs(10), || {
@@ -99,7 +102,7 @@ fn demo_with_history_serves_the_past_and_the_present_with_a_truth_file() {
     // Six hours of one-minute history for the compressor, then live data after it.
     let q = format!(
         "http://{addr}/api/v1/query?series=demo-plant/compressor-1/active_power&from={}&step=1m",
-        (chrono_now_minus_hours(7)).replace('+', "%2B")
+        url_time(&(chrono::Utc::now() - chrono::Duration::hours(7)))
     );
     let minutes = wait_for(Duration::from_secs(20), || {
         let v = get_json(&q).ok()?;
@@ -125,7 +128,12 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
     // (history backfill, simulators, broker, agent).
     for delay_ms in [50, 200, 600] {
         let dir = scratch(&format!("demo-early-int-{delay_ms}"));
-        let (mut demo, _) = spawn_demo(&dir, "6h");
+        let mut demo = spawn_demo_unwaited(&dir, "6h");
+        assert!(
+            demo.wait_catches_sigint(Duration::from_secs(10)),
+            "no SIGINT handler"
+        );
+        // The delay is what is under test: a Ctrl-C at different moments of the start-up.
         std::thread::sleep(Duration::from_millis(delay_ms));
         let status = demo.interrupt(Duration::from_secs(10));
         assert!(
@@ -134,8 +142,4 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
             demo.log()
         );
     }
-}
-
-fn chrono_now_minus_hours(h: i64) -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339()
 }

@@ -1,15 +1,13 @@
 //! Energy-performance indicators end to end: the demo's history through the gateway's
 //! continuous computation to `/api/v1/enpi`, then the `enpi` command on the same database.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, get_json, scratch, spawn_demo, wait_for};
-
-fn demo_site() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
-}
+use kilowatch_e2e::{
+    bin, demo_plant_tz, demo_site, demo_working_days, get_json, history_back_to, plant_midnight,
+    scratch, spawn_demo, url_time, wait_for,
+};
 
 fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(bin("kilowatch-gateway"))
@@ -27,7 +25,12 @@ fn enpi(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     let dir = scratch("enpi-demo");
-    let (mut demo, addr) = spawn_demo(&dir, "3d");
+    // The latest whole plant-local working day (production, so specific energy), computed by
+    // the running gateway from a history that reaches back to it.
+    let tz = demo_plant_tz();
+    let day = demo_working_days(tz).next().expect("a working day");
+    let next = day + chrono::Duration::days(1);
+    let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, day));
     let data = dir.join("data");
     let base = format!("http://{addr}/api/v1/enpi");
     let list = wait_for(Duration::from_secs(60), || get_json(&base).ok());
@@ -40,10 +43,8 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
         .collect();
     assert_eq!(ids, ["compressed-air", "chiller", "plant"]);
 
-    // Whole plant-local days of the history, computed by the running gateway.
-    let now = chrono::Utc::now();
-    let from = (now - chrono::Duration::days(2)).format("%Y-%m-%dT00:00:00%%2B08:00");
-    let to = (now - chrono::Duration::days(1)).format("%Y-%m-%dT00:00:00%%2B08:00");
+    let from = url_time(&plant_midnight(tz, day));
+    let to = url_time(&plant_midnight(tz, next));
     let url = format!("{base}?asset=plant&from={from}&to={to}&step=1h");
     let report = wait_for(Duration::from_secs(60), || {
         let r = get_json(&url).ok()?;
@@ -87,12 +88,7 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     // The CLI on the same database.
     let db = data.join("kilowatch.db");
     let site = demo_site();
-    let day = (now - chrono::Duration::days(2))
-        .format("%Y-%m-%d")
-        .to_string();
-    let next = (now - chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let (day, next) = (day.to_string(), next.to_string());
     let common = [
         "--config",
         site.to_str().unwrap(),

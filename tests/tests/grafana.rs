@@ -82,10 +82,24 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
         site.contains("[gateway.influx]"),
         "the demo site's layout changed"
     );
+    // Its simulated devices on reserved ports, not the fixed ones it ships with (another test
+    // run on this machine may be using those).
+    let mut devices = Vec::new();
+    let site = site
+        .split_inclusive('\n')
+        .map(|line| match line.strip_prefix("tcp = \"127.0.0.1:") {
+            Some(_) => {
+                devices.push(free_port());
+                format!("tcp = \"127.0.0.1:{}\"\n", devices[devices.len() - 1])
+            }
+            None => line.to_owned(),
+        })
+        .collect::<String>();
+    assert!(devices.len() >= 5, "the demo site's devices moved");
     let config = dir.join("site.toml");
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
-    let _sim = start_sim(&dir, config, &[15020]);
+    let _sim = start_sim(&dir, config, &devices);
     let (gateway, agent) = start_gateway_then_agent(&dir, config, http);
     // Every measurement the dashboards read, with at least two points (spread needs them).
     let measurements = [

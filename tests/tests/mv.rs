@@ -2,11 +2,14 @@
 //! statsmodels (an independent OLS) and the Guideline 14 formula computed in Python; then
 //! `/api/v1/mv` and the command on the demo's stored history.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, get_json, get_text, python, scratch, spawn_demo, wait_for};
+use kilowatch_e2e::{
+    bin, demo_plant_tz, demo_site, demo_working_days, get_json, get_text, history_back_to, python,
+    scratch, spawn_demo, wait_for,
+};
 
 /// `mv --csv CSV --time time --energy kwh ARGS…`: the columns of the test files.
 fn mv_csv(csv: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -299,23 +302,20 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
     assert!(err.contains("granularity"), "{err}");
 }
 
-fn demo_site() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds/demo-site.toml")
-}
-
 #[test]
 fn demo_history_is_verified_over_the_api_and_the_cli() {
     let dir = scratch("mv-demo");
-    let (mut demo, addr) = spawn_demo(&dir, "3d");
+    // Hourly: the latest plant-local working day as reporting, the one before as baseline
+    // (days with production, so the model has something to fit).
+    let tz = demo_plant_tz();
+    let mut working = demo_working_days(tz);
+    let (d1, d2) = (working.next().unwrap(), working.next().unwrap());
+    let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, d2));
     let data = dir.join("data");
     let up = wait_for(Duration::from_secs(60), || {
         get_json(&format!("http://{addr}/api/v1/enpi")).ok()
     });
     assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
-    // Hourly: the day before yesterday as baseline, yesterday as reporting (plant-local).
-    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap());
-    let d2 = (now - chrono::Duration::days(2)).format("%Y-%m-%d");
-    let d1 = (now - chrono::Duration::days(1)).format("%Y-%m-%d");
     let url = format!(
         "http://{addr}/api/v1/mv?asset=plant&baseline={d2}..{d2}&reporting={d1}..{d1}&granularity=hour"
     );

@@ -98,12 +98,15 @@ fn two_gateways_in_a_share_group_store_every_reading_exactly_once() {
         &["run", "--config", config],
         &dir,
     );
-    std::thread::sleep(Duration::from_secs(5));
+    // Enough polls for both gateways to get a share (each device polls every 200 ms).
+    let flowing = wait_for(Duration::from_secs(30), || {
+        (published(&sub).len() >= 6 * 20).then_some(())
+    });
     assert!(agent
         .interrupt(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
     let all = published(&sub);
-    assert!(all.len() >= 6 * 20, "only {} polls published", all.len());
+    assert!(flowing.is_some(), "only {} polls published", all.len());
     let settled = wait_for(Duration::from_secs(20), || {
         let (a, b) = (polls_in(&gateways[0].1), polls_in(&gateways[1].1));
         (a.len() + b.len() >= all.len()).then_some((a, b))
