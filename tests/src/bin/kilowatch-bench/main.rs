@@ -45,7 +45,7 @@ USAGE:
       every daily candidate incl. CalTRACK) and a year of hourly data with temperature and three
       more variables (incl. time-of-week). Times fit + selection + savings + report, and the
       HTML page.
-  kilowatch-bench fault-suite [--devices 30] [--only N]
+  kilowatch-bench fault-suite [--devices 30] [--only 1,3]
       The whole stack (simulated meters at 1 s, agent, mosquitto, gateway) under faults, a fresh
       stack each: broker down 30 s, agent kill -9 x5, gateway kill -9, spool disk full 90 s
       (a tmpfs: needs root), a default-settings mosquitto with the gateway down 60 s, poison
@@ -722,7 +722,9 @@ fn publish_polls(port: u16, messages: &[(String, Vec<u8>)]) -> anyhow::Result<()
     rt.block_on(async {
         use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
         let mut opts = MqttOptions::new("bench-ingest-pub", "127.0.0.1", port);
-        opts.set_inflight(512).set_max_packet_size(1 << 20, 1 << 20);
+        // As large as MQTT allows: the fault suite publishes oversized payloads on purpose.
+        opts.set_inflight(512)
+            .set_max_packet_size(268_435_455, 268_435_455);
         let (client, mut el) = AsyncClient::new(opts, 1024);
         let n = messages.len();
         let acks = tokio::spawn(async move {
