@@ -285,6 +285,18 @@ pub struct PollOutcome {
     pub latency: Duration,
 }
 
+/// Whether the profile's `slow` registers are read in this poll, `since` the last time they
+/// were. Without a `slow_interval` (or one no longer than `interval`) they are read every
+/// poll: a tick that started late must not skip them. Otherwise half an interval of lateness
+/// is allowed, so a slow interval of 60 s on a 1 s schedule reads them every 60 polls, not 61.
+fn slow_due(slow_interval: Option<Duration>, interval: Duration, since: Option<Duration>) -> bool {
+    match (slow_interval, since) {
+        (None, _) | (_, None) => true,
+        (Some(slow), _) if slow <= interval => true,
+        (Some(slow), Some(since)) => since + interval / 2 >= slow,
+    }
+}
+
 /// Polls one device through its bus.
 pub struct Poller {
     device: DeviceConfig,
@@ -325,10 +337,11 @@ impl Poller {
     /// request); a Modbus exception marks only the affected readings `bad`.
     pub async fn poll(&mut self) -> Result<PollOutcome, PollError> {
         let started = Instant::now();
-        let slow_due = self.last_slow.is_none_or(|t| {
-            started.duration_since(t) + Duration::from_millis(5)
-                >= self.device.slow_interval.unwrap_or(self.device.interval)
-        });
+        let slow_due = slow_due(
+            self.device.slow_interval,
+            self.device.interval,
+            self.last_slow.map(|t| started.duration_since(t)),
+        );
         let bus = self.bus.clone();
         let mut guard = bus.conn.lock().await;
         let unit = self.device.unit;
@@ -534,6 +547,22 @@ impl Poller {
 
 #[cfg(test)]
 mod tests {
+    use super::slow_due;
+    use std::time::Duration;
+
+    #[test]
+    fn slow_registers_follow_their_interval_and_a_late_tick_never_skips_them() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // No slow interval: every poll, even one that comes early after a late one.
+        assert!(slow_due(None, s(1), Some(ms(900))));
+        assert!(slow_due(Some(s(1)), s(1), Some(ms(10))));
+        assert!(slow_due(Some(s(60)), s(1), None));
+        assert!(!slow_due(Some(s(60)), s(1), Some(s(30))));
+        assert!(slow_due(Some(s(60)), s(1), Some(ms(59_600))));
+        assert!(!slow_due(Some(s(60)), s(1), Some(ms(59_400))));
+    }
+
     use super::*;
     use crate::profile::ProfileLibrary;
 
