@@ -436,6 +436,11 @@ async function healthPage() {
     tile(t, "spool backlog", sp.pending, "readings", sp.pending > 1000);
     tile(t, "spool size", (sp.bytes || 0) / 1024, "KiB");
     tile(t, "evicted (disk budget)", sp.evicted, "readings", sp.evicted > 0);
+    // A spool that cannot be written (full disk) shows at once, with what is held in memory.
+    const w = a.spool_writer || {};
+    tile(t, "spool disk", w.disk_full ? "FULL" : w.write_failing ? "failing" : "ok", "", !!(w.disk_full || w.write_failing));
+    tile(t, "held in memory", w.buffered, "polls", w.buffered > 0);
+    tile(t, "dropped (memory full)", w.dropped, "polls", w.dropped > 0);
     tile(t, "published", a.published, "");
     const rows = el("table", { "data-agent": a.agent }, el("tr", {}, el("th", {}, "device"), el("th", {}, "polls ok"), el("th", {}, "failed"), el("th", {}, "exceptions"), el("th", {}, "missed"), el("th", {}, "last error")));
     for (const [name, d] of Object.entries(a.devices || {})) {
