@@ -250,17 +250,7 @@ pub fn start_sim(dir: &Path, config: &str, ports: &[u16]) -> Proc {
 /// starts only once the gateway (HTTP on `http`) reports its broker subscription, see
 /// [`wait_gateway_subscribed`]. Returns (gateway, agent).
 pub fn start_gateway_then_agent(dir: &Path, config: &str, http: u16) -> (Proc, Proc) {
-    let gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config],
-        dir,
-    );
-    assert!(
-        wait_gateway_subscribed(http, Duration::from_secs(15)),
-        "the gateway did not subscribe:\n{}",
-        gateway.log()
-    );
+    let gateway = start_gateway("gateway", dir, config, http);
     let agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),
@@ -268,6 +258,23 @@ pub fn start_gateway_then_agent(dir: &Path, config: &str, http: u16) -> (Proc, P
         dir,
     );
     (gateway, agent)
+}
+
+/// `kilowatch-gateway run` on a site file (its process and log called `name`), once it reports
+/// its broker subscription on HTTP port `http`.
+pub fn start_gateway(name: &str, dir: &Path, config: &str, http: u16) -> Proc {
+    let gateway = Proc::spawn(
+        name,
+        &bin("kilowatch-gateway"),
+        &["run", "--config", config],
+        dir,
+    );
+    assert!(
+        wait_gateway_subscribed(http, Duration::from_secs(20)),
+        "the gateway did not subscribe:\n{}",
+        gateway.log()
+    );
+    gateway
 }
 
 /// `kilowatch-gateway demo --history HISTORY` with its data in `dir/data`, serving HTTP on a

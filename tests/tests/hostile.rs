@@ -7,8 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, get_text, publish_all, scratch, wait_for, wait_gateway_subscribed,
-    Mosquitto, Proc,
+    free_port, get_json, get_text, publish_all, scratch, start_gateway, wait_for, Mosquitto,
 };
 
 const SITE: &str = "hostile";
@@ -36,20 +35,6 @@ fn count(db: &Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
 
-fn start_gateway(dir: &Path, config: &Path, name: &str, http: u16) -> Proc {
-    let gw = Proc::spawn(
-        name,
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config.to_str().unwrap()],
-        dir,
-    );
-    assert!(
-        wait_gateway_subscribed(http, Duration::from_secs(20)),
-        "gateway did not subscribe"
-    );
-    gw
-}
-
 #[test]
 fn poison_and_foreign_messages_are_dead_lettered_and_never_stall_ingest() {
     let dir = scratch("hostile");
@@ -68,7 +53,7 @@ fn poison_and_foreign_messages_are_dead_lettered_and_never_stall_ingest() {
         ),
     )
     .unwrap();
-    let mut gw = start_gateway(&dir, &config, "gateway", http);
+    let mut gw = start_gateway("gateway", &dir, config.to_str().unwrap(), http);
 
     let one_and_a_half_mb = vec![b'x'; 1_572_864];
     let ten_mb = {
@@ -166,7 +151,7 @@ fn poison_and_foreign_messages_are_dead_lettered_and_never_stall_ingest() {
 
     // Everything was acknowledged: a restarted gateway gets nothing again, and ingests on.
     gw.interrupt(Duration::from_secs(10));
-    let _gw = start_gateway(&dir, &config, "gateway-2", http);
+    let _gw = start_gateway("gateway-2", &dir, config.to_str().unwrap(), http);
     publish_all(
         mq.port,
         "hostile-publisher",

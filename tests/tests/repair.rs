@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    bin, free_port, get_json, require, scratch, start_sim, wait_for, wait_for_port,
-    wait_gateway_subscribed, Proc,
+    bin, free_port, get_json, require, scratch, start_gateway, start_sim, wait_for, wait_for_port,
+    Proc,
 };
 
 const DEVICES: usize = 34;
@@ -58,21 +58,7 @@ fn a_default_mosquitto_drops_polls_while_the_gateway_is_away_and_replay_puts_eve
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
     let _sim = start_sim(&dir, config, &ports);
-    let gateway = |name: &str| {
-        let g = Proc::spawn(
-            name,
-            &bin("kilowatch-gateway"),
-            &["run", "--config", config],
-            &dir,
-        );
-        assert!(
-            wait_gateway_subscribed(http, Duration::from_secs(20)),
-            "gateway did not subscribe:\n{}",
-            g.log()
-        );
-        g
-    };
-    let mut gw = gateway("gateway");
+    let mut gw = start_gateway("gateway", &dir, config, http);
     let mut agent = Proc::spawn(
         "agent",
         &bin("kilowatch-agent"),
@@ -93,7 +79,7 @@ fn a_default_mosquitto_drops_polls_while_the_gateway_is_away_and_replay_puts_eve
     // The fault itself is a duration: the gateway is away for 60 s, as in the field report.
     gw.kill9();
     std::thread::sleep(Duration::from_secs(60));
-    let gw = gateway("gateway-2");
+    let gw = start_gateway("gateway-2", &dir, config, http);
 
     // The broker dropped polls (the holes are seen) and every hole is closed by replay.
     let repaired = wait_for(Duration::from_secs(120), || {
