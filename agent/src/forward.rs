@@ -13,25 +13,19 @@
 //! The same connection carries replay requests from the gateway (see [`crate::replay`]): a
 //! third task answers them, publishing through the same [`Outbox`] so packet ids still match.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 use crate::mqtt::{Client, Connector, Event};
+use crate::outbox::{Item, Outbox};
 use crate::replay::{self, ReplayScope, ReplayStats};
-use crate::spool::Spool;
+pub use crate::spool::{lock, SharedSpool};
 pub use crate::writer::spool_writer;
 use crate::writer::WriterStats;
-
-/// A spool shared by the writer, the publisher and the metrics endpoint.
-pub type SharedSpool = Arc<Mutex<Spool>>;
-
-pub fn lock(spool: &SharedSpool) -> std::sync::MutexGuard<'_, Spool> {
-    spool.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Publisher counters for metrics and the health topic.
 #[derive(Debug, Default)]
@@ -40,48 +34,8 @@ pub struct PublishStats {
     pub published: AtomicU64,
     pub connects: AtomicU64,
     pub connection_errors: AtomicU64,
-    pub writer: WriterStats,
-    pub replay: ReplayStats,
-}
-
-/// What one publish was, so its PUBACK is credited to the right party.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Item {
-    /// A spooled record: acknowledged in the spool.
-    Record(u64),
-    /// Status, health, a replay report: nothing to credit.
-    Control,
-    /// A re-sent record: frees a replay window slot.
-    Replay,
-}
-
-/// Publishes of one connection, in the order they enter rumqttc's request queue. The event
-/// loop matches `Sent(pkid)` events to `fifo` entries in that order; `lane` keeps each
-/// (entry, request) pair together when more than one task publishes. The event loop task
-/// itself never takes `lane`, so waiting for queue space under it cannot deadlock.
-#[derive(Default)]
-pub struct Outbox {
-    fifo: Mutex<VecDeque<Item>>,
-    lane: tokio::sync::Mutex<()>,
-}
-
-impl Outbox {
-    pub async fn publish(
-        &self,
-        client: &Client,
-        topic: &str,
-        retain: bool,
-        payload: Vec<u8>,
-        item: Item,
-    ) -> Result<(), String> {
-        let _lane = self.lane.lock().await;
-        lock_fifo(&self.fifo).push_back(item);
-        client.publish(topic, retain, payload).await
-    }
-
-    fn sent(&self) -> Option<Item> {
-        lock_fifo(&self.fifo).pop_front()
-    }
+    pub writer: Arc<WriterStats>,
+    pub replay: Arc<ReplayStats>,
 }
 
 /// What the publisher needs besides the spool.
@@ -173,7 +127,7 @@ pub async fn publisher(
                 spool.clone(),
                 outbox.clone(),
                 replay_permits.clone(),
-                stats.clone(),
+                stats.replay.clone(),
                 replay_rx,
             ))
         });
@@ -266,10 +220,6 @@ pub async fn publisher(
             }
         }
     }
-}
-
-fn lock_fifo<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Hands spooled records to the client, at most `window` unacknowledged at a time, plus the

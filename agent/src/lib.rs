@@ -8,6 +8,7 @@ pub mod forward;
 pub mod health;
 pub mod metrics;
 pub mod mqtt;
+pub mod outbox;
 pub mod payload;
 pub mod plan;
 pub mod poll;

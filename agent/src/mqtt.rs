@@ -12,6 +12,17 @@ use rumqttc::{TlsConfiguration, Transport};
 
 use crate::config::{MqttConfig, MqttProtocol};
 
+/// Splits `host:port`.
+pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .with_context(|| format!("`{addr}` is not host:port"))?;
+    let port = port
+        .parse()
+        .with_context(|| format!("`{addr}`: bad port"))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
 /// A password that never appears in logs or `Debug` output.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -94,7 +105,7 @@ impl Connector {
         client_id: String,
         will: Option<(String, Vec<u8>)>,
     ) -> anyhow::Result<Self> {
-        let (host, port) = crate::run::host_port(&cfg.broker).context("mqtt.broker")?;
+        let (host, port) = host_port(&cfg.broker).context("mqtt.broker")?;
         Ok(Self {
             protocol: cfg.protocol,
             client_id,
@@ -382,5 +393,21 @@ impl Events {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_port;
+
+    #[test]
+    fn splits_host_and_port() {
+        assert_eq!(
+            host_port("127.0.0.1:1883").unwrap(),
+            ("127.0.0.1".into(), 1883)
+        );
+        assert_eq!(host_port("[::1]:1883").unwrap(), ("::1".into(), 1883));
+        assert!(host_port("broker").is_err());
+        assert!(host_port("broker:mqtt").is_err());
     }
 }

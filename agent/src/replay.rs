@@ -14,9 +14,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::forward::{lock, Item, Outbox, PublishStats, SharedSpool};
 use crate::mqtt::Client;
+use crate::outbox::{Item, Outbox};
 use crate::payload::{self, ReplayReport, ReplayRequest, REPLAY_VERSION};
+use crate::spool::{lock, SharedSpool};
 
 /// Re-sent readings unacknowledged at once (live publishing has its own, larger window).
 pub const WINDOW: usize = 64;
@@ -92,7 +93,7 @@ pub async fn serve(
     spool: SharedSpool,
     outbox: Arc<Outbox>,
     permits: Arc<Semaphore>,
-    stats: Arc<PublishStats>,
+    stats: Arc<ReplayStats>,
     mut rx: mpsc::Receiver<(String, Vec<u8>)>,
 ) {
     // On every connection: a persistent session normally keeps it, but a broker that lost its
@@ -102,7 +103,6 @@ pub async fn serve(
         tracing::warn!("cannot subscribe to replay requests ({filter}): {e}");
         return;
     }
-    let stats = &stats.replay;
     while let Some((topic, bytes)) = rx.recv().await {
         let req = match request(&scope, &topic, &bytes) {
             Ok(r) => r,
@@ -118,7 +118,7 @@ pub async fn serve(
             continue;
         }
         stats.requests.fetch_add(1, Ordering::Relaxed);
-        if answer(&req, &scope, &client, &spool, &outbox, &permits, stats)
+        if answer(&req, &scope, &client, &spool, &outbox, &permits, &stats)
             .await
             .is_err()
         {

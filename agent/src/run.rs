@@ -21,17 +21,6 @@ use crate::poll::{Bus, Poller};
 use crate::profile::ProfileLibrary;
 use crate::spool::{Spool, SpoolConfig};
 
-/// Splits `host:port`.
-pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .with_context(|| format!("`{addr}` is not host:port"))?;
-    let port = port
-        .parse()
-        .with_context(|| format!("`{addr}`: bad port"))?;
-    Ok((host.trim_matches(['[', ']']).to_owned(), port))
-}
-
 /// Runs the agent until `shutdown` completes.
 pub async fn run(
     config: SiteConfig,
@@ -122,7 +111,7 @@ pub async fn run_with(
         rx,
         spool.clone(),
         wake.clone(),
-        stats.clone(),
+        stats.writer.clone(),
         config.agent.memory_buffer,
     ));
 
@@ -141,8 +130,8 @@ pub async fn run_with(
                 "ts": chrono::Utc::now(),
                 "published": stats.published.load(std::sync::atomic::Ordering::Relaxed),
                 "spool": spool_stats,
-                "spool_writer": &stats.writer,
-                "replay": &stats.replay,
+                "spool_writer": &*stats.writer,
+                "replay": &*stats.replay,
                 "devices": health.snapshot(),
             })
             .to_string()
@@ -193,20 +182,4 @@ pub async fn run_with(
     spool.save_cursor()?;
     tracing::info!(pending = spool.stats().pending, "agent stopped");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_host_and_port() {
-        assert_eq!(
-            host_port("127.0.0.1:1883").unwrap(),
-            ("127.0.0.1".into(), 1883)
-        );
-        assert_eq!(host_port("[::1]:1883").unwrap(), ("::1".into(), 1883));
-        assert!(host_port("broker").is_err());
-        assert!(host_port("broker:mqtt").is_err());
-    }
 }

@@ -923,6 +923,14 @@ impl Spool {
     }
 }
 
+/// A spool shared by the writer, the publisher, the replay task and the metrics endpoint.
+pub type SharedSpool = std::sync::Arc<std::sync::Mutex<Spool>>;
+
+/// The spool, whatever a panicking holder left behind (its state is kept consistent per call).
+pub fn lock(spool: &SharedSpool) -> std::sync::MutexGuard<'_, Spool> {
+    spool.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

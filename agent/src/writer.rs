@@ -24,9 +24,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::forward::{lock, PublishStats, SharedSpool};
 use crate::payload::DevicePoll;
 use crate::spool::SpoolError;
+use crate::spool::{lock, SharedSpool};
 
 /// Most polls appended (and fsynced) at once.
 const BATCH: usize = 256;
@@ -69,10 +69,9 @@ pub async fn spool_writer(
     mut rx: mpsc::Receiver<DevicePoll>,
     spool: SharedSpool,
     wake: Arc<Notify>,
-    publish_stats: Arc<PublishStats>,
+    stats: Arc<WriterStats>,
     capacity: usize,
 ) {
-    let stats = &publish_stats.writer;
     let capacity = capacity.max(1);
     stats
         .buffer_capacity
@@ -246,14 +245,13 @@ mod tests {
         .unwrap();
         let spool: SharedSpool = Arc::new(Mutex::new(spool));
         lock(&spool).fail_writes_for_test(true);
-        let publish_stats = Arc::new(PublishStats::default());
-        let stats = &publish_stats.writer;
+        let stats = Arc::new(WriterStats::default());
         let (tx, rx) = mpsc::channel(4);
         let writer = tokio::spawn(spool_writer(
             rx,
             spool.clone(),
             Arc::new(Notify::new()),
-            publish_stats.clone(),
+            stats.clone(),
             10,
         ));
         // The channel holds 4: 25 sends complete only because the writer keeps taking them.

@@ -625,7 +625,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/metrics", get(crate::metrics::serve))
+        .route(
+            "/metrics",
+            get(|State(state): State<Arc<AppState>>| async move {
+                (
+                    [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+                    crate::metrics::render(&state.ingest),
+                )
+            }),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,

@@ -2,22 +2,11 @@
 //! agent's own `/metrics`, so one scrape config watches delivery from poller to store.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+/// The Prometheus content type of [`render`]'s text.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
-use crate::http::AppState;
-
-pub async fn serve(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        render(&state.ingest),
-    )
-}
-
-fn render(ingest: &crate::ingest::IngestStats) -> String {
+pub fn render(ingest: &crate::ingest::IngestStats) -> String {
     let s = ingest.snapshot();
     let mut out = String::new();
     let mut one = |name: &str, kind: &str, help: &str, value: u64| {

@@ -634,7 +634,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
         rx,
         spool.clone(),
         wake.clone(),
-        stats.clone(),
+        stats.writer.clone(),
         100_000,
     ));
     let mqtt = MqttConfig {
