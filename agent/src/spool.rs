@@ -303,14 +303,20 @@ impl Spool {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".seg")?.parse().ok()
+                // Record ids start at 1: a segment named 0 is not one of ours.
+                name.strip_suffix(".seg")?
+                    .parse()
+                    .ok()
+                    .filter(|&first: &u64| first > 0 && first <= u64::MAX >> 1)
             })
             .collect();
         firsts.sort_unstable();
 
         let mut stats = SpoolStats::default();
         let mut seqs = state.seqs;
-        let mut next_id = state.next_id.max(1).max(acked + 1);
+        // A damaged cursor must not overflow the arithmetic below: ids never reach 2^63.
+        acked = acked.min(u64::MAX >> 1);
+        let mut next_id = state.next_id.clamp(1, u64::MAX >> 1).max(acked + 1);
         let mut segments = VecDeque::new();
         let mut missing: Vec<(u64, u64)> = Vec::new();
         for (i, &first) in firsts.iter().enumerate() {
@@ -432,7 +438,11 @@ impl Spool {
                 "spool holds readings from an earlier run; they are sent first"
             );
         }
-        spool.write_state()?;
+        // Numbering is also recovered from the segments, so a disk too full for the state file
+        // must not keep the agent from starting (and polling into its memory buffer).
+        if let Err(e) = spool.write_state() {
+            tracing::warn!("spool state not saved at start ({e}); it is rebuilt from the segments");
+        }
         Ok(spool)
     }
 
@@ -566,12 +576,7 @@ impl Spool {
                 .front()
                 .is_some_and(|s| s.last_id <= self.acked)
         {
-            // Every record in it is acknowledged, so no cursor has to be saved first (a full
-            // disk may refuse even that small file): removing it cannot resurrect anything.
-            let seg = self.forget_front();
-            if let Err(e) = fs::remove_file(&seg.path) {
-                tracing::warn!(segment = %seg.path.display(), "cannot delete an acknowledged spool segment: {e}");
-            }
+            self.remove_acked_front();
             dropped += 1;
         }
         let freed = before - self.stats.bytes;
@@ -631,10 +636,21 @@ impl Spool {
     }
 
     fn delete_front(&mut self) -> Result<(), SpoolError> {
-        let seg = self.forget_front();
-        // Persist the cursor first: a crash in between must not resurrect a deleted range.
+        // Persist the cursor first: a crash in between must not resurrect a deleted range. If
+        // it cannot be saved (a full disk), the segment stays, counted and listed.
         self.save_cursor()?;
-        fs::remove_file(&seg.path).map_err(ctx(&seg.path))
+        self.remove_acked_front();
+        Ok(())
+    }
+
+    /// Deletes the oldest segment, every record of which is acknowledged: no cursor has to be
+    /// saved first (a full disk may refuse even that small file), since removing it cannot
+    /// resurrect anything.
+    fn remove_acked_front(&mut self) {
+        let seg = self.forget_front();
+        if let Err(e) = fs::remove_file(&seg.path) {
+            tracing::warn!(segment = %seg.path.display(), "cannot delete a spool segment: {e}");
+        }
     }
 
     /// Takes the oldest segment out of the spool's view (not off the disk).
@@ -687,7 +703,7 @@ impl Spool {
                 .front()
                 .is_some_and(|s| s.last_id <= self.acked && s.newest_ms < horizon)
         {
-            self.delete_front()?;
+            self.remove_acked_front();
         }
         Ok(())
     }
@@ -1103,6 +1119,21 @@ mod tests {
                 .is_some_and(|x| x == "seg")
         });
         assert_eq!(files.count(), 1);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn absurd_cursor_and_segment_names_on_disk_do_not_panic_or_stop_the_spool() {
+        let d = dir("absurd");
+        let mut s = open(&d, 1 << 20);
+        s.append(&mut [poll("a", 1)]).unwrap();
+        drop(s);
+        fs::write(d.join("acked"), u64::MAX.to_string()).unwrap();
+        fs::write(d.join("00000000000000000000.seg"), b"junk").unwrap();
+        fs::write(d.join(format!("{}.seg", u64::MAX)), b"junk").unwrap();
+        let mut s = open(&d, 1 << 20);
+        s.append(&mut [poll("a", 2)]).unwrap();
+        assert_eq!(s.last_seq("a"), 2);
         let _ = fs::remove_dir_all(&d);
     }
 
