@@ -52,6 +52,12 @@ pub fn render(ingest: &crate::ingest::IngestStats) -> String {
         s.store_errors,
     );
     one(
+        "kilowatch_gateway_dropped_qos0_total",
+        "counter",
+        "QoS 0 messages dropped in a flood (more than 10000 waiting).",
+        s.dropped_qos0,
+    );
+    one(
         "kilowatch_gateway_replay_requests_total",
         "counter",
         "Requests to agents to publish missing polls again.",
@@ -65,7 +71,7 @@ pub fn render(ingest: &crate::ingest::IngestStats) -> String {
     );
     let devices = ingest.sequences();
     type Field = fn(&crate::ingest::sequence::SequenceSnapshot) -> u64;
-    let per_device: [(&str, &str, &str, Field); 6] = [
+    let per_device: [(&str, &str, &str, Field); 8] = [
         (
             "kilowatch_gateway_seq_missing",
             "gauge",
@@ -101,6 +107,18 @@ pub fn render(ingest: &crate::ingest::IngestStats) -> String {
             "counter",
             "Polls received more than once (stored once).",
             |d| d.duplicates,
+        ),
+        (
+            "kilowatch_gateway_seq_refused_total",
+            "counter",
+            "Polls received but refused (dead-lettered).",
+            |d| d.refused,
+        ),
+        (
+            "kilowatch_gateway_seq_restarts_total",
+            "counter",
+            "Times the device's numbering started again.",
+            |d| d.restarts,
         ),
     ];
     for (name, kind, help, field) in per_device {

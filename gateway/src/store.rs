@@ -26,6 +26,32 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// A failure of the database, not of what was written: busy or locked by another writer,
+    /// a full disk, an I/O error, read-only. Retried; never blamed on a message.
+    pub fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        let (StoreError::Open { source: e, .. } | StoreError::Sql(e)) = self;
+        match e.sqlite_error_code() {
+            Some(code) => matches!(
+                code,
+                DatabaseBusy
+                    | DatabaseLocked
+                    | DiskFull
+                    | SystemIoFailure
+                    | ReadOnly
+                    | OutOfMemory
+                    | CannotOpen
+                    | FileLockingProtocolFailed
+                    | DatabaseCorrupt
+                    | NotADatabase
+            ),
+            // Not an SQLite answer at all (e.g. a value rusqlite refused to bind): the message.
+            None => false,
+        }
+    }
+}
+
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
 const SCHEMA_VERSION: i64 = 4;
 
@@ -1056,18 +1082,12 @@ impl Store {
         Ok(n)
     }
 
-    /// A small write that fails when the database cannot be written at all (disk full, read
-    /// only, locked): tells a broken store from a message the store refuses.
-    pub fn probe(&mut self) -> Result<(), StoreError> {
-        self.set_meta("write_probe", &Utc::now().timestamp_millis().to_string())
-    }
-
-    /// Devices that have series in the catalogue.
-    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
+    /// Devices of `site` that have series in the catalogue.
+    pub fn devices(&self, site: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT device FROM series")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
+            .prepare_cached("SELECT DISTINCT device FROM series WHERE site = ?1 ORDER BY device")?;
+        let rows = stmt.query_map([site], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

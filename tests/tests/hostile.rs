@@ -143,6 +143,14 @@ fn poison_and_foreign_messages_are_dead_lettered_and_never_stall_ingest() {
         (messages.len() - 50) as i64,
         "the other site's 50 messages never reach this gateway: {health}"
     );
+    // Poll 4 arrived (refused for its repeated quantity): delivered, not a hole to ask for.
+    // Poll 5 never came from m1 (another site's payload took its place): that one is missing.
+    let seq = &health["ingest"]["sequence"];
+    assert_eq!(
+        (seq["refused"].as_u64(), seq["missing"].as_u64()),
+        (Some(1), Some(1)),
+        "{seq}"
+    );
     let metrics = get_text(&format!("{base}/metrics")).unwrap();
     assert!(
         metrics.contains(&format!("kilowatch_gateway_rejected_total {dead_expected}")),

@@ -27,19 +27,42 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// `catalogued`: devices that already have series in the store.
+    /// `catalogued`: this site's devices that already have series in the store (those outside
+    /// the site file are admitted again, up to the cap).
     pub fn new(config: &SiteConfig, catalogued: impl IntoIterator<Item = String>) -> Self {
         let known: HashSet<String> = config.devices.iter().map(|d| d.id.clone()).collect();
+        let cap = config.gateway.admit_unknown_devices as usize;
         let admitted = catalogued
             .into_iter()
             .filter(|d| !known.contains(d))
+            .take(cap)
             .collect();
         Self {
             site: config.site.id.clone(),
             known,
             admitted,
-            cap: config.gateway.admit_unknown_devices as usize,
+            cap,
         }
+    }
+
+    /// Device, seq and poll time of a refused message that still names one of this site's
+    /// devices on its own topic: it was delivered, so its number is not a hole to ask for.
+    pub fn numbering(&self, topic: &str, payload: &[u8]) -> Option<(String, u64, i64)> {
+        #[derive(serde::Deserialize)]
+        struct Numbered {
+            site: String,
+            device: String,
+            seq: u64,
+            ts: DateTime<Utc>,
+        }
+        if payload.len() > kilowatch_agent::payload::MAX_PAYLOAD_BYTES {
+            return None;
+        }
+        let n: Numbered = serde_json::from_slice(payload).ok()?;
+        let ours = n.site == self.site
+            && (self.known.contains(&n.device) || self.admitted.contains(&n.device))
+            && topic == data_topic(&n.site, &n.device);
+        ours.then(|| (n.device, n.seq, n.ts.timestamp_millis()))
     }
 
     fn admit(&mut self, device: &str) -> Result<(), String> {
@@ -102,7 +125,8 @@ pub fn dead_letter(topic: &str, payload: &[u8], reason: String, now: DateTime<Ut
     DeadLetter {
         received: now,
         topic: cut(topic, 1024),
-        reason,
+        // Parser messages quote the offending text, which a hostile publisher chooses.
+        reason: cut(&reason, 512),
         size: payload.len(),
         payload: payload[..payload.len().min(DEAD_LETTER_KEEP)].to_vec(),
     }
@@ -194,6 +218,10 @@ tcp = "127.0.0.1:502"
     fn unknown_devices_are_admitted_up_to_the_cap_and_remembered() {
         let now = Utc::now();
         let mut g = Gate::new(&site(2), ["old".to_string()]);
+        // The catalogue never admits more than the cap, whatever it holds.
+        let many = (0..100).map(|i| format!("x{i}"));
+        assert_eq!(Gate::new(&site(2), many).admitted.len(), 2);
+        assert!(Gate::new(&site(0), ["old".to_string()]).admitted.is_empty());
         for (d, ok) in [
             ("old", true),
             ("new", true),
@@ -207,9 +235,21 @@ tcp = "127.0.0.1:502"
     }
 
     #[test]
+    fn a_refused_poll_of_the_site_still_counts_as_delivered() {
+        let g = Gate::new(&site(0), []);
+        let body = poll("plant", "incomer");
+        let topic = "kilowatch/v1/plant/incomer/data";
+        assert_eq!(g.numbering(topic, &body).map(|n| n.1), Some(1));
+        assert_eq!(g.numbering("kilowatch/v1/plant/x/data", &body), None);
+        assert_eq!(g.numbering(topic, &poll("plant", "ghost")), None);
+        assert_eq!(g.numbering(topic, b"{"), None);
+    }
+
+    #[test]
     fn a_dead_letter_keeps_the_size_and_the_first_bytes() {
         let big = vec![b'x'; 10 << 20];
-        let d = dead_letter("t", &big, "too big".into(), Utc::now());
+        let d = dead_letter("t", &big, "x".repeat(100_000), Utc::now());
         assert_eq!((d.size, d.payload.len()), (10 << 20, DEAD_LETTER_KEEP));
+        assert_eq!(d.reason.chars().count(), 513, "the reason is cut too");
     }
 }

@@ -30,7 +30,12 @@ pub use stats::{IngestSnapshot, IngestStats};
 pub const MQTT_MAX_PACKET: usize = 268_435_455;
 
 /// Health messages larger than this are not parsed (they are a status, a few KB).
-const MAX_HEALTH_BYTES: usize = 256 * 1024;
+const MAX_HEALTH_BYTES: usize = 64 * 1024;
+
+/// QoS 0 messages waiting for the writer at most. QoS 1 ones are bounded by the broker's
+/// in-flight window (we acknowledge after the commit); QoS 0 ones are not, so a flood of them
+/// beyond this is dropped and counted rather than grown in memory.
+const MAX_QOS0_QUEUED: usize = 10_000;
 
 /// The topics this gateway subscribes to: its own site's only.
 pub struct Topics {
@@ -99,10 +104,11 @@ pub async fn consume(
     opts.set_manual_acks(true);
     opts.set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
-    // Unbounded is bounded in practice: the broker sends no more than its in-flight window of
-    // unacknowledged QoS 1 messages, and we acknowledge only after committing.
+    // Unbounded for QoS 1: the broker sends no more than its in-flight window of
+    // unacknowledged messages, and we acknowledge only after committing. QoS 0: counted below.
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
     let mut writer = writer::Writer::open(config, &db, client.clone(), stats.clone())?;
+    let qos0_queued = writer.qos0_queued.clone();
 
     let topics = Topics::for_site(config);
     // Gap repair needs the whole stream; instances of a share group each see a part of it.
@@ -115,23 +121,31 @@ pub async fn consume(
     let net_stats = stats.clone();
     let network = tokio::spawn(async move {
         let mut stopping = false;
+        // Subscriptions still to make on this connection (a full request queue refuses them
+        // for a moment; they are tried again after every event until they are made).
+        let mut to_subscribe = false;
         loop {
+            if to_subscribe {
+                let mut subs = vec![(&topics.data, QoS::AtLeastOnce)];
+                // Agent health is a status, not data: QoS 0, not shared, not stored.
+                subs.push((&topics.health, QoS::AtMostOnce));
+                if repair {
+                    subs.push((&topics.reports, QoS::AtLeastOnce));
+                }
+                to_subscribe = false;
+                for (topic, qos) in subs {
+                    if let Err(e) = sub_client.try_subscribe(topic, qos) {
+                        tracing::warn!(topic, "cannot subscribe yet: {e}; trying again");
+                        to_subscribe = true;
+                    }
+                }
+            }
             match eventloop.poll().await {
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => stopping = true,
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!(%broker, "gateway connected to MQTT broker");
                     net_stats.connected.store(true, Ordering::Relaxed);
-                    let mut subs = vec![(&topics.data, QoS::AtLeastOnce)];
-                    // Agent health is a status, not data: QoS 0, not shared, not stored.
-                    subs.push((&topics.health, QoS::AtMostOnce));
-                    if repair {
-                        subs.push((&topics.reports, QoS::AtLeastOnce));
-                    }
-                    for (topic, qos) in subs {
-                        if let Err(e) = sub_client.try_subscribe(topic, qos) {
-                            tracing::error!(topic, "cannot subscribe: {e}");
-                        }
-                    }
+                    to_subscribe = true;
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     net_stats.subscribed.send_replace(true);
@@ -150,6 +164,13 @@ pub async fn consume(
                         Route::Report => Message::Report(p),
                         Route::Data => Message::Data(p),
                     };
+                    if message.publish().qos == QoS::AtMostOnce {
+                        if qos0_queued.load(Ordering::Relaxed) >= MAX_QOS0_QUEUED {
+                            net_stats.dropped_qos0.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        qos0_queued.fetch_add(1, Ordering::Relaxed);
+                    }
                     if tx.send(message).is_err() {
                         break;
                     }
@@ -170,7 +191,7 @@ pub async fn consume(
 
     tokio::select! {
         () = shutdown => {}
-        () = writer.run(rx, repair) => {}
+        () = writer.run(rx) => {}
     }
     let _ = client.try_disconnect();
     tokio::time::sleep(Duration::from_millis(100)).await;

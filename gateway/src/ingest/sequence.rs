@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 /// Longest range asked for in one request (the agent caps its work per request too).
 pub const MAX_REQUEST_SPAN: u64 = 10_000;
 
+/// A jump in the numbering larger than this is not a hole (a day of 100 polls a second is
+/// 8.6 million): the numbering started again somewhere else, or the number is not a poll's.
+pub const MAX_HOLE: u64 = 10_000_000;
+
 /// What the gateway knows about one device's numbering. Persisted as JSON, so a restarted
 /// gateway still knows the holes it was repairing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +40,9 @@ pub struct DeviceSequence {
     pub duplicates: u64,
     /// Times the device's numbering started again (agent spool wiped or replaced).
     pub restarts: u64,
+    /// Polls received but refused (dead-lettered): delivered, so not missing.
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// How a received poll relates to what came before.
@@ -54,7 +61,9 @@ pub enum Observed {
 impl DeviceSequence {
     /// Polls currently missing.
     pub fn missing(&self) -> u64 {
-        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+        self.gaps
+            .iter()
+            .fold(0u64, |n, (a, b)| n.saturating_add(b - a + 1))
     }
 
     /// Records one received poll.
@@ -70,12 +79,20 @@ impl DeviceSequence {
             self.high = seq;
             return Observed::Next;
         }
+        if seq > self.high && seq - self.high - 1 > MAX_HOLE {
+            tracing::warn!(
+                from = self.high,
+                to = seq,
+                "poll numbering jumped too far to be a hole; taken as a new numbering"
+            );
+            return self.restart(seq);
+        }
         if seq > self.high {
             let (from, to) = (self.high + 1, seq - 1);
             self.gaps.insert(from, to);
             self.gap_seen_ms.insert(from, now_ms);
             self.gaps_detected += 1;
-            self.missing_detected += to - from + 1;
+            self.missing_detected = self.missing_detected.saturating_add(to - from + 1);
             self.high = seq;
             return Observed::Gap(to - from + 1);
         }
@@ -85,19 +102,28 @@ impl DeviceSequence {
         }
         if newer {
             // Below the numbers seen, not a hole, yet newer than every poll seen: the agent
-            // numbers afresh. Old holes stay open; the agent will report them unavailable.
-            self.restarts += 1;
-            self.high = seq;
-            return Observed::Restarted;
+            // numbers afresh.
+            return self.restart(seq);
         }
         self.duplicates += 1;
         Observed::Duplicate
     }
 
+    /// A new numbering starts at `seq`. The old holes can no longer be asked for (the same
+    /// numbers now name other polls): they are lost.
+    fn restart(&mut self, seq: u64) -> Observed {
+        self.lost = self.lost.saturating_add(self.missing());
+        self.gaps.clear();
+        self.gap_seen_ms.clear();
+        self.restarts += 1;
+        self.high = seq;
+        Observed::Restarted
+    }
+
     /// The agent cannot provide `from..=to`: whatever of it is still open is lost.
     pub fn unavailable(&mut self, from: u64, to: u64) -> u64 {
         let n = self.take(from, to);
-        self.lost += n;
+        self.lost = self.lost.saturating_add(n);
         n
     }
 
@@ -112,11 +138,11 @@ impl DeviceSequence {
             .filter(|(_, &b)| b >= from)
             .map(|(&a, &b)| (a, b))
             .collect();
-        let mut taken = 0;
+        let mut taken = 0u64;
         for (a, b) in overlapping {
             self.gaps.remove(&a);
             let seen = self.gap_seen_ms.remove(&a).unwrap_or(0);
-            taken += b.min(to) - a.max(from) + 1;
+            taken = taken.saturating_add(b.min(to) - a.max(from) + 1);
             if a < from {
                 self.gaps.insert(a, from - 1);
                 self.gap_seen_ms.insert(a, seen);
@@ -168,6 +194,8 @@ pub struct SequenceSnapshot {
     pub lost: u64,
     pub duplicates: u64,
     pub restarts: u64,
+    /// Polls received but refused (dead-lettered).
+    pub refused: u64,
 }
 
 /// Every device's numbering, with what changed since it was last saved.
@@ -213,6 +241,14 @@ impl Sequences {
             .entry(device.to_owned())
             .or_default()
             .observe(seq, ts_ms, now_ms)
+    }
+
+    /// A poll that arrived but was refused (dead-lettered): it is not missing.
+    pub fn refused(&mut self, device: &str, seq: u64, ts_ms: i64, now_ms: i64) {
+        self.observe(device, seq, ts_ms, now_ms);
+        if let Some(d) = self.devices.get_mut(device) {
+            d.refused += 1;
+        }
     }
 
     pub fn unavailable(&mut self, device: &str, from: u64, to: u64) -> u64 {
@@ -297,6 +333,7 @@ impl Sequences {
                 lost: d.lost,
                 duplicates: d.duplicates,
                 restarts: d.restarts,
+                refused: d.refused,
             })
             .collect()
     }
@@ -345,6 +382,21 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_loses_the_old_holes_and_an_absurd_jump_is_no_hole() {
+        let mut d = seen(&[300, 400]);
+        assert_eq!(d.missing(), 99);
+        // The agent's spool was replaced: its new 350 is not the old 350.
+        assert_eq!(d.observe(1, 1_000_000, 0), Observed::Restarted);
+        assert_eq!((d.missing(), d.lost), (0, 99));
+        assert_eq!(d.observe(350, 350_000, 0), Observed::Gap(348));
+        // One poll numbered u64::MAX opens no hole of 2^64 polls.
+        assert_eq!(d.observe(u64::MAX, 2_000_000, 0), Observed::Restarted);
+        assert_eq!(d.missing(), 0);
+        assert_eq!(d.observe(351, 2_001_000, 0), Observed::Restarted);
+        assert_eq!(d.observe(352, 2_002_000, 0), Observed::Next);
+    }
+
+    #[test]
     fn requests_wait_for_the_grace_period_and_are_cut_to_size() {
         let mut d = DeviceSequence::default();
         d.observe(1, 1, 0);
@@ -381,10 +433,16 @@ mod tests {
 
     #[test]
     fn extreme_numbers_do_not_overflow() {
-        let mut d = seen(&[1, u64::MAX]);
-        assert_eq!(d.missing(), u64::MAX - 2);
-        assert_eq!(d.due(i64::MAX, 0, 1), vec![(2, MAX_REQUEST_SPAN + 1)]);
-        assert_eq!(d.unavailable(0, u64::MAX), u64::MAX - 2);
+        let mut d = seen(&[u64::MAX - MAX_HOLE - 1, u64::MAX]);
+        assert_eq!(d.missing(), MAX_HOLE);
+        assert_eq!(
+            d.due(i64::MAX, 0, 1),
+            vec![(
+                u64::MAX - MAX_HOLE,
+                u64::MAX - MAX_HOLE + MAX_REQUEST_SPAN - 1
+            )]
+        );
+        assert_eq!(d.unavailable(0, u64::MAX), MAX_HOLE);
         assert_eq!(d.observe(u64::MAX, 0, 0), Observed::Duplicate);
     }
 }

@@ -19,6 +19,8 @@ pub struct IngestStats {
     /// Messages the store itself refused (while it took others): dead-lettered.
     pub poison: AtomicU64,
     pub store_errors: AtomicU64,
+    /// QoS 0 messages dropped because too many were already waiting (a flood).
+    pub dropped_qos0: AtomicU64,
     pub connected: AtomicBool,
     /// Replay requests sent to agents, and their reports received (and unreadable ones).
     pub replay_requests: AtomicU64,
@@ -41,6 +43,8 @@ pub struct SequenceTotals {
     /// Polls the agents reported they can no longer provide.
     pub lost: u64,
     pub duplicates: u64,
+    /// Polls received but refused (dead-lettered).
+    pub refused: u64,
     pub replay_requests: u64,
     pub replay_reports: u64,
 }
@@ -56,6 +60,7 @@ pub struct IngestSnapshot {
     pub rejected: u64,
     pub poison: u64,
     pub store_errors: u64,
+    pub dropped_qos0: u64,
     pub sequence: SequenceTotals,
 }
 
@@ -91,6 +96,7 @@ impl IngestStats {
             sequence.repaired += s.repaired;
             sequence.lost += s.lost;
             sequence.duplicates += s.duplicates;
+            sequence.refused += s.refused;
         }
         IngestSnapshot {
             mqtt_connected: self.connected.load(Ordering::Relaxed),
@@ -100,6 +106,7 @@ impl IngestStats {
             rejected: self.rejected.load(Ordering::Relaxed),
             poison: self.poison.load(Ordering::Relaxed),
             store_errors: self.store_errors.load(Ordering::Relaxed),
+            dropped_qos0: self.dropped_qos0.load(Ordering::Relaxed),
             sequence,
         }
     }

@@ -31,6 +31,11 @@ pub(crate) struct Writer {
     client: AsyncClient,
     stats: Arc<IngestStats>,
     site: String,
+    /// Track poll numbering and ask for holes (off with a share group: each instance sees a
+    /// part of the stream, and the rest would look like holes).
+    repair: bool,
+    /// QoS 0 messages waiting in the channel (the network task bounds them).
+    pub qos0_queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Writer {
@@ -44,7 +49,7 @@ impl Writer {
             config,
             &kilowatch_agent::profile::ProfileLibrary::builtin(),
         ));
-        let gate = Gate::new(config, store.devices()?);
+        let gate = Gate::new(config, store.devices(&config.site.id)?);
         let sequences = Sequences::restore(store.sequences()?);
         *stats.sequences.lock().unwrap_or_else(|p| p.into_inner()) = sequences.snapshot();
         Ok(Self {
@@ -54,11 +59,14 @@ impl Writer {
             client,
             stats,
             site: config.site.id.clone(),
+            repair: config.gateway.share_group.is_none(),
+            qos0_queued: Arc::default(),
         })
     }
 
-    /// Stores what arrives on `rx` until it closes; with `repair`, asks for missing polls.
-    pub async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Message>, repair: bool) {
+    /// Stores what arrives on `rx` until it closes, asking for missing polls.
+    pub async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        let repair = self.repair;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -83,10 +91,26 @@ impl Writer {
     async fn take(&mut self, messages: Vec<Message>) {
         let now = Utc::now();
         let mut batch = Vec::with_capacity(messages.len());
+        // Per data message: the device numbering it carries, if it is one of the site's polls.
+        let mut numbering = Vec::with_capacity(messages.len());
+        let mut reports = Vec::new();
         for m in &messages {
+            let p = m.publish();
+            if p.qos == QoS::AtMostOnce {
+                self.qos0_queued.fetch_sub(1, Ordering::Relaxed);
+            }
             match m {
-                Message::Data(p) => batch.push(self.gate.classify(&p.topic, &p.payload, now)),
-                Message::Report(p) => self.report(&p.topic, &p.payload),
+                Message::Data(p) => {
+                    let item = self.gate.classify(&p.topic, &p.payload, now);
+                    numbering.push(match &item {
+                        Incoming::Poll(poll) => {
+                            Some((poll.device.clone(), poll.seq, poll.ts.timestamp_millis()))
+                        }
+                        Incoming::Dead(_) => self.gate.numbering(&p.topic, &p.payload),
+                    });
+                    batch.push(item);
+                }
+                Message::Report(p) => reports.push(p),
             }
         }
         for item in &batch {
@@ -94,24 +118,35 @@ impl Writer {
                 tracing::warn!(topic = %d.topic, size = d.size, "rejected message: {}", d.reason);
             }
         }
-        let written = self.commit(batch).await;
+        let (written, batch) = self.commit(batch).await;
         self.stats
             .messages
-            .fetch_add(messages.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.stats
             .stored_samples
-            .fetch_add(written.0.samples as u64, Ordering::Relaxed);
+            .fetch_add(written.samples as u64, Ordering::Relaxed);
         self.stats
             .rejected
-            .fetch_add(written.0.dead as u64, Ordering::Relaxed);
-        let now_ms = Utc::now().timestamp_millis();
-        for item in &written.1 {
-            if let Incoming::Poll(p) = item {
-                self.sequences
-                    .observe(&p.device, p.seq, p.ts.timestamp_millis(), now_ms);
+            .fetch_add(written.dead as u64, Ordering::Relaxed);
+        if self.repair {
+            let now_ms = Utc::now().timestamp_millis();
+            for (item, numbered) in batch.iter().zip(numbering) {
+                let Some((device, seq, ts)) = numbered else {
+                    continue;
+                };
+                match item {
+                    Incoming::Poll(_) => {
+                        self.sequences.observe(&device, seq, ts, now_ms);
+                    }
+                    Incoming::Dead(_) => self.sequences.refused(&device, seq, ts, now_ms),
+                }
             }
+            // After the data: a report may cover polls re-sent in this very batch.
+            for p in reports {
+                self.report(&p.topic, &p.payload);
+            }
+            self.save_sequences();
         }
-        self.save_sequences();
         for m in &messages {
             if let Err(e) = self.client.ack(m.publish()).await {
                 tracing::warn!("cannot acknowledge message: {e}");
@@ -123,8 +158,16 @@ impl Writer {
     /// store refused on its own is replaced by its dead letter).
     async fn commit(&mut self, mut batch: Vec<Incoming>) -> (WriteStats, Vec<Incoming>) {
         let mut attempt = 0u32;
+        // With a batch the store refused for its content: items written one by one so far.
+        let mut isolated: Option<(usize, WriteStats)> = None;
         loop {
-            let result = tokio::task::block_in_place(|| self.store.write(&batch));
+            let result = match isolated.as_mut() {
+                None => tokio::task::block_in_place(|| self.store.write(&batch)),
+                Some((done, stats)) => {
+                    let r = tokio::task::block_in_place(|| self.isolate(&mut batch, done, stats));
+                    r.map(|()| *stats)
+                }
+            };
             let e = match result {
                 Ok(w) => return (w, batch),
                 Err(e) => e,
@@ -132,36 +175,52 @@ impl Writer {
             self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
             tracing::error!("store write failed (attempt {attempt}): {e}");
-            // Is it the store, or something in this batch? If the store takes a small write,
-            // write the messages one by one and dead-letter those it refuses.
-            if tokio::task::block_in_place(|| self.store.probe()).is_ok() {
-                match tokio::task::block_in_place(|| self.isolate(&mut batch)) {
-                    Ok(()) => continue,
-                    Err(e) => tracing::error!("store write failed while isolating: {e}"),
-                }
+            if !e.is_transient() && isolated.is_none() {
+                // Not the database but something in the batch: find it, keep the rest.
+                isolated = Some((0, WriteStats::default()));
+                continue;
             }
             // Acknowledging without a commit would lose the readings: wait and retry.
             tokio::time::sleep(Duration::from_millis(500).saturating_mul(attempt.min(20))).await;
         }
     }
 
-    /// Replaces every item the store refuses on its own by a dead letter.
-    fn isolate(&mut self, batch: &mut [Incoming]) -> Result<(), StoreError> {
-        for item in batch.iter_mut() {
-            if let Err(e) = self.store.write(std::slice::from_ref(item)) {
-                self.store.probe()?;
-                let Incoming::Poll(p) = item else { continue };
-                let topic = kilowatch_agent::payload::data_topic(&p.site, &p.device);
-                let body = p.to_json();
-                tracing::error!(%topic, "the store refused a message: {e}; dead-lettered");
-                self.stats.poison.fetch_add(1, Ordering::Relaxed);
-                *item = Incoming::Dead(dead_letter(
-                    &topic,
-                    &body,
-                    format!("the store refused it: {e}"),
-                    Utc::now(),
-                ));
-            }
+    /// Writes `batch[*done..]` one message at a time; a message the store refuses for what it
+    /// is (not for a busy, full or failing database) is replaced by its dead letter. Stops at a
+    /// failure of the database, to be resumed from `done`.
+    fn isolate(
+        &mut self,
+        batch: &mut [Incoming],
+        done: &mut usize,
+        stats: &mut WriteStats,
+    ) -> Result<(), StoreError> {
+        while let Some(item) = batch.get_mut(*done) {
+            let written = match self.store.write(std::slice::from_ref(item)) {
+                Ok(w) => w,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    let (topic, body) = match item {
+                        Incoming::Poll(p) => (
+                            kilowatch_agent::payload::data_topic(&p.site, &p.device),
+                            p.to_json(),
+                        ),
+                        Incoming::Dead(d) => (d.topic.clone(), d.payload.clone()),
+                    };
+                    tracing::error!(%topic, "the store refused a message: {e}; dead-lettered");
+                    self.stats.poison.fetch_add(1, Ordering::Relaxed);
+                    *item = Incoming::Dead(dead_letter(
+                        &topic,
+                        &body,
+                        format!("the store refused it: {e}"),
+                        Utc::now(),
+                    ));
+                    self.store.write(std::slice::from_ref(item))?
+                }
+            };
+            stats.polls += written.polls;
+            stats.samples += written.samples;
+            stats.dead += written.dead;
+            *done += 1;
         }
         Ok(())
     }
