@@ -12,6 +12,15 @@ use rumqttc::{TlsConfiguration, Transport};
 
 use crate::config::{MqttConfig, MqttProtocol};
 
+/// The largest MQTT packet body there is (the protocol's limit on "remaining length"). Clients
+/// accept whatever the broker accepted and decide afterwards what to keep: a smaller client
+/// limit drops the connection on a large message, and the broker delivers the same message
+/// again at every reconnect, stalling the client for good.
+pub const MAX_INCOMING_PACKET: usize = 268_435_455;
+
+/// What this side publishes at most (a poll is a few KB).
+pub const MAX_OUTGOING_PACKET: usize = 1 << 20;
+
 /// Splits `host:port`.
 pub fn host_port(addr: &str) -> anyhow::Result<(String, u16)> {
     let (host, port) = addr
@@ -149,7 +158,7 @@ impl Connector {
         let mut o = rumqttc::MqttOptions::new(&self.client_id, &self.host, self.port);
         o.set_keep_alive(self.keep_alive)
             .set_clean_session(false)
-            .set_max_packet_size(1 << 20, 1 << 20)
+            .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
             .set_transport(self.transport());
         if let Some(u) = &self.username {
             let pass = self
@@ -177,7 +186,7 @@ impl Connector {
                 o.set_keep_alive(self.keep_alive)
                     .set_clean_session(false)
                     .set_inflight(inflight)
-                    .set_max_packet_size(1 << 20, 1 << 20)
+                    .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
                     .set_transport(self.transport());
                 if let Some(u) = &self.username {
                     o.set_credentials(u, pass);
@@ -201,7 +210,7 @@ impl Connector {
                     // Keep the session for a day of broker-side absence.
                     .set_session_expiry_interval(Some(86_400))
                     .set_outgoing_inflight_upper_limit(inflight)
-                    .set_max_packet_size(Some(1 << 20))
+                    .set_max_packet_size(Some(MAX_INCOMING_PACKET as u32))
                     .set_transport(self.transport());
                 if let Some(u) = &self.username {
                     o.set_credentials(u, pass);

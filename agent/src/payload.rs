@@ -60,6 +60,9 @@ pub fn replay_report_topic(site: &str, device: &str) -> String {
 /// The version of [`ReplayRequest`] and [`ReplayReport`] this build produces and accepts.
 pub const REPLAY_VERSION: u32 = 1;
 
+/// Largest replay request or report read (one is about 100 bytes).
+pub const MAX_REPLAY_REQUEST_BYTES: usize = 4096;
+
 /// Widest `from_seq..=to_seq` a replay request may ask for.
 pub const MAX_REPLAY_SPAN: u64 = 1_000_000;
 
@@ -87,6 +90,8 @@ pub enum ReplayError {
     Reversed { from: u64, to: u64 },
     #[error("range {from}..={to} is wider than {MAX_REPLAY_SPAN} readings")]
     TooWide { from: u64, to: u64 },
+    #[error("{size} bytes is not a replay request (at most {MAX_REPLAY_REQUEST_BYTES})")]
+    TooLarge { size: usize },
 }
 
 impl ReplayRequest {
@@ -105,6 +110,9 @@ impl ReplayRequest {
 
     /// Parses and validates a request (version, `from_seq <= to_seq`, span).
     pub fn parse(bytes: &[u8]) -> Result<Self, ReplayError> {
+        if bytes.len() > MAX_REPLAY_REQUEST_BYTES {
+            return Err(ReplayError::TooLarge { size: bytes.len() });
+        }
         #[derive(Deserialize)]
         struct Version {
             version: u32,

@@ -23,12 +23,6 @@ use tokio::sync::mpsc;
 
 pub use stats::{IngestSnapshot, IngestStats};
 
-/// The largest MQTT packet body there is (the protocol's limit on "remaining length"): the
-/// gateway accepts whatever the broker accepted, and only then decides what to keep. A smaller
-/// client limit drops the connection on a large message, and the broker redelivers the same
-/// message on every reconnect: ingest would stall for good.
-pub const MQTT_MAX_PACKET: usize = 268_435_455;
-
 /// Health messages larger than this are not parsed (they are a status, a few KB).
 const MAX_HEALTH_BYTES: usize = 64 * 1024;
 
@@ -102,7 +96,10 @@ pub async fn consume(
         kilowatch_agent::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
     let mut opts = connector.v4_options();
     opts.set_manual_acks(true);
-    opts.set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
+    opts.set_max_packet_size(
+        kilowatch_agent::mqtt::MAX_INCOMING_PACKET,
+        kilowatch_agent::mqtt::MAX_OUTGOING_PACKET,
+    );
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
     // Unbounded for QoS 1: the broker sends no more than its in-flight window of
     // unacknowledged messages, and we acknowledge only after committing. QoS 0: counted below.

@@ -43,6 +43,14 @@ pub struct DeviceSequence {
     /// Polls received but refused (dead-lettered): delivered, so not missing.
     #[serde(default)]
     pub refused: u64,
+    /// Single polls whose number broke the numbering and that the next poll did not follow
+    /// (a forged or corrupt `seq`): undone, not counted as holes or losses.
+    #[serde(default)]
+    pub outliers: u64,
+    /// The state before the last jump of the numbering (a hole or a new numbering), kept until
+    /// a following poll confirms the jump, so that a lone outlier can be undone.
+    #[serde(default)]
+    pub unconfirmed: Option<Box<DeviceSequence>>,
 }
 
 /// How a received poll relates to what came before.
@@ -68,6 +76,40 @@ impl DeviceSequence {
 
     /// Records one received poll.
     pub fn observe(&mut self, seq: u64, ts_ms: i64, now_ms: i64) -> Observed {
+        let prior = self.unconfirmed.take();
+        // Only a poll that does not simply follow can jump: keep the state it may replace.
+        let follows = self.high == 0 || self.high.checked_add(1) == Some(seq);
+        let before = (!follows).then(|| self.clone());
+        let observed = self.step(seq, ts_ms, now_ms);
+        if observed == Observed::Next {
+            // Whatever jump came before is followed: confirmed.
+            return observed;
+        }
+        if let Some(prior) = prior {
+            // The jump was not followed, but this poll follows the numbering from before it:
+            // the jump was a lone outlier.
+            let mut undone = (*prior).clone();
+            if undone.step(seq, ts_ms, now_ms) == Observed::Next {
+                tracing::warn!(
+                    seq = self.high,
+                    "a poll number that broke the numbering was not followed; ignored"
+                );
+                undone.outliers = self.outliers + 1;
+                *self = undone;
+                return Observed::Next;
+            }
+            if matches!(observed, Observed::Repaired | Observed::Duplicate) {
+                self.unconfirmed = Some(prior);
+                return observed;
+            }
+        }
+        if matches!(observed, Observed::Gap(_) | Observed::Restarted) {
+            self.unconfirmed = before.map(Box::new);
+        }
+        observed
+    }
+
+    fn step(&mut self, seq: u64, ts_ms: i64, now_ms: i64) -> Observed {
         let newer = ts_ms > self.newest_ts_ms;
         self.newest_ts_ms = self.newest_ts_ms.max(ts_ms);
         if self.high == 0 {
@@ -118,6 +160,14 @@ impl DeviceSequence {
         self.restarts += 1;
         self.high = seq;
         Observed::Restarted
+    }
+
+    /// A poll that arrived but was refused: if its number was a hole, the hole closes (it was
+    /// delivered); it does not move the numbering (its content is not trusted).
+    pub fn refused(&mut self, seq: u64) {
+        if self.take(seq, seq) > 0 {
+            self.refused += 1;
+        }
     }
 
     /// The agent cannot provide `from..=to`: whatever of it is still open is lost.
@@ -196,6 +246,8 @@ pub struct SequenceSnapshot {
     pub restarts: u64,
     /// Polls received but refused (dead-lettered).
     pub refused: u64,
+    /// Lone polls whose number broke the numbering, ignored.
+    pub outliers: u64,
 }
 
 /// Every device's numbering, with what changed since it was last saved.
@@ -244,10 +296,10 @@ impl Sequences {
     }
 
     /// A poll that arrived but was refused (dead-lettered): it is not missing.
-    pub fn refused(&mut self, device: &str, seq: u64, ts_ms: i64, now_ms: i64) {
-        self.observe(device, seq, ts_ms, now_ms);
+    pub fn refused(&mut self, device: &str, seq: u64) {
         if let Some(d) = self.devices.get_mut(device) {
-            d.refused += 1;
+            self.dirty.insert(device.to_owned());
+            d.refused(seq);
         }
     }
 
@@ -334,6 +386,7 @@ impl Sequences {
                 duplicates: d.duplicates,
                 restarts: d.restarts,
                 refused: d.refused,
+                outliers: d.outliers,
             })
             .collect()
     }
@@ -391,9 +444,10 @@ mod tests {
         assert_eq!(d.observe(350, 350_000, 0), Observed::Gap(348));
         // One poll numbered u64::MAX opens no hole of 2^64 polls.
         assert_eq!(d.observe(u64::MAX, 2_000_000, 0), Observed::Restarted);
-        assert_eq!(d.missing(), 0);
-        assert_eq!(d.observe(351, 2_001_000, 0), Observed::Restarted);
+        // ... and the real numbering going on undoes it.
+        assert_eq!(d.observe(351, 2_001_000, 0), Observed::Next);
         assert_eq!(d.observe(352, 2_002_000, 0), Observed::Next);
+        assert_eq!((d.outliers, d.restarts), (1, 1));
     }
 
     #[test]
@@ -429,6 +483,29 @@ mod tests {
         // Closed: nothing to ask.
         s.unavailable("d", 0, 1_000);
         assert!(!asked_at(&mut s, 100_000));
+    }
+
+    #[test]
+    fn a_lone_forged_number_is_undone_by_the_next_real_poll() {
+        // A far jump, then the real numbering goes on: no hole, no loss.
+        let mut d = seen(&[100]);
+        d.observe(9_000_000, 101_000, 0);
+        assert_eq!(d.observe(101, 101_000, 0), Observed::Next);
+        assert_eq!((d.missing(), d.lost, d.outliers, d.high), (0, 0, 1, 101));
+        // u64::MAX with a time in the future: the real polls are not taken as duplicates.
+        d.observe(u64::MAX, 10_000_000, 0);
+        assert_eq!(d.observe(102, 102_000, 0), Observed::Next);
+        assert_eq!(d.observe(103, 103_000, 0), Observed::Next);
+        assert_eq!((d.missing(), d.lost, d.outliers, d.restarts), (0, 0, 2, 0));
+        // A real hole is confirmed by the poll after it and stays.
+        d.observe(110, 110_000, 0);
+        assert_eq!(d.observe(111, 111_000, 0), Observed::Next);
+        assert_eq!(d.missing(), 6);
+        // A refused poll closes its hole, and moves nothing.
+        d.refused(105);
+        assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
+        d.refused(5_000_000);
+        assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Writer {
                     Incoming::Poll(_) => {
                         self.sequences.observe(&device, seq, ts, now_ms);
                     }
-                    Incoming::Dead(_) => self.sequences.refused(&device, seq, ts, now_ms),
+                    Incoming::Dead(_) => self.sequences.refused(&device, seq),
                 }
             }
             // After the data: a report may cover polls re-sent in this very batch.
