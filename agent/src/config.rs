@@ -658,6 +658,13 @@ fn address_problem(addr: &str) -> Option<String> {
     if host.trim_matches(['[', ']']).trim().is_empty() {
         return Some(format!("`{addr}` has no host: use host:port"));
     }
+    // An IPv6 address is written in brackets, whole: [::1]:1883.
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if (host.contains(['[', ']']) || host.contains(':')) && !bracketed {
+        return Some(format!(
+            "`{addr}`: write an IPv6 address in brackets, e.g. [::1]:1883"
+        ));
+    }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => None,
         _ => Some(format!("`{addr}`: the port must be 1-65535")),
@@ -1134,6 +1141,24 @@ profile = "eastron-sdm630"
 tcp = "127.0.0.1:502"
 interval = "2s"
 "#;
+
+    #[test]
+    fn addresses_are_host_and_port_with_ipv6_in_brackets() {
+        for ok in ["127.0.0.1:1883", "broker.plant:8883", "[::1]:1883"] {
+            assert_eq!(address_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "[::1:1883",
+            "::1:1883",
+            "::1]:1883",
+            "host",
+            ":1883",
+            "h:0",
+            "h:99999",
+        ] {
+            assert!(address_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn transports_and_channels() {

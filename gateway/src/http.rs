@@ -90,6 +90,12 @@ pub fn pick_resolution(span_ms: i64, step_s: Option<i64>) -> i64 {
 /// Most points a query's range divided by its step (or resolution) may come to.
 pub const MAX_RANGE_POINTS: i64 = 100_000;
 
+/// Most energy series, independent variables and non-routine adjustments one M&V request may
+/// name.
+pub const MAX_MV_SERIES: usize = 50;
+pub const MAX_MV_VARS: usize = 20;
+pub const MAX_MV_ADJUSTMENTS: usize = 100;
+
 /// Refuses a range that would take more than [`MAX_RANGE_POINTS`] points of `per_ms` each
 /// (`per_ms` 0: raw samples of a short range, not limited here).
 pub fn check_points(span_ms: i64, per_ms: i64, step: Option<&str>) -> Result<(), String> {
@@ -149,7 +155,10 @@ fn secs(d: std::time::Duration) -> i64 {
 
 /// Milliseconds per point: the step or the resolution, whichever is longer.
 fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
-    let step = step.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    // A step under a millisecond counts as one: rounded down to 0 it would lift the limit.
+    let step = step.map_or(0, |d| {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+    });
     step.max(res.saturating_mul(1000))
 }
 
@@ -411,11 +420,36 @@ async fn mv(
         })
         .unwrap_or_default()
     };
+    // Each listed series is loaded for both periods: a long list is a memory bill, and no
+    // model takes more than a handful of drivers.
+    let (energy, vars, adjust) = (
+        split(q.energy, ','),
+        split(q.var, ','),
+        split(q.adjust, ';'),
+    );
+    for (name, list, max) in [
+        ("energy", &energy, MAX_MV_SERIES),
+        ("var", &vars, MAX_MV_VARS),
+        ("adjust", &adjust, MAX_MV_ADJUSTMENTS),
+    ] {
+        let distinct: std::collections::HashSet<&String> = list.iter().collect();
+        if distinct.len() != list.len() {
+            return Ok(bad_request(format!(
+                "`{name}` names a series more than once"
+            )));
+        }
+        if list.len() > max {
+            return Ok(bad_request(format!(
+                "`{name}` lists {} entries, more than the limit of {max}",
+                list.len()
+            )));
+        }
+    }
     let query = crate::mv::input::StoreQuery {
         asset: q.asset,
-        energy: split(q.energy, ','),
+        energy,
         temp: q.temp,
-        vars: split(q.var, ','),
+        vars,
         no_temp: q.no_temp,
     };
     let options = crate::mv::Options {
@@ -423,7 +457,7 @@ async fn mv(
         reporting,
         granularity: q.granularity,
         model: q.model,
-        adjust: split(q.adjust, ';'),
+        adjust,
         temp_unit: None,
         energy_unit: None,
     };
@@ -773,6 +807,17 @@ mod tests {
         assert!(e.contains("limit of 100000"), "{e}");
         let e = error_of(&format!("/api/v1/query?{s}&{all}"));
         assert!(e.contains("limit of 100000"), "{e}");
+        let many = vec!["incomer/active_power"; 3000].join(",");
+        let e = error_of(&format!("/api/v1/mv?asset=plant&var={many}&baseline=2026-01-01..2026-02-01&reporting=2026-02-01..2026-03-01"));
+        assert!(e.contains("more than once"), "{e}");
+        let many: Vec<String> = (0..21).map(|i| format!("incomer/q{i}")).collect();
+        let e = error_of(&format!("/api/v1/mv?asset=plant&var={}&baseline=2026-01-01..2026-02-01&reporting=2026-02-01..2026-03-01", many.join(",")));
+        assert!(e.contains("limit of 20"), "{e}");
+        // A step under a millisecond does not lift the limit.
+        for tiny in ["0.5ms", "0.000001ms"] {
+            let e = error_of(&format!("/api/v1/query?{s}&{all}&step={tiny}"));
+            assert!(e.contains("limit of 100000"), "{tiny}: {e}");
+        }
         let e = error_of(&format!(
             "/api/v1/energy?device=demo-plant/incomer&{all}&step=1h"
         ));
