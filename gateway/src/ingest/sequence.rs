@@ -162,10 +162,13 @@ impl DeviceSequence {
         Observed::Restarted
     }
 
-    /// A poll that arrived but was refused: if its number was a hole, the hole closes (it was
-    /// delivered); it does not move the numbering (its content is not trusted).
+    /// A poll that arrived but was refused: delivered, so not missing. It may close a hole or
+    /// take the next number, but never jump the numbering (its content is not trusted).
     pub fn refused(&mut self, seq: u64) {
-        if self.take(seq, seq) > 0 {
+        if self.high != 0 && self.high.checked_add(1) == Some(seq) {
+            self.high = seq;
+            self.refused += 1;
+        } else if self.take(seq, seq) > 0 {
             self.refused += 1;
         }
     }
@@ -506,6 +509,8 @@ mod tests {
         assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
         d.refused(5_000_000);
         assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
+        d.refused(112);
+        assert_eq!((d.missing(), d.refused, d.high), (5, 2, 112));
     }
 
     #[test]
