@@ -16,6 +16,45 @@ pub const MAX_REQUEST_SPAN: u64 = 10_000;
 /// 8.6 million): the numbering started again somewhere else, or the number is not a poll's.
 pub const MAX_HOLE: u64 = 10_000_000;
 
+/// Counters of one device's numbering (or, summed, of all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    /// Holes ever opened, and the polls they covered.
+    pub gaps_detected: u64,
+    pub missing_detected: u64,
+    /// Polls that arrived inside a hole (replayed or late) and closed part of it.
+    pub repaired: u64,
+    /// Polls the agent reported it can no longer provide.
+    pub lost: u64,
+    /// Polls received again (at-least-once redelivery; stored once by the upsert).
+    pub duplicates: u64,
+    /// Times the device's numbering started again (agent spool wiped or replaced).
+    pub restarts: u64,
+    /// Polls received but refused (dead-lettered): delivered, so not missing.
+    pub refused: u64,
+    /// Single polls whose number broke the numbering and that the next poll did not follow
+    /// (a forged or corrupt `seq`): undone, not counted as holes or losses.
+    pub outliers: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        for (a, b) in [
+            (&mut self.gaps_detected, o.gaps_detected),
+            (&mut self.missing_detected, o.missing_detected),
+            (&mut self.repaired, o.repaired),
+            (&mut self.lost, o.lost),
+            (&mut self.duplicates, o.duplicates),
+            (&mut self.restarts, o.restarts),
+            (&mut self.refused, o.refused),
+            (&mut self.outliers, o.outliers),
+        ] {
+            *a = a.saturating_add(b);
+        }
+    }
+}
+
 /// What the gateway knows about one device's numbering. Persisted as JSON, so a restarted
 /// gateway still knows the holes it was repairing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,24 +68,9 @@ pub struct DeviceSequence {
     /// When (ms since the epoch) each open hole was first seen, by its first seq at the time.
     #[serde(default)]
     pub gap_seen_ms: BTreeMap<u64, i64>,
-    /// Holes ever opened, and the polls they covered.
-    pub gaps_detected: u64,
-    pub missing_detected: u64,
-    /// Polls that arrived inside a hole (replayed or late) and closed part of it.
-    pub repaired: u64,
-    /// Polls the agent reported it can no longer provide.
-    pub lost: u64,
-    /// Polls received again (at-least-once redelivery; stored once by the upsert).
-    pub duplicates: u64,
-    /// Times the device's numbering started again (agent spool wiped or replaced).
-    pub restarts: u64,
-    /// Polls received but refused (dead-lettered): delivered, so not missing.
-    #[serde(default)]
-    pub refused: u64,
-    /// Single polls whose number broke the numbering and that the next poll did not follow
-    /// (a forged or corrupt `seq`): undone, not counted as holes or losses.
-    #[serde(default)]
-    pub outliers: u64,
+    /// What happened to the numbering so far.
+    #[serde(flatten)]
+    pub counts: Counters,
     /// The state before the last jump of the numbering (a hole or a new numbering), kept until
     /// a following poll confirms the jump, so that a lone outlier can be undone.
     #[serde(default)]
@@ -94,7 +118,7 @@ impl DeviceSequence {
                     seq = self.high,
                     "a poll number that broke the numbering was not followed; ignored"
                 );
-                undone.outliers = self.outliers + 1;
+                undone.counts.outliers = self.counts.outliers + 1;
                 *self = undone;
                 return Observed::Next;
             }
@@ -133,13 +157,14 @@ impl DeviceSequence {
             let (from, to) = (self.high + 1, seq - 1);
             self.gaps.insert(from, to);
             self.gap_seen_ms.insert(from, now_ms);
-            self.gaps_detected += 1;
-            self.missing_detected = self.missing_detected.saturating_add(to - from + 1);
+            self.counts.gaps_detected += 1;
+            self.counts.missing_detected =
+                self.counts.missing_detected.saturating_add(to - from + 1);
             self.high = seq;
             return Observed::Gap(to - from + 1);
         }
         if self.take(seq, seq) > 0 {
-            self.repaired += 1;
+            self.counts.repaired += 1;
             return Observed::Repaired;
         }
         if newer {
@@ -147,17 +172,17 @@ impl DeviceSequence {
             // numbers afresh.
             return self.restart(seq);
         }
-        self.duplicates += 1;
+        self.counts.duplicates += 1;
         Observed::Duplicate
     }
 
     /// A new numbering starts at `seq`. The old holes can no longer be asked for (the same
     /// numbers now name other polls): they are lost.
     fn restart(&mut self, seq: u64) -> Observed {
-        self.lost = self.lost.saturating_add(self.missing());
+        self.counts.lost = self.counts.lost.saturating_add(self.missing());
         self.gaps.clear();
         self.gap_seen_ms.clear();
-        self.restarts += 1;
+        self.counts.restarts += 1;
         self.high = seq;
         Observed::Restarted
     }
@@ -167,16 +192,16 @@ impl DeviceSequence {
     pub fn refused(&mut self, seq: u64) {
         if self.high != 0 && self.high.checked_add(1) == Some(seq) {
             self.high = seq;
-            self.refused += 1;
+            self.counts.refused += 1;
         } else if self.take(seq, seq) > 0 {
-            self.refused += 1;
+            self.counts.refused += 1;
         }
     }
 
     /// The agent cannot provide `from..=to`: whatever of it is still open is lost.
     pub fn unavailable(&mut self, from: u64, to: u64) -> u64 {
         let n = self.take(from, to);
-        self.lost = self.lost.saturating_add(n);
+        self.counts.lost = self.counts.lost.saturating_add(n);
         n
     }
 
@@ -241,16 +266,8 @@ pub struct SequenceSnapshot {
     pub high_seq: u64,
     /// Polls missing now (asked for again, not yet back).
     pub missing: u64,
-    pub gaps_detected: u64,
-    pub missing_detected: u64,
-    pub repaired: u64,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub restarts: u64,
-    /// Polls received but refused (dead-lettered).
-    pub refused: u64,
-    /// Lone polls whose number broke the numbering, ignored.
-    pub outliers: u64,
+    #[serde(flatten)]
+    pub counts: Counters,
 }
 
 /// Every device's numbering, with what changed since it was last saved.
@@ -382,14 +399,7 @@ impl Sequences {
                 device: device.clone(),
                 high_seq: d.high,
                 missing: d.missing(),
-                gaps_detected: d.gaps_detected,
-                missing_detected: d.missing_detected,
-                repaired: d.repaired,
-                lost: d.lost,
-                duplicates: d.duplicates,
-                restarts: d.restarts,
-                refused: d.refused,
-                outliers: d.outliers,
+                counts: d.counts,
             })
             .collect()
     }
@@ -412,7 +422,11 @@ mod tests {
         let mut d = seen(&[5, 6, 7, 12, 13]);
         assert_eq!(d.gaps, BTreeMap::from([(8, 11)]));
         assert_eq!(
-            (d.gaps_detected, d.missing_detected, d.missing()),
+            (
+                d.counts.gaps_detected,
+                d.counts.missing_detected,
+                d.missing()
+            ),
             (1, 4, 4)
         );
         // Replays arrive (with their old timestamps), in any order.
@@ -422,7 +436,12 @@ mod tests {
         assert_eq!(d.observe(8, 8_000, 0), Observed::Duplicate);
         assert_eq!(d.unavailable(9, 11), 2);
         assert_eq!(
-            (d.missing(), d.repaired, d.lost, d.duplicates),
+            (
+                d.missing(),
+                d.counts.repaired,
+                d.counts.lost,
+                d.counts.duplicates
+            ),
             (0, 2, 2, 1)
         );
         assert!(d.gap_seen_ms.is_empty());
@@ -434,7 +453,7 @@ mod tests {
         assert_eq!(d.missing(), 0);
         assert_eq!(d.observe(1, 2_000_000, 0), Observed::Restarted);
         assert_eq!(d.observe(2, 2_001_000, 0), Observed::Next);
-        assert_eq!(d.restarts, 1);
+        assert_eq!(d.counts.restarts, 1);
     }
 
     #[test]
@@ -443,14 +462,14 @@ mod tests {
         assert_eq!(d.missing(), 99);
         // The agent's spool was replaced: its new 350 is not the old 350.
         assert_eq!(d.observe(1, 1_000_000, 0), Observed::Restarted);
-        assert_eq!((d.missing(), d.lost), (0, 99));
+        assert_eq!((d.missing(), d.counts.lost), (0, 99));
         assert_eq!(d.observe(350, 350_000, 0), Observed::Gap(348));
         // One poll numbered u64::MAX opens no hole of 2^64 polls.
         assert_eq!(d.observe(u64::MAX, 2_000_000, 0), Observed::Restarted);
         // ... and the real numbering going on undoes it.
         assert_eq!(d.observe(351, 2_001_000, 0), Observed::Next);
         assert_eq!(d.observe(352, 2_002_000, 0), Observed::Next);
-        assert_eq!((d.outliers, d.restarts), (1, 1));
+        assert_eq!((d.counts.outliers, d.counts.restarts), (1, 1));
     }
 
     #[test]
@@ -494,23 +513,34 @@ mod tests {
         let mut d = seen(&[100]);
         d.observe(9_000_000, 101_000, 0);
         assert_eq!(d.observe(101, 101_000, 0), Observed::Next);
-        assert_eq!((d.missing(), d.lost, d.outliers, d.high), (0, 0, 1, 101));
+        assert_eq!(
+            (d.missing(), d.counts.lost, d.counts.outliers, d.high),
+            (0, 0, 1, 101)
+        );
         // u64::MAX with a time in the future: the real polls are not taken as duplicates.
         d.observe(u64::MAX, 10_000_000, 0);
         assert_eq!(d.observe(102, 102_000, 0), Observed::Next);
         assert_eq!(d.observe(103, 103_000, 0), Observed::Next);
-        assert_eq!((d.missing(), d.lost, d.outliers, d.restarts), (0, 0, 2, 0));
+        assert_eq!(
+            (
+                d.missing(),
+                d.counts.lost,
+                d.counts.outliers,
+                d.counts.restarts
+            ),
+            (0, 0, 2, 0)
+        );
         // A real hole is confirmed by the poll after it and stays.
         d.observe(110, 110_000, 0);
         assert_eq!(d.observe(111, 111_000, 0), Observed::Next);
         assert_eq!(d.missing(), 6);
         // A refused poll closes its hole, and moves nothing.
         d.refused(105);
-        assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
+        assert_eq!((d.missing(), d.counts.refused, d.high), (5, 1, 111));
         d.refused(5_000_000);
-        assert_eq!((d.missing(), d.refused, d.high), (5, 1, 111));
+        assert_eq!((d.missing(), d.counts.refused, d.high), (5, 1, 111));
         d.refused(112);
-        assert_eq!((d.missing(), d.refused, d.high), (5, 2, 112));
+        assert_eq!((d.missing(), d.counts.refused, d.high), (5, 2, 112));
     }
 
     #[test]

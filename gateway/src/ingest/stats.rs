@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::sequence::SequenceSnapshot;
+use super::sequence::{Counters, SequenceSnapshot};
 
 #[derive(Debug, Default)]
 pub struct IngestStats {
@@ -37,14 +37,8 @@ pub struct IngestStats {
 pub struct SequenceTotals {
     /// Polls missing now (asked from the agents again, not back yet).
     pub missing: u64,
-    pub gaps_detected: u64,
-    pub missing_detected: u64,
-    pub repaired: u64,
-    /// Polls the agents reported they can no longer provide.
-    pub lost: u64,
-    pub duplicates: u64,
-    /// Polls received but refused (dead-lettered).
-    pub refused: u64,
+    #[serde(flatten)]
+    pub counts: Counters,
     pub replay_requests: u64,
     pub replay_reports: u64,
 }
@@ -90,13 +84,8 @@ impl IngestStats {
             ..SequenceTotals::default()
         };
         for s in self.sequences() {
-            sequence.missing += s.missing;
-            sequence.gaps_detected += s.gaps_detected;
-            sequence.missing_detected += s.missing_detected;
-            sequence.repaired += s.repaired;
-            sequence.lost += s.lost;
-            sequence.duplicates += s.duplicates;
-            sequence.refused += s.refused;
+            sequence.missing = sequence.missing.saturating_add(s.missing);
+            sequence.counts.add(&s.counts);
         }
         IngestSnapshot {
             mqtt_connected: self.connected.load(Ordering::Relaxed),

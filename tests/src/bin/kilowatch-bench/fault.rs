@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use super::{flag, free_port, sibling, site_config, wait_port};
+use super::{flag, sibling, site_config, wait_port};
 
 struct Proc {
     child: std::process::Child,
@@ -109,11 +109,17 @@ impl Stack {
             .map(PathBuf::from)
             .find(|p| p.exists())
             .context("mosquitto is not installed")?;
-        let (mq_port, http) = (free_port()?, free_port()?);
-        // One port each, asked of the kernel: a run of consecutive ports may hold one in use.
-        let ports = (0..devices)
-            .map(|_| free_port())
+        // Every port asked of the kernel at once, each listener held until all are chosen: a
+        // port released at once can come back on the next ask, and two meters would share it.
+        let held = (0..devices + 2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut ports = held
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(held);
+        let (mq_port, http) = (ports.pop().expect("port"), ports.pop().expect("port"));
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let queue = match broker {
             Broker::Production => "max_queued_messages 500000\nmax_queued_bytes 1073741824\nmax_inflight_messages 100\n",
