@@ -273,7 +273,13 @@ mod tests {
 
         lock(&spool).fail_writes_for_test(false);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while lock(&spool).stats().appended < 10 && Instant::now() < deadline {
+        // Recovered: spooled, and the writer has said so (it clears the flags after the
+        // append returns, so waiting on the spool alone races with it).
+        while (lock(&spool).stats().appended < 10
+            || stats.write_failing.load(Ordering::Relaxed)
+            || stats.buffered.load(Ordering::Relaxed) > 0)
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(!stats.write_failing.load(Ordering::Relaxed));
