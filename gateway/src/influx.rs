@@ -11,7 +11,6 @@
 //! Line protocol is generated here (a few escaping rules) rather than with a client crate: the
 //! `influxdb2` crate is stale (reqwest 0.11, panics on a bad URL, drops a URL's path prefix).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,59 +19,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kilowatch_agent::config::{InfluxApi, InfluxConfig};
-use kilowatch_agent::payload::{DevicePoll, Quality};
+
 use serde::Serialize;
 
 use crate::store::Store;
 
-/// Escapes a measurement name (commas and spaces).
-fn esc_measurement(s: &str, out: &mut String) {
-    for c in s.chars() {
-        if matches!(c, ',' | ' ' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-}
-
-/// Escapes a tag key, tag value or field key (commas, equals signs and spaces).
-fn esc_tag(s: &str, out: &mut String) {
-    for c in s.chars() {
-        if matches!(c, ',' | '=' | ' ' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-}
-
-/// The lines for one poll: measurement = quantity, tags site, device, asset (if any) and unit,
-/// field `value`, timestamp in ms. Only good values are written: a value the device did not
-/// give is not invented as a point.
-pub fn poll_lines(p: &DevicePoll, asset: Option<&str>, out: &mut String) -> usize {
-    let ts = p.ts.timestamp_millis();
-    let mut n = 0;
-    for r in &p.readings {
-        let (Quality::Good, Some(v)) = (r.quality, r.value) else {
-            continue;
-        };
-        esc_measurement(&r.quantity, out);
-        out.push_str(",site=");
-        esc_tag(&p.site, out);
-        out.push_str(",device=");
-        esc_tag(&p.device, out);
-        if let Some(a) = asset {
-            out.push_str(",asset=");
-            esc_tag(a, out);
-        }
-        if !r.unit.is_empty() {
-            out.push_str(",unit=");
-            esc_tag(&r.unit, out);
-        }
-        let _ = writeln!(out, " value={v:?} {ts}");
-        n += 1;
-    }
-    n
-}
+pub use crate::line_protocol::poll_lines;
 
 /// Counters for `/api/v1/health`.
 #[derive(Debug, Default)]
@@ -314,6 +266,7 @@ pub async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kilowatch_agent::payload::{DevicePoll, Quality};
     use kilowatch_agent::payload::{Reading, SCHEMA_VERSION};
 
     #[test]

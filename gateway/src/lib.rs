@@ -9,6 +9,7 @@ pub mod enpi;
 pub mod http;
 pub mod influx;
 pub mod ingest;
+pub mod line_protocol;
 pub mod metrics;
 pub mod mv;
 pub mod rollup;

@@ -444,7 +444,7 @@ impl Store {
             for item in batch {
                 match item {
                     Incoming::Poll(p) if self.settings.influx_only => {
-                        stats.samples += crate::influx::poll_lines(
+                        stats.samples += crate::line_protocol::poll_lines(
                             p,
                             self.settings.assets.get(&p.device).map(String::as_str),
                             &mut lines,
@@ -453,7 +453,7 @@ impl Store {
                     }
                     Incoming::Poll(p) => {
                         if self.settings.influx {
-                            crate::influx::poll_lines(
+                            crate::line_protocol::poll_lines(
                                 p,
                                 self.settings.assets.get(&p.device).map(String::as_str),
                                 &mut lines,
