@@ -10,7 +10,6 @@ use crate::clock::{reached, since};
 use crate::digital::LoadInput;
 use crate::master::{Master, MasterStats, PollError};
 use crate::pulse::{PulseCounter, PulseTotal};
-use crate::regmap;
 use crate::rtu::ReadRequest;
 use crate::slave::{Slave, SlaveStats};
 use crate::stats::Interval;
@@ -334,11 +333,5 @@ where
             }
         }
         self.meter = (self.meter + 1) % n;
-    }
-}
-
-impl crate::slave::Registers for State {
-    fn read(&self, address: u16, out: &mut [u16]) -> Result<(), u8> {
-        regmap::read(self, address, out)
     }
 }

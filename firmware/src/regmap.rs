@@ -183,3 +183,10 @@ pub fn read(s: &State, address: u16, out: &mut [u16]) -> Result<(), u8> {
     }
     Ok(())
 }
+/// The board answers the gateway's reads from this map (the board's state knows nothing of
+/// the map, so the two modules do not import each other).
+impl crate::slave::Registers for State {
+    fn read(&self, address: u16, out: &mut [u16]) -> Result<(), u8> {
+        read(self, address, out)
+    }
+}
