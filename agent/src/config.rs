@@ -65,6 +65,9 @@ pub struct Site {
     pub tariff: Option<String>,
     /// Grid emission factors by year (seeds/emission-factors.toml).
     pub emission_factors: Option<String>,
+    /// The plant's own non-working days (plant-local dates), for day-type baselines.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 fn default_timezone() -> String {

@@ -393,6 +393,12 @@ struct MvParams {
     adjust: Option<String>,
     /// `json` (default) or `html` (the self-contained report).
     format: Option<String>,
+    /// Accept reporting conditions outside the baseline's (their uncertainty is counted).
+    #[serde(default)]
+    accept_extrapolation: bool,
+    /// Run the placebo back-test on the baseline.
+    #[serde(default)]
+    placebo: bool,
 }
 
 /// Savings verification on the store's data (the `mv` command's engine).
@@ -460,6 +466,9 @@ async fn mv(
         adjust,
         temp_unit: None,
         energy_unit: None,
+        holidays: Vec::new(),
+        accept_extrapolation: q.accept_extrapolation,
+        placebo: q.placebo,
     };
     let assets = state.assets.clone();
     let result = with_store(state, move |s| {

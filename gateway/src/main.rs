@@ -139,8 +139,13 @@ enum Command {
     },
     /// Verify savings of a retrofit (IPMVP Option B or C, ASHRAE Guideline 14): fit a baseline
     /// model on the baseline period (mean, production, temperature change-point, CalTRACK
-    /// degree-day or time-of-week models, chosen by adjusted R²), predict what the plant would
-    /// have used in the reporting period, and report the avoided energy with its uncertainty.
+    /// degree-day, day-type and season terms, time-of-week models with occupancy; a more
+    /// complex model wins only when the partial F test says it fits significantly better),
+    /// predict what the plant would have used in the reporting period, and report the avoided
+    /// energy with its uncertainty. "Verified" only when the model is valid, the reporting
+    /// conditions lie inside the baseline's, the data suffice and the 90 % interval excludes
+    /// zero; otherwise the verdict names each reason. --placebo adds a back-test on the
+    /// baseline: the share of no-savings windows called verified (the false-positive rate).
     ///
     /// From the store:  kilowatch-gateway mv --config site.toml --asset chiller
     ///                    --baseline 2026-06-10..2026-07-24 --reporting 2026-07-25..2026-09-07
@@ -212,9 +217,22 @@ struct MvArgs {
     #[arg(long, default_value = "day")]
     pub granularity: String,
     /// Use this model form instead of selecting: mean, linear, 2p, 3p-cooling, 3p-heating,
-    /// 4p, 5p, caltrack-hdd, caltrack-cdd, caltrack-hdd-cdd, tow-temp.
+    /// 4p, 5p, caltrack-hdd, caltrack-cdd, caltrack-hdd-cdd, tow-temp, tow-temp-occupancy;
+    /// daily forms but CalTRACK's take `+daytype` and/or `+season` (e.g. `3p-cooling+daytype`).
     #[arg(long, value_name = "FORM")]
     pub model: Option<String>,
+    /// CSV: the plant's holidays, YYYY-MM-DD, comma-separated or repeated (the store's come
+    /// from `site.holidays`).
+    #[arg(long, value_name = "DATES", value_delimiter = ',')]
+    pub holidays: Vec<String>,
+    /// Accept reporting conditions outside the baseline's range as an extrapolation: the
+    /// verdict no longer fails on it (its added uncertainty is counted either way).
+    #[arg(long)]
+    pub accept_extrapolation: bool,
+    /// Back-test the procedure on the baseline (windows with no measure "verified" in turn)
+    /// and weigh its false-positive rate in the verdict.
+    #[arg(long)]
+    pub placebo: bool,
     /// Non-routine adjustment added to the adjusted baseline, FROM..TO=ENERGY:REASON, e.g.
     /// `2026-08-01..2026-08-31=+4500:second shift on line 2` (repeatable).
     #[arg(long, value_name = "ADJUSTMENT")]
@@ -301,6 +319,9 @@ fn main() -> ExitCode {
                     reporting,
                     granularity,
                     model,
+                    holidays,
+                    accept_extrapolation,
+                    placebo,
                     adjust,
                     json,
                     html,
@@ -313,6 +334,9 @@ fn main() -> ExitCode {
                     adjust,
                     temp_unit: Some(temp_unit),
                     energy_unit: Some(energy_unit),
+                    holidays,
+                    accept_extrapolation,
+                    placebo,
                 };
                 let usage = |e: kilowatch_gateway::mv::MvError| -> anyhow::Error {
                     match e {
@@ -658,9 +682,18 @@ fn print_mv(r: &kilowatch_gateway::mv::Report) {
         if m.valid {
             ""
         } else {
-            " (a validity check failed: see warnings)"
+            " (a validity check failed)"
         }
     );
+    if let Some(p) = &r.placebo {
+        match p.false_positive_percent {
+            Some(rate) => println!(
+                "placebo back-test: {} of {} baseline windows called verified ({rate:.0} %, nominal {:.0} %)",
+                p.verified, p.windows, p.nominal_percent
+            ),
+            None => println!("placebo back-test: {}", p.note.as_deref().unwrap_or("not run")),
+        }
+    }
     println!(
         "reporting: actual {:.0} {u}, adjusted baseline {:.0} {u}, avoided {:.0} {u}",
         r.reporting.actual,

@@ -259,7 +259,7 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.starts_with("savings verified at 90% confidence: "),
+        out.starts_with("savings verified: "),
         "{out}"
     );
     assert!(

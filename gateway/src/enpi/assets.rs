@@ -188,6 +188,8 @@ pub struct Assets {
     pub factors: Option<EmissionFactors>,
     /// A digest of everything that changes results: stored EnPIs are recomputed when it does.
     pub fingerprint: String,
+    /// The plant's holidays (`site.holidays`), sorted.
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 /// Seed files built into the binary, used when a site file names them and they are not on
@@ -422,7 +424,11 @@ impl Assets {
             "{:?}{}",
             config.site.contract_kw, config.site.timezone
         ));
+        let mut holidays = config.site.holidays.clone();
+        holidays.sort();
+        holidays.dedup();
         Ok(Self {
+            holidays,
             site: config.site.id.clone(),
             timezone: config.timezone(),
             list,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::analysis::Report;
+use super::report::Report;
 use super::svg::{Chart, Series, Style};
 
 fn esc(s: &str) -> String {
@@ -65,6 +65,16 @@ pub fn render(r: &Report) -> String {
         if s.verified { "ok" } else { "no" },
         esc(&s.verdict)
     );
+    if !s.reasons.is_empty() {
+        h.push_str("<p>Not verified because (未通過查證的原因):</p><ul class=\"warn\">");
+        for why in &s.reasons {
+            let _ = write!(h, "<li>{}</li>", esc(why));
+        }
+        h.push_str("</ul>");
+    }
+    if let Some(p) = &r.placebo {
+        placebo(&mut h, p, u);
+    }
     let _ = write!(
         h,
         "<p>Baseline from {} up to {} ({} {}s used of {}); reporting period from {} up to {} ({} of {}). Times in {}.</p>",
@@ -173,7 +183,7 @@ pub fn render(r: &Report) -> String {
         h.push_str("<p>The mean model has no driver to plot against.</p>");
     }
     h.push_str("<h2>Actual versus modelled over time</h2><p><small>Left of the red line: the baseline fit. Right: the adjusted baseline (what the plant would have used without the measure) against what it used.</small></p>");
-    let pts = |f: &dyn Fn(&super::analysis::Point) -> f64| -> Vec<(f64, f64)> {
+    let pts = |f: &dyn Fn(&super::report::Point) -> f64| -> Vec<(f64, f64)> {
         r.series.iter().map(|p| (p.ms as f64, f(p))).collect()
     };
     h.push_str(
@@ -322,17 +332,19 @@ pub fn render(r: &Report) -> String {
             if c.passed { "pass" } else { "fail" }
         );
     }
-    h.push_str("</table><p><small>Candidates considered (best adjusted R² among those that qualify):</small></p><table><tr><th>form</th><th>adjusted R²</th><th>note</th></tr>");
+    h.push_str("</table><p><small>Candidates considered: from the simplest up, a model with more parameters is chosen only when the partial F test (corrected for autocorrelation) gives p < 0.05; none that is not significantly better than the mean.</small></p><table><tr><th>form</th><th>parameters</th><th>adjusted R²</th><th>CV(RMSE)</th><th>note</th></tr>");
     for c in &m.candidates {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            c.form,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.form),
+            c.parameters.map(|v| v.to_string()).unwrap_or("—".into()),
             c.adj_r2.map(|v| format!("{v:.4}")).unwrap_or("—".into()),
+            opt(c.cv_rmse, " %"),
             esc(c
                 .reason
                 .as_deref()
-                .unwrap_or(if c.form == m.form { "chosen" } else { "" }))
+                .unwrap_or(if c.selected { "chosen" } else { "" }))
         );
     }
     let _ = write!(
@@ -342,4 +354,36 @@ pub fn render(r: &Report) -> String {
         r.schema
     );
     h
+}
+
+/// The placebo back-test: its false-positive rate beside the verdict, and each window.
+fn placebo(h: &mut String, p: &super::placebo::Placebo, u: &str) {
+    let _ = write!(h, "<h2>Placebo back-test (安慰劑回測)</h2><p>");
+    match p.false_positive_percent {
+        Some(rate) => {
+            let _ = write!(
+                h,
+                "{} of {} windows of the baseline, where no measure happened, were called verified: a false-positive rate of {rate:.0} % (nominal {:.0} %).",
+                p.verified, p.windows, p.nominal_percent
+            );
+        }
+        None => h.push_str("Not run."),
+    }
+    if let Some(note) = &p.note {
+        let _ = write!(h, " {}", esc(note));
+    }
+    h.push_str("</p><table><tr><th>window</th><th>“savings”</th><th>± 90 %</th><th>status</th><th>why</th></tr>");
+    for w in &p.results {
+        let _ = write!(
+            h,
+            "<tr><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&w.from),
+            esc(&w.to),
+            opt(w.avoided, &format!(" {u}")),
+            opt(w.uncertainty_90, &format!(" {u}")),
+            esc(&w.status),
+            esc(w.reason.as_deref().unwrap_or(""))
+        );
+    }
+    h.push_str("</table>");
 }

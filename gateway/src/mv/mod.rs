@@ -3,22 +3,30 @@
 //! selection) → adjusted baseline and savings with their uncertainty → JSON or an HTML report.
 
 pub mod analysis;
+pub mod calendar;
 pub mod changepoint;
+pub mod checks;
 pub mod dist;
+pub mod form;
 pub mod frame;
 pub mod html;
 pub mod input;
 pub mod model;
 pub mod ols;
+pub mod placebo;
+pub mod report;
 pub mod savings;
+pub mod select;
 pub mod svg;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
 
-pub use analysis::{analyse, MvError, Report, Request};
+pub use analysis::{analyse, MvError, Request};
+pub use report::Report;
 
 use frame::{parse_range, Granularity, Raw, Zone};
-use model::{Form, TempUnit};
+use model::{Spec, TempUnit};
 use savings::Adjustment;
 
 /// The options shared by the CLI and the API, as text.
@@ -38,6 +46,15 @@ pub struct Options {
     pub temp_unit: Option<String>,
     /// The energy column's unit for CSV input (default kWh).
     pub energy_unit: Option<String>,
+    /// The plant's holidays as dates (CSV input; the store's come from `site.holidays`).
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Accept reporting conditions outside the baseline's (their uncertainty is counted).
+    #[serde(default)]
+    pub accept_extrapolation: bool,
+    /// Run the placebo back-test on the baseline.
+    #[serde(default)]
+    pub placebo: bool,
 }
 
 /// Most periods one range may hold (a hundred thousand hours is over eleven years).
@@ -80,9 +97,24 @@ fn request(o: &Options, zone: Zone, source: String) -> Result<Request, MvError> 
         model: o
             .model
             .as_deref()
-            .map(Form::parse)
+            .map(Spec::parse)
             .transpose()
             .map_err(|e| input(format!("model: {e}")))?,
+        holidays: {
+            let mut days = o
+                .holidays
+                .iter()
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                        .map_err(|_| input(format!("holiday `{d}`: write a date as YYYY-MM-DD")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            days.sort();
+            days.dedup();
+            days
+        },
+        accept_extrapolation: o.accept_extrapolation,
+        placebo: o.placebo,
         adjustments: o
             .adjust
             .iter()
@@ -120,6 +152,9 @@ pub fn from_store(
     let from = probe.baseline.0.min(probe.reporting.0);
     let to = probe.baseline.1.max(probe.reporting.1);
     let (raw, source) = input::read_store(store, assets, q, from, to).map_err(MvError::Input)?;
-    let req = Request { source, ..probe };
+    let mut req = Request { source, ..probe };
+    req.holidays.extend(&assets.holidays);
+    req.holidays.sort();
+    req.holidays.dedup();
     analyse(&raw, &req)
 }

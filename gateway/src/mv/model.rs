@@ -1,156 +1,26 @@
-//! Transform stage of M&V: baseline model candidates (mean, linear, 2P, change-point 3P/4P/5P,
-//! CalTRACK daily HDD/CDD, time-of-week and temperature for hourly data), their qualification
-//! and selection by adjusted R², and prediction of the adjusted baseline.
+//! Transform stage of M&V: one baseline model's design (form, calendar terms, balance points,
+//! occupancy), its fit and qualification, and its prediction of the adjusted baseline.
+//! Choosing among candidates is `select.rs`'s.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
-use serde::Serialize;
+use chrono::NaiveDate;
 
+use super::calendar::{self, hour_of_week, DayType, Season};
 use super::changepoint::{self, fit_at, hinges, Form as Cp};
 use super::frame::{Granularity, VarAgg, VarSpec};
 use super::ols::{fit, FitError, Ols};
 
-/// The unit of the temperature driver (balance-point grids are defined in °F by CalTRACK).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum TempUnit {
-    #[serde(rename = "°C")]
-    C,
-    #[serde(rename = "°F")]
-    F,
-}
-
-impl TempUnit {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "C" | "c" | "°C" => Ok(Self::C),
-            "F" | "f" | "°F" => Ok(Self::F),
-            _ => Err(format!("`{text}` is not a temperature unit (C or F)")),
-        }
-    }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Self::C => "°C",
-            Self::F => "°F",
-        }
-    }
-
-    /// °F to this unit.
-    fn of_fahrenheit(self, f: f64) -> f64 {
-        match self {
-            Self::C => (f - 32.0) * 5.0 / 9.0,
-            Self::F => f,
-        }
-    }
-
-    /// A temperature difference of `df` °F in this unit.
-    fn delta_from_f(self, df: f64) -> f64 {
-        match self {
-            Self::C => df * 5.0 / 9.0,
-            Self::F => df,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    /// E = b0.
-    Mean,
-    /// E = b0 + Σ bj·varj.
-    Linear,
-    /// E = b0 + bt·T + Σ bj·varj.
-    TwoP,
-    ChangePoint(Cp),
-    /// CalTRACK daily: UPD = μ + βH·HDD + βC·CDD (one or both terms).
-    CalTrack {
-        hdd: bool,
-        cdd: bool,
-    },
-    /// Hour-of-week indicators plus piecewise-linear temperature (hourly data).
-    TowTemp,
-}
-
-pub const FORMS: &[&str] = &[
-    "mean",
-    "linear",
-    "2p",
-    "3p-cooling",
-    "3p-heating",
-    "4p",
-    "5p",
-    "caltrack-hdd",
-    "caltrack-cdd",
-    "caltrack-hdd-cdd",
-    "tow-temp",
-];
-
-impl Form {
-    pub fn code(self) -> &'static str {
-        match self {
-            Form::Mean => "mean",
-            Form::Linear => "linear",
-            Form::TwoP => "2p",
-            Form::ChangePoint(Cp::ThreeCooling) => "3p-cooling",
-            Form::ChangePoint(Cp::ThreeHeating) => "3p-heating",
-            Form::ChangePoint(Cp::Four) => "4p",
-            Form::ChangePoint(Cp::Five) => "5p",
-            Form::CalTrack {
-                hdd: true,
-                cdd: false,
-            } => "caltrack-hdd",
-            Form::CalTrack { hdd: false, .. } => "caltrack-cdd",
-            Form::CalTrack { .. } => "caltrack-hdd-cdd",
-            Form::TowTemp => "tow-temp",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Ok(match text {
-            "mean" => Form::Mean,
-            "linear" => Form::Linear,
-            "2p" => Form::TwoP,
-            "3p-cooling" => Form::ChangePoint(Cp::ThreeCooling),
-            "3p-heating" => Form::ChangePoint(Cp::ThreeHeating),
-            "4p" => Form::ChangePoint(Cp::Four),
-            "5p" => Form::ChangePoint(Cp::Five),
-            "caltrack-hdd" => Form::CalTrack {
-                hdd: true,
-                cdd: false,
-            },
-            "caltrack-cdd" => Form::CalTrack {
-                hdd: false,
-                cdd: true,
-            },
-            "caltrack-hdd-cdd" => Form::CalTrack {
-                hdd: true,
-                cdd: true,
-            },
-            "tow-temp" => Form::TowTemp,
-            _ => {
-                return Err(format!(
-                    "`{text}` is not a model form (one of {})",
-                    FORMS.join(", ")
-                ))
-            }
-        })
-    }
-
-    pub fn uses_temp(self) -> bool {
-        !matches!(self, Form::Mean | Form::Linear)
-    }
-
-    pub fn uses_vars(self) -> bool {
-        !matches!(self, Form::Mean | Form::CalTrack { .. })
-    }
-}
+pub use super::form::{Form, Spec, TempUnit, FORMS};
 
 /// The drivers of each period, aligned with the energy values.
 #[derive(Debug, Clone)]
 pub struct Drivers {
     pub granularity: Granularity,
     pub unit: TempUnit,
-    pub local: Vec<NaiveDateTime>,
+    pub local: Vec<chrono::NaiveDateTime>,
     pub temp: Option<Vec<f64>>,
     pub vars: Vec<(VarSpec, Vec<f64>)>,
+    /// The plant's holidays, sorted.
+    pub holidays: Vec<NaiveDate>,
 }
 
 impl Drivers {
@@ -161,11 +31,24 @@ impl Drivers {
     pub fn is_empty(&self) -> bool {
         self.local.is_empty()
     }
-}
 
-/// Hour of the week, 0 = Monday 00:00 local.
-fn hour_of_week(t: &NaiveDateTime) -> usize {
-    t.weekday().num_days_from_monday() as usize * 24 + t.hour() as usize
+    fn hours_of_week(&self) -> Vec<usize> {
+        self.local
+            .iter()
+            .map(|t| hour_of_week(t, &self.holidays))
+            .collect()
+    }
+
+    fn day_types(&self) -> Vec<DayType> {
+        self.local
+            .iter()
+            .map(|t| DayType::of(t.date(), &self.holidays))
+            .collect()
+    }
+
+    fn seasons(&self) -> Vec<Season> {
+        self.local.iter().map(|t| Season::of(t.date())).collect()
+    }
 }
 
 /// CalTRACK's hourly temperature bin edges (°F), converted.
@@ -177,9 +60,12 @@ fn tow_knots(unit: TempUnit) -> Vec<f64> {
 }
 
 /// Piecewise-linear temperature columns at `knots`: T below the first, then the part in each
-/// segment, then the part above the last.
+/// segment, then the part above the last; T itself without knots.
 fn temp_segments(t: &[f64], knots: &[f64]) -> Vec<Vec<f64>> {
-    let mut cols = vec![t.iter().map(|t| t.min(knots[0])).collect::<Vec<_>>()];
+    let Some(first) = knots.first() else {
+        return vec![t.to_vec()];
+    };
+    let mut cols = vec![t.iter().map(|t| t.min(*first)).collect::<Vec<_>>()];
     for (i, k) in knots.iter().enumerate() {
         let width = knots.get(i + 1).map(|n| n - k).unwrap_or(f64::INFINITY);
         cols.push(t.iter().map(|t| (t - k).clamp(0.0, width)).collect());
@@ -187,26 +73,52 @@ fn temp_segments(t: &[f64], knots: &[f64]) -> Vec<Vec<f64>> {
     cols
 }
 
+/// Everything the design columns depend on besides the drivers, fixed when the baseline is fitted.
+#[derive(Debug, Clone, Default)]
+struct Layout {
+    balance: Vec<f64>,
+    /// Time-of-week slots with an indicator column (the others share the intercept).
+    tow_slots: Vec<usize>,
+    /// tow-temp: `[knots, -]`; tow-temp-occupancy: `[unoccupied knots, occupied knots]`; a
+    /// group with no baseline hours has `None`.
+    knots: [Option<Vec<f64>>; 2],
+    /// tow-temp-occupancy: whether each hour of the week is occupied.
+    occupied: Vec<bool>,
+    /// Day types and seasons: the reference level and those with an indicator.
+    daytypes: Option<(DayType, Vec<DayType>)>,
+    seasons: Option<(Season, Vec<Season>)>,
+}
+
+/// How a design column is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    /// A driver judged by its own p-value (DOE) and VIF.
+    Continuous,
+    /// A time-of-week temperature segment: in the VIF, judged with the model as a whole.
+    Segment,
+    /// A calendar indicator: judged with the model as a whole.
+    Indicator,
+}
+
 /// A fitted baseline model.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub form: Form,
+    pub spec: Spec,
     pub balance: Vec<f64>,
     /// Coefficient names: `intercept`, then one per column.
     pub names: Vec<String>,
     pub ols: Ols,
-    /// Time-of-week slots with an indicator column (slot 0 is the reference).
-    tow_slots: Vec<usize>,
-    /// Temperature knots kept for tow-temp.
-    knots: Vec<f64>,
-    /// Continuous drivers' names and VIF (indicators excluded).
+    layout: Layout,
+    kinds: Vec<Col>,
+    /// Continuous drivers' names and VIF (indicators excluded); filled for the chosen model.
     pub vif: Vec<(String, Option<f64>)>,
 }
 
 impl Model {
     /// The design columns for these drivers (baseline or reporting).
-    fn columns(&self, d: &Drivers) -> Vec<Vec<f64>> {
-        columns(self.form, &self.balance, &self.tow_slots, &self.knots, d).0
+    pub fn columns(&self, d: &Drivers) -> Vec<Vec<f64>> {
+        columns(self.spec, &self.layout, d).0
     }
 
     /// Modelled energy for each period of `d`.
@@ -223,91 +135,180 @@ impl Model {
             })
             .collect()
     }
+
+    /// p-values of the coefficients judged one by one (DOE): continuous drivers, not the
+    /// calendar indicators or time-of-week terms.
+    pub fn judged_p_values(&self) -> Vec<f64> {
+        self.ols.p[1..]
+            .iter()
+            .zip(&self.kinds)
+            .filter(|(_, k)| **k == Col::Continuous && !self.form.is_tow())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Periods of `d` in calendar levels the baseline could not estimate (too few baseline
+    /// periods of that day type, season or hour of the week): they are predicted as the
+    /// reference level, an extrapolation. A flag per period, and what they were with counts.
+    pub fn unseen(&self, d: &Drivers) -> (Vec<bool>, Vec<(String, usize)>) {
+        let mut mask = vec![false; d.len()];
+        let mut what = Vec::new();
+        let mut mark = |flags: Vec<Option<String>>| {
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for (i, f) in flags.into_iter().enumerate() {
+                if let Some(name) = f {
+                    mask[i] = true;
+                    *counts.entry(name).or_default() += 1;
+                }
+            }
+            what.extend(counts);
+        };
+        if let Some((r, o)) = &self.layout.daytypes {
+            mark(
+                d.day_types()
+                    .into_iter()
+                    .map(|t| (t != *r && !o.contains(&t)).then(|| format!("{} days", t.name())))
+                    .collect(),
+            );
+        }
+        if let Some((r, o)) = &self.layout.seasons {
+            mark(
+                d.seasons()
+                    .into_iter()
+                    .map(|t| (t != *r && !o.contains(&t)).then(|| format!("{} days", t.name())))
+                    .collect(),
+            );
+        }
+        if self.form.is_tow() {
+            let slots = &self.layout.tow_slots;
+            mark(
+                d.hours_of_week()
+                    .into_iter()
+                    .map(|h| {
+                        (h != 0 && !slots.contains(&h))
+                            .then(|| "hours of the week absent from the baseline".to_owned())
+                    })
+                    .collect(),
+            );
+        }
+        (mask, what)
+    }
+
+    /// Computes the VIF of the continuous drivers (costly: kept for the chosen model).
+    pub fn with_vif(mut self, d: &Drivers) -> Self {
+        let cols = self.columns(d);
+        let (refs, names): (Vec<&[f64]>, Vec<String>) = cols
+            .iter()
+            .zip(&self.kinds)
+            .zip(&self.names[1..])
+            .filter(|((_, k), _)| **k != Col::Indicator)
+            .map(|((c, _), n)| (c.as_slice(), n.clone()))
+            .unzip();
+        self.vif = names.into_iter().zip(super::ols::vif(&refs)).collect();
+        self
+    }
 }
 
-/// Columns, their names and which are continuous (for VIF).
-fn columns(
-    form: Form,
-    balance: &[f64],
-    tow_slots: &[usize],
-    knots: &[f64],
-    d: &Drivers,
-) -> (Vec<Vec<f64>>, Vec<String>, Vec<bool>) {
-    let mut cols = Vec::new();
-    let mut names = Vec::new();
-    let mut continuous = Vec::new();
+fn push(out: &mut (Vec<Vec<f64>>, Vec<String>, Vec<Col>), col: Vec<f64>, name: String, kind: Col) {
+    out.0.push(col);
+    out.1.push(name);
+    out.2.push(kind);
+}
+
+/// Columns, their names and how each is judged.
+fn columns(spec: Spec, l: &Layout, d: &Drivers) -> (Vec<Vec<f64>>, Vec<String>, Vec<Col>) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
     let temp = d.temp.as_deref().unwrap_or(&[]);
-    match form {
+    match spec.form {
         Form::Mean | Form::Linear => {}
-        Form::TwoP => {
-            cols.push(temp.to_vec());
-            names.push("temperature".to_owned());
-            continuous.push(true);
-        }
+        Form::TwoP => push(
+            &mut out,
+            temp.to_vec(),
+            "temperature".into(),
+            Col::Continuous,
+        ),
         Form::ChangePoint(cp) => {
-            let h = hinges(cp, temp, balance);
             let labels: &[&str] = match cp {
                 Cp::ThreeCooling => &["cooling_slope"],
                 Cp::ThreeHeating => &["heating_slope"],
                 Cp::Four | Cp::Five => &["heating_slope", "cooling_slope"],
             };
-            for (c, l) in h.into_iter().zip(labels) {
-                cols.push(c);
-                names.push((*l).to_owned());
-                continuous.push(true);
+            for (c, name) in hinges(cp, temp, &l.balance).into_iter().zip(labels) {
+                push(&mut out, c, (*name).into(), Col::Continuous);
             }
         }
         Form::CalTrack { hdd, cdd } => {
-            let mut b = balance.iter();
+            let mut b = l.balance.iter();
             if hdd {
                 let bh = *b.next().unwrap_or(&0.0);
-                cols.push(temp.iter().map(|t| (bh - t).max(0.0)).collect());
-                names.push("hdd".to_owned());
-                continuous.push(true);
+                let c = temp.iter().map(|t| (bh - t).max(0.0)).collect();
+                push(&mut out, c, "hdd".into(), Col::Continuous);
             }
             if cdd {
                 let bc = *b.next().unwrap_or(&0.0);
-                cols.push(temp.iter().map(|t| (t - bc).max(0.0)).collect());
-                names.push("cdd".to_owned());
-                continuous.push(true);
+                let c = temp.iter().map(|t| (t - bc).max(0.0)).collect();
+                push(&mut out, c, "cdd".into(), Col::Continuous);
             }
         }
-        Form::TowTemp => {
+        Form::TowTemp | Form::TowTempOcc => {
             const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-            let how: Vec<usize> = d.local.iter().map(hour_of_week).collect();
-            for &s in tow_slots {
-                cols.push(how.iter().map(|h| f64::from(u8::from(*h == s))).collect());
-                names.push(format!("tow_{}_{:02}h", DAYS[s / 24], s % 24));
-                continuous.push(false);
+            let how = d.hours_of_week();
+            for &s in &l.tow_slots {
+                let c = how.iter().map(|h| f64::from(u8::from(*h == s))).collect();
+                let name = format!("tow_{}_{:02}h", DAYS[s / 24], s % 24);
+                push(&mut out, c, name, Col::Indicator);
             }
-            if !temp.is_empty() && !knots.is_empty() {
-                for (i, c) in temp_segments(temp, knots).into_iter().enumerate() {
-                    cols.push(c);
-                    names.push(format!("temp_segment_{i}"));
-                    continuous.push(true);
+            if spec.form == Form::TowTemp {
+                if let Some(k) = l.knots[0]
+                    .as_ref()
+                    .filter(|k| !k.is_empty() && !temp.is_empty())
+                {
+                    for (i, c) in temp_segments(temp, k).into_iter().enumerate() {
+                        push(&mut out, c, format!("temp_segment_{i}"), Col::Segment);
+                    }
+                }
+            } else {
+                for (group, name) in [(false, "unoccupied"), (true, "occupied")] {
+                    let Some(k) = &l.knots[usize::from(group)] else {
+                        continue;
+                    };
+                    let mask: Vec<bool> = how.iter().map(|h| l.occupied[*h] == group).collect();
+                    for (i, c) in temp_segments(temp, k).into_iter().enumerate() {
+                        let c = c.iter().zip(&mask).map(|(v, m)| if *m { *v } else { 0.0 });
+                        push(
+                            &mut out,
+                            c.collect(),
+                            format!("temp_{name}_{i}"),
+                            Col::Segment,
+                        );
+                    }
                 }
             }
         }
     }
-    if form.uses_vars() {
-        for (spec, v) in &d.vars {
-            cols.push(v.clone());
-            names.push(spec.name.clone());
-            continuous.push(true);
+    if let Some((_, levels)) = &l.daytypes {
+        let types = d.day_types();
+        for lv in levels {
+            let c = types.iter().map(|t| f64::from(u8::from(t == lv))).collect();
+            push(&mut out, c, lv.name().into(), Col::Indicator);
         }
     }
-    (cols, names, continuous)
-}
-
-/// One candidate's outcome, for the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Candidate {
-    pub form: &'static str,
-    pub adj_r2: Option<f64>,
-    pub qualified: bool,
-    /// Why it did not qualify or could not be fitted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    if let Some((_, levels)) = &l.seasons {
+        let seasons = d.seasons();
+        for lv in levels {
+            let c = seasons
+                .iter()
+                .map(|t| f64::from(u8::from(t == lv)))
+                .collect();
+            push(&mut out, c, lv.name().into(), Col::Indicator);
+        }
+    }
+    if spec.form.uses_vars() {
+        for (spec, v) in &d.vars {
+            push(&mut out, v.clone(), spec.name.clone(), Col::Continuous);
+        }
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -315,28 +316,21 @@ pub enum ModelError {
     #[error("{0}")]
     Fit(#[from] FitError),
     #[error("the {form} model needs {what}")]
-    Needs { form: &'static str, what: String },
+    Needs { form: String, what: String },
     #[error("the {form} model does not qualify: {why}")]
-    NotQualified { form: &'static str, why: String },
+    NotQualified { form: String, why: String },
     #[error("no model qualifies: {0}")]
     NoneQualifies(String),
 }
 
 /// Assembles a model from a fit at fixed balance points.
-fn finish(
-    form: Form,
-    balance: Vec<f64>,
-    tow_slots: Vec<usize>,
-    knots: Vec<f64>,
-    d: &Drivers,
-    y: &[f64],
-) -> Result<Model, FitError> {
-    let (cols, names, continuous) = columns(form, &balance, &tow_slots, &knots, d);
+fn finish(spec: Spec, layout: Layout, d: &Drivers, y: &[f64]) -> Result<Model, FitError> {
+    let (cols, names, kinds) = columns(spec, &layout, d);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let mut ols = fit(&refs, y)?;
     // Balance points are parameters too (ASHRAE Guideline 14's p): a 5P model has five.
-    if !balance.is_empty() {
-        let p = ols.k + balance.len();
+    if !layout.balance.is_empty() {
+        let p = ols.k + layout.balance.len();
         if ols.n <= p {
             return Err(FitError::TooFewPoints { n: ols.n, k: p });
         }
@@ -348,29 +342,17 @@ fn finish(
         ols.cv_rmse = ols.rmse / ybar;
         ols.nmbe = ols.residuals.iter().sum::<f64>() / (df * ybar);
     }
-    let cont: Vec<&[f64]> = refs
-        .iter()
-        .zip(&continuous)
-        .filter(|(_, c)| **c)
-        .map(|(r, _)| *r)
-        .collect();
-    let cont_names: Vec<String> = names
-        .iter()
-        .zip(&continuous)
-        .filter(|(_, c)| **c)
-        .map(|(n, _)| n.clone())
-        .collect();
-    let vif = cont_names.into_iter().zip(super::ols::vif(&cont)).collect();
     Ok(Model {
-        form,
-        balance,
+        form: spec.form,
+        spec,
+        balance: layout.balance.clone(),
         names: std::iter::once("intercept".to_owned())
             .chain(names)
             .collect(),
         ols,
-        tow_slots,
-        knots,
-        vif,
+        layout,
+        kinds,
+        vif: Vec::new(),
     })
 }
 
@@ -391,9 +373,37 @@ fn var_signs(m: &Model, d: &Drivers) -> Result<(), String> {
     Ok(())
 }
 
+/// The calendar part of the layout: day types need 3 baseline days of a type, seasons 10.
+fn calendar_layout(spec: Spec, d: &Drivers) -> Result<Layout, ModelError> {
+    let needs = |what: &str| ModelError::Needs {
+        form: spec.code(),
+        what: what.to_owned(),
+    };
+    let mut l = Layout::default();
+    if (spec.daytype || spec.season) && d.granularity != Granularity::Day {
+        return Err(needs("daily data (--granularity day)"));
+    }
+    if spec.daytype {
+        let lv = calendar::levels(&d.day_types(), &DayType::ALL, 3);
+        if lv.1.is_empty() {
+            return Err(needs("baseline days of more than one day type"));
+        }
+        l.daytypes = Some(lv);
+    }
+    if spec.season {
+        let lv = calendar::levels(&d.seasons(), &Season::ALL, 10);
+        if lv.1.is_empty() {
+            return Err(needs("at least 10 baseline days in more than one season"));
+        }
+        l.seasons = Some(lv);
+    }
+    Ok(l)
+}
+
 /// Fits one form: its balance-point search and qualification.
-pub fn fit_form(form: Form, d: &Drivers, y: &[f64]) -> Result<Model, ModelError> {
-    let code = form.code();
+pub fn fit_form(spec: Spec, d: &Drivers, y: &[f64]) -> Result<Model, ModelError> {
+    let form = spec.form;
+    let code = spec.code();
     if form.uses_temp() && d.temp.is_none() {
         return Err(ModelError::Needs {
             form: code,
@@ -407,19 +417,23 @@ pub fn fit_form(form: Form, d: &Drivers, y: &[f64]) -> Result<Model, ModelError>
         });
     }
     let temp = d.temp.as_deref().unwrap_or(&[]);
-    let extra: Vec<&[f64]> = d.vars.iter().map(|(_, v)| v.as_slice()).collect();
+    let mut layout = calendar_layout(spec, d)?;
     let model = match form {
-        Form::Mean | Form::Linear | Form::TwoP => finish(form, vec![], vec![], vec![], d, y)?,
+        Form::Mean | Form::Linear | Form::TwoP => finish(spec, layout, d, y)?,
         Form::ChangePoint(cp) => {
+            // The search sees the calendar and the variables beside the hinge terms.
+            let (cols, _, _) = columns(Spec::plain(Form::Linear), &layout, d);
+            let extra: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
             let found = changepoint::fit_form(cp, temp, &extra, y)?.ok_or_else(|| {
                 ModelError::NotQualified {
-                    form: code,
+                    form: code.clone(),
                     why: "no balance point gives slopes with the physical signs".to_owned(),
                 }
             })?;
-            let m = finish(form, found.balance, vec![], vec![], d, y)?;
+            layout.balance = found.balance;
+            let m = finish(spec, layout, d, y)?;
             // A slope the data cannot distinguish from zero makes this a disguised simpler
-            // form: it would win on adjusted R² by chance.
+            // form: it would win on fit by chance.
             let slopes = if matches!(cp, Cp::Four | Cp::Five) {
                 2
             } else {
@@ -434,29 +448,51 @@ pub fn fit_form(form: Form, d: &Drivers, y: &[f64]) -> Result<Model, ModelError>
             m
         }
         Form::CalTrack { hdd, cdd } => caltrack(hdd, cdd, d, y)?,
-        Form::TowTemp => {
+        Form::TowTemp | Form::TowTempOcc => {
             if d.granularity != Granularity::Hour {
                 return Err(ModelError::Needs {
                     form: code,
                     what: "hourly data (--granularity hour)".to_owned(),
                 });
             }
+            let how = d.hours_of_week();
             let mut seen = [false; 168];
-            for t in &d.local {
-                seen[hour_of_week(t)] = true;
+            for h in &how {
+                seen[*h] = true;
             }
-            let slots: Vec<usize> = (1..168).filter(|s| seen[*s]).collect();
-            let (lo, hi) = temp
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| {
-                    (a.min(*t), b.max(*t))
-                });
-            // Keep knots with data on both sides so no segment column is constant.
-            let knots: Vec<f64> = tow_knots(d.unit)
-                .into_iter()
-                .filter(|k| *k > lo && *k < hi)
-                .collect();
-            finish(form, vec![], slots, knots, d, y)?
+            layout.tow_slots = (1..168).filter(|s| seen[*s]).collect();
+            let grid = tow_knots(d.unit);
+            if form == Form::TowTemp {
+                layout.knots[0] = Some(calendar::knots(temp, &grid, 1));
+            } else {
+                let heat = d.unit.of_fahrenheit(50.0);
+                let cool = d.unit.of_fahrenheit(65.0);
+                let occupied = calendar::occupancy(&how, temp, y, heat, cool).ok_or_else(|| {
+                    ModelError::NotQualified {
+                        form: code.clone(),
+                        why: "the occupancy fit on degree-hours failed".to_owned(),
+                    }
+                })?;
+                for group in [false, true] {
+                    let t: Vec<f64> = how
+                        .iter()
+                        .zip(temp)
+                        .filter(|(h, _)| occupied[**h] == group)
+                        .map(|(_, t)| *t)
+                        .collect();
+                    // A group with too few hours for one slope shares the time-of-week terms only.
+                    layout.knots[usize::from(group)] =
+                        (t.len() >= 20).then(|| calendar::knots(&t, &grid, 20));
+                }
+                if occupied.iter().all(|o| *o) || occupied.iter().all(|o| !*o) {
+                    return Err(ModelError::NotQualified {
+                        form: code,
+                        why: "every hour of the week has the same occupancy: tow-temp is the same model".to_owned(),
+                    });
+                }
+                layout.occupied = occupied;
+            }
+            finish(spec, layout, d, y)?
         }
     };
     var_signs(&model, d).map_err(|why| ModelError::NotQualified { form: code, why })?;
@@ -467,8 +503,8 @@ pub fn fit_form(form: Form, d: &Drivers, y: &[f64]) -> Result<Model, ModelError>
 /// positive with p < 0.1, and each degree-day column needs at least 10 non-zero days and 20 °F·d
 /// in total.
 fn caltrack(hdd: bool, cdd: bool, d: &Drivers, y: &[f64]) -> Result<Model, ModelError> {
-    let form = Form::CalTrack { hdd, cdd };
-    let code = form.code();
+    let spec = Spec::plain(Form::CalTrack { hdd, cdd });
+    let code = spec.code();
     if d.granularity != Granularity::Day {
         return Err(ModelError::Needs {
             form: code,
@@ -515,7 +551,11 @@ fn caltrack(hdd: bool, cdd: bool, d: &Drivers, y: &[f64]) -> Result<Model, Model
             last = format!("a degree-day coefficient has p = {p:.3} (CalTRACK needs p < 0.1)");
             continue;
         }
-        return Ok(finish(form, b, vec![], vec![], d, y)?);
+        let layout = Layout {
+            balance: b,
+            ..Layout::default()
+        };
+        return Ok(finish(spec, layout, d, y)?);
     }
     Err(ModelError::NotQualified {
         form: code,
@@ -523,87 +563,13 @@ fn caltrack(hdd: bool, cdd: bool, d: &Drivers, y: &[f64]) -> Result<Model, Model
     })
 }
 
-/// The candidate forms for these drivers.
-pub fn candidates(d: &Drivers) -> Vec<Form> {
-    let mut forms = vec![Form::Mean];
-    if !d.vars.is_empty() {
-        forms.push(Form::Linear);
-    }
-    if d.temp.is_some() {
-        forms.push(Form::TwoP);
-        for cp in [Cp::ThreeCooling, Cp::ThreeHeating, Cp::Four, Cp::Five] {
-            forms.push(Form::ChangePoint(cp));
-        }
-        if d.granularity == Granularity::Day {
-            for (hdd, cdd) in [(true, false), (false, true), (true, true)] {
-                forms.push(Form::CalTrack { hdd, cdd });
-            }
-        }
-    }
-    if d.granularity == Granularity::Hour {
-        forms.push(Form::TowTemp);
-    }
-    forms
-}
-
-/// Fits every candidate (or only the forced one) and keeps the best qualifying by adjusted R².
-pub fn select(
-    d: &Drivers,
-    y: &[f64],
-    forced: Option<Form>,
-) -> Result<(Model, Vec<Candidate>), ModelError> {
-    if let Some(form) = forced {
-        let m = fit_form(form, d, y)?;
-        let c = Candidate {
-            form: form.code(),
-            adj_r2: Some(m.ols.adj_r2),
-            qualified: true,
-            reason: None,
-        };
-        return Ok((m, vec![c]));
-    }
-    let mut report = Vec::new();
-    let mut best: Option<Model> = None;
-    let mut first_err = None;
-    for form in candidates(d) {
-        match fit_form(form, d, y) {
-            Ok(m) => {
-                report.push(Candidate {
-                    form: form.code(),
-                    adj_r2: Some(m.ols.adj_r2),
-                    qualified: true,
-                    reason: None,
-                });
-                if best.as_ref().is_none_or(|b| m.ols.adj_r2 > b.ols.adj_r2) {
-                    best = Some(m);
-                }
-            }
-            Err(e) => {
-                report.push(Candidate {
-                    form: form.code(),
-                    adj_r2: None,
-                    qualified: false,
-                    reason: Some(e.to_string()),
-                });
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    match best {
-        Some(m) => Ok((m, report)),
-        None => Err(match first_err {
-            Some(ModelError::Fit(e)) => ModelError::Fit(e),
-            Some(e) => ModelError::NoneQualifies(e.to_string()),
-            None => ModelError::NoneQualifies("no candidates".to_owned()),
-        }),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::mv::select::select;
     use crate::sim::rng::Rng;
     use chrono::NaiveDate;
+    use chrono::{Datelike, Timelike};
 
     /// A year of days: temperature, production (lower on weekends) and energy from `f`.
     pub(crate) fn days(n: usize, f: impl Fn(f64, f64) -> f64, noise: f64) -> (Drivers, Vec<f64>) {
@@ -633,6 +599,7 @@ mod tests {
             local,
             temp: Some(temp),
             vars: vec![(VarSpec::parse("units").unwrap(), prod)],
+            holidays: vec![],
         };
         (d, y)
     }
@@ -664,10 +631,10 @@ mod tests {
             .map(|(y, p)| y - 0.05 * p)
             .collect();
         let ct = fit_form(
-            Form::CalTrack {
+            Spec::plain(Form::CalTrack {
                 hdd: false,
                 cdd: true,
-            },
+            }),
             &Drivers {
                 vars: vec![],
                 ..d.clone()
@@ -681,17 +648,17 @@ mod tests {
     #[test]
     fn negative_production_slopes_and_missing_drivers_do_not_qualify() {
         let (d, y) = days(120, |_, p| 5000.0 - 0.1 * p, 5.0);
-        let e = fit_form(Form::Linear, &d, &y).unwrap_err();
+        let e = fit_form(Spec::plain(Form::Linear), &d, &y).unwrap_err();
         assert!(e.to_string().contains("`units` slope"), "{e}");
         let none = Drivers {
             temp: None,
             ..d.clone()
         };
-        assert!(fit_form(Form::TwoP, &none, &y)
+        assert!(fit_form(Spec::plain(Form::TwoP), &none, &y)
             .unwrap_err()
             .to_string()
             .contains("--temp"));
-        assert!(fit_form(Form::TowTemp, &d, &y)
+        assert!(fit_form(Spec::plain(Form::TowTemp), &d, &y)
             .unwrap_err()
             .to_string()
             .contains("hourly"));
@@ -730,6 +697,7 @@ mod tests {
             local,
             temp: Some(temp),
             vars: vec![],
+            holidays: vec![],
         };
         let (m, _) = select(&d, &y, None).unwrap();
         assert_eq!(m.form, Form::TowTemp);

@@ -45,6 +45,29 @@ pub struct Ols {
     /// Lag-1 autocorrelation of the residuals, in time order.
     pub rho: f64,
     pub sse: f64,
+    /// Cholesky factor of the centred normal equations (row and column 0 are the identity's)
+    /// and the driver centres: what the variance of a prediction needs.
+    chol: Vec<Vec<f64>>,
+    centres: Vec<f64>,
+}
+
+impl Ols {
+    /// Variance from the parameters' uncertainty of the sum of the model's predictions over
+    /// `rows` (each row the driver values of one period): s²·(m²/n + dᵀC⁻¹d), d the summed
+    /// deviations of the drivers from their baseline centres.
+    pub fn sum_prediction_variance(&self, rows: &[Vec<f64>]) -> f64 {
+        let k = self.chol.len();
+        let mut d = vec![0.0; k];
+        for row in rows {
+            for (j, x) in row.iter().enumerate().take(k - 1) {
+                d[j + 1] += x - self.centres[j];
+            }
+        }
+        let h = solve(&self.chol, &d);
+        let quad: f64 = d.iter().zip(&h).map(|(a, b)| a * b).sum();
+        let m = rows.len() as f64;
+        self.rmse.powi(2) * (m * m / self.n as f64 + quad)
+    }
 }
 
 /// Cholesky factor L (lower) of a symmetric positive-definite matrix, or `None`.
@@ -210,6 +233,8 @@ pub fn fit(drivers: &[&[f64]], y: &[f64]) -> Result<Ols, FitError> {
         residuals,
         rho,
         sse,
+        chol: l,
+        centres,
     })
 }
 

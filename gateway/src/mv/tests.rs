@@ -5,7 +5,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::analysis::{analyse, Request};
 use super::frame::{parse_range, Granularity, Obs, Raw, VarSpec, Zone};
-use super::model::{Form, TempUnit};
+use super::model::{Spec, TempUnit};
 use super::savings::Adjustment;
 use crate::sim::rng::Rng;
 
@@ -63,6 +63,9 @@ fn request(baseline: &str, reporting: &str) -> Request {
         reporting: parse_range(reporting, TZ).unwrap(),
         model: None,
         adjustments: vec![],
+        holidays: vec![],
+        accept_extrapolation: false,
+        placebo: false,
     }
 }
 
@@ -89,9 +92,7 @@ fn injected_savings_are_recovered_within_the_reported_uncertainty() {
         s.avoided
     );
     assert!(s.verified, "{}", s.verdict);
-    assert!(s
-        .verdict
-        .starts_with("savings verified at 90% confidence: "));
+    assert!(s.verdict.starts_with("savings verified: "));
     assert!((s.percent.unwrap() - 8.0).abs() < 1.0);
     assert!((s.senpi.unwrap() - r.reporting.actual / adjusted).abs() < 1e-12);
     assert_eq!(r.baseline.n, 365);
@@ -124,7 +125,7 @@ fn no_savings_is_not_distinguishable_from_zero() {
     assert!(
         r.savings
             .verdict
-            .starts_with("savings not distinguishable from zero"),
+            .starts_with("not verified: savings not distinguishable from zero"),
         "{}",
         r.savings.verdict
     );
@@ -179,7 +180,11 @@ fn degenerate_inputs_give_errors_or_warnings_never_nan() {
         &request("2025-01-01..2025-03-31", "2025-04-01..2025-04-30"),
     )
     .unwrap();
-    assert_eq!(r.model.form, "linear", "{:#?}", r.model.candidates);
+    assert!(
+        r.model.form.starts_with("linear"),
+        "{:#?}",
+        r.model.candidates
+    );
     assert!(r
         .model
         .candidates
@@ -192,12 +197,40 @@ fn degenerate_inputs_give_errors_or_warnings_never_nan() {
         &request("2025-01-01..2025-03-31", "2025-07-01..2025-08-31"),
     )
     .unwrap();
+    assert!(!r.savings.verified);
     assert!(
-        r.warnings.iter().any(|w| w.contains("extrapolation")),
-        "{:#?}",
-        r.warnings
+        r.savings
+            .reasons
+            .iter()
+            .any(|w| w.starts_with("extrapolation: reporting mean temperature")),
+        "{} {:#?}",
+        r.model.form,
+        r.savings.reasons
     );
     assert!(r.warnings.iter().any(|w| w.contains("covers 90 days")));
+    // Accepted, the extrapolation is a warning and its added uncertainty is counted.
+    let mut req = request("2025-01-01..2025-03-31", "2025-07-01..2025-08-31");
+    req.accept_extrapolation = true;
+    let a = analyse(&raw, &req).unwrap();
+    assert!(
+        a.savings
+            .reasons
+            .iter()
+            .all(|w| !w.contains("extrapolation")),
+        "{:#?}",
+        a.savings.reasons
+    );
+    assert!(a
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("accepted extrapolation")));
+    let extra = a.savings.extrapolation_uncertainty_90.unwrap();
+    assert!(extra > 0.0 && a.savings.uncertainty_90.unwrap() > extra);
+    assert!(
+        a.savings.extrapolated_periods > 31,
+        "{}",
+        a.savings.extrapolated_periods
+    );
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("NaN"));
     // Overlapping periods and a forced model that does not qualify are errors.
@@ -208,7 +241,7 @@ fn degenerate_inputs_give_errors_or_warnings_never_nan() {
     .unwrap_err();
     assert!(e.to_string().contains("overlap"));
     let mut req = request("2025-01-01..2025-06-30", "2025-07-01..2025-08-31");
-    req.model = Some(Form::parse("3p-heating").unwrap());
+    req.model = Some(Spec::parse("3p-heating").unwrap());
     let e = analyse(&raw, &req).unwrap_err().to_string();
     assert!(
         e.contains("3p-heating") && e.contains("does not qualify"),
@@ -267,7 +300,7 @@ fn html_report_is_self_contained_with_four_charts() {
     .unwrap();
     let html = super::html::render(&r);
     assert_eq!(html.matches("<svg").count(), 4);
-    assert!(html.contains("savings verified at 90% confidence"));
+    assert!(html.contains("savings verified: "));
     assert!(!html.contains("src=\"http") && !html.contains("<script"));
     assert!(!html.contains("NaN"));
 }

@@ -120,7 +120,16 @@ pub fn plant_settings(
     config: &SiteConfig,
     file: &str,
 ) -> Result<plant::PlantSettings, ConfigError> {
-    let table = config.plant.clone().unwrap_or_default();
+    let mut table = config.plant.clone().unwrap_or_default();
+    // The simulated plant keeps the site's holidays unless it is given its own.
+    if !table.contains_key("holidays") && !config.site.holidays.is_empty() {
+        let days = config
+            .site
+            .holidays
+            .iter()
+            .map(|d| toml::Value::String(d.to_string()));
+        table.insert("holidays".into(), toml::Value::Array(days.collect()));
+    }
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
         file: file.to_owned(),
         key: Some(format!("plant.{}", e.path())),

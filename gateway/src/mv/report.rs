@@ -1,0 +1,157 @@
+//! The M&V report: a stable JSON schema (`kilowatch-mv/1`, fields only ever added). Ratios are
+//! in percent.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::frame::{Granularity, MonthCoverage};
+use super::savings::Adjustment;
+use super::select::Candidate;
+
+pub const SCHEMA: &str = "kilowatch-mv/1";
+
+/// Names with values, serialised as a JSON object in this order.
+#[derive(Debug, Clone, Default)]
+pub struct Named(pub Vec<(String, Option<f64>)>);
+
+impl Serialize for Named {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A finite number or nothing: the report never carries NaN.
+pub fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub value: Option<f64>,
+    pub limit: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub form: String,
+    pub coefficients: Named,
+    pub std_errors: Named,
+    pub p_values: Named,
+    pub vif: Named,
+    pub balance_points: Vec<f64>,
+    pub r2: f64,
+    pub adj_r2: f64,
+    /// Percent of the mean baseline energy per period.
+    pub cv_rmse: Option<f64>,
+    pub nmbe: Option<f64>,
+    pub n: usize,
+    /// Parameters, balance points included (Guideline 14's p).
+    pub parameters: usize,
+    pub f_p_value: Option<f64>,
+    /// Lag-1 autocorrelation of the residuals.
+    pub autocorrelation: f64,
+    /// DOE and Guideline 14 criteria.
+    pub checks: Vec<Check>,
+    pub valid: bool,
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodReport {
+    pub from: String,
+    pub to: String,
+    /// Periods used (complete, with every driver).
+    pub n: usize,
+    /// Periods in the range.
+    pub expected: usize,
+    pub coverage: Vec<MonthCoverage>,
+    pub actual: f64,
+    /// Reporting only: the model's prediction plus non-routine adjustments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjusted_baseline: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub non_routine_adjustments: Vec<Adjustment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SavingsReport {
+    pub avoided: f64,
+    pub percent: Option<f64>,
+    pub uncertainty_68: Option<f64>,
+    pub uncertainty_90: Option<f64>,
+    /// Uncertainty as a percent of the savings.
+    pub fsu_68: Option<f64>,
+    pub fsu_90: Option<f64>,
+    pub effective_n: Option<f64>,
+    /// Guideline 14 uncertainty of the extrapolated reporting periods' predictions, at 90 %,
+    /// included in `uncertainty_90` (parameter uncertainty, autocorrelation-corrected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extrapolation_uncertainty_90: Option<f64>,
+    /// Reporting periods whose drivers lie outside the baseline's range.
+    pub extrapolated_periods: usize,
+    pub verified: bool,
+    /// `verified`, `not_verified`, `increase` or `not_distinguishable`.
+    pub status: &'static str,
+    pub verdict: String,
+    /// Every reason the savings are not verified (empty when they are).
+    pub reasons: Vec<String>,
+    /// Actual ÷ adjusted baseline, and the improvement 1 − SEnPI in percent.
+    pub senpi: Option<f64>,
+    pub improvement_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthReport {
+    pub month: String,
+    pub actual: f64,
+    pub adjusted_baseline: f64,
+    pub savings: f64,
+    pub senpi: Option<f64>,
+    pub improvement_percent: Option<f64>,
+    pub cumulative_savings: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub t: String,
+    #[serde(skip)]
+    pub ms: i64,
+    pub reporting: bool,
+    pub actual: f64,
+    /// Baseline: the fit; reporting: the adjusted baseline.
+    pub modelled: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    pub cusum: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub source: String,
+    pub energy_unit: String,
+    pub temperature_unit: Option<&'static str>,
+    pub time_zone: String,
+    pub granularity: Granularity,
+    pub model: ModelReport,
+    pub baseline: PeriodReport,
+    pub reporting: PeriodReport,
+    pub savings: SavingsReport,
+    pub monthly: Vec<MonthReport>,
+    pub series: Vec<Point>,
+    pub warnings: Vec<String>,
+    /// The placebo back-test, when asked for (`--placebo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placebo: Option<super::placebo::Placebo>,
+    /// The baseline's main driver: name, values and the model's fitted values, for the chart.
+    #[serde(skip)]
+    pub driver: Option<(String, Vec<f64>, Vec<f64>)>,
+    #[serde(skip)]
+    pub zone: super::frame::Zone,
+}
