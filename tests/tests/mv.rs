@@ -258,10 +258,7 @@ fn regressions_match_statsmodels_and_savings_match_the_guideline_formula() {
         ],
     );
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        out.starts_with("savings verified: "),
-        "{out}"
-    );
+    assert!(out.starts_with("savings verified: "), "{out}");
     assert!(
         out.contains("model 3p-cooling") || out.contains("model 4p"),
         "{out}"

@@ -20,6 +20,8 @@ pub mod select;
 pub mod svg;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_recovery;
 pub mod verdict;
 
 pub use analysis::{analyse, MvError, Request};

@@ -51,12 +51,13 @@ impl Drivers {
     }
 }
 
-/// CalTRACK's hourly temperature bin edges (°F), converted.
+/// Temperature knots of the time-of-week forms: CalTRACK's bin edges (30, 45, 55, 65, 75 and
+/// 90 °F), with every 5 °F between 55 and 95 °F, since most of a subtropical year lies in the
+/// 75–90 °F bin; bins are merged until each holds 20 hours.
 fn tow_knots(unit: TempUnit) -> Vec<f64> {
-    [30.0, 45.0, 55.0, 65.0, 75.0, 90.0]
-        .iter()
-        .map(|f| unit.of_fahrenheit(*f))
-        .collect()
+    let mut f = vec![30.0, 45.0];
+    f.extend((0..=8).map(|i| 55.0 + 5.0 * f64::from(i)));
+    f.iter().map(|f| unit.of_fahrenheit(*f)).collect()
 }
 
 /// Piecewise-linear temperature columns at `knots`: T below the first, then the part in each
@@ -463,7 +464,7 @@ pub fn fit_form(spec: Spec, d: &Drivers, y: &[f64]) -> Result<Model, ModelError>
             layout.tow_slots = (1..168).filter(|s| seen[*s]).collect();
             let grid = tow_knots(d.unit);
             if form == Form::TowTemp {
-                layout.knots[0] = Some(calendar::knots(temp, &grid, 1));
+                layout.knots[0] = Some(calendar::knots(temp, &grid, 20));
             } else {
                 let heat = d.unit.of_fahrenheit(50.0);
                 let cool = d.unit.of_fahrenheit(65.0);

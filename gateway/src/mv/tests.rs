@@ -337,46 +337,79 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
         false,
     )
     .unwrap();
-    let options = |reporting: &str| super::Options {
+    let options = |g: &str| super::Options {
         baseline: "2026-06-10..2026-07-24".into(),
-        reporting: reporting.into(),
+        reporting: "2026-07-25..2026-09-07".into(),
+        granularity: Some(g.into()),
         ..Default::default()
     };
-    let truth = |measure: &str| -> f64 {
+    // The truth over the days the reporting periods used (whole weeks leave days out).
+    let truth = |measure: &str, r: &super::Report, g: &str| -> f64 {
+        let days: std::collections::BTreeSet<chrono::NaiveDate> = r
+            .series
+            .iter()
+            .filter(|p| p.reporting)
+            .flat_map(|p| {
+                let first = r.zone.date(p.ms);
+                let n = if g == "week" { 7 } else { 1 };
+                (0..n).map(move |i| first + chrono::Duration::days(i))
+            })
+            .collect();
         report
             .truth
             .iter()
-            .filter(|(d, m, _)| *m == measure && d.to_string().as_str() <= "2026-09-07")
+            .filter(|(d, m, _)| *m == measure && days.contains(d))
             .map(|(_, _, kwh)| kwh)
             .sum()
     };
+    let production = || vec!["line-1/production_count".to_owned()];
     let cases = [
-        (
-            "chiller",
-            vec!["line-1/production_count".to_owned()],
-            "chiller_retrofit",
-        ),
+        ("chiller", production(), "chiller_retrofit"),
+        ("chiller", vec![], "chiller_retrofit"),
         ("compressed-air", vec![], "leak_repair"),
+        ("compressed-air", production(), "leak_repair"),
     ];
+    let (mut runs, mut inside) = (0, 0);
     for (asset, vars, measure) in cases {
-        let q = super::input::StoreQuery {
-            asset: Some(asset.into()),
-            vars,
-            ..Default::default()
-        };
-        let r = super::from_store(&store, &assets, &q, &options("2026-07-25..2026-09-07")).unwrap();
-        let want = truth(measure);
-        let s = &r.savings;
-        let u90 = s.uncertainty_90.unwrap();
-        assert!(want > 0.0);
-        assert!(
-            (s.avoided - want).abs() <= u90,
-            "{asset}: avoided {:.0} ± {u90:.0} kWh, truth {want:.0} kWh ({})",
-            s.avoided,
-            r.model.form
-        );
-        assert!(s.verified, "{asset}: {}", s.verdict);
-        assert_eq!(r.reporting.n, 45, "{asset}: {:?}", r.warnings);
+        for g in ["day", "hour", "week"] {
+            let q = super::input::StoreQuery {
+                asset: Some(asset.into()),
+                vars: vars.clone(),
+                ..Default::default()
+            };
+            let r = super::from_store(&store, &assets, &q, &options(g)).unwrap();
+            let want = truth(measure, &r, g);
+            let s = &r.savings;
+            let u90 = s.uncertainty_90.unwrap();
+            let case = format!(
+                "{asset} by {g}, {} variables: avoided {:.0} ± {u90:.0} kWh, truth {want:.0} kWh ({}; {})",
+                vars.len(),
+                s.avoided,
+                r.model.form,
+                s.verdict
+            );
+            eprintln!("{case}");
+            assert!(want > 0.0);
+            runs += 1;
+            // The truth file and the metered registers differ by register rounding: a near-
+            // deterministic simulated load can leave an interval narrower than that.
+            let within = (s.avoided - want).abs() <= u90 + 5e-4 * want;
+            inside += usize::from(within);
+            // A verdict is never claimed with the truth outside its interval.
+            assert!(within || !s.verified, "{case}");
+            // Daily: both measures verified, with and without production.
+            if g == "day" {
+                assert!(s.verified && within, "{case}");
+                assert_eq!(r.reporting.n, 45, "{asset}: {:?}", r.warnings);
+            }
+            if !s.verified {
+                assert!(!s.reasons.is_empty(), "{case}");
+            }
+        }
     }
+    assert!(
+        inside >= 11,
+        "truth inside the 90 % interval in {inside} of {runs}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
