@@ -776,15 +776,15 @@ pub fn demo_plant_tz() -> chrono_tz::Tz {
 }
 
 /// The demo plant's working days before today, latest first: Monday to Friday and not one of
-/// its holidays (`plant.holidays`), when its simulated line produces. Weekends and holidays
+/// its holidays (`site.holidays`), when its simulated line produces. Weekends and holidays
 /// have no production, so no specific energy to report and no production term to fit.
 pub fn demo_working_days(tz: chrono_tz::Tz) -> impl Iterator<Item = chrono::NaiveDate> {
     use chrono::Datelike;
     let text = std::fs::read_to_string(demo_site()).expect("seeds/demo-site.toml");
     let site: toml::Value = toml::from_str(&text).expect("demo site TOML");
-    let holidays: Vec<chrono::NaiveDate> = site["plant"]["holidays"]
+    let holidays: Vec<chrono::NaiveDate> = site["site"]["holidays"]
         .as_array()
-        .expect("plant.holidays")
+        .expect("site.holidays")
         .iter()
         .map(|d| d.as_str().and_then(|d| d.parse().ok()).expect("a date"))
         .collect();
