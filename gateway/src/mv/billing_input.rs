@@ -128,8 +128,7 @@ pub fn read_bills(path: &Path, zone: Zone, device: Option<&str>) -> Result<Bills
     let file = t.file.clone();
     let bad = |line: usize, what: &str, v: &str| format!("{file}:{line}: `{v}` is not {what}");
     let mut bills = Vec::new();
-    let source;
-    if t.col(&["from"]).is_some() {
+    let source = if t.col(&["from"]).is_some() {
         let (f, to) = (t.need(&["from"], "")?, t.need(&["to"], "")?);
         let u = t.need(
             &["kwh", "kWh", "energy", "usage"],
@@ -155,7 +154,7 @@ pub fn read_bills(path: &Path, zone: Zone, device: Option<&str>) -> Result<Bills
                 zone.format(w[1].from)
             ));
         }
-        source = format!("bills in {file}");
+        format!("bills in {file}")
     } else {
         let ts = t.need(&["ts", "time"], "the read date")?;
         let value = t.need(&["value"], "the register reading")?;
@@ -204,11 +203,11 @@ pub fn read_bills(path: &Path, zone: Zone, device: Option<&str>) -> Result<Bills
                 usage: vb - va,
             });
         }
-        source = format!(
+        format!(
             "register readings of {} in {file}",
             devices.first().copied().unwrap_or("the meter")
-        );
-    }
+        )
+    };
     if bills.is_empty() {
         return Err(format!("{file}: no billing period (two readings at least)"));
     }
