@@ -166,7 +166,7 @@ enum Command {
 #[derive(clap::Args)]
 struct MvArgs {
     /// Site file (data from its store).
-    #[arg(long, value_name = "FILE", required_unless_present = "csv")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["csv", "bills"])]
     pub config: Option<PathBuf>,
     /// Overrides `gateway.database` from the site file.
     #[arg(long, value_name = "FILE")]
@@ -177,6 +177,35 @@ struct MvArgs {
     /// CSV file with one row per interval (instead of the store).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "asset"])]
     pub csv: Option<PathBuf>,
+    /// Utility bills instead of interval data (CalTRACK billing methods): register readings
+    /// `ts,device,quantity,value,unit` or one row per bill `from,to,kwh`. Temperature from the
+    /// store with --config, or from --temp-csv. Prints schema kilowatch-mv-billing/1 with --json.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["csv", "asset", "html"])]
+    pub bills: Option<PathBuf>,
+    /// Bills: a CSV of outdoor temperatures (any interval; averaged per day).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "bills",
+        conflicts_with = "config"
+    )]
+    pub temp_csv: Option<PathBuf>,
+    /// Bills: the temperature column of --temp-csv.
+    #[arg(
+        long,
+        value_name = "COL",
+        default_value = "temp",
+        requires = "temp_csv"
+    )]
+    pub temp_col: String,
+    /// Bills: the time column of --temp-csv.
+    #[arg(
+        long,
+        value_name = "COL",
+        default_value = "time",
+        requires = "temp_csv"
+    )]
+    pub temp_time: String,
     /// CSV: the time column (interval start; RFC 3339, `2016-01-05T00:00:00-0600`, or
     /// local `2026-03-01 08:00` read in --tz).
     #[arg(long, value_name = "COL", requires = "csv")]
@@ -325,6 +354,10 @@ fn main() -> ExitCode {
                     adjust,
                     json,
                     html,
+                    bills,
+                    temp_csv,
+                    temp_col,
+                    temp_time,
                 } = *args;
                 let options = kilowatch_gateway::mv::Options {
                     baseline,
@@ -344,6 +377,21 @@ fn main() -> ExitCode {
                         other => anyhow::Error::new(other),
                     }
                 };
+                if let Some(path) = bills {
+                    return run_bills(BillArgs {
+                        path,
+                        config,
+                        db,
+                        device: energy.first().cloned(),
+                        temp,
+                        temp_csv,
+                        temp_col,
+                        temp_time,
+                        tz,
+                        json,
+                        options,
+                    });
+                }
                 let report = if let Some(path) = csv {
                     let (Some(time), [energy]) = (time, energy.as_slice()) else {
                         return Err(Usage(
@@ -662,6 +710,98 @@ fn check_demo_token(http: SocketAddr, token_file: Option<&std::path::Path>) -> R
             "--access-token-file: {} is empty",
             path.display()
         )));
+    }
+    Ok(())
+}
+
+struct BillArgs {
+    path: PathBuf,
+    config: Option<PathBuf>,
+    db: Option<PathBuf>,
+    device: Option<String>,
+    temp: Option<String>,
+    temp_csv: Option<PathBuf>,
+    temp_col: String,
+    temp_time: String,
+    tz: Option<String>,
+    json: bool,
+    options: kilowatch_gateway::mv::Options,
+}
+
+/// `mv --bills`: savings from utility bills.
+fn run_bills(a: BillArgs) -> anyhow::Result<()> {
+    use kilowatch_gateway::mv::{billing, frame::Zone, MvError};
+    let usage = |e: MvError| -> anyhow::Error {
+        match e {
+            MvError::Input(m) => Usage(m).into(),
+            other => anyhow::Error::new(other),
+        }
+    };
+    let tz =
+        a.tz.map(|t| {
+            t.parse::<chrono_tz::Tz>()
+                .map_err(|_| Usage(format!("--tz: `{t}` is not a time zone (e.g. Asia/Taipei)")))
+        })
+        .transpose()?;
+    let report = if let Some(config) = a.config {
+        let site = SiteConfig::load(&config, &ProfileLibrary::builtin())?;
+        let assets = Assets::from_site(&site, &config.display().to_string())?;
+        let db =
+            a.db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+        if !db.exists() {
+            return Err(Usage(format!(
+                "no database at {} (run the gateway first, give --db, or use --temp-csv)",
+                db.display()
+            ))
+            .into());
+        }
+        let store = Store::open(&db)?;
+        let temps = billing::TempSource::Store {
+            store: &store,
+            assets: &assets,
+            series: a.temp.as_deref(),
+        };
+        let zone = Zone::Named(tz.unwrap_or(assets.timezone));
+        tokio::task::block_in_place(|| {
+            billing::from_bills(&a.path, zone, a.device.as_deref(), temps, &a.options)
+        })
+        .map_err(usage)?
+    } else {
+        let temps = match &a.temp_csv {
+            Some(p) => billing::TempSource::Csv {
+                path: p,
+                time: &a.temp_time,
+                column: &a.temp_col,
+            },
+            None => billing::TempSource::None,
+        };
+        let zone = Zone::Named(tz.unwrap_or(chrono_tz::UTC));
+        billing::from_bills(&a.path, zone, a.device.as_deref(), temps, &a.options).map_err(usage)?
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let u = &report.energy_unit;
+    let m = &report.model;
+    println!("{}", report.savings.verdict);
+    println!(
+        "model {} on {} bills: R² {:.3}, adj. R² {:.3}, CV(RMSE) {}",
+        m.form,
+        m.n,
+        m.r2,
+        m.adj_r2,
+        m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into()),
+    );
+    println!(
+        "reporting: {} bills, actual {:.0} {u}, adjusted baseline {:.0} {u}, avoided {:.0} {u}",
+        report.reporting.n,
+        report.reporting.actual,
+        report.reporting.adjusted_baseline.unwrap_or_default(),
+        report.savings.avoided
+    );
+    for w in &report.warnings {
+        println!("warning: {w}");
     }
     Ok(())
 }

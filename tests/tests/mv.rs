@@ -342,6 +342,26 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
     }
     let page = get_text(&format!("{url}&format=html")).unwrap();
     assert!(page.starts_with("<!doctype html>") && page.contains("<svg"));
+    // The verdict carries its reasons; the placebo back-test runs on request.
+    let status = r["savings"]["status"].as_str().unwrap();
+    assert_eq!(
+        r["savings"]["verified"] == true,
+        status == "verified",
+        "{}",
+        r["savings"]
+    );
+    assert_eq!(
+        r["savings"]["reasons"].as_array().unwrap().is_empty(),
+        status == "verified"
+    );
+    let p = get_json(&format!("{url}&placebo=true")).unwrap();
+    let windows = p["placebo"]["windows"].as_u64().unwrap();
+    assert!(windows >= 2, "{}", p["placebo"]);
+    assert_eq!(
+        p["placebo"]["results"].as_array().unwrap().len() as u64,
+        windows
+    );
+    assert!(p["placebo"]["false_positive_percent"].as_f64().is_some());
     let bad = get_json(&format!(
         "http://{addr}/api/v1/mv?asset=plant&baseline={d1}..{d2}&reporting={d1}..{d1}"
     ));
@@ -364,9 +384,14 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
         &format!("{d1}..{d1}"),
         "--html",
         out.to_str().unwrap(),
+        "--placebo",
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(text.contains("model "), "{text}");
+    assert!(text.contains("placebo back-test: "), "{text}");
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("Placebo back-test"));
     assert!(out.exists());
     let (code, _, err) = mv(&[
         "--config",

@@ -3,6 +3,11 @@
 //! selection) → adjusted baseline and savings with their uncertainty → JSON or an HTML report.
 
 pub mod analysis;
+pub mod billing;
+pub mod billing_input;
+pub mod billing_model;
+#[cfg(test)]
+mod billing_tests;
 pub mod calendar;
 pub mod changepoint;
 pub mod checks;
