@@ -120,7 +120,7 @@ fn the_degree_day_law_and_the_savings_are_recovered() {
         s.avoided
     );
     assert!(s.verified, "{}", s.verdict);
-    assert!(s.verdict.starts_with("savings verified at 90% confidence"));
+    assert!(s.verdict.starts_with("savings verified: "));
     assert_eq!(r.bills.len(), 24);
     assert!(r.bills.iter().all(|b| b.used && b.modelled.is_some()));
     // The JSON carries the schema and granularity.
