@@ -460,6 +460,7 @@ async fn mv(
         adjust,
         temp_unit: None,
         energy_unit: None,
+        ..Default::default()
     };
     let assets = state.assets.clone();
     let result = with_store(state, move |s| {

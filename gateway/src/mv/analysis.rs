@@ -158,6 +158,12 @@ pub struct Report {
     pub monthly: Vec<MonthReport>,
     pub series: Vec<Point>,
     pub warnings: Vec<String>,
+    /// Avoided cost and CO2e (a tariff is configured or given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced: Option<super::price::PricedSavings>,
+    /// Savings over a typical weather year (IPMVP normalized savings), or why there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<super::normal::NormalizedSavings>,
     /// The baseline's main driver: name, values and the model's fitted values, for the chart.
     #[serde(skip)]
     pub driver: Option<(String, Vec<f64>, Vec<f64>)>,
@@ -571,6 +577,8 @@ pub fn analyse(raw: &Raw, req: &Request) -> Result<Report, MvError> {
         monthly,
         series,
         warnings,
+        priced: None,
+        normalized: None,
         driver,
         zone,
     })
