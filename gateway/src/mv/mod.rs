@@ -7,6 +7,7 @@ pub mod changepoint;
 pub mod dist;
 pub mod frame;
 pub mod html;
+mod html_extras;
 pub mod input;
 pub mod model;
 pub mod normal;
