@@ -308,8 +308,28 @@ pub fn normalize(
             req.granularity.code()
         )
     };
+    let range = |t: &[f64]| {
+        t.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(*v), b.max(*v))
+            })
+    };
+    let seen = range(
+        &[bd.temp.as_deref(), rd.temp.as_deref()]
+            .map(Option::unwrap_or_default)
+            .concat(),
+    );
+    let typical = range(normal.temp.as_deref().unwrap_or(&[]));
+    let outside = if typical.0 < seen.0 || typical.1 > seen.1 {
+        format!(
+            "; the typical year's temperatures ({:.1}–{:.1}) reach outside those the models were fitted on ({:.1}–{:.1}): there the models extrapolate",
+            typical.0, typical.1, seen.0, seen.1
+        )
+    } else {
+        String::new()
+    };
     out.note = format!(
-        "baseline and reporting-period {} models (the reporting one fitted on {} {}s) predicted over {} laid on the {CALENDAR_YEAR} calendar{held}",
+        "baseline and reporting-period {} models (the reporting one fitted on {} {}s) predicted over {} laid on the {CALENDAR_YEAR} calendar{held}{outside}",
         form.code(),
         re.len(),
         req.granularity.code(),

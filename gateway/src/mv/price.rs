@@ -166,11 +166,11 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
     )];
     let mut kwh: BTreeMap<Key, f64> = BTreeMap::new();
     let mut hours: BTreeMap<Key, f64> = BTreeMap::new();
-    let mut flat = false;
+    let mut flat = 0;
     for a in periods {
         let avoided = a.adjusted - a.actual;
         let (w, shaped) = weights(raw, g, t, a);
-        flat |= !shaped;
+        flat += usize::from(!shaped);
         let total: f64 = w.values().sum();
         for (k, v) in w {
             *kwh.entry(k).or_default() += avoided * v / total;
@@ -183,17 +183,21 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
             ms += HOUR_MS;
         }
     }
+    let n = periods.len();
     if g == Granularity::Hour {
         assumptions
             .push("each hour's avoided energy is billed in the TOU period of its start".into());
-    } else {
+    } else if flat < n {
         assumptions.push(format!(
             "each {}'s avoided energy is split over the TOU periods in proportion to the measured energy in them: savings shaped like the measured load",
             g.code()
         ));
     }
-    if flat {
-        assumptions.push("where the data is coarser than an hour or the measured energy was zero, the split is by the hours of each TOU period (a flat load)".into());
+    if g != Granularity::Hour && flat > 0 {
+        assumptions.push(format!(
+            "{flat} of {n} {}s split by the hours of each TOU period (a flat load): the data is coarser than an hour or measured no energy",
+            g.code()
+        ));
     }
     let mut rows: BTreeMap<(usize, usize), f64> = BTreeMap::new();
     let mut month_cost: BTreeMap<(i32, u32), f64> = BTreeMap::new();
@@ -325,7 +329,7 @@ fn demand(
         });
     }
     assumptions.push(format!(
-        "demand: the basic charge is on the contract ({contract} kW), which the measure does not change; the saving is the over-contract charge avoided. The baseline's billed demand is an ESTIMATE: the actual 15-minute peak plus the avoided average kW over the month's dearest TOU period"
+        "demand: the basic charge is on the contract ({contract} kW), which the measure does not change; the saving is the over-contract charge avoided. The baseline's billed demand is an ESTIMATE: the actual 15-minute peak (over the reporting data in that month) plus the avoided average kW over the month's dearest TOU period"
     ));
     let total = out.iter().map(|d| d.cost).sum();
     (out, Some(total))
