@@ -116,7 +116,10 @@ fn normalized_savings_recover_the_measure_on_the_typical_year() {
     assert!((n.percent.unwrap() - 10.0).abs() < 1.0, "{n:?}");
     assert!((n.savings.unwrap() - (b - r)).abs() < 1e-9);
     assert!(n.note.contains("units"), "{}", n.note);
-    assert!(!n.note.contains("extrapolate"), "10-34 °C data covers the normals");
+    assert!(
+        !n.note.contains("extrapolate"),
+        "10-34 °C data covers the normals"
+    );
     // No normal year, or a model without temperature: a note, no figures.
     let none = normalize(&raw, &req, &report, None);
     assert!(none.savings.is_none() && none.note.contains("--normal-weather"));
