@@ -469,6 +469,7 @@ async fn mv(
         holidays: Vec::new(),
         accept_extrapolation: q.accept_extrapolation,
         placebo: q.placebo,
+        ..Default::default()
     };
     let assets = state.assets.clone();
     let result = with_store(state, move |s| {

@@ -272,6 +272,34 @@ struct MvArgs {
     /// Write a self-contained HTML report with charts to this file.
     #[arg(long, value_name = "OUT")]
     pub html: Option<PathBuf>,
+    /// CSV: price the savings at this time-of-use tariff (seeds/tariffs/*.toml); the store
+    /// uses the site's.
+    #[arg(long, value_name = "FILE", requires = "csv")]
+    pub tariff: Option<PathBuf>,
+    /// CSV: grid emission factors by year (seeds/emission-factors.toml) for the CO2e avoided.
+    #[arg(long, value_name = "FILE", requires = "tariff")]
+    pub emission_factors: Option<PathBuf>,
+    /// CSV: contract capacity (kW) the demand charge is billed against.
+    #[arg(long, value_name = "KW", requires = "tariff")]
+    pub contract_kw: Option<f64>,
+    /// Monthly temperature normals (seeds/weather/taipei-normals.csv format) for normalized
+    /// savings; default: the built-in Taipei normals for data in Asia/Taipei.
+    #[arg(long, value_name = "FILE")]
+    pub normal_weather: Option<PathBuf>,
+}
+
+/// A seed-format file read and parsed, its errors naming the flag and the file.
+fn read_with<T>(
+    flag: &str,
+    path: Option<&std::path::Path>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, Usage> {
+    path.map(|p| {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Usage(format!("--{flag}: cannot read {}: {e}", p.display())))?;
+        parse(&text).map_err(|e| Usage(format!("--{flag}: {}: {e}", p.display())))
+    })
+    .transpose()
 }
 
 fn main() -> ExitCode {
@@ -358,7 +386,15 @@ fn main() -> ExitCode {
                     temp_csv,
                     temp_col,
                     temp_time,
+                    tariff,
+                    emission_factors,
+                    contract_kw,
+                    normal_weather,
                 } = *args;
+                use kilowatch_gateway::enpi::{emission::EmissionFactors, tariff::Tariff};
+                if contract_kw.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
+                    return Err(Usage("--contract-kw: must be above 0".into()).into());
+                }
                 let options = kilowatch_gateway::mv::Options {
                     baseline,
                     reporting,
@@ -370,6 +406,21 @@ fn main() -> ExitCode {
                     holidays,
                     accept_extrapolation,
                     placebo,
+                    pricing: kilowatch_gateway::mv::price::Pricing {
+                        tariff: read_with("tariff", tariff.as_deref(), Tariff::parse)?,
+                        factors: read_with(
+                            "emission-factors",
+                            emission_factors.as_deref(),
+                            EmissionFactors::parse,
+                        )?,
+                        contract_kw,
+                        ..Default::default()
+                    },
+                    normal_weather: read_with(
+                        "normal-weather",
+                        normal_weather.as_deref(),
+                        kilowatch_gateway::mv::normal::NormalYear::parse,
+                    )?,
                 };
                 let usage = |e: kilowatch_gateway::mv::MvError| -> anyhow::Error {
                     match e {
@@ -840,6 +891,37 @@ fn print_mv(r: &kilowatch_gateway::mv::Report) {
         r.reporting.adjusted_baseline.unwrap_or_default(),
         r.savings.avoided
     );
+    if let Some(p) = &r.priced {
+        let symbol = if p.currency == "TWD" {
+            "NT$"
+        } else {
+            &p.currency
+        };
+        println!(
+            "avoided cost {symbol} {:.0} (energy {:.0}, demand {}, power factor {:.0}), CO2e {}",
+            p.total,
+            p.energy_cost,
+            p.demand_cost
+                .map(|d| format!("{d:.0}"))
+                .unwrap_or("not priced".into()),
+            p.pf_adjustment,
+            p.co2e_kg
+                .map(|kg| format!("{:.2} t", kg / 1000.0))
+                .unwrap_or("— (no emission factors)".into())
+        );
+    }
+    if let Some(n) = &r.normalized {
+        match (n.savings, n.percent) {
+            (Some(s), p) => println!(
+                "normalized savings ({}): {s:.0} {u} a year{} (baseline model {:.0}, reporting model {:.0})",
+                n.weather_year,
+                p.map(|p| format!(", {p:.1} %")).unwrap_or_default(),
+                n.baseline_annual.unwrap_or_default(),
+                n.reporting_annual.unwrap_or_default()
+            ),
+            (None, _) => println!("normalized savings: none ({})", n.note),
+        }
+    }
     for w in &r.warnings {
         println!("warning: {w}");
     }

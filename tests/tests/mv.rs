@@ -340,6 +340,36 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
     for key in ["avoided", "uncertainty_90", "fsu_90", "verified"] {
         assert!(!r["savings"][key].is_null(), "{key}: {}", r["savings"]);
     }
+    // The site's tariff prices the result and the Taipei normals normalize it (or say why not).
+    assert_eq!(r["priced"]["currency"], "TWD", "{}", r["priced"]);
+    assert!(
+        r["normalized"]["note"].as_str().is_some(),
+        "{}",
+        r["normalized"]
+    );
+    // A known saving: a non-routine adjustment of 20 % of the day's energy raises the adjusted
+    // baseline, so the plant "saved" it; it is priced at the day's TOU rates.
+    let actual = r["reporting"]["actual"].as_f64().unwrap();
+    let adjusted = r["reporting"]["adjusted_baseline"].as_f64().unwrap();
+    let extra = (0.2 * actual).round() + (actual - adjusted).max(0.0).ceil();
+    let saved = get_json(&format!("{url}&adjust={d1}..{d1}=%2B{extra}:e2e")).unwrap();
+    let p = &saved["priced"];
+    let avoided = saved["savings"]["avoided"].as_f64().unwrap();
+    assert!(avoided > 0.0, "{}", saved["savings"]);
+    let kwh: f64 = p["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kwh"].as_f64().unwrap())
+        .sum();
+    assert!((kwh - avoided).abs() < 1e-6 * avoided, "{p}");
+    assert!(p["energy_cost"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["total"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["co2e_kg"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(
+        !p["demand"].as_array().unwrap().is_empty(),
+        "the plant's demand is priced: {p}"
+    );
     let page = get_text(&format!("{url}&format=html")).unwrap();
     assert!(page.starts_with("<!doctype html>") && page.contains("<svg"));
     // The verdict carries its reasons; the placebo back-test runs on request.
@@ -362,6 +392,7 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
         windows
     );
     assert!(p["placebo"]["false_positive_percent"].as_f64().is_some());
+    assert!(page.contains("Avoided cost and emissions") && page.contains("Normalized savings"));
     let bad = get_json(&format!(
         "http://{addr}/api/v1/mv?asset=plant&baseline={d1}..{d2}&reporting={d1}..{d1}"
     ));
@@ -392,6 +423,11 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
     assert!(std::fs::read_to_string(&out)
         .unwrap()
         .contains("Placebo back-test"));
+    assert!(
+        text.contains("avoided cost NT$ ") && text.contains("CO2e "),
+        "{text}"
+    );
+    assert!(text.contains("normalized savings"), "{text}");
     assert!(out.exists());
     let (code, _, err) = mv(&[
         "--config",
@@ -412,4 +448,100 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
     );
     let status = demo.interrupt(Duration::from_secs(20));
     assert!(status.is_some_and(|s| s.success()), "{}", demo.log());
+}
+
+#[test]
+fn csv_runs_are_priced_at_a_given_tariff_and_normalized_on_given_normals() {
+    let dir = scratch("mv-price");
+    let csv = dir.join("meter.csv");
+    write_csv(&csv);
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+    let seed = |name: &str| seeds.join(name).to_str().unwrap().to_owned();
+    let run = |extra: &[&str]| {
+        let args = [
+            "--tz",
+            "America/Chicago",
+            "--model",
+            "3p-cooling",
+            "--baseline",
+            "2016-01-01..2016-12-31",
+            "--reporting",
+            "2017-01-01..2017-06-30",
+        ];
+        mv_weather_csv(&csv, &[&args[..], extra].concat())
+    };
+    let tariff = seed("tariffs/example-hv-three-period.toml");
+    let factors = seed("emission-factors.toml");
+    let (code, out, err) = run(&[
+        "--tariff",
+        &tariff,
+        "--emission-factors",
+        &factors,
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = &r["priced"];
+    let avoided = r["savings"]["avoided"].as_f64().unwrap();
+    assert!(avoided > 0.0);
+    let rows = p["by_period"].as_array().unwrap();
+    let kwh: f64 = rows.iter().map(|b| b["kwh"].as_f64().unwrap()).sum();
+    assert!((kwh - avoided).abs() < 1e-6 * avoided, "{p}");
+    // January to June 2017 is non-summer and (from June) summer: both seasons are billed.
+    assert!(
+        rows.iter().any(|b| b["season"] == "summer")
+            && rows.iter().any(|b| b["season"] == "non_summer")
+    );
+    let cost: f64 = rows
+        .iter()
+        .map(|b| b["kwh"].as_f64().unwrap() * b["rate"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (p["energy_cost"].as_f64().unwrap() - cost).abs() < 1e-6 * cost,
+        "{p}"
+    );
+    assert!(p["total"].as_f64().unwrap() > 0.0);
+    // Daily rows cannot give a 15-minute demand; 2017 is priced at the 2017 factor.
+    assert!(p["demand_cost"].is_null(), "{p}");
+    let said = p["assumptions"].to_string();
+    assert!(
+        said.contains("181 of 181 days split by the hours") && !said.contains("shaped like"),
+        "{said}"
+    );
+    assert_eq!(p["emission_factors"][0]["year"], 2017);
+    assert!((p["co2e_kg"].as_f64().unwrap() - avoided * 0.554).abs() < 1e-6 * avoided);
+    // Chicago data gets no Taipei normals by default, only on request.
+    let note = r["normalized"]["note"].as_str().unwrap();
+    assert!(
+        r["normalized"]["savings"].is_null() && note.contains("--normal-weather"),
+        "{note}"
+    );
+    let normals = seed("weather/taipei-normals.csv");
+    let (code, out, err) = run(&["--tariff", &tariff, "--normal-weather", &normals]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("avoided cost NT$ ") && out.contains("CO2e — (no emission factors)"),
+        "{out}"
+    );
+    // 10 % less energy for the same weather: about 10 % on the typical year too.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("normalized savings (Taipei"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let pct: f64 = line
+        .split(", ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!((pct - 10.0).abs() < 3.0, "{line}");
+    // A tariff file that does not parse is named.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = 1").unwrap();
+    let (code, _, err) = run(&["--tariff", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--tariff") && err.contains("bad.toml"),
+        "{err}"
+    );
 }

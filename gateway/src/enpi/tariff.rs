@@ -289,6 +289,10 @@ impl Tariff {
         self.periods.iter().map(|p| p.name.as_str()).collect()
     }
 
+    pub fn season_names(&self) -> Vec<&str> {
+        self.seasons.iter().map(|s| s.0.as_str()).collect()
+    }
+
     /// Season index of a plant-local date.
     pub fn season(&self, date: NaiveDate) -> usize {
         let md = (date.month(), date.day());

@@ -370,6 +370,8 @@ pub(crate) fn run(
         series,
         warnings,
         placebo,
+        priced: None,
+        normalized: None,
         driver,
         zone,
     })

@@ -6,13 +6,13 @@ use std::fmt::Write;
 use super::report::Report;
 use super::svg::{Chart, Series, Style};
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     let a = v.abs();
     if a >= 1000.0 {
         // Thousands separated for reading, e.g. 12 345.
@@ -134,6 +134,7 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("</ul>");
     }
+    super::html_extras::priced_and_normalized(&mut h, r);
     if !r.warnings.is_empty() {
         h.push_str("<h2>Warnings</h2><ul class=\"warn\">");
         for w in &r.warnings {

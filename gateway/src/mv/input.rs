@@ -185,6 +185,18 @@ fn series_ref(text: &str, flag: &str) -> Result<SeriesRef, String> {
     })
 }
 
+/// The meters whose energy is an asset's, and its production counter.
+pub fn meters(spec: &AssetSpec) -> (Vec<String>, Option<SeriesRef>) {
+    match spec {
+        AssetSpec::Compressor(c) => (c.power.clone(), c.production.clone()),
+        AssetSpec::Chiller(c) => (
+            c.power.iter().chain(&c.auxiliaries).cloned().collect(),
+            None,
+        ),
+        AssetSpec::Plant(p) => (p.power.clone(), p.production.clone()),
+    }
+}
+
 /// Reads quarter-hours [from, to) from the store. Returns the data and a description of what
 /// was read.
 pub fn read_store(
@@ -209,21 +221,8 @@ pub fn read_store(
                     .join(", ")
             )
         })?;
-        let production = match spec {
-            AssetSpec::Compressor(c) => {
-                devices.extend(c.power.iter().cloned());
-                c.production.clone()
-            }
-            AssetSpec::Chiller(c) => {
-                devices.extend(c.power.iter().cloned());
-                devices.extend(c.auxiliaries.iter().cloned());
-                None
-            }
-            AssetSpec::Plant(p) => {
-                devices.extend(p.power.iter().cloned());
-                p.production.clone()
-            }
-        };
+        let (meters, production) = meters(spec);
+        devices.extend(meters);
         source.push(format!("asset {id}"));
         if let Some(p) = production.filter(|_| q.vars.is_empty()) {
             vars.push((

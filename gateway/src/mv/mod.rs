@@ -15,13 +15,17 @@ pub mod dist;
 pub mod form;
 pub mod frame;
 pub mod html;
+mod html_extras;
 pub mod input;
 pub mod model;
+pub mod normal;
 pub mod ols;
 pub mod placebo;
+pub mod price;
 pub mod report;
 pub mod savings;
 pub mod select;
+mod site_price;
 pub mod svg;
 #[cfg(test)]
 mod tests;
@@ -62,6 +66,13 @@ pub struct Options {
     /// Run the placebo back-test on the baseline.
     #[serde(default)]
     pub placebo: bool,
+    /// Tariff, emission factors and contract that price a CSV run (the store uses the site's).
+    #[serde(skip)]
+    pub pricing: price::Pricing,
+    /// The typical weather year for normalized savings (default: the built-in Taipei normals,
+    /// for data in Asia/Taipei).
+    #[serde(skip)]
+    pub normal_weather: Option<normal::NormalYear>,
 }
 
 /// Most periods one range may hold (a hundred thousand hours is over eleven years).
@@ -144,7 +155,8 @@ pub fn from_csv(
     if let Some(unit) = &o.energy_unit {
         req.energy_unit = unit.clone();
     }
-    analyse(&raw, &req)
+    let report = analyse(&raw, &req)?;
+    extras(report, &raw, &req, &o.pricing, o)
 }
 
 /// Verification of data in the store.
@@ -163,5 +175,52 @@ pub fn from_store(
     req.holidays.extend(&assets.holidays);
     req.holidays.sort();
     req.holidays.dedup();
-    analyse(&raw, &req)
+    let report = analyse(&raw, &req)?;
+    let pricing = site_price::pricing(store, assets, q, req.reporting);
+    extras(report, &raw, &req, &pricing, o)
+}
+
+/// Priced and normalized savings, added to the report.
+fn extras(
+    mut report: Report,
+    raw: &Raw,
+    req: &Request,
+    pricing: &price::Pricing,
+    o: &Options,
+) -> Result<Report, MvError> {
+    if pricing.tariff.is_some() {
+        if req.energy_unit != "kWh" {
+            return Err(MvError::Input(format!(
+                "a tariff prices kWh: the energy is in {} (drop the tariff or convert)",
+                req.energy_unit
+            )));
+        }
+        let ends: std::collections::HashMap<i64, i64> =
+            frame::aggregate(raw, req.granularity, req.reporting.0, req.reporting.1)
+                .map_err(MvError::Input)?
+                .periods
+                .iter()
+                .map(|p| (p.start, p.end))
+                .collect();
+        let periods: Vec<price::Avoided> = report
+            .series
+            .iter()
+            .filter(|p| p.reporting)
+            .filter_map(|p| {
+                Some(price::Avoided {
+                    start: p.ms,
+                    end: *ends.get(&p.ms)?,
+                    actual: p.actual,
+                    adjusted: p.modelled,
+                })
+            })
+            .collect();
+        report.priced = price::price(raw, req.granularity, &periods, pricing);
+    }
+    // The built-in normals are Taipei's: only data on Taipei time gets them by default.
+    let builtin =
+        (raw.zone == Zone::Named(chrono_tz::Asia::Taipei)).then(normal::NormalYear::builtin);
+    let year = o.normal_weather.as_ref().or(builtin.as_ref());
+    report.normalized = Some(normal::normalize(raw, req, &report, year));
+    Ok(report)
 }

@@ -146,6 +146,12 @@ pub struct Report {
     pub monthly: Vec<MonthReport>,
     pub series: Vec<Point>,
     pub warnings: Vec<String>,
+    /// Avoided cost and CO2e (a tariff is configured or given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced: Option<super::price::PricedSavings>,
+    /// Savings over a typical weather year (IPMVP normalized savings), or why there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<super::normal::NormalizedSavings>,
     /// The placebo back-test, when asked for (`--placebo`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placebo: Option<super::placebo::Placebo>,

@@ -401,6 +401,16 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
             if g == "day" {
                 assert!(s.verified && within, "{case}");
                 assert_eq!(r.reporting.n, 45, "{asset}: {:?}", r.warnings);
+                // Priced at the site's tariff: the energy charge saved, CO2e at the latest
+                // published factor; a sub-metered asset's peak is not the billed demand.
+                let p = r.priced.as_ref().expect("the demo site has a tariff");
+                assert!(p.energy_cost > 0.0 && p.total > 0.0, "{asset}: {p:#?}");
+                assert_eq!(p.demand_cost, None, "{asset}");
+                assert!(p.assumptions.iter().any(|a| a.contains("incomer")));
+                let kwh: f64 = p.by_period.iter().map(|b| b.kwh).sum();
+                assert!((kwh - s.avoided).abs() < 1e-6 * s.avoided.abs().max(1.0));
+                assert!((p.co2e_kg.unwrap() - kwh * 0.494).abs() < 1e-6 * kwh.abs().max(1.0));
+                assert!(r.normalized.is_some());
             }
             if !s.verified {
                 assert!(!s.reasons.is_empty(), "{case}");
@@ -410,6 +420,36 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
     assert!(
         inside >= 11,
         "truth inside the 90 % interval in {inside} of {runs}"
+    );
+    // The plant (the incomer) prices demand against the contract with its measured power factor.
+    let q = super::input::StoreQuery {
+        asset: Some("plant".into()),
+        ..Default::default()
+    };
+    let r = super::from_store(&store, &assets, &q, &options("day")).unwrap();
+    let page = super::html::render(&r);
+    assert!(page.contains("<h2>Avoided cost and emissions</h2>") && page.contains("over-contract"));
+    assert!(page.contains("<h2>Normalized savings</h2>"));
+    let p = r.priced.unwrap();
+    assert_eq!(
+        p.demand
+            .iter()
+            .map(|d| d.month.as_str())
+            .collect::<Vec<_>>(),
+        ["2026-07", "2026-08", "2026-09"],
+        "{p:#?}"
+    );
+    assert!(p
+        .demand
+        .iter()
+        .all(|d| d.contract_kw == 450.0 && d.basic_rate == 236.2));
+    assert!(p.demand_cost.is_some());
+    assert!(
+        p.assumptions
+            .iter()
+            .any(|a| a.contains("measured power factor (kWh ÷ kVAh)")),
+        "{:#?}",
+        p.assumptions
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
