@@ -402,7 +402,7 @@ fn evidence(
 ) -> Evidence {
     let mut e = Evidence::default();
     let cv = 100.0 * m.cv_rmse;
-    if !(cv <= BILL_CV_LIMIT) {
+    if cv.is_nan() || cv > BILL_CV_LIMIT {
         e.model.push(format!(
             "model not valid: CV(RMSE) {cv:.1} % (needs ≤ {BILL_CV_LIMIT} % for monthly data)"
         ));
