@@ -188,6 +188,8 @@ pub struct Assets {
     pub factors: Option<EmissionFactors>,
     /// A digest of everything that changes results: stored EnPIs are recomputed when it does.
     pub fingerprint: String,
+    /// M&V plans (`[[mv_plans]]`), checked against the assets and devices.
+    pub plans: Vec<crate::mv::plan::Plan>,
 }
 
 /// Seed files built into the binary, used when a site file names them and they are not on
@@ -422,7 +424,7 @@ impl Assets {
             "{:?}{}",
             config.site.contract_kw, config.site.timezone
         ));
-        Ok(Self {
+        let mut assets = Self {
             site: config.site.id.clone(),
             timezone: config.timezone(),
             list,
@@ -431,7 +433,10 @@ impl Assets {
             tariff,
             factors,
             fingerprint: format!("{:016x}", fnv(&digest, 0xcbf2_9ce4_8422_2325)),
-        })
+            plans: Vec::new(),
+        };
+        assets.plans = crate::mv::plan::Plan::from_site(config, file, &assets)?;
+        Ok(assets)
     }
 
     pub fn get(&self, id: &str) -> Option<(usize, &AssetSpec)> {

@@ -6,10 +6,13 @@ pub mod analysis;
 pub mod changepoint;
 pub mod dist;
 pub mod frame;
+pub mod guarantee;
 pub mod html;
 pub mod input;
 pub mod model;
 pub mod ols;
+pub mod plan;
+pub mod plan_eval;
 pub mod savings;
 pub mod svg;
 #[cfg(test)]
