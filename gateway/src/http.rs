@@ -24,6 +24,8 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
+mod plans;
+
 /// The OpenAPI document of this API, checked in beside the code.
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -658,6 +660,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/mv", get(mv))
+        .route("/api/v1/mv/plans", get(plans::list))
+        .route("/api/v1/mv/plans/{id}", get(plans::one))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/metrics",

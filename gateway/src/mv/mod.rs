@@ -13,6 +13,7 @@ pub mod model;
 pub mod ols;
 pub mod plan;
 pub mod plan_eval;
+pub mod plan_html;
 pub mod savings;
 pub mod svg;
 #[cfg(test)]
