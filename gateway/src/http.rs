@@ -797,6 +797,27 @@ mod tests {
     }
 
     #[test]
+    fn mv_plans_are_listed_and_reported() {
+        let (status, body) = get("/api/v1/mv/plans");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let plan = &v["plans"][0];
+        assert_eq!(plan["id"], "chiller-retrofit", "{v}");
+        assert_eq!(plan["guarantee"]["percent"], 10.0, "{v}");
+        // An empty store: nothing evaluated, nothing claimed.
+        assert_eq!(plan["status"], "pending", "{v}");
+        assert_eq!(plan["years"].as_array().unwrap().len(), 2, "{v}");
+        let (status, html) = get("/api/v1/mv/plans/chiller-retrofit?format=html");
+        assert_eq!(status, 200);
+        assert!(html.contains("保證節能") && html.contains("Chiller retrofit guarantee"));
+        let (status, body) = get("/api/v1/mv/plans/nope");
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("chiller-retrofit"), "{body}");
+        let e = error_of("/api/v1/mv/plans/chiller-retrofit?format=xml");
+        assert!(e.contains("not json or html"), "{e}");
+    }
+
+    #[test]
     fn overlong_steps_and_ranges_are_400s_with_a_reason() {
         let s = "series=demo-plant/incomer/active_power";
         let e = error_of(&format!("/api/v1/query?{s}&step=999999999999999d"));
