@@ -336,6 +336,9 @@ async function chillerPage(s) {
   }
 }
 
+// A normal tail is never exactly 0 or 1: the extremes show as bounds.
+const confidence = (c) => (c > 0.999 ? "> 99.9 %" : c < 0.001 ? "< 0.1 %" : (100 * c).toFixed(1) + " %");
+
 // The site's M&V plans (`[[mv_plans]]`): each contract year's savings against the guarantee.
 async function plansTable() {
   const { plans } = await api("mv/plans");
@@ -355,8 +358,8 @@ async function plansTable() {
         el("td", {}, p.name || p.id), el("td", {}, p.boundary), el("td", {}, g),
         el("td", {}, y ? `${y.year} (${y.complete ? y.from + "–" + y.to : "to " + y.through})` : "—"),
         el("td", {}, num(y && y.avoided_kwh)), el("td", {}, num(y && y.guarantee_kwh)), el("td", {}, num(y && y.shortfall_kwh)),
-        el("td", {}, y && y.confidence != null ? (100 * y.confidence).toFixed(1) + " %" : "—"),
-        el("td", { class: status === "met" || status === "on track" ? "" : "bad", title: y ? y.explanation : p.explanation }, status),
+        el("td", {}, y && y.confidence != null ? confidence(y.confidence) : "—"),
+        el("td", { class: ["shortfall", "behind", "not established"].includes(status) ? "bad" : "", title: y ? y.explanation : p.explanation }, status),
         el("td", {}, link)));
     }
   }

@@ -92,6 +92,17 @@ pub struct PlanStatus {
     pub months: Vec<MonthRow>,
 }
 
+/// A probability as a percent; the tails as bounds (a normal tail is never exactly 0 or 1).
+pub fn fmt_confidence(c: f64) -> String {
+    if c > 0.999 {
+        "> 99.9 %".into()
+    } else if c < 0.001 {
+        "< 0.1 %".into()
+    } else {
+        format!("{:.1} %", 100.0 * c)
+    }
+}
+
 fn fmt_kwh(v: f64) -> String {
     format!("{v:.0} kWh")
 }
@@ -163,7 +174,12 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
     }
     let conf = y
         .confidence
-        .map(|c| format!(", {:.0} % confidence that the guarantee is met", 100.0 * c))
+        .map(|c| {
+            format!(
+                ", {} confidence that the guarantee is met",
+                fmt_confidence(c)
+            )
+        })
         .unwrap_or_default();
     let scope = if y.complete { "" } else { " to date" };
     if !r.verified {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::guarantee::{MonthRow, PlanStatus, YearStatus};
+use super::guarantee::{fmt_confidence, MonthRow, PlanStatus, YearStatus};
 use super::html::{esc, STYLE};
 use super::plan::Guarantee;
 
@@ -77,7 +77,7 @@ pub fn render(p: &PlanStatus) -> String {
             num(y.guarantee_kwh),
             num(y.shortfall_kwh),
             esc(&money(y)),
-            y.confidence.map_or("—".into(), |c| format!("{:.1} %", 100.0 * c)),
+            y.confidence.map_or("—".into(), fmt_confidence),
             if matches!(y.status, "met" | "on track") { "pass" } else { "fail" },
             esc(y.status)
         );
@@ -138,7 +138,7 @@ pub fn text(p: &PlanStatus) -> String {
             num(y.shortfall_kwh),
             y.shortfall_money
                 .map_or(String::new(), |_| format!(" ({})", money(y))),
-            y.confidence.map_or("—".into(), |c| format!("{:.1} %", 100.0 * c)),
+            y.confidence.map_or("—".into(), fmt_confidence),
             y.status
         );
     }
