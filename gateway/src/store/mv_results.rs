@@ -123,3 +123,47 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(from: i64, fp: &str) -> MvResultRow {
+        MvResultRow {
+            plan_id: "p".into(),
+            period_from: from,
+            period_to: from + 10,
+            computed_at: 1,
+            fingerprint: fp.into(),
+            json: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_v4_database_gains_the_table_and_results_are_replaced_and_retained() {
+        let dir = std::env::temp_dir().join(format!("kw-mv-results-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        // A database as version 4 left it: no mv_results table.
+        drop(Store::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE mv_results; UPDATE meta SET value = '4' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+        drop(conn);
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.meta("schema_version").unwrap().as_deref(), Some("5"));
+        s.put_mv_results(&[row(0, "a"), row(10, "a")]).unwrap();
+        s.put_mv_results(&[row(10, "b")]).unwrap();
+        let rows = s.mv_results("p").unwrap();
+        assert_eq!(rows, [row(0, "a"), row(10, "b")]);
+        // Only the configured plan's listed periods stay.
+        assert_eq!(s.retain_mv_results(&[("p", vec![(10, 20)])]).unwrap(), 1);
+        assert_eq!(s.mv_results("p").unwrap(), [row(10, "b")]);
+        assert_eq!(s.retain_mv_results(&[]).unwrap(), 1);
+        assert!(s.mv_results("p").unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
