@@ -31,6 +31,10 @@ pub struct SiteConfig {
     /// EnPI engine; the agent ignores them.
     #[serde(default)]
     pub assets: Vec<toml::Table>,
+    /// Measurement and verification plans with savings guarantees (`[[mv_plans]]`),
+    /// evaluated by the gateway; the agent ignores them.
+    #[serde(default)]
+    pub mv_plans: Vec<toml::Table>,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -754,6 +758,12 @@ impl SiteConfig {
             .check(file, profiles)
             .map_err(|e| with_line(e, text))?;
         Ok(config)
+    }
+
+    /// Adds the line of the error's key in the file this was read from (for errors found by
+    /// the gateway in tables the agent keeps raw, such as `[[mv_plans]]`).
+    pub fn locate(&self, e: ConfigError) -> ConfigError {
+        with_line(e, &self.origin.text)
     }
 
     /// An error about `key`, naming the file this was read from and the key's line.

@@ -336,7 +336,39 @@ async function chillerPage(s) {
   }
 }
 
+// A normal tail is never exactly 0 or 1: the extremes show as bounds.
+const confidence = (c) => (c > 0.999 ? "> 99.9 %" : c < 0.001 ? "< 0.1 %" : (100 * c).toFixed(1) + " %");
+
+// The site's M&V plans (`[[mv_plans]]`): each contract year's savings against the guarantee.
+async function plansTable() {
+  const { plans } = await api("mv/plans");
+  if (!plans.length) return;
+  const sec = section("M&V plans / 節能績效保證", true);
+  const head = ["plan 計畫", "boundary 邊界", "guarantee 保證節能", "contract year 合約年度", "savings 節能量 (kWh)", "guaranteed 保證 (kWh)", "shortfall 差額 (kWh)", "confidence 信心水準", "status 狀態", ""];
+  const table = el("table", { class: "plans" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
+  const num = (v) => (v == null ? "—" : Math.round(v).toLocaleString());
+  for (const p of plans) {
+    const g = p.guarantee.percent != null ? `${p.guarantee.percent} %` : `${num(p.guarantee.kwh_per_year)} kWh/yr`;
+    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, "report 報告");
+    const years = p.years.filter((y) => y.through);
+    const rows = years.length ? years : [null];
+    for (const y of rows) {
+      const status = y ? y.status : p.status;
+      table.append(el("tr", { "data-plan": p.id },
+        el("td", {}, p.name || p.id), el("td", {}, p.boundary), el("td", {}, g),
+        el("td", {}, y ? `${y.year} (${y.complete ? y.from + "–" + y.to : "to " + y.through})` : "—"),
+        el("td", {}, num(y && y.avoided_kwh)), el("td", {}, num(y && y.guarantee_kwh)), el("td", {}, num(y && y.shortfall_kwh)),
+        el("td", {}, y && y.confidence != null ? confidence(y.confidence) : "—"),
+        el("td", { class: ["shortfall", "behind", "not established"].includes(status) ? "bad" : "", title: y ? y.explanation : p.explanation }, status),
+        el("td", {}, link)));
+    }
+  }
+  sec.append(table);
+  for (const p of plans) sec.append(el("p", { class: "note" }, `${p.name || p.id}: ${p.explanation}`));
+}
+
 async function savingsPage(s, params) {
+  await plansTable();
   const list = await api("enpi");
   const sec = section("Savings verification", true);
   const today = plantDate(Date.now());

@@ -24,6 +24,8 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
+mod plans;
+
 /// The OpenAPI document of this API, checked in beside the code.
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -668,6 +670,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/mv", get(mv))
+        .route("/api/v1/mv/plans", get(plans::list))
+        .route("/api/v1/mv/plans/{id}", get(plans::one))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/metrics",
@@ -800,6 +804,27 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&body).unwrap_or_else(|e| panic!("{target}: {e}: {body}"));
         v["error"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn mv_plans_are_listed_and_reported() {
+        let (status, body) = get("/api/v1/mv/plans");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let plan = &v["plans"][0];
+        assert_eq!(plan["id"], "chiller-retrofit", "{v}");
+        assert_eq!(plan["guarantee"]["percent"], 10.0, "{v}");
+        // An empty store: nothing evaluated, nothing claimed.
+        assert_eq!(plan["status"], "pending", "{v}");
+        assert_eq!(plan["years"].as_array().unwrap().len(), 2, "{v}");
+        let (status, html) = get("/api/v1/mv/plans/chiller-retrofit?format=html");
+        assert_eq!(status, 200);
+        assert!(html.contains("保證節能") && html.contains("Chiller retrofit guarantee"));
+        let (status, body) = get("/api/v1/mv/plans/nope");
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("chiller-retrofit"), "{body}");
+        let e = error_of("/api/v1/mv/plans/chiller-retrofit?format=xml");
+        assert!(e.contains("not json or html"), "{e}");
     }
 
     #[test]

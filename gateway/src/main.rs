@@ -155,6 +155,31 @@ enum Command {
     ///                    --reporting 2017-01-01..2017-06-30 --json
     #[command(verbatim_doc_comment)]
     Mv(Box<MvArgs>),
+    /// Evaluate the site's M&V plans (`[[mv_plans]]`: a baseline, a reporting start, a savings
+    /// guarantee per contract year) on the store now: every completed billing month and its
+    /// contract year to date (results already stored for unchanged data are reused), then
+    /// print each contract year's savings against the guarantee and the confidence it is met.
+    ///
+    /// Example: kilowatch-gateway mv-plan --config site.toml --plan chiller-retrofit
+    ///            --html chiller-guarantee.html
+    #[command(verbatim_doc_comment)]
+    MvPlan {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Overrides `gateway.database` from the site file.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Only this plan (its id in the site file).
+        #[arg(long, value_name = "ID")]
+        plan: Option<String>,
+        /// Write the plan's self-contained HTML report here (needs --plan when the site has
+        /// several plans).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
+        /// Print the result as JSON (the API's format).
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
     Simulate {
@@ -618,6 +643,20 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
+            Command::MvPlan {
+                config,
+                db,
+                plan,
+                html,
+                json,
+            } => {
+                let profiles = ProfileLibrary::builtin();
+                let file = config.display().to_string();
+                let site = SiteConfig::load(&config, &profiles)?;
+                let assets = Assets::from_site(&site, &file)?;
+                let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
+                tokio::task::block_in_place(|| mv_plan(&assets, &file, &db, plan, html, json))
+            }
             Command::Simulate { config } => {
                 let profiles = ProfileLibrary::builtin();
                 let site = SiteConfig::load(&config, &profiles)?;
@@ -735,6 +774,81 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mv-plan`: evaluates the plans now and prints them.
+fn mv_plan(
+    assets: &Assets,
+    file: &str,
+    db: &std::path::Path,
+    only: Option<String>,
+    html: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use kilowatch_gateway::mv::{guarantee, plan_eval, plan_html};
+    let ids: Vec<&str> = assets.plans.iter().map(|p| p.id.as_str()).collect();
+    let plans: Vec<_> = match &only {
+        Some(id) => match assets.plans.iter().find(|p| &p.id == id) {
+            Some(p) => vec![p],
+            None => {
+                return Err(Usage(format!(
+                    "--plan: no plan `{id}` in {file} (plans: {})",
+                    if ids.is_empty() {
+                        "none: add [[mv_plans]]".to_owned()
+                    } else {
+                        ids.join(", ")
+                    }
+                ))
+                .into())
+            }
+        },
+        None => assets.plans.iter().collect(),
+    };
+    if plans.is_empty() {
+        return Err(Usage(format!("{file} defines no [[mv_plans]]")).into());
+    }
+    if html.is_some() && plans.len() > 1 {
+        return Err(Usage(format!(
+            "--html: name one plan with --plan ({})",
+            ids.join(", ")
+        ))
+        .into());
+    }
+    if !db.exists() {
+        return Err(Usage(format!(
+            "no database at {} (run the gateway first, or give --db)",
+            db.display()
+        ))
+        .into());
+    }
+    let mut store = Store::open(db)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut out = Vec::new();
+    for p in plans {
+        let o = plan_eval::evaluate(&mut store, assets, p, now, usize::MAX)?;
+        eprintln!(
+            "{}: {} periods computed, {} reused",
+            p.id, o.computed, o.reused
+        );
+        out.push(guarantee::plan_status(&store, p)?);
+    }
+    if let (Some(path), [one]) = (&html, out.as_slice()) {
+        std::fs::write(path, plan_html::render(one))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if json {
+        let text = match (&only, out.as_slice()) {
+            (Some(_), [one]) => serde_json::to_string_pretty(one)?,
+            _ => serde_json::to_string_pretty(&out)?,
+        };
+        println!("{text}");
+    } else {
+        for p in &out {
+            print!("{}", plan_html::text(p));
+        }
+    }
+    Ok(())
 }
 
 /// The demo serves a network address only with a readable, non-empty token file.

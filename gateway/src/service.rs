@@ -133,8 +133,12 @@ pub fn access_token(
     Ok(token)
 }
 
+/// M&V plan periods evaluated per maintenance tick (each runs the savings engine once).
+const PLAN_PERIODS_PER_TICK: usize = 4;
+
 /// Keeps rollups current (every 2 s), the energy-performance indicators current (every
-/// minute) and applies retention (hourly), on its own connection.
+/// minute), the M&V plans' results current (every 10 minutes, a few periods per tick while
+/// catching up) and applies retention (hourly), on its own connection.
 pub async fn maintain(
     db: PathBuf,
     settings: StoreSettings,
@@ -148,6 +152,8 @@ pub async fn maintain(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge: Option<std::time::Instant> = None;
     let mut last_enpi: Option<std::time::Instant> = None;
+    let mut last_plans: Option<std::time::Instant> = None;
+    let mut plans_pending = false;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -157,14 +163,36 @@ pub async fn maintain(
         let purge_due =
             last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
         let enpi_due = last_enpi.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        let plans_due = !assets.plans.is_empty()
+            && (plans_pending
+                || last_plans.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(600)));
         let store = store.clone();
         let retention = retention.clone();
         let assets = assets.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
             let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
             while s.refresh_rollups(5000)? > 0 {}
             if enpi_due {
                 crate::enpi::refresh(&mut s, &assets, chrono::Utc::now().timestamp_millis())?;
+            }
+            let mut pending = false;
+            if plans_due {
+                // A few periods per tick: a first evaluation of years of months does not hold
+                // the rollups back.
+                let o = crate::mv::plan_eval::refresh(
+                    &mut s,
+                    &assets,
+                    chrono::Utc::now().timestamp_millis(),
+                    PLAN_PERIODS_PER_TICK,
+                )?;
+                if o.computed > 0 {
+                    tracing::info!(
+                        computed = o.computed,
+                        left = o.pending,
+                        "M&V plans evaluated"
+                    );
+                }
+                pending = o.pending > 0;
             }
             if purge_due {
                 let n = s.purge(chrono::Utc::now().timestamp_millis(), &retention)?;
@@ -172,7 +200,7 @@ pub async fn maintain(
                     tracing::info!(rows = n, "retention: old data deleted");
                 }
             }
-            Ok(())
+            Ok(pending)
         })
         .await?;
         if purge_due {
@@ -181,8 +209,15 @@ pub async fn maintain(
         if enpi_due {
             last_enpi = Some(std::time::Instant::now());
         }
-        if let Err(e) = result {
-            tracing::error!("maintenance failed: {e:#}");
+        if plans_due {
+            last_plans = Some(std::time::Instant::now());
+        }
+        match result {
+            Ok(pending) => plans_pending = plans_due && pending,
+            Err(e) => {
+                plans_pending = false;
+                tracing::error!("maintenance failed: {e:#}");
+            }
         }
     }
     Ok(())

@@ -10,6 +10,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use kilowatch_agent::payload::{DevicePoll, Quality};
 use kilowatch_agent::vocab::Kind;
 
+mod mv_results;
+pub use mv_results::MvResultRow;
+
 use crate::rollup::{self, Agg};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -53,7 +56,7 @@ impl StoreError {
 }
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Dead letters kept (the newest); older ones are deleted as new ones arrive, so a hostile
 /// publisher cannot fill the disk through them.
@@ -127,6 +130,17 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     payload     BLOB NOT NULL,
     size        INTEGER NOT NULL DEFAULT 0
 );
+-- M&V plan results (see mv/plan_eval.rs): per plan and period [from, to) in ms, the period's
+-- savings summary as JSON; recomputed when the fingerprint (plan and data) changes.
+CREATE TABLE IF NOT EXISTS mv_results (
+    plan_id     TEXT NOT NULL,
+    period_from INTEGER NOT NULL,
+    period_to   INTEGER NOT NULL,
+    computed_at INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    PRIMARY KEY (plan_id, period_from, period_to)
+) WITHOUT ROWID;
 -- per device: the gateway's view of the poll numbering (holes, repairs, losses), as JSON
 CREATE TABLE IF NOT EXISTS sequence (
     device TEXT PRIMARY KEY,
@@ -346,6 +360,14 @@ impl Store {
                 .map_err(open_err)?;
             }
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            Some(v) if v == "4" => {
+                // v4 → v5: the mv_results table, created above.
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(open_err)?;
+            }
             Some(v) if v == "1" || v == "2" || v == "3" => {
                 if v == "1" {
                     // v1 → v2: the asset column; the rollup tables were created above.
@@ -358,7 +380,8 @@ impl Store {
                     .map_err(open_err)?;
                 }
                 // v2 → v3: the enpi table, created above and filled by the next computation.
-                // v3 → v4: the dead letters' size (the sequence table was created above).
+                // v3 → v4: the dead letters' size (the sequence table was created above);
+                // v4 → v5: the mv_results table, created above.
                 conn.execute_batch(
                     "ALTER TABLE dead_letter ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
                      UPDATE dead_letter SET size = length(payload);",

@@ -380,3 +380,73 @@ fn the_demo_refuses_a_network_address_without_a_token() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("cannot read /nonexistent/token"), "{err}");
 }
+
+#[test]
+fn a_bad_mv_plan_is_a_config_error_naming_file_and_key() {
+    let dir = scratch("cli-mv-plan");
+    let plan = r#"
+[[mv_plans]]
+id = "retrofit"
+meters = ["incomer"]
+baseline = "2025-01-01..2025-12-31"
+reporting_start = "2026-01-01"
+guarantee = { percent = 10 }
+contract_years = 2
+"#;
+    let gateway = [
+        ("kilowatch-gateway", "run"),
+        ("kilowatch-gateway", "mv-plan"),
+    ];
+    for (name, text, key, needle) in [
+        (
+            "meter",
+            plan.replace("[\"incomer\"]", "[\"ghost\"]"),
+            "mv_plans[0].meters[0]",
+            "ghost",
+        ),
+        (
+            "years",
+            plan.replace("contract_years = 2", "contract_years = 31"),
+            "mv_plans[0].contract_years",
+            "contract_years = 31",
+        ),
+        (
+            "overlap",
+            plan.replace("\"2026-01-01\"", "\"2025-06-01\""),
+            "mv_plans[0].reporting_start",
+            "2025-06-01",
+        ),
+        (
+            "guarantee",
+            plan.replace("{ percent = 10 }", "{ percent = 10, kwh_per_year = 1 }"),
+            "mv_plans[0].guarantee",
+            "kwh_per_year",
+        ),
+    ] {
+        let text = format!("{GOOD}{text}");
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        assert_config_error(&file, &gateway, key, line_of(&text, needle));
+    }
+    // The agent ignores the plans: a good file still checks.
+    let file = dir.join("good.toml");
+    std::fs::write(&file, format!("{GOOD}{plan}")).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, _, err) = run("kilowatch-agent", &["check", "--config", f]);
+    assert_eq!(code, Some(0), "{err}");
+    // A plan the site does not have, and a missing database, are usage errors.
+    let db = dir.join("none.db");
+    let db = db.to_str().unwrap();
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &["mv-plan", "--config", f, "--db", db, "--plan", "nope"],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no plan `nope`") && err.contains("retrofit"),
+        "{err}"
+    );
+    let (code, _, err) = run("kilowatch-gateway", &["mv-plan", "--config", f, "--db", db]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no database"), "{err}");
+}

@@ -115,6 +115,21 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
     }
     let savings = page("savings-laptop")["text"].as_str().unwrap();
     assert!(savings.contains("kWh"), "{savings}");
+    // The demo site's chiller-retrofit plan, with its status (the API's, so it cannot drift).
+    let plans = get_json(&format!("http://{addr}/api/v1/mv/plans")).unwrap();
+    let status = plans["plans"][0]["status"].as_str().unwrap();
+    for want in [
+        "M&V plans / 節能績效保證",
+        "Chiller retrofit guarantee",
+        "asset chiller",
+        "10 %",
+        status,
+    ] {
+        assert!(
+            savings.contains(want),
+            "savings page lacks `{want}`: {savings}"
+        );
+    }
     for p in ["plant", "air", "chillers", "savings", "health"] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
     }

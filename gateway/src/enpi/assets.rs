@@ -190,6 +190,8 @@ pub struct Assets {
     pub fingerprint: String,
     /// The plant's holidays (`site.holidays`), sorted.
     pub holidays: Vec<chrono::NaiveDate>,
+    /// M&V plans (`[[mv_plans]]`), checked against the assets and devices.
+    pub plans: Vec<crate::mv::plan::Plan>,
 }
 
 /// Seed files built into the binary, used when a site file names them and they are not on
@@ -427,7 +429,7 @@ impl Assets {
         let mut holidays = config.site.holidays.clone();
         holidays.sort();
         holidays.dedup();
-        Ok(Self {
+        let mut assets = Self {
             holidays,
             site: config.site.id.clone(),
             timezone: config.timezone(),
@@ -437,7 +439,10 @@ impl Assets {
             tariff,
             factors,
             fingerprint: format!("{:016x}", fnv(&digest, 0xcbf2_9ce4_8422_2325)),
-        })
+            plans: Vec::new(),
+        };
+        assets.plans = crate::mv::plan::Plan::from_site(config, file, &assets)?;
+        Ok(assets)
     }
 
     pub fn get(&self, id: &str) -> Option<(usize, &AssetSpec)> {

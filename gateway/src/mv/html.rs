@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::report::Report;
 use super::svg::{Chart, Series, Style};
 
-pub(super) fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -41,7 +41,7 @@ fn opt(v: Option<f64>, suffix: &str) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:24px auto;padding:0 16px;color:#222}
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:24px auto;padding:0 16px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
 .verdict{font-size:1.25em;padding:14px 18px;border-radius:6px;margin:16px 0}
 .ok{background:#e6f4ea;border:1px solid #4a9a5b}.no{background:#fdf1e3;border:1px solid #d08a2c}
