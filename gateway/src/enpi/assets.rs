@@ -441,7 +441,12 @@ impl Assets {
             fingerprint: format!("{:016x}", fnv(&digest, 0xcbf2_9ce4_8422_2325)),
             plans: Vec::new(),
         };
-        assets.plans = crate::mv::plan::Plan::from_site(config, file, &assets)?;
+        let context = crate::mv::plan::PlanContext {
+            timezone: assets.timezone,
+            asset_ids: assets.list.iter().map(AssetSpec::id).collect(),
+            fingerprint: &assets.fingerprint,
+        };
+        assets.plans = crate::mv::plan::Plan::from_site(config, file, &context)?;
         Ok(assets)
     }
 

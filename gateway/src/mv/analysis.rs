@@ -102,23 +102,6 @@ fn named(names: &[String], values: &[f64]) -> Named {
     )
 }
 
-/// Runs the whole verification, with the placebo back-test first when asked for.
-pub fn analyse(raw: &Raw, req: &Request) -> Result<Report, MvError> {
-    let (b0, b1) = req.baseline;
-    let (r0, r1) = req.reporting;
-    if r0 < b1 && b0 < r1 {
-        return Err(MvError::Input(
-            "the baseline and reporting periods overlap".to_owned(),
-        ));
-    }
-    let placebo = if req.placebo {
-        Some(super::placebo::run(raw, req)?)
-    } else {
-        None
-    };
-    run(raw, req, None, placebo)
-}
-
 /// The baseline and reporting frames, checked to hold whole periods.
 fn frames(raw: &Raw, req: &Request) -> Result<(Frame, Frame), MvError> {
     let g = req.granularity;
@@ -140,7 +123,7 @@ pub(crate) fn run(
     raw: &Raw,
     req: &Request,
     exclude: Option<(i64, i64)>,
-    placebo: Option<super::placebo::Placebo>,
+    placebo: Option<super::report::Placebo>,
 ) -> Result<Report, MvError> {
     let g = req.granularity;
     let zone = raw.zone;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::html::{esc, num};
+use super::html_text::{esc, num};
 use super::report::Report;
 
 pub fn priced_and_normalized(h: &mut String, r: &Report) {

@@ -17,6 +17,7 @@ pub mod frame;
 pub mod guarantee;
 pub mod html;
 mod html_extras;
+pub mod html_text;
 pub mod input;
 pub mod model;
 pub mod normal;
@@ -26,6 +27,7 @@ pub mod plan;
 pub mod plan_eval;
 pub mod plan_html;
 pub mod price;
+pub mod query;
 pub mod report;
 pub mod savings;
 pub mod select;
@@ -36,9 +38,11 @@ mod tests;
 #[cfg(test)]
 mod tests_recovery;
 pub mod verdict;
+pub mod verify;
 
-pub use analysis::{analyse, MvError, Request};
+pub use analysis::{MvError, Request};
 pub use report::Report;
+pub use verify::analyse;
 
 use frame::{parse_range, Granularity, Raw, Zone};
 use model::{Spec, TempUnit};

@@ -3,12 +3,11 @@
 //! reporting-model annual. The typical year is built from monthly normals (a seed file).
 
 use chrono::{Datelike, Duration, NaiveDate};
-use serde::Serialize;
 
 use super::analysis::Request;
 use super::frame::{aggregate, Granularity, Raw, VarSpec};
 use super::model::{fit_form, Drivers, Spec, TempUnit};
-use super::report::Report;
+use super::report::{NormalizedSavings, Report};
 
 /// Taipei station normals, built in so the demo runs from any directory.
 pub const BUILTIN: &str = include_str!("../../../seeds/weather/taipei-normals.csv");
@@ -22,16 +21,6 @@ pub struct NormalYear {
     pub name: String,
     /// Per month: mean temperature and diurnal amplitude, °C.
     months: [(f64, f64); 12],
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NormalizedSavings {
-    pub weather_year: String,
-    pub baseline_annual: Option<f64>,
-    pub reporting_annual: Option<f64>,
-    pub savings: Option<f64>,
-    pub percent: Option<f64>,
-    pub note: String,
 }
 
 impl NormalYear {

@@ -3,8 +3,8 @@
 use chrono::{Datelike, NaiveDate, Timelike};
 
 use super::*;
-use crate::mv::analysis::analyse;
 use crate::mv::frame::{parse_range, Obs, Zone};
+use crate::mv::verify::analyse;
 use crate::sim::rng::Rng;
 
 const TZ: Zone = Zone::Named(chrono_tz::Asia::Taipei);

@@ -4,45 +4,13 @@
 //! called verified is a false positive; their share is the procedure's false-positive rate on
 //! this data, shown beside the verdict and weighed in it.
 
-use serde::Serialize;
-
 use super::analysis::{run as verify, MvError, Request};
 use super::frame::{aggregate, Raw};
+use super::report::{Placebo, PlaceboWindow};
 use super::verdict::NOMINAL_FALSE_POSITIVE;
 
 /// Most windows one back-test runs.
 pub const MAX_WINDOWS: usize = 12;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlaceboWindow {
-    pub from: String,
-    pub to: String,
-    /// "Savings" found where there were none.
-    pub avoided: Option<f64>,
-    pub uncertainty_90: Option<f64>,
-    pub verified: bool,
-    /// The window's verdict status, or `error`.
-    pub status: String,
-    /// The first reason it was not verified, or why it could not run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Placebo {
-    pub windows: usize,
-    /// Windows called verified.
-    pub verified: usize,
-    /// Percent of windows called verified: the false-positive rate.
-    pub false_positive_percent: Option<f64>,
-    /// The rate the verdict's confidence allows, percent.
-    pub nominal_percent: f64,
-    /// Periods per window.
-    pub window_periods: usize,
-    pub results: Vec<PlaceboWindow>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
 
 impl Placebo {
     /// The finding that keeps a verdict from "verified": more than twice the nominal rate.

@@ -18,10 +18,9 @@ use kilowatch_agent::config::{ConfigError, SiteConfig};
 use serde::Deserialize;
 
 use super::frame::{parse_range, Granularity, Zone};
-use super::input::StoreQuery;
 use super::model::Form;
+use super::query::StoreQuery;
 use super::savings::Adjustment;
-use crate::enpi::Assets;
 
 /// Longest contract a plan may describe.
 pub const MAX_CONTRACT_YEARS: u32 = 30;
@@ -137,12 +136,20 @@ fn check_series(text: &str) -> Result<(), String> {
         .map_err(|e| format!("`{text}`: {e}"))
 }
 
+/// What plans are checked against: the site's zone, its `[[assets]]` ids and the digest of
+/// everything that changes results (the EnPI assets own these; plans only read them).
+pub struct PlanContext<'a> {
+    pub timezone: chrono_tz::Tz,
+    pub asset_ids: Vec<&'a str>,
+    pub fingerprint: &'a str,
+}
+
 impl Plan {
     /// Reads and checks every `[[mv_plans]]` of a site file against its devices and assets.
     pub fn from_site(
         config: &SiteConfig,
         file: &str,
-        assets: &Assets,
+        assets: &PlanContext,
     ) -> Result<Vec<Plan>, ConfigError> {
         let mut plans: Vec<Plan> = Vec::new();
         for (i, table) in config.mv_plans.iter().enumerate() {
@@ -163,7 +170,7 @@ impl Plan {
     fn one(
         config: &SiteConfig,
         file: &str,
-        assets: &Assets,
+        assets: &PlanContext,
         i: usize,
         table: &toml::Table,
     ) -> Result<Plan, ConfigError> {
@@ -204,8 +211,8 @@ impl Plan {
                         .into(),
                 ))
             }
-            (Some(a), true) if assets.get(a).is_none() => {
-                let known: Vec<&str> = assets.list.iter().map(|a| a.id()).collect();
+            (Some(a), true) if !assets.asset_ids.contains(&a.as_str()) => {
+                let known = &assets.asset_ids;
                 return Err(err(
                     "asset",
                     format!(

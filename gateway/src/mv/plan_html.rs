@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::guarantee::{fmt_confidence, MonthRow, PlanStatus, YearStatus};
-use super::html::{esc, STYLE};
+use super::html_text::{esc, STYLE};
 use super::plan::Guarantee;
 
 fn num(v: Option<f64>) -> String {

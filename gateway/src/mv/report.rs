@@ -151,13 +151,56 @@ pub struct Report {
     pub priced: Option<super::price::PricedSavings>,
     /// Savings over a typical weather year (IPMVP normalized savings), or why there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub normalized: Option<super::normal::NormalizedSavings>,
+    pub normalized: Option<NormalizedSavings>,
     /// The placebo back-test, when asked for (`--placebo`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub placebo: Option<super::placebo::Placebo>,
+    pub placebo: Option<Placebo>,
     /// The baseline's main driver: name, values and the model's fitted values, for the chart.
     #[serde(skip)]
     pub driver: Option<(String, Vec<f64>, Vec<f64>)>,
     #[serde(skip)]
     pub zone: super::frame::Zone,
+}
+
+/// Savings over a typical weather year (IPMVP normalized savings).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NormalizedSavings {
+    pub weather_year: String,
+    pub baseline_annual: Option<f64>,
+    pub reporting_annual: Option<f64>,
+    pub savings: Option<f64>,
+    pub percent: Option<f64>,
+    pub note: String,
+}
+
+/// One window of the placebo back-test (`placebo.rs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceboWindow {
+    pub from: String,
+    pub to: String,
+    /// "Savings" found where there were none.
+    pub avoided: Option<f64>,
+    pub uncertainty_90: Option<f64>,
+    pub verified: bool,
+    /// The window's verdict status, or `error`.
+    pub status: String,
+    /// The first reason it was not verified, or why it could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Placebo {
+    pub windows: usize,
+    /// Windows called verified.
+    pub verified: usize,
+    /// Percent of windows called verified: the false-positive rate.
+    pub false_positive_percent: Option<f64>,
+    /// The rate the verdict's confidence allows, percent.
+    pub nominal_percent: f64,
+    /// Periods per window.
+    pub window_periods: usize,
+    pub results: Vec<PlaceboWindow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -3,10 +3,11 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::analysis::{analyse, Request};
+use super::analysis::Request;
 use super::frame::{parse_range, Granularity, Obs, Raw, VarSpec, Zone};
 use super::model::{Spec, TempUnit};
 use super::savings::Adjustment;
+use super::verify::analyse;
 use crate::sim::rng::Rng;
 
 const TZ: Zone = Zone::Named(chrono_tz::Asia::Taipei);

@@ -4,9 +4,10 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
 
-use super::analysis::{analyse, Request};
+use super::analysis::Request;
 use super::frame::{parse_range, Granularity, Obs, Raw, VarSpec, Zone};
 use super::model::TempUnit;
+use super::verify::analyse;
 use crate::sim::rng::Rng;
 
 const TZ: Zone = Zone::Named(chrono_tz::Asia::Taipei);
