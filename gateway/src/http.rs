@@ -1,7 +1,7 @@
 //! The HTTP API and the live page.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::ingest::{IngestSnapshot, IngestStats};
-use crate::store::{EnergyPoint, EnergySource, Latest, Point, SeriesInfo, Store};
+use crate::store::{EnergyPoint, EnergySource, Latest, Point, Readers, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
@@ -31,7 +31,8 @@ const OPENAPI: &str = include_str!("../openapi.json");
 
 pub struct AppState {
     pub site_name: String,
-    pub store: Mutex<Store>,
+    /// Read-only connections: queries run in parallel, never behind a write.
+    pub store: Arc<Readers>,
     pub ingest: Arc<IngestStats>,
     /// When set, every request needs `Authorization: Bearer <token>` (or `?token=`).
     pub token: Option<String>,
@@ -580,12 +581,11 @@ async fn with_store<T: Send + 'static>(
     state: Arc<AppState>,
     f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let store = state.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&store).map_err(|e| ApiError(e.to_string()))
-    })
-    .await
-    .map_err(|e| ApiError(e.to_string()))?
+    state
+        .store
+        .read(f)
+        .await
+        .map_err(|e| ApiError(e.to_string()))
 }
 
 async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestResponse>, ApiError> {
@@ -755,7 +755,10 @@ mod tests {
                     .unwrap();
             let state = Arc::new(AppState {
                 site_name: "t".into(),
-                store: Mutex::new(Store::open(&dir.join("t.db")).unwrap()),
+                store: {
+                    drop(Store::open(&dir.join("t.db")).unwrap());
+                    Arc::new(Readers::open(&dir.join("t.db"), 2).unwrap())
+                },
                 ingest: Arc::default(),
                 token: None,
                 influx: Arc::default(),

@@ -11,7 +11,6 @@ mod stats;
 mod writer;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +86,7 @@ impl Message {
 /// Consumes the site's MQTT stream into the store until `shutdown` completes.
 pub async fn consume(
     config: &SiteConfig,
-    db: PathBuf,
+    store: crate::store::StoreWriter,
     stats: Arc<IngestStats>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -104,7 +103,7 @@ pub async fn consume(
     // Unbounded for QoS 1: the broker sends no more than its in-flight window of
     // unacknowledged messages, and we acknowledge only after committing. QoS 0: counted below.
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let mut writer = writer::Writer::open(config, &db, client.clone(), stats.clone())?;
+    let mut writer = writer::Writer::open(config, store, client.clone(), stats.clone()).await?;
     let qos0_queued = writer.qos0_queued.clone();
 
     let topics = Topics::for_site(config);

@@ -3,7 +3,8 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::conn::Store;
+use super::error::StoreError;
 
 /// One stored result.
 #[derive(Debug, Clone, PartialEq)]
