@@ -43,9 +43,7 @@ impl Store {
         cache: &mut HashMap<(String, String, String), i64>,
         delta: &mut Delta,
         settings: &StoreSettings,
-        site: &str,
-        device: &str,
-        quantity: &str,
+        (site, device, quantity): (&str, &str, &str),
         unit: &str,
     ) -> Result<i64, rusqlite::Error> {
         if let Some(&id) = cache.get(&(site.to_owned(), device.to_owned(), quantity.to_owned())) {

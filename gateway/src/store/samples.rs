@@ -102,9 +102,7 @@ impl Store {
                                 &mut cache,
                                 &mut delta,
                                 &self.settings,
-                                &p.site,
-                                &p.device,
-                                &r.quantity,
+                                (&p.site, &p.device, &r.quantity),
                                 &r.unit,
                             )?;
                             let row = params![id, ts, r.value, quality_str(r.quality)];
@@ -175,9 +173,7 @@ impl Store {
             &mut cache,
             &mut delta,
             &self.settings,
-            site,
-            device,
-            quantity,
+            (site, device, quantity),
             unit,
         )?;
         delta.apply(&tx)?;
