@@ -165,9 +165,7 @@ fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
 }
 
 fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{name}`: `{v}` is not an RFC 3339 time ({e})"))
+    crate::when::rfc3339(v).map_err(|e| format!("`{name}`: {e}"))
 }
 
 async fn query(
@@ -186,14 +184,14 @@ async fn query(
             Ok(t) => t,
             Err(e) => return Ok(bad_request(e)),
         },
-        None => to - chrono::Duration::hours(24),
+        None => to - crate::when::DEFAULT_SPAN,
     };
     if from >= to {
         return Ok(bad_request("`from` must be before `to`".into()));
     }
     let step = match &q.step {
         None => None,
-        Some(v) => match kilowatch_agent::config::parse_duration(v) {
+        Some(v) => match crate::when::duration(v) {
             Ok(d) => Some(d),
             Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
         },
@@ -258,18 +256,13 @@ async fn energy(
         Err(e) => return Ok(bad_request(e)),
     };
     let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
+        Ok(t) => t.unwrap_or(to - crate::when::DEFAULT_SPAN),
         Err(e) => return Ok(bad_request(e)),
     };
     if from >= to {
         return Ok(bad_request("`from` must be before `to`".into()));
     }
-    let step = match q
-        .step
-        .as_deref()
-        .map(kilowatch_agent::config::parse_duration)
-        .transpose()
-    {
+    let step = match q.step.as_deref().map(crate::when::duration).transpose() {
         Ok(d) => d,
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
@@ -349,7 +342,7 @@ async fn enpi(
         Err(e) => return Ok(bad_request(e)),
     };
     let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
+        Ok(t) => t.unwrap_or(to - crate::when::DEFAULT_SPAN),
         Err(e) => return Ok(bad_request(e)),
     };
     if from >= to {
