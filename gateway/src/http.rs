@@ -165,36 +165,32 @@ fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
     step.max(res.saturating_mul(1000))
 }
 
-fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{name}`: `{v}` is not an RFC 3339 time ({e})"))
+/// The `from` and `to` parameters (RFC 3339), by default the last day; `from` before `to`.
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let time = |name: &str, v: Option<&str>| {
+        v.map(|v| crate::when::rfc3339(v).map_err(|e| format!("`{name}`: {e}")))
+            .transpose()
+    };
+    let to = time("to", to)?;
+    let from = time("from", from)?;
+    let (from, to) = crate::when::range_or_default(from, to, Utc::now());
+    if from >= to {
+        return Err("`from` must be before `to`".into());
+    }
+    Ok((from, to))
 }
 
 async fn query(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<QueryParams>,
 ) -> Result<Response, ApiError> {
-    let to = match &q.to {
-        Some(v) => match parse_time("to", v) {
-            Ok(t) => t,
-            Err(e) => return Ok(bad_request(e)),
-        },
-        None => Utc::now(),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_request(e)),
     };
-    let from = match &q.from {
-        Some(v) => match parse_time("from", v) {
-            Ok(t) => t,
-            Err(e) => return Ok(bad_request(e)),
-        },
-        None => to - chrono::Duration::hours(24),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
     let step = match &q.step {
         None => None,
-        Some(v) => match kilowatch_agent::config::parse_duration(v) {
+        Some(v) => match crate::when::duration(v) {
             Ok(d) => Some(d),
             Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
         },
@@ -254,23 +250,11 @@ async fn energy(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<EnergyParams>,
 ) -> Result<Response, ApiError> {
-    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
-        Ok(t) => t.unwrap_or_else(Utc::now),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
         Err(e) => return Ok(bad_request(e)),
     };
-    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
-        Err(e) => return Ok(bad_request(e)),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
-    let step = match q
-        .step
-        .as_deref()
-        .map(kilowatch_agent::config::parse_duration)
-        .transpose()
-    {
+    let step = match q.step.as_deref().map(crate::when::duration).transpose() {
         Ok(d) => d,
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
@@ -345,17 +329,10 @@ async fn enpi(
         )
             .into_response());
     }
-    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
-        Ok(t) => t.unwrap_or_else(Utc::now),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
         Err(e) => return Ok(bad_request(e)),
     };
-    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
-        Err(e) => return Ok(bad_request(e)),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
     let span = (to - from).num_milliseconds();
     let step = match q.step.as_deref().map(crate::enpi::Step::parse).transpose() {
         Ok(s) => s.unwrap_or(crate::enpi::Step::for_span(span)),
@@ -889,6 +866,18 @@ mod tests {
         assert!(e.contains("series"), "{e}");
         let e = error_of("/api/v1/mv?no_temp=perhaps&baseline=a&reporting=b");
         assert!(e.contains("no_temp"), "{e}");
+        // Times are RFC 3339 only, `to` is judged first, and the range must not be empty.
+        for path in ["query?series=1&", "energy?device=a/b&", "enpi?asset=plant&"] {
+            let e = error_of(&format!("/api/v1/{path}from=yesterday&to=2026-03-01"));
+            assert!(
+                e.starts_with("`to`: `2026-03-01` is not an RFC 3339 time"),
+                "{e}"
+            );
+            let e = error_of(&format!(
+                "/api/v1/{path}from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z"
+            ));
+            assert_eq!(e, "`from` must be before `to`");
+        }
     }
 
     mod props {
