@@ -59,16 +59,14 @@ pub fn run(a: EnpiArgs) -> anyhow::Result<()> {
         let units = enpi::recompute_units(&assets, from, to.timestamp_millis());
         let bar = progress_bar(units, "asset-months");
         let started = std::time::Instant::now();
-        let rows = tokio::task::block_in_place(|| {
-            enpi::recompute(
-                &mut store,
-                &assets,
-                from,
-                to.timestamp_millis(),
-                now.timestamp_millis(),
-                || bar.inc(1),
-            )
-        })?;
+        let rows = enpi::recompute(
+            &mut store,
+            &assets,
+            from,
+            to.timestamp_millis(),
+            now.timestamp_millis(),
+            || bar.inc(1),
+        )?;
         bar.finish_and_clear();
         eprintln!(
             "recomputed {rows} indicator rows for {} assets in {:.2} s",

@@ -21,7 +21,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     let mut store =
         Store::open(&site.db)?.with_settings(StoreSettings::for_site(&site.config, &site.profiles));
     let rows = polls.len();
-    let samples = tokio::task::block_in_place(|| csvio::import(&mut store, polls))?;
+    let samples = csvio::import(&mut store, polls)?;
     println!(
         "imported {samples} values ({rows} device timestamps) from {} into {}",
         a.csv.display(),

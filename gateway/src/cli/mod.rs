@@ -87,14 +87,22 @@ impl Command {
         match self {
             Command::Demo(a) => demo::run(a).await,
             Command::Run(a) => run::run(a).await,
-            Command::Import(a) => import::run(a),
-            Command::Export(a) => export::run(a),
-            Command::Enpi(a) => enpi::run(a),
-            Command::Mv(a) => mv::run(*a),
-            Command::MvPlan(a) => mv_plan::run(a),
+            Command::Import(a) => blocking(move || import::run(a)).await,
+            Command::Export(a) => blocking(move || export::run(a)).await,
+            Command::Enpi(a) => blocking(move || enpi::run(a)).await,
+            Command::Mv(a) => blocking(move || mv::run(*a)).await,
+            Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
             Command::Simulate(a) => simulate::run(a).await,
         }
     }
+}
+
+/// The one-shot commands read and write SQLite and fit models: blocking work, run on the
+/// runtime's blocking pool rather than on an async worker.
+async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| anyhow::anyhow!("the command stopped: {e}"))?
 }
 
 /// Configuration and usage errors exit with 2, everything else with 1.

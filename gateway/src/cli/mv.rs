@@ -246,8 +246,7 @@ pub fn run(args: MvArgs) -> anyhow::Result<()> {
             vars,
             no_temp,
         };
-        tokio::task::block_in_place(|| mv::from_store(&store, &assets, &query, &options))
-            .map_err(input_error)?
+        mv::from_store(&store, &assets, &query, &options).map_err(input_error)?
     };
     if let Some(out) = &html {
         std::fs::write(out, mv::html::render(&report))

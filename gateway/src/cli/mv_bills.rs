@@ -37,10 +37,8 @@ pub fn run(a: BillArgs) -> anyhow::Result<()> {
             series: a.temp.as_deref(),
         };
         let zone = Zone::Named(tz.unwrap_or(assets.timezone));
-        tokio::task::block_in_place(|| {
-            billing::from_bills(&a.path, zone, a.device.as_deref(), temps, &a.options)
-        })
-        .map_err(input_error)?
+        billing::from_bills(&a.path, zone, a.device.as_deref(), temps, &a.options)
+            .map_err(input_error)?
     } else {
         let temps = match &a.temp_csv {
             Some(p) => billing::TempSource::Csv {

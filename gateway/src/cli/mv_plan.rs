@@ -27,7 +27,7 @@ pub struct MvPlanArgs {
 pub fn run(a: MvPlanArgs) -> anyhow::Result<()> {
     let site = a.site.load()?;
     let assets = Assets::from_site(&site.config, &site.file)?;
-    tokio::task::block_in_place(|| evaluate(&assets, &site.file, &site.db, a.plan, a.html, a.json))
+    evaluate(&assets, &site.file, &site.db, a.plan, a.html, a.json)
 }
 
 /// `mv-plan`: evaluates the plans now and prints them.
