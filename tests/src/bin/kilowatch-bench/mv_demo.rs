@@ -165,7 +165,8 @@ fn export(
     std::fs::write(out.join("daily.csv"), daily)?;
     std::fs::write(out.join("truth.csv"), truth)?;
     let holidays: Vec<String> = assets.holidays.iter().map(|d| d.to_string()).collect();
-    // kilowatch on the store itself, for the comparison to check its CSV runs against.
+    // kilowatch on the store itself, for the comparison to check its CSV runs against (an
+    // asset with a production counter, the compressor room, uses it either way).
     let mut from_store = Vec::new();
     for (asset, _) in ASSETS {
         for production in [false, true] {
@@ -188,7 +189,7 @@ fn export(
                 let r = mv::from_store(&store, assets, &q, &o)
                     .map_err(|e| anyhow::anyhow!("{asset} by {g}: {e}"))?;
                 from_store.push(json!({
-                    "asset": asset, "production": production, "granularity": g,
+                    "asset": asset, "granularity": g, "source": r.source,
                     "form": r.model.form, "avoided": r.savings.avoided,
                     "uncertainty_90": r.savings.uncertainty_90, "verified": r.savings.verified,
                 }));
