@@ -17,6 +17,7 @@ use kilowatch_agent::profile::{ProfileLibrary, Table};
 use serde_json::json;
 
 mod fault;
+mod mv_demo;
 
 const USAGE: &str = "\
 kilowatch-bench: measured benchmarks for kilowatch (release build recommended)
@@ -51,6 +52,11 @@ USAGE:
       (a tmpfs: needs root), a default-settings mosquitto with the gateway down 60 s, poison
       messages. Prints polls made, stored, lost, duplicated, repaired and recovery time; exits
       1 if any fault lost a reading.
+  kilowatch-bench mv-demo-data --out DIR
+      Backfills 90 days of the demo plant with both retrofits on 2026-07-25 and writes
+      hourly.csv, daily.csv (energy per asset, outdoor temperature, production), truth.csv
+      (energy saved per day and measure) and meta.json (periods, holidays, kilowatch's results
+      from the store) for tests/bench/mv_compare.py.
 ";
 
 fn main() -> ExitCode {
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
         Some("enpi-suite") => enpi_suite(&args[1..]),
         Some("mv-suite") => mv_suite(&args[1..]),
         Some("fault-suite") => fault::fault_suite(&args[1..]),
+        Some("mv-demo-data") => mv_demo::mv_demo_data(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
