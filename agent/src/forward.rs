@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
-use crate::mqtt::{Client, Connector, Event};
 use crate::outbox::{Item, Outbox};
 use crate::replay::{self, ReplayScope, ReplayStats};
 pub use crate::spool::{lock, SharedSpool};
 pub use crate::writer::spool_writer;
 use crate::writer::WriterStats;
+use kilowatch_site::mqtt::{Client, Connector, Event};
 
 /// Publisher counters for metrics and the health topic.
 #[derive(Debug, Default)]

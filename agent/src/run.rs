@@ -11,15 +11,15 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::acquire::device_loop;
-use crate::config::{SiteConfig, Transport};
 use crate::forward::{lock, publisher, spool_writer, PublishStats, PublisherSetup, SharedSpool};
 use crate::health::Health;
 use crate::metrics;
-use crate::mqtt::Connector;
-use crate::payload::{self, DevicePoll};
 use crate::poll::{Bus, Poller};
-use crate::profile::ProfileLibrary;
 use crate::spool::{Spool, SpoolConfig};
+use kilowatch_site::config::{SiteConfig, Transport};
+use kilowatch_site::mqtt::Connector;
+use kilowatch_site::payload::{self, DevicePoll};
+use kilowatch_site::profile::ProfileLibrary;
 
 /// Runs the agent until `shutdown` completes.
 pub async fn run(

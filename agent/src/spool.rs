@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::payload::{self, DevicePoll};
+use kilowatch_site::payload::{self, DevicePoll};
 
 const MAGIC: [u8; 4] = *b"KWS1";
 const HEADER: usize = 12;
@@ -950,8 +950,8 @@ pub fn lock(spool: &SharedSpool) -> std::sync::MutexGuard<'_, Spool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{Quality, Reading, SCHEMA_VERSION};
     use chrono::{TimeZone, Utc};
+    use kilowatch_site::payload::{Quality, Reading, SCHEMA_VERSION};
 
     fn poll(device: &str, i: i64) -> DevicePoll {
         DevicePoll {
