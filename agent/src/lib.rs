@@ -15,7 +15,3 @@ pub mod scan;
 pub mod schedule;
 pub mod spool;
 pub mod writer;
-
-// Until the gateway and the tests import `kilowatch_site` themselves.
-pub use kilowatch_site::process::{init_logging, shutdown_signal};
-pub use kilowatch_site::{config, decode, mqtt, payload, profile, vocab};

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
-use kilowatch_agent::vocab;
+use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_site::vocab;
 use thiserror::Error;
 
 use crate::store::{Incoming, Store};

@@ -726,9 +726,9 @@ mod tests {
         *ADDR.get_or_init(|| {
             let dir = std::env::temp_dir().join(format!("kw-http-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let profiles = kilowatch_agent::profile::ProfileLibrary::builtin();
+            let profiles = kilowatch_site::profile::ProfileLibrary::builtin();
             let site =
-                kilowatch_agent::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles)
+                kilowatch_site::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles)
                     .unwrap();
             let state = Arc::new(AppState {
                 site_name: "t".into(),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kilowatch_agent::config::{InfluxApi, InfluxConfig};
+use kilowatch_site::config::{InfluxApi, InfluxConfig};
 
 use serde::Serialize;
 
@@ -251,8 +251,8 @@ pub async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kilowatch_agent::payload::{DevicePoll, Quality};
-    use kilowatch_agent::payload::{Reading, SCHEMA_VERSION};
+    use kilowatch_site::payload::{DevicePoll, Quality};
+    use kilowatch_site::payload::{Reading, SCHEMA_VERSION};
 
     #[test]
     fn lines_escape_and_skip_values_not_read() {

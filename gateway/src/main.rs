@@ -6,7 +6,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kilowatch_agent::init_logging;
+use kilowatch_site::process::init_logging;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use kilowatch_agent::config::SiteConfig;
+use kilowatch_site::config::SiteConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -12,8 +12,8 @@ use crate::enpi::Assets;
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestStats};
 use crate::store::{Readers, Store, StoreSettings, StoreWriter};
-use kilowatch_agent::config::Retention;
-use kilowatch_agent::profile::ProfileLibrary;
+use kilowatch_site::config::Retention;
+use kilowatch_site::profile::ProfileLibrary;
 
 /// Resolves once `rx` turns true.
 pub async fn stopped(mut rx: watch::Receiver<bool>) {

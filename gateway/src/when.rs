@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
-pub use kilowatch_agent::config::parse_duration as duration;
+pub use kilowatch_site::config::parse_duration as duration;
 
 /// How far back a range without a start reaches from its end.
 pub const DEFAULT_SPAN: chrono::TimeDelta = chrono::TimeDelta::hours(24);

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use kilowatch_agent::config::{ConfigError, SiteConfig};
-use kilowatch_agent::profile::ProfileLibrary;
 use kilowatch_gateway::{mv, when};
+use kilowatch_site::config::{ConfigError, SiteConfig};
+use kilowatch_site::profile::ProfileLibrary;
 
 /// A wrong command-line value: exit code 2 like a configuration error.
 #[derive(Debug, thiserror::Error)]

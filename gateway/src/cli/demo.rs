@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use kilowatch_agent::shutdown_signal;
 use kilowatch_gateway::{demo, when};
+use kilowatch_site::process::shutdown_signal;
 
 use super::args::Usage;
 

@@ -14,9 +14,9 @@ mod simulate;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kilowatch_agent::config::ConfigError;
 use kilowatch_gateway::csvio::CsvError;
 use kilowatch_gateway::http::BindError;
+use kilowatch_site::config::ConfigError;
 
 use args::Usage;
 

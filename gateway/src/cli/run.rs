@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use kilowatch_agent::shutdown_signal;
 use kilowatch_gateway::enpi::Assets;
 use kilowatch_gateway::{http, service};
+use kilowatch_site::process::shutdown_signal;
 
 use super::args::load_site;
 

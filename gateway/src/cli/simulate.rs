@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use kilowatch_agent::config::{ConfigError, SiteConfig};
-use kilowatch_agent::profile::ProfileLibrary;
-use kilowatch_agent::shutdown_signal;
 use kilowatch_gateway::sim;
+use kilowatch_site::config::{ConfigError, SiteConfig};
+use kilowatch_site::process::shutdown_signal;
+use kilowatch_site::profile::ProfileLibrary;
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {

@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::TOPIC_ROOT;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::TOPIC_ROOT;
 use rumqttc::{AsyncClient, Event, Outgoing, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 
@@ -92,12 +92,12 @@ pub async fn consume(
 ) -> anyhow::Result<()> {
     // Same broker settings as the agent: credentials and TLS from the site file's [mqtt].
     let connector =
-        kilowatch_agent::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
+        kilowatch_site::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
     let mut opts = connector.v4_options();
     opts.set_manual_acks(true);
     opts.set_max_packet_size(
-        kilowatch_agent::mqtt::MAX_INCOMING_PACKET,
-        kilowatch_agent::mqtt::MAX_OUTGOING_PACKET,
+        kilowatch_site::mqtt::MAX_INCOMING_PACKET,
+        kilowatch_site::mqtt::MAX_OUTGOING_PACKET,
     );
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
     // Unbounded for QoS 1: the broker sends no more than its in-flight window of

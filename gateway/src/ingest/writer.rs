@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::{replay_request_topic, ReplayReport, ReplayRequest};
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::{replay_request_topic, ReplayReport, ReplayRequest};
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
 
@@ -223,8 +223,7 @@ impl Writer {
     fn report(&mut self, topic: &str, payload: &[u8]) {
         let report = match ReplayReport::parse(payload) {
             Ok(r)
-                if topic
-                    == kilowatch_agent::payload::replay_report_topic(&self.site, &r.device) =>
+                if topic == kilowatch_site::payload::replay_report_topic(&self.site, &r.device) =>
             {
                 r
             }
@@ -294,7 +293,7 @@ fn isolate(
             Err(e) => {
                 let (topic, body) = match item {
                     Incoming::Poll(p) => (
-                        kilowatch_agent::payload::data_topic(&p.site, &p.device),
+                        kilowatch_site::payload::data_topic(&p.site, &p.device),
                         p.to_json(),
                     ),
                     Incoming::Dead(d) => (d.topic.clone(), d.payload.clone()),

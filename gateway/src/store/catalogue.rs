@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kilowatch_agent::vocab::Kind;
+use kilowatch_site::vocab::Kind;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ pub struct SeriesInfo {
 }
 
 pub(super) fn kind_of(quantity: &str) -> Kind {
-    kilowatch_agent::vocab::quantity(quantity).map_or(Kind::Instantaneous, |q| q.kind)
+    kilowatch_site::vocab::quantity(quantity).map_or(Kind::Instantaneous, |q| q.kind)
 }
 
 pub(super) fn kind_name(k: Kind) -> &'static str {

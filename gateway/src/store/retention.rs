@@ -11,7 +11,7 @@ impl Store {
     pub fn purge(
         &mut self,
         now_ms: i64,
-        retention: &kilowatch_agent::config::Retention,
+        retention: &kilowatch_site::config::Retention,
     ) -> Result<usize, StoreError> {
         let ids = self.series_ids()?;
         self.purge_series(&ids, now_ms, retention)
@@ -29,7 +29,7 @@ impl Store {
         &mut self,
         ids: &[i64],
         now_ms: i64,
-        retention: &kilowatch_agent::config::Retention,
+        retention: &kilowatch_site::config::Retention,
     ) -> Result<usize, StoreError> {
         let cutoff = |d: Option<std::time::Duration>| {
             d.map(|d| now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kilowatch_agent::vocab::Kind;
+use kilowatch_site::vocab::Kind;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::catalogue::kind_of;

@@ -2,7 +2,7 @@
 //! messages become dead letters, changed minutes are marked for the rollup engine.
 
 use chrono::{DateTime, Utc};
-use kilowatch_agent::payload::{DevicePoll, Quality};
+use kilowatch_site::payload::{DevicePoll, Quality};
 use rusqlite::params;
 
 use super::conn::Store;

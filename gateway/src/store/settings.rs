@@ -33,8 +33,8 @@ impl Default for StoreSettings {
 impl StoreSettings {
     /// From the site file and the profiles its devices use.
     pub fn for_site(
-        config: &kilowatch_agent::config::SiteConfig,
-        profiles: &kilowatch_agent::profile::ProfileLibrary,
+        config: &kilowatch_site::config::SiteConfig,
+        profiles: &kilowatch_site::profile::ProfileLibrary,
     ) -> Self {
         let mut wraps = HashMap::new();
         for d in &config.devices {

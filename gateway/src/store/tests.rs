@@ -1,7 +1,7 @@
 use super::queries::ms_to_utc;
 use super::*;
 use chrono::Utc;
-use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
 
 fn poll(seq: u64, ts: &str, kw: f64) -> Incoming {
     Incoming::Poll(DevicePoll {
@@ -189,7 +189,7 @@ fn retention_deletes_per_resolution() {
     ])
     .unwrap();
     while s.refresh_rollups(100).unwrap() > 0 {}
-    let r = kilowatch_agent::config::Retention {
+    let r = kilowatch_site::config::Retention {
         raw: Some(std::time::Duration::from_secs(5 * 86_400)),
         minute: None,
         quarter: None,
@@ -285,7 +285,7 @@ fn counters_follow_every_write_and_delete() {
     s.outbox_done(&[], Some(("refused", b"lines"))).unwrap();
     assert_eq!(s.counts().unwrap(), (3, 6, 2));
     assert_eq!(s.counts().unwrap(), counted(&s));
-    let r = kilowatch_agent::config::Retention {
+    let r = kilowatch_site::config::Retention {
         raw: Some(std::time::Duration::from_secs(5 * 86_400)),
         minute: None,
         quarter: None,

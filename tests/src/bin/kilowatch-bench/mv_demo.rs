@@ -11,11 +11,11 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Context as _};
 use chrono::{NaiveDateTime, TimeZone as _, Timelike as _};
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::profile::ProfileLibrary;
 use kilowatch_gateway::enpi::Assets;
 use kilowatch_gateway::mv;
 use kilowatch_gateway::store::{Store, StoreSettings};
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::profile::ProfileLibrary;
 use serde_json::json;
 
 const BASELINE: &str = "2026-06-10..2026-07-24";
