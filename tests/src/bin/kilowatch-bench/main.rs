@@ -16,6 +16,8 @@ use kilowatch_agent::plan::ReadBlock;
 use kilowatch_agent::profile::{ProfileLibrary, Table};
 use serde_json::json;
 
+mod api;
+mod api_load;
 mod fault;
 
 const USAGE: &str = "\
@@ -51,6 +53,13 @@ USAGE:
       (a tmpfs: needs root), a default-settings mosquitto with the gateway down 60 s, poison
       messages. Prints polls made, stored, lost, duplicated, repaired and recovery time; exits
       1 if any fault lost a reading.
+  kilowatch-bench api-suite [--clients 200] [--duration 20s] [--series demo,20000] [--rate 50000]
+                            [--history 365d]
+      The HTTP API under load: the demo plant's history prefilled (a year by default), the
+      real gateway behind mosquitto, RATE readings/s published for DURATION alone, then again
+      while CLIENTS concurrent clients call /api/v1/query (a year at 1 h), /latest and /health.
+      Once per catalogue: the demo's devices, and N series (synthetic SDM630s added). Prints
+      p50/p99 latency and requests/s per endpoint, ingest kept, and the gateway's RSS.
 ";
 
 fn main() -> ExitCode {
@@ -64,6 +73,7 @@ fn main() -> ExitCode {
         Some("enpi-suite") => enpi_suite(&args[1..]),
         Some("mv-suite") => mv_suite(&args[1..]),
         Some("fault-suite") => fault::fault_suite(&args[1..]),
+        Some("api-suite") => api::api_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
