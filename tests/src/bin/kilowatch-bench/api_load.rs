@@ -28,9 +28,7 @@ impl Device {
         let p = &mut self.poll;
         p.seq += 1;
         // Poll times strictly increase per device; never ahead of the clock.
-        let ms = chrono::Utc::now()
-            .timestamp_millis()
-            .max(self.last_ms + 1);
+        let ms = chrono::Utc::now().timestamp_millis().max(self.last_ms + 1);
         self.last_ms = ms;
         p.ts = chrono::DateTime::from_timestamp_millis(ms).unwrap_or(p.ts);
         let wiggle = ((p.seq % 7) as f64 - 3.0) * 1e-3;
@@ -202,8 +200,9 @@ async fn publish(
         }
         let due = (rate as f64 * t0.elapsed().as_secs_f64()) as u64;
         while sent < due && !stop.load(Ordering::Relaxed) {
+            let count = devices.len();
             let d = &mut devices[k];
-            k = (k + 1) % devices.len();
+            k = (k + 1) % count;
             client
                 .publish(d.topic.clone(), QoS::AtLeastOnce, false, d.next())
                 .await?;
@@ -251,16 +250,25 @@ pub fn wait_connected(http: u16) -> anyhow::Result<()> {
     }
 }
 
-/// Waits for the first published readings to be stored.
-pub fn wait_stored(http: u16, limit: Duration) -> anyhow::Result<()> {
-    let (s0, t) = (stored(http)?, Instant::now());
-    while stored(http)? == s0 {
+/// Waits until the gateway stores readings as fast as they are published: less than
+/// `slack` readings behind (a new catalogue's first polls create series and lag at first).
+pub fn wait_caught_up(
+    http: u16,
+    publisher: &Publisher,
+    slack: u64,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    loop {
+        let (s, p) = (stored(http)?, publisher.published());
+        if s > 0 && s + slack >= p {
+            return Ok(());
+        }
         if t.elapsed() > limit {
-            bail!("nothing stored within {limit:?} of publishing");
+            bail!("the gateway stored {s} of {p} readings and did not catch up within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(())
 }
 
 /// Readings/s offered and stored over one window.
