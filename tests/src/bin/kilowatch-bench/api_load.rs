@@ -43,10 +43,18 @@ impl Device {
     }
 }
 
+/// One series of a device: its newest value, where the publisher continues from.
+pub struct Newest {
+    quantity: String,
+    unit: String,
+    value: f64,
+    counter: bool,
+}
+
 /// The site's devices with their quantities and newest values, read from the store.
 pub struct Catalogue {
     pub site: String,
-    pub devices: Vec<(String, Vec<(String, String, f64, bool)>)>,
+    pub devices: Vec<(String, Vec<Newest>)>,
     pub series: usize,
 }
 
@@ -59,10 +67,14 @@ impl Catalogue {
             .filter(|s| s.site == site && s.kind == "counter")
             .map(|s| (s.device.clone(), s.quantity.clone()))
             .collect();
-        let mut devices: Vec<(String, Vec<(String, String, f64, bool)>)> = Vec::new();
+        let mut devices: Vec<(String, Vec<Newest>)> = Vec::new();
         for l in store.latest()?.into_iter().filter(|l| l.site == site) {
-            let is_counter = counter.contains(&(l.device.clone(), l.quantity.clone()));
-            let reading = (l.quantity, l.unit, l.value.unwrap_or(1.0), is_counter);
+            let reading = Newest {
+                counter: counter.contains(&(l.device.clone(), l.quantity.clone())),
+                quantity: l.quantity,
+                unit: l.unit,
+                value: l.value.unwrap_or(1.0),
+            };
             match devices.last_mut() {
                 Some((d, readings)) if *d == l.device => readings.push(reading),
                 _ => devices.push((l.device, vec![reading])),
@@ -122,8 +134,8 @@ impl Publisher {
             .into_iter()
             .map(|(device, readings)| Device {
                 topic: data_topic(site, &device),
-                base: readings.iter().map(|r| r.2).collect(),
-                counter: readings.iter().map(|r| r.3).collect(),
+                base: readings.iter().map(|r| r.value).collect(),
+                counter: readings.iter().map(|r| r.counter).collect(),
                 poll: DevicePoll {
                     version: SCHEMA_VERSION,
                     site: site.into(),
@@ -132,10 +144,10 @@ impl Publisher {
                     ts: chrono::Utc::now(),
                     readings: readings
                         .into_iter()
-                        .map(|(quantity, unit, value, _)| Reading {
-                            quantity: quantity.into(),
-                            value: Some(value),
-                            unit: unit.into(),
+                        .map(|r| Reading {
+                            quantity: r.quantity.into(),
+                            value: Some(r.value),
+                            unit: r.unit.into(),
                             quality: Quality::Good,
                         })
                         .collect(),
