@@ -16,6 +16,8 @@ use kilowatch_site::config::SiteConfig;
 use kilowatch_site::profile::{ProfileLibrary, Table};
 use serde_json::json;
 
+mod api;
+mod api_load;
 mod fault;
 mod mv_demo;
 
@@ -57,6 +59,13 @@ USAGE:
       hourly.csv, daily.csv (energy per asset, outdoor temperature, production), truth.csv
       (energy saved per day and measure) and meta.json (periods, holidays, kilowatch's results
       from the store) for tests/bench/mv_compare.py.
+  kilowatch-bench api-suite [--clients 200] [--duration 20s] [--series demo,20000] [--rate 50000]
+                            [--history 365d]
+      The HTTP API under load: the demo plant's history prefilled (a year by default), the
+      real gateway behind mosquitto, RATE readings/s published for DURATION alone, then again
+      while CLIENTS concurrent clients call /api/v1/query (a year at 1 h), /latest and /health.
+      Once per catalogue: the demo's devices, and N series (synthetic SDM630s added). Prints
+      p50/p99 latency and requests/s per endpoint, ingest kept, and the gateway's RSS.
 ";
 
 fn main() -> ExitCode {
@@ -71,6 +80,7 @@ fn main() -> ExitCode {
         Some("mv-suite") => mv_suite(&args[1..]),
         Some("fault-suite") => fault::fault_suite(&args[1..]),
         Some("mv-demo-data") => mv_demo::mv_demo_data(&args[1..]),
+        Some("api-suite") => api::api_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
