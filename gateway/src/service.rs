@@ -50,13 +50,15 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let settings = StoreSettings::for_site(&config, &ProfileLibrary::builtin());
     // The writer opens (creates, migrates) the database before any reader.
-    let writer = {
+    let (writer, live) = {
         let (db, settings) = (db.clone(), settings.clone());
-        let store = tokio::task::spawn_blocking(move || {
-            Store::open(&db).map(|s| s.with_settings(settings))
+        let (store, live) = tokio::task::spawn_blocking(move || {
+            let mut s = Store::open(&db)?.with_settings(settings);
+            let live = s.keep_live()?;
+            Ok::<_, crate::store::StoreError>((s, live))
         })
         .await??;
-        StoreWriter::spawn(store)?
+        (StoreWriter::spawn(store)?, live)
     };
     let readers = {
         let db = db.clone();
@@ -71,6 +73,8 @@ pub async fn run_with(
         token,
         influx: Arc::default(),
         assets: Arc::new(assets.clone()),
+        live: live.clone(),
+        latest_body: Default::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
@@ -231,6 +235,10 @@ async fn maintenance_tick(
 ) -> anyhow::Result<bool> {
     // One transaction per job: ingest's batches go in between.
     while writer.call(|s| s.refresh_rollups(5000)).await? > 0 {}
+    if enpi_due {
+        // Another process (an `import`) may have written: the API's view follows.
+        writer.call(|s| s.sync_live()).await?;
+    }
     let pending = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
         if enpi_due {
