@@ -68,6 +68,12 @@ impl Store {
         })
     }
 
+    /// Rows changed through this connection since it opened: tests check who wrote.
+    #[cfg(test)]
+    pub(crate) fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
+    }
+
     /// Sets the site knowledge rollups need (time zone, gap limit, counter wraps, assets).
     pub fn with_settings(mut self, settings: StoreSettings) -> Self {
         self.settings = settings;
