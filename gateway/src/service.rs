@@ -1,6 +1,9 @@
 //! The gateway service: ingest and HTTP side by side, stopped together.
 
+mod api;
 mod refresh;
+
+pub use api::API_NICE;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -11,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::enpi::Assets;
-use crate::http::{self, AppState};
+use crate::http::AppState;
 use crate::ingest::{self, IngestStats};
 use crate::store::{Readers, Store, StoreSettings, StoreWriter};
 use kilowatch_site::config::Retention;
@@ -80,7 +83,7 @@ pub async fn run_with(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
-    let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
+    let http = api::spawn(listener, state, stopped(stop_rx.clone()))?;
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
         writer.clone(),
@@ -112,7 +115,9 @@ pub async fn run_with(
         }
     };
     let _ = stop_tx.send(true);
-    http.await??;
+    tokio::task::spawn_blocking(move || http.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
     if let Some(t) = influx {
         t.await??;

@@ -59,7 +59,7 @@ USAGE:
       hourly.csv, daily.csv (energy per asset, outdoor temperature, production), truth.csv
       (energy saved per day and measure) and meta.json (periods, holidays, kilowatch's results
       from the store) for tests/bench/mv_compare.py.
-  kilowatch-bench api-suite [--clients 200] [--duration 20s] [--series demo,20000] [--rate 50000]
+  kilowatch-bench api-suite [--clients 200] [--think 0s] [--duration 20s] [--series demo,20000] [--rate 50000]
                             [--history 365d]
       The HTTP API under load: the demo plant's history prefilled (a year by default), the
       real gateway behind mosquitto, RATE readings/s published for DURATION alone, then again
