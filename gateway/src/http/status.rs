@@ -1,6 +1,7 @@
 //! `GET /api/v1/latest` and `GET /api/v1/health`, answered from the writer's in-memory view
 //! ([`Live`](crate::store::Live)): they never wait for a database connection.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,9 +20,22 @@ use crate::store::Latest;
 /// the answer is megabytes); an answer is never older than this.
 const LATEST_MAX_AGE: Duration = Duration::from_millis(200);
 
-/// The last serialised `/latest` answer, with the view's version it was built from.
+/// The last serialised `/latest` answer, with the view's version it was built from, and
+/// whether a request is building the next one (the others meanwhile get this one).
 #[derive(Default)]
-pub struct LatestBody(Mutex<Option<(u64, Instant, Bytes)>>);
+pub struct LatestBody {
+    last: Mutex<Option<(u64, Instant, Bytes)>>,
+    building: AtomicBool,
+}
+
+/// Clears `building` when the builder finishes or fails.
+struct Building<'a>(&'a AtomicBool);
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 #[derive(Serialize)]
 struct LatestResponse {
@@ -49,37 +63,35 @@ pub(super) struct Health {
 
 pub(super) async fn latest(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let version = state.live.version();
-    let cached = {
-        let g = state
-            .latest_body
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        g.as_ref()
-            .filter(|(v, at, _)| *v == version || at.elapsed() < LATEST_MAX_AGE)
-            .map(|(_, _, b)| b.clone())
-    };
-    let body = match cached {
+    let cache = &state.latest_body;
+    let last = cache.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let current = last
+        .as_ref()
+        .filter(|(v, at, _)| *v == version || at.elapsed() < LATEST_MAX_AGE)
+        .map(|(_, _, b)| b.clone());
+    let body = match current {
         Some(b) => b,
-        None => {
-            let live = state.live.clone();
-            // Sorting and serialising thousands of series is blocking work.
-            let body = tokio::task::spawn_blocking(move || {
-                serde_json::to_vec(&LatestResponse {
-                    readings: live.latest(),
+        // One request rebuilds; the others answer with the previous body meanwhile.
+        None => match (cache.building.swap(true, Ordering::AcqRel), last) {
+            (true, Some((_, _, b))) => b,
+            (was_building, _) => {
+                let _done = (!was_building).then(|| Building(&cache.building));
+                let live = state.live.clone();
+                // Sorting and serialising thousands of series is blocking work.
+                let body = tokio::task::spawn_blocking(move || {
+                    serde_json::to_vec(&LatestResponse {
+                        readings: live.latest(),
+                    })
                 })
-            })
-            .await
-            .map_err(|e| ApiError(e.to_string()))?
-            .map_err(|e| ApiError(e.to_string()))?;
-            let body = Bytes::from(body);
-            *state
-                .latest_body
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some((version, Instant::now(), body.clone()));
-            body
-        }
+                .await
+                .map_err(|e| ApiError(e.to_string()))?
+                .map_err(|e| ApiError(e.to_string()))?;
+                let body = Bytes::from(body);
+                *cache.last.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((version, Instant::now(), body.clone()));
+                body
+            }
+        },
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -52,7 +52,10 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         .collect::<anyhow::Result<_>>()?;
     let o = Options {
         clients: flag(args, "--clients").unwrap_or("200").parse()?,
-        think: duration("--think", "0s")?,
+        think: match flag(args, "--think") {
+            None | Some("0" | "0s") => Duration::ZERO,
+            Some(_) => duration("--think", "0s")?,
+        },
         duration: duration("--duration", "20s")?,
         catalogues,
         rate: flag(args, "--rate").unwrap_or("50000").parse()?,
