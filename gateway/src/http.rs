@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
+mod alarms;
 mod plans;
 
 /// The OpenAPI document of this API, checked in beside the code.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub influx: Arc<crate::influx::InfluxStats>,
     /// Assets and their indicators (`[[assets]]` of the site file).
     pub assets: Arc<crate::enpi::Assets>,
+    /// The alarm engine's shared side: acknowledgements and counts.
+    pub alarms: Arc<crate::alarms::Alarms>,
 }
 
 #[derive(Deserialize)]
@@ -649,13 +652,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/metrics",
             get(|State(state): State<Arc<AppState>>| async move {
                 (
                     [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                    crate::metrics::render(&state.ingest),
+                    crate::metrics::render(&state.ingest) + &state.alarms.metrics(),
                 )
             }),
         )
@@ -740,6 +745,14 @@ mod tests {
                 token: None,
                 influx: Arc::default(),
                 assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
+                // The engine's loop is not run here: acknowledgements answer 503.
+                alarms: crate::alarms::Alarms::new(
+                    &site,
+                    &crate::enpi::Assets::from_site(&site, "demo").unwrap(),
+                    "demo",
+                )
+                .unwrap()
+                .0,
             });
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();

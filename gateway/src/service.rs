@@ -64,6 +64,7 @@ pub async fn run_with(
     };
     let addr = listener.local_addr()?;
     let token = access_token(&config, addr)?;
+    let (alarms, alarm_runner) = crate::alarms::Alarms::new(&config, &assets, config.file())?;
     let state = Arc::new(AppState {
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
         store: readers,
@@ -71,9 +72,11 @@ pub async fn run_with(
         token,
         influx: Arc::default(),
         assets: Arc::new(assets.clone()),
+        alarms: alarms.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
+    let state_influx = state.influx.clone();
     let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
@@ -97,7 +100,13 @@ pub async fn run_with(
         }
         None => None,
     };
-    let ingest = ingest::consume(&config, writer, stats, stopped(stop_rx));
+    let alarm_task = tokio::spawn(alarm_runner.run(
+        writer.clone(),
+        stats.clone(),
+        state_influx,
+        stopped(stop_rx.clone()),
+    ));
+    let ingest = ingest::consume(&config, writer, stats, Some(alarms), stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
         r = &mut ingest => r,
@@ -109,6 +118,7 @@ pub async fn run_with(
     let _ = stop_tx.send(true);
     http.await??;
     maintenance.await??;
+    alarm_task.await??;
     if let Some(t) = influx {
         t.await??;
     }

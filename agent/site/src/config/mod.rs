@@ -139,6 +139,11 @@ impl SiteConfig {
         self.origin.locate(e)
     }
 
+    /// The name of the file this was read from, for errors found after parsing.
+    pub fn file(&self) -> &str {
+        &self.origin.file
+    }
+
     /// Checks what the MQTT settings point at on this machine: the broker address, readable
     /// password, CA and client certificate files, and a set password variable.
     pub fn check_mqtt_access(&self) -> Result<(), ConfigError> {

@@ -213,11 +213,16 @@ mod tests {
         assert!((kwh / 0.25 - 800.0).abs() < 1e-6, "{kwh}");
         // Power drops at 10:16: one minute at 800, 14 at 100.
         m.observe(ms("2026-07-01T10:16:00+08:00"), 100.0, TZ);
-        let kwh = m.projected_kwh(ms("2026-07-01T10:16:00+08:00"), TZ).unwrap();
+        let kwh = m
+            .projected_kwh(ms("2026-07-01T10:16:00+08:00"), TZ)
+            .unwrap();
         assert!((kwh - (800.0 / 60.0 + 100.0 * 14.0 / 60.0)).abs() < 1e-6);
         // A late reading of the closed window changes nothing.
         m.observe(ms("2026-07-01T10:14:30+08:00"), 9999.0, TZ);
-        assert_eq!(m.projected_kwh(ms("2026-07-01T10:16:00+08:00"), TZ), Some(kwh));
+        assert_eq!(
+            m.projected_kwh(ms("2026-07-01T10:16:00+08:00"), TZ),
+            Some(kwh)
+        );
         // A silent meter gives no projection.
         assert_eq!(m.projected_kwh(ms("2026-07-01T10:22:00+08:00"), TZ), None);
     }
