@@ -193,3 +193,6 @@ impl Alarms {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -159,6 +159,7 @@ fn resolve(
     };
     let threshold = a.threshold.as_deref().and_then(|t| parse_amount(t).ok());
     let kind_name = a.kind();
+    let rule_key = if a.rule.is_some() { "rule" } else { "id" };
     let device_list = |asset_power: Option<&Vec<String>>| -> Vec<String> {
         match (&a.device, &a.asset) {
             (Some(d), _) => vec![d.clone()],
@@ -273,7 +274,7 @@ fn resolve(
         "store_backlog" => {
             if config.gateway.influx.is_none() {
                 return err(
-                    "rule",
+                    rule_key,
                     "the store backlog is InfluxDB's: set [gateway.influx]".into(),
                 );
             }
@@ -285,7 +286,7 @@ fn resolve(
                 Severity::Warning,
             )
         }
-        other => return err("rule", format!("`{other}` is not a rule")),
+        other => return err(rule_key, format!("`{other}` is not a rule")),
     };
     let hysteresis = match a.hysteresis.as_deref().and_then(|h| parse_amount(h).ok()) {
         Some(h) if h.unit == "%" && !matches!(kind, Kind::PowerFactor { .. }) => {
