@@ -100,12 +100,19 @@ pub async fn run_with(
         }
         None => None,
     };
-    let alarm_task = tokio::spawn(alarm_runner.run(
-        writer.clone(),
-        stats.clone(),
-        state_influx,
-        stopped(stop_rx.clone()),
-    ));
+    let sources = {
+        let (ingest, influx) = (stats.clone(), state_influx);
+        crate::alarms::Sources {
+            lost_total: Box::new(move || ingest.sequences().iter().map(|s| s.counts.lost).sum()),
+            backlog: Box::new(move || {
+                influx
+                    .pending_batches
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            }),
+        }
+    };
+    let alarm_task =
+        tokio::spawn(alarm_runner.run(writer.clone(), sources, stopped(stop_rx.clone())));
     let ingest = ingest::consume(&config, writer, stats, Some(alarms), stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {

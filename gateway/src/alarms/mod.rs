@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
 pub use state::AlarmState;
-pub use task::Runner;
+pub use task::{Runner, Sources};
 
 use crate::store::{AlarmRow, Incoming};
 

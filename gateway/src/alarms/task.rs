@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +18,16 @@ use super::engine::Context;
 use super::rules::data::agent_of_status_topic;
 use super::state::{AlarmState, Change};
 use super::{AckError, Alarms, Command, Transition};
-use crate::ingest::IngestStats;
 use crate::store::{AlarmRow, NewAlarm, StoreWriter};
+
+/// Where the data rules read what other stages count (given by the service, so the alarms
+/// need not know ingest or the InfluxDB writer).
+pub struct Sources {
+    /// Polls the agents reported lost, in total.
+    pub lost_total: Box<dyn Fn() -> u64 + Send>,
+    /// InfluxDB batches waiting.
+    pub backlog: Box<dyn Fn() -> u64 + Send>,
+}
 
 /// Runs the alarms of one site (see [`Alarms::new`]).
 pub struct Runner {
@@ -57,8 +64,7 @@ impl Runner {
     pub async fn run(
         mut self,
         writer: StoreWriter,
-        ingest: Arc<IngestStats>,
-        influx: Arc<crate::influx::InfluxStats>,
+        sources: Sources,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let connector =
@@ -116,8 +122,8 @@ impl Runner {
                 () = &mut shutdown => break,
             }
             let ctx = Context {
-                lost_total: ingest.sequences().iter().map(|s| s.counts.lost).sum(),
-                backlog: influx.pending_batches.load(Ordering::Relaxed),
+                lost_total: (sources.lost_total)(),
+                backlog: (sources.backlog)(),
             };
             let now = Utc::now().timestamp_millis();
             let decisions = self
