@@ -240,3 +240,26 @@ fn power_factor_is_judged_per_closed_window() {
     // Judged once: the next tick says nothing.
     assert!(only(&e.evaluate(close + 1000, ctx), "power_factor").is_none());
 }
+
+/// The commented `[[alarms]]` examples of the demo site, uncommented, are a valid site file.
+#[test]
+fn the_demo_site_alarm_examples_are_valid() {
+    let examples: String = crate::DEMO_SITE
+        .lines()
+        .skip_while(|l| *l != "# [[alarms]]")
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+        .collect();
+    assert!(examples.matches("[[alarms]]").count() >= 3, "{examples}");
+    let (config, assets) = site(&examples);
+    let specs = rules(&config, &assets, "demo-site.toml").unwrap();
+    let silent = specs.iter().find(|s| s.id == "incomer-silent").unwrap();
+    assert!(
+        matches!(&silent.kind, Kind::DeviceSilent { devices } if devices == &[("incomer".to_owned(), 10_000)])
+    );
+    assert_eq!(silent.raise_after_ms, 5000);
+    let pf = specs.iter().find(|s| s.id == "power_factor").unwrap();
+    assert!(
+        matches!(pf.kind, Kind::PowerFactor { threshold, .. } if (threshold - 0.85).abs() < 1e-9)
+    );
+}
