@@ -147,15 +147,21 @@ fn resolve(
     // Only a rule the site file names must find what it watches; a built-in one quietly
     // stays off where the site has nothing for it.
     let err = |key: &str, what: String| -> Result<Option<RuleSpec>, ConfigError> {
-        match i {
-            Some(i) => Err(config.locate(ConfigError {
+        let Some(i) = i else { return Ok(None) };
+        let at = |key: String| {
+            config.locate(ConfigError {
                 file: file.to_owned(),
-                key: Some(format!("alarms[{i}].{key}")),
-                what,
+                key: Some(key),
+                what: what.clone(),
                 line: None,
-            })),
-            None => Ok(None),
+            })
+        };
+        let mut e = at(format!("alarms[{i}].{key}"));
+        if e.line.is_none() {
+            // The key to set is not in the entry yet: point at the entry.
+            e.line = at(format!("alarms[{i}].id")).line;
         }
+        Err(e)
     };
     let threshold = a.threshold.as_deref().and_then(|t| parse_amount(t).ok());
     let kind_name = a.kind();
