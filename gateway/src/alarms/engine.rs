@@ -145,28 +145,32 @@ impl Engine {
             .with_timezone(&self.tz);
         let minute = local.hour() * 60 + local.minute();
         let mut out = Vec::new();
-        for si in 0..self.specs.len() {
-            let spec = self.specs[si].clone();
-            let mut judge = |me: &mut Self,
-                             key: String,
-                             subject: &str,
-                             level: Level,
-                             evidence: serde_json::Value,
-                             message: String| {
-                let t = me.trackers.entry(key.clone()).or_default();
-                if let Some(change) = t.update(level, now, spec.raise_after_ms, spec.clear_after_ms)
-                {
-                    out.push(Decision {
-                        key,
-                        spec: si,
-                        change,
-                        subject: subject.to_owned(),
-                        evidence,
-                        message,
-                        quiet: is_quiet(&spec.quiet, minute),
-                    });
-                }
-            };
+        // Taken out while judged (the rules borrow the engine's state), put back after.
+        let specs = std::mem::take(&mut self.specs);
+        for (si, spec) in specs.iter().enumerate() {
+            // Evidence and message are built only for a change: most evaluations change nothing.
+            let mut judge =
+                |me: &mut Self,
+                 key: String,
+                 subject: &str,
+                 level: Level,
+                 detail: &dyn Fn() -> (serde_json::Value, String)| {
+                    let t = me.trackers.entry(key.clone()).or_default();
+                    if let Some(change) =
+                        t.update(level, now, spec.raise_after_ms, spec.clear_after_ms)
+                    {
+                        let (evidence, message) = detail();
+                        out.push(Decision {
+                            key,
+                            spec: si,
+                            change,
+                            subject: subject.to_owned(),
+                            evidence,
+                            message,
+                            quiet: is_quiet(&spec.quiet, minute),
+                        });
+                    }
+                };
             match &spec.kind {
                 Kind::Demand {
                     devices,
@@ -198,18 +202,14 @@ impl Engine {
                     } else {
                         Level::Hold
                     };
-                    let message = format!(
-                        "demand heading for {:.0} kW this window (contract {:.0} kW, warn at {:.0} kW): shed {:.0} kW now, {:.1} min left",
-                        d.projected_kw, contract_kw, warn_kw, d.shed_kw(), d.minutes_left()
-                    );
-                    judge(
-                        self,
-                        spec.id.clone(),
-                        &devices.join(","),
-                        level,
-                        d.evidence(),
-                        message,
-                    );
+                    let detail = || {
+                        let message = format!(
+                            "demand heading for {:.0} kW this window (contract {:.0} kW, warn at {:.0} kW): shed {:.0} kW now, {:.1} min left",
+                            d.projected_kw, contract_kw, warn_kw, d.shed_kw(), d.minutes_left()
+                        );
+                        (d.evidence(), message)
+                    };
+                    judge(self, spec.id.clone(), &devices.join(","), level, &detail);
                 }
                 Kind::PowerFactor { devices, threshold } => {
                     let tz = self.tz;
@@ -248,14 +248,8 @@ impl Engine {
                     let level = Level::of(mean, *threshold, spec.hysteresis.of(*threshold), false);
                     let message =
                         format!("power factor {mean:.3} over the window, below {threshold}");
-                    judge(
-                        self,
-                        spec.id.clone(),
-                        &devices.join(","),
-                        level,
-                        evidence,
-                        message,
-                    );
+                    let detail = || (evidence.clone(), message.clone());
+                    judge(self, spec.id.clone(), &devices.join(","), level, &detail);
                 }
                 Kind::DeviceSilent { devices } => {
                     for (d, limit) in devices {
@@ -264,25 +258,21 @@ impl Engine {
                         };
                         let silent = now - seen;
                         let level = Level::of(silent as f64, *limit as f64, 0.0, true);
-                        let evidence = json!({
-                            "value": silent as f64 / 1000.0,
-                            "threshold": *limit as f64 / 1000.0,
-                            "unit": "s",
-                            "last_seen": DateTime::<Utc>::from_timestamp_millis(seen).map(|t| t.to_rfc3339()),
-                        });
-                        let message = format!(
-                            "device {d} silent for {:.0} s (limit {:.0} s)",
-                            silent as f64 / 1000.0,
-                            *limit as f64 / 1000.0
-                        );
-                        judge(
-                            self,
-                            format!("{}.{d}", spec.id),
-                            d,
-                            level,
-                            evidence,
-                            message,
-                        );
+                        let detail = || {
+                            let evidence = json!({
+                                "value": silent as f64 / 1000.0,
+                                "threshold": *limit as f64 / 1000.0,
+                                "unit": "s",
+                                "last_seen": DateTime::<Utc>::from_timestamp_millis(seen).map(|t| t.to_rfc3339()),
+                            });
+                            let message = format!(
+                                "device {d} silent for {:.0} s (limit {:.0} s)",
+                                silent as f64 / 1000.0,
+                                *limit as f64 / 1000.0
+                            );
+                            (evidence, message)
+                        };
+                        judge(self, format!("{}.{d}", spec.id), d, level, &detail);
                     }
                 }
                 Kind::AgentOffline { after_ms } => {
@@ -313,14 +303,8 @@ impl Engine {
                                 "offline (its last will)"
                             }
                         );
-                        judge(
-                            self,
-                            format!("{}.{agent}", spec.id),
-                            &agent,
-                            level,
-                            evidence,
-                            message,
-                        );
+                        let detail = || (evidence.clone(), message.clone());
+                        judge(self, format!("{}.{agent}", spec.id), &agent, level, &detail);
                     }
                 }
                 Kind::ReadingsLost { polls } => {
@@ -328,17 +312,20 @@ impl Engine {
                     let level = Level::of(lost as f64, *polls as f64 + 0.5, 0.0, true);
                     let evidence = json!({ "value": lost, "threshold": polls, "unit": "polls", "window": "1h" });
                     let message = format!("{lost} polls lost upstream in the last hour (the agents no longer hold them)");
-                    judge(self, spec.id.clone(), "agents", level, evidence, message);
+                    let detail = || (evidence.clone(), message.clone());
+                    judge(self, spec.id.clone(), "agents", level, &detail);
                 }
                 Kind::StoreBacklog { batches } => {
                     let level = Level::of(ctx.backlog as f64, *batches as f64 + 0.5, 0.0, true);
                     let evidence =
                         json!({ "value": ctx.backlog, "threshold": batches, "unit": "batches" });
                     let message = format!("{} batches waiting for InfluxDB", ctx.backlog);
-                    judge(self, spec.id.clone(), "influx", level, evidence, message);
+                    let detail = || (evidence.clone(), message.clone());
+                    judge(self, spec.id.clone(), "influx", level, &detail);
                 }
             }
         }
+        self.specs = specs;
         out
     }
 }

@@ -91,7 +91,22 @@ impl Alarms {
         assets: &crate::enpi::Assets,
         file: &str,
     ) -> Result<(Arc<Self>, Runner), ConfigError> {
-        let specs = spec::rules(config, assets, file)?;
+        let mut specs = spec::rules(config, assets, file)?;
+        if config.gateway.share_group.is_some() {
+            // Each instance of a share group sees a part of the readings: a device whose polls
+            // all went to the other would look silent, a window's energy would be half.
+            specs.retain(|s| {
+                !matches!(
+                    s.kind,
+                    spec::Kind::Demand { .. }
+                        | spec::Kind::DeviceSilent { .. }
+                        | spec::Kind::PowerFactor { .. }
+                )
+            });
+            tracing::info!(
+                "gateway.share_group is set: demand, silence and power-factor alarms are off"
+            );
+        }
         let raised = specs
             .iter()
             .map(|s| ((s.rule().to_owned(), s.severity.as_str().to_owned()), 0))

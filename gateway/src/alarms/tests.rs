@@ -263,3 +263,27 @@ fn the_demo_site_alarm_examples_are_valid() {
         matches!(pf.kind, Kind::PowerFactor { threshold, .. } if (threshold - 0.85).abs() < 1e-9)
     );
 }
+
+/// An alarm left raised by the last run carries on: no second raise, and it clears when the
+/// condition is gone. One whose rule was removed is not the engine's any more.
+#[test]
+fn restored_alarms_carry_on() {
+    let t0 = ms("2026-07-01T10:00:00+08:00");
+    let mut e = engine("", t0);
+    e.restore("demand");
+    assert!(e.knows("demand") && e.knows("device_silent.incomer"));
+    assert!(!e.knows("leak.compressor-1"));
+    let ctx = Context::default();
+    e.observe(&poll("incomer", t0, "active_power", 900.0), t0);
+    assert!(
+        only(&e.evaluate(t0, ctx), "demand").is_none(),
+        "already raised"
+    );
+    let t1 = t0 + 1000;
+    e.observe(&poll("incomer", t1, "active_power", 0.0), t1);
+    // 1 s at 900 kW in 15 min: 1 kW average.
+    assert_eq!(
+        only(&e.evaluate(t1, ctx), "demand").map(|d| d.change),
+        Some(Change::Clear)
+    );
+}
