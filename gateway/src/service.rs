@@ -101,8 +101,23 @@ pub async fn run_with(
         None => None,
     };
     let sources = {
-        let (ingest, influx) = (stats.clone(), state_influx);
+        let (ingest, influx, health) = (stats.clone(), state_influx, stats.clone());
         crate::alarms::Sources {
+            spools: Box::new(move || {
+                health
+                    .agents()
+                    .iter()
+                    .filter_map(|h| {
+                        let agent = h["agent"].as_str()?.to_owned();
+                        let spool = &h["spool"];
+                        Some((
+                            agent,
+                            spool["pending"].as_u64()?,
+                            spool["evicted"].as_u64()?,
+                        ))
+                    })
+                    .collect()
+            }),
             lost_total: Box::new(move || ingest.sequences().iter().map(|s| s.counts.lost).sum()),
             backlog: Box::new(move || {
                 influx

@@ -36,12 +36,14 @@ struct Feed {
 }
 
 /// Inputs read from elsewhere at each evaluation.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     /// Polls the agents reported lost, in total.
     pub lost_total: u64,
     /// InfluxDB batches waiting.
     pub backlog: u64,
+    /// Per agent (from its latest health message): spooled readings waiting, evicted in all.
+    pub spools: Vec<(String, u64, u64)>,
 }
 
 pub struct Engine {
@@ -53,6 +55,8 @@ pub struct Engine {
     /// Agent → (online, since ms).
     agents: HashMap<String, (bool, i64)>,
     losses: Losses,
+    /// Per agent: its spool's evictions.
+    evictions: HashMap<String, Losses>,
     /// Per power-factor rule: the last window judged.
     pf_judged: HashMap<usize, i64>,
 }
@@ -87,6 +91,7 @@ impl Engine {
             trackers: HashMap::new(),
             agents: HashMap::new(),
             losses: Losses::default(),
+            evictions: HashMap::new(),
             pf_judged: HashMap::new(),
         }
     }
@@ -139,7 +144,7 @@ impl Engine {
     }
 
     /// Judges every rule at `now`.
-    pub fn evaluate(&mut self, now: i64, ctx: Context) -> Vec<Decision> {
+    pub fn evaluate(&mut self, now: i64, ctx: &Context) -> Vec<Decision> {
         let local = DateTime::<Utc>::from_timestamp_millis(now)
             .unwrap_or_default()
             .with_timezone(&self.tz);
@@ -314,6 +319,34 @@ impl Engine {
                     let message = format!("{lost} polls lost upstream in the last hour (the agents no longer hold them)");
                     let detail = || (evidence.clone(), message.clone());
                     judge(self, spec.id.clone(), "agents", level, &detail);
+                }
+                Kind::SpoolBacklog { readings } => {
+                    for (agent, pending, _) in &ctx.spools {
+                        let level = Level::of(*pending as f64, *readings as f64, 0.0, true);
+                        let detail = || {
+                            let evidence = json!({ "value": pending, "threshold": readings, "unit": "readings" });
+                            (
+                                evidence,
+                                format!("agent {agent}: {pending} readings waiting in its spool"),
+                            )
+                        };
+                        judge(self, format!("{}.{agent}", spec.id), agent, level, &detail);
+                    }
+                }
+                Kind::SpoolEvictions { readings } => {
+                    for (agent, _, evicted) in &ctx.spools {
+                        let n = self
+                            .evictions
+                            .entry(agent.clone())
+                            .or_default()
+                            .update(*evicted, now, 3_600_000);
+                        let level = Level::of(n as f64, *readings as f64 + 0.5, 0.0, true);
+                        let detail = || {
+                            let evidence = json!({ "value": n, "threshold": readings, "unit": "readings", "window": "1h" });
+                            (evidence, format!("agent {agent}: {n} unsent readings evicted from its full spool in the last hour"))
+                        };
+                        judge(self, format!("{}.{agent}", spec.id), agent, level, &detail);
+                    }
                 }
                 Kind::StoreBacklog { batches } => {
                     let level = Level::of(ctx.backlog as f64, *batches as f64 + 0.5, 0.0, true);

@@ -26,6 +26,10 @@ pub enum Kind {
     AgentOffline { after_ms: i64 },
     /// More polls lost than this within the last hour.
     ReadingsLost { polls: u64 },
+    /// An agent's spool holding this many unsent readings or more.
+    SpoolBacklog { readings: u64 },
+    /// More readings evicted from an agent's full spool than this within the last hour.
+    SpoolEvictions { readings: u64 },
     /// More InfluxDB batches waiting than this.
     StoreBacklog { batches: u64 },
     /// Incomers whose mean power factor per closed window must reach `threshold`.
@@ -73,6 +77,8 @@ impl RuleSpec {
             Kind::DeviceSilent { .. } => "device_silent",
             Kind::AgentOffline { .. } => "agent_offline",
             Kind::ReadingsLost { .. } => "readings_lost",
+            Kind::SpoolBacklog { .. } => "spool_backlog",
+            Kind::SpoolEvictions { .. } => "spool_evictions",
             Kind::StoreBacklog { .. } => "store_backlog",
             Kind::PowerFactor { .. } => "power_factor",
         }
@@ -276,6 +282,20 @@ fn resolve(
             },
             "/dashboard/#/health",
             Severity::Warning,
+        ),
+        "spool_backlog" => (
+            Kind::SpoolBacklog {
+                readings: threshold.map_or(10_000, |t| t.value.max(1.0) as u64),
+            },
+            "/dashboard/#/health",
+            Severity::Warning,
+        ),
+        "spool_evictions" => (
+            Kind::SpoolEvictions {
+                readings: threshold.map_or(0, |t| t.value.max(0.0) as u64),
+            },
+            "/dashboard/#/health",
+            Severity::Critical,
         ),
         "store_backlog" => {
             if config.gateway.influx.is_none() {

@@ -27,6 +27,8 @@ pub struct Sources {
     pub lost_total: Box<dyn Fn() -> u64 + Send>,
     /// InfluxDB batches waiting.
     pub backlog: Box<dyn Fn() -> u64 + Send>,
+    /// Per agent: spooled readings waiting and evicted in all (its latest health message).
+    pub spools: Box<dyn Fn() -> Vec<(String, u64, u64)> + Send>,
 }
 
 /// Runs the alarms of one site (see [`Alarms::new`]).
@@ -124,6 +126,7 @@ impl Runner {
             let ctx = Context {
                 lost_total: (sources.lost_total)(),
                 backlog: (sources.backlog)(),
+                spools: (sources.spools)(),
             };
             let now = Utc::now().timestamp_millis();
             let decisions = self
@@ -131,7 +134,7 @@ impl Runner {
                 .engine
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .evaluate(now, ctx);
+                .evaluate(now, &ctx);
             for d in decisions {
                 self.decide(d, now, &writer, &client).await;
             }

@@ -89,12 +89,12 @@ fn demand_raises_inside_the_window_with_its_evidence_and_clears_with_hysteresis(
     let mut e = engine("", t0);
     let ctx = Context::default();
     e.observe(&poll("incomer", t0, "active_power", 400.0), t0);
-    assert!(only(&e.evaluate(t0, ctx), "demand").is_none());
+    assert!(only(&e.evaluate(t0, &ctx), "demand").is_none());
     // 400 kW for 5 min, then 500 kW: at 10:05 the projection is (33.3 + 500 × 10/60) / 0.25
     // = 466.7 kW, over 427.5.
     let t1 = t0 + 300_000;
     assert!(e.observe(&poll("incomer", t1, "active_power", 500.0), t1));
-    let d = e.evaluate(t1, ctx);
+    let d = e.evaluate(t1, &ctx);
     let raised = only(&d, "demand").expect("raised");
     assert_eq!(raised.change, Change::Raise);
     let ev = &raised.evidence;
@@ -114,7 +114,7 @@ fn demand_raises_inside_the_window_with_its_evidence_and_clears_with_hysteresis(
     // Cut to 380 kW at 10:06: (33.3 + 8.3 + 380 × 9/60) / 0.25 = 394.7 kW, below 427.5 - 8.55.
     let t2 = t1 + 60_000;
     e.observe(&poll("incomer", t2, "active_power", 380.0), t2);
-    let d = e.evaluate(t2, ctx);
+    let d = e.evaluate(t2, &ctx);
     assert_eq!(only(&d, "demand").map(|d| d.change), Some(Change::Clear));
 }
 
@@ -125,14 +125,14 @@ fn demand_inside_the_hysteresis_band_does_not_flap() {
     let ctx = Context::default();
     e.observe(&poll("incomer", t0, "active_power", 430.0), t0);
     assert_eq!(
-        only(&e.evaluate(t0, ctx), "demand").map(|d| d.change),
+        only(&e.evaluate(t0, &ctx), "demand").map(|d| d.change),
         Some(Change::Raise)
     );
     // 425 kW from here: the projection stays above 427.5 - 8.55.
     for k in 1..10 {
         let t = t0 + k * 10_000;
         e.observe(&poll("incomer", t, "active_power", 425.0), t);
-        assert!(only(&e.evaluate(t, ctx), "demand").is_none());
+        assert!(only(&e.evaluate(t, &ctx), "demand").is_none());
     }
 }
 
@@ -145,9 +145,9 @@ fn duration_and_quiet_hours_from_the_site_file() {
     );
     let ctx = Context::default();
     e.observe(&poll("incomer", t0, "active_power", 900.0), t0);
-    assert!(only(&e.evaluate(t0, ctx), "demand").is_none());
-    assert!(only(&e.evaluate(t0 + 29_000, ctx), "demand").is_none());
-    let d = e.evaluate(t0 + 30_000, ctx);
+    assert!(only(&e.evaluate(t0, &ctx), "demand").is_none());
+    assert!(only(&e.evaluate(t0 + 29_000, &ctx), "demand").is_none());
+    let d = e.evaluate(t0 + 30_000, &ctx);
     let raised = only(&d, "demand").expect("raised after 30 s");
     assert!(raised.quiet, "23:00 is in the quiet hours");
 }
@@ -179,18 +179,18 @@ fn a_silent_device_raises_after_three_poll_intervals_and_clears_when_heard() {
         e.observe(&poll(dev, t0, "active_power", 1.0), t0);
     }
     assert!(only(
-        &e.evaluate(t0 + 3 * interval - 1, ctx),
+        &e.evaluate(t0 + 3 * interval - 1, &ctx),
         "device_silent.incomer"
     )
     .is_none());
-    let d = e.evaluate(t0 + 3 * interval, ctx);
+    let d = e.evaluate(t0 + 3 * interval, &ctx);
     let raised = only(&d, "device_silent.incomer").expect("silent");
     assert_eq!(raised.evidence["unit"], "s");
     assert_eq!(raised.subject, "incomer");
     let t = t0 + 3 * interval + 500;
     e.observe(&poll("incomer", t, "active_power", 1.0), t);
     assert_eq!(
-        only(&e.evaluate(t, ctx), "device_silent.incomer").map(|d| d.change),
+        only(&e.evaluate(t, &ctx), "device_silent.incomer").map(|d| d.change),
         Some(Change::Clear)
     );
 }
@@ -200,10 +200,10 @@ fn an_offline_agent_and_lost_readings_raise_data_alarms() {
     let t0 = ms("2026-07-01T10:00:00+08:00");
     let mut e = engine("", t0);
     e.agent_status("kilowatch-agent-demo-plant", false, t0);
-    let d = e.evaluate(t0, Context::default());
+    let d = e.evaluate(t0, &Context::default());
     assert!(only(&d, "agent_offline.kilowatch-agent-demo-plant").is_some());
     e.agent_status("kilowatch-agent-demo-plant", true, t0 + 1000);
-    let d = e.evaluate(t0 + 1000, Context::default());
+    let d = e.evaluate(t0 + 1000, &Context::default());
     assert_eq!(
         only(&d, "agent_offline.kilowatch-agent-demo-plant").map(|d| d.change),
         Some(Change::Clear)
@@ -212,10 +212,10 @@ fn an_offline_agent_and_lost_readings_raise_data_alarms() {
     let mut e = engine("", t0);
     let lost = |n| Context {
         lost_total: n,
-        backlog: 0,
+        ..Context::default()
     };
-    assert!(only(&e.evaluate(t0 + 2000, lost(50)), "readings_lost").is_none());
-    let d = e.evaluate(t0 + 3000, lost(52));
+    assert!(only(&e.evaluate(t0 + 2000, &lost(50)), "readings_lost").is_none());
+    let d = e.evaluate(t0 + 3000, &lost(52));
     assert_eq!(only(&d, "readings_lost").unwrap().evidence["value"], 2);
 }
 
@@ -228,17 +228,17 @@ fn power_factor_is_judged_per_closed_window() {
         let t = t0 + k * 60_000;
         e.observe(&poll("incomer", t, "power_factor", 0.75), t);
         assert!(
-            only(&e.evaluate(t, ctx), "power_factor").is_none(),
+            only(&e.evaluate(t, &ctx), "power_factor").is_none(),
             "window open"
         );
     }
     let close = t0 + 900_000;
-    let d = e.evaluate(close, ctx);
+    let d = e.evaluate(close, &ctx);
     let raised = only(&d, "power_factor").expect("mean 0.75 < 0.80");
     assert_eq!(raised.evidence["value"], 0.75);
     assert_eq!(raised.evidence["window_start"], "2026-07-01T02:00:00+00:00");
     // Judged once: the next tick says nothing.
-    assert!(only(&e.evaluate(close + 1000, ctx), "power_factor").is_none());
+    assert!(only(&e.evaluate(close + 1000, &ctx), "power_factor").is_none());
 }
 
 /// The commented `[[alarms]]` examples of the demo site, uncommented, are a valid site file.
@@ -276,14 +276,40 @@ fn restored_alarms_carry_on() {
     let ctx = Context::default();
     e.observe(&poll("incomer", t0, "active_power", 900.0), t0);
     assert!(
-        only(&e.evaluate(t0, ctx), "demand").is_none(),
+        only(&e.evaluate(t0, &ctx), "demand").is_none(),
         "already raised"
     );
     let t1 = t0 + 1000;
     e.observe(&poll("incomer", t1, "active_power", 0.0), t1);
     // 1 s at 900 kW in 15 min: 1 kW average.
     assert_eq!(
-        only(&e.evaluate(t1, ctx), "demand").map(|d| d.change),
+        only(&e.evaluate(t1, &ctx), "demand").map(|d| d.change),
         Some(Change::Clear)
     );
+}
+
+#[test]
+fn a_spool_backlog_and_evictions_raise_per_agent() {
+    let t0 = ms("2026-07-01T10:00:00+08:00");
+    let mut e = engine(
+        "[[alarms]]\nid = \"spool_backlog\"\nthreshold = \"500 readings\"\n",
+        t0,
+    );
+    let spool = |pending, evicted| Context {
+        spools: vec![("a1".into(), pending, evicted)],
+        ..Context::default()
+    };
+    assert!(e
+        .evaluate(t0, &spool(499, 7))
+        .iter()
+        .all(|d| !d.key.starts_with("spool")));
+    let d = e.evaluate(t0 + 1000, &spool(500, 7));
+    assert_eq!(only(&d, "spool_backlog.a1").unwrap().evidence["value"], 500);
+    let d = e.evaluate(t0 + 2000, &spool(10, 9));
+    assert_eq!(
+        only(&d, "spool_backlog.a1").map(|d| d.change),
+        Some(Change::Clear)
+    );
+    let ev = &only(&d, "spool_evictions.a1").expect("2 evicted").evidence;
+    assert_eq!(ev["value"], 2);
 }

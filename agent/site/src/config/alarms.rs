@@ -1,7 +1,7 @@
 //! `[[alarms]]`: the gateway's alarm rules, tuned or added in the site file.
 //!
 //! An entry whose `id` is a built-in rule's (`demand`, `device_silent`, `agent_offline`,
-//! `readings_lost`, `store_backlog`, `power_factor`) tunes that rule; any other id adds a rule
+//! `readings_lost`, `spool_backlog`, `spool_evictions`, `store_backlog`, `power_factor`) tunes that rule; any other id adds a rule
 //! of the kind named by `rule`. Thresholds carry their unit (`"480 kW"`, `"85 %"`), so a
 //! number alone is refused rather than guessed.
 
@@ -21,6 +21,8 @@ pub const RULES: &[&str] = &[
     "device_silent",
     "agent_offline",
     "readings_lost",
+    "spool_backlog",
+    "spool_evictions",
     "store_backlog",
     "power_factor",
 ];
@@ -165,6 +167,7 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "power_factor" => matches!(a.unit.as_str(), "%" | "PF"),
         "device_silent" | "agent_offline" => parse_duration(text).is_ok(),
         "readings_lost" => a.unit == "polls",
+        "spool_backlog" | "spool_evictions" => a.unit == "readings",
         "store_backlog" => a.unit == "batches",
         _ => true,
     };
@@ -173,6 +176,7 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "power_factor" => "% or PF (e.g. \"85 %\", \"0.85 PF\")",
         "device_silent" | "agent_offline" => "a duration (e.g. \"90s\")",
         "readings_lost" => "polls (e.g. \"10 polls\")",
+        "spool_backlog" | "spool_evictions" => "readings (e.g. \"10000 readings\")",
         "store_backlog" => "batches (e.g. \"1000 batches\")",
         _ => "",
     };
