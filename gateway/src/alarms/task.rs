@@ -179,7 +179,7 @@ impl Runner {
                     .call(move |s| s.clear_alarm(occ, now, &evidence))
                     .await
                 {
-                    Ok(Some(r)) => self.announce(&r, Some(state), client),
+                    Ok(Some(r)) => self.announce(&r, Some(state), false, client),
                     Ok(None) => {}
                     Err(e) => tracing::error!("alarms: cannot clear {}: {e}", row.id),
                 }
@@ -242,7 +242,7 @@ impl Runner {
                             .unwrap_or_else(|p| p.into_inner())
                             .entry((row.rule.clone(), row.severity.clone()))
                             .or_default() += 1;
-                        self.announce(&row, None, client);
+                        self.announce(&row, None, row.quiet, client);
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -254,7 +254,7 @@ impl Runner {
                 let Some((occ, from)) = self.open.remove(&d.key) else {
                     return;
                 };
-                let evidence = d.evidence;
+                let (evidence, quiet) = (d.evidence, d.quiet);
                 match writer
                     .call(move |s| s.clear_alarm(occ, now, &evidence))
                     .await
@@ -262,7 +262,7 @@ impl Runner {
                     Ok(Some(row)) => {
                         tracing::info!(alarm = %row.id, "alarm cleared");
                         self.set_active(&row, false);
-                        self.announce(&row, Some(from), client);
+                        self.announce(&row, Some(from), quiet, client);
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -293,7 +293,8 @@ impl Runner {
                         {
                             Ok(Some(row)) => {
                                 self.open.insert(id, (occ, AlarmState::Acknowledged));
-                                self.announce(&row, Some(AlarmState::Raised), client);
+                                // A person acted: nobody needs waking, whatever the hour.
+                                self.announce(&row, Some(AlarmState::Raised), false, client);
                                 Ok(row)
                             }
                             Ok(None) => Err(AckError::Already(id)),
@@ -306,8 +307,15 @@ impl Runner {
         }
     }
 
-    /// Publishes the stored state retained and sends the transition to subscribers.
-    fn announce(&self, row: &AlarmRow, from: Option<AlarmState>, client: &AsyncClient) {
+    /// Publishes the stored state retained and sends the transition to subscribers; `quiet`:
+    /// in the rule's quiet hours (recorded, not to be notified).
+    fn announce(
+        &self,
+        row: &AlarmRow,
+        from: Option<AlarmState>,
+        quiet: bool,
+        client: &AsyncClient,
+    ) {
         let body = serde_json::to_vec(row).unwrap_or_default();
         if let Err(e) = client.try_publish(self.topic(&row.id), QoS::AtLeastOnce, true, body) {
             tracing::warn!(alarm = %row.id, "alarms: cannot publish the state: {e}");
@@ -336,7 +344,7 @@ impl Runner {
             evidence,
             at: at.unwrap_or_else(|| DateTime::<Utc>::from_timestamp_millis(0).unwrap_or_default()),
             link: row.link.clone(),
-            quiet: row.quiet,
+            quiet,
             by: row
                 .acked_by
                 .clone()
