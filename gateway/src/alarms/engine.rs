@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::rules::data::Losses;
 use super::rules::demand::{window_start, Demand, Meter, WINDOW_MS};
-use super::rules::power_factor::PfWindow;
+use super::rules::window_mean::WindowMean;
 use super::spec::{Kind, RuleSpec};
 use super::state::{is_quiet, Change, Level, Tracker};
 
@@ -32,7 +32,10 @@ struct Feed {
     /// When a poll of this device last arrived (ms), or when watching began.
     seen: i64,
     demand: Meter,
-    pf: PfWindow,
+    pf: WindowMean,
+    /// Mean active power (kW) and air flow (m³/min) per window.
+    kw: WindowMean,
+    flow: WindowMean,
 }
 
 /// Inputs read from elsewhere at each evaluation.
@@ -57,8 +60,8 @@ pub struct Engine {
     losses: Losses,
     /// Per agent: its spool's evictions.
     evictions: HashMap<String, Losses>,
-    /// Per power-factor rule: the last window judged.
-    pf_judged: HashMap<usize, i64>,
+    /// Per window rule (power factor, specific power): the last window judged.
+    window_judged: HashMap<usize, i64>,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
                     devices.iter().collect()
                 }
                 Kind::DeviceSilent { devices } => devices.iter().map(|(d, _)| d).collect(),
+                Kind::SpecificPower { power, flow, .. } => power.iter().chain([flow]).collect(),
                 _ => Vec::new(),
             };
             for d in devices {
@@ -92,7 +96,7 @@ impl Engine {
             agents: HashMap::new(),
             losses: Losses::default(),
             evictions: HashMap::new(),
-            pf_judged: HashMap::new(),
+            window_judged: HashMap::new(),
         }
     }
 
@@ -121,9 +125,13 @@ impl Engine {
             match (r.quantity.as_ref(), r.value) {
                 ("active_power", Some(kw)) if kw.is_finite() => {
                     feed.demand.observe(ts, kw, self.tz);
+                    feed.kw.observe(ts, kw, self.tz);
                     demand = true;
                 }
-                ("power_factor", Some(pf)) => feed.pf.observe(ts, pf, self.tz),
+                // Meters that report a signed PF (negative when leading or exporting) count by
+                // its magnitude.
+                ("power_factor", Some(pf)) => feed.pf.observe(ts, pf.abs().min(1.0), self.tz),
+                ("air_flow", Some(flow)) => feed.flow.observe(ts, flow, self.tz),
                 _ => {}
             }
         }
@@ -230,10 +238,10 @@ impl Engine {
                         }
                     }
                     let Some(w) = latest else { continue };
-                    if self.pf_judged.get(&si) == Some(&w) {
+                    if self.window_judged.get(&si) == Some(&w) {
                         continue; // a closed window is judged once
                     }
-                    self.pf_judged.insert(si, w);
+                    self.window_judged.insert(si, w);
                     let of_w: Vec<f64> = means
                         .iter()
                         .filter(|(x, _)| *x == w)
@@ -255,6 +263,64 @@ impl Engine {
                         format!("power factor {mean:.3} over the window, below {threshold}");
                     let detail = || (evidence.clone(), message.clone());
                     judge(self, spec.id.clone(), &devices.join(","), level, &detail);
+                }
+                Kind::SpecificPower {
+                    power,
+                    flow,
+                    threshold,
+                } => {
+                    let tz = self.tz;
+                    let mut closed = |d: &str, pick: fn(&mut Feed) -> &mut WindowMean| {
+                        self.feed(d).and_then(|f| {
+                            let m = pick(f);
+                            m.close_until(now, tz);
+                            m.closed
+                        })
+                    };
+                    let Some((w, flow_mean)) = closed(flow, |f| &mut f.flow) else {
+                        continue;
+                    };
+                    let kw: Vec<(i64, f64)> = power
+                        .iter()
+                        .filter_map(|d| closed(d, |f| &mut f.kw))
+                        .collect();
+                    if self.window_judged.get(&si) == Some(&w) {
+                        continue; // a closed window is judged once
+                    }
+                    self.window_judged.insert(si, w);
+                    let kw: f64 = kw.iter().filter(|(x, _)| *x == w).map(|(_, m)| m).sum();
+                    // Compressors stopped (or nearly): no specific power to judge.
+                    let level = if flow_mean < 0.1 {
+                        Level::Hold
+                    } else {
+                        Level::of(
+                            kw / flow_mean,
+                            *threshold,
+                            spec.hysteresis.of(*threshold),
+                            true,
+                        )
+                    };
+                    let sp = kw / flow_mean.max(0.1);
+                    let detail = || {
+                        let at = |ms: i64| {
+                            DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+                        };
+                        let r = |x: f64| (x * 100.0).round() / 100.0;
+                        let evidence = json!({
+                            "value": r(sp),
+                            "threshold": threshold,
+                            "unit": "kW/(m³/min)",
+                            "kw": r(kw),
+                            "air_flow": r(flow_mean),
+                            "window_start": at(w),
+                            "window_end": at(w + WINDOW_MS),
+                        });
+                        let message = format!(
+                            "compressed air at {sp:.2} kW/(m³/min) over the window ({kw:.1} kW for {flow_mean:.2} m³/min), above {threshold}"
+                        );
+                        (evidence, message)
+                    };
+                    judge(self, spec.id.clone(), &power.join(","), level, &detail);
                 }
                 Kind::DeviceSilent { devices } => {
                     for (d, limit) in devices {

@@ -101,10 +101,11 @@ impl Alarms {
                     spec::Kind::Demand { .. }
                         | spec::Kind::DeviceSilent { .. }
                         | spec::Kind::PowerFactor { .. }
+                        | spec::Kind::SpecificPower { .. }
                 )
             });
             tracing::info!(
-                "gateway.share_group is set: demand, silence and power-factor alarms are off"
+                "gateway.share_group is set: demand, silence, power-factor and specific-power alarms are off"
             );
         }
         let raised = specs

@@ -20,6 +20,13 @@ pub enum Kind {
         contract_kw: f64,
         warn_at: f64,
     },
+    /// A compressor room's feeders and its air-flow meter: mean kW over mean m³/min per
+    /// closed window above `threshold`.
+    SpecificPower {
+        power: Vec<String>,
+        flow: String,
+        threshold: f64,
+    },
     /// Devices and each one's silence limit, ms.
     DeviceSilent { devices: Vec<(String, i64)> },
     /// Offline longer than the limit, ms.
@@ -75,6 +82,7 @@ impl RuleSpec {
         match self.kind {
             Kind::Demand { .. } => "demand",
             Kind::DeviceSilent { .. } => "device_silent",
+            Kind::SpecificPower { .. } => "specific_power",
             Kind::AgentOffline { .. } => "agent_offline",
             Kind::ReadingsLost { .. } => "readings_lost",
             Kind::SpoolBacklog { .. } => "spool_backlog",
@@ -245,6 +253,45 @@ fn resolve(
                     Severity::Info,
                 )
             }
+        }
+        "specific_power" => {
+            let compressor = a.asset.as_deref().and_then(|id| match assets.get(id) {
+                Some((_, AssetSpec::Compressor(c))) => Some(c),
+                _ => None,
+            });
+            let Some(c) = compressor else {
+                return err(
+                    "asset",
+                    "name a compressor asset (`type = \"compressor\"`)".into(),
+                );
+            };
+            let flow = match &c.flow {
+                Some(f) if f.quantity == "air_flow" => f.device.clone(),
+                _ => {
+                    return err(
+                        "asset",
+                        format!(
+                            "compressor asset `{}` needs an air_flow series as its `flow`",
+                            c.id
+                        ),
+                    )
+                }
+            };
+            let Some(t) = threshold else {
+                return err(
+                    "threshold",
+                    "the band's upper limit, e.g. \"7.5 kW/(m³/min)\"".into(),
+                );
+            };
+            (
+                Kind::SpecificPower {
+                    power: c.power.clone(),
+                    flow,
+                    threshold: t.value,
+                },
+                "/dashboard/#/air",
+                Severity::Warning,
+            )
         }
         "device_silent" => {
             let limit = a.threshold.as_deref().and_then(|t| parse_duration(t).ok());

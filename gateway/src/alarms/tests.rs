@@ -313,3 +313,31 @@ fn a_spool_backlog_and_evictions_raise_per_agent() {
     let ev = &only(&d, "spool_evictions.a1").expect("2 evicted").evidence;
     assert_eq!(ev["value"], 2);
 }
+
+#[test]
+fn compressor_specific_power_above_its_band() {
+    let t0 = ms("2026-07-01T10:00:00+08:00");
+    let extra = "[[alarms]]\nid = \"air-sp\"\nrule = \"specific_power\"\nasset = \"compressed-air\"\nthreshold = \"7 kW/(m³/min)\"\n";
+    let mut e = engine(extra, t0);
+    let ctx = Context::default();
+    for k in 0..15 {
+        let t = t0 + k * 60_000;
+        e.observe(&poll("compressor-1", t, "active_power", 60.0), t);
+        e.observe(&poll("compressor-2", t, "active_power", 40.0), t);
+        e.observe(&poll("air-header", t, "air_flow", 12.0), t);
+        assert!(
+            only(&e.evaluate(t, &ctx), "air-sp").is_none(),
+            "window open"
+        );
+    }
+    // 100 kW for 12 m³/min: 8.33 kW/(m³/min), above 7.
+    let d = e.evaluate(t0 + 900_000, &ctx);
+    let raised = only(&d, "air-sp").expect("above the band");
+    assert_eq!(raised.evidence["value"], 8.33);
+    assert_eq!(raised.evidence["kw"], 100.0);
+    assert_eq!(raised.evidence["air_flow"], 12.0);
+    // Without an air_flow series the rule cannot run: a config error naming the asset.
+    let (config, assets) = site(&extra.replace("compressed-air", "chiller"));
+    let e = rules(&config, &assets, "demo-site.toml").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("alarms[0].asset"), "{e}");
+}

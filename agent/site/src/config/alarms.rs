@@ -1,7 +1,7 @@
 //! `[[alarms]]`: the gateway's alarm rules, tuned or added in the site file.
 //!
 //! An entry whose `id` is a built-in rule's (`demand`, `device_silent`, `agent_offline`,
-//! `readings_lost`, `spool_backlog`, `spool_evictions`, `store_backlog`, `power_factor`) tunes that rule; any other id adds a rule
+//! `readings_lost`, `spool_backlog`, `spool_evictions`, `store_backlog`, `power_factor`, `specific_power`) tunes that rule; any other id adds a rule
 //! of the kind named by `rule`. Thresholds carry their unit (`"480 kW"`, `"85 %"`), so a
 //! number alone is refused rather than guessed.
 
@@ -25,6 +25,7 @@ pub const RULES: &[&str] = &[
     "spool_evictions",
     "store_backlog",
     "power_factor",
+    "specific_power",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -169,6 +170,10 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "readings_lost" => a.unit == "polls",
         "spool_backlog" | "spool_evictions" => a.unit == "readings",
         "store_backlog" => a.unit == "batches",
+        "specific_power" => matches!(
+            a.unit.replace(' ', "").as_str(),
+            "kW/(m³/min)" | "kW/(m3/min)" | "kW/m³/min" | "kW/m3/min"
+        ),
         _ => true,
     };
     let want = match kind {
@@ -178,6 +183,7 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "readings_lost" => "polls (e.g. \"10 polls\")",
         "spool_backlog" | "spool_evictions" => "readings (e.g. \"10000 readings\")",
         "store_backlog" => "batches (e.g. \"1000 batches\")",
+        "specific_power" => "kW/(m³/min) (e.g. \"7.5 kW/(m³/min)\")",
         _ => "",
     };
     (!ok).then(|| format!("`{text}`: a {kind} threshold is in {want}"))

@@ -2,4 +2,4 @@
 
 pub mod data;
 pub mod demand;
-pub mod power_factor;
+pub mod window_mean;

@@ -1,11 +1,12 @@
-//! Power factor: the mean power factor of the incomer(s) over each closed 15-minute window,
-//! judged when the window closes against the tariff's base (or the rule's threshold).
+//! Means over each plant-local 15-minute window, judged once the window has closed: the power
+//! factor of the incomers against the tariff's base, a compressor room's power and air flow
+//! for its specific power.
 
 use super::demand::window_start;
 
-/// One meter's power-factor readings in the current window, and the last closed window's mean.
+/// One series' readings in the current window, and the last closed window's mean.
 #[derive(Debug, Clone, Default)]
-pub struct PfWindow {
+pub struct WindowMean {
     window: i64,
     sum: f64,
     n: u32,
@@ -13,7 +14,7 @@ pub struct PfWindow {
     pub closed: Option<(i64, f64)>,
 }
 
-impl PfWindow {
+impl WindowMean {
     fn roll(&mut self, w: i64) {
         if self.n > 0 {
             self.closed = Some((self.window, self.sum / f64::from(self.n)));
@@ -23,17 +24,16 @@ impl PfWindow {
         self.n = 0;
     }
 
-    /// A power-factor reading at `ts`; meters that report a signed PF (negative when leading
-    /// or exporting) count by its magnitude.
-    pub fn observe(&mut self, ts: i64, pf: f64, tz: chrono_tz::Tz) {
+    /// A reading at `ts`.
+    pub fn observe(&mut self, ts: i64, value: f64, tz: chrono_tz::Tz) {
         let w = window_start(ts, tz);
-        if w < self.window || !pf.is_finite() {
+        if w < self.window || !value.is_finite() {
             return;
         }
         if w > self.window {
             self.roll(w);
         }
-        self.sum += pf.abs().min(1.0);
+        self.sum += value;
         self.n += 1;
     }
 
@@ -53,9 +53,9 @@ mod tests {
     #[test]
     fn a_window_is_judged_on_its_mean_once_closed() {
         let tz = chrono_tz::UTC;
-        let mut p = PfWindow::default();
+        let mut p = WindowMean::default();
         p.observe(900_000, 0.70, tz);
-        p.observe(960_000, -0.80, tz);
+        p.observe(960_000, 0.80, tz);
         assert_eq!(p.closed, None);
         p.close_until(1_800_000, tz);
         let (w, mean) = p.closed.unwrap();
