@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
+mod alarms;
 #[cfg(test)]
 mod live_tests;
 mod plans;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// The last `/latest` answer, re-used while current.
     pub latest_body: LatestBody,
+    /// The alarm engine's shared side: acknowledgements and counts.
+    pub alarms: Arc<crate::alarms::Alarms>,
 }
 
 #[derive(Serialize)]
@@ -533,13 +536,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/metrics",
             get(|State(state): State<Arc<AppState>>| async move {
                 (
                     [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                    crate::metrics::render(&state.ingest),
+                    crate::metrics::render(&state.ingest) + &state.alarms.metrics(),
                 )
             }),
         )
@@ -626,6 +631,14 @@ mod tests {
                 assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
                 live: Arc::default(),
                 latest_body: Default::default(),
+                // The engine's loop is not run here: acknowledgements answer 503.
+                alarms: crate::alarms::Alarms::new(
+                    &site,
+                    &crate::enpi::Assets::from_site(&site, "demo").unwrap(),
+                    "demo",
+                )
+                .unwrap()
+                .0,
             });
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();

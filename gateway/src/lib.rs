@@ -1,6 +1,7 @@
 //! kilowatch gateway: MQTT ingest, the time-series store, the HTTP API and live page, the
 //! device simulators and the one-command demo.
 
+pub mod alarms;
 pub mod backfill;
 pub mod broker;
 pub mod csvio;

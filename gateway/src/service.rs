@@ -71,6 +71,7 @@ pub async fn run_with(
     };
     let addr = listener.local_addr()?;
     let token = access_token(&config, addr)?;
+    let (alarms, alarm_runner) = crate::alarms::Alarms::new(&config, &assets, config.file())?;
     let state = Arc::new(AppState {
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
         store: readers,
@@ -80,9 +81,11 @@ pub async fn run_with(
         assets: Arc::new(assets.clone()),
         live: live.clone(),
         latest_body: Default::default(),
+        alarms: alarms.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
+    let state_influx = state.influx.clone();
     let http = api::spawn(listener, state, stopped(stop_rx.clone()))?;
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
@@ -105,7 +108,35 @@ pub async fn run_with(
         }
         None => None,
     };
-    let ingest = ingest::consume(&config, writer, stats, stopped(stop_rx));
+    let sources = {
+        let (ingest, influx, health) = (stats.clone(), state_influx, stats.clone());
+        crate::alarms::Sources {
+            spools: Box::new(move || {
+                health
+                    .agents()
+                    .iter()
+                    .filter_map(|h| {
+                        let agent = h["agent"].as_str()?.to_owned();
+                        let spool = &h["spool"];
+                        Some((
+                            agent,
+                            spool["pending"].as_u64()?,
+                            spool["evicted"].as_u64()?,
+                        ))
+                    })
+                    .collect()
+            }),
+            lost_total: Box::new(move || ingest.sequences().iter().map(|s| s.counts.lost).sum()),
+            backlog: Box::new(move || {
+                influx
+                    .pending_batches
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            }),
+        }
+    };
+    let alarm_task =
+        tokio::spawn(alarm_runner.run(writer.clone(), sources, stopped(stop_rx.clone())));
+    let ingest = ingest::consume(&config, writer, stats, Some(alarms), stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
         r = &mut ingest => r,
@@ -119,6 +150,7 @@ pub async fn run_with(
         .await?
         .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
+    alarm_task.await??;
     if let Some(t) = influx {
         t.await??;
     }

@@ -520,3 +520,50 @@ fn times_and_steps_are_read_one_way_and_bad_ones_name_the_flag() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_alarm_rule_is_a_config_error_naming_file_and_key() {
+    let dir = scratch("cli-alarms");
+    let plant = "\n[[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n";
+    for (name, alarm, key, needle) in [
+        (
+            "unit",
+            "id = \"demand\"\nthreshold = \"480\"",
+            "alarms[0].threshold",
+            "\"480\"",
+        ),
+        (
+            "asset",
+            "id = \"demand\"\nasset = \"boiler\"",
+            "alarms[0].asset",
+            "boiler",
+        ),
+        (
+            "device",
+            "id = \"meter-silent\"\nrule = \"device_silent\"\ndevice = \"ghost\"",
+            "alarms[0].device",
+            "ghost",
+        ),
+        (
+            "quiet",
+            "id = \"demand\"\nquiet_hours = [[\"22:00\", \"06:00\"],\n  [\"05:00\", \"07:00\"]]",
+            "alarms[0].quiet_hours[1]",
+            "05:00",
+        ),
+    ] {
+        let text = format!("{GOOD}{plant}\n[[alarms]]\n{alarm}\n");
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        assert_config_error(&file, &ALL, key, line_of(&text, needle));
+    }
+    // Found by the gateway, which knows the contract: a demand rule without one.
+    let text = format!("{GOOD}{plant}\n[[alarms]]\nid = \"demand\"\nwarn_at = 0.9\n");
+    let file = dir.join("contract.toml");
+    std::fs::write(&file, &text).unwrap();
+    assert_config_error(
+        &file,
+        &[("kilowatch-gateway", "run")],
+        "alarms[0].threshold",
+        line_of(&text, "id = \"demand\""),
+    );
+}

@@ -34,6 +34,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     let site = load_site(&a.config, a.db)?;
     let mut config = site.config;
     let assets = Assets::from_site(&config, &site.file)?;
+    // Rules needing the assets or the tariff (a demand rule without a contract) fail now.
+    kilowatch_gateway::alarms::spec::rules(&config, &assets, &site.file)?;
     if let Some(h) = a.http {
         config.gateway.http = h;
     }

@@ -30,13 +30,15 @@ fn start(path: &std::path::Path, live: Arc<crate::store::Live>) -> SocketAddr {
     let profiles = kilowatch_site::profile::ProfileLibrary::builtin();
     let site =
         kilowatch_site::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles).unwrap();
+    let assets = crate::enpi::Assets::from_site(&site, "demo").unwrap();
     let state = Arc::new(AppState {
         site_name: "t".into(),
         store: Arc::new(Readers::open(path, 2).unwrap()),
         ingest: Arc::default(),
         token: None,
         influx: Arc::default(),
-        assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
+        alarms: crate::alarms::Alarms::new(&site, &assets, "demo").unwrap().0,
+        assets: Arc::new(assets),
         live,
         latest_body: Default::default(),
     });

@@ -88,6 +88,7 @@ pub async fn consume(
     config: &SiteConfig,
     store: crate::store::StoreWriter,
     stats: Arc<IngestStats>,
+    alarms: Option<Arc<crate::alarms::Alarms>>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // Same broker settings as the agent: credentials and TLS from the site file's [mqtt].
@@ -103,7 +104,8 @@ pub async fn consume(
     // Unbounded for QoS 1: the broker sends no more than its in-flight window of
     // unacknowledged messages, and we acknowledge only after committing. QoS 0: counted below.
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let mut writer = writer::Writer::open(config, store, client.clone(), stats.clone()).await?;
+    let mut writer =
+        writer::Writer::open(config, store, client.clone(), stats.clone(), alarms).await?;
     let qos0_queued = writer.qos0_queued.clone();
 
     let topics = Topics::for_site(config);

@@ -33,6 +33,8 @@ pub(crate) struct Writer {
     /// Track poll numbering and ask for holes (off with a share group: each instance sees a
     /// part of the stream, and the rest would look like holes).
     repair: bool,
+    /// Fed every committed batch (state updates only; the alarm loop decides).
+    alarms: Option<Arc<crate::alarms::Alarms>>,
     /// QoS 0 messages waiting in the channel (the network task bounds them).
     pub qos0_queued: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -44,6 +46,7 @@ impl Writer {
         store: StoreWriter,
         client: AsyncClient,
         stats: Arc<IngestStats>,
+        alarms: Option<Arc<crate::alarms::Alarms>>,
     ) -> anyhow::Result<Self> {
         let site = config.site.id.clone();
         let (devices, sequences) = store
@@ -60,6 +63,7 @@ impl Writer {
             stats,
             site: config.site.id.clone(),
             repair: config.gateway.share_group.is_none(),
+            alarms,
             qos0_queued: Arc::default(),
         })
     }
@@ -123,6 +127,9 @@ impl Writer {
             }
         }
         let (written, batch) = self.commit(batch).await?;
+        if let Some(alarms) = &self.alarms {
+            alarms.observe(&batch);
+        }
         self.stats
             .messages
             .fetch_add(batch.len() as u64, Ordering::Relaxed);

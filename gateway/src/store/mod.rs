@@ -8,6 +8,7 @@
 //! health). In the service one writer thread owns the write connection ([`StoreWriter`]) and a
 //! few read-only connections serve queries ([`Readers`]).
 
+mod alarms;
 mod bulk;
 mod catalogue;
 mod conn;
@@ -30,6 +31,7 @@ mod settings;
 mod tests;
 mod writer;
 
+pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};
 pub use catalogue::SeriesInfo;
 pub use conn::Store;
 pub use error::StoreError;

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 6;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -95,6 +95,28 @@ CREATE TABLE IF NOT EXISTS sequence (
     device TEXT PRIMARY KEY,
     state  TEXT NOT NULL
 ) WITHOUT ROWID;
+-- Alarm occurrences (see alarms/ and alarms.rs): one row from raise to clear; `alarm` is the
+-- alarm's id (rule id, or rule id and subject), times in ms, evidence as JSON.
+CREATE TABLE IF NOT EXISTS alarms (
+    id         INTEGER PRIMARY KEY,
+    alarm      TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    raised_at  INTEGER NOT NULL,
+    acked_at   INTEGER,
+    acked_by   TEXT,
+    ack_note   TEXT,
+    cleared_at INTEGER,
+    quiet      INTEGER NOT NULL,
+    message    TEXT NOT NULL,
+    evidence   TEXT NOT NULL,
+    cleared_evidence TEXT,
+    link       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarms_active ON alarms(state) WHERE state != 'cleared';
+CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_at);
 ";
 
 /// Creates what is missing and migrates an older schema to this build's.
@@ -127,7 +149,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
-    // v5: mv_results, v6: counters); columns and contents are migrated here.
+    // v5: mv_results, v6: counters, v7: alarms); columns and contents are migrated here.
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(

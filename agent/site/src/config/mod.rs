@@ -3,7 +3,7 @@
 //!
 //! Both binaries check the whole file (`kilowatch-agent check` also finds a bad `[gateway]`
 //! setting), so the schema of every typed section is here, one module each: [`Site`],
-//! `[mqtt]` ([`MqttConfig`]), `[[devices]]` ([`DeviceConfig`]), `[agent]` ([`AgentConfig`])
+//! `[mqtt]` ([`MqttConfig`]), `[[devices]]` ([`DeviceConfig`]), `[agent]` ([`AgentConfig`]), `[[alarms]]` ([`AlarmConfig`])
 //! and `[gateway]` ([`GatewayConfig`]). What a binary does with its settings (the spool, the
 //! InfluxDB writer, retention) lives in that binary. The gateway's own tables (`[plant]`,
 //! `[[assets]]`, `[[mv_plans]]`, a device's `simulate`) are kept here as raw TOML and parsed
@@ -11,6 +11,7 @@
 
 mod access;
 mod agent;
+mod alarms;
 mod device;
 mod error;
 mod gateway;
@@ -23,6 +24,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use agent::AgentConfig;
+pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULES};
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
@@ -56,6 +58,9 @@ pub struct SiteConfig {
     /// evaluated by the gateway; the agent ignores them.
     #[serde(default)]
     pub mv_plans: Vec<toml::Table>,
+    /// Alarm rules of the gateway, tuned or added (`[[alarms]]`); the agent ignores them.
+    #[serde(default)]
+    pub alarms: Vec<AlarmConfig>,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -134,6 +139,11 @@ impl SiteConfig {
         self.origin.locate(e)
     }
 
+    /// The name of the file this was read from, for errors found after parsing.
+    pub fn file(&self) -> &str {
+        &self.origin.file
+    }
+
     /// Checks what the MQTT settings point at on this machine: the broker address, readable
     /// password, CA and client certificate files, and a set password variable.
     pub fn check_mqtt_access(&self) -> Result<(), ConfigError> {
@@ -151,7 +161,8 @@ impl SiteConfig {
         self.mqtt.check(file)?;
         self.gateway.check(file)?;
         self.agent.check(file)?;
-        device::check_devices(&self.devices, file, profiles)
+        device::check_devices(&self.devices, file, profiles)?;
+        alarms::check_alarms(&self.alarms, &self.devices, &self.assets, file)
     }
 
     fn check_site(&self, file: &str) -> Result<(), ConfigError> {
@@ -370,6 +381,48 @@ interval = "2s"
             "[site]\nid = \"p\"\n[mqtt]\nusername = \"u\"\npassword_env = \"KW_UNSET_PW_VAR\"\n";
         let e = parse(text).unwrap().check_mqtt_access().unwrap_err();
         assert_eq!(e.key.as_deref(), Some("mqtt.password_env"));
+    }
+
+    #[test]
+    fn alarm_errors_name_file_key_and_line() {
+        let with = |alarm: &str| parse(&format!("{GOOD}\n[[alarms]]\n{alarm}\n"));
+        let e = with("id = \"demand\"\nthreshold = \"480\"").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("site.toml: alarms[0].threshold: "), "{msg}");
+        assert!(
+            msg.contains("no unit") && msg.ends_with("(line 13)"),
+            "{msg}"
+        );
+        let e = with("id = \"x\"\nrule = \"device_silent\"\ndevice = \"nope\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("site.toml: alarms[0].device: unknown device `nope`"),
+            "{e}"
+        );
+        let e = with("id = \"demand\"\nasset = \"boiler\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("site.toml: alarms[0].asset: unknown asset `boiler`"),
+            "{e}"
+        );
+        let e =
+            with("id = \"demand\"\nquiet_hours = [[\"22:00\", \"06:00\"], [\"05:30\", \"07:00\"]]")
+                .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("site.toml: alarms[0].quiet_hours[1]: overlaps"),
+            "{e}"
+        );
+        let e = with("id = \"demand\"\nthreshold = \"90s\"").unwrap_err();
+        assert!(e.to_string().contains("kW"), "{e}");
+        let e = with("id = \"mystery\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("alarms[0].id"), "{e}");
+        let ok = with(
+            "id = \"demand\"\nthreshold = \"480 kW\"\nwarn_at = 0.9\nhysteresis = \"2 %\"\nseverity = \"critical\"\nquiet_hours = [[\"22:00\", \"06:00\"]]\n\n[[alarms]]\nid = \"incomer-silent\"\nrule = \"device_silent\"\ndevice = \"incomer\"\nthreshold = \"30s\"",
+        )
+        .unwrap();
+        assert_eq!(ok.alarms.len(), 2);
+        assert_eq!(ok.alarms[1].kind(), "device_silent");
     }
 
     mod props {

@@ -1,0 +1,5 @@
+//! The rule families: what each watches and how its value is computed.
+
+pub mod data;
+pub mod demand;
+pub mod window_mean;
