@@ -1,0 +1,276 @@
+//! The spool's one owner: a thread of its own holds the [`Spool`] and serves requests from a
+//! channel, so appends with their `fdatasync`, segment reads and deletions never run on the
+//! async runtime, and no task waits on a lock that disk I/O holds. Async callers send a request
+//! and await the reply; acknowledgements and rewinds need no reply (the channel keeps their
+//! order with everything else). The latest counters are published after every request, so
+//! the health message and the drain check read them without asking.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+
+use tokio::sync::{oneshot, watch, Notify};
+
+use super::store::Spool;
+use super::types::{ctx, Record, SpoolConfig, SpoolError, SpoolStats};
+use crate::payload::DevicePoll;
+
+/// An append's outcome with its polls: numbered when it worked, as they were when it did not
+/// (to be retried).
+pub type Appended = (Result<(), SpoolError>, Vec<DevicePoll>);
+
+/// Readings found for a replay request and the sub-ranges the spool cannot provide.
+pub type Replayed = (Vec<Record>, Vec<[u64; 2]>);
+
+type Reply<T> = oneshot::Sender<Result<T, SpoolError>>;
+
+enum Command {
+    Append(Vec<DevicePoll>, oneshot::Sender<Appended>),
+    Next(usize, Reply<Vec<Record>>),
+    Ack(u64),
+    Rewind,
+    SaveCursor(Reply<()>),
+    Replay {
+        device: String,
+        from_seq: u64,
+        to_seq: u64,
+        max: usize,
+        reply: Reply<Replayed>,
+    },
+    OldestPending(Reply<Option<i64>>),
+    FailWrites(bool),
+    #[cfg(test)]
+    Run(Box<dyn FnOnce(&mut Spool) + Send>),
+    Close(Reply<SpoolStats>),
+}
+
+/// A cheap, cloneable way to the spool's owner thread. The thread saves the ack cursor and
+/// ends when [`SpoolHandle::close`] is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct SpoolHandle {
+    tx: mpsc::Sender<Command>,
+    stats: watch::Receiver<SpoolStats>,
+    appended: Arc<Notify>,
+    dir: Arc<PathBuf>,
+}
+
+impl SpoolHandle {
+    /// Opens the spool in `config.dir` and starts its owner thread.
+    pub fn open(config: SpoolConfig) -> Result<Self, SpoolError> {
+        Self::spawn(Spool::open(config)?)
+    }
+
+    /// Starts the owner thread of an open spool.
+    pub fn spawn(spool: Spool) -> Result<Self, SpoolError> {
+        let dir = Arc::new(spool.dir().to_owned());
+        let (tx, rx) = mpsc::channel();
+        let (stats_tx, stats) = watch::channel(spool.stats());
+        let appended = Arc::new(Notify::new());
+        let owner = Owner {
+            spool,
+            stats: stats_tx,
+            appended: appended.clone(),
+            ack_failing: false,
+        };
+        std::thread::Builder::new()
+            .name("kw-spool".into())
+            .spawn(move || owner.run(&rx))
+            .map_err(ctx(&dir))?;
+        Ok(SpoolHandle {
+            tx,
+            stats,
+            appended,
+            dir,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The counters as of the last request served.
+    pub fn stats(&self) -> SpoolStats {
+        *self.stats.borrow()
+    }
+
+    /// Numbers and appends `polls` (durable when the reply comes, with `fsync`). The reply
+    /// gives the polls back either way; it only fails if the owner thread died mid-request.
+    pub fn append(&self, polls: Vec<DevicePoll>) -> oneshot::Receiver<Appended> {
+        let (reply, rx) = oneshot::channel();
+        if let Err(mpsc::SendError(Command::Append(polls, reply))) =
+            self.tx.send(Command::Append(polls, reply))
+        {
+            let _ = reply.send((Err(SpoolError::stopped(&self.dir)), polls));
+        }
+        rx
+    }
+
+    /// Resolves after an append that worked (or at once if one happened since the last wait).
+    pub async fn appended(&self) {
+        self.appended.notified().await;
+    }
+
+    /// Up to `max` records to publish, oldest first; empty when all is handed out.
+    pub async fn next_batch(&self, max: usize) -> Result<Vec<Record>, SpoolError> {
+        self.ask(|r| Command::Next(max, r)).await
+    }
+
+    /// The broker acknowledged record `id` (failures to record it are logged by the owner).
+    pub fn ack(&self, id: u64) {
+        let _ = self.tx.send(Command::Ack(id));
+    }
+
+    /// Hand out everything unacknowledged again, oldest first (after a reconnect).
+    pub fn rewind(&self) {
+        let _ = self.tx.send(Command::Rewind);
+    }
+
+    pub async fn save_cursor(&self) -> Result<(), SpoolError> {
+        self.ask(Command::SaveCursor).await
+    }
+
+    /// See [`Spool::replay`].
+    pub async fn replay(
+        &self,
+        device: &str,
+        from_seq: u64,
+        to_seq: u64,
+        max: usize,
+    ) -> Result<Replayed, SpoolError> {
+        let device = device.to_owned();
+        self.ask(|reply| Command::Replay {
+            device,
+            from_seq,
+            to_seq,
+            max,
+            reply,
+        })
+        .await
+    }
+
+    /// Poll time (ms since the epoch) of the oldest unacknowledged reading.
+    pub async fn oldest_pending_ms(&self) -> Result<Option<i64>, SpoolError> {
+        self.ask(Command::OldestPending).await
+    }
+
+    #[doc(hidden)]
+    pub fn fail_writes_for_test(&self, fail: bool) {
+        let _ = self.tx.send(Command::FailWrites(fail));
+    }
+
+    /// Runs `f` on the owner thread (tests that need it busy).
+    #[cfg(test)]
+    pub fn run_for_test(&self, f: impl FnOnce(&mut Spool) + Send + 'static) {
+        let _ = self.tx.send(Command::Run(Box::new(f)));
+    }
+
+    /// Saves the ack cursor and stops the owner thread (requests from other handles fail
+    /// from then on); returns the final counters.
+    pub async fn close(self) -> Result<SpoolStats, SpoolError> {
+        self.ask(Command::Close).await
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, SpoolError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(command(reply))
+            .map_err(|_| SpoolError::stopped(&self.dir))?;
+        rx.await.map_err(|_| SpoolError::stopped(&self.dir))?
+    }
+}
+
+/// The owner thread's state.
+struct Owner {
+    spool: Spool,
+    stats: watch::Sender<SpoolStats>,
+    appended: Arc<Notify>,
+    /// Acknowledgements cannot be recorded (said once per episode: on a full disk every ack
+    /// would fail the same way).
+    ack_failing: bool,
+}
+
+impl Owner {
+    fn run(mut self, rx: &mpsc::Receiver<Command>) {
+        while let Ok(command) = rx.recv() {
+            // The spool stays consistent per call: a bug in one request must not take the
+            // spool from every other task (the dropped reply tells its caller).
+            match catch_unwind(AssertUnwindSafe(|| self.serve(command))) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(_) => tracing::error!("spool: a request failed unexpectedly; serving the next"),
+            }
+        }
+        // Every handle is gone.
+        if let Err(e) = self.spool.save_cursor() {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Serves one request; false once the spool is closed.
+    fn serve(&mut self, command: Command) -> bool {
+        match command {
+            Command::Append(mut polls, reply) => {
+                let r = self.spool.append(&mut polls);
+                if r.is_ok() {
+                    self.appended.notify_one();
+                }
+                self.publish_stats();
+                let _ = reply.send((r, polls));
+            }
+            Command::Next(max, reply) => {
+                let r = self.spool.next_batch(max);
+                self.publish_stats();
+                let _ = reply.send(r);
+            }
+            Command::Ack(id) => {
+                match self.spool.ack(id) {
+                    Err(e) if !self.ack_failing => {
+                        self.ack_failing = true;
+                        tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
+                    }
+                    Err(e) => tracing::debug!("spool: {e}"),
+                    Ok(()) if self.ack_failing => {
+                        self.ack_failing = false;
+                        tracing::info!("spool: acknowledgements recorded again");
+                    }
+                    Ok(()) => {}
+                }
+                self.publish_stats();
+            }
+            Command::Rewind => self.spool.rewind(),
+            Command::SaveCursor(reply) => {
+                let _ = reply.send(self.spool.save_cursor());
+            }
+            Command::Replay {
+                device,
+                from_seq,
+                to_seq,
+                max,
+                reply,
+            } => {
+                let _ = reply.send(self.spool.replay(&device, from_seq, to_seq, max));
+            }
+            Command::OldestPending(reply) => {
+                let _ = reply.send(self.spool.oldest_pending_ms());
+            }
+            Command::FailWrites(fail) => self.spool.fail_writes_for_test(fail),
+            #[cfg(test)]
+            Command::Run(f) => f(&mut self.spool),
+            Command::Close(reply) => {
+                let saved = self.spool.save_cursor().map(|()| self.spool.stats());
+                let _ = reply.send(saved);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn publish_stats(&self) {
+        let now = self.spool.stats();
+        self.stats.send_if_modified(|s| {
+            let changed = *s != now;
+            *s = now;
+            changed
+        });
+    }
+}

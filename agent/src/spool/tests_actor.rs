@@ -1,0 +1,108 @@
+//! Unit tests: the spool behind its owner thread.
+
+use std::fs;
+use std::time::Duration;
+
+use super::test_util::*;
+use super::{Spool, SpoolConfig, SpoolHandle};
+
+fn handle(d: &std::path::Path) -> SpoolHandle {
+    SpoolHandle::open(SpoolConfig {
+        dir: d.to_owned(),
+        budget: 1 << 20,
+        fsync: true,
+        retention: Duration::from_secs(86_400),
+    })
+    .unwrap()
+}
+
+/// Append, publish in batches, acknowledge, replay: the same spool as without the thread,
+/// with the counters kept current for readers that do not ask.
+#[tokio::test(flavor = "current_thread")]
+async fn serves_appends_batches_acks_and_replays_in_order() {
+    let d = dir("actor");
+    let spool = handle(&d);
+    let polls: Vec<_> = (0..10).map(|i| recent("a", 100 - i)).collect();
+    let (appended, polls) = spool.append(polls).await.unwrap();
+    appended.unwrap();
+    assert_eq!(
+        polls.iter().map(|p| p.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    // The publisher is woken by the append it did not wait for.
+    tokio::time::timeout(Duration::from_secs(1), spool.appended())
+        .await
+        .expect("an append wakes the publisher");
+
+    let first = spool.next_batch(4).await.unwrap();
+    assert_eq!(seqs_of(&first), [1, 2, 3, 4]);
+    let rest = spool.next_batch(100).await.unwrap();
+    assert_eq!(seqs_of(&rest), (5..=10).collect::<Vec<_>>());
+    assert!(spool.next_batch(100).await.unwrap().is_empty());
+    for r in &first {
+        spool.ack(r.id);
+    }
+    // Acks need no reply; a request behind them sees them done.
+    spool.save_cursor().await.unwrap();
+    assert_eq!(spool.stats().pending, 6);
+    assert_eq!(spool.stats().acked, 4);
+    assert_eq!(
+        spool.oldest_pending_ms().await.unwrap(),
+        Some(rest[0].ts_ms)
+    );
+
+    spool.rewind();
+    assert_eq!(
+        seqs_of(&spool.next_batch(100).await.unwrap()),
+        seqs_of(&rest)
+    );
+    let (got, unavailable) = spool.replay("a", 3, 12, 100).await.unwrap();
+    assert_eq!(seqs_of(&got), (3..=10).collect::<Vec<_>>());
+    assert_eq!(unavailable, [[11, 12]]);
+
+    let other = spool.clone();
+    let stats = spool.close().await.unwrap();
+    assert_eq!((stats.appended, stats.pending), (10, 6));
+    // Closed: requests fail instead of hanging, and appends give the polls back.
+    assert!(other.next_batch(1).await.is_err());
+    let (appended, back) = other.append(vec![recent("a", 0)]).await.unwrap();
+    assert!(appended.is_err());
+    assert_eq!(back.len(), 1);
+
+    // The cursor was saved: what was acknowledged is not sent again.
+    let mut s = open(&d, 1 << 20);
+    assert_eq!(seqs_of(&drain(&mut s)), (5..=10).collect::<Vec<_>>());
+    drop(s);
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// A slow disk stalls only the owner thread: a single-threaded runtime keeps running its other
+/// tasks while an append waits on the disk.
+#[tokio::test(flavor = "current_thread")]
+async fn a_held_spool_does_not_stall_the_runtime() {
+    let d = dir("actor-stall");
+    let spool = handle(&d);
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    // Stands in for a long fdatasync: the owner thread is busy until released.
+    spool.run_for_test(move |_: &mut Spool| {
+        entered_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    });
+    entered_rx.recv().unwrap();
+    let append = spool.append(vec![recent("a", 1)]);
+    let ticker = tokio::spawn(async {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(5), ticker)
+        .await
+        .expect("the runtime ran other tasks meanwhile")
+        .unwrap();
+    release_tx.send(()).unwrap();
+    let (appended, _) = append.await.unwrap();
+    appended.unwrap();
+    assert_eq!(spool.close().await.unwrap().appended, 1);
+    let _ = fs::remove_dir_all(&d);
+}
