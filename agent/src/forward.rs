@@ -13,7 +13,7 @@
 //! The same connection carries replay requests from the gateway (see [`crate::replay`]): a
 //! third task answers them, publishing through the same [`Outbox`] so packet ids still match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +23,11 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::mqtt::{Client, Connector, Event};
 use crate::outbox::{Item, Outbox};
 use crate::replay::{self, ReplayScope, ReplayStats};
-use crate::spool::SpoolHandle;
+use crate::spool::{Record, SpoolHandle};
 pub use crate::writer::spool_writer;
 use crate::writer::WriterStats;
 
-/// Most records asked of the spool at once (bounded by the free window slots).
+/// Most records asked of the spool at once.
 const NEXT_BATCH: usize = 64;
 
 /// Publisher counters for metrics and the health topic.
@@ -235,24 +235,20 @@ async fn feed(
     }
     let mut health = tokio::time::interval(setup.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Records taken from the spool and not yet published: fetched a batch at a time so the
+    // spool's owner is asked once per batch, not once per window slot that frees up.
+    let mut ready: VecDeque<Record> = VecDeque::new();
     loop {
-        // One free window slot, then as many more as are free: one request to the spool
-        // fetches a batch.
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
         permit.forget();
-        let mut slots = 1;
-        while slots < NEXT_BATCH {
-            let Ok(permit) = permits.try_acquire() else {
-                break;
-            };
-            permit.forget();
-            slots += 1;
-        }
-        let records = loop {
-            match spool.next_batch(slots).await {
-                Ok(records) if !records.is_empty() => break records,
+        while ready.is_empty() {
+            match spool.next_batch(NEXT_BATCH).await {
+                Ok(records) if !records.is_empty() => {
+                    ready.extend(records);
+                    break;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!("spool: {e}"),
             }
@@ -264,22 +260,23 @@ async fn feed(
                     }
                 }
             }
+        }
+        let Some(record) = ready.pop_front() else {
+            permits.add_permits(1);
+            continue;
         };
-        permits.add_permits(slots - records.len());
-        for record in records {
-            if outbox
-                .publish(
-                    &client,
-                    &record.topic,
-                    false,
-                    record.body,
-                    Item::Record(record.id),
-                )
-                .await
-                .is_err()
-            {
-                return;
-            }
+        if outbox
+            .publish(
+                &client,
+                &record.topic,
+                false,
+                record.body,
+                Item::Record(record.id),
+            )
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }

@@ -1,13 +1,13 @@
 //! The spool's one owner: a thread of its own holds the [`Spool`] and serves requests from a
 //! channel, so appends with their `fdatasync`, segment reads and deletions never run on the
 //! async runtime, and no task waits on a lock that disk I/O holds. Async callers send a request
-//! and await the reply; acknowledgements and rewinds need no reply (the channel keeps their
-//! order with everything else). The latest counters are published after every request, so
+//! and await the reply; acknowledgements and rewinds need no reply. Acknowledgements gather in
+//! a queue that the owner takes whole, so a burst of PUBACKs wakes it once, not once each. The latest counters are published after every request, so
 //! the health message and the drain check read them without asking.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -27,7 +27,8 @@ type Reply<T> = oneshot::Sender<Result<T, SpoolError>>;
 enum Command {
     Append(Vec<DevicePoll>, oneshot::Sender<Appended>),
     Next(usize, Reply<Vec<Record>>),
-    Ack(u64),
+    /// Acknowledgements are waiting in the queue.
+    Acks,
     Rewind,
     SaveCursor(Reply<()>),
     Replay {
@@ -51,7 +52,12 @@ pub struct SpoolHandle {
     tx: mpsc::Sender<Command>,
     stats: watch::Receiver<SpoolStats>,
     appended: Arc<Notify>,
+    acks: Arc<Mutex<Vec<u64>>>,
     dir: Arc<PathBuf>,
+}
+
+fn lock_acks(acks: &Mutex<Vec<u64>>) -> std::sync::MutexGuard<'_, Vec<u64>> {
+    acks.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SpoolHandle {
@@ -66,10 +72,12 @@ impl SpoolHandle {
         let (tx, rx) = mpsc::channel();
         let (stats_tx, stats) = watch::channel(spool.stats());
         let appended = Arc::new(Notify::new());
+        let acks = Arc::default();
         let owner = Owner {
             spool,
             stats: stats_tx,
             appended: appended.clone(),
+            acks: Arc::clone(&acks),
             ack_failing: false,
         };
         std::thread::Builder::new()
@@ -80,6 +88,7 @@ impl SpoolHandle {
             tx,
             stats,
             appended,
+            acks,
             dir,
         })
     }
@@ -117,7 +126,15 @@ impl SpoolHandle {
 
     /// The broker acknowledged record `id` (failures to record it are logged by the owner).
     pub fn ack(&self, id: u64) {
-        let _ = self.tx.send(Command::Ack(id));
+        let first = {
+            let mut queue = lock_acks(&self.acks);
+            queue.push(id);
+            queue.len() == 1
+        };
+        // Queued behind an earlier `Acks` the owner has not served yet otherwise.
+        if first {
+            let _ = self.tx.send(Command::Acks);
+        }
     }
 
     /// Hand out everything unacknowledged again, oldest first (after a reconnect).
@@ -184,6 +201,7 @@ struct Owner {
     spool: Spool,
     stats: watch::Sender<SpoolStats>,
     appended: Arc<Notify>,
+    acks: Arc<Mutex<Vec<u64>>>,
     /// Acknowledgements cannot be recorded (said once per episode: on a full disk every ack
     /// would fail the same way).
     ack_failing: bool,
@@ -201,6 +219,7 @@ impl Owner {
             }
         }
         // Every handle is gone.
+        self.take_acks();
         if let Err(e) = self.spool.save_cursor() {
             tracing::error!("{e}");
         }
@@ -222,23 +241,14 @@ impl Owner {
                 self.publish_stats();
                 let _ = reply.send(r);
             }
-            Command::Ack(id) => {
-                match self.spool.ack(id) {
-                    Err(e) if !self.ack_failing => {
-                        self.ack_failing = true;
-                        tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
-                    }
-                    Err(e) => tracing::debug!("spool: {e}"),
-                    Ok(()) if self.ack_failing => {
-                        self.ack_failing = false;
-                        tracing::info!("spool: acknowledgements recorded again");
-                    }
-                    Ok(()) => {}
-                }
+            Command::Acks => {
+                self.take_acks();
                 self.publish_stats();
             }
             Command::Rewind => self.spool.rewind(),
             Command::SaveCursor(reply) => {
+                self.take_acks();
+                self.publish_stats();
                 let _ = reply.send(self.spool.save_cursor());
             }
             Command::Replay {
@@ -257,12 +267,32 @@ impl Owner {
             #[cfg(test)]
             Command::Run(f) => f(&mut self.spool),
             Command::Close(reply) => {
+                self.take_acks();
                 let saved = self.spool.save_cursor().map(|()| self.spool.stats());
                 let _ = reply.send(saved);
                 return false;
             }
         }
         true
+    }
+
+    /// Records every queued acknowledgement.
+    fn take_acks(&mut self) {
+        let ids = std::mem::take(&mut *lock_acks(&self.acks));
+        for id in ids {
+            match self.spool.ack(id) {
+                Err(e) if !self.ack_failing => {
+                    self.ack_failing = true;
+                    tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
+                }
+                Err(e) => tracing::debug!("spool: {e}"),
+                Ok(()) if self.ack_failing => {
+                    self.ack_failing = false;
+                    tracing::info!("spool: acknowledgements recorded again");
+                }
+                Ok(()) => {}
+            }
+        }
     }
 
     fn publish_stats(&self) {
