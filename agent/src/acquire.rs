@@ -6,9 +6,9 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::health::Health;
-use crate::payload::{DevicePoll, SCHEMA_VERSION};
 use crate::poll::Poller;
 use crate::schedule::{backoff, Schedule};
+use kilowatch_site::payload::{DevicePoll, SCHEMA_VERSION};
 
 /// Polls `poller`'s device until `out` is closed. The `seq` of each [`DevicePoll`] is left at 0:
 /// the stage that makes a poll durable numbers it, so numbers survive restarts without gaps.

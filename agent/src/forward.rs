@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::mqtt::{Client, Connector, Event};
 use crate::outbox::{Item, Outbox};
 use crate::replay::{self, ReplayScope, ReplayStats};
 use crate::spool::{Record, SpoolHandle};
 pub use crate::writer::spool_writer;
 use crate::writer::WriterStats;
+use kilowatch_site::mqtt::{Client, Connector, Event};
 
 /// Most records asked of the spool at once.
 const NEXT_BATCH: usize = 64;

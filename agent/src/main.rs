@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kilowatch_agent::config::{parse_duration, DeviceConfig, Parity, SiteConfig, Transport};
-use kilowatch_agent::payload::Quality;
 use kilowatch_agent::poll::{Bus, Poller};
-use kilowatch_agent::profile::ProfileLibrary;
-use kilowatch_agent::{init_logging, run, scan, shutdown_signal, vocab};
+use kilowatch_agent::{run, scan};
+use kilowatch_site::config::{parse_duration, DeviceConfig, Parity, SiteConfig, Transport};
+use kilowatch_site::payload::Quality;
+use kilowatch_site::process::{init_logging, shutdown_signal};
+use kilowatch_site::profile::ProfileLibrary;
+use kilowatch_site::vocab;
 
 /// kilowatch agent: reads energy meters and sensors over Modbus (TCP, RTU on RS-485, RTU over
 /// TCP) and publishes every reading to an MQTT broker. It only ever reads from devices; it

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::mqtt::Client;
+use kilowatch_site::mqtt::Client;
 
 /// What one publish was, so its PUBACK is credited to the right party.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

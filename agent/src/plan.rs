@@ -1,6 +1,6 @@
 //! Request planning: a device's registers coalesced into as few reads as the protocol allows.
 
-use crate::profile::{PollClass, Profile, Table};
+use kilowatch_site::profile::{PollClass, Profile, Table};
 
 /// Limits of one read request.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +30,7 @@ impl Default for Limits {
 
 impl Limits {
     /// Protocol limits narrowed by a device's overrides.
-    pub fn for_device(d: &crate::config::DeviceConfig) -> Self {
+    pub fn for_device(d: &kilowatch_site::config::DeviceConfig) -> Self {
         let base = Self::default();
         Self {
             max_registers: d.max_registers.unwrap_or(base.max_registers),
@@ -103,13 +103,13 @@ pub fn plan(profile: &Profile, limits: Limits) -> Vec<ReadBlock> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::ProfileLibrary;
+    use kilowatch_site::profile::ProfileLibrary;
 
     /// A profile with registers at the given addresses (all f32 input registers, fast).
     fn profile_at(addrs: &[u16]) -> Profile {
         let regs: String = addrs
             .iter()
-            .zip(crate::vocab::QUANTITIES.iter().filter(|q| q.unit == "V"))
+            .zip(kilowatch_site::vocab::QUANTITIES.iter().filter(|q| q.unit == "V"))
             .map(|(a, q)| {
                 format!(
                     "{{ quantity = \"{}\", table = \"input\", address = {a}, type = \"f32\", unit = \"V\" }},\n",

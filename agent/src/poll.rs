@@ -20,11 +20,11 @@ use tokio_modbus::client::{rtu, tcp, Context, Reader};
 use tokio_modbus::slave::SlaveContext;
 use tokio_modbus::{ExceptionCode, Slave};
 
-use crate::config::{DeviceConfig, Parity, Transport};
-use crate::payload::{Quality, Reading};
 use crate::plan::{self, Limits, ReadBlock};
-use crate::profile::{PollClass, Profile, Table, Value};
-use crate::vocab;
+use kilowatch_site::config::{DeviceConfig, Parity, Transport};
+use kilowatch_site::payload::{Quality, Reading};
+use kilowatch_site::profile::{PollClass, Profile, Table, Value};
+use kilowatch_site::vocab;
 
 #[derive(Debug, Error)]
 pub enum PollError {
@@ -564,7 +564,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::profile::ProfileLibrary;
+    use kilowatch_site::profile::ProfileLibrary;
 
     fn poller(addr: &str) -> Poller {
         let transport = Transport::Tcp(addr.to_owned());

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::mqtt::Client;
 use crate::outbox::{Item, Outbox};
-use crate::payload::{self, ReplayReport, ReplayRequest, REPLAY_VERSION};
 use crate::spool::SpoolHandle;
+use kilowatch_site::mqtt::Client;
+use kilowatch_site::payload::{self, ReplayReport, ReplayRequest, REPLAY_VERSION};
 
 /// Re-sent readings unacknowledged at once (live publishing has its own, larger window).
 pub const WINDOW: usize = 64;

@@ -10,15 +10,15 @@ use anyhow::Context as _;
 use tokio::task::JoinSet;
 
 use crate::acquire::device_loop;
-use crate::config::{SiteConfig, Transport};
 use crate::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
 use crate::health::Health;
 use crate::metrics;
-use crate::mqtt::Connector;
-use crate::payload::{self, DevicePoll};
 use crate::poll::{Bus, Poller};
-use crate::profile::ProfileLibrary;
 use crate::spool::{SpoolConfig, SpoolHandle};
+use kilowatch_site::config::{SiteConfig, Transport};
+use kilowatch_site::mqtt::Connector;
+use kilowatch_site::payload::{self, DevicePoll};
+use kilowatch_site::profile::ProfileLibrary;
 
 /// Runs the agent until `shutdown` completes.
 pub async fn run(

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::DeviceConfig;
-use crate::payload::Quality;
 use crate::poll::{Bus, PollError, Poller};
-use crate::profile::ProfileLibrary;
+use kilowatch_site::config::DeviceConfig;
+use kilowatch_site::payload::Quality;
+use kilowatch_site::profile::ProfileLibrary;
 
 /// How well one profile explains what a device returned.
 #[derive(Debug, Clone, PartialEq)]

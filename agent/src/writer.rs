@@ -22,8 +22,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::payload::DevicePoll;
 use crate::spool::{Appended, SpoolHandle};
+use kilowatch_site::payload::DevicePoll;
 
 /// Most polls appended (and fsynced) at once.
 const BATCH: usize = 256;
@@ -193,8 +193,8 @@ pub async fn spool_writer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::SCHEMA_VERSION;
     use crate::spool::{Spool, SpoolConfig};
+    use kilowatch_site::payload::SCHEMA_VERSION;
 
     fn poll(i: u32) -> DevicePoll {
         DevicePoll {
@@ -203,11 +203,11 @@ mod tests {
             device: "d".into(),
             seq: 0,
             ts: chrono::Utc::now(),
-            readings: vec![crate::payload::Reading {
+            readings: vec![kilowatch_site::payload::Reading {
                 quantity: "active_power".into(),
                 value: Some(f64::from(i)),
                 unit: "kW".into(),
-                quality: crate::payload::Quality::Good,
+                quality: kilowatch_site::payload::Quality::Good,
             }],
         }
     }

@@ -11,8 +11,8 @@ use std::io::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::vocab;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::vocab;
 
 use crate::rollup::{self, Agg, RESOLUTIONS};
 use crate::sim::plant::{part_values, Part, Plant};
@@ -309,8 +309,8 @@ pub fn write_truth(path: &Path, report: &Report) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::store::{Incoming, StoreSettings};
-    use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
-    use kilowatch_agent::profile::ProfileLibrary;
+    use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+    use kilowatch_site::profile::ProfileLibrary;
 
     fn site() -> SiteConfig {
         SiteConfig::parse(

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
-use kilowatch_agent::vocab;
+use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_site::vocab;
 use thiserror::Error;
 
 use crate::store::{Incoming, Store};
@@ -26,43 +25,6 @@ pub struct CsvError {
     pub line: u64,
     pub column: String,
     pub message: String,
-}
-
-/// Parses a timestamp: RFC 3339, or plant-local date-time / date.
-pub fn parse_ts(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
-    let t = text.trim();
-    let utc = parse_any_ts(t, tz)?;
-    // Years 1-9999, as RFC 3339 has them: a day either side stays well inside chrono's range.
-    if !(1..=9999).contains(&utc.year()) {
-        return Err(format!("`{t}`: use a year from 1 to 9999"));
-    }
-    Ok(utc)
-}
-
-fn parse_any_ts(t: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    let local = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y/%m/%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-    .or_else(|| {
-        NaiveDate::parse_from_str(t, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-    })
-    .ok_or_else(|| {
-        format!("`{t}` is not a time (use 2026-03-01T08:00:00+08:00 or 2026-03-01 08:00)")
-    })?;
-    tz.from_local_datetime(&local)
-        .earliest()
-        .map(|d| d.with_timezone(&Utc))
-        .ok_or_else(|| format!("`{t}` does not exist in {tz} (a DST gap)"))
 }
 
 /// Reads a CSV file into polls (one per device and timestamp), checking every cell.
@@ -114,7 +76,7 @@ pub fn read_polls(
         })?;
         let line = rec.position().map_or(i as u64 + 2, |p| p.line());
         let cell = |c: usize| rec.get(c).unwrap_or("");
-        let ts = parse_ts(cell(c_ts), tz).map_err(|m| err(line, "ts", m))?;
+        let ts = crate::when::instant(cell(c_ts), tz).map_err(|m| err(line, "ts", m))?;
         let device = cell(c_device).to_owned();
         if device.is_empty() {
             return Err(err(line, "device", "empty".into()));
@@ -330,40 +292,5 @@ mod tests {
         let text = std::fs::read_to_string(format!("{dir}/emission-factors.toml")).unwrap();
         let v: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(v["factors"]["2023"].as_float(), Some(0.494));
-    }
-}
-
-#[cfg(test)]
-mod props {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Any text, and date-shaped text with any digits, gives a time or a reason; a time
-        /// has a day either side inside chrono's range.
-        #[test]
-        fn timestamps_never_panic(
-            text in "\\PC{0,40}",
-            y in "[+-]?[0-9]{1,7}",
-            rest in "(-[0-9]{1,2}-[0-9]{1,2}( [0-9]{1,2}:[0-9]{2})?)?(T[0-9:]{1,8}(Z|[+-][0-9]{2}:[0-9]{2}))?",
-            zone in prop::sample::select(vec![chrono_tz::UTC, chrono_tz::Asia::Taipei, chrono_tz::Pacific::Kiritimati, chrono_tz::Etc::GMTPlus12]),
-        ) {
-            let _ = parse_ts(&text, zone);
-            if let Ok(t) = parse_ts(&format!("{y}{rest}"), zone) {
-                prop_assert!(t.checked_sub_signed(chrono::Duration::hours(24)).is_some());
-                prop_assert!(t.checked_add_signed(chrono::Duration::hours(24)).is_some());
-            }
-        }
-
-        /// Local times round-trip through the plant's zone (Taipei has had no DST since 1980).
-        #[test]
-        fn local_times_round_trip(secs in 315_532_800i64..253_402_214_400) {
-            let tz = chrono_tz::Asia::Taipei;
-            let t = DateTime::from_timestamp(secs - secs % 60, 0).unwrap();
-            let local = t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-            if (1..=9999).contains(&t.with_timezone(&tz).year()) {
-                prop_assert_eq!(parse_ts(&local, tz), Ok(t));
-            }
-        }
     }
 }

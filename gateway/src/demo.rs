@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::profile::ProfileLibrary;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::profile::ProfileLibrary;
 use tokio::sync::watch;
 
 use crate::service::stopped;

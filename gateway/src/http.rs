@@ -1,7 +1,7 @@
 //! The HTTP API and the live page.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::ingest::{IngestSnapshot, IngestStats};
-use crate::store::{EnergyPoint, EnergySource, Latest, Point, SeriesInfo, Store};
+use crate::store::{EnergyPoint, EnergySource, Latest, Point, Readers, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
@@ -31,7 +31,8 @@ const OPENAPI: &str = include_str!("../openapi.json");
 
 pub struct AppState {
     pub site_name: String,
-    pub store: Mutex<Store>,
+    /// Read-only connections: queries run in parallel, never behind a write.
+    pub store: Arc<Readers>,
     pub ingest: Arc<IngestStats>,
     /// When set, every request needs `Authorization: Bearer <token>` (or `?token=`).
     pub token: Option<String>,
@@ -164,36 +165,32 @@ fn per_ms(step: Option<std::time::Duration>, res: i64) -> i64 {
     step.max(res.saturating_mul(1000))
 }
 
-fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{name}`: `{v}` is not an RFC 3339 time ({e})"))
+/// The `from` and `to` parameters (RFC 3339), by default the last day; `from` before `to`.
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let time = |name: &str, v: Option<&str>| {
+        v.map(|v| crate::when::rfc3339(v).map_err(|e| format!("`{name}`: {e}")))
+            .transpose()
+    };
+    let to = time("to", to)?;
+    let from = time("from", from)?;
+    let (from, to) = crate::when::range_or_default(from, to, Utc::now());
+    if from >= to {
+        return Err("`from` must be before `to`".into());
+    }
+    Ok((from, to))
 }
 
 async fn query(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<QueryParams>,
 ) -> Result<Response, ApiError> {
-    let to = match &q.to {
-        Some(v) => match parse_time("to", v) {
-            Ok(t) => t,
-            Err(e) => return Ok(bad_request(e)),
-        },
-        None => Utc::now(),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_request(e)),
     };
-    let from = match &q.from {
-        Some(v) => match parse_time("from", v) {
-            Ok(t) => t,
-            Err(e) => return Ok(bad_request(e)),
-        },
-        None => to - chrono::Duration::hours(24),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
     let step = match &q.step {
         None => None,
-        Some(v) => match kilowatch_agent::config::parse_duration(v) {
+        Some(v) => match crate::when::duration(v) {
             Ok(d) => Some(d),
             Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
         },
@@ -253,23 +250,11 @@ async fn energy(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<EnergyParams>,
 ) -> Result<Response, ApiError> {
-    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
-        Ok(t) => t.unwrap_or_else(Utc::now),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
         Err(e) => return Ok(bad_request(e)),
     };
-    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
-        Err(e) => return Ok(bad_request(e)),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
-    let step = match q
-        .step
-        .as_deref()
-        .map(kilowatch_agent::config::parse_duration)
-        .transpose()
-    {
+    let step = match q.step.as_deref().map(crate::when::duration).transpose() {
         Ok(d) => d,
         Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
     };
@@ -344,17 +329,10 @@ async fn enpi(
         )
             .into_response());
     }
-    let to = match q.to.as_deref().map(|v| parse_time("to", v)).transpose() {
-        Ok(t) => t.unwrap_or_else(Utc::now),
+    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(r) => r,
         Err(e) => return Ok(bad_request(e)),
     };
-    let from = match q.from.as_deref().map(|v| parse_time("from", v)).transpose() {
-        Ok(t) => t.unwrap_or(to - chrono::Duration::hours(24)),
-        Err(e) => return Ok(bad_request(e)),
-    };
-    if from >= to {
-        return Ok(bad_request("`from` must be before `to`".into()));
-    }
     let span = (to - from).num_milliseconds();
     let step = match q.step.as_deref().map(crate::enpi::Step::parse).transpose() {
         Ok(s) => s.unwrap_or(crate::enpi::Step::for_span(span)),
@@ -580,12 +558,11 @@ async fn with_store<T: Send + 'static>(
     state: Arc<AppState>,
     f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let store = state.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&store).map_err(|e| ApiError(e.to_string()))
-    })
-    .await
-    .map_err(|e| ApiError(e.to_string()))?
+    state
+        .store
+        .read(f)
+        .await
+        .map_err(|e| ApiError(e.to_string()))
 }
 
 async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestResponse>, ApiError> {
@@ -749,13 +726,16 @@ mod tests {
         *ADDR.get_or_init(|| {
             let dir = std::env::temp_dir().join(format!("kw-http-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let profiles = kilowatch_agent::profile::ProfileLibrary::builtin();
+            let profiles = kilowatch_site::profile::ProfileLibrary::builtin();
             let site =
-                kilowatch_agent::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles)
+                kilowatch_site::config::SiteConfig::parse(crate::DEMO_SITE, "demo", &profiles)
                     .unwrap();
             let state = Arc::new(AppState {
                 site_name: "t".into(),
-                store: Mutex::new(Store::open(&dir.join("t.db")).unwrap()),
+                store: {
+                    drop(Store::open(&dir.join("t.db")).unwrap());
+                    Arc::new(Readers::open(&dir.join("t.db"), 2).unwrap())
+                },
                 ingest: Arc::default(),
                 token: None,
                 influx: Arc::default(),
@@ -886,6 +866,18 @@ mod tests {
         assert!(e.contains("series"), "{e}");
         let e = error_of("/api/v1/mv?no_temp=perhaps&baseline=a&reporting=b");
         assert!(e.contains("no_temp"), "{e}");
+        // Times are RFC 3339 only, `to` is judged first, and the range must not be empty.
+        for path in ["query?series=1&", "energy?device=a/b&", "enpi?asset=plant&"] {
+            let e = error_of(&format!("/api/v1/{path}from=yesterday&to=2026-03-01"));
+            assert!(
+                e.starts_with("`to`: `2026-03-01` is not an RFC 3339 time"),
+                "{e}"
+            );
+            let e = error_of(&format!(
+                "/api/v1/{path}from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z"
+            ));
+            assert_eq!(e, "`from` must be before `to`");
+        }
     }
 
     mod props {

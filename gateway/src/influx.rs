@@ -12,17 +12,16 @@
 //! `influxdb2` crate is stale (reqwest 0.11, panics on a bad URL, drops a URL's path prefix).
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kilowatch_agent::config::{InfluxApi, InfluxConfig};
+use kilowatch_site::config::{InfluxApi, InfluxConfig};
 
 use serde::Serialize;
 
-use crate::store::Store;
+use crate::store::StoreWriter;
 
 pub use crate::line_protocol::poll_lines;
 
@@ -187,26 +186,22 @@ impl Writer {
 
 /// Sends the outbox to InfluxDB until `stop` turns true.
 pub async fn forward(
-    db: PathBuf,
+    store: StoreWriter,
     cfg: InfluxConfig,
     stats: Arc<InfluxStats>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let writer = Writer::new(&cfg)?;
-    let store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
     tracing::info!(endpoint = %writer.endpoint(), "forwarding readings to InfluxDB");
     let mut failures = 0u32;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let s = store.clone();
         let limit = cfg.batch_lines;
-        let (batch, pending) = tokio::task::spawn_blocking(move || {
-            let s = s.lock().unwrap_or_else(|p| p.into_inner());
-            Ok::<_, crate::store::StoreError>((s.outbox_batch(limit)?, s.outbox_len()?))
-        })
-        .await??;
+        let (batch, pending) = store
+            .call(move |s| Ok((s.outbox_batch(limit)?, s.outbox_len()?)))
+            .await?;
         stats.pending_batches.store(pending, Ordering::Relaxed);
         let Some((ids, lines)) = batch else {
             tokio::select! {
@@ -223,13 +218,7 @@ pub async fn forward(
                 }
                 failures = 0;
                 stats.written_lines.fetch_add(n, Ordering::Relaxed);
-                let s = store.clone();
-                tokio::task::spawn_blocking(move || {
-                    s.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .outbox_done(&ids, None)
-                })
-                .await??;
+                store.call(move |s| s.outbox_done(&ids, None)).await?;
             }
             Err(WriteError::Retry(e)) => {
                 failures += 1;
@@ -250,14 +239,10 @@ pub async fn forward(
                 stats.failed_requests.fetch_add(1, Ordering::Relaxed);
                 stats.dead_lettered_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("InfluxDB refused a batch of {n} lines: {e}; it is kept in the dead-letter table");
-                let s = store.clone();
                 let reason = format!("InfluxDB refused the batch: {e}");
-                tokio::task::spawn_blocking(move || {
-                    s.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .outbox_done(&ids, Some((&reason, lines.as_bytes())))
-                })
-                .await??;
+                store
+                    .call(move |s| s.outbox_done(&ids, Some((&reason, lines.as_bytes()))))
+                    .await?;
             }
         }
     }
@@ -266,8 +251,8 @@ pub async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kilowatch_agent::payload::{DevicePoll, Quality};
-    use kilowatch_agent::payload::{Reading, SCHEMA_VERSION};
+    use kilowatch_site::payload::{DevicePoll, Quality};
+    use kilowatch_site::payload::{Reading, SCHEMA_VERSION};
 
     #[test]
     fn lines_escape_and_skip_values_not_read() {

@@ -16,6 +16,7 @@ pub mod rollup;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod when;
 
 /// The demo plant, shipped inside the binary so `demo` works from any directory.
 pub const DEMO_SITE: &str = include_str!("../../seeds/demo-site.toml");

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use kilowatch_agent::payload::{DevicePoll, Quality};
+use kilowatch_site::payload::{DevicePoll, Quality};
 
 /// Escapes a measurement name (commas and spaces).
 fn esc_measurement(s: &str, out: &mut String) {

@@ -17,7 +17,7 @@
 //!   min of mins, max of maxes, sums of counts, deltas, integrals, gaps and resets.
 
 use chrono::{NaiveTime, TimeZone};
-use kilowatch_agent::vocab::Kind;
+use kilowatch_site::vocab::Kind;
 use serde::Serialize;
 
 /// Rollup resolutions in seconds.

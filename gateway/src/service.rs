@@ -4,16 +4,16 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use kilowatch_agent::config::SiteConfig;
+use kilowatch_site::config::SiteConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::enpi::Assets;
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestStats};
-use crate::store::{Store, StoreSettings};
-use kilowatch_agent::config::Retention;
-use kilowatch_agent::profile::ProfileLibrary;
+use crate::store::{Readers, Store, StoreSettings, StoreWriter};
+use kilowatch_site::config::Retention;
+use kilowatch_site::profile::ProfileLibrary;
 
 /// Resolves once `rx` turns true.
 pub async fn stopped(mut rx: watch::Receiver<bool>) {
@@ -48,13 +48,25 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     stats: Arc<IngestStats>,
 ) -> anyhow::Result<()> {
-    // Open the writer's schema first so the reader never sees a half-made database.
-    drop(Store::open(&db)?);
+    let settings = StoreSettings::for_site(&config, &ProfileLibrary::builtin());
+    // The writer opens (creates, migrates) the database before any reader.
+    let writer = {
+        let (db, settings) = (db.clone(), settings.clone());
+        let store = tokio::task::spawn_blocking(move || {
+            Store::open(&db).map(|s| s.with_settings(settings))
+        })
+        .await??;
+        StoreWriter::spawn(store)?
+    };
+    let readers = {
+        let db = db.clone();
+        Arc::new(tokio::task::spawn_blocking(move || Readers::open(&db, READERS)).await??)
+    };
     let addr = listener.local_addr()?;
     let token = access_token(&config, addr)?;
     let state = Arc::new(AppState {
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
-        store: Mutex::new(Store::open(&db)?),
+        store: readers,
         ingest: stats.clone(),
         token,
         influx: Arc::default(),
@@ -65,8 +77,9 @@ pub async fn run_with(
     let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
+        writer.clone(),
         db.clone(),
-        StoreSettings::for_site(&config, &ProfileLibrary::builtin()),
+        settings,
         config.gateway.retention.clone(),
         assets,
         stopped(stop_rx.clone()),
@@ -76,7 +89,7 @@ pub async fn run_with(
             // Check credentials and URL now, so a bad setting stops the start with its key.
             crate::influx::Writer::new(&cfg)?;
             Some(tokio::spawn(crate::influx::forward(
-                db.clone(),
+                writer.clone(),
                 cfg,
                 influx_stats,
                 stop_rx.clone(),
@@ -84,7 +97,7 @@ pub async fn run_with(
         }
         None => None,
     };
-    let ingest = ingest::consume(&config, db, stats, stopped(stop_rx));
+    let ingest = ingest::consume(&config, writer, stats, stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
         r = &mut ingest => r,
@@ -133,20 +146,33 @@ pub fn access_token(
     Ok(token)
 }
 
+/// Read-only connections for the HTTP API.
+const READERS: usize = 4;
+
+/// Series purged per writer job: retention never holds the writer (and so ingest) for long.
+const PURGE_SERIES_PER_JOB: usize = 50;
+
 /// M&V plan periods evaluated per maintenance tick (each runs the savings engine once).
 const PLAN_PERIODS_PER_TICK: usize = 4;
 
-/// Keeps rollups current (every 2 s), the energy-performance indicators current (every
-/// minute), the M&V plans' results current (every 10 minutes, a few periods per tick while
-/// catching up) and applies retention (hourly), on its own connection.
+/// Keeps rollups current (every 2 s) and applies retention (hourly) through the writer, and
+/// keeps the energy-performance indicators current (every minute) and the M&V plans' results
+/// (every 10 minutes, a few periods per tick while catching up) on a connection of its own:
+/// those read months of rollups and run the savings engine, which must not hold up ingest on
+/// the writer thread; they write only their own tables, in short transactions.
 pub async fn maintain(
+    writer: StoreWriter,
     db: PathBuf,
     settings: StoreSettings,
     retention: Retention,
     assets: Assets,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(Mutex::new(Store::open(&db)?.with_settings(settings)));
+    let store = {
+        let db = db.clone();
+        let s = tokio::task::spawn_blocking(move || Store::open(&db)).await??;
+        Arc::new(Mutex::new(s.with_settings(settings)))
+    };
     let assets = Arc::new(assets);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -166,43 +192,14 @@ pub async fn maintain(
         let plans_due = !assets.plans.is_empty()
             && (plans_pending
                 || last_plans.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(600)));
-        let store = store.clone();
-        let retention = retention.clone();
-        let assets = assets.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-            while s.refresh_rollups(5000)? > 0 {}
-            if enpi_due {
-                crate::enpi::refresh(&mut s, &assets, chrono::Utc::now().timestamp_millis())?;
-            }
-            let mut pending = false;
-            if plans_due {
-                // A few periods per tick: a first evaluation of years of months does not hold
-                // the rollups back.
-                let o = crate::mv::plan_eval::refresh(
-                    &mut s,
-                    &assets,
-                    chrono::Utc::now().timestamp_millis(),
-                    PLAN_PERIODS_PER_TICK,
-                )?;
-                if o.computed > 0 {
-                    tracing::info!(
-                        computed = o.computed,
-                        left = o.pending,
-                        "M&V plans evaluated"
-                    );
-                }
-                pending = o.pending > 0;
-            }
-            if purge_due {
-                let n = s.purge(chrono::Utc::now().timestamp_millis(), &retention)?;
-                if n > 0 {
-                    tracing::info!(rows = n, "retention: old data deleted");
-                }
-            }
-            Ok(pending)
-        })
-        .await?;
+        let result = maintenance_tick(
+            &writer,
+            store.clone(),
+            &retention,
+            assets.clone(),
+            (enpi_due, plans_due, purge_due),
+        )
+        .await;
         if purge_due {
             last_purge = Some(std::time::Instant::now());
         }
@@ -221,4 +218,59 @@ pub async fn maintain(
         }
     }
     Ok(())
+}
+
+/// One maintenance tick: rollups, then what is due of EnPIs, plans and retention. Returns
+/// whether plan periods are left to evaluate.
+async fn maintenance_tick(
+    writer: &StoreWriter,
+    store: Arc<Mutex<Store>>,
+    retention: &Retention,
+    assets: Arc<Assets>,
+    (enpi_due, plans_due, purge_due): (bool, bool, bool),
+) -> anyhow::Result<bool> {
+    // One transaction per job: ingest's batches go in between.
+    while writer.call(|s| s.refresh_rollups(5000)).await? > 0 {}
+    let pending = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        if enpi_due {
+            crate::enpi::refresh(&mut s, &assets, chrono::Utc::now().timestamp_millis())?;
+        }
+        let mut pending = false;
+        if plans_due {
+            // A few periods per tick: a first evaluation of years of months does not hold
+            // the rollups back.
+            let o = crate::mv::plan_eval::refresh(
+                &mut s,
+                &assets,
+                chrono::Utc::now().timestamp_millis(),
+                PLAN_PERIODS_PER_TICK,
+            )?;
+            if o.computed > 0 {
+                tracing::info!(
+                    computed = o.computed,
+                    left = o.pending,
+                    "M&V plans evaluated"
+                );
+            }
+            pending = o.pending > 0;
+        }
+        Ok(pending)
+    })
+    .await??;
+    if purge_due {
+        let now = chrono::Utc::now().timestamp_millis();
+        let ids = writer.call(|s| s.series_ids()).await?;
+        let mut n = 0;
+        for chunk in ids.chunks(PURGE_SERIES_PER_JOB) {
+            let (chunk, retention) = (chunk.to_vec(), retention.clone());
+            n += writer
+                .call(move |s| s.purge_series(&chunk, now, &retention))
+                .await?;
+        }
+        if n > 0 {
+            tracing::info!(rows = n, "retention: old data deleted");
+        }
+    }
+    Ok(pending)
 }

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_agent::config::{DeviceConfig, Parity, Transport};
-use kilowatch_agent::payload::Quality;
 use kilowatch_agent::poll::{Bus, PollError, Poller};
-use kilowatch_agent::profile::{ChannelConfig, Profile, ProfileLibrary};
 use kilowatch_e2e::{bin, f32_words, free_port, scratch, PtyPair, PyDevice};
+use kilowatch_site::config::{DeviceConfig, Parity, Transport};
+use kilowatch_site::payload::Quality;
+use kilowatch_site::profile::{ChannelConfig, Profile, ProfileLibrary};
 use serde_json::json;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -69,7 +69,7 @@ fn device(profile: &str, transport: Transport, unit: u8) -> DeviceConfig {
 }
 
 fn values(
-    readings: &[kilowatch_agent::payload::Reading],
+    readings: &[kilowatch_site::payload::Reading],
 ) -> BTreeMap<String, (Option<f64>, Quality)> {
     readings
         .iter()

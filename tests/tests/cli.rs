@@ -450,3 +450,73 @@ contract_years = 2
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no database"), "{err}");
 }
+
+/// `export` and `enpi` read `--from`/`--to` one way (RFC 3339, plant-local date-time or date)
+/// and offer their own steps; a bad value is a usage error naming the flag.
+#[test]
+fn times_and_steps_are_read_one_way_and_bad_ones_name_the_flag() {
+    let dir = scratch("cli-times");
+    let site = dir.join("site.toml");
+    std::fs::write(&site, GOOD).unwrap();
+    let (site, db) = (site.to_str().unwrap(), dir.join("kw.db"));
+    let db = db.to_str().unwrap();
+    let export = ["export", "--config", site, "--db", db, "--series"];
+    let enpi = ["enpi", "--config", site, "--db", db];
+    let times = [
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-02 08:00",
+        "--step",
+        "1h",
+    ];
+    // The store is empty: the times were read when the series is what is missing.
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &[&export[..], &["plant/incomer/active_power"], &times].concat(),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--series: no series"), "{err}");
+    let (code, out, err) = run("kilowatch-gateway", &[&enpi[..], &times].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("defines no [[assets]]"), "{out}");
+    let bad = [
+        ("--from", "yesterday", "`yesterday` is not a time"),
+        ("--to", "0000-06-01", "use a year from 1 to 9999"),
+    ];
+    for args in [
+        &[&export[..], &["plant/incomer/active_power"]].concat(),
+        &enpi[..].to_vec(),
+    ] {
+        for (flag, value, why) in bad {
+            let (code, _, err) = run("kilowatch-gateway", &[&args[..], &[flag, value]].concat());
+            assert_eq!(code, Some(2), "{flag} {value}: {err}");
+            assert!(
+                err.contains(&format!("{flag}: ")) && err.contains(why),
+                "{err}"
+            );
+        }
+    }
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &[
+            &export[..],
+            &["plant/incomer/active_power", "--step", "1mo"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--step: `1mo`: use 1m, 15m, 1h or 1d"),
+        "{err}"
+    );
+    let (code, _, err) = run(
+        "kilowatch-gateway",
+        &[&enpi[..], &["--step", "1m"]].concat(),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--step: `1m`: use 15m, 1h, 1d or 1mo"),
+        "{err}"
+    );
+}

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use kilowatch_agent::payload::{ReplayReport, ReplayRequest};
 use kilowatch_e2e::{
     bin, free_port, get_text, publish_all, scratch, start_sim, wait_for, Mosquitto, Proc, Received,
     Subscriber,
 };
+use kilowatch_site::payload::{ReplayReport, ReplayRequest};
 
 fn metric(port: u16, name: &str) -> Option<f64> {
     let text = get_text(&format!("http://127.0.0.1:{port}/metrics")).ok()?;

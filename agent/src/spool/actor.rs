@@ -13,7 +13,7 @@ use tokio::sync::{oneshot, watch, Notify};
 
 use super::store::Spool;
 use super::types::{ctx, Record, SpoolConfig, SpoolError, SpoolStats};
-use crate::payload::DevicePoll;
+use kilowatch_site::payload::DevicePoll;
 
 /// An append's outcome with its polls: numbered when it worked, as they were when it did not
 /// (to be retried).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::format::encode;
 use super::segment::{segment_path, Segment, State};
 use super::types::{ctx, SpoolConfig, SpoolError, SpoolStats};
-use crate::payload::{self, DevicePoll};
+use kilowatch_site::payload::{self, DevicePoll};
 
 /// The spool: owned by one thread at a time (the agent runs it behind a
 /// [`SpoolHandle`](super::SpoolHandle)); every method leaves it consistent, even on error.

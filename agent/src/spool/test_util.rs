@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 
 use super::{Record, Spool, SpoolConfig};
-use crate::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
 
 pub(super) fn poll(device: &str, i: i64) -> DevicePoll {
     DevicePoll {

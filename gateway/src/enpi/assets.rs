@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kilowatch_agent::config::{ConfigError, SiteConfig};
+use kilowatch_site::config::{ConfigError, SiteConfig};
 use serde::{Deserialize, Deserializer};
 
 use super::emission::EmissionFactors;
@@ -30,7 +30,7 @@ impl<'de> Deserialize<'de> for SeriesRef {
                 "`{text}` must be `device/quantity`, e.g. `air-header/air_flow`"
             ))
         })?;
-        kilowatch_agent::vocab::quantity(quantity).map_err(serde::de::Error::custom)?;
+        kilowatch_site::vocab::quantity(quantity).map_err(serde::de::Error::custom)?;
         Ok(Self {
             device: device.to_owned(),
             quantity: quantity.to_owned(),

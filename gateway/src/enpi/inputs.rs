@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kilowatch_agent::vocab::{self, Conversion};
+use kilowatch_site::vocab::{self, Conversion};
 
 use super::assets::SeriesRef;
 use crate::rollup::Agg;

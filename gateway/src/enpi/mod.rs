@@ -47,13 +47,16 @@ impl Step {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        Ok(match text {
-            "15m" => Step::Quarter,
-            "1h" => Step::Hour,
-            "1d" => Step::Day,
-            "1mo" | "1M" => Step::Month,
-            _ => return Err(format!("`{text}`: use 15m, 1h, 1d or 1mo")),
-        })
+        use crate::when::Step as S;
+        Ok(
+            match crate::when::step(text, &[S::Quarter, S::Hour, S::Day, S::Month])? {
+                S::Quarter => Step::Quarter,
+                S::Hour => Step::Hour,
+                S::Day => Step::Day,
+                // Minute is not offered.
+                S::Month | S::Minute => Step::Month,
+            },
+        )
     }
 
     /// Most rows one answer may hold.

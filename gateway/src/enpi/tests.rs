@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
-use kilowatch_agent::profile::ProfileLibrary;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+use kilowatch_site::profile::ProfileLibrary;
 
 use super::*;
 use crate::store::{Incoming, StoreSettings};

@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::{data_topic, DevicePoll};
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::{data_topic, DevicePoll};
 
 use crate::store::{DeadLetter, Incoming};
 
@@ -55,7 +55,7 @@ impl Gate {
             seq: u64,
             ts: DateTime<Utc>,
         }
-        if payload.len() > kilowatch_agent::payload::MAX_PAYLOAD_BYTES {
+        if payload.len() > kilowatch_site::payload::MAX_PAYLOAD_BYTES {
             return None;
         }
         let n: Numbered = serde_json::from_slice(payload).ok()?;
@@ -142,7 +142,7 @@ fn cut(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kilowatch_agent::payload::{Quality, Reading, SCHEMA_VERSION};
+    use kilowatch_site::payload::{Quality, Reading, SCHEMA_VERSION};
 
     fn site(cap: u32) -> SiteConfig {
         let toml = format!(
@@ -161,7 +161,7 @@ tcp = "127.0.0.1:502"
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("site.toml");
         std::fs::write(&path, toml).unwrap();
-        SiteConfig::load(&path, &kilowatch_agent::profile::ProfileLibrary::builtin()).unwrap()
+        SiteConfig::load(&path, &kilowatch_site::profile::ProfileLibrary::builtin()).unwrap()
     }
 
     fn poll(site: &str, device: &str) -> Vec<u8> {

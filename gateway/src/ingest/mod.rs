@@ -11,13 +11,12 @@ mod stats;
 mod writer;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::TOPIC_ROOT;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::TOPIC_ROOT;
 use rumqttc::{AsyncClient, Event, Outgoing, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 
@@ -87,24 +86,24 @@ impl Message {
 /// Consumes the site's MQTT stream into the store until `shutdown` completes.
 pub async fn consume(
     config: &SiteConfig,
-    db: PathBuf,
+    store: crate::store::StoreWriter,
     stats: Arc<IngestStats>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // Same broker settings as the agent: credentials and TLS from the site file's [mqtt].
     let connector =
-        kilowatch_agent::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
+        kilowatch_site::mqtt::Connector::new(&config.mqtt, config.gateway_client_id(), None)?;
     let mut opts = connector.v4_options();
     opts.set_manual_acks(true);
     opts.set_max_packet_size(
-        kilowatch_agent::mqtt::MAX_INCOMING_PACKET,
-        kilowatch_agent::mqtt::MAX_OUTGOING_PACKET,
+        kilowatch_site::mqtt::MAX_INCOMING_PACKET,
+        kilowatch_site::mqtt::MAX_OUTGOING_PACKET,
     );
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
     // Unbounded for QoS 1: the broker sends no more than its in-flight window of
     // unacknowledged messages, and we acknowledge only after committing. QoS 0: counted below.
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let mut writer = writer::Writer::open(config, &db, client.clone(), stats.clone())?;
+    let mut writer = writer::Writer::open(config, store, client.clone(), stats.clone()).await?;
     let qos0_queued = writer.qos0_queued.clone();
 
     let topics = Topics::for_site(config);

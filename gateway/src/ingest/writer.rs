@@ -2,21 +2,20 @@
 //! refuses, acknowledges after the commit, tracks each device's poll numbering and asks agents
 //! for the polls that never arrived.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::payload::{replay_request_topic, ReplayReport, ReplayRequest};
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::payload::{replay_request_topic, ReplayReport, ReplayRequest};
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
 
 use super::classify::{dead_letter, Gate};
 use super::sequence::Sequences;
 use super::{IngestStats, Message};
-use crate::store::{Incoming, Store, StoreError, WriteStats};
+use crate::store::{Incoming, Store, StoreError, StoreWriter, WriteStats};
 
 /// Holes are asked for only after this long: polls of one device may arrive out of order
 /// after a reconnect (the agent re-sends its unacknowledged backlog beside live polls).
@@ -25,7 +24,7 @@ const GRACE_MS: i64 = 5_000;
 const ASK_EVERY_MS: i64 = 15_000;
 
 pub(crate) struct Writer {
-    store: Store,
+    store: StoreWriter,
     gate: Gate,
     sequences: Sequences,
     client: AsyncClient,
@@ -39,18 +38,19 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn open(
+    /// The ingest sink writing through `store` (opened with the site's settings).
+    pub async fn open(
         config: &SiteConfig,
-        db: &Path,
+        store: StoreWriter,
         client: AsyncClient,
         stats: Arc<IngestStats>,
     ) -> anyhow::Result<Self> {
-        let store = Store::open(db)?.with_settings(crate::store::StoreSettings::for_site(
-            config,
-            &kilowatch_agent::profile::ProfileLibrary::builtin(),
-        ));
-        let gate = Gate::new(config, store.devices(&config.site.id)?);
-        let sequences = Sequences::restore(store.sequences()?);
+        let site = config.site.id.clone();
+        let (devices, sequences) = store
+            .call(move |s| Ok((s.devices(&site)?, s.sequences()?)))
+            .await?;
+        let gate = Gate::new(config, devices);
+        let sequences = Sequences::restore(sequences);
         *stats.sequences.lock().unwrap_or_else(|p| p.into_inner()) = sequences.snapshot();
         Ok(Self {
             store,
@@ -81,14 +81,18 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    self.take(messages).await;
+                    if let Err(e) = self.take(messages).await {
+                        // Nothing acknowledged: the broker delivers it again to the next run.
+                        tracing::error!("ingest stopped: {e}");
+                        return;
+                    }
                 }
                 _ = tick.tick(), if repair => self.ask_for_holes(),
             }
         }
     }
 
-    async fn take(&mut self, messages: Vec<Message>) {
+    async fn take(&mut self, messages: Vec<Message>) -> Result<(), StoreError> {
         let now = Utc::now();
         let mut batch = Vec::with_capacity(messages.len());
         // Per data message: the device numbering it carries, if it is one of the site's polls.
@@ -118,7 +122,7 @@ impl Writer {
                 tracing::warn!(topic = %d.topic, size = d.size, "rejected message: {}", d.reason);
             }
         }
-        let (written, batch) = self.commit(batch).await;
+        let (written, batch) = self.commit(batch).await?;
         self.stats
             .messages
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -145,31 +149,44 @@ impl Writer {
             for p in reports {
                 self.report(&p.topic, &p.payload);
             }
-            self.save_sequences();
+            self.save_sequences().await;
         }
         for m in &messages {
             if let Err(e) = self.client.ack(m.publish()).await {
                 tracing::warn!("cannot acknowledge message: {e}");
             }
         }
+        Ok(())
     }
 
-    /// Commits `batch`, retrying while the store fails; returns what was written (a message the
-    /// store refused on its own is replaced by its dead letter).
-    async fn commit(&mut self, mut batch: Vec<Incoming>) -> (WriteStats, Vec<Incoming>) {
+    /// Commits `batch` on the writer thread, retrying while the store fails; returns what was
+    /// written (a message the store refused on its own is replaced by its dead letter). Fails
+    /// only when the writer is gone.
+    async fn commit(
+        &mut self,
+        mut batch: Vec<Incoming>,
+    ) -> Result<(WriteStats, Vec<Incoming>), StoreError> {
         let mut attempt = 0u32;
         // With a batch the store refused for its content: items written one by one so far.
         let mut isolated: Option<(usize, WriteStats)> = None;
         loop {
-            let result = match isolated.as_mut() {
-                None => tokio::task::block_in_place(|| self.store.write(&batch)),
+            let (back, result) = match isolated {
+                None => self.store.call_with(batch, |s, b| s.write(b)).await?,
                 Some((done, stats)) => {
-                    let r = tokio::task::block_in_place(|| self.isolate(&mut batch, done, stats));
-                    r.map(|()| *stats)
+                    let poison = self.stats.clone();
+                    let ((b, done, stats), r) = self
+                        .store
+                        .call_with((batch, done, stats), move |s, (b, done, stats)| {
+                            isolate(s, &poison, b, done, stats)
+                        })
+                        .await?;
+                    isolated = Some((done, stats));
+                    ((b), r.map(|()| stats))
                 }
             };
+            batch = back;
             let e = match result {
-                Ok(w) => return (w, batch),
+                Ok(w) => return Ok((w, batch)),
                 Err(e) => e,
             };
             self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
@@ -185,52 +202,12 @@ impl Writer {
         }
     }
 
-    /// Writes `batch[*done..]` one message at a time; a message the store refuses for what it
-    /// is (not for a busy, full or failing database) is replaced by its dead letter. Stops at a
-    /// failure of the database, to be resumed from `done`.
-    fn isolate(
-        &mut self,
-        batch: &mut [Incoming],
-        done: &mut usize,
-        stats: &mut WriteStats,
-    ) -> Result<(), StoreError> {
-        while let Some(item) = batch.get_mut(*done) {
-            let written = match self.store.write(std::slice::from_ref(item)) {
-                Ok(w) => w,
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    let (topic, body) = match item {
-                        Incoming::Poll(p) => (
-                            kilowatch_agent::payload::data_topic(&p.site, &p.device),
-                            p.to_json(),
-                        ),
-                        Incoming::Dead(d) => (d.topic.clone(), d.payload.clone()),
-                    };
-                    tracing::error!(%topic, "the store refused a message: {e}; dead-lettered");
-                    self.stats.poison.fetch_add(1, Ordering::Relaxed);
-                    *item = Incoming::Dead(dead_letter(
-                        &topic,
-                        &body,
-                        format!("the store refused it: {e}"),
-                        Utc::now(),
-                    ));
-                    self.store.write(std::slice::from_ref(item))?
-                }
-            };
-            stats.polls += written.polls;
-            stats.samples += written.samples;
-            stats.dead += written.dead;
-            *done += 1;
-        }
-        Ok(())
-    }
-
-    fn save_sequences(&mut self) {
+    async fn save_sequences(&mut self) {
         let rows = self.sequences.take_dirty();
         if rows.is_empty() {
             return;
         }
-        if let Err(e) = tokio::task::block_in_place(|| self.store.save_sequences(&rows)) {
+        if let Err(e) = self.store.call(move |s| s.save_sequences(&rows)).await {
             // Not fatal: a gateway restarted from older state asks for polls it has, and the
             // upsert makes their replay harmless.
             tracing::warn!("cannot save poll-numbering state: {e}");
@@ -246,8 +223,7 @@ impl Writer {
     fn report(&mut self, topic: &str, payload: &[u8]) {
         let report = match ReplayReport::parse(payload) {
             Ok(r)
-                if topic
-                    == kilowatch_agent::payload::replay_report_topic(&self.site, &r.device) =>
+                if topic == kilowatch_site::payload::replay_report_topic(&self.site, &r.device) =>
             {
                 r
             }
@@ -298,4 +274,45 @@ impl Writer {
             }
         }
     }
+}
+
+/// Writes `batch[*done..]` one message at a time; a message the store refuses for what it
+/// is (not for a busy, full or failing database) is replaced by its dead letter. Stops at a
+/// failure of the database, to be resumed from `done`.
+fn isolate(
+    store: &mut Store,
+    ingest: &IngestStats,
+    batch: &mut [Incoming],
+    done: &mut usize,
+    stats: &mut WriteStats,
+) -> Result<(), StoreError> {
+    while let Some(item) = batch.get_mut(*done) {
+        let written = match store.write(std::slice::from_ref(item)) {
+            Ok(w) => w,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                let (topic, body) = match item {
+                    Incoming::Poll(p) => (
+                        kilowatch_site::payload::data_topic(&p.site, &p.device),
+                        p.to_json(),
+                    ),
+                    Incoming::Dead(d) => (d.topic.clone(), d.payload.clone()),
+                };
+                tracing::error!(%topic, "the store refused a message: {e}; dead-lettered");
+                ingest.poison.fetch_add(1, Ordering::Relaxed);
+                *item = Incoming::Dead(dead_letter(
+                    &topic,
+                    &body,
+                    format!("the store refused it: {e}"),
+                    Utc::now(),
+                ));
+                store.write(std::slice::from_ref(item))?
+            }
+        };
+        stats.polls += written.polls;
+        stats.samples += written.samples;
+        stats.dead += written.dead;
+        *done += 1;
+    }
+    Ok(())
 }

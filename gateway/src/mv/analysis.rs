@@ -12,7 +12,7 @@ use super::report::{
 };
 use super::savings::{cusum, uncertainty, Adjustment, Uncertainty};
 use super::select::select;
-use super::verdict::{judge, Evidence};
+use super::verdict::Evidence;
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -217,8 +217,6 @@ pub(crate) fn run(
     let actual: f64 = rep.energy.iter().sum();
     let adjusted_total: f64 = adjusted.iter().sum();
     let predicted_total: f64 = predicted.iter().sum();
-    let avoided = adjusted_total - actual;
-    let percent = (adjusted_total != 0.0).then(|| 100.0 * avoided / adjusted_total);
     let base_u = uncertainty(
         o.cv_rmse,
         o.n,
@@ -251,26 +249,9 @@ pub(crate) fn run(
     if let Some(p) = &placebo {
         evidence.placebo = p.finding();
     }
-    let verdict = judge(avoided, percent, u.as_ref(), &req.energy_unit, &evidence);
-    let fsu = |x: f64| (avoided != 0.0).then(|| 100.0 * x / avoided.abs());
-    let senpi = (adjusted_total > 0.0).then(|| actual / adjusted_total);
-    let savings = SavingsReport {
-        avoided,
-        percent,
-        uncertainty_68: u.map(|u| u.at_68),
-        uncertainty_90: u.map(|u| u.at_90),
-        fsu_68: u.and_then(|u| fsu(u.at_68)),
-        fsu_90: u.and_then(|u| fsu(u.at_90)),
-        effective_n: u.map(|u| u.effective_n),
-        extrapolation_uncertainty_90: extra_90.map(|e| e.0),
-        extrapolated_periods: x.outside.iter().filter(|o| **o).count(),
-        verified: verdict.verified,
-        status: verdict.status,
-        verdict: verdict.text,
-        reasons: verdict.reasons,
-        senpi,
-        improvement_percent: senpi.map(|s| 100.0 * (1.0 - s)),
-    };
+    let mut savings = SavingsReport::judged(adjusted_total, actual, u, &req.energy_unit, &evidence);
+    savings.extrapolation_uncertainty_90 = extra_90.map(|e| e.0);
+    savings.extrapolated_periods = x.outside.iter().filter(|o| **o).count();
     let monthly = monthly(&rep, &adjusted, zone);
 
     // Series for charts: baseline fit then reporting, with CUSUM across both.

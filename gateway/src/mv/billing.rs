@@ -15,7 +15,7 @@ use super::model::TempUnit;
 use super::report::{Named, SavingsReport};
 use super::savings::uncertainty;
 use super::select::Candidate;
-use super::verdict::{judge, Evidence};
+use super::verdict::Evidence;
 
 pub const SCHEMA: &str = "kilowatch-mv-billing/1";
 
@@ -249,30 +249,9 @@ pub fn analyse_bills(
         predicted_total += f * p.days;
     }
     let actual: f64 = rp.iter().map(|p| p.upd * p.days).sum();
-    let avoided = predicted_total - actual;
-    let percent = (predicted_total != 0.0).then(|| 100.0 * avoided / predicted_total);
     let u = uncertainty(m.cv_rmse, m.n, m.params, m.rho, rp.len(), predicted_total);
     let evidence = evidence(&m, &bp, &rp, req.temp_unit, !temps.is_empty());
-    let v = judge(avoided, percent, u.as_ref(), &req.energy_unit, &evidence);
-    let fsu = |x: f64| (avoided != 0.0).then(|| 100.0 * x / avoided.abs());
-    let senpi = (predicted_total > 0.0).then(|| actual / predicted_total);
-    let savings = SavingsReport {
-        avoided,
-        percent,
-        uncertainty_68: u.map(|u| u.at_68),
-        uncertainty_90: u.map(|u| u.at_90),
-        fsu_68: u.and_then(|u| fsu(u.at_68)),
-        fsu_90: u.and_then(|u| fsu(u.at_90)),
-        effective_n: u.map(|u| u.effective_n),
-        extrapolation_uncertainty_90: None,
-        extrapolated_periods: 0,
-        verified: v.verified,
-        status: v.status,
-        verdict: v.text,
-        reasons: v.reasons,
-        senpi,
-        improvement_percent: senpi.map(|s| 100.0 * (1.0 - s)),
-    };
+    let savings = SavingsReport::judged(predicted_total, actual, u, &req.energy_unit, &evidence);
     let period = |(from, to): (i64, i64), ps: &[Period], expected: usize| BillPeriodReport {
         from: zone.format(from),
         to: zone.format(to),

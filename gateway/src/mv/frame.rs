@@ -9,6 +9,9 @@ use chrono::{
 };
 use serde::Serialize;
 
+/// An instant with an offset: RFC 3339, or ISO 8601 with `-0600`. Returns the offset too.
+pub use crate::when::offset_instant as parse_instant;
+
 /// The time zone dates and periods are read in: a named zone or a fixed UTC offset (CSV rows
 /// that carry `-0600`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -340,52 +343,11 @@ pub fn aggregate(raw: &Raw, g: Granularity, from: i64, to: i64) -> Result<Frame,
 
 /// A range given as `FROM..TO`: dates (both days included, local) or RFC 3339 instants.
 pub fn parse_range(text: &str, zone: Zone) -> Result<(i64, i64), String> {
-    let (a, b) = text.split_once("..").ok_or_else(|| {
-        format!("`{text}` is not a range: write FROM..TO, e.g. 2026-01-01..2026-06-30")
-    })?;
-    let from = parse_bound(a, zone, false)?;
-    let to = parse_bound(b, zone, true)?;
-    if to <= from {
-        return Err(format!("`{text}`: the end is not after the start"));
-    }
-    Ok((from, to))
-}
-
-fn parse_bound(text: &str, zone: Zone, end: bool) -> Result<i64, String> {
-    let t = text.trim();
-    // Years 1-9999, as RFC 3339 has them: period arithmetic stays far from chrono's limits.
-    let in_range = |d: NaiveDate| {
-        (1..=9999)
-            .contains(&d.year())
-            .then_some(d)
-            .ok_or_else(|| format!("`{t}`: use a year from 1 to 9999"))
-    };
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let d = in_range(d)?;
-        // The day after 9999-12-31 still exists for chrono.
-        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-        return Ok(zone.instant(d.and_time(Default::default())));
-    }
-    let (ms, _) = parse_instant(t)
-        .ok_or_else(|| format!("`{t}` is not a date (2026-01-31) or an RFC 3339 time"))?;
-    in_range(zone.date(ms))?;
-    Ok(ms)
-}
-
-/// An instant with an offset: RFC 3339, or ISO 8601 with `-0600`. Returns the offset too.
-pub fn parse_instant(t: &str) -> Option<(i64, FixedOffset)> {
-    DateTime::parse_from_rfc3339(t)
-        .ok()
-        .or_else(|| {
-            [
-                "%Y-%m-%dT%H:%M:%S%z",
-                "%Y-%m-%d %H:%M:%S%z",
-                "%Y-%m-%dT%H:%M%z",
-            ]
-            .iter()
-            .find_map(|f| DateTime::parse_from_str(t, f).ok())
-        })
-        .map(|d| (d.timestamp_millis(), *d.offset()))
+    crate::when::date_range(
+        text,
+        |d| zone.instant(d.and_time(Default::default())),
+        |ms| zone.date(ms),
+    )
 }
 
 #[cfg(test)]

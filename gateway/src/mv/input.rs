@@ -164,7 +164,7 @@ fn series_ref(text: &str, flag: &str) -> Result<SeriesRef, String> {
     let (device, quantity) = text.split_once('/').ok_or_else(|| {
         format!("{flag} `{text}`: write device/quantity, e.g. weather/outdoor_temp")
     })?;
-    kilowatch_agent::vocab::quantity(quantity).map_err(|e| format!("{flag} `{text}`: {e}"))?;
+    kilowatch_site::vocab::quantity(quantity).map_err(|e| format!("{flag} `{text}`: {e}"))?;
     Ok(SeriesRef {
         device: device.to_owned(),
         quantity: quantity.to_owned(),
@@ -225,10 +225,10 @@ pub fn read_store(
     }
     for v in &q.vars {
         let r = series_ref(v, "--var")?;
-        let kind = kilowatch_agent::vocab::quantity(&r.quantity)
+        let kind = kilowatch_site::vocab::quantity(&r.quantity)
             .map(|x| x.kind)
             .map_err(|e| e.to_string())?;
-        let agg = if kind == kilowatch_agent::vocab::Kind::Counter {
+        let agg = if kind == kilowatch_site::vocab::Kind::Counter {
             VarAgg::Sum
         } else {
             VarAgg::Mean

@@ -14,7 +14,7 @@
 //! ```
 
 use chrono::{Datelike, Months, NaiveDate, NaiveTime};
-use kilowatch_agent::config::{ConfigError, SiteConfig};
+use kilowatch_site::config::{ConfigError, SiteConfig};
 use serde::Deserialize;
 
 use super::frame::{parse_range, Granularity, Zone};
@@ -131,7 +131,7 @@ fn check_series(text: &str) -> Result<(), String> {
     let (_, quantity) = text
         .split_once('/')
         .ok_or_else(|| format!("`{text}`: write device/quantity, e.g. weather/outdoor_temp"))?;
-    kilowatch_agent::vocab::quantity(quantity)
+    kilowatch_site::vocab::quantity(quantity)
         .map(|_| ())
         .map_err(|e| format!("`{text}`: {e}"))
 }

@@ -1,8 +1,8 @@
 //! M&V plans: config errors naming file and key; billing months; evaluation of two contract
 //! years on a real SQLite store with known savings, and reuse of stored results.
 
-use kilowatch_agent::config::SiteConfig;
-use kilowatch_agent::profile::ProfileLibrary;
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::profile::ProfileLibrary;
 
 use crate::enpi::Assets;
 use crate::mv::guarantee::{normal_cdf, plan_status};

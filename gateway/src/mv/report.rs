@@ -5,8 +5,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::frame::{Granularity, MonthCoverage};
-use super::savings::Adjustment;
+use super::savings::{Adjustment, Uncertainty};
 use super::select::Candidate;
+use super::verdict::{judge, Evidence};
 
 pub const SCHEMA: &str = "kilowatch-mv/1";
 
@@ -104,6 +105,41 @@ pub struct SavingsReport {
     /// Actual ÷ adjusted baseline, and the improvement 1 − SEnPI in percent.
     pub senpi: Option<f64>,
     pub improvement_percent: Option<f64>,
+}
+
+impl SavingsReport {
+    /// Avoided energy = adjusted baseline − actual, its uncertainty and the verdict on the
+    /// evidence (interval data and bills share it).
+    pub fn judged(
+        adjusted: f64,
+        actual: f64,
+        u: Option<Uncertainty>,
+        unit: &str,
+        evidence: &Evidence,
+    ) -> Self {
+        let avoided = adjusted - actual;
+        let percent = (adjusted != 0.0).then(|| 100.0 * avoided / adjusted);
+        let v = judge(avoided, percent, u.as_ref(), unit, evidence);
+        let fsu = |x: f64| (avoided != 0.0).then(|| 100.0 * x / avoided.abs());
+        let senpi = (adjusted > 0.0).then(|| actual / adjusted);
+        Self {
+            avoided,
+            percent,
+            uncertainty_68: u.map(|u| u.at_68),
+            uncertainty_90: u.map(|u| u.at_90),
+            fsu_68: u.and_then(|u| fsu(u.at_68)),
+            fsu_90: u.and_then(|u| fsu(u.at_90)),
+            effective_n: u.map(|u| u.effective_n),
+            extrapolation_uncertainty_90: None,
+            extrapolated_periods: 0,
+            verified: v.verified,
+            status: v.status,
+            verdict: v.text,
+            reasons: v.reasons,
+            senpi,
+            improvement_percent: senpi.map(|s| 100.0 * (1.0 - s)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -126,7 +126,7 @@ pub fn select(
         match fit_form(spec, d, y) {
             Ok(m) => {
                 let mut c = row(&m);
-                if m.form != Form::Mean || m.spec != Spec::plain(Form::Mean) {
+                if m.spec != Spec::plain(Form::Mean) {
                     let p = partial_f((sst, 1), (m.ols.sse, m.ols.k), m.ols.n, m.ols.rho);
                     if p >= 0.1 {
                         c.qualified = false;

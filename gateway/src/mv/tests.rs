@@ -313,8 +313,8 @@ fn html_report_is_self_contained_with_four_charts() {
 fn simulator_retrofit_savings_are_recovered_from_the_store() {
     use crate::enpi::Assets;
     use crate::store::{Store, StoreSettings};
-    use kilowatch_agent::config::SiteConfig;
-    use kilowatch_agent::profile::ProfileLibrary;
+    use kilowatch_site::config::SiteConfig;
+    use kilowatch_site::profile::ProfileLibrary;
 
     let text = crate::DEMO_SITE
         .replace("date = \"2026-10-15\"", "date = \"2026-07-25\"")

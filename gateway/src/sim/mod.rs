@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kilowatch_agent::config::{parse_duration, ConfigError, DeviceConfig, SiteConfig};
-use kilowatch_agent::profile::{Profile, ProfileLibrary, Table};
+use kilowatch_site::config::{parse_duration, ConfigError, DeviceConfig, SiteConfig};
+use kilowatch_site::profile::{Profile, ProfileLibrary, Table};
 use tokio::net::TcpListener;
 use tokio_modbus::server::tcp::{accept_tcp_connection, Server};
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};

@@ -3,7 +3,8 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::conn::Store;
+use super::error::StoreError;
 
 /// One stored result.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +155,9 @@ mod tests {
         .unwrap();
         drop(conn);
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.meta("schema_version").unwrap().as_deref(), Some("5"));
+        // Migrated to the current version (v6 added the counters).
+        let current = super::super::schema::SCHEMA_VERSION.to_string();
+        assert_eq!(s.meta("schema_version").unwrap(), Some(current));
         s.put_mv_results(&[row(0, "a"), row(10, "a")]).unwrap();
         s.put_mv_results(&[row(10, "b")]).unwrap();
         let rows = s.mv_results("p").unwrap();

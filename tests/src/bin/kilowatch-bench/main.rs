@@ -11,12 +11,15 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use kilowatch_agent::config::SiteConfig;
 use kilowatch_agent::plan::ReadBlock;
-use kilowatch_agent::profile::{ProfileLibrary, Table};
+use kilowatch_site::config::SiteConfig;
+use kilowatch_site::profile::{ProfileLibrary, Table};
 use serde_json::json;
 
+mod api;
+mod api_load;
 mod fault;
+mod mv_demo;
 
 const USAGE: &str = "\
 kilowatch-bench: measured benchmarks for kilowatch (release build recommended)
@@ -51,6 +54,18 @@ USAGE:
       (a tmpfs: needs root), a default-settings mosquitto with the gateway down 60 s, poison
       messages. Prints polls made, stored, lost, duplicated, repaired and recovery time; exits
       1 if any fault lost a reading.
+  kilowatch-bench mv-demo-data --out DIR
+      Backfills 90 days of the demo plant with both retrofits on 2026-07-25 and writes
+      hourly.csv, daily.csv (energy per asset, outdoor temperature, production), truth.csv
+      (energy saved per day and measure) and meta.json (periods, holidays, kilowatch's results
+      from the store) for tests/bench/mv_compare.py.
+  kilowatch-bench api-suite [--clients 200] [--duration 20s] [--series demo,20000] [--rate 50000]
+                            [--history 365d]
+      The HTTP API under load: the demo plant's history prefilled (a year by default), the
+      real gateway behind mosquitto, RATE readings/s published for DURATION alone, then again
+      while CLIENTS concurrent clients call /api/v1/query (a year at 1 h), /latest and /health.
+      Once per catalogue: the demo's devices, and N series (synthetic SDM630s added). Prints
+      p50/p99 latency and requests/s per endpoint, ingest kept, and the gateway's RSS.
 ";
 
 fn main() -> ExitCode {
@@ -64,6 +79,8 @@ fn main() -> ExitCode {
         Some("enpi-suite") => enpi_suite(&args[1..]),
         Some("mv-suite") => mv_suite(&args[1..]),
         Some("fault-suite") => fault::fault_suite(&args[1..]),
+        Some("mv-demo-data") => mv_demo::mv_demo_data(&args[1..]),
+        Some("api-suite") => api::api_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -501,7 +518,7 @@ fn publish_suite(args: &[String]) -> anyhow::Result<()> {
 /// Makes SDM630-sized polls (22 quantities, as the agent publishes them) on demand, so both
 /// engines pay the same to produce them and neither holds them all in memory.
 struct PollSource {
-    template: kilowatch_agent::payload::DevicePoll,
+    template: kilowatch_site::payload::DevicePoll,
 }
 
 impl PollSource {
@@ -510,7 +527,7 @@ impl PollSource {
             template: sample_poll(0),
         }
     }
-    fn make(&self, i: u64) -> kilowatch_agent::payload::DevicePoll {
+    fn make(&self, i: u64) -> kilowatch_site::payload::DevicePoll {
         let mut p = self.template.clone();
         p.device = format!("m{:03}", i % 200);
         p.ts = chrono::Utc::now();
@@ -521,8 +538,8 @@ impl PollSource {
     }
 }
 
-fn sample_poll(i: u64) -> kilowatch_agent::payload::DevicePoll {
-    use kilowatch_agent::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+fn sample_poll(i: u64) -> kilowatch_site::payload::DevicePoll {
+    use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
     let profiles = ProfileLibrary::builtin();
     let profile = profiles.get("eastron-sdm630").expect("built-in profile");
     DevicePoll {
@@ -538,7 +555,7 @@ fn sample_poll(i: u64) -> kilowatch_agent::payload::DevicePoll {
             .map(|(k, r)| Reading {
                 quantity: r.quantity.clone().into(),
                 value: Some(230.0 + k as f64 * 1.5 + (i % 7) as f64 * 0.1),
-                unit: kilowatch_agent::vocab::quantity(&r.quantity)
+                unit: kilowatch_site::vocab::quantity(&r.quantity)
                     .expect("known")
                     .unit
                     .into(),
@@ -602,7 +619,7 @@ async fn bare_publish(port: u16, polls: &PollSource, n: u64) -> anyhow::Result<(
     for i in 0..n {
         let mut p = polls.make(i);
         p.seq = i + 1;
-        let topic = kilowatch_agent::payload::data_topic(&p.site, &p.device);
+        let topic = kilowatch_site::payload::data_topic(&p.site, &p.device);
         client
             .publish(topic, QoS::AtLeastOnce, false, p.to_json())
             .await?;
@@ -613,10 +630,10 @@ async fn bare_publish(port: u16, polls: &PollSource, n: u64) -> anyhow::Result<(
 /// The agent's own store-and-forward path: spool writer (batched appends, fsync per batch when
 /// on) and the publisher with its PUBACK-tracked window; done when every reading is acked.
 async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> anyhow::Result<()> {
-    use kilowatch_agent::config::MqttConfig;
     use kilowatch_agent::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
-    use kilowatch_agent::mqtt::Connector;
     use kilowatch_agent::spool::{SpoolConfig, SpoolHandle};
+    use kilowatch_site::config::MqttConfig;
+    use kilowatch_site::mqtt::Connector;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("kilowatch-bench-spool-{}", std::process::id()));
@@ -797,7 +814,7 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
     // The polls: 200 meters × SDM630 (22 quantities), one second apart, already serialised.
     let source = PollSource::new();
     let t0 = chrono::Utc::now() - chrono::Duration::seconds(polls as i64 / 200 + 10);
-    let made: Vec<kilowatch_agent::payload::DevicePoll> = (0..polls)
+    let made: Vec<kilowatch_site::payload::DevicePoll> = (0..polls)
         .map(|i| {
             let mut p = source.make(i);
             p.site = "bench".into();
@@ -810,7 +827,7 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
         .iter()
         .map(|p| {
             (
-                kilowatch_agent::payload::data_topic(&p.site, &p.device),
+                kilowatch_site::payload::data_topic(&p.site, &p.device),
                 p.to_json(),
             )
         })
@@ -881,7 +898,7 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
     if !chunk.is_empty() {
         lines.push(chunk);
     }
-    let cfg: kilowatch_agent::config::InfluxConfig = toml::from_str(&format!(
+    let cfg: kilowatch_site::config::InfluxConfig = toml::from_str(&format!(
         "url = \"http://127.0.0.1:{ix_port}\"\ndatabase = \"raw\""
     ))?;
     let writer = kilowatch_gateway::influx::Writer::new(&cfg)?;

@@ -420,7 +420,7 @@ fn scale(raw: f64, scale: f64) -> f64 {
 /// Built-in profiles, compiled into the binary.
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../profiles/", $name, ".toml")))),*]
+        &[$(($name, include_str!(concat!("../../profiles/", $name, ".toml")))),*]
     };
 }
 const BUILTIN: &[(&str, &str)] = builtin!(

@@ -1,0 +1,126 @@
+//! The commands of `kilowatch-gateway`, one module each, and the arguments they share.
+
+mod args;
+mod demo;
+mod enpi;
+mod export;
+mod import;
+mod mv;
+mod mv_bills;
+mod mv_plan;
+mod run;
+mod simulate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kilowatch_gateway::csvio::CsvError;
+use kilowatch_gateway::http::BindError;
+use kilowatch_site::config::ConfigError;
+
+use args::Usage;
+
+/// kilowatch gateway: receives meter readings over MQTT, stores them (SQLite), and serves the
+/// HTTP API and live dashboard. `demo` runs a complete simulated plant in one command.
+#[derive(Parser)]
+#[command(name = "kilowatch-gateway", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the whole stack on a simulated plant: device simulators, an embedded MQTT broker,
+    /// the agent and the gateway, in one process. Needs no configuration.
+    Demo(demo::DemoArgs),
+    /// Run the gateway for a site: subscribe to the broker, store readings, serve the API.
+    Run(run::RunArgs),
+    /// Import readings from a CSV file (production log, utility bill, another system) into the
+    /// site's database. Columns: ts,device,quantity,value[,unit][,site]; `ts` in RFC 3339 or
+    /// plant-local `2026-03-01 08:00`. Importing the same file twice changes nothing.
+    Import(import::ImportArgs),
+    /// Export one series as CSV (to stdout or --out): raw samples, or rollups with --step.
+    Export(export::ExportArgs),
+    /// Energy-performance indicators of an asset from the site file's `[[assets]]`: compressor
+    /// specific power, loaded %, leakage %; chiller kW/TR, COP, IPLV-style part load; plant kWh,
+    /// SEC, demand against contract, load factor, power factor, time-of-use cost, CO2e.
+    /// Without --asset, lists the assets and their indicators.
+    ///
+    /// Example: kilowatch-gateway enpi --config site.toml --asset compressed-air
+    ///          --from 2026-10-01 --to 2026-11-01 --step 1d --csv > air.csv
+    Enpi(enpi::EnpiArgs),
+    /// Verify savings of a retrofit (IPMVP Option B or C, ASHRAE Guideline 14): fit a baseline
+    /// model on the baseline period (mean, production, temperature change-point, CalTRACK
+    /// degree-day, day-type and season terms, time-of-week models with occupancy; a more
+    /// complex model wins only when the partial F test says it fits significantly better),
+    /// predict what the plant would have used in the reporting period, and report the avoided
+    /// energy with its uncertainty. "Verified" only when the model is valid, the reporting
+    /// conditions lie inside the baseline's, the data suffice and the 90 % interval excludes
+    /// zero; otherwise the verdict names each reason. --placebo adds a back-test on the
+    /// baseline: the share of no-savings windows called verified (the false-positive rate).
+    ///
+    /// From the store:  kilowatch-gateway mv --config site.toml --asset chiller
+    ///                    --baseline 2026-06-10..2026-07-24 --reporting 2026-07-25..2026-09-07
+    ///                    --html chiller-savings.html
+    /// From a CSV file: kilowatch-gateway mv --csv meter.csv --time time --energy kwh
+    ///                    --temp oat --temp-unit F --baseline 2016-01-01..2016-12-31
+    ///                    --reporting 2017-01-01..2017-06-30 --json
+    #[command(verbatim_doc_comment)]
+    Mv(Box<mv::MvArgs>),
+    /// Evaluate the site's M&V plans (`[[mv_plans]]`: a baseline, a reporting start, a savings
+    /// guarantee per contract year) on the store now: every completed billing month and its
+    /// contract year to date (results already stored for unchanged data are reused), then
+    /// print each contract year's savings against the guarantee and the confidence it is met.
+    ///
+    /// Example: kilowatch-gateway mv-plan --config site.toml --plan chiller-retrofit
+    ///            --html chiller-guarantee.html
+    #[command(verbatim_doc_comment)]
+    MvPlan(mv_plan::MvPlanArgs),
+    /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
+    /// the addresses the file gives, until stopped.
+    Simulate(simulate::SimulateArgs),
+}
+
+impl Command {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Demo(a) => demo::run(a).await,
+            Command::Run(a) => run::run(a).await,
+            Command::Import(a) => blocking(move || import::run(a)).await,
+            Command::Export(a) => blocking(move || export::run(a)).await,
+            Command::Enpi(a) => blocking(move || enpi::run(a)).await,
+            Command::Mv(a) => blocking(move || mv::run(*a)).await,
+            Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
+            Command::Simulate(a) => simulate::run(a).await,
+        }
+    }
+}
+
+/// The one-shot commands read and write SQLite and fit models: blocking work, run on the
+/// runtime's blocking pool rather than on an async worker.
+async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| anyhow::anyhow!("the command stopped: {e}"))?
+}
+
+/// Configuration and usage errors exit with 2, everything else with 1.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.is::<ConfigError>()
+                || e.is::<BindError>()
+                || e.is::<CsvError>()
+                || e.is::<Usage>() =>
+        {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

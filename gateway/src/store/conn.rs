@@ -1,0 +1,70 @@
+//! The store: one SQLite connection, the series id cache and the site settings.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::error::StoreError;
+use super::schema;
+use super::settings::StoreSettings;
+
+pub struct Store {
+    pub(super) conn: Connection,
+    /// (site, device, quantity) → series id, for the writes.
+    pub(super) series: HashMap<(String, String, String), i64>,
+    pub(super) settings: StoreSettings,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        // WAL: readers (the HTTP API) never block the writer. NORMAL sync is durable across
+        // process crashes; an OS crash may lose the last transactions, which the agent's
+        // at-least-once delivery replays because acks follow commits.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .map_err(open_err)?;
+        schema::migrate(&conn).map_err(open_err)?;
+        Ok(Self {
+            conn,
+            series: HashMap::new(),
+            settings: StoreSettings::default(),
+        })
+    }
+
+    /// Opens a read-only connection to a database a writer has already opened (and so
+    /// created and migrated): for the API's and the CLI's queries.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        Ok(Self {
+            conn,
+            series: HashMap::new(),
+            settings: StoreSettings::default(),
+        })
+    }
+
+    /// Sets the site knowledge rollups need (time zone, gap limit, counter wraps, assets).
+    pub fn with_settings(mut self, settings: StoreSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+}

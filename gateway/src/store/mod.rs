@@ -1,0 +1,39 @@
+//! Sink stage: the embedded time-series store (SQLite, WAL).
+//!
+//! Samples are keyed by (series, ts) in a `WITHOUT ROWID` table, and written with an upsert, so
+//! a reading delivered twice (MQTT at-least-once, replay after an outage) is stored once.
+//!
+//! [`Store`] is one connection; its methods are grouped by concern in the files below
+//! (schema, samples, rollups, outbox, bulk, catalogue, queries, retention, meta, enpi,
+//! health). In the service one writer thread owns the write connection ([`StoreWriter`]) and a
+//! few read-only connections serve queries ([`Readers`]).
+
+mod bulk;
+mod catalogue;
+mod conn;
+mod enpi;
+mod error;
+mod health;
+mod meta;
+mod mv_results;
+mod outbox;
+mod queries;
+mod readers;
+mod retention;
+mod rollups;
+mod samples;
+mod schema;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+pub use catalogue::SeriesInfo;
+pub use conn::Store;
+pub use error::StoreError;
+pub use mv_results::MvResultRow;
+pub use queries::{EnergyPoint, EnergySource, Latest, Point};
+pub use readers::Readers;
+pub use samples::{DeadLetter, Incoming, WriteStats, DEAD_LETTER_ROWS};
+pub use settings::StoreSettings;
+pub use writer::StoreWriter;

@@ -1,0 +1,214 @@
+//! The rollup engine: changed 1-minute buckets are recomputed from the samples, and the
+//! 15-minute, hourly and daily buckets above them from the level below.
+//!
+//! One refresh, in one transaction: take a batch of dirty minutes, add the minutes whose
+//! first increment they change, recompute those minutes, then each coarser level from the one
+//! below, and clear the batch.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kilowatch_site::vocab::Kind;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::catalogue::kind_of;
+use super::conn::Store;
+use super::error::StoreError;
+use super::settings::StoreSettings;
+use crate::rollup::{self, Agg};
+
+pub(super) fn row_agg(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agg> {
+    Ok(Agg {
+        count: r.get(0)?,
+        avg: r.get(1)?,
+        min: r.get(2)?,
+        max: r.get(3)?,
+        delta: r.get(4)?,
+        integral: r.get(5)?,
+        gaps: r.get(6)?,
+        resets: r.get(7)?,
+    })
+}
+
+/// Per series id: its kind and, for a counter that wraps, the register range.
+type SeriesKinds = HashMap<i64, (Kind, Option<f64>)>;
+
+/// Coarser buckets to recompute: (res, series, bucket start), ordered by resolution.
+type Touched = BTreeSet<(i64, i64, i64)>;
+
+impl Store {
+    /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
+    /// hourly and daily buckets above them) in one transaction. Returns how many were done;
+    /// call until it returns 0 to catch up completely.
+    pub fn refresh_rollups(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let dirty = dirty_minutes(&tx, limit)?;
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let settings = &self.settings;
+        let kinds = series_kinds(&tx, settings)?;
+        let minutes = with_next_minutes(&tx, &dirty)?;
+        let touched = roll_minutes(&tx, settings, &kinds, &minutes)?;
+        roll_coarser(&tx, settings, &touched)?;
+        clear_dirty(&tx, &dirty)?;
+        tx.commit()?;
+        Ok(dirty.len())
+    }
+
+    /// 1-minute buckets still waiting for their rollups.
+    pub fn rollups_pending(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM rollup_dirty", [], |r| r.get(0))?)
+    }
+}
+
+/// The first `limit` dirty minutes, (series, bucket start), in order.
+fn dirty_minutes(tx: &Transaction<'_>, limit: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT series_id, bucket FROM rollup_dirty ORDER BY series_id, bucket LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// The dirty minutes and, for each, the next minute of its series with data: a changed
+/// bucket can change the first increment of the next one.
+fn with_next_minutes(
+    tx: &Transaction<'_>,
+    dirty: &[(i64, i64)],
+) -> rusqlite::Result<BTreeSet<(i64, i64)>> {
+    let mut minutes: BTreeSet<(i64, i64)> = dirty.iter().copied().collect();
+    let mut next = tx.prepare_cached(
+        "SELECT ts FROM samples WHERE series_id = ?1 AND ts >= ?2 AND quality = 'good'
+         ORDER BY ts LIMIT 1",
+    )?;
+    for &(id, b) in dirty {
+        let t: Option<i64> = next
+            .query_row(params![id, b + 60_000], |r| r.get(0))
+            .optional()?;
+        if let Some(t) = t {
+            minutes.insert((id, t - t.rem_euclid(60_000)));
+        }
+    }
+    Ok(minutes)
+}
+
+fn clear_dirty(tx: &Transaction<'_>, dirty: &[(i64, i64)]) -> rusqlite::Result<()> {
+    let mut done =
+        tx.prepare_cached("DELETE FROM rollup_dirty WHERE series_id = ?1 AND bucket = ?2")?;
+    for &(id, b) in dirty {
+        done.execute(params![id, b])?;
+    }
+    Ok(())
+}
+
+/// Writes one rollup row; an empty bucket has none.
+fn put_rollup(
+    tx: &Transaction<'_>,
+    id: i64,
+    res: i64,
+    bucket: i64,
+    a: &Agg,
+) -> rusqlite::Result<()> {
+    if a.count == 0 {
+        tx.prepare_cached("DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND bucket = ?3")?
+            .execute(params![id, res, bucket])?;
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO rollups(series_id, res, bucket, count, avg, min, max, delta, integral, gaps, resets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(series_id, res, bucket) DO UPDATE SET count = excluded.count,
+           avg = excluded.avg, min = excluded.min, max = excluded.max, delta = excluded.delta,
+           integral = excluded.integral, gaps = excluded.gaps, resets = excluded.resets",
+    )?
+    .execute(params![
+        id, res, bucket, a.count, a.avg, a.min, a.max, a.delta, a.integral, a.gaps, a.resets
+    ])?;
+    Ok(())
+}
+
+/// Kinds and counter wraps of every series.
+fn series_kinds(tx: &Transaction<'_>, settings: &StoreSettings) -> rusqlite::Result<SeriesKinds> {
+    let mut stmt = tx.prepare_cached("SELECT id, device, quantity FROM series")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut m = HashMap::new();
+    for row in rows {
+        let (id, device, quantity) = row?;
+        let wrap = settings.wraps.get(&(device, quantity.clone())).copied();
+        m.insert(id, (kind_of(&quantity), wrap));
+    }
+    Ok(m)
+}
+
+/// Recomputes the 1-minute rollups of `minutes` from the samples; returns the coarser
+/// buckets above them.
+fn roll_minutes(
+    tx: &Transaction<'_>,
+    settings: &StoreSettings,
+    kinds: &SeriesKinds,
+    minutes: &BTreeSet<(i64, i64)>,
+) -> rusqlite::Result<Touched> {
+    let tz = settings.timezone;
+    let gap = settings.gap_limit_ms;
+    let mut touched = Touched::new();
+    let mut before = tx.prepare_cached(
+        "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts < ?2
+         AND quality = 'good' AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
+    )?;
+    let mut inside = tx.prepare_cached(
+        "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
+         AND quality = 'good' AND value IS NOT NULL ORDER BY ts",
+    )?;
+    for &(id, b) in minutes {
+        let (kind, wrap) = kinds
+            .get(&id)
+            .copied()
+            .unwrap_or((Kind::Instantaneous, None));
+        let prev: Option<(i64, f64)> = before
+            .query_row(params![id, b], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let samples: Vec<(i64, f64)> = inside
+            .query_map(params![id, b, b + 60_000], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let agg = rollup::aggregate(kind, prev, &samples, gap, wrap);
+        put_rollup(tx, id, 60, b, &agg)?;
+        for &res in &rollup::RESOLUTIONS[1..] {
+            touched.insert((res, id, rollup::bucket_start(b, res, tz)));
+        }
+    }
+    Ok(touched)
+}
+
+/// Recomputes the `touched` coarser buckets, each level from the one below, in order.
+fn roll_coarser(
+    tx: &Transaction<'_>,
+    settings: &StoreSettings,
+    touched: &Touched,
+) -> rusqlite::Result<()> {
+    let tz = settings.timezone;
+    for (i, &res) in rollup::RESOLUTIONS.iter().enumerate().skip(1) {
+        let finer = rollup::RESOLUTIONS[i - 1];
+        let mut parts = tx.prepare_cached(
+            "SELECT count, avg, min, max, delta, integral, gaps, resets FROM rollups
+             WHERE series_id = ?1 AND res = ?2 AND bucket >= ?3 AND bucket < ?4",
+        )?;
+        for &(_, id, b) in touched.range((res, i64::MIN, i64::MIN)..(res + 1, i64::MIN, i64::MIN)) {
+            let end = rollup::bucket_end(b, res, tz);
+            let aggs: Vec<Agg> = parts
+                .query_map(params![id, finer, b, end], row_agg)?
+                .collect::<Result<_, _>>()?;
+            put_rollup(tx, id, res, b, &rollup::combine(&aggs))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The tables, the schema version and the migrations of older databases.
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// Bumped whenever the schema changes; checked at open, older versions are migrated.
+pub(super) const SCHEMA_VERSION: i64 = 6;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series (
+    id       INTEGER PRIMARY KEY,
+    site     TEXT NOT NULL,
+    device   TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    unit     TEXT NOT NULL,
+    asset    TEXT,
+    UNIQUE (site, device, quantity)
+);
+-- ts: milliseconds since the Unix epoch, UTC. value is NULL when quality is not good.
+CREATE TABLE IF NOT EXISTS samples (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    ts        INTEGER NOT NULL,
+    value     REAL,
+    quality   TEXT NOT NULL,
+    PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+-- Rollups: res in seconds (60, 900, 3600, 86400), bucket start in ms. See rollup.rs.
+CREATE TABLE IF NOT EXISTS rollups (
+    series_id INTEGER NOT NULL,
+    res       INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    avg       REAL,
+    min       REAL,
+    max       REAL,
+    delta     REAL,
+    integral  REAL,
+    gaps      INTEGER NOT NULL,
+    resets    INTEGER NOT NULL,
+    PRIMARY KEY (series_id, res, bucket)
+) WITHOUT ROWID;
+-- 1-minute buckets whose samples changed since their rollups were computed.
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    series_id INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+-- Line protocol waiting for InfluxDB, one row per ingest batch (see influx.rs).
+CREATE TABLE IF NOT EXISTS influx_outbox (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    lines TEXT NOT NULL
+);
+-- Energy-performance indicators (see enpi/): per asset, step (15m, 1h, 1d, 1mo) and bucket
+-- start (ms), the interval's facts (compact JSON: kWh, m³, TR·h, loaded hours, demand, …);
+-- every indicator is an exact function of them, evaluated when read.
+CREATE TABLE IF NOT EXISTS enpi (
+    asset   TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    bucket  INTEGER NOT NULL,
+    partial INTEGER NOT NULL,
+    facts   TEXT NOT NULL,
+    PRIMARY KEY (asset, step, bucket)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id          INTEGER PRIMARY KEY,
+    received_ts INTEGER NOT NULL,
+    topic       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    -- the first bytes of the payload; size is the whole payload's
+    payload     BLOB NOT NULL,
+    size        INTEGER NOT NULL DEFAULT 0
+);
+-- M&V plan results (see mv/plan_eval.rs): per plan and period [from, to) in ms, the period's
+-- savings summary as JSON; recomputed when the fingerprint (plan and data) changes.
+CREATE TABLE IF NOT EXISTS mv_results (
+    plan_id     TEXT NOT NULL,
+    period_from INTEGER NOT NULL,
+    period_to   INTEGER NOT NULL,
+    computed_at INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    PRIMARY KEY (plan_id, period_from, period_to)
+) WITHOUT ROWID;
+-- per device: the gateway's view of the poll numbering (holes, repairs, losses), as JSON
+-- Row counts kept by the transactions that change them (see health.rs), so reporting them
+-- never counts the samples.
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    n    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sequence (
+    device TEXT PRIMARY KEY,
+    state  TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Creates what is missing and migrates an older schema to this build's.
+pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key='schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(version) = version else {
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )?;
+        return init_counters(conn);
+    };
+    let v = version
+        .parse::<i64>()
+        .ok()
+        .filter(|v| (1..=SCHEMA_VERSION).contains(v))
+        .ok_or_else(|| {
+            rusqlite::Error::InvalidParameterName(format!(
+                "schema version {version}, this build reads {SCHEMA_VERSION}"
+            ))
+        })?;
+    if v == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
+    // v5: mv_results, v6: counters); columns and contents are migrated here.
+    if v == 1 {
+        // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
+        conn.execute_batch(
+            "ALTER TABLE series ADD COLUMN asset TEXT;
+             INSERT OR IGNORE INTO rollup_dirty(series_id, bucket)
+               SELECT DISTINCT series_id, ts - (ts % 60000) FROM samples;",
+        )?;
+    }
+    if v <= 3 {
+        // v3 → v4: the dead letters' size.
+        conn.execute_batch(
+            "ALTER TABLE dead_letter ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+             UPDATE dead_letter SET size = length(payload);",
+        )?;
+    }
+    if v <= 5 {
+        // v5 → v6: the counters, counted once here.
+        init_counters(conn)?;
+    }
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The counters kept in the `counters` table: name and the table they count.
+pub(super) const COUNTED: [(&str, &str); 3] = [
+    ("series", "series"),
+    ("samples", "samples"),
+    ("dead_letters", "dead_letter"),
+];
+
+fn init_counters(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, table) in COUNTED {
+        conn.execute(
+            &format!("INSERT OR REPLACE INTO counters(name, n) SELECT ?1, count(*) FROM {table}"),
+            [name],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! What the store needs to know about the site.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub timezone: chrono_tz::Tz,
+    /// Samples further apart are not integrated across.
+    pub gap_limit_ms: i64,
+    /// (device, quantity) → register range in canonical units, for integer counters that wrap.
+    pub wraps: HashMap<(String, String), f64>,
+    /// device → asset, recorded in the series catalogue.
+    pub assets: HashMap<String, String>,
+    /// Queue line protocol for InfluxDB with every write.
+    pub influx: bool,
+    /// InfluxDB instead of SQLite: samples are not kept here.
+    pub influx_only: bool,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            timezone: chrono_tz::UTC,
+            gap_limit_ms: 300_000,
+            wraps: HashMap::new(),
+            assets: HashMap::new(),
+            influx: false,
+            influx_only: false,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// From the site file and the profiles its devices use.
+    pub fn for_site(
+        config: &kilowatch_site::config::SiteConfig,
+        profiles: &kilowatch_site::profile::ProfileLibrary,
+    ) -> Self {
+        let mut wraps = HashMap::new();
+        for d in &config.devices {
+            if let Some(p) = profiles.get(&d.profile) {
+                for r in &p.registers {
+                    if let Some(w) = r.counter_wrap() {
+                        wraps.insert((d.id.clone(), r.quantity.clone()), w);
+                    }
+                }
+            }
+        }
+        Self {
+            timezone: config.timezone(),
+            gap_limit_ms: i64::try_from(config.gateway.gap_limit.as_millis()).unwrap_or(i64::MAX),
+            wraps,
+            assets: config
+                .devices
+                .iter()
+                .filter_map(|d| Some((d.id.clone(), d.asset.clone()?)))
+                .collect(),
+            influx: config.gateway.influx.is_some(),
+            influx_only: config.gateway.influx.as_ref().is_some_and(|i| i.only),
+        }
+    }
+}
