@@ -1,13 +1,21 @@
 //! The spool's one owner: a thread of its own holds the [`Spool`] and serves requests from a
 //! channel, so appends with their `fdatasync`, segment reads and deletions never run on the
 //! async runtime, and no task waits on a lock that disk I/O holds. Async callers send a request
-//! and await the reply; acknowledgements and rewinds need no reply. Acknowledgements gather in
-//! a queue that the owner takes whole, so a burst of PUBACKs wakes it once, not once each. The latest counters are published after every request, so
-//! the health message and the drain check read them without asking.
+//! and await the reply; acknowledgements and rewinds need no reply.
+//!
+//! Acknowledgements gather in a queue that the owner takes whole. PUBACKs arrive one by one,
+//! faster than the owner records them, so the first one of a burst only arms a short wait
+//! ([`ACK_GATHER`]) and the owner records everything that arrived meanwhile at once: a thread
+//! wake per acknowledgement would cost more CPU than recording it. Any request with a reply
+//! takes the queue first, so what it sees includes every acknowledgement made before it. The
+//! latest counters are published after every request, so the health message and the drain
+//! check read them without asking.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -21,6 +29,10 @@ pub type Appended = (Result<(), SpoolError>, Vec<DevicePoll>);
 
 /// Readings found for a replay request and the sub-ranges the spool cannot provide.
 pub type Replayed = (Vec<Record>, Vec<[u64; 2]>);
+
+/// How long the owner lets acknowledgements gather before it records them (the counters and
+/// segment deletion lag by at most this).
+pub const ACK_GATHER: Duration = Duration::from_millis(5);
 
 type Reply<T> = oneshot::Sender<Result<T, SpoolError>>;
 
@@ -78,6 +90,7 @@ impl SpoolHandle {
             stats: stats_tx,
             appended: appended.clone(),
             acks: Arc::clone(&acks),
+            taken: Vec::new(),
             ack_failing: false,
         };
         std::thread::Builder::new()
@@ -112,6 +125,12 @@ impl SpoolHandle {
             let _ = reply.send((Err(SpoolError::stopped(&self.dir)), polls));
         }
         rx
+    }
+
+    /// The counters, to wait on a change (tests).
+    #[cfg(test)]
+    pub fn subscribe_stats_for_test(&self) -> watch::Receiver<SpoolStats> {
+        self.stats.clone()
     }
 
     /// Resolves after an append that worked (or at once if one happened since the last wait).
@@ -202,6 +221,8 @@ struct Owner {
     stats: watch::Sender<SpoolStats>,
     appended: Arc<Notify>,
     acks: Arc<Mutex<Vec<u64>>>,
+    /// The last queue taken (empty between takes; kept for its capacity).
+    taken: Vec<u64>,
     /// Acknowledgements cannot be recorded (said once per episode: on a full disk every ack
     /// would fail the same way).
     ack_failing: bool,
@@ -209,7 +230,25 @@ struct Owner {
 
 impl Owner {
     fn run(mut self, rx: &mpsc::Receiver<Command>) {
-        while let Ok(command) = rx.recv() {
+        // When the queued acknowledgements are to be recorded (None: none are waiting).
+        let mut acks_due: Option<Instant> = None;
+        loop {
+            let received = match acks_due {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            };
+            let command = match received {
+                Ok(Command::Acks) => {
+                    acks_due.get_or_insert_with(|| Instant::now() + ACK_GATHER);
+                    continue;
+                }
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => Command::Acks,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            // Every request takes the queue whole, so nothing is left waiting for the timer
+            // (an acknowledgement queued after this sends a new `Acks` that re-arms it).
+            acks_due = None;
             // The spool stays consistent per call: a bug in one request must not take the
             // spool from every other task (the dropped reply tells its caller).
             match catch_unwind(AssertUnwindSafe(|| self.serve(command))) {
@@ -227,6 +266,7 @@ impl Owner {
 
     /// Serves one request; false once the spool is closed.
     fn serve(&mut self, command: Command) -> bool {
+        self.take_acks();
         match command {
             Command::Append(mut polls, reply) => {
                 let r = self.spool.append(&mut polls);
@@ -241,13 +281,9 @@ impl Owner {
                 self.publish_stats();
                 let _ = reply.send(r);
             }
-            Command::Acks => {
-                self.take_acks();
-                self.publish_stats();
-            }
+            Command::Acks => self.publish_stats(),
             Command::Rewind => self.spool.rewind(),
             Command::SaveCursor(reply) => {
-                self.take_acks();
                 self.publish_stats();
                 let _ = reply.send(self.spool.save_cursor());
             }
@@ -267,7 +303,6 @@ impl Owner {
             #[cfg(test)]
             Command::Run(f) => f(&mut self.spool),
             Command::Close(reply) => {
-                self.take_acks();
                 let saved = self.spool.save_cursor().map(|()| self.spool.stats());
                 let _ = reply.send(saved);
                 return false;
@@ -278,20 +313,23 @@ impl Owner {
 
     /// Records every queued acknowledgement.
     fn take_acks(&mut self) {
-        let ids = std::mem::take(&mut *lock_acks(&self.acks));
-        for id in ids {
-            match self.spool.ack(id) {
-                Err(e) if !self.ack_failing => {
-                    self.ack_failing = true;
-                    tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
-                }
-                Err(e) => tracing::debug!("spool: {e}"),
-                Ok(()) if self.ack_failing => {
-                    self.ack_failing = false;
-                    tracing::info!("spool: acknowledgements recorded again");
-                }
-                Ok(()) => {}
+        // Swapped with a kept buffer so neither side allocates per burst.
+        std::mem::swap(&mut *lock_acks(&self.acks), &mut self.taken);
+        if self.taken.is_empty() {
+            return;
+        }
+        let result = self.spool.ack_all(self.taken.drain(..));
+        match result {
+            Err(e) if !self.ack_failing => {
+                self.ack_failing = true;
+                tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
             }
+            Err(e) => tracing::debug!("spool: {e}"),
+            Ok(()) if self.ack_failing => {
+                self.ack_failing = false;
+                tracing::info!("spool: acknowledgements recorded again");
+            }
+            Ok(()) => {}
         }
     }
 

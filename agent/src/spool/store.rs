@@ -188,10 +188,26 @@ impl Spool {
 
     /// The broker acknowledged record `id`.
     pub fn ack(&mut self, id: u64) -> Result<(), SpoolError> {
-        if id <= self.acked || !self.acked_above.insert(id) {
+        self.ack_all([id])
+    }
+
+    /// The broker acknowledged these records (in any order); the cursor, the counters and
+    /// segment deletion are brought up to date once for all of them.
+    pub fn ack_all(&mut self, ids: impl IntoIterator<Item = u64>) -> Result<(), SpoolError> {
+        let mut any = false;
+        for id in ids {
+            // PUBACKs mostly come in publish order: the next id moves the cursor directly.
+            if id == self.acked + 1 && self.acked_above.is_empty() {
+                self.acked = id;
+            } else if id <= self.acked || !self.acked_above.insert(id) {
+                continue;
+            }
+            self.stats.acked += 1;
+            any = true;
+        }
+        if !any {
             return Ok(());
         }
-        self.stats.acked += 1;
         self.advance_acked();
         self.stats.pending = self.count_pending();
         self.cursor_dirty = true;

@@ -106,3 +106,43 @@ async fn a_held_spool_does_not_stall_the_runtime() {
     assert_eq!(spool.close().await.unwrap().appended, 1);
     let _ = fs::remove_dir_all(&d);
 }
+
+/// Acknowledgements need no request behind them: a burst is recorded by the owner on its own
+/// (after `ACK_GATHER`), in any order, and the counters show it without asking.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_of_acks_is_recorded_without_a_request_behind_it() {
+    let d = dir("actor-acks");
+    let spool = handle(&d);
+    let polls: Vec<_> = (0..20).map(|i| recent("a", 100 - i)).collect();
+    spool.append(polls).await.unwrap().0.unwrap();
+    let records = spool.next_batch(100).await.unwrap();
+    assert_eq!(records.len(), 20);
+    // In publish order but for two swapped, and one acknowledged twice.
+    let mut ids: Vec<u64> = records.iter().map(|r| r.id).collect();
+    ids.swap(3, 7);
+    ids.push(ids[0]);
+    let mut stats = spool.subscribe_stats_for_test();
+    for id in ids.iter().take(15) {
+        spool.ack(*id);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        stats.wait_for(|s| s.acked == 15 && s.pending == 5),
+    )
+    .await
+    .expect("the owner records a burst of acks by itself")
+    .unwrap();
+    for id in ids.iter().skip(15) {
+        spool.ack(*id);
+    }
+    tokio::time::timeout(Duration::from_secs(5), stats.wait_for(|s| s.pending == 0))
+        .await
+        .expect("the rest is recorded too")
+        .unwrap();
+    assert_eq!(spool.close().await.unwrap().acked, 20);
+    // The cursor covers all of them: nothing is sent again.
+    let mut s = open(&d, 1 << 20);
+    assert!(drain(&mut s).is_empty());
+    drop(s);
+    let _ = fs::remove_dir_all(&d);
+}
