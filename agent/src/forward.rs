@@ -28,7 +28,7 @@ use crate::writer::WriterStats;
 use kilowatch_site::mqtt::{Client, Connector, Event};
 
 /// Most records asked of the spool at once.
-const NEXT_BATCH: usize = 64;
+const NEXT_BATCH: usize = 256;
 
 /// Publisher counters for metrics and the health topic.
 #[derive(Debug, Default)]

@@ -3,13 +3,13 @@
 //! async runtime, and no task waits on a lock that disk I/O holds. Async callers send a request
 //! and await the reply; acknowledgements and rewinds need no reply.
 //!
-//! Acknowledgements gather in a queue that the owner takes whole. PUBACKs arrive one by one,
-//! faster than the owner records them, so the first one of a burst only arms a short wait
-//! ([`ACK_GATHER`]) and the owner records everything that arrived meanwhile at once: a thread
-//! wake per acknowledgement would cost more CPU than recording it. Any request with a reply
-//! takes the queue first, so what it sees includes every acknowledgement made before it. The
-//! latest counters are published after every request, so the health message and the drain
-//! check read them without asking.
+//! Acknowledgements gather in a queue that the owner takes whole before every request. PUBACKs
+//! arrive one by one, and a thread wake each would cost more CPU than recording them, so an
+//! acknowledgement wakes the owner only when it sleeps with nothing queued; while some are
+//! queued it waits at most [`ACK_GATHER`] for a request before it records them anyway. Under
+//! load the publisher's own requests take them, and the owner wakes for acknowledgements at
+//! most once per [`ACK_GATHER`]. The latest counters are published after every request, so the
+//! health message and the drain check read them without asking.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ type Reply<T> = oneshot::Sender<Result<T, SpoolError>>;
 enum Command {
     Append(Vec<DevicePoll>, oneshot::Sender<Appended>),
     Next(usize, Reply<Vec<Record>>),
-    /// Acknowledgements are waiting in the queue.
+    /// Acknowledgements are queued and the owner was asleep.
     Acks,
     Rewind,
     SaveCursor(Reply<()>),
@@ -64,11 +64,20 @@ pub struct SpoolHandle {
     tx: mpsc::Sender<Command>,
     stats: watch::Receiver<SpoolStats>,
     appended: Arc<Notify>,
-    acks: Arc<Mutex<Vec<u64>>>,
+    acks: Arc<Mutex<AckQueue>>,
     dir: Arc<PathBuf>,
 }
 
-fn lock_acks(acks: &Mutex<Vec<u64>>) -> std::sync::MutexGuard<'_, Vec<u64>> {
+/// Acknowledged record ids not yet recorded.
+#[derive(Default)]
+struct AckQueue {
+    ids: Vec<u64>,
+    /// The owner sleeps until a request comes (it found the queue empty): the next
+    /// acknowledgement must wake it.
+    owner_asleep: bool,
+}
+
+fn lock_acks(acks: &Mutex<AckQueue>) -> std::sync::MutexGuard<'_, AckQueue> {
     acks.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -145,13 +154,13 @@ impl SpoolHandle {
 
     /// The broker acknowledged record `id` (failures to record it are logged by the owner).
     pub fn ack(&self, id: u64) {
-        let first = {
+        let wake = {
             let mut queue = lock_acks(&self.acks);
-            queue.push(id);
-            queue.len() == 1
+            queue.ids.push(id);
+            std::mem::take(&mut queue.owner_asleep)
         };
-        // Queued behind an earlier `Acks` the owner has not served yet otherwise.
-        if first {
+        // Otherwise the owner takes it with the next request or when its wait runs out.
+        if wake {
             let _ = self.tx.send(Command::Acks);
         }
     }
@@ -220,7 +229,7 @@ struct Owner {
     spool: Spool,
     stats: watch::Sender<SpoolStats>,
     appended: Arc<Notify>,
-    acks: Arc<Mutex<Vec<u64>>>,
+    acks: Arc<Mutex<AckQueue>>,
     /// The last queue taken (empty between takes; kept for its capacity).
     taken: Vec<u64>,
     /// Acknowledgements cannot be recorded (said once per episode: on a full disk every ack
@@ -230,25 +239,24 @@ struct Owner {
 
 impl Owner {
     fn run(mut self, rx: &mpsc::Receiver<Command>) {
-        // When the queued acknowledgements are to be recorded (None: none are waiting).
-        let mut acks_due: Option<Instant> = None;
         loop {
-            let received = match acks_due {
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            // Decided under the queue's lock, so an acknowledgement queued after it either
+            // finds the owner asleep (and wakes it) or is taken when the wait runs out.
+            let acks_queued = {
+                let mut queue = lock_acks(&self.acks);
+                queue.owner_asleep = queue.ids.is_empty();
+                !queue.owner_asleep
+            };
+            let received = if acks_queued {
+                rx.recv_timeout(ACK_GATHER)
+            } else {
+                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
             };
             let command = match received {
-                Ok(Command::Acks) => {
-                    acks_due.get_or_insert_with(|| Instant::now() + ACK_GATHER);
-                    continue;
-                }
                 Ok(command) => command,
                 Err(RecvTimeoutError::Timeout) => Command::Acks,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            // Every request takes the queue whole, so nothing is left waiting for the timer
-            // (an acknowledgement queued after this sends a new `Acks` that re-arms it).
-            acks_due = None;
             // The spool stays consistent per call: a bug in one request must not take the
             // spool from every other task (the dropped reply tells its caller).
             match catch_unwind(AssertUnwindSafe(|| self.serve(command))) {
@@ -314,7 +322,7 @@ impl Owner {
     /// Records every queued acknowledgement.
     fn take_acks(&mut self) {
         // Swapped with a kept buffer so neither side allocates per burst.
-        std::mem::swap(&mut *lock_acks(&self.acks), &mut self.taken);
+        std::mem::swap(&mut lock_acks(&self.acks).ids, &mut self.taken);
         if self.taken.is_empty() {
             return;
         }
