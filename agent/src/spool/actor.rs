@@ -253,6 +253,8 @@ impl Owner {
                 rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
             };
             let command = match received {
+                // Woken by the first of a burst: let the rest of it gather.
+                Ok(Command::Acks) => continue,
                 Ok(command) => command,
                 Err(RecvTimeoutError::Timeout) => Command::Acks,
                 Err(RecvTimeoutError::Disconnected) => break,
