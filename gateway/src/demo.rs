@@ -50,6 +50,8 @@ pub async fn run(
         Some(length) => {
             let (cfg, db2, truth) = (config.clone(), db.clone(), dir.join("truth.csv"));
             let started = std::time::Instant::now();
+            // The backfill writes on a connection of its own: it is awaited, and the
+            // connection closed, before the service (and its writer thread) starts.
             let (plant, end, report) = tokio::task::spawn_blocking(move || {
                 let settings =
                     crate::store::StoreSettings::for_site(&cfg, &ProfileLibrary::builtin());

@@ -14,8 +14,8 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::ingest::{IngestSnapshot, IngestStats};
-use crate::store::{EnergyPoint, EnergySource, Latest, Point, Readers, SeriesInfo, Store};
+use crate::ingest::IngestStats;
+use crate::store::{EnergyPoint, EnergySource, Live, Readers, SeriesInfo, Store};
 
 /// The live page; its source lives with the other dashboard assets.
 const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
@@ -24,7 +24,13 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 
+#[cfg(test)]
+mod live_tests;
 mod plans;
+mod query;
+mod status;
+
+pub use status::LatestBody;
 
 /// The OpenAPI document of this API, checked in beside the code.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -40,24 +46,10 @@ pub struct AppState {
     pub influx: Arc<crate::influx::InfluxStats>,
     /// Assets and their indicators (`[[assets]]` of the site file).
     pub assets: Arc<crate::enpi::Assets>,
-}
-
-#[derive(Deserialize)]
-struct QueryParams {
-    series: String,
-    from: Option<String>,
-    to: Option<String>,
-    step: Option<String>,
-}
-
-#[derive(Serialize)]
-struct QueryResponse {
-    series: SeriesInfo,
-    /// Seconds per point: 0 for raw samples, else 60, 900, 3600 or 86400.
-    resolution: i64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    points: Vec<Point>,
+    /// The writer's in-memory view: newest samples, counts, cached rollups.
+    pub live: Arc<Live>,
+    /// The last `/latest` answer, re-used while current.
+    pub latest_body: LatestBody,
 }
 
 #[derive(Serialize)]
@@ -178,54 +170,6 @@ fn range(from: Option<&str>, to: Option<&str>) -> Result<(DateTime<Utc>, DateTim
         return Err("`from` must be before `to`".into());
     }
     Ok((from, to))
-}
-
-async fn query(
-    State(state): State<Arc<AppState>>,
-    ApiQuery(q): ApiQuery<QueryParams>,
-) -> Result<Response, ApiError> {
-    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return Ok(bad_request(e)),
-    };
-    let step = match &q.step {
-        None => None,
-        Some(v) => match crate::when::duration(v) {
-            Ok(d) => Some(d),
-            Err(e) => return Ok(bad_request(format!("`step`: {e}"))),
-        },
-    };
-    let span = (to - from).num_milliseconds();
-    let res = pick_resolution(span, step.map(secs));
-    if let Err(e) = check_points(span, per_ms(step, res), q.step.as_deref()) {
-        return Ok(bad_request(e));
-    }
-    let name = q.series.clone();
-    let found = with_store(state, move |s| {
-        let Some(info) = s.find_series(&name)? else {
-            return Ok(None);
-        };
-        let points = s.query(info.id, from.timestamp_millis(), to.timestamp_millis(), res)?;
-        Ok(Some((info, points)))
-    })
-    .await?;
-    Ok(match found {
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({
-                "error": format!("no series `{}` (use site/device/quantity or an id from /api/v1/series)", q.series)
-            })),
-        )
-            .into_response(),
-        Some((series, points)) => Json(QueryResponse {
-            series,
-            resolution: res,
-            from,
-            to,
-            points,
-        })
-        .into_response(),
-    })
 }
 
 #[derive(Deserialize)]
@@ -517,30 +461,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[derive(Serialize)]
-struct LatestResponse {
-    readings: Vec<Latest>,
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    site: String,
-    /// The site's time zone (IANA name): days, shifts and dashboards' clocks are in it.
-    timezone: String,
-    ingest: IngestSnapshot,
-    series: i64,
-    samples: i64,
-    dead_letters: i64,
-    /// 1-minute buckets whose rollups are not computed yet (they catch up every 2 s).
-    rollups_pending: i64,
-    influx: crate::influx::InfluxSnapshot,
-    /// Each agent's latest health message: spool backlog, publishing, per-device errors.
-    agents: Vec<serde_json::Value>,
-    /// Each device's poll numbering as received: holes, repairs, losses.
-    sequences: Vec<crate::ingest::sequence::SequenceSnapshot>,
-}
-
 struct ApiError(String);
 
 impl IntoResponse for ApiError {
@@ -563,42 +483,6 @@ async fn with_store<T: Send + 'static>(
         .read(f)
         .await
         .map_err(|e| ApiError(e.to_string()))
-}
-
-async fn latest(State(state): State<Arc<AppState>>) -> Result<Json<LatestResponse>, ApiError> {
-    let readings = with_store(state, |s| s.latest()).await?;
-    Ok(Json(LatestResponse { readings }))
-}
-
-async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
-    let ingest = state.ingest.snapshot();
-    let agents = state.ingest.agents();
-    let sequences = state.ingest.sequences();
-    let influx = state.influx.snapshot();
-    let site = state.site_name.clone();
-    let timezone = state.assets.timezone.name().to_owned();
-    let (series, samples, dead_letters, rollups_pending) = with_store(state, |s| {
-        let (a, b, c) = s.counts()?;
-        Ok((a, b, c, s.rollups_pending()?))
-    })
-    .await?;
-    Ok(Json(Health {
-        status: if ingest.mqtt_connected {
-            "ok"
-        } else {
-            "degraded"
-        },
-        site,
-        timezone,
-        ingest,
-        series,
-        samples,
-        dead_letters,
-        rollups_pending,
-        influx,
-        agents,
-        sequences,
-    }))
 }
 
 async fn index() -> impl IntoResponse {
@@ -640,10 +524,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 )
             }),
         )
-        .route("/api/v1/latest", get(latest))
-        .route("/api/v1/health", get(health))
+        .route("/api/v1/latest", get(status::latest))
+        .route("/api/v1/health", get(status::health))
         .route("/api/v1/series", get(series))
-        .route("/api/v1/query", get(query))
+        .route("/api/v1/query", get(query::query))
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/mv", get(mv))
@@ -740,6 +624,8 @@ mod tests {
                 token: None,
                 influx: Arc::default(),
                 assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
+                live: Arc::default(),
+                latest_body: Default::default(),
             });
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();

@@ -1,15 +1,20 @@
 //! The gateway service: ingest and HTTP side by side, stopped together.
 
+mod api;
+mod refresh;
+
+pub use api::API_NICE;
+
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use kilowatch_site::config::SiteConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::enpi::Assets;
-use crate::http::{self, AppState};
+use crate::http::AppState;
 use crate::ingest::{self, IngestStats};
 use crate::store::{Readers, Store, StoreSettings, StoreWriter};
 use kilowatch_site::config::Retention;
@@ -50,13 +55,15 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let settings = StoreSettings::for_site(&config, &ProfileLibrary::builtin());
     // The writer opens (creates, migrates) the database before any reader.
-    let writer = {
-        let (db, settings) = (db.clone(), settings.clone());
-        let store = tokio::task::spawn_blocking(move || {
-            Store::open(&db).map(|s| s.with_settings(settings))
+    let (writer, live) = {
+        let db = db.clone();
+        let (store, live) = tokio::task::spawn_blocking(move || {
+            let mut s = Store::open(&db)?.with_settings(settings);
+            let live = s.keep_live()?;
+            Ok::<_, crate::store::StoreError>((s, live))
         })
         .await??;
-        StoreWriter::spawn(store)?
+        (StoreWriter::spawn(store)?, live)
     };
     let readers = {
         let db = db.clone();
@@ -71,15 +78,16 @@ pub async fn run_with(
         token,
         influx: Arc::default(),
         assets: Arc::new(assets.clone()),
+        live: live.clone(),
+        latest_body: Default::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
-    let http = tokio::spawn(http::serve(listener, state, stopped(stop_rx.clone())));
+    let http = api::spawn(listener, state, stopped(stop_rx.clone()))?;
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
         writer.clone(),
         db.clone(),
-        settings,
         config.gateway.retention.clone(),
         assets,
         stopped(stop_rx.clone()),
@@ -107,7 +115,9 @@ pub async fn run_with(
         }
     };
     let _ = stop_tx.send(true);
-    http.await??;
+    tokio::task::spawn_blocking(move || http.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
     if let Some(t) = influx {
         t.await??;
@@ -155,24 +165,20 @@ const PURGE_SERIES_PER_JOB: usize = 50;
 /// M&V plan periods evaluated per maintenance tick (each runs the savings engine once).
 const PLAN_PERIODS_PER_TICK: usize = 4;
 
-/// Keeps rollups current (every 2 s) and applies retention (hourly) through the writer, and
-/// keeps the energy-performance indicators current (every minute) and the M&V plans' results
-/// (every 10 minutes, a few periods per tick while catching up) on a connection of its own:
-/// those read months of rollups and run the savings engine, which must not hold up ingest on
-/// the writer thread; they write only their own tables, in short transactions.
+/// Keeps rollups current (every 2 s), applies retention (hourly), keeps the
+/// energy-performance indicators current (every minute) and the M&V plans' results (every 10
+/// minutes, a few periods per tick while catching up). Everything is written by the writer
+/// thread, in short jobs; the EnPIs and plans are computed on a read-only connection of their
+/// own (they read months of rollups and run the savings engine, which must not hold up ingest
+/// on the writer thread nor take the HTTP API's readers).
 pub async fn maintain(
     writer: StoreWriter,
     db: PathBuf,
-    settings: StoreSettings,
     retention: Retention,
     assets: Assets,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let store = {
-        let db = db.clone();
-        let s = tokio::task::spawn_blocking(move || Store::open(&db)).await??;
-        Arc::new(Mutex::new(s.with_settings(settings)))
-    };
+    let reader = Arc::new(tokio::task::spawn_blocking(move || Readers::open(&db, 1)).await??);
     let assets = Arc::new(assets);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,7 +200,7 @@ pub async fn maintain(
                 || last_plans.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(600)));
         let result = maintenance_tick(
             &writer,
-            store.clone(),
+            &reader,
             &retention,
             assets.clone(),
             (enpi_due, plans_due, purge_due),
@@ -224,40 +230,39 @@ pub async fn maintain(
 /// whether plan periods are left to evaluate.
 async fn maintenance_tick(
     writer: &StoreWriter,
-    store: Arc<Mutex<Store>>,
+    reader: &Arc<Readers>,
     retention: &Retention,
     assets: Arc<Assets>,
     (enpi_due, plans_due, purge_due): (bool, bool, bool),
 ) -> anyhow::Result<bool> {
     // One transaction per job: ingest's batches go in between.
     while writer.call(|s| s.refresh_rollups(5000)).await? > 0 {}
-    let pending = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        if enpi_due {
-            crate::enpi::refresh(&mut s, &assets, chrono::Utc::now().timestamp_millis())?;
+    if enpi_due {
+        // Another process (an `import`) may have written: the API's view follows.
+        writer.call(|s| s.sync_live()).await?;
+        refresh::enpi(
+            writer,
+            reader,
+            &assets,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
+    }
+    let mut pending = false;
+    if plans_due {
+        // A few periods per tick: a first evaluation of years of months does not hold the
+        // rollups back.
+        let now = chrono::Utc::now().timestamp_millis();
+        let o = refresh::plans(writer, reader, &assets, now, PLAN_PERIODS_PER_TICK).await?;
+        if o.computed > 0 {
+            tracing::info!(
+                computed = o.computed,
+                left = o.pending,
+                "M&V plans evaluated"
+            );
         }
-        let mut pending = false;
-        if plans_due {
-            // A few periods per tick: a first evaluation of years of months does not hold
-            // the rollups back.
-            let o = crate::mv::plan_eval::refresh(
-                &mut s,
-                &assets,
-                chrono::Utc::now().timestamp_millis(),
-                PLAN_PERIODS_PER_TICK,
-            )?;
-            if o.computed > 0 {
-                tracing::info!(
-                    computed = o.computed,
-                    left = o.pending,
-                    "M&V plans evaluated"
-                );
-            }
-            pending = o.pending > 0;
-        }
-        Ok(pending)
-    })
-    .await??;
+        pending = o.pending > 0;
+    }
     if purge_due {
         let now = chrono::Utc::now().timestamp_millis();
         let ids = writer.call(|s| s.series_ids()).await?;

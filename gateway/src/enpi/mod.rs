@@ -11,6 +11,7 @@ pub mod facts;
 pub mod indicators;
 pub mod inputs;
 pub mod quarters;
+pub mod refresh;
 pub mod tariff;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub use assets::Assets;
 use facts::{Facts, StoredFacts};
 use indicators::{Definition, Span};
 use inputs::{Grid, Loader, QUARTER_MS};
+pub use refresh::{recompute, recompute_units, refresh};
 
 use crate::store::{Store, StoreError};
 
@@ -305,87 +307,6 @@ pub fn indicators_of<'a>(
         facts,
         span(step, bucket, facts, assets.timezone),
     )
-}
-
-/// Recomputes and stores the EnPI facts of every asset for the billing months overlapping
-/// [from, to) (whole months, so hourly, daily and monthly rows are complete). `tick` is
-/// called after each asset-month. Returns the rows written.
-pub fn recompute(
-    store: &mut Store,
-    assets: &Assets,
-    from: i64,
-    to: i64,
-    now: i64,
-    mut tick: impl FnMut(),
-) -> Result<usize, StoreError> {
-    let tz = assets.timezone;
-    let mut written = 0;
-    for (idx, spec) in assets.list.iter().enumerate() {
-        let mut m = Step::Month.bucket_start(from, tz);
-        while m < to.min(now) {
-            let end = Step::Month.bucket_end(m, tz);
-            let rows: Vec<_> = compute_rows(store, assets, idx, m, end, now)?
-                .into_iter()
-                .map(|(step, bucket, partial, f)| {
-                    (
-                        step.code(),
-                        bucket,
-                        partial,
-                        serde_json::to_string(&StoredFacts::from(&f)).unwrap_or_default(),
-                    )
-                })
-                .collect();
-            written += rows.len();
-            store.put_enpi(spec.id(), &rows)?;
-            tick();
-            m = end;
-        }
-    }
-    Ok(written)
-}
-
-/// How many asset-months [`recompute`] will work through (for a progress bar).
-pub fn recompute_units(assets: &Assets, from: i64, to: i64) -> u64 {
-    let tz = assets.timezone;
-    let mut months = 0;
-    let mut m = Step::Month.bucket_start(from, tz);
-    while m < to {
-        months += 1;
-        m = Step::Month.bucket_end(m, tz);
-    }
-    months * assets.list.len() as u64
-}
-
-const FINGERPRINT_KEY: &str = "enpi_fingerprint";
-
-/// Keeps stored EnPIs current: everything again when the assets, tariff or factors changed
-/// (or were never computed), otherwise the current billing month (and the previous one during
-/// the first day of a month). Returns the rows written.
-pub fn refresh(store: &mut Store, assets: &Assets, now: i64) -> Result<usize, StoreError> {
-    let ids: Vec<&str> = assets.list.iter().map(assets::AssetSpec::id).collect();
-    store.retain_enpi_assets(&ids)?;
-    if assets.list.is_empty() {
-        return Ok(0);
-    }
-    let Some((first, _)) = store.rollup_span()? else {
-        return Ok(0);
-    };
-    let full = store.meta(FINGERPRINT_KEY)?.as_deref() != Some(assets.fingerprint.as_str());
-    let from = if full {
-        tracing::info!(
-            from = %utc(first),
-            "computing energy-performance indicators for all stored data (new or changed assets, tariff or emission factors)"
-        );
-        first
-    } else {
-        (now - 86_400_000).max(first)
-    };
-    let n = recompute(store, assets, from, now, now, || {})?;
-    if full {
-        store.set_meta(FINGERPRINT_KEY, &assets.fingerprint)?;
-        tracing::info!(rows = n, "energy-performance indicators computed");
-    }
-    Ok(n)
 }
 
 /// Reads stored indicators of one asset. `from`/`to` in ms; rows whose bucket starts in

@@ -79,6 +79,14 @@ pub struct Outcome {
     pub pending: usize,
 }
 
+impl Outcome {
+    pub fn add(&mut self, o: Outcome) {
+        self.computed += o.computed;
+        self.reused += o.reused;
+        self.pending += o.pending;
+    }
+}
+
 /// The reporting periods of the completed billing months by `now`: each month, and its
 /// contract year to date (the same period for a year's first month).
 pub fn due_periods(plan: &Plan, now: i64) -> Vec<(NaiveDate, NaiveDate)> {
@@ -165,19 +173,20 @@ pub fn evaluate_period(
     r
 }
 
-/// Evaluates one plan's completed months not yet stored with the current fingerprint,
-/// computing at most `budget` periods.
-pub fn evaluate(
-    store: &mut Store,
+/// The results of one plan's completed months not yet stored with the current fingerprint,
+/// at most `budget` periods computed; read only, the rows are for `Store::put_mv_results`.
+pub fn compute(
+    store: &Store,
     assets: &Assets,
     plan: &Plan,
     now: i64,
     budget: usize,
-) -> Result<Outcome, StoreError> {
+) -> Result<(Vec<MvResultRow>, Outcome), StoreError> {
     let due = due_periods(plan, now);
     let mut out = Outcome::default();
+    let mut rows = Vec::new();
     if due.is_empty() {
-        return Ok(out);
+        return Ok((rows, out));
     }
     let stored = store.mv_results(&plan.id)?;
     let devices = devices(plan, assets, store)?;
@@ -201,28 +210,37 @@ pub fn evaluate(
             continue;
         }
         let result = evaluate_period(store, assets, plan, from, to);
-        store.put_mv_results(&[MvResultRow {
+        rows.push(MvResultRow {
             plan_id: plan.id.clone(),
             period_from: a,
             period_to: b,
             computed_at: chrono::Utc::now().timestamp_millis(),
             fingerprint: fp,
             json: serde_json::to_string(&result).unwrap_or_default(),
-        }])?;
+        });
         out.computed += 1;
+    }
+    Ok((rows, out))
+}
+
+/// [`compute`] and store the results on the same connection (one-shot commands).
+pub fn evaluate(
+    store: &mut Store,
+    assets: &Assets,
+    plan: &Plan,
+    now: i64,
+    budget: usize,
+) -> Result<Outcome, StoreError> {
+    let (rows, out) = compute(store, assets, plan, now, budget)?;
+    if !rows.is_empty() {
+        store.put_mv_results(&rows)?;
     }
     Ok(out)
 }
 
-/// Evaluates every plan of the site (at most `budget` periods in all) and deletes results of
-/// plans or periods no longer configured.
-pub fn refresh(
-    store: &mut Store,
-    assets: &Assets,
-    now: i64,
-    budget: usize,
-) -> Result<Outcome, StoreError> {
-    let keep: Vec<(&str, Vec<(i64, i64)>)> = assets
+/// The periods every configured plan has: stored results of any other are deleted.
+pub fn retained(assets: &Assets) -> Vec<(String, Vec<(i64, i64)>)> {
+    assets
         .plans
         .iter()
         .map(|p| {
@@ -230,17 +248,31 @@ pub fn refresh(
                 .into_iter()
                 .map(|(a, b)| (p.instant(a), p.instant(b)))
                 .collect();
-            (p.id.as_str(), periods)
+            (p.id.clone(), periods)
         })
-        .collect();
-    store.retain_mv_results(&keep)?;
+        .collect()
+}
+
+/// Evaluates every plan of the site (at most `budget` periods in all) and deletes results of
+/// plans or periods no longer configured, on one connection (one-shot commands; the service
+/// splits the same steps between a read-only connection and the writer).
+pub fn refresh(
+    store: &mut Store,
+    assets: &Assets,
+    now: i64,
+    budget: usize,
+) -> Result<Outcome, StoreError> {
+    store.retain_mv_results(&retained(assets))?;
     let mut total = Outcome::default();
     for plan in &assets.plans {
-        let left = budget.saturating_sub(total.computed);
-        let o = evaluate(store, assets, plan, now, left)?;
-        total.computed += o.computed;
-        total.reused += o.reused;
-        total.pending += o.pending;
+        let o = evaluate(
+            store,
+            assets,
+            plan,
+            now,
+            budget.saturating_sub(total.computed),
+        )?;
+        total.add(o);
     }
     Ok(total)
 }

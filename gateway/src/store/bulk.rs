@@ -52,6 +52,9 @@ impl Store {
         }
         tx.commit()?;
         self.conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        if let Some(live) = &self.live {
+            live.reload(self)?;
+        }
         Ok(())
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
+use super::live::Live;
 use super::schema;
 use super::settings::StoreSettings;
 
@@ -14,6 +16,8 @@ pub struct Store {
     /// (site, device, quantity) → series id, for the writes.
     pub(super) series: HashMap<(String, String, String), i64>,
     pub(super) settings: StoreSettings,
+    /// The writer's in-memory view for the API, kept current after each commit.
+    pub(super) live: Option<Arc<Live>>,
 }
 
 impl Store {
@@ -36,6 +40,7 @@ impl Store {
             conn,
             series: HashMap::new(),
             settings: StoreSettings::default(),
+            live: None,
         })
     }
 
@@ -59,12 +64,28 @@ impl Store {
             conn,
             series: HashMap::new(),
             settings: StoreSettings::default(),
+            live: None,
         })
+    }
+
+    /// Rows changed through this connection since it opened: tests check who wrote.
+    #[cfg(test)]
+    pub(crate) fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
     }
 
     /// Sets the site knowledge rollups need (time zone, gap limit, counter wraps, assets).
     pub fn with_settings(mut self, settings: StoreSettings) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// Keeps an in-memory view (newest samples, counts, rollup backlog) current after each
+    /// commit, starting from what the database holds now. Returns the view to share.
+    pub fn keep_live(&mut self) -> Result<Arc<Live>, StoreError> {
+        let live = Arc::new(Live::default());
+        live.reload(self)?;
+        self.live = Some(live.clone());
+        Ok(live)
     }
 }

@@ -65,7 +65,7 @@ impl Store {
     /// Deletes the results of plans no longer configured, and of periods a plan no longer has.
     pub fn retain_mv_results(
         &mut self,
-        keep: &[(&str, Vec<(i64, i64)>)],
+        keep: &[(String, Vec<(i64, i64)>)],
     ) -> Result<usize, StoreError> {
         let stored: Vec<(String, i64, i64)> = {
             let mut stmt = self
@@ -163,7 +163,11 @@ mod tests {
         let rows = s.mv_results("p").unwrap();
         assert_eq!(rows, [row(0, "a"), row(10, "b")]);
         // Only the configured plan's listed periods stay.
-        assert_eq!(s.retain_mv_results(&[("p", vec![(10, 20)])]).unwrap(), 1);
+        assert_eq!(
+            s.retain_mv_results(&[("p".into(), vec![(10, 20)])])
+                .unwrap(),
+            1
+        );
         assert_eq!(s.mv_results("p").unwrap(), [row(10, "b")]);
         assert_eq!(s.retain_mv_results(&[]).unwrap(), 1);
         assert!(s.mv_results("p").unwrap().is_empty());

@@ -48,11 +48,7 @@ impl Store {
                 "INSERT INTO dead_letter(received_ts, topic, reason, payload) VALUES (?1, ?2, ?3, ?4)",
                 params![Utc::now().timestamp_millis(), "influx", reason, payload],
             )?;
-            Delta {
-                dead_letters: 1,
-                ..Delta::default()
-            }
-            .apply(&tx)?;
+            DEAD.apply(&tx)?;
         }
         {
             let mut del = tx.prepare_cached("DELETE FROM influx_outbox WHERE id = ?1")?;
@@ -61,6 +57,16 @@ impl Store {
             }
         }
         tx.commit()?;
+        if let (Some(live), Some(_)) = (&self.live, dead) {
+            live.counted(DEAD);
+        }
         Ok(())
     }
 }
+
+/// One dead letter added.
+const DEAD: Delta = Delta {
+    series: 0,
+    samples: 0,
+    dead_letters: 1,
+};

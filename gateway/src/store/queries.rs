@@ -55,23 +55,31 @@ pub(super) fn ms_to_utc(ms: i64) -> DateTime<Utc> {
 impl Store {
     /// The newest sample of every series.
     pub fn latest(&self) -> Result<Vec<Latest>, StoreError> {
+        Ok(self.latest_rows()?.into_iter().map(|(_, l)| l).collect())
+    }
+
+    /// [`latest`](Self::latest) with each series' id.
+    pub(super) fn latest_rows(&self) -> Result<Vec<(i64, Latest)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT s.site, s.device, s.quantity, s.unit, x.ts, x.value, x.quality
+            "SELECT s.site, s.device, s.quantity, s.unit, x.ts, x.value, x.quality, s.id
              FROM series s
              JOIN samples x ON x.series_id = s.id
               AND x.ts = (SELECT max(ts) FROM samples WHERE series_id = s.id)
              ORDER BY s.site, s.device, s.id",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok(Latest {
-                site: r.get(0)?,
-                device: r.get(1)?,
-                quantity: r.get(2)?,
-                unit: r.get(3)?,
-                ts: ms_to_utc(r.get(4)?),
-                value: r.get(5)?,
-                quality: r.get(6)?,
-            })
+            Ok((
+                r.get(7)?,
+                Latest {
+                    site: r.get(0)?,
+                    device: r.get(1)?,
+                    quantity: r.get(2)?,
+                    unit: r.get(3)?,
+                    ts: ms_to_utc(r.get(4)?),
+                    value: r.get(5)?,
+                    quality: r.get(6)?,
+                },
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -37,6 +37,7 @@ impl Store {
         let mut n = 0;
         // One short transaction per series: ingest is never locked out for long.
         for &id in ids {
+            let mut delta = Delta::default();
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -44,13 +45,14 @@ impl Store {
                 let deleted = tx
                     .prepare_cached("DELETE FROM samples WHERE series_id = ?1 AND ts < ?2")?
                     .execute(params![id, c])?;
-                Delta {
+                delta = Delta {
                     samples: -(deleted as i64),
                     ..Delta::default()
-                }
-                .apply(&tx)?;
+                };
+                delta.apply(&tx)?;
                 n += deleted;
             }
+            let mut rollups = 0;
             for (res, keep) in [
                 (60, retention.minute),
                 (900, retention.quarter),
@@ -58,7 +60,7 @@ impl Store {
                 (86_400, retention.day),
             ] {
                 if let Some(c) = cutoff(keep) {
-                    n += tx
+                    rollups += tx
                         .prepare_cached(
                             "DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND bucket < ?3",
                         )?
@@ -66,6 +68,13 @@ impl Store {
                 }
             }
             tx.commit()?;
+            n += rollups;
+            if let Some(live) = &self.live {
+                live.counted(delta);
+                if rollups > 0 {
+                    live.rollups().forget_series(id);
+                }
+            }
         }
         Ok(n)
     }

@@ -52,8 +52,22 @@ impl Store {
         let minutes = with_next_minutes(&tx, &dirty)?;
         let touched = roll_minutes(&tx, settings, &kinds, &minutes)?;
         roll_coarser(&tx, settings, &touched)?;
-        clear_dirty(&tx, &dirty)?;
+        let cleared = clear_dirty(&tx, &dirty)?;
         tx.commit()?;
+        if let Some(live) = &self.live {
+            live.rolled_up(cleared);
+            let (tz, now) = (
+                self.settings.timezone,
+                chrono::Utc::now().timestamp_millis(),
+            );
+            let cache = live.rollups();
+            for &(id, b) in &minutes {
+                cache.rewritten(id, 60, b, b + 60_000, now);
+            }
+            for &(res, id, b) in &touched {
+                cache.rewritten(id, res, b, rollup::bucket_end(b, res, tz), now);
+            }
+        }
         Ok(dirty.len())
     }
 
@@ -96,13 +110,15 @@ fn with_next_minutes(
     Ok(minutes)
 }
 
-fn clear_dirty(tx: &Transaction<'_>, dirty: &[(i64, i64)]) -> rusqlite::Result<()> {
+/// Clears the batch; returns how many rows went.
+fn clear_dirty(tx: &Transaction<'_>, dirty: &[(i64, i64)]) -> rusqlite::Result<i64> {
     let mut done =
         tx.prepare_cached("DELETE FROM rollup_dirty WHERE series_id = ?1 AND bucket = ?2")?;
+    let mut n = 0;
     for &(id, b) in dirty {
-        done.execute(params![id, b])?;
+        n += done.execute(params![id, b])? as i64;
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Writes one rollup row; an empty bucket has none.

@@ -8,6 +8,7 @@ use rusqlite::params;
 use super::conn::Store;
 use super::error::StoreError;
 use super::health::Delta;
+use super::live::Committed;
 
 /// Dead letters kept (the newest); older ones are deleted as new ones arrive, so a hostile
 /// publisher cannot fill the disk through them.
@@ -60,6 +61,11 @@ impl Store {
         // New series ids are only cached once the transaction commits.
         let mut cache = self.series.clone();
         let mut delta = Delta::default();
+        // For the in-memory view: each sample written, and where in `batch` its names are.
+        let keep = self.live.is_some();
+        let mut committed: Vec<Committed> = Vec::new();
+        let mut origin: Vec<(usize, usize)> = Vec::new();
+        let mut marked = 0i64;
         {
             // Insert, else update: the same as an upsert, but it tells a new sample (counted)
             // from a replayed one.
@@ -76,7 +82,7 @@ impl Store {
             )?;
             let mut dirty = std::collections::HashSet::new();
             let mut lines = String::new();
-            for item in batch {
+            for (at, item) in batch.iter().enumerate() {
                 match item {
                     Incoming::Poll(p) if self.settings.influx_only => {
                         stats.samples += crate::line_protocol::poll_lines(
@@ -96,7 +102,7 @@ impl Store {
                         }
                         let ts = p.ts.timestamp_millis();
                         let minute = ts - ts.rem_euclid(60_000);
-                        for r in &p.readings {
+                        for (k, r) in p.readings.iter().enumerate() {
                             let id = Self::series_id(
                                 &tx,
                                 &mut cache,
@@ -112,6 +118,10 @@ impl Store {
                                 update.execute(row)?;
                             }
                             dirty.insert((id, minute));
+                            if keep {
+                                committed.push((id, ts, r.value, quality_str(r.quality)));
+                                origin.push((at, k));
+                            }
                             stats.samples += 1;
                         }
                         stats.polls += 1;
@@ -134,7 +144,7 @@ impl Store {
                  ON CONFLICT DO NOTHING",
             )?;
             for (id, minute) in dirty {
-                mark.execute(params![id, minute])?;
+                marked += mark.execute(params![id, minute])? as i64;
             }
             if !lines.is_empty() {
                 tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
@@ -152,6 +162,28 @@ impl Store {
         delta.apply(&tx)?;
         tx.commit()?;
         self.series = cache;
+        if let Some(live) = &self.live {
+            live.committed(
+                &committed,
+                |i| {
+                    let (at, k) = origin[i];
+                    match &batch[at] {
+                        Incoming::Poll(p) => {
+                            let r = &p.readings[k];
+                            (
+                                p.site.clone(),
+                                p.device.clone(),
+                                r.quantity.to_string(),
+                                r.unit.to_string(),
+                            )
+                        }
+                        Incoming::Dead(_) => Default::default(),
+                    }
+                },
+                delta,
+                marked,
+            );
+        }
         Ok(stats)
     }
 
@@ -179,6 +211,9 @@ impl Store {
         delta.apply(&tx)?;
         tx.commit()?;
         self.series = cache;
+        if let Some(live) = &self.live {
+            live.counted(delta);
+        }
         Ok(id)
     }
 }

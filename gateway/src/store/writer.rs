@@ -1,6 +1,7 @@
 //! The writer: one thread owns the write connection; everything that writes (ingest, rollups,
-//! the outbox, retention) sends it a job and awaits the reply, so writes never block the async
-//! runtime and never contend for SQLite's write lock inside the service.
+//! the outbox, retention, EnPIs and M&V plan results) sends it a job and awaits the reply, so
+//! writes never block the async runtime and never contend for SQLite's write lock inside the
+//! service.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;

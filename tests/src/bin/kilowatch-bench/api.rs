@@ -5,7 +5,8 @@
 //! copy. The real `kilowatch-gateway run` serves it behind a real mosquitto. Readings are
 //! published at a fixed rate for `duration` without API load, then for `duration` again while
 //! N concurrent clients request `/api/v1/query` (a year at 1 h), `/api/v1/latest` and
-//! `/api/v1/health`. The stored-readings counter comes from `/metrics`, which takes no store lock.
+//! `/api/v1/health`, each client flat out (`--think 0s`, the default) or pausing between
+//! requests like a dashboard refreshing (`--think 1s`). The stored-readings counter comes from `/metrics`, which takes no store lock.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ const QUERY_SERIES: &str = "demo-plant/incomer/active_power";
 
 struct Options {
     clients: usize,
+    /// Each client's pause between answer and next request (0: closed loop, flat out).
+    think: Duration,
     duration: Duration,
     catalogues: Vec<Option<usize>>,
     rate: u64,
@@ -49,6 +52,10 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         .collect::<anyhow::Result<_>>()?;
     let o = Options {
         clients: flag(args, "--clients").unwrap_or("200").parse()?,
+        think: match flag(args, "--think") {
+            None | Some("0" | "0s") => Duration::ZERO,
+            Some(_) => duration("--think", "0s")?,
+        },
         duration: duration("--duration", "20s")?,
         catalogues,
         rate: flag(args, "--rate").unwrap_or("50000").parse()?,
@@ -178,11 +185,11 @@ fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Res
         eprintln!("{label}: ingest alone for {:?}", o.duration);
         let alone = api_load::ingest_for(http, &publisher, o.duration)?;
         eprintln!(
-            "{label}: {} clients for {:?} while ingesting",
-            o.clients, o.duration
+            "{label}: {} clients (pause {:?}) for {:?} while ingesting",
+            o.clients, o.think, o.duration
         );
         let (loaded, endpoints) =
-            api_load::under_load(http, &publisher, o.clients, o.duration, &query)?;
+            api_load::under_load(http, &publisher, (o.clients, o.think), o.duration, &query)?;
         let pid = gw.0.id().to_string();
         let (vm_rss, vm_hwm) = (status_mib(&pid, "VmRSS:")?, status_mib(&pid, "VmHWM:")?);
         publisher.stop()?;

@@ -328,7 +328,7 @@ const ENDPOINTS: [&str; 3] = ["/api/v1/query", "/api/v1/latest", "/api/v1/health
 pub fn under_load(
     http: u16,
     publisher: &Publisher,
-    clients: usize,
+    (clients, think): (usize, Duration),
     window: Duration,
     query: &str,
 ) -> anyhow::Result<(Ingest, Vec<Latency>)> {
@@ -363,6 +363,8 @@ pub fn under_load(
             rt.spawn(async move {
                 let mut out = Vec::new();
                 let mut e = i % ENDPOINTS.len();
+                // Pausing clients start spread over one pause, not all at once.
+                tokio::time::sleep(think.mul_f64(i as f64 / clients as f64)).await;
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
                     let ok = match client.get(&urls[e]).send().await {
@@ -376,6 +378,9 @@ pub fn under_load(
                         ok,
                     });
                     e = (e + 1) % ENDPOINTS.len();
+                    if !think.is_zero() {
+                        tokio::time::sleep(think).await;
+                    }
                 }
                 out
             })

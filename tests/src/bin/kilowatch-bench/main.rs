@@ -59,7 +59,7 @@ USAGE:
       hourly.csv, daily.csv (energy per asset, outdoor temperature, production), truth.csv
       (energy saved per day and measure) and meta.json (periods, holidays, kilowatch's results
       from the store) for tests/bench/mv_compare.py.
-  kilowatch-bench api-suite [--clients 200] [--duration 20s] [--series demo,20000] [--rate 50000]
+  kilowatch-bench api-suite [--clients 200] [--think 0s] [--duration 20s] [--series demo,20000] [--rate 50000]
                             [--history 365d]
       The HTTP API under load: the demo plant's history prefilled (a year by default), the
       real gateway behind mosquitto, RATE readings/s published for DURATION alone, then again
@@ -517,6 +517,9 @@ fn publish_suite(args: &[String]) -> anyhow::Result<()> {
 
 /// Makes SDM630-sized polls (22 quantities, as the agent publishes them) on demand, so both
 /// engines pay the same to produce them and neither holds them all in memory.
+/// How many meters [`PollSource`] publishes for, in turn (`m000`, `m001`, …).
+const METERS: u64 = 200;
+
 struct PollSource {
     template: kilowatch_site::payload::DevicePoll,
 }
@@ -529,7 +532,7 @@ impl PollSource {
     }
     fn make(&self, i: u64) -> kilowatch_site::payload::DevicePoll {
         let mut p = self.template.clone();
-        p.device = format!("m{:03}", i % 200);
+        p.device = format!("m{:03}", i % METERS);
         p.ts = chrono::Utc::now();
         for (k, r) in p.readings.iter_mut().enumerate() {
             r.value = Some(230.0 + k as f64 * 1.5 + (i % 7) as f64 * 0.1);
@@ -545,7 +548,7 @@ fn sample_poll(i: u64) -> kilowatch_site::payload::DevicePoll {
     DevicePoll {
         version: SCHEMA_VERSION,
         site: "bench".into(),
-        device: format!("m{:03}", i % 200),
+        device: format!("m{:03}", i % METERS),
         seq: 0,
         ts: chrono::Utc::now(),
         readings: profile
@@ -762,6 +765,31 @@ fn publish_polls(port: u16, messages: &[(String, Vec<u8>)]) -> anyhow::Result<()
     })
 }
 
+/// Whether the gateway has stored (and, with `influx`, forwarded) every published reading and
+/// rolled it up. Fails at once when any was refused or dead-lettered, or more were stored than
+/// published: a throughput figure is only meaningful when everything sent is kept.
+fn all_stored(
+    name: &str,
+    h: &serde_json::Value,
+    readings: u64,
+    influx: bool,
+) -> anyhow::Result<bool> {
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let stored = count(&h["ingest"]["stored_samples"]);
+    let sent = count(&h["influx"]["written_lines"]);
+    let refused = count(&h["ingest"]["rejected"]) + count(&h["ingest"]["poison"]);
+    let dead = count(&h["dead_letters"]);
+    if refused + dead > 0 || stored > readings || sent > readings {
+        bail!(
+            "{name}: published {readings} readings, but the gateway stored {stored}, sent {sent} \
+             to influxd, refused {refused} and dead-lettered {dead} messages (are the devices in \
+             the bench's site file?)"
+        );
+    }
+    let rollups = h["rollups_pending"].as_i64().unwrap_or(1);
+    Ok(stored == readings && (!influx || sent == readings) && rollups == 0)
+}
+
 fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
     let polls: u64 = flag(args, "--polls").unwrap_or("20000").parse()?;
     let gateway = sibling("kilowatch-gateway")?;
@@ -813,13 +841,13 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
 
     // The polls: 200 meters × SDM630 (22 quantities), one second apart, already serialised.
     let source = PollSource::new();
-    let t0 = chrono::Utc::now() - chrono::Duration::seconds(polls as i64 / 200 + 10);
+    let t0 = chrono::Utc::now() - chrono::Duration::seconds((polls / METERS) as i64 + 10);
     let made: Vec<kilowatch_site::payload::DevicePoll> = (0..polls)
         .map(|i| {
             let mut p = source.make(i);
             p.site = "bench".into();
-            p.seq = i / 200 + 1;
-            p.ts = t0 + chrono::Duration::seconds((i / 200) as i64);
+            p.seq = i / METERS + 1;
+            p.ts = t0 + chrono::Duration::seconds((i / METERS) as i64);
             p
         })
         .collect();
@@ -842,9 +870,11 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
     ] {
         let http = free_port()?;
         let db = dir.join(format!("{}.db", if influx { "influx" } else { "sqlite" }));
+        // The 200 meters are not declared as devices (they have no Modbus address): the
+        // gateway admits them as unknown devices, which it otherwise dead-letters.
         let mut site = format!(
             "[site]\nid = \"bench\"\n[mqtt]\nbroker = \"127.0.0.1:{mq_port}\"\ngateway_client_id = \"bench-gw-{influx}\"\n\
-             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\n",
+             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\nadmit_unknown_devices = {METERS}\n",
             db.display()
         );
         if influx {
@@ -861,16 +891,12 @@ fn ingest_suite(args: &[String]) -> anyhow::Result<()> {
         let cpu0 = cpu_seconds(&pid)?;
         let t = Instant::now();
         publish_polls(mq_port, &messages)?;
-        loop {
-            let h = health(http)?;
-            let stored = h["ingest"]["stored_samples"].as_u64().unwrap_or(0);
-            let sent = h["influx"]["written_lines"].as_u64().unwrap_or(0);
-            let rollups = h["rollups_pending"].as_i64().unwrap_or(1);
-            if stored >= readings && (!influx || sent >= readings) && rollups == 0 {
-                break;
-            }
+        while !all_stored(name, &health(http)?, readings, influx)? {
             if t.elapsed() > Duration::from_secs(600) {
-                bail!("{name}: only {stored} stored, {sent} sent to influxd after 10 min");
+                bail!(
+                    "{name}: not everything stored after 10 min: {}",
+                    health(http)?
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

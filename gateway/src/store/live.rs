@@ -1,0 +1,260 @@
+//! What the writer keeps in memory for the API: the newest sample of every series, the health
+//! counts and the rollup backlog, updated after each commit. `/api/v1/latest` and
+//! `/api/v1/health` answer from here without touching SQLite, so they never wait behind a
+//! query or the writer.
+//!
+//! Another process writing the same database (`kilowatch-gateway import` beside a running
+//! gateway) is not seen here until [`Live::reload`], which the service calls every minute.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::conn::Store;
+use super::error::StoreError;
+use super::health::Delta;
+use super::queries::{ms_to_utc, Latest};
+use super::rollup_cache::RollupCache;
+
+impl Store {
+    /// Reloads the in-memory view if another connection (another process) committed since
+    /// the last reload; call on the connection that keeps it. Returns whether it reloaded.
+    pub fn sync_live(&mut self) -> Result<bool, StoreError> {
+        let Some(live) = self.live.clone() else {
+            return Ok(false);
+        };
+        if self.data_version()? == live.lock().data_version {
+            return Ok(false);
+        }
+        tracing::info!(
+            "the database was changed by another process: reloading latest values and counts"
+        );
+        live.reload(self)?;
+        Ok(true)
+    }
+
+    fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+/// Who a series is, shared by every update of its newest sample.
+#[derive(Debug)]
+struct SeriesName {
+    site: String,
+    device: String,
+    quantity: String,
+    unit: String,
+}
+
+#[derive(Debug)]
+struct Newest {
+    name: Arc<SeriesName>,
+    ts: i64,
+    value: Option<f64>,
+    quality: &'static str,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    latest: HashMap<i64, Newest>,
+    series: i64,
+    samples: i64,
+    dead_letters: i64,
+    rollups_pending: i64,
+    /// The writer connection's `PRAGMA data_version` at the last reload: it changes only
+    /// when another connection commits.
+    data_version: i64,
+}
+
+/// One sample just committed: (series id, ts ms, value, quality).
+pub(super) type Committed = (i64, i64, Option<f64>, &'static str);
+
+/// The writer's in-memory view; cheap to share (`Arc`).
+#[derive(Debug, Default)]
+pub struct Live {
+    state: Mutex<State>,
+    /// Bumped by every change, so readers can tell whether a cached answer is current.
+    version: AtomicU64,
+    rollups: RollupCache,
+}
+
+/// Counts for `/api/v1/health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveCounts {
+    pub series: i64,
+    pub samples: i64,
+    pub dead_letters: i64,
+    pub rollups_pending: i64,
+}
+
+impl Live {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Closed buckets' rollups, ready as JSON, kept current by the writer.
+    pub fn rollups(&self) -> &RollupCache {
+        &self.rollups
+    }
+
+    /// A number that changes whenever anything here does.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Replaces everything with what the database holds now (at start, and every minute to
+    /// pick up other processes' writes).
+    pub fn reload(&self, store: &Store) -> Result<(), StoreError> {
+        let (series, samples, dead_letters) = store.counts()?;
+        let rollups_pending = store.rollups_pending()?;
+        let data_version = store.data_version()?;
+        let mut names: HashMap<(String, String, String), Arc<SeriesName>> = HashMap::new();
+        let latest = store
+            .latest_rows()?
+            .into_iter()
+            .map(|(id, l)| {
+                let key = (l.site.clone(), l.device.clone(), l.quantity.clone());
+                let name = names
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Arc::new(SeriesName {
+                            site: l.site,
+                            device: l.device,
+                            quantity: l.quantity,
+                            unit: l.unit,
+                        })
+                    })
+                    .clone();
+                let quality = quality_static(&l.quality);
+                let newest = Newest {
+                    name,
+                    ts: l.ts.timestamp_millis(),
+                    value: l.value,
+                    quality,
+                };
+                (id, newest)
+            })
+            .collect();
+        *self.lock() = State {
+            latest,
+            series,
+            samples,
+            dead_letters,
+            rollups_pending,
+            data_version,
+        };
+        self.rollups.clear();
+        self.changed();
+        Ok(())
+    }
+
+    /// After a committed write: the samples (with the names of series seen for the first
+    /// time, looked up by `name_of`), the count changes and the newly marked rollup minutes.
+    pub(super) fn committed(
+        &self,
+        samples: &[Committed],
+        name_of: impl Fn(usize) -> (String, String, String, String),
+        delta: Delta,
+        marked: i64,
+    ) {
+        let mut s = self.lock();
+        for (i, &(id, ts, value, quality)) in samples.iter().enumerate() {
+            match s.latest.get_mut(&id) {
+                Some(n) if ts < n.ts => {}
+                Some(n) => {
+                    n.ts = ts;
+                    n.value = value;
+                    n.quality = quality;
+                }
+                None => {
+                    let (site, device, quantity, unit) = name_of(i);
+                    let name = Arc::new(SeriesName {
+                        site,
+                        device,
+                        quantity,
+                        unit,
+                    });
+                    s.latest.insert(
+                        id,
+                        Newest {
+                            name,
+                            ts,
+                            value,
+                            quality,
+                        },
+                    );
+                }
+            }
+        }
+        s.series += delta.series;
+        s.samples += delta.samples;
+        s.dead_letters += delta.dead_letters;
+        s.rollups_pending += marked;
+        drop(s);
+        self.changed();
+    }
+
+    /// After a committed change of counts alone (retention, the outbox's dead letters).
+    pub(super) fn counted(&self, delta: Delta) {
+        let mut s = self.lock();
+        s.series += delta.series;
+        s.samples += delta.samples;
+        s.dead_letters += delta.dead_letters;
+        drop(s);
+        self.changed();
+    }
+
+    /// After a rollup refresh cleared `n` dirty minutes.
+    pub(super) fn rolled_up(&self, n: i64) {
+        let mut s = self.lock();
+        s.rollups_pending = (s.rollups_pending - n).max(0);
+        drop(s);
+        self.changed();
+    }
+
+    /// The counts for health reporting.
+    pub fn counts(&self) -> LiveCounts {
+        let s = self.lock();
+        LiveCounts {
+            series: s.series,
+            samples: s.samples,
+            dead_letters: s.dead_letters,
+            rollups_pending: s.rollups_pending,
+        }
+    }
+
+    /// The newest sample of every series, ordered as [`Store::latest`] orders them.
+    pub fn latest(&self) -> Vec<Latest> {
+        let s = self.lock();
+        let mut rows: Vec<(&i64, &Newest)> = s.latest.iter().collect();
+        rows.sort_by(|a, b| {
+            (&a.1.name.site, &a.1.name.device, a.0).cmp(&(&b.1.name.site, &b.1.name.device, b.0))
+        });
+        rows.into_iter()
+            .map(|(_, n)| Latest {
+                site: n.name.site.clone(),
+                device: n.name.device.clone(),
+                quantity: n.name.quantity.clone(),
+                value: n.value,
+                unit: n.name.unit.clone(),
+                quality: n.quality.to_owned(),
+                ts: ms_to_utc(n.ts),
+            })
+            .collect()
+    }
+}
+
+fn quality_static(q: &str) -> &'static str {
+    match q {
+        "good" => "good",
+        "unavailable" => "unavailable",
+        _ => "bad",
+    }
+}
