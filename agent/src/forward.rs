@@ -13,19 +13,22 @@
 //! The same connection carries replay requests from the gateway (see [`crate::replay`]): a
 //! third task answers them, publishing through the same [`Outbox`] so packet ids still match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::outbox::{Item, Outbox};
 use crate::replay::{self, ReplayScope, ReplayStats};
-pub use crate::spool::{lock, SharedSpool};
+use crate::spool::{Record, SpoolHandle};
 pub use crate::writer::spool_writer;
 use crate::writer::WriterStats;
 use kilowatch_site::mqtt::{Client, Connector, Event};
+
+/// Most records asked of the spool at once.
+const NEXT_BATCH: usize = 256;
 
 /// Publisher counters for metrics and the health topic.
 #[derive(Debug, Default)]
@@ -56,8 +59,7 @@ pub struct PublisherSetup {
 /// disconnects, leaving `offline` as the retained status.
 pub async fn publisher(
     setup: PublisherSetup,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
+    spool: SpoolHandle,
     stats: Arc<PublishStats>,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
@@ -72,7 +74,7 @@ pub async fn publisher(
         let (client, mut events) = setup
             .connector
             .connect(setup.window * 2 + 16, (setup.window + 16) as u16);
-        lock(&spool).rewind();
+        spool.rewind();
         // Wait for the broker to accept the session.
         let connected = tokio::select! {
             r = async {
@@ -106,7 +108,7 @@ pub async fn publisher(
         failures = 0;
         stats.connects.fetch_add(1, Ordering::Relaxed);
         stats.connected.store(true, Ordering::Relaxed);
-        tracing::info!(broker = %broker, pending = lock(&spool).stats().pending, "connected to MQTT broker");
+        tracing::info!(broker = %broker, pending = spool.stats().pending, "connected to MQTT broker");
 
         let outbox: Arc<Outbox> = Arc::default();
         let permits = Arc::new(Semaphore::new(setup.window));
@@ -114,7 +116,6 @@ pub async fn publisher(
             setup.clone(),
             client.clone(),
             spool.clone(),
-            wake.clone(),
             outbox.clone(),
             permits.clone(),
         ));
@@ -132,12 +133,11 @@ pub async fn publisher(
             ))
         });
         let mut inflight: HashMap<u16, Item> = HashMap::new();
-        let mut ack_failing = false;
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut disconnecting = false;
         let lost = loop {
             if let Some(deadline) = stopping {
-                let done = lock(&spool).stats().pending == 0;
+                let done = spool.stats().pending == 0;
                 if !disconnecting && (done || tokio::time::Instant::now() >= deadline) {
                     feeder.abort();
                     let _ = client.try_publish(&setup.status_topic, true, b"offline".to_vec());
@@ -160,19 +160,8 @@ pub async fn publisher(
                 }
                 Ok(Event::Acked(pkid)) => match inflight.remove(&pkid) {
                     Some(Item::Record(id)) => {
-                        // Once per episode: on a full disk every ack would fail the same way.
-                        match lock(&spool).ack(id) {
-                            Err(e) if !ack_failing => {
-                                ack_failing = true;
-                                tracing::warn!("spool: cannot record acknowledgements: {e}; the readings may be sent again after a restart");
-                            }
-                            Err(e) => tracing::debug!("spool: {e}"),
-                            Ok(()) if ack_failing => {
-                                ack_failing = false;
-                                tracing::info!("spool: acknowledgements recorded again");
-                            }
-                            Ok(()) => {}
-                        }
+                        // Never waits: the spool's owner records it (and says when it cannot).
+                        spool.ack(id);
                         stats.published.fetch_add(1, Ordering::Relaxed);
                         permits.add_permits(1);
                     }
@@ -204,7 +193,7 @@ pub async fn publisher(
         stats.replay.subscribed.store(false, Ordering::Relaxed);
         match lost {
             None => {
-                if let Err(e) = lock(&spool).save_cursor() {
+                if let Err(e) = spool.save_cursor().await {
                     tracing::error!("{e}");
                 }
                 return;
@@ -227,8 +216,7 @@ pub async fn publisher(
 async fn feed(
     setup: Arc<PublisherSetup>,
     client: Client,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
+    spool: SpoolHandle,
     outbox: Arc<Outbox>,
     permits: Arc<Semaphore>,
 ) {
@@ -247,26 +235,35 @@ async fn feed(
     }
     let mut health = tokio::time::interval(setup.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Records taken from the spool and not yet published: fetched a batch at a time so the
+    // spool's owner is asked once per batch, not once per window slot that frees up.
+    let mut ready: VecDeque<Record> = VecDeque::new();
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
         permit.forget();
-        let record = loop {
-            let next = lock(&spool).next_unsent();
-            match next {
-                Ok(Some(r)) => break r,
-                Ok(None) => {}
+        while ready.is_empty() {
+            match spool.next_batch(NEXT_BATCH).await {
+                Ok(records) if !records.is_empty() => {
+                    ready.extend(records);
+                    break;
+                }
+                Ok(_) => {}
                 Err(e) => tracing::error!("spool: {e}"),
             }
             tokio::select! {
-                () = wake.notified() => {}
+                () = spool.appended() => {}
                 _ = health.tick() => {
                     if outbox.publish(&client, &setup.health_topic, true, (setup.health)(), Item::Control).await.is_err() {
                         return;
                     }
                 }
             }
+        }
+        let Some(record) = ready.pop_front() else {
+            permits.add_permits(1);
+            continue;
         };
         if outbox
             .publish(

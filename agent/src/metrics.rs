@@ -6,14 +6,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::forward::{lock, PublishStats, SharedSpool};
+use crate::forward::PublishStats;
 use crate::health::Health;
+use crate::spool::SpoolHandle;
 
 /// What the endpoint reads from.
 #[derive(Clone)]
 pub struct Sources {
     pub health: Health,
-    pub spool: SharedSpool,
+    pub spool: SpoolHandle,
     pub publish: Arc<PublishStats>,
 }
 
@@ -21,8 +22,8 @@ fn esc(label: &str) -> String {
     label.replace('\\', r"\\").replace('"', "\\\"")
 }
 
-/// Renders every metric.
-pub fn render(src: &Sources) -> String {
+/// Renders every metric; `oldest` is the poll time of the oldest unsent reading (ms).
+pub fn render(src: &Sources, oldest: Option<i64>) -> String {
     let mut out = String::with_capacity(4096);
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -103,10 +104,7 @@ pub fn render(src: &Sources) -> String {
         "Failed connection attempts and lost connections.",
         one(p.connection_errors.load(Ordering::Relaxed) as f64),
     );
-    let (stats, oldest) = {
-        let spool = lock(&src.spool);
-        (spool.stats(), spool.oldest_pending_ms().ok().flatten())
-    };
+    let stats = src.spool.stats();
     family(
         "kilowatch_agent_spooled_readings",
         "gauge",
@@ -253,9 +251,9 @@ pub async fn serve(listener: tokio::net::TcpListener, src: Sources) {
         get(move || {
             let src = src.clone();
             async move {
-                let body = tokio::task::spawn_blocking(move || render(&src))
-                    .await
-                    .unwrap_or_default();
+                // Read on the spool's owner thread; the runtime only waits for the answer.
+                let oldest = src.spool.oldest_pending_ms().await.ok().flatten();
+                let body = render(&src, oldest);
                 (
                     [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
                     body,

@@ -5,7 +5,8 @@
 //!
 //! Served by one task per broker connection, through the publisher's [`Outbox`], with its own
 //! small window of unacknowledged publishes so live readings keep flowing. Spool scans run on
-//! the blocking pool in chunks, so neither the async runtime nor the pollers wait on them.
+//! the spool's owner thread in chunks, so neither the async runtime nor the pollers wait on
+//! them.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::outbox::{Item, Outbox};
-use crate::spool::{lock, SharedSpool};
+use crate::spool::SpoolHandle;
 use kilowatch_site::mqtt::Client;
 use kilowatch_site::payload::{self, ReplayReport, ReplayRequest, REPLAY_VERSION};
 
@@ -23,7 +24,7 @@ use kilowatch_site::payload::{self, ReplayReport, ReplayRequest, REPLAY_VERSION}
 pub const WINDOW: usize = 64;
 /// Requests waiting to be served; more are dropped (and counted) rather than blocking.
 pub const QUEUE: usize = 256;
-/// Readings read from the spool per scan (one lock of the spool).
+/// Readings read from the spool per scan (one request to the spool).
 const CHUNK: usize = 500;
 /// Readings re-sent for one request at most; the report's `to_seq` says where it stopped.
 pub const MAX_PER_REQUEST: u64 = 100_000;
@@ -90,7 +91,7 @@ fn merge(ranges: &mut Vec<[u64; 2]>, more: Vec<[u64; 2]>) {
 pub async fn serve(
     scope: ReplayScope,
     client: Client,
-    spool: SharedSpool,
+    spool: SpoolHandle,
     outbox: Arc<Outbox>,
     permits: Arc<Semaphore>,
     stats: Arc<ReplayStats>,
@@ -131,7 +132,7 @@ async fn answer(
     req: &ReplayRequest,
     scope: &ReplayScope,
     client: &Client,
-    spool: &SharedSpool,
+    spool: &SpoolHandle,
     outbox: &Outbox,
     permits: &Arc<Semaphore>,
     stats: &ReplayStats,
@@ -145,19 +146,11 @@ async fn answer(
             covered_to = from - 1;
             break;
         }
-        let (device, to, spool2) = (req.device.clone(), req.to_seq, spool.clone());
-        let scanned =
-            tokio::task::spawn_blocking(move || lock(&spool2).replay(&device, from, to, CHUNK))
-                .await;
-        let (records, gaps) = match scanned {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => {
+        let (records, gaps) = match spool.replay(&req.device, from, req.to_seq, CHUNK).await {
+            Ok(found) => found,
+            Err(e) => {
                 // Report nothing rather than a wrong "unavailable": the gateway asks again.
                 tracing::error!(device = %req.device, "replay: {e}");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::error!(device = %req.device, "replay scan failed: {e}");
                 return Ok(());
             }
         };

@@ -3,19 +3,18 @@
 //! publisher replays it oldest first.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::acquire::device_loop;
-use crate::forward::{lock, publisher, spool_writer, PublishStats, PublisherSetup, SharedSpool};
+use crate::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
 use crate::health::Health;
 use crate::metrics;
 use crate::poll::{Bus, Poller};
-use crate::spool::{Spool, SpoolConfig};
+use crate::spool::{SpoolConfig, SpoolHandle};
 use kilowatch_site::config::{SiteConfig, Transport};
 use kilowatch_site::mqtt::Connector;
 use kilowatch_site::payload::{self, DevicePoll};
@@ -67,16 +66,17 @@ pub async fn run_with(
         Some((status_topic.clone(), b"offline".to_vec())),
     )?;
     let spool_dir = config.spool_dir();
-    let spool = Spool::open(SpoolConfig {
+    let spool_config = SpoolConfig {
         dir: spool_dir.clone(),
         budget: config.agent.spool_budget,
         fsync: config.agent.fsync,
         retention: config.agent.spool_retention,
-    })
-    .context("agent.spool_dir")?;
-    let spool: SharedSpool = Arc::new(Mutex::new(spool));
+    };
+    // Opening verifies every segment: disk work, kept off the runtime's workers.
+    let spool = tokio::task::spawn_blocking(move || SpoolHandle::open(spool_config))
+        .await?
+        .context("agent.spool_dir")?;
     let stats = Arc::new(PublishStats::default());
-    let wake = Arc::new(Notify::new());
     let pollers = pollers(&config, &profiles)?;
 
     let metrics_task = if config.agent.metrics == "off" {
@@ -110,7 +110,6 @@ pub async fn run_with(
     let writer = tokio::spawn(spool_writer(
         rx,
         spool.clone(),
-        wake.clone(),
         stats.writer.clone(),
         config.agent.memory_buffer,
     ));
@@ -124,7 +123,7 @@ pub async fn run_with(
             client_id.clone(),
         );
         move || {
-            let spool_stats = lock(&spool).stats();
+            let spool_stats = spool.stats();
             serde_json::json!({
                 "agent": id,
                 "ts": chrono::Utc::now(),
@@ -154,7 +153,6 @@ pub async fn run_with(
             }),
         },
         spool.clone(),
-        wake,
         stats,
         stop_rx,
         Duration::from_secs(2),
@@ -178,8 +176,7 @@ pub async fn run_with(
     if let Some(t) = metrics_task {
         t.abort();
     }
-    let mut spool = lock(&spool);
-    spool.save_cursor()?;
-    tracing::info!(pending = spool.stats().pending, "agent stopped");
+    let stats = spool.close().await?;
+    tracing::info!(pending = stats.pending, "agent stopped");
     Ok(())
 }

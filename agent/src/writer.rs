@@ -1,7 +1,7 @@
 //! The spool writer: polls → disk, never making the pollers wait.
 //!
 //! Polls are taken off the channel at once into a bounded memory buffer (`agent.memory_buffer`
-//! polls) and appended from there in batches on the blocking pool. While the spool cannot be
+//! polls) and appended from there in batches by the spool's owner thread, one batch at a time. While the spool cannot be
 //! written (typically a full disk) the buffer holds the polls and appends are retried with
 //! backoff; once it is full, further polls are dropped and counted. When the disk takes writes
 //! again the buffer is spooled in poll order and published from the spool as usual.
@@ -14,18 +14,15 @@
 //! health message carry the state meanwhile.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::spool::SpoolError;
-use crate::spool::{lock, SharedSpool};
+use crate::spool::{Appended, SpoolHandle};
 use kilowatch_site::payload::DevicePoll;
 
 /// Most polls appended (and fsynced) at once.
@@ -64,11 +61,11 @@ struct Outage {
 }
 
 /// Appends polls from `rx` to the spool until `rx` closes and everything buffered is spooled
-/// (or, at shutdown, the spool still refuses it); wakes the publisher after each batch.
+/// (or, at shutdown, the spool still refuses it). The spool wakes the publisher after each
+/// batch.
 pub async fn spool_writer(
     mut rx: mpsc::Receiver<DevicePoll>,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
+    spool: SpoolHandle,
     stats: Arc<WriterStats>,
     capacity: usize,
 ) {
@@ -76,10 +73,9 @@ pub async fn spool_writer(
     stats
         .buffer_capacity
         .store(capacity as u64, Ordering::Relaxed);
-    let dir: PathBuf = lock(&spool).dir().to_owned();
+    let dir = spool.dir().to_owned();
     let mut buffer: VecDeque<DevicePoll> = VecDeque::new();
-    type Flush = JoinHandle<(Result<(), SpoolError>, Vec<DevicePoll>)>;
-    let mut flushing: Option<Flush> = None;
+    let mut flushing: Option<oneshot::Receiver<Appended>> = None;
     let mut in_flight = 0usize;
     let mut failures = 0u32;
     let mut retry_at = Instant::now();
@@ -87,13 +83,9 @@ pub async fn spool_writer(
     let mut open = true;
     loop {
         if flushing.is_none() && !buffer.is_empty() && Instant::now() >= retry_at {
-            let mut batch: Vec<DevicePoll> = buffer.drain(..buffer.len().min(BATCH)).collect();
+            let batch: Vec<DevicePoll> = buffer.drain(..buffer.len().min(BATCH)).collect();
             in_flight = batch.len();
-            let spool = spool.clone();
-            flushing = Some(tokio::task::spawn_blocking(move || {
-                let r = lock(&spool).append(&mut batch);
-                (r, batch)
-            }));
+            flushing = Some(spool.append(batch));
         }
         stats
             .buffered
@@ -107,8 +99,8 @@ pub async fn spool_writer(
                 flushing = None;
                 let (result, batch) = match joined {
                     Ok(done) => done,
-                    Err(e) => {
-                        tracing::error!("spool append task failed: {e}; {in_flight} polls lost");
+                    Err(_) => {
+                        tracing::error!("spool append failed unexpectedly; {in_flight} polls lost");
                         stats.dropped.fetch_add(in_flight as u64, Ordering::Relaxed);
                         in_flight = 0;
                         continue;
@@ -117,7 +109,6 @@ pub async fn spool_writer(
                 in_flight = 0;
                 match result {
                     Ok(()) => {
-                        wake.notify_one();
                         failures = 0;
                         if let Some(o) = outage.take() {
                             stats.disk_full.store(false, Ordering::Relaxed);
@@ -236,24 +227,17 @@ mod tests {
     async fn holds_polls_in_memory_while_the_spool_fails_and_drops_beyond_capacity() {
         let dir = std::env::temp_dir().join(format!("kw-writer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let spool = Spool::open(SpoolConfig {
+        let config = SpoolConfig {
             dir: dir.clone(),
             budget: 1 << 20,
             fsync: false,
             retention: Duration::from_secs(3600),
-        })
-        .unwrap();
-        let spool: SharedSpool = Arc::new(Mutex::new(spool));
-        lock(&spool).fail_writes_for_test(true);
+        };
+        let spool = SpoolHandle::open(config.clone()).unwrap();
+        spool.fail_writes_for_test(true);
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = mpsc::channel(4);
-        let writer = tokio::spawn(spool_writer(
-            rx,
-            spool.clone(),
-            Arc::new(Notify::new()),
-            stats.clone(),
-            10,
-        ));
+        let writer = tokio::spawn(spool_writer(rx, spool.clone(), stats.clone(), 10));
         // The channel holds 4: 25 sends complete only because the writer keeps taking them.
         for i in 0..25 {
             tokio::time::timeout(Duration::from_secs(5), tx.send(poll(i)))
@@ -271,11 +255,11 @@ mod tests {
         assert!(stats.write_errors.load(Ordering::Relaxed) >= 1);
         assert!(stats.last_error.lock().unwrap().is_some());
 
-        lock(&spool).fail_writes_for_test(false);
+        spool.fail_writes_for_test(false);
         let deadline = Instant::now() + Duration::from_secs(5);
         // Recovered: spooled, and the writer has said so (it clears the flags after the
         // append returns, so waiting on the spool alone races with it).
-        while (lock(&spool).stats().appended < 10
+        while (spool.stats().appended < 10
             || stats.write_failing.load(Ordering::Relaxed)
             || stats.buffered.load(Ordering::Relaxed) > 0)
             && Instant::now() < deadline
@@ -286,8 +270,11 @@ mod tests {
         assert_eq!(stats.buffered.load(Ordering::Relaxed), 0);
         drop(tx);
         writer.await.unwrap();
-        let mut s = lock(&spool);
-        let values: Vec<f64> = std::iter::from_fn(|| s.next_unsent().unwrap())
+        let values: Vec<f64> = spool
+            .next_batch(100)
+            .await
+            .unwrap()
+            .into_iter()
             .map(|r| {
                 let p: DevicePoll = serde_json::from_slice(&r.body).unwrap();
                 assert_eq!(p.seq, r.seq);
@@ -296,8 +283,8 @@ mod tests {
             .collect();
         // The first 10 polls, in order, numbered 1..=10.
         assert_eq!(values, (0..10).map(f64::from).collect::<Vec<_>>());
-        assert_eq!(s.last_seq("d"), 10);
-        drop(s);
+        assert_eq!(spool.close().await.unwrap().appended, 10);
+        assert_eq!(Spool::open(config).unwrap().last_seq("d"), 10);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -634,26 +634,24 @@ async fn bare_publish(port: u16, polls: &PollSource, n: u64) -> anyhow::Result<(
 /// on) and the publisher with its PUBACK-tracked window; done when every reading is acked.
 async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> anyhow::Result<()> {
     use kilowatch_agent::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
-    use kilowatch_agent::spool::{Spool, SpoolConfig};
+    use kilowatch_agent::spool::{SpoolConfig, SpoolHandle};
     use kilowatch_site::config::MqttConfig;
     use kilowatch_site::mqtt::Connector;
     use std::sync::atomic::Ordering;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("kilowatch-bench-spool-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let spool = Arc::new(Mutex::new(Spool::open(SpoolConfig {
+    let spool = SpoolHandle::open(SpoolConfig {
         dir: dir.clone(),
         budget: 8 << 30,
         fsync,
         retention: Duration::from_secs(0),
-    })?));
-    let wake = Arc::new(tokio::sync::Notify::new());
+    })?;
     let stats = Arc::new(PublishStats::default());
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let writer = tokio::spawn(spool_writer(
         rx,
         spool.clone(),
-        wake.clone(),
         stats.writer.clone(),
         100_000,
     ));
@@ -672,8 +670,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
             window: 256,
             replay: None,
         },
-        spool,
-        wake,
+        spool.clone(),
         stats.clone(),
         stop_rx,
         Duration::from_secs(1),
@@ -688,6 +685,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
     let _ = writer.await;
     let _ = stop_tx.send(true);
     let _ = publisher.await;
+    spool.close().await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
