@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::health::Delta;
+use super::delta::Delta;
 use crate::rollup::Agg;
 
 impl Store {
@@ -52,9 +52,7 @@ impl Store {
         }
         tx.commit()?;
         self.conn.execute_batch("PRAGMA synchronous=NORMAL")?;
-        if let Some(live) = &self.live {
-            live.reload(self)?;
-        }
+        self.reload_live()?;
         Ok(())
     }
 }

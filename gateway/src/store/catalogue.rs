@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::health::Delta;
+use super::delta::Delta;
 use super::settings::StoreSettings;
 
 /// One entry of the series catalogue.

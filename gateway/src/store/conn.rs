@@ -79,13 +79,4 @@ impl Store {
         self.settings = settings;
         self
     }
-
-    /// Keeps an in-memory view (newest samples, counts, rollup backlog) current after each
-    /// commit, starting from what the database holds now. Returns the view to share.
-    pub fn keep_live(&mut self) -> Result<Arc<Live>, StoreError> {
-        let live = Arc::new(Live::default());
-        live.reload(self)?;
-        self.live = Some(live.clone());
-        Ok(live)
-    }
 }

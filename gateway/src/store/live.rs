@@ -4,41 +4,15 @@
 //! query or the writer.
 //!
 //! Another process writing the same database (`kilowatch-gateway import` beside a running
-//! gateway) is not seen here until [`Live::reload`], which the service calls every minute.
+//! gateway) is not seen here until the next reload (`Store::sync_live`, every minute).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::conn::Store;
-use super::error::StoreError;
-use super::health::Delta;
-use super::queries::{ms_to_utc, Latest};
+use super::delta::Delta;
+use super::types::{ms_to_utc, Latest};
 use super::rollup_cache::RollupCache;
-
-impl Store {
-    /// Reloads the in-memory view if another connection (another process) committed since
-    /// the last reload; call on the connection that keeps it. Returns whether it reloaded.
-    pub fn sync_live(&mut self) -> Result<bool, StoreError> {
-        let Some(live) = self.live.clone() else {
-            return Ok(false);
-        };
-        if self.data_version()? == live.lock().data_version {
-            return Ok(false);
-        }
-        tracing::info!(
-            "the database was changed by another process: reloading latest values and counts"
-        );
-        live.reload(self)?;
-        Ok(true)
-    }
-
-    fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
-    }
-}
 
 /// Who a series is, shared by every update of its newest sample.
 #[derive(Debug)]
@@ -67,6 +41,16 @@ struct State {
     /// The writer connection's `PRAGMA data_version` at the last reload: it changes only
     /// when another connection commits.
     data_version: i64,
+}
+
+/// What the database holds, for [`Live::reload`].
+pub(super) struct Snapshot {
+    /// (series id, newest sample) of every series with samples.
+    pub latest: Vec<(i64, Latest)>,
+    /// Series, samples, dead letters.
+    pub counts: (i64, i64, i64),
+    pub rollups_pending: i64,
+    pub data_version: i64,
 }
 
 /// One sample just committed: (series id, ts ms, value, quality).
@@ -109,15 +93,17 @@ impl Live {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Replaces everything with what the database holds now (at start, and every minute to
-    /// pick up other processes' writes).
-    pub fn reload(&self, store: &Store) -> Result<(), StoreError> {
-        let (series, samples, dead_letters) = store.counts()?;
-        let rollups_pending = store.rollups_pending()?;
-        let data_version = store.data_version()?;
+    /// The writer connection's `PRAGMA data_version` at the last reload.
+    pub(super) fn data_version(&self) -> i64 {
+        self.lock().data_version
+    }
+
+    /// Replaces everything with `snap`, read from the database (at start, after a bulk load,
+    /// and when another process wrote), and forgets the cached rollups.
+    pub(super) fn reload(&self, snap: Snapshot) {
         let mut names: HashMap<(String, String, String), Arc<SeriesName>> = HashMap::new();
-        let latest = store
-            .latest_rows()?
+        let latest = snap
+            .latest
             .into_iter()
             .map(|(id, l)| {
                 let key = (l.site.clone(), l.device.clone(), l.quantity.clone());
@@ -132,27 +118,26 @@ impl Live {
                         })
                     })
                     .clone();
-                let quality = quality_static(&l.quality);
                 let newest = Newest {
                     name,
                     ts: l.ts.timestamp_millis(),
                     value: l.value,
-                    quality,
+                    quality: quality_static(&l.quality),
                 };
                 (id, newest)
             })
             .collect();
+        let (series, samples, dead_letters) = snap.counts;
         *self.lock() = State {
             latest,
             series,
             samples,
             dead_letters,
-            rollups_pending,
-            data_version,
+            rollups_pending: snap.rollups_pending,
+            data_version: snap.data_version,
         };
         self.rollups.clear();
         self.changed();
-        Ok(())
     }
 
     /// After a committed write: the samples (with the names of series seen for the first

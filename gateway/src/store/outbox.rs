@@ -5,7 +5,7 @@ use rusqlite::params;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::health::Delta;
+use super::delta::Delta;
 
 impl Store {
     /// The oldest outbox rows holding up to about `max_lines` lines (at least one row).

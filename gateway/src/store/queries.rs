@@ -1,56 +1,13 @@
 //! Reads for the API, the CLI and the engines above the store: latest values, points,
 //! rollup rows, energy.
 
-use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::params;
-use serde::Serialize;
 
 use super::conn::Store;
 use super::error::StoreError;
 use super::rollups::row_agg;
+use super::types::{ms_to_utc, EnergyPoint, EnergySource, Latest, Point};
 use crate::rollup::Agg;
-
-/// The newest sample of one series.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Latest {
-    pub site: String,
-    pub device: String,
-    pub quantity: String,
-    pub value: Option<f64>,
-    pub unit: String,
-    pub quality: String,
-    pub ts: DateTime<Utc>,
-}
-
-/// One point of a query result.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Point {
-    pub ts: DateTime<Utc>,
-    #[serde(flatten)]
-    pub agg: Agg,
-}
-
-/// Where an energy figure comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnergySource {
-    /// Differences of the meter's import register.
-    Counter,
-    /// ∫ active power dt, for devices without an energy register.
-    IntegratedPower,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct EnergyPoint {
-    pub ts: DateTime<Utc>,
-    pub kwh: Option<f64>,
-    pub gaps: i64,
-    pub resets: i64,
-}
-
-pub(super) fn ms_to_utc(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
 
 impl Store {
     /// The newest sample of every series.

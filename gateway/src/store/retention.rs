@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::health::Delta;
+use super::delta::Delta;
 
 impl Store {
     /// Deletes what is older than each resolution's retention. Returns rows deleted.

@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::queries::Point;
+use super::types::Point;
 
 /// A bucket is cached once it ended this long ago.
 pub const SEAL_MS: i64 = 120_000;

@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::health::Delta;
+use super::delta::Delta;
 use super::live::Committed;
 
 /// Dead letters kept (the newest); older ones are deleted as new ones arrive, so a hostile

@@ -1,4 +1,4 @@
-use super::queries::ms_to_utc;
+use super::types::ms_to_utc;
 use super::*;
 use chrono::Utc;
 use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
