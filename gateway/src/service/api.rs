@@ -33,14 +33,16 @@ pub fn spawn(
         .on_thread_start(lower_priority)
         .enable_all()
         .build()?;
-    std::thread::Builder::new().name("api".into()).spawn(move || {
-        // The accept loop runs on this thread.
-        lower_priority();
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener)?;
-            http::serve(listener, state, shutdown).await
+    std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            // The accept loop runs on this thread.
+            lower_priority();
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener)?;
+                http::serve(listener, state, shutdown).await
+            })
         })
-    })
 }
 
 /// Lowers the calling thread's priority to [`API_NICE`] (Linux: niceness is per thread).
