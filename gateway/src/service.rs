@@ -105,6 +105,18 @@ pub async fn run_with(
         }
         None => None,
     };
+    // Alarm notifications, when the site has channels (secrets are read now: a bad one stops
+    // the start with its key).
+    let notify = if config.notifications.is_empty() {
+        None
+    } else {
+        let sender = crate::notify::Sender::new(&config, None)?;
+        Some(tokio::spawn(crate::notify::run(
+            sender,
+            writer.clone(),
+            stop_rx.clone(),
+        )))
+    };
     let ingest = ingest::consume(&config, writer, stats, stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
@@ -120,6 +132,9 @@ pub async fn run_with(
         .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
     if let Some(t) = influx {
+        t.await??;
+    }
+    if let Some(t) = notify {
         t.await??;
     }
     result
