@@ -18,6 +18,8 @@ mod live;
 mod meta;
 mod mv_results;
 pub mod notify_outbox;
+#[cfg(test)]
+mod notify_outbox_tests;
 mod outbox;
 mod queries;
 mod readers;
