@@ -199,8 +199,11 @@ fn outbox(db: &Path) -> Vec<(String, String, u32, Option<String>)> {
         .collect()
 }
 
-/// A webhook receiver: answers 200 to every request and hands over (headers, body).
-fn receiver() -> (u16, mpsc::Receiver<(Vec<(String, String)>, Vec<u8>)>) {
+/// A request as received: headers (lowercase names; the request line as `:request`) and body.
+type Request = (Vec<(String, String)>, Vec<u8>);
+
+/// A webhook receiver: answers 200 to every request and hands it over.
+fn receiver() -> (u16, mpsc::Receiver<Request>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();

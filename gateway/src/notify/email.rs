@@ -9,6 +9,8 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::webhook::error_chain;
+
 /// An SMTP channel: the transport and the envelope.
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -85,17 +87,6 @@ fn message_id(id: &str) -> String {
         })
         .collect();
     format!("<{local}@kilowatch>")
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub type Channel = NotifyChannel;
 /// alarms (not the site-wide ones, which have no asset).
 pub fn routes(channel: &Channel, event: &Event) -> bool {
     event.severity >= channel.min_severity
-        && channel.states.iter().any(|s| *s == event.state)
+        && channel.states.contains(&event.state)
         && (channel.assets.is_empty()
             || event
                 .asset

@@ -41,7 +41,8 @@ pub fn backoff(attempts: u32) -> Duration {
 }
 
 enum Transport {
-    Email(Email),
+    // Boxed: the SMTP transport is much larger than the webhook client.
+    Email(Box<Email>),
     Webhook(Webhook, WebhookFormat),
 }
 
@@ -202,14 +203,14 @@ fn ready(site: &SiteConfig, c: &Channel) -> anyhow::Result<Ready> {
     let transport = match c.kind {
         ChannelKind::Email => {
             let password = secret(&c.password_file, &c.password_env, "password")?;
-            Transport::Email(Email::new(EmailSettings {
+            Transport::Email(Box::new(Email::new(EmailSettings {
                 host: c.smtp_host.as_deref().unwrap_or_default(),
                 port: c.port(),
                 security: c.security,
                 login: c.username.clone().zip(password),
                 from: c.from.as_deref().unwrap_or_default(),
                 to: &c.to,
-            })?)
+            })?))
         }
         ChannelKind::Webhook => {
             let key = secret(&c.secret_file, &c.secret_env, "secret")?;

@@ -80,13 +80,17 @@ impl Webhook {
     }
 }
 
-/// reqwest's message and its causes (the cause says what failed: refused, DNS, TLS).
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error's message and its causes (the cause says what failed: refused, DNS, TLS), each
+/// once: some errors repeat their source's text in their own.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out

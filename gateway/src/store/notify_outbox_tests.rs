@@ -177,7 +177,9 @@ fn the_digest_takes_the_days_notifications_once() {
     assert_eq!(held.status, "digested");
     // A day without notifications: nothing to send.
     let yesterday = until - chrono::Duration::hours(24);
-    assert!(s.notify_digest("critical", "digest:d0", yesterday, now).unwrap());
+    assert!(s
+        .notify_digest("critical", "digest:d0", yesterday, now)
+        .unwrap());
     let empty = &s.notify_rows(&["digest:d0".into()]).unwrap()[0];
     assert_eq!(empty.status, "skipped");
     // Finished: sent, digested, skipped; the digest and the critical row are still queued.

@@ -189,26 +189,24 @@ pub(super) fn check_channels(
         if channels[..i].iter().any(|o| o.id == c.id) {
             return err("id", format!("`{}` is given twice", c.id));
         }
-        let (mine, theirs): (&[(&str, bool)], &[(&str, bool)]) = (
-            &[
-                ("smtp_host", c.smtp_host.is_some()),
-                ("smtp_port", c.smtp_port.is_some()),
-                ("username", c.username.is_some()),
-                ("password_file", c.password_file.is_some()),
-                ("password_env", c.password_env.is_some()),
-                ("from", c.from.is_some()),
-                ("to", !c.to.is_empty()),
-            ],
-            &[
-                ("url", c.url.is_some()),
-                ("secret_file", c.secret_file.is_some()),
-                ("secret_env", c.secret_env.is_some()),
-            ],
-        );
-        let foreign = if c.kind == ChannelKind::Email {
-            theirs
+        let email_keys = [
+            ("smtp_host", c.smtp_host.is_some()),
+            ("smtp_port", c.smtp_port.is_some()),
+            ("username", c.username.is_some()),
+            ("password_file", c.password_file.is_some()),
+            ("password_env", c.password_env.is_some()),
+            ("from", c.from.is_some()),
+            ("to", !c.to.is_empty()),
+        ];
+        let webhook_keys = [
+            ("url", c.url.is_some()),
+            ("secret_file", c.secret_file.is_some()),
+            ("secret_env", c.secret_env.is_some()),
+        ];
+        let foreign: &[(&str, bool)] = if c.kind == ChannelKind::Email {
+            &webhook_keys
         } else {
-            mine
+            &email_keys
         };
         if let Some((key, _)) = foreign.iter().find(|(_, set)| *set) {
             let kind = if c.kind == ChannelKind::Email {
