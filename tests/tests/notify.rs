@@ -411,3 +411,35 @@ fn an_smtp_outage_and_a_sigkilled_gateway_deliver_exactly_once() {
         "one failed attempt, then one delivery: {rows:?}"
     );
 }
+
+#[test]
+fn bad_channels_are_config_errors_naming_file_key_and_line() {
+    let dir = scratch("notify-config");
+    let cases = [
+        (
+            "[site]\nid = \"p\"\n\n[[notifications]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"http://alerts.example.com/hook\"\n",
+            "bad.toml: notifications[0].url: `http://alerts.example.com/hook` is plain HTTP to another machine",
+            "(line 7)",
+        ),
+        (
+            "[site]\nid = \"p\"\n\n[[notifications]]\nid = \"ops\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\nfrom = \"a@b.example\"\nto = [\"c@d.example\"]\nusername = \"kw\"\npassword_env = \"KW_NOTIFY_UNSET_PASSWORD\"\n",
+            "bad.toml: notifications[0].password_env: environment variable KW_NOTIFY_UNSET_PASSWORD is not set",
+            "(line 11)",
+        ),
+    ];
+    for (text, message, line) in cases {
+        std::fs::write(dir.join("bad.toml"), text).unwrap();
+        for args in [
+            &["notify", "test", "--config", "bad.toml"][..],
+            &["run", "--config", "bad.toml"],
+        ] {
+            let out = gateway_cmd(&dir, args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(message) && stderr.trim_end().ends_with(line),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
