@@ -321,3 +321,7 @@ mod tests {
         assert_eq!(backoff(0), Duration::from_secs(5));
     }
 }
+
+#[cfg(test)]
+#[path = "sender_tests.rs"]
+mod sender_tests;
