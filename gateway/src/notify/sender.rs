@@ -120,13 +120,16 @@ impl Sender {
         let now = Utc::now();
         if keys.is_none() {
             for c in &self.channels {
+                let id = c.id.clone();
                 if let Some(at) = c.pacing.digest {
                     let (key, until) = last_digest(at, now, self.tz);
-                    let id = c.id.clone();
                     let ms = now.timestamp_millis();
                     writer
                         .call(move |s| s.notify_digest(&id, &key, until, ms))
                         .await?;
+                } else {
+                    // Held for a digest the site file no longer asks for: sent now instead.
+                    writer.call(move |s| s.notify_release_held(&id)).await?;
                 }
             }
         }

@@ -142,3 +142,32 @@ async fn a_refused_delivery_stays_queued_with_the_servers_answer() {
         1
     );
 }
+
+#[tokio::test]
+async fn held_notifications_go_out_once_the_channel_has_no_digest() {
+    let (port, rx) = receiver("200 OK");
+    let (site, writer) = setup("release", port, "max_per_hour = 1\ndigest = \"08:00\"\n");
+    let channels = site.notifications.clone();
+    writer
+        .call(move |s| {
+            s.notify_enqueue(&channels, &alarm("a"))?;
+            s.notify_enqueue(&channels, &alarm("b"))
+        })
+        .await
+        .unwrap();
+    let (_tx, stop) = watch::channel(false);
+    let sender = Sender::new(&site, None).unwrap();
+    sender.pass(&writer, None, &stop).await.unwrap();
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let b = &writer.call(|s| s.notify_rows(&["b".into()])).await.unwrap()[0];
+    assert_eq!(b.status, "held");
+    // The digest is taken out of the site file (and the limit raised): b goes on its own.
+    let mut site = site;
+    site.notifications[0].digest = None;
+    site.notifications[0].max_per_hour = Some(5);
+    let sender = Sender::new(&site, None).unwrap();
+    sender.pass(&writer, None, &stop).await.unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&rx.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap();
+    assert_eq!(body["event"]["key"], "b");
+}

@@ -295,6 +295,14 @@ impl Store {
         Ok(true)
     }
 
+    /// Queues again what `channel` held for a digest it no longer has (the site file changed).
+    pub fn notify_release_held(&mut self, channel: &str) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE notify_outbox SET status = 'queued' WHERE channel = ?1 AND status = 'held'",
+            [channel],
+        )?)
+    }
+
     /// The rows of these event keys (what `notify test` waits on).
     pub fn notify_rows(&self, keys: &[String]) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
