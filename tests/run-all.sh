@@ -34,11 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv="target/test-venv"
-if ! "$venv/bin/python" -c 'import pymodbus, serial, statsmodels.api' >/dev/null 2>&1; then
-  # pymodbus: the devices under test; statsmodels: the independent check of the M&V regressions.
-  step "installing pymodbus and statsmodels into $venv"
+if ! "$venv/bin/python" -c 'import pymodbus, serial, statsmodels.api, aiosmtpd' >/dev/null 2>&1; then
+  # pymodbus: the devices under test; statsmodels: the independent check of the M&V regressions;
+  # aiosmtpd: the mail server the notification tests send to.
+  step "installing pymodbus, statsmodels and aiosmtpd into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1 aiosmtpd==1.4.6
 fi
 export KILOWATCH_TEST_PYTHON="$PWD/$venv/bin/python"
 

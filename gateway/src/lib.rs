@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod line_protocol;
 pub mod metrics;
 pub mod mv;
+pub mod notify;
 pub mod rollup;
 pub mod service;
 pub mod sim;

@@ -108,6 +108,18 @@ pub async fn run_with(
         }
         None => None,
     };
+    // Alarm notifications, when the site has channels (secrets are read now: a bad one stops
+    // the start with its key).
+    let notify = if config.notifications.is_empty() {
+        None
+    } else {
+        let sender = crate::notify::Sender::new(&config, None)?;
+        Some(tokio::spawn(crate::notify::run(
+            sender,
+            writer.clone(),
+            stop_rx.clone(),
+        )))
+    };
     let sources = {
         let (ingest, influx, health) = (stats.clone(), state_influx, stats.clone());
         crate::alarms::Sources {
@@ -152,6 +164,9 @@ pub async fn run_with(
     maintenance.await??;
     alarm_task.await??;
     if let Some(t) = influx {
+        t.await??;
+    }
+    if let Some(t) = notify {
         t.await??;
     }
     result

@@ -8,6 +8,7 @@ mod import;
 mod mv;
 mod mv_bills;
 mod mv_plan;
+mod notify;
 mod run;
 mod simulate;
 
@@ -77,6 +78,9 @@ pub enum Command {
     ///            --html chiller-guarantee.html
     #[command(verbatim_doc_comment)]
     MvPlan(mv_plan::MvPlanArgs),
+    /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
+    /// through them and reports what the mail server or webhook answered.
+    Notify(notify::NotifyArgs),
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
     Simulate(simulate::SimulateArgs),
@@ -92,6 +96,7 @@ impl Command {
             Command::Enpi(a) => blocking(move || enpi::run(a)).await,
             Command::Mv(a) => blocking(move || mv::run(*a)).await,
             Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
+            Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
         }
     }

@@ -20,6 +20,9 @@ mod live;
 mod live_sync;
 mod meta;
 mod mv_results;
+pub mod notify_outbox;
+#[cfg(test)]
+mod notify_outbox_tests;
 mod outbox;
 mod queries;
 mod readers;
@@ -40,6 +43,7 @@ pub use conn::Store;
 pub use error::StoreError;
 pub use live::{Live, LiveCounts};
 pub use mv_results::MvResultRow;
+pub use notify_outbox::{enqueue as notify_enqueue, OutboxRow, Settle};
 pub use types::{EnergyPoint, EnergySource, Latest, Point};
 pub use readers::Readers;
 pub use rollup_cache::{Plan as RollupPlan, RollupCache, SEAL_MS};

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,9 +119,40 @@ CREATE INDEX IF NOT EXISTS alarms_active ON alarms(state) WHERE state != 'cleare
 CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_at);
 ";
 
+// ---- v8: the notification outbox (see notify_outbox.rs) ----
+// One row per (event key, channel): an alarm transition enqueued twice (a replay, a retry of
+// the engine's transaction) is stored once. A row is queued until sent; a failed attempt
+// leaves it queued with its error and a later due_at. Times in ms since the epoch, UTC.
+// kind: 'event' (body: the Event) or 'digest' (body: the digest's events).
+// status: queued, held (waits for the digest), sent, digested (went out in a digest),
+// skipped (an empty digest), cancelled (a failed `notify test`).
+// claimed_until: a sender is sending it (another process sending the same row waits).
+const NOTIFY_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id            INTEGER PRIMARY KEY,
+    event_key     TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    due_at        INTEGER NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'queued',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    sent_at       INTEGER,
+    claimed_until INTEGER,
+    UNIQUE (event_key, channel)
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox(status, due_at);
+CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox(channel, created_at);
+";
+
 /// Creates what is missing and migrates an older schema to this build's.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
+    // v8, its own step (tables only: nothing to convert in older databases).
+    conn.execute_batch(NOTIFY_SCHEMA)?;
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
@@ -149,7 +180,8 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
-    // v5: mv_results, v6: counters, v7: alarms); columns and contents are migrated here.
+    // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox); columns and contents are
+    // migrated here.
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(

@@ -310,10 +310,8 @@ fn counters_are_counted_once_when_a_v5_database_is_opened() {
     drop(s);
     let s = Store::open(&path).unwrap();
     assert_eq!(s.counts().unwrap(), (2, 2, 0));
-    assert_eq!(
-        s.meta("schema_version").unwrap().as_deref(),
-        Some(super::schema::SCHEMA_VERSION.to_string().as_str())
-    );
+    let version = super::schema::SCHEMA_VERSION.to_string();
+    assert_eq!(s.meta("schema_version").unwrap(), Some(version));
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod device;
 mod error;
 mod gateway;
 mod mqtt;
+mod notify;
 mod values;
 
 use std::net::SocketAddr;
@@ -29,6 +30,10 @@ pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
 pub use mqtt::{MqttConfig, MqttProtocol};
+pub use notify::{
+    is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, Severity,
+    SmtpSecurity, WebhookFormat,
+};
 pub use values::{parse_duration, parse_size, MAX_DURATION};
 
 use crate::payload::is_identifier;
@@ -61,6 +66,10 @@ pub struct SiteConfig {
     /// Alarm rules of the gateway, tuned or added (`[[alarms]]`); the agent ignores them.
     #[serde(default)]
     pub alarms: Vec<AlarmConfig>,
+    /// Where alarm notifications go (`[[notifications]]`: email, webhooks), read by the
+    /// gateway; the agent ignores them.
+    #[serde(default)]
+    pub notifications: Vec<NotifyChannel>,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -156,11 +165,22 @@ impl SiteConfig {
         self.gateway.check_access(http, &self.origin)
     }
 
+    /// Checks the notification channels' secrets: readable files, set variables.
+    pub fn check_notify_access(&self) -> Result<(), ConfigError> {
+        notify::check_access(&self.notifications, &self.origin)
+    }
+
     fn check(&self, file: &str, profiles: &ProfileLibrary) -> Result<(), ConfigError> {
         self.check_site(file)?;
         self.mqtt.check(file)?;
         self.gateway.check(file)?;
         self.agent.check(file)?;
+        let assets: Vec<String> = self
+            .assets
+            .iter()
+            .filter_map(|a| a.get("id")?.as_str().map(str::to_owned))
+            .collect();
+        notify::check_channels(&self.notifications, &assets, file)?;
         device::check_devices(&self.devices, file, profiles)?;
         alarms::check_alarms(&self.alarms, &self.devices, &self.assets, file)
     }
