@@ -8,6 +8,7 @@
 //! ingest, `task` the loop that stores and publishes what the engine decides.
 
 pub mod engine;
+mod notify;
 pub mod rules;
 pub mod spec;
 pub mod state;

@@ -40,6 +40,8 @@ pub struct Runner {
     client_id: String,
     /// Active alarm id → (occurrence, state).
     open: HashMap<String, (i64, AlarmState)>,
+    /// Where transitions are notified (`[[notifications]]`).
+    channels: Arc<[kilowatch_site::config::NotifyChannel]>,
 }
 
 impl Runner {
@@ -55,6 +57,7 @@ impl Runner {
             mqtt: config.mqtt.clone(),
             client_id: format!("{}-alarms", config.gateway_client_id()),
             open: HashMap::new(),
+            channels: config.notifications.clone().into(),
         }
     }
 
@@ -175,8 +178,9 @@ impl Runner {
                 let evidence = serde_json::json!({ "reason": "the rule is no longer configured" });
                 let now = Utc::now().timestamp_millis();
                 let occ = row.occurrence;
+                // The rule is gone: nothing to notify about.
                 match writer
-                    .call(move |s| s.clear_alarm(occ, now, &evidence))
+                    .call(move |s| s.clear_alarm(occ, (now, &evidence), &|_, _| Ok(())))
                     .await
                 {
                     Ok(Some(r)) => self.announce(&r, Some(state), false, client),
@@ -223,10 +227,12 @@ impl Runner {
                     evidence: d.evidence,
                     link: spec.link.to_owned(),
                 };
+                let (channels, quiet) = (self.channels.clone(), new.quiet);
                 let stored = writer
                     .call(move |s| {
-                        let occ = s.raise_alarm(&new)?;
-                        s.alarm(occ)
+                        s.raise_alarm(&new, &|tx, row| {
+                            super::notify::queue(&channels, quiet, tx, row)
+                        })
                     })
                     .await;
                 match stored {
@@ -255,8 +261,13 @@ impl Runner {
                     return;
                 };
                 let (evidence, quiet) = (d.evidence, d.quiet);
+                let channels = self.channels.clone();
                 match writer
-                    .call(move |s| s.clear_alarm(occ, now, &evidence))
+                    .call(move |s| {
+                        s.clear_alarm(occ, (now, &evidence), &|tx, row| {
+                            super::notify::queue(&channels, quiet, tx, row)
+                        })
+                    })
                     .await
                 {
                     Ok(Some(row)) => {
@@ -287,8 +298,13 @@ impl Runner {
                     Some((occ, _)) => {
                         let now = Utc::now().timestamp_millis();
                         let (b, n) = (by.clone(), note.clone());
+                        let channels = self.channels.clone();
                         match writer
-                            .call(move |s| s.ack_alarm(occ, &b, n.as_deref(), now))
+                            .call(move |s| {
+                                s.ack_alarm(occ, (&b, n.as_deref(), now), &|tx, row| {
+                                    super::notify::queue(&channels, false, tx, row)
+                                })
+                            })
                             .await
                         {
                             Ok(Some(row)) => {

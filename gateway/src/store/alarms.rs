@@ -2,7 +2,7 @@
 //! Written only by the alarm task through the writer thread; read by the API.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
 use super::conn::Store;
@@ -86,10 +86,31 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AlarmRow> {
     })
 }
 
+/// Runs in the transaction that recorded a transition, with the occurrence as stored: the
+/// alarm task queues its notifications here, so a crash records both or neither.
+pub type OnRecorded<'a> = &'a dyn Fn(&Transaction<'_>, &AlarmRow) -> rusqlite::Result<()>;
+
+/// The occurrence `occurrence` as `conn` sees it.
+fn occurrence_on(conn: &Connection, occurrence: i64) -> rusqlite::Result<Option<AlarmRow>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM alarms WHERE id = ?1"),
+        [occurrence],
+        row,
+    )
+    .optional()
+}
+
 impl Store {
-    /// Records a raised occurrence; returns its number.
-    pub fn raise_alarm(&mut self, a: &NewAlarm) -> Result<i64, StoreError> {
-        self.conn.execute(
+    /// Records a raised occurrence; returns it as stored.
+    pub fn raise_alarm(
+        &mut self,
+        a: &NewAlarm,
+        then: OnRecorded<'_>,
+    ) -> Result<Option<AlarmRow>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO alarms(alarm, rule, severity, subject, state, raised_at, quiet, message, evidence, link)
              VALUES (?1, ?2, ?3, ?4, 'raised', ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -104,7 +125,12 @@ impl Store {
                 a.link
             ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let stored = occurrence_on(&tx, tx.last_insert_rowid())?;
+        if let Some(r) = &stored {
+            then(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
     /// Acknowledges an active occurrence; returns it as now stored, `None` when it is not
@@ -112,11 +138,13 @@ impl Store {
     pub fn ack_alarm(
         &mut self,
         occurrence: i64,
-        by: &str,
-        note: Option<&str>,
-        at: i64,
+        (by, note, at): (&str, Option<&str>, i64),
+        then: OnRecorded<'_>,
     ) -> Result<Option<AlarmRow>, StoreError> {
-        let n = self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "UPDATE alarms SET state = 'acknowledged', acked_at = ?2, acked_by = ?3, ack_note = ?4
              WHERE id = ?1 AND state = 'raised'",
             params![occurrence, at, by, note],
@@ -124,33 +152,39 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
-        self.alarm(occurrence)
+        let stored = occurrence_on(&tx, occurrence)?;
+        if let Some(r) = &stored {
+            then(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
     /// Clears an active occurrence.
     pub fn clear_alarm(
         &mut self,
         occurrence: i64,
-        at: i64,
-        evidence: &serde_json::Value,
+        (at, evidence): (i64, &serde_json::Value),
+        then: OnRecorded<'_>,
     ) -> Result<Option<AlarmRow>, StoreError> {
-        self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "UPDATE alarms SET state = 'cleared', cleared_at = ?2, cleared_evidence = ?3
              WHERE id = ?1 AND state != 'cleared'",
             params![occurrence, at, evidence.to_string()],
         )?;
-        self.alarm(occurrence)
+        let stored = occurrence_on(&tx, occurrence)?;
+        if let (1, Some(r)) = (n, &stored) {
+            then(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
     pub fn alarm(&self, occurrence: i64) -> Result<Option<AlarmRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM alarms WHERE id = ?1"),
-                [occurrence],
-                row,
-            )
-            .optional()?)
+        Ok(occurrence_on(&self.conn, occurrence)?)
     }
 
     /// Occurrences not cleared, oldest first.
@@ -199,23 +233,23 @@ mod tests {
             evidence: serde_json::json!({ "value": 500.0 }),
             link: "/dashboard/#/plant".into(),
         };
-        let a = s.raise_alarm(&new("demand", 1000)).unwrap();
-        let b = s.raise_alarm(&new("other", 2000)).unwrap();
+        let a = s.raise_alarm(&new("demand", 1000), &|_, _| Ok(())).unwrap().unwrap().occurrence;
+        let b = s.raise_alarm(&new("other", 2000), &|_, _| Ok(())).unwrap().unwrap().occurrence;
         let acked = s
-            .ack_alarm(a, "ops", Some("shedding"), 1500)
+            .ack_alarm(a, ("ops", Some("shedding"), 1500), &|_, _| Ok(()))
             .unwrap()
             .unwrap();
         assert_eq!(acked.state, "acknowledged");
         assert_eq!(acked.acked_by.as_deref(), Some("ops"));
         assert_eq!(acked.evidence["value"], 500.0);
         // Twice is refused.
-        assert_eq!(s.ack_alarm(a, "ops", None, 1600).unwrap(), None);
+        assert_eq!(s.ack_alarm(a, ("ops", None, 1600), &|_, _| Ok(())).unwrap(), None);
         let cleared = s
-            .clear_alarm(b, 3000, &serde_json::json!({ "value": 1.0 }))
+            .clear_alarm(b, (3000, &serde_json::json!({ "value": 1.0 })), &|_, _| Ok(()))
             .unwrap()
             .unwrap();
         assert_eq!(cleared.state, "cleared");
-        assert_eq!(s.ack_alarm(b, "ops", None, 3100).unwrap(), None);
+        assert_eq!(s.ack_alarm(b, ("ops", None, 3100), &|_, _| Ok(())).unwrap(), None);
         let active = s.active_alarms().unwrap();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].id, "demand");

@@ -28,7 +28,10 @@ pub const RULES: &[&str] = &[
     "specific_power",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+/// How serious an alarm is; ordered, so a channel's `min_severity` routes "this or worse".
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

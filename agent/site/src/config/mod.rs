@@ -31,8 +31,8 @@ pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
 pub use mqtt::{MqttConfig, MqttProtocol};
 pub use notify::{
-    is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, Severity,
-    SmtpSecurity, WebhookFormat,
+    is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, SmtpSecurity,
+    WebhookFormat,
 };
 pub use values::{parse_duration, parse_size, MAX_DURATION};
 

@@ -11,26 +11,7 @@ use super::access::{check_env, check_secret_file};
 use super::error::{ConfigError, Origin};
 use crate::payload::is_identifier;
 
-/// How serious an alarm is; ordered, so `min_severity` routes "this or worse".
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use super::alarms::Severity;
 
 /// One notification channel.
 #[derive(Debug, Clone, Deserialize)]
