@@ -68,10 +68,17 @@ function pageLink(link) {
   return el("a", { href: "#/" + hash.replace(/^\/?/, ""), class: "alarm-link" }, `${title} →`);
 }
 
+// The demand evidence names its value and threshold (projected_kw, warn_kw): shown once.
+const SAME_AS = { value: "projected_kw", threshold: "warn_kw" };
 function evidenceTable(ev) {
   const t = el("table", { class: "evidence" });
-  for (const [k, v] of Object.entries(ev || {})) {
-    if (k === "unit" || v === null || v === undefined) continue;
+  // The known keys in the order of EVIDENCE (value and threshold first), then any other.
+  const order = Object.keys(EVIDENCE);
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  const keys = Object.keys(ev || {}).sort((a, b) => rank(a) - rank(b));
+  for (const k of keys) {
+    const v = ev[k];
+    if (k === "unit" || v === null || v === undefined || (SAME_AS[k] && ev[SAME_AS[k]] !== undefined)) continue;
     const [label, unit] = EVIDENCE[k] || [k.replace(/_/g, " ")];
     const u = k === "value" || k === "threshold" ? ev.unit || "" : unit || "";
     const shown = typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? alarmTime(v) : typeof v === "number" ? fmt(v) : String(v);

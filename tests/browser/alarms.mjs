@@ -43,6 +43,7 @@ try {
       nav: document.querySelector('nav a[data-page="alarms"]').textContent,
     };
   }, card);
+  await page.screenshot({ path: `${shots}/alarms-raised.png`, fullPage: true });
   await page.fill(`${card} input[name="by"]`, who);
   await page.fill(`${card} input[name="note"]`, note);
   await page.click(`${card} button[type="submit"]`);
@@ -61,7 +62,7 @@ try {
   // The test drops the load; the open page notices by itself.
   await lines.next();
   await page.waitForSelector('.alarm-history [data-history="demand"][data-state="cleared"]', { timeout: 120000 });
-  await page.waitForSelector("#banner[hidden]", { timeout: 20000 });
+  await page.waitForSelector("#banner[hidden]", { state: "attached", timeout: 20000 });
   const cleared = await page.evaluate(() => ({
     row: [...document.querySelector('.alarm-history [data-history="demand"]').cells].map((c) => c.textContent),
     active: document.querySelectorAll(".active-alarms [data-alarm]").length,

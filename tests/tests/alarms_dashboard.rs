@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kilowatch_e2e::{bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc};
+use kilowatch_e2e::{
+    bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc,
+};
 
 const TOKEN: &str = "d4sh-al4rm";
 const WHO: &str = "陳 shift lead";
@@ -163,8 +165,17 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
     let banner = &step(&mut out, "banner")["banner"];
     let text = banner["text"].as_str().unwrap();
     assert_eq!(banner["count"], "1", "{banner}");
-    assert!(banner["class"].as_str().unwrap().contains("critical"), "{banner}");
-    for want in ["1 active alarm", "警報", "1 critical 嚴重", "Demand 需量", "not acknowledged"] {
+    assert!(
+        banner["class"].as_str().unwrap().contains("critical"),
+        "{banner}"
+    );
+    for want in [
+        "1 active alarm",
+        "警報",
+        "1 critical 嚴重",
+        "Demand 需量",
+        "not acknowledged",
+    ] {
         assert!(text.contains(want), "banner lacks `{want}`: {text}");
     }
     assert_eq!(banner["link"], "#/alarms");
@@ -175,12 +186,27 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
     assert_eq!(before["state"], "raised", "{before}");
     assert_eq!(before["evidence"]["contract_kw"], "100 kW", "{before}");
     assert_eq!(before["evidence"]["warn_kw"], "95 kW", "{before}");
-    assert!(before["evidence"]["shed_kw"].as_str().unwrap().ends_with(" kW"), "{before}");
+    assert!(
+        before["evidence"]["shed_kw"]
+            .as_str()
+            .unwrap()
+            .ends_with(" kW"),
+        "{before}"
+    );
     assert_eq!(before["link"], "#/plant", "{before}");
     assert_eq!(before["nav"], "Alarms 警報");
     let after = &acked["acked"];
-    assert!(after["text"].as_str().unwrap().contains(&format!("by {WHO}")), "{after}");
-    assert_eq!(after["remembered"], WHO, "the name is remembered for next time");
+    assert!(
+        after["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("by {WHO}")),
+        "{after}"
+    );
+    assert_eq!(
+        after["remembered"], WHO,
+        "the name is remembered for next time"
+    );
     let api = alarm(&base, "active", "demand").expect("still active");
     assert_eq!(api["state"], "acknowledged", "{api}");
     assert_eq!(api["acked_by"], WHO, "{api}");
@@ -200,7 +226,10 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         .collect();
     assert!(row.contains(&"cleared 已解除"), "{row:?}");
     assert!(row.iter().any(|c| c.starts_with(WHO)), "{row:?}");
-    assert!(row.iter().any(|c| c.ends_with(" s") || c.contains("min")), "duration: {row:?}");
+    assert!(
+        row.iter().any(|c| c.ends_with(" s") || c.contains("min")),
+        "duration: {row:?}"
+    );
     assert_eq!(cleared["cleared"]["active"], 0);
     assert_eq!(cleared["errors"], serde_json::json!([]), "browser errors");
     let api = alarm(&base, "cleared", "demand").expect("cleared through the API");
