@@ -239,3 +239,5 @@ async function refreshAlarms(force) {
 }
 refreshAlarms();
 setInterval(refreshAlarms, BANNER_EVERY_MS);
+// A tab in the background does not poll; brought back, it asks at once.
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshAlarms(); });

@@ -47,10 +47,14 @@ try {
   await page.fill(`${card} input[name="by"]`, who);
   await page.fill(`${card} input[name="note"]`, note);
   await page.click(`${card} button[type="submit"]`);
-  await page.waitForFunction((card) => {
+  // Acknowledged, or the form's own error message (e.g. a refused token).
+  const refused = await page.waitForFunction((card) => {
     const c = document.querySelector(card);
-    return c && c.dataset.state === "acknowledged" && c.querySelector(".acked");
+    if (c && c.dataset.state === "acknowledged" && c.querySelector(".acked")) return "none";
+    const e = c && c.querySelector(".ack-error");
+    return e && e.textContent;
   }, card, { timeout: 20000 });
+  if ((await refused.jsonValue()) !== "none") throw new Error("the page says: " + (await refused.jsonValue()));
   const acked = await page.evaluate((card) => ({
     text: document.querySelector(card).innerText,
     remembered: localStorage.getItem("kilowatch.alarms.who"),
