@@ -484,7 +484,19 @@ async function healthPage() {
 
 // ---------- frame ----------
 let timer = null;
+const typing = () => !!(document.activeElement && document.activeElement.matches("form input, form select"));
+// One rendering at a time: pages append to #main as their data arrives, so two at once would
+// mix; a request meanwhile (hash change, alarm poll) renders once more after.
+let rendering = null, renderAgain = false;
 async function show() {
+  if (rendering) { renderAgain = true; return; }
+  rendering = render();
+  try { await rendering; } finally {
+    rendering = null;
+    if (renderAgain) { renderAgain = false; show(); }
+  }
+}
+async function render() {
   const { page, params } = state();
   document.title = "kilowatch · " + PAGES[page].title;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === page);
@@ -511,8 +523,10 @@ async function show() {
     console.warn(e);
   }
   clearTimeout(timer);
-  // Live update: the current range slides forward; a custom range stays.
-  if (!params.get("from")) timer = setTimeout(show, 60e3);
+  // Live update: the current range slides forward; a custom range stays. Not under the
+  // hands of someone typing in a form: it waits until they leave it.
+  const later = () => { if (typing()) timer = setTimeout(later, 5e3); else show(); };
+  if (!params.get("from")) timer = setTimeout(later, 60e3);
 }
 function init() {
   const nav = document.querySelector("nav");

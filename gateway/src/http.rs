@@ -23,6 +23,7 @@ const LIVE_PAGE: &str = include_str!("../../dashboards/web/live.html");
 const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
+const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
 
 mod alarms;
 #[cfg(test)]
@@ -492,41 +493,19 @@ async fn index() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-cache")], Html(LIVE_PAGE))
 }
 
+fn script(src: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        src,
+    )
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
-        .route(
-            "/dashboard/",
-            get(|| async { ([(header::CACHE_CONTROL, "no-cache")], Html(APP_HTML)) }),
-        )
-        .route(
-            "/dashboard",
-            get(|| async { axum::response::Redirect::permanent("/dashboard/") }),
-        )
-        .route(
-            "/dashboard/app.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "no-cache"),
-                    ],
-                    APP_JS,
-                )
-            }),
-        )
-        .route(
-            "/dashboard/app.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, "no-cache"),
-                    ],
-                    APP_CSS,
-                )
-            }),
-        )
         .route("/api/v1/latest", get(status::latest))
         .route("/api/v1/health", get(status::health))
         .route("/api/v1/series", get(series))
@@ -552,6 +531,30 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             require_token,
         ))
+        // The dashboard's files hold no data and cannot carry the token in their URLs (the
+        // page loads them by name): served to anyone; every API call they make needs it.
+        .route(
+            "/dashboard/",
+            get(|| async { ([(header::CACHE_CONTROL, "no-cache")], Html(APP_HTML)) }),
+        )
+        .route(
+            "/dashboard",
+            get(|| async { axum::response::Redirect::permanent("/dashboard/") }),
+        )
+        .route("/dashboard/app.js", get(|| async { script(APP_JS) }))
+        .route("/dashboard/alarms.js", get(|| async { script(ALARMS_JS) }))
+        .route(
+            "/dashboard/app.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    APP_CSS,
+                )
+            }),
+        )
         .with_state(state)
 }
 

@@ -80,6 +80,12 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
                 "{p}-{view}: a chart without a unit label"
             );
         }
+        // The alarms page renders (the demo's alarms, if any, are the alarms test's concern).
+        let alarms = page(&format!("alarms-{view}"))["text"].as_str().unwrap();
+        assert!(
+            alarms.contains("Alarms 警報") && alarms.contains("History"),
+            "{alarms}"
+        );
         let health = page(&format!("health-{view}"));
         assert!(
             health["text"].as_str().unwrap().contains("incomer"),

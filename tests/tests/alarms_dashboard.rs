@@ -1,0 +1,241 @@
+//! The alarms in the dashboard, in headless Chromium (tests/browser/alarms.mjs) on the real
+//! gateway and mosquitto with an access token: a demand alarm raised by published readings
+//! shows in the banner above another page, is acknowledged on the alarms page by name (the
+//! API then says so), and once the load drops the open page shows it cleared in its history.
+//! Screenshots go to target/dashboard-screenshots/alarms-*.png.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kilowatch_e2e::{
+    bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc,
+};
+
+const TOKEN: &str = "d4sh-al4rm";
+const WHO: &str = "陳 shift lead";
+const NOTE: &str = "air compressor 3 off";
+
+/// Publishes the incomer's active power (`kw`, as f64 bits) every 250 ms until `stop`.
+fn publisher(port: u16, kw: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    use rumqttc::{Client, MqttOptions, QoS};
+    std::thread::spawn(move || {
+        let opts = MqttOptions::new("e2e-alarms-ui-meter", "127.0.0.1", port);
+        let (client, mut connection) = Client::new(opts, 100);
+        std::thread::spawn(move || for _ in connection.iter() {});
+        let mut seq = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            seq += 1;
+            let value = f64::from_bits(kw.load(Ordering::Relaxed));
+            let body = format!(
+                r#"{{"version":1,"site":"e2e-alarms-ui","device":"incomer","seq":{seq},"ts":"{}","readings":[{{"quantity":"active_power","value":{value},"unit":"kW","quality":"good"}}]}}"#,
+                chrono::Utc::now().to_rfc3339()
+            );
+            let _ = client.publish(
+                "kilowatch/v1/e2e-alarms-ui/incomer/data",
+                QoS::AtLeastOnce,
+                false,
+                body,
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let _ = client.disconnect();
+    })
+}
+
+fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
+    let list = get_json(&format!("{base}/api/v1/alarms?token={TOKEN}&state={state}")).ok()?;
+    list["alarms"]
+        .as_array()?
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+}
+
+/// The browser script, killed if the test fails half-way.
+struct Browser(Child);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The script's next step report; its stderr when it has none.
+fn step(out: &mut impl BufRead, want: &str) -> serde_json::Value {
+    let mut line = String::new();
+    out.read_line(&mut line).expect("browser stdout");
+    let v: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|_| panic!("browser script said {line:?} (its stderr is above)"));
+    assert_eq!(v["step"], want, "{v:#}");
+    v
+}
+
+#[test]
+fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_history() {
+    let node = require("node", "apt-get install nodejs npm");
+    let chromium = require("chromium", "apt-get install chromium");
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is required: npm ci --prefix tests/browser (tests/run-all.sh does)"
+    );
+    let dir = scratch("alarms-dashboard");
+    let mq = Mosquitto::start(&dir);
+    let http = free_port();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let config = dir.join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\nid = \"e2e-alarms-ui\"\ntimezone = \"Asia/Taipei\"\ncontract_kw = 100.0\n\n\
+             [mqtt]\nbroker = \"127.0.0.1:{}\"\n\n\
+             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_file = \"{}\"\n\n\
+             [[devices]]\nid = \"incomer\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\n\n\
+             [[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n\n\
+             [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n",
+            mq.port,
+            dir.join("kw.db").display(),
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let gateway = Proc::spawn(
+        "gateway",
+        &bin("kilowatch-gateway"),
+        &["run", "--config", config.to_str().unwrap()],
+        &dir,
+    );
+    let base = format!("http://127.0.0.1:{http}");
+    assert!(
+        wait_health_subscribed(
+            &format!("{base}/api/v1/health?token={TOKEN}"),
+            Duration::from_secs(20)
+        ),
+        "{}",
+        gateway.log()
+    );
+    let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let meter = publisher(mq.port, kw.clone(), stop.clone());
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            let h = get_json(&format!("{base}/api/v1/health?token={TOKEN}")).ok()?;
+            (h["ingest"]["stored_samples"].as_u64()? > 0).then_some(())
+        })
+        .is_some(),
+        "no readings stored:\n{}",
+        gateway.log()
+    );
+
+    // 600 kW against a 100 kW contract: projected over 95 kW with 143 s or more left in the
+    // window, and it takes 143 s of it to lift the window's own average to 95 kW, so the
+    // alarm holds while the browser works and clears when the load drops. Started with at
+    // least 200 s left (Asia/Taipei's quarter-hours are UTC's).
+    let left = || 900 - chrono::Utc::now().timestamp().rem_euclid(900);
+    if left() < 200 {
+        wait_for(Duration::from_secs(210), || (left() > 600).then_some(()))
+            .expect("the next window");
+    }
+    kw.store(600f64.to_bits(), Ordering::Relaxed);
+    let raised = wait_for(Duration::from_secs(20), || alarm(&base, "active", "demand"))
+        .unwrap_or_else(|| panic!("no demand alarm:\n{}", gateway.log()));
+    assert_eq!(raised["state"], "raised");
+
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut browser = Browser(
+        Command::new(&node)
+            .arg(browser_dir.join("alarms.mjs"))
+            .args([&base, TOKEN, &shots.display().to_string(), WHO, NOTE])
+            .env("CHROMIUM", &chromium)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(browser.0.stdout.take().unwrap());
+
+    // Above the plant page: the count, the severity, the rule, a link to the alarms page.
+    let banner = &step(&mut out, "banner")["banner"];
+    let text = banner["text"].as_str().unwrap();
+    assert_eq!(banner["count"], "1", "{banner}");
+    assert!(
+        banner["class"].as_str().unwrap().contains("critical"),
+        "{banner}"
+    );
+    for want in [
+        "1 active alarm",
+        "警報",
+        "1 critical 嚴重",
+        "Demand 需量",
+        "not acknowledged",
+    ] {
+        assert!(text.contains(want), "banner lacks `{want}`: {text}");
+    }
+    assert_eq!(banner["link"], "#/alarms");
+
+    // The alarms page: evidence with units, the link to the plant page, acknowledged by name.
+    let acked = step(&mut out, "acked");
+    let before = &acked["before"];
+    assert_eq!(before["state"], "raised", "{before}");
+    assert_eq!(before["evidence"]["contract_kw"], "100 kW", "{before}");
+    assert_eq!(before["evidence"]["warn_kw"], "95 kW", "{before}");
+    assert!(
+        before["evidence"]["shed_kw"]
+            .as_str()
+            .unwrap()
+            .ends_with(" kW"),
+        "{before}"
+    );
+    assert_eq!(before["link"], "#/plant", "{before}");
+    assert_eq!(before["nav"], "Alarms 警報");
+    let after = &acked["acked"];
+    assert!(
+        after["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("by {WHO}")),
+        "{after}"
+    );
+    assert_eq!(
+        after["remembered"], WHO,
+        "the name is remembered for next time"
+    );
+    let api = alarm(&base, "active", "demand").expect("still active");
+    assert_eq!(api["state"], "acknowledged", "{api}");
+    assert_eq!(api["acked_by"], WHO, "{api}");
+    assert_eq!(api["ack_note"], NOTE, "{api}");
+
+    // The load drops; the open page moves the alarm to its history by itself.
+    kw.store(0f64.to_bits(), Ordering::Relaxed);
+    let mut stdin = browser.0.stdin.take().unwrap();
+    writeln!(stdin, "dropped").unwrap();
+    drop(stdin);
+    let cleared = step(&mut out, "cleared");
+    let row: Vec<&str> = cleared["cleared"]["row"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(row.contains(&"cleared 已解除"), "{row:?}");
+    assert!(row.iter().any(|c| c.starts_with(WHO)), "{row:?}");
+    assert!(
+        row.iter().any(|c| c.ends_with(" s") || c.contains("min")),
+        "duration: {row:?}"
+    );
+    assert_eq!(cleared["cleared"]["active"], 0);
+    assert_eq!(cleared["errors"], serde_json::json!([]), "browser errors");
+    let api = alarm(&base, "cleared", "demand").expect("cleared through the API");
+    assert_eq!(api["acked_by"], WHO);
+    assert!(browser.0.wait().unwrap().success());
+    assert!(shots.join("alarms-laptop.png").is_file());
+    stop.store(true, Ordering::Relaxed);
+    meter.join().unwrap();
+}
