@@ -54,6 +54,8 @@ pub struct AppState {
     pub latest_body: LatestBody,
     /// The alarm engine's shared side: acknowledgements and counts.
     pub alarms: Arc<crate::alarms::Alarms>,
+    /// The notification sender's counters (zero without channels).
+    pub notify: Arc<crate::notify::NotifyStats>,
 }
 
 #[derive(Serialize)]
@@ -523,7 +525,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|State(state): State<Arc<AppState>>| async move {
                 (
                     [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                    crate::metrics::render(&state.ingest) + &state.alarms.metrics(),
+                    crate::metrics::render(&state.ingest)
+                        + &state.alarms.metrics()
+                        + &state.notify.render(),
                 )
             }),
         )
@@ -634,6 +638,7 @@ mod tests {
                 assets: Arc::new(crate::enpi::Assets::from_site(&site, "demo").unwrap()),
                 live: Arc::default(),
                 latest_body: Default::default(),
+                notify: Arc::default(),
                 // The engine's loop is not run here: acknowledgements answer 503.
                 alarms: crate::alarms::Alarms::new(
                     &site,

@@ -72,7 +72,17 @@ pub async fn run_with(
     let addr = listener.local_addr()?;
     let token = access_token(&config, addr)?;
     let (alarms, alarm_runner) = crate::alarms::Alarms::new(&config, &assets, config.file())?;
+    // Alarm notifications, when the site has channels (secrets are read now: a bad one stops
+    // the start with its key).
+    let notify_sender = if config.notifications.is_empty() {
+        None
+    } else {
+        Some(crate::notify::Sender::new(&config, None)?)
+    };
     let state = Arc::new(AppState {
+        notify: notify_sender
+            .as_ref()
+            .map_or_else(Default::default, |s| s.stats.clone()),
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
         store: readers,
         ingest: stats.clone(),
@@ -108,18 +118,8 @@ pub async fn run_with(
         }
         None => None,
     };
-    // Alarm notifications, when the site has channels (secrets are read now: a bad one stops
-    // the start with its key).
-    let notify = if config.notifications.is_empty() {
-        None
-    } else {
-        let sender = crate::notify::Sender::new(&config, None)?;
-        Some(tokio::spawn(crate::notify::run(
-            sender,
-            writer.clone(),
-            stop_rx.clone(),
-        )))
-    };
+    let notify = notify_sender
+        .map(|sender| tokio::spawn(crate::notify::run(sender, writer.clone(), stop_rx.clone())));
     let sources = {
         let (ingest, influx, health) = (stats.clone(), state_influx, stats.clone());
         crate::alarms::Sources {

@@ -233,8 +233,16 @@ mod tests {
             evidence: serde_json::json!({ "value": 500.0 }),
             link: "/dashboard/#/plant".into(),
         };
-        let a = s.raise_alarm(&new("demand", 1000), &|_, _| Ok(())).unwrap().unwrap().occurrence;
-        let b = s.raise_alarm(&new("other", 2000), &|_, _| Ok(())).unwrap().unwrap().occurrence;
+        let a = s
+            .raise_alarm(&new("demand", 1000), &|_, _| Ok(()))
+            .unwrap()
+            .unwrap()
+            .occurrence;
+        let b = s
+            .raise_alarm(&new("other", 2000), &|_, _| Ok(()))
+            .unwrap()
+            .unwrap()
+            .occurrence;
         let acked = s
             .ack_alarm(a, ("ops", Some("shedding"), 1500), &|_, _| Ok(()))
             .unwrap()
@@ -243,13 +251,21 @@ mod tests {
         assert_eq!(acked.acked_by.as_deref(), Some("ops"));
         assert_eq!(acked.evidence["value"], 500.0);
         // Twice is refused.
-        assert_eq!(s.ack_alarm(a, ("ops", None, 1600), &|_, _| Ok(())).unwrap(), None);
+        assert_eq!(
+            s.ack_alarm(a, ("ops", None, 1600), &|_, _| Ok(())).unwrap(),
+            None
+        );
         let cleared = s
-            .clear_alarm(b, (3000, &serde_json::json!({ "value": 1.0 })), &|_, _| Ok(()))
+            .clear_alarm(b, (3000, &serde_json::json!({ "value": 1.0 })), &|_, _| {
+                Ok(())
+            })
             .unwrap()
             .unwrap();
         assert_eq!(cleared.state, "cleared");
-        assert_eq!(s.ack_alarm(b, ("ops", None, 3100), &|_, _| Ok(())).unwrap(), None);
+        assert_eq!(
+            s.ack_alarm(b, ("ops", None, 3100), &|_, _| Ok(())).unwrap(),
+            None
+        );
         let active = s.active_alarms().unwrap();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].id, "demand");

@@ -7,8 +7,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::conn::Store;
-use super::error::StoreError;
 use super::delta::Delta;
+use super::error::StoreError;
 use super::settings::StoreSettings;
 
 /// One entry of the series catalogue.

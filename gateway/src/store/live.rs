@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::delta::Delta;
-use super::types::{ms_to_utc, Latest};
 use super::rollup_cache::RollupCache;
+use super::types::{ms_to_utc, Latest};
 
 /// Who a series is, shared by every update of its newest sample.
 #[derive(Debug)]

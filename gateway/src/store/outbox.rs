@@ -4,8 +4,8 @@ use chrono::Utc;
 use rusqlite::params;
 
 use super::conn::Store;
-use super::error::StoreError;
 use super::delta::Delta;
+use super::error::StoreError;
 
 impl Store {
     /// The oldest outbox rows holding up to about `max_lines` lines (at least one row).

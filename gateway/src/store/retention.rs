@@ -3,8 +3,8 @@
 use rusqlite::params;
 
 use super::conn::Store;
-use super::error::StoreError;
 use super::delta::Delta;
+use super::error::StoreError;
 
 impl Store {
     /// Deletes what is older than each resolution's retention. Returns rows deleted.

@@ -6,8 +6,8 @@ use kilowatch_site::payload::{DevicePoll, Quality};
 use rusqlite::params;
 
 use super::conn::Store;
-use super::error::StoreError;
 use super::delta::Delta;
+use super::error::StoreError;
 use super::live::Committed;
 
 /// Dead letters kept (the newest); older ones are deleted as new ones arrive, so a hostile
