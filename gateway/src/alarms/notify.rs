@@ -2,7 +2,6 @@
 //! crash between recording and sending neither loses nor repeats one (the outbox's key is
 //! unique per transition).
 
-use chrono::{DateTime, Utc};
 use kilowatch_site::config::{NotifyChannel, Severity};
 use rusqlite::Transaction;
 
@@ -29,7 +28,7 @@ pub(super) fn event(row: &AlarmRow) -> Event {
         asset: (!row.subject.is_empty()).then(|| row.subject.clone()),
         evidence: evidence.clone(),
         link: row.link.clone(),
-        at: DateTime::<Utc>::from(at),
+        at,
     }
 }
 
