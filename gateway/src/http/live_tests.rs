@@ -37,7 +37,9 @@ fn start(path: &std::path::Path, live: Arc<crate::store::Live>) -> SocketAddr {
         ingest: Arc::default(),
         token: None,
         influx: Arc::default(),
-        alarms: crate::alarms::Alarms::new(&site, &assets, "demo").unwrap().0,
+        alarms: crate::alarms::Alarms::new(&site, &assets, "demo")
+            .unwrap()
+            .0,
         assets: Arc::new(assets),
         live,
         latest_body: Default::default(),
