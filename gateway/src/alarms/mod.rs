@@ -8,6 +8,7 @@
 //! ingest, `task` the loop that stores and publishes what the engine decides.
 
 pub mod engine;
+pub mod quarterly;
 pub mod rules;
 pub mod spec;
 pub mod state;
@@ -128,7 +129,7 @@ impl Alarms {
             active: Mutex::default(),
             raised: Mutex::new(raised),
         });
-        let runner = Runner::new(me.clone(), rx, config);
+        let runner = Runner::new(me.clone(), rx, config, Arc::new(assets.clone()));
         Ok((me, runner))
     }
 
