@@ -4,6 +4,8 @@
 //!
 //! A missing dependency fails the test with the command that installs it; nothing is skipped.
 
+pub mod alarm_rig;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -8,46 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kilowatch_e2e::{
+    alarm_rig,
     bin, free_port, get_json, get_text, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc,
     Subscriber,
 };
 
 const TOKEN: &str = "al4rm-t0ken";
 
-/// Publishes the incomer's active power (`kw`, as f64 bits) every 250 ms until `stop`.
-fn publisher(port: u16, kw: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    use rumqttc::{Client, MqttOptions, QoS};
-    std::thread::spawn(move || {
-        let opts = MqttOptions::new("e2e-alarms-meter", "127.0.0.1", port);
-        let (client, mut connection) = Client::new(opts, 100);
-        std::thread::spawn(move || for _ in connection.iter() {});
-        let mut seq = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            seq += 1;
-            let value = f64::from_bits(kw.load(Ordering::Relaxed));
-            let body = format!(
-                r#"{{"version":1,"site":"e2e-alarms","device":"incomer","seq":{seq},"ts":"{}","readings":[{{"quantity":"active_power","value":{value},"unit":"kW","quality":"good"}}]}}"#,
-                chrono::Utc::now().to_rfc3339()
-            );
-            let _ = client.publish(
-                "kilowatch/v1/e2e-alarms/incomer/data",
-                QoS::AtLeastOnce,
-                false,
-                body,
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        let _ = client.disconnect();
-    })
-}
 
 fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
-    let list = get_json(&format!("{base}/api/v1/alarms?token={TOKEN}&state={state}")).ok()?;
-    list["alarms"]
-        .as_array()?
-        .iter()
-        .find(|a| a["id"] == id)
-        .cloned()
+    alarm_rig::alarm(base, TOKEN, state, id)
 }
 
 /// The retained state of alarm `id` as a fresh subscriber receives it.
@@ -126,7 +96,7 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
     // 0 kW first, so the window's energy starts from nothing known to be drawn.
     let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
     let stop = Arc::new(AtomicBool::new(false));
-    let meter = publisher(mq.port, kw.clone(), stop.clone());
+    let meter = alarm_rig::incomer_publisher(mq.port, "e2e-alarms", kw.clone(), stop.clone());
     assert!(
         wait_for(Duration::from_secs(20), || {
             let h = get_json(&format!("{base}/api/v1/health?token={TOKEN}")).ok()?;

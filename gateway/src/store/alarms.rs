@@ -101,36 +101,55 @@ fn occurrence_on(conn: &Connection, occurrence: i64) -> rusqlite::Result<Option<
 }
 
 impl Store {
+    /// One transition in one transaction: `change` writes it and names the occurrence (and
+    /// whether it changed; `None`: nothing to report), `then` runs on the stored row when it
+    /// changed.
+    fn transition(
+        &mut self,
+        change: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Option<(i64, bool)>>,
+        then: OnRecorded<'_>,
+    ) -> Result<Option<AlarmRow>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some((occurrence, changed)) = change(&tx)? else {
+            return Ok(None);
+        };
+        let stored = occurrence_on(&tx, occurrence)?;
+        if let (true, Some(r)) = (changed, &stored) {
+            then(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
     /// Records a raised occurrence; returns it as stored.
     pub fn raise_alarm(
         &mut self,
         a: &NewAlarm,
         then: OnRecorded<'_>,
     ) -> Result<Option<AlarmRow>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO alarms(alarm, rule, severity, subject, state, raised_at, quiet, message, evidence, link)
-             VALUES (?1, ?2, ?3, ?4, 'raised', ?5, ?6, ?7, ?8, ?9)",
-            params![
-                a.alarm,
-                a.rule,
-                a.severity,
-                a.subject,
-                a.raised_at,
-                a.quiet,
-                a.message,
-                a.evidence.to_string(),
-                a.link
-            ],
-        )?;
-        let stored = occurrence_on(&tx, tx.last_insert_rowid())?;
-        if let Some(r) = &stored {
-            then(&tx, r)?;
-        }
-        tx.commit()?;
-        Ok(stored)
+        self.transition(
+            |tx| {
+                tx.execute(
+                    "INSERT INTO alarms(alarm, rule, severity, subject, state, raised_at, quiet, message, evidence, link)
+                     VALUES (?1, ?2, ?3, ?4, 'raised', ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        a.alarm,
+                        a.rule,
+                        a.severity,
+                        a.subject,
+                        a.raised_at,
+                        a.quiet,
+                        a.message,
+                        a.evidence.to_string(),
+                        a.link
+                    ],
+                )?;
+                Ok(Some((tx.last_insert_rowid(), true)))
+            },
+            then,
+        )
     }
 
     /// Acknowledges an active occurrence; returns it as now stored, `None` when it is not
@@ -141,46 +160,37 @@ impl Store {
         (by, note, at): (&str, Option<&str>, i64),
         then: OnRecorded<'_>,
     ) -> Result<Option<AlarmRow>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n = tx.execute(
-            "UPDATE alarms SET state = 'acknowledged', acked_at = ?2, acked_by = ?3, ack_note = ?4
-             WHERE id = ?1 AND state = 'raised'",
-            params![occurrence, at, by, note],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let stored = occurrence_on(&tx, occurrence)?;
-        if let Some(r) = &stored {
-            then(&tx, r)?;
-        }
-        tx.commit()?;
-        Ok(stored)
+        self.transition(
+            |tx| {
+                let n = tx.execute(
+                    "UPDATE alarms SET state = 'acknowledged', acked_at = ?2, acked_by = ?3, ack_note = ?4
+                     WHERE id = ?1 AND state = 'raised'",
+                    params![occurrence, at, by, note],
+                )?;
+                Ok((n == 1).then_some((occurrence, true)))
+            },
+            then,
+        )
     }
 
-    /// Clears an active occurrence.
+    /// Clears an active occurrence; returns it as stored (also when it was cleared already).
     pub fn clear_alarm(
         &mut self,
         occurrence: i64,
         (at, evidence): (i64, &serde_json::Value),
         then: OnRecorded<'_>,
     ) -> Result<Option<AlarmRow>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n = tx.execute(
-            "UPDATE alarms SET state = 'cleared', cleared_at = ?2, cleared_evidence = ?3
-             WHERE id = ?1 AND state != 'cleared'",
-            params![occurrence, at, evidence.to_string()],
-        )?;
-        let stored = occurrence_on(&tx, occurrence)?;
-        if let (1, Some(r)) = (n, &stored) {
-            then(&tx, r)?;
-        }
-        tx.commit()?;
-        Ok(stored)
+        self.transition(
+            |tx| {
+                let n = tx.execute(
+                    "UPDATE alarms SET state = 'cleared', cleared_at = ?2, cleared_evidence = ?3
+                     WHERE id = ?1 AND state != 'cleared'",
+                    params![occurrence, at, evidence.to_string()],
+                )?;
+                Ok(Some((occurrence, n == 1)))
+            },
+            then,
+        )
     }
 
     pub fn alarm(&self, occurrence: i64) -> Result<Option<AlarmRow>, StoreError> {
