@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    alarm_rig,
-    bin, free_port, get_json, get_text, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc,
-    Subscriber,
+    alarm_rig, bin, free_port, get_json, get_text, scratch, wait_for, wait_health_subscribed,
+    Mosquitto, Proc, Subscriber,
 };
 
 const TOKEN: &str = "al4rm-t0ken";
-
 
 fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
     alarm_rig::alarm(base, TOKEN, state, id)

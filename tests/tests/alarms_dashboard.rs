@@ -12,14 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    alarm_rig,
-    bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed, Mosquitto, Proc,
+    alarm_rig, bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed,
+    Mosquitto, Proc,
 };
 
 const TOKEN: &str = "d4sh-al4rm";
 const WHO: &str = "陳 shift lead";
 const NOTE: &str = "air compressor 3 off";
-
 
 fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
     alarm_rig::alarm(base, TOKEN, state, id)
