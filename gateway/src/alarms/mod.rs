@@ -9,7 +9,6 @@
 
 pub mod engine;
 mod notify;
-pub mod quarterly;
 pub mod rules;
 pub mod spec;
 pub mod state;
@@ -130,7 +129,7 @@ impl Alarms {
             active: Mutex::default(),
             raised: Mutex::new(raised),
         });
-        let runner = Runner::new(me.clone(), rx, config, Arc::new(assets.clone()));
+        let runner = Runner::new(me.clone(), rx, config);
         Ok((me, runner))
     }
 

@@ -2,5 +2,4 @@
 
 pub mod data;
 pub mod demand;
-pub mod efficiency;
 pub mod window_mean;
