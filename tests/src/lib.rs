@@ -450,21 +450,30 @@ pub fn get_text(url: &str) -> Result<String, String> {
 
 /// The Python interpreter of the test virtualenv, with pymodbus and statsmodels importable.
 pub fn python() -> PathBuf {
+    python_with(
+        "pymodbus, serial, statsmodels.api",
+        "'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1",
+    )
+}
+
+/// The test virtualenv's Python (or `KILOWATCH_TEST_PYTHON`), which must import `modules`;
+/// missing, the test fails with the command that installs `packages`.
+pub fn python_with(modules: &str, packages: &str) -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
     let python = std::env::var_os("KILOWATCH_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or(venv);
     let ok = Command::new(&python)
-        .args(["-c", "import pymodbus, serial, statsmodels.api"])
+        .args(["-c", &format!("import {modules}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "pymodbus and statsmodels are required by this test and {} cannot import them. Run \
-         tests/run-all.sh, which creates the virtualenv (python3 -m venv target/test-venv && \
-         target/test-venv/bin/pip install 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1).",
+        "{modules} are required by this test and {} cannot import them. Run tests/run-all.sh, \
+         which creates the virtualenv (python3 -m venv target/test-venv && \
+         target/test-venv/bin/pip install {packages}).",
         python.display()
     );
     python

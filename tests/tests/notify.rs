@@ -13,24 +13,9 @@ use kilowatch_e2e::{
     bin, free_port, require, scratch, start_gateway, wait_for, wait_for_port, Mosquitto, Proc,
 };
 
-/// The test virtualenv's Python, which must import aiosmtpd (missing: the test fails, with the
-/// command that installs it).
+/// The test virtualenv's Python, which must import aiosmtpd.
 fn smtp_python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
-    let python = std::env::var_os("KILOWATCH_TEST_PYTHON").map_or(venv, PathBuf::from);
-    let ok = Command::new(&python)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "aiosmtpd is required by this test and {} cannot import it. Run tests/run-all.sh, or: \
-         python3 -m venv target/test-venv && target/test-venv/bin/pip install aiosmtpd==1.4.6",
-        python.display()
-    );
-    python
+    kilowatch_e2e::python_with("aiosmtpd", "aiosmtpd==1.4.6")
 }
 
 /// aiosmtpd on `port`, writing each accepted message to `dir/mail/NNNN.eml`.
