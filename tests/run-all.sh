@@ -51,6 +51,17 @@ fi
 # rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.
 rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
 
+# Every scratch file of this run (test directories, databases, browser profiles) goes under one
+# directory, removed when the run passes and kept for a look when it fails, so repeated runs do
+# not fill /tmp.
+scratch_root=$(mktemp -d "${TMPDIR:-/tmp}/kilowatch-tests.XXXXXX")
+export TMPDIR="$scratch_root"
+cleanup() {
+  status=$?
+  if [ "$status" -eq 0 ]; then rm -rf "$scratch_root"; else echo "test files kept in $scratch_root" >&2; fi
+}
+trap cleanup EXIT
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
