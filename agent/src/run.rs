@@ -36,11 +36,13 @@ pub fn pollers(config: &SiteConfig, profiles: &ProfileLibrary) -> anyhow::Result
         .devices
         .iter()
         .map(|device| {
-            let profile = profiles
-                .get(&device.profile)
-                .with_context(|| format!("unknown profile {}", device.profile))?
-                .for_device(&device.channels)
-                .map_err(|e| anyhow::anyhow!("device {}: {e}", device.id))?;
+            let profile = device
+                .resolve(
+                    profiles
+                        .get(&device.profile)
+                        .with_context(|| format!("unknown profile {}", device.profile))?,
+                )
+                .map_err(|(key, e)| anyhow::anyhow!("device {}: {key}: {e}", device.id))?;
             let bus = buses
                 .entry(device.transport())
                 .or_insert_with(|| Bus::new(device.transport()))

@@ -161,6 +161,13 @@ pub fn decode(words: &[u16], ty: DataType, order: WordOrder) -> Result<f64, Deco
     })
 }
 
+/// A status flag of an unsigned register value: 1 when any bit of `mask` is set, else 0
+/// (a drive's "running" bit, a fault-code byte that is non-zero on a trip).
+pub fn flag(raw: f64, mask: u32) -> f64 {
+    // Callers decode u16/u32 registers only: `raw` is a whole number below 2^32.
+    f64::from(u8::from((raw as u64) & u64::from(mask) != 0))
+}
+
 /// Encodes a raw value as a device would (used by the simulators and tests). Integers are
 /// rounded and saturate at the type's range.
 pub fn encode(value: f64, ty: DataType, order: WordOrder) -> Vec<u16> {
@@ -266,6 +273,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn flags_pick_bits_of_a_status_word() {
+        // 0x0B03: bits 0, 1, 8, 9 and 11 set.
+        let raw = decode(&[0x0B03], U16, ABCD).unwrap();
+        assert_eq!(flag(raw, 1 << 0), 1.0);
+        assert_eq!(flag(raw, 1 << 2), 0.0);
+        assert_eq!(flag(raw, 1 << 11), 1.0);
+        assert_eq!(flag(raw, 1 << 15), 0.0);
+        // A fault-code byte: any bit of the low byte.
+        assert_eq!(flag(raw, 0x00FF), 1.0);
+        assert_eq!(flag(decode(&[0x1200], U16, ABCD).unwrap(), 0x00FF), 0.0);
+        // Bit 31 of a word-swapped u32.
+        let raw = decode(&[0x0000, 0x8000], U32, CDAB).unwrap();
+        assert_eq!(flag(raw, 1 << 31), 1.0);
+        assert_eq!(flag(raw, 1 << 15), 0.0);
     }
 
     #[test]

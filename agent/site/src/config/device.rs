@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::ConfigError;
 use super::values::{address_problem, de_duration, de_opt_duration};
 use crate::payload::is_identifier;
-use crate::profile::{ChannelConfig, ProfileLibrary};
+use crate::profile::{ChannelConfig, Profile, ProfileLibrary, Scaling};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +58,14 @@ pub struct DeviceConfig {
     /// What each analog channel of an I/O-module profile measures.
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
+    /// Ratio of the current transformers the meter reads through, when the meter is not told
+    /// (1000/5 A → 200): currents × CT, powers and energies × CT·PT.
+    pub ct_ratio: Option<f64>,
+    /// Ratio of the voltage transformers (11 kV/100 V → 110): voltages × PT.
+    pub pt_ratio: Option<f64>,
+    /// Further factors per quantity, e.g. `scale = { active_power = 0.001 }`.
+    #[serde(default)]
+    pub scale: std::collections::BTreeMap<String, f64>,
     /// Settings for the device simulator (`kilowatch-gateway simulate`); the agent ignores it.
     pub simulate: Option<toml::Table>,
 }
@@ -123,6 +131,9 @@ impl DeviceConfig {
             pause: None,
             single_reads: false,
             channels: Vec::new(),
+            ct_ratio: None,
+            pt_ratio: None,
+            scale: Default::default(),
             simulate: None,
         };
         match transport {
@@ -141,6 +152,26 @@ impl DeviceConfig {
             }
         }
         d
+    }
+
+    /// The device's CT/PT ratios and per-quantity factors.
+    pub fn scaling(&self) -> Scaling {
+        Scaling {
+            ct_ratio: self.ct_ratio,
+            pt_ratio: self.pt_ratio,
+            scale: self.scale.clone(),
+        }
+    }
+
+    /// The library profile as this device uses it: its analog channels set up and its
+    /// factors applied. Errors name the site-file key at fault (`channels`, `ct_ratio`,
+    /// `scale.active_power`).
+    pub fn resolve(&self, profile: &Profile) -> Result<Profile, (String, String)> {
+        profile
+            .for_device(&self.channels)
+            .map_err(|e| ("channels".to_owned(), e))?
+            .scaled(&self.scaling())
+            .map_err(|e| (e.key, e.message))
     }
 
     /// The transport (checked at load: exactly one is set).
@@ -211,8 +242,8 @@ pub(super) fn check_devices(
                 ),
             ));
         };
-        if let Err(e) = profile.for_device(&d.channels) {
-            return Err(ConfigError::new(file, key("channels"), e));
+        if let Err((k, e)) = d.resolve(profile) {
+            return Err(ConfigError::new(file, key(&k), e));
         }
         if !profile.channels.is_empty() && d.channels.is_empty() {
             return Err(ConfigError::new(

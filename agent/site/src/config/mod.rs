@@ -297,6 +297,54 @@ interval = "2s"
     }
 
     #[test]
+    fn ct_pt_and_scale_overrides_are_checked_with_their_key() {
+        let with = |extra: &str| parse(&format!("{GOOD}{extra}\n"));
+        let c = with("ct_ratio = 200\npt_ratio = 110.0\nscale = { active_power = 0.001 }").unwrap();
+        let d = &c.devices[0];
+        assert_eq!((d.ct_ratio, d.pt_ratio), (Some(200.0), Some(110.0)));
+        let lib = ProfileLibrary::builtin();
+        let p = d.resolve(lib.get("eastron-sdm630").unwrap()).unwrap();
+        let r = p
+            .registers
+            .iter()
+            .find(|r| r.quantity == "current_l1")
+            .unwrap();
+        assert_eq!(r.scale, 200.0);
+        let r = p
+            .registers
+            .iter()
+            .find(|r| r.quantity == "active_power")
+            .unwrap();
+        assert!(
+            (r.scale - 200.0 * 110.0 * 0.001).abs() < 1e-12,
+            "{}",
+            r.scale
+        );
+        for (extra, key) in [
+            ("ct_ratio = 0", "devices[0].ct_ratio"),
+            ("ct_ratio = -200", "devices[0].ct_ratio"),
+            ("pt_ratio = nan", "devices[0].pt_ratio"),
+            (
+                "scale = { active_powr = 2.0 }",
+                "devices[0].scale.active_powr",
+            ),
+            (
+                "scale = { active_power = 0.0 }",
+                "devices[0].scale.active_power",
+            ),
+        ] {
+            let e = with(extra).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {e}");
+            assert!(
+                e.to_string().starts_with(&format!("site.toml: {key}: ")),
+                "{e}"
+            );
+        }
+        let e = with("ct_ratio = -200").unwrap_err();
+        assert!(e.to_string().contains("(line 10)"), "{e}");
+    }
+
+    #[test]
     fn good_config_with_defaults() {
         let c = parse(GOOD).unwrap();
         assert_eq!(c.devices[0].interval, Duration::from_secs(2));

@@ -10,6 +10,10 @@ use thiserror::Error;
 use crate::decode::{self, DataType, WordOrder};
 use crate::vocab;
 
+mod scaling;
+
+pub use scaling::{Scaling, ScalingError};
+
 /// The Modbus table a register lives in; each maps to one read function code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +168,12 @@ pub struct RegisterDef {
     pub sentinel: Option<f64>,
     #[serde(default)]
     pub poll: PollClass,
+    /// A status flag: the register (u16 or u32) reads 1 when this bit (0 = least
+    /// significant) is set, else 0. For `State` quantities (running, loaded, fault).
+    pub bit: Option<u8>,
+    /// Like `bit`, for a field of several bits: 1 when any bit of the mask is set (a fault-code
+    /// byte, `mask = 0x00FF`).
+    pub mask: Option<u32>,
 }
 
 fn one() -> f64 {
@@ -265,6 +275,9 @@ impl Profile {
             if r.scale == 0.0 || !r.scale.is_finite() {
                 return Err(err(i, r, "scale must be a finite, non-zero number".into()));
             }
+            if let Some(message) = flag_problem(r, q) {
+                return Err(err(i, r, message));
+            }
         }
         Ok(())
     }
@@ -320,6 +333,8 @@ impl Profile {
                 unit: c.unit.clone(),
                 sentinel: None,
                 poll: PollClass::Fast,
+                bit: None,
+                mask: None,
             });
         }
         let mut seen = std::collections::HashSet::new();
@@ -368,6 +383,9 @@ impl RegisterDef {
         if self.sentinel == Some(raw) {
             return Ok(Value::Unavailable);
         }
+        if let Some(mask) = self.flag_mask() {
+            return Ok(Value::Good(decode::flag(raw, mask)));
+        }
         let scaled = scale(raw, self.scale) + self.offset;
         if !scaled.is_finite() {
             return Ok(Value::Invalid);
@@ -398,12 +416,51 @@ impl RegisterDef {
         vocab::Conversion::new(&self.unit, canonical).expect("checked")
     }
 
-    /// Value in canonical unit → the words a device would serve (simulators, tests).
+    /// The bits a status flag tests (`bit` or `mask`), if the register is one.
+    pub fn flag_mask(&self) -> Option<u32> {
+        self.mask
+            .or_else(|| self.bit.and_then(|b| 1u32.checked_shl(u32::from(b))))
+    }
+
+    /// Value in canonical unit → the words a device would serve (simulators, tests). A status
+    /// flag sets all its bits when `value` is non-zero.
     pub fn from_canonical(&self, value: f64, order: WordOrder) -> Vec<u16> {
+        if let Some(mask) = self.flag_mask() {
+            let raw = if value != 0.0 { f64::from(mask) } else { 0.0 };
+            return decode::encode(raw, self.data_type, order);
+        }
         let canonical = vocab::quantity(&self.quantity).expect("checked").unit;
         let in_unit = vocab::convert(value, canonical, &self.unit).expect("checked");
         decode::encode((in_unit - self.offset) / self.scale, self.data_type, order)
     }
+}
+
+/// Why a register's `bit`/`mask` is unusable, if it is.
+fn flag_problem(r: &RegisterDef, q: &vocab::Quantity) -> Option<String> {
+    let mask = match (r.bit, r.mask) {
+        (None, None) => return None,
+        (Some(_), Some(_)) => return Some("give `bit` or `mask`, not both".into()),
+        (Some(b), None) => 1u64.checked_shl(u32::from(b)).unwrap_or(u64::MAX),
+        (None, Some(m)) => u64::from(m),
+    };
+    let width = match r.data_type {
+        DataType::U16 => 16,
+        DataType::U32 => 32,
+        _ => return Some("status bits are read from u16 or u32 registers".into()),
+    };
+    if r.table.is_bits() {
+        return Some("coils and discrete inputs are bits already: drop `bit`/`mask`".into());
+    }
+    if mask == 0 || mask >> width != 0 {
+        return Some(format!("the bits lie outside a {width}-bit register"));
+    }
+    if q.kind != vocab::Kind::State {
+        return Some(format!(
+            "a status bit decodes to 0 or 1: `{}` is not a state quantity",
+            q.name
+        ));
+    }
+    None
 }
 
 /// `raw * scale`, dividing when the scale is 1/n so decimal registers stay exact
@@ -420,7 +477,7 @@ fn scale(raw: f64, scale: f64) -> f64 {
 /// Built-in profiles, compiled into the binary.
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../profiles/", $name, ".toml")))),*]
+        &[$(($name, include_str!(concat!("../../../profiles/", $name, ".toml")))),*]
     };
 }
 const BUILTIN: &[(&str, &str)] = builtin!(
@@ -509,9 +566,11 @@ mod tests {
         for p in lib.iter() {
             assert!(!p.source.is_empty(), "{} names its source document", p.name);
             // No two registers of a profile overlap.
+            // Status flags share their register with other flags of the same word.
             let mut spans: Vec<(Table, u16, u16)> = p
                 .registers
                 .iter()
+                .filter(|r| r.flag_mask().is_none())
                 .map(|r| (r.table, p.protocol_address(r), r.data_type.words()))
                 .collect();
             spans.sort();
@@ -609,6 +668,73 @@ mod tests {
             r.to_canonical(&[950], WordOrder::ABCD).unwrap(),
             Value::Good(0.95)
         );
+    }
+
+    #[test]
+    fn status_bits_decode_to_states() {
+        let text = r#"
+            name = "t"
+            manufacturer = "x"
+            model = "y"
+            source = "z"
+            registers = [
+              { quantity = "run_state", table = "holding", address = 10, type = "u16", unit = "", bit = 11 },
+              { quantity = "fault_state", table = "holding", address = 10, type = "u16", unit = "", bit = 3 },
+              { quantity = "load_state", table = "input", address = 20, type = "u32", unit = "", mask = 0x00FF0000, order = "CDAB" },
+            ]
+        "#;
+        let p = Profile::from_toml(text, "t.toml").unwrap();
+        let at = |i: usize, words: &[u16]| {
+            let r = &p.registers[i];
+            r.to_canonical(words, p.order(r)).unwrap()
+        };
+        // Danfoss-style status word 0x0803: bit 11 (running) set, bit 3 (trip) clear.
+        assert_eq!(at(0, &[0x0803]), Value::Good(1.0));
+        assert_eq!(at(1, &[0x0803]), Value::Good(0.0));
+        assert_eq!(at(1, &[0x0008]), Value::Good(1.0));
+        // Bits 16-23 of a word-swapped u32: the high word comes second.
+        assert_eq!(at(2, &[0xFFFF, 0x0001]), Value::Good(1.0));
+        assert_eq!(at(2, &[0xFFFF, 0xFF00]), Value::Good(0.0));
+        // The simulator's words decode back to the same state.
+        for (i, v) in [(0, 1.0), (1, 0.0), (2, 1.0)] {
+            let r = &p.registers[i];
+            let words = r.from_canonical(v, p.order(r));
+            assert_eq!(r.to_canonical(&words, p.order(r)).unwrap(), Value::Good(v));
+        }
+    }
+
+    #[test]
+    fn unusable_status_bits_are_refused() {
+        let with = |reg: &str| {
+            Profile::from_toml(
+                &format!(
+                    "name = \"t\"\nmanufacturer = \"x\"\nmodel = \"y\"\nsource = \"z\"\nregisters = [ {reg} ]\n"
+                ),
+                "t.toml",
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = with(
+            r#"{ quantity = "run_state", table = "holding", address = 0, type = "u16", unit = "", bit = 16 }"#,
+        );
+        assert!(e.contains("outside a 16-bit register"), "{e}");
+        let e = with(
+            r#"{ quantity = "active_power", table = "holding", address = 0, type = "u16", unit = "kW", bit = 2 }"#,
+        );
+        assert!(e.contains("not a state quantity"), "{e}");
+        let e = with(
+            r#"{ quantity = "run_state", table = "holding", address = 0, type = "f32", unit = "", bit = 2 }"#,
+        );
+        assert!(e.contains("u16 or u32"), "{e}");
+        let e = with(
+            r#"{ quantity = "run_state", table = "holding", address = 0, type = "u16", unit = "", bit = 1, mask = 3 }"#,
+        );
+        assert!(e.contains("not both"), "{e}");
+        let e = with(
+            r#"{ quantity = "run_state", table = "holding", address = 0, type = "u16", unit = "", mask = 0 }"#,
+        );
+        assert!(e.contains("outside"), "{e}");
     }
 
     #[test]
