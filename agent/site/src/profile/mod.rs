@@ -494,6 +494,8 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "advantech-adam-4117",
     "generic-plc-counter",
     "kilowatch-meterboard",
+    "delta-c2000",
+    "danfoss-fc102",
 );
 
 /// All known profiles by name.
