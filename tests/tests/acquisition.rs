@@ -126,7 +126,38 @@ fn real_profiles_decode_hand_computed_registers() {
         .set(0x0000, &f32_words(231.25))
         .set(0x0034, &f32_words(6930.0))
         .set(0x0046, &f32_words(60.0));
+    // Delta C2000: 2100H warning byte set but no error byte (no fault), 2101H = 11b operating,
+    // 48.50 Hz, 12.34 A, 1455 rpm, 5.432 kW; Pr.05-32 = 412 days.
+    let delta = Image::default()
+        .zeros(0x2100, 0x10)
+        .set(0x2100, &[0x1200])
+        .set(0x2101, &[0x0003])
+        .set(0x2103, &[4850, 1234])
+        .set(0x210C, &[1455])
+        .set(0x210F, &[5432])
+        .set(0x0520, &[412]);
+    // Danfoss FC 102 (register = PNU × 10 − 1): status word 0x0803 (bit 11 running, bit 3 trip
+    // clear), 16-10 = 1850 × 10 W, 16-13 = 482 × 0.1 Hz, 16-14 = 3456 × 0.01 A, 1440 rpm,
+    // 15-01 = 23 456 h, 15-02 = 123 456 kWh (0x0001E240).
+    let danfoss = Image::default()
+        .set(16029, &[0x0803])
+        .set(16099, &[0, 1850])
+        .set(16129, &[482])
+        .set(16139, &[0, 3456])
+        .set(16169, &[0, 1440])
+        .set(15009, &[0, 23456])
+        .set(15019, &[0x0001, 0xE240]);
+    // Meter board with a gas meter on pulse input 0 (0.01 m³ per pulse): 123 456 pulses since
+    // start and 30 pulses per minute over the last interval.
+    let board = Image::default()
+        .zeros(200, 2)
+        .zeros(300, 8)
+        .set(302, &[0x0001, 0xE240])
+        .set(306, &f32_words(30.0));
     let spec = json!({"transport": "tcp", "port": port, "units": [
+        {"id": 6, "hr": delta.blocks()},
+        {"id": 7, "hr": danfoss.blocks()},
+        {"id": 8, "ir": board.blocks()},
         {"id": 1, "hr": em24.blocks()},
         {"id": 2, "hr": abb.blocks()},
         {"id": 3, "hr": iem.blocks()},
@@ -188,6 +219,67 @@ fn real_profiles_decode_hand_computed_registers() {
     let v = poll("eastron-sdm630", 5);
     assert!(close(v["voltage_l1"].0, 231.25), "{v:?}");
     assert!(close(v["active_power"].0, 6.93), "{v:?}");
+
+    let v = poll("delta-c2000", 6);
+    assert_eq!(
+        v["fault_state"].0,
+        Some(0.0),
+        "a warning is not a fault: {v:?}"
+    );
+    assert_eq!(v["run_state"].0, Some(1.0), "{v:?}");
+    assert!(close(v["output_frequency"].0, 48.5), "{v:?}");
+    assert!(close(v["motor_current"].0, 12.34), "{v:?}");
+    assert!(close(v["motor_speed"].0, 1455.0), "{v:?}");
+    assert!(close(v["active_power"].0, 5.432), "{v:?}");
+    assert!(close(v["running_hours"].0, 412.0 * 24.0), "{v:?}");
+
+    let v = poll("danfoss-fc102", 7);
+    assert_eq!(v["fault_state"].0, Some(0.0), "{v:?}");
+    assert_eq!(v["run_state"].0, Some(1.0), "{v:?}");
+    assert!(close(v["active_power"].0, 18.5), "{v:?}");
+    assert!(close(v["output_frequency"].0, 48.2), "{v:?}");
+    assert!(close(v["motor_current"].0, 34.56), "{v:?}");
+    assert!(close(v["motor_speed"].0, 1440.0), "{v:?}");
+    assert!(close(v["running_hours"].0, 23456.0), "{v:?}");
+    assert!(close(v["active_energy_import"].0, 123456.0), "{v:?}");
+
+    // The gas meter through the board, and an SDM630 behind 50/5 A CTs and 22 kV/110 V PTs:
+    // the site file's channels and ratios, resolved as the agent does.
+    let resolved = |d: &DeviceConfig| d.resolve(lib.get(&d.profile).unwrap()).unwrap();
+    let mut gas = device("kilowatch-meterboard", tcp.clone(), 8);
+    gas.channels = vec![
+        ChannelConfig {
+            channel: 4,
+            quantity: "gas_volume".into(),
+            unit: "m3".into(),
+            range: [0.0, 0.01],
+        },
+        ChannelConfig {
+            channel: 6,
+            quantity: "gas_flow".into(),
+            unit: "m3/h".into(),
+            range: [0.0, 0.6],
+        },
+    ];
+    let mut sdm_ct = device("eastron-sdm630", tcp.clone(), 5);
+    sdm_ct.ct_ratio = Some(10.0);
+    sdm_ct.pt_ratio = Some(200.0);
+    for (d, checks) in [
+        // 123 456 pulses × 0.01 m³; 30 pulses/min × 0.01 m³ × 60 min/h.
+        (gas, vec![("gas_volume", 1234.56), ("gas_flow", 18.0)]),
+        // 231.25 V × 200; 6.93 kW × 10 × 200.
+        (
+            sdm_ct,
+            vec![("voltage_l1", 46_250.0), ("active_power", 13_860.0)],
+        ),
+    ] {
+        let profile = resolved(&d);
+        let mut p = Poller::new(d, profile, bus.clone());
+        let v = values(&rt.block_on(p.poll()).unwrap().readings);
+        for (q, want) in checks {
+            assert!(close(v[q].0, want), "{q}: {v:?}");
+        }
+    }
 
     // The CLI prints the same numbers as one JSON object.
     let out = Command::new(bin("kilowatch-agent"))
