@@ -124,7 +124,6 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::WordOrder;
     use crate::profile::{ProfileLibrary, Value};
 
     fn read(p: &Profile, quantity: &str, canonical_on_wire: f64) -> f64 {

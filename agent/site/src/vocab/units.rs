@@ -15,7 +15,7 @@ const fn u(symbol: &'static str, dimension: D, scale: f64, offset: f64) -> Unit 
 /// The international-table kilocalorie in joules (the kcal of the MOEA heat-content table).
 const KCAL_J: f64 = 4186.8;
 /// The international-table British thermal unit in joules.
-const BTU_J: f64 = 1055.055_852_62;
+const BTU_J: f64 = 1_055.055_852_62;
 
 /// Every unit kilowatch understands. Reference units: W, var, VA, Wh, varh, VAh, V, A, Hz,
 /// ratio 1, bar, m³/min (air), m³/h (liquids and fuel gas), m³, °C, count, kg, kg/h, m, rpm,
