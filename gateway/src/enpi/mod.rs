@@ -10,6 +10,7 @@ pub mod emission;
 pub mod facts;
 pub mod indicators;
 pub mod inputs;
+pub mod power_factor;
 pub mod quarters;
 pub mod refresh;
 pub mod tariff;

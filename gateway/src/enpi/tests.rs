@@ -349,6 +349,7 @@ fn monthly_bill_basic_over_contract_and_power_factor() {
     f.quarters = 31 * 96;
     f.set(facts::F::KWH, Ok(100_000.0));
     f.set(facts::F::KVAH, Ok(100_000.0 / 0.9));
+    f.set(facts::F::PF_KWH, Ok(100_000.0));
     f.set(facts::F::DEMAND_KW, Ok(400.0));
     f.set(facts::F::ENERGY_COST, Ok(500_000.0));
     let july = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
