@@ -596,3 +596,26 @@ fn simulated_plant_leakage_and_kw_per_tr_match_the_simulator_truth() {
     assert!(plant_r.summary.values["power_factor"] > 0.8);
     assert!(plant_r.rows.iter().all(|r| !r.partial));
 }
+
+/// Compressors and chillers are not billed: their monthly summaries list no cost items (and no
+/// missing indicator without its reason).
+#[test]
+fn monthly_summaries_of_unbilled_assets_have_no_cost_items() {
+    let (s, a) = scenario("monthly", PLAIN);
+    let from = t0().timestamp_millis();
+    for asset in ["air", "ch", "air2"] {
+        let r = read(&s, &a, asset, Step::Month, from, from + 3_600_000)
+            .unwrap()
+            .unwrap();
+        for (name, why) in &r.summary.missing {
+            assert!(!why.is_empty(), "{asset}: {name} missing without a reason");
+        }
+        assert!(!r.summary.missing.contains_key("total_cost"), "{asset}");
+        assert!(!r.summary.values.contains_key("total_cost"), "{asset}");
+        assert!(
+            r.warnings.iter().any(|w| w.contains("billing-month")),
+            "{asset}: {:?}",
+            r.warnings
+        );
+    }
+}
