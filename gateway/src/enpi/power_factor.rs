@@ -48,11 +48,14 @@ const PAIRS: [Pair; 4] = [
     },
 ];
 
+/// A pair's two columns, their sample counts and whether the second is reactive.
+type Found = (Col, Col, Vec<i64>, Vec<i64>, bool);
+
 /// Active and apparent energy of one device per quarter, each quarter from one pair of series
 /// read at the same instants (the same number of samples in the quarter's rollups).
 pub fn energies(loader: &mut Loader<'_>, device: &str) -> Result<(Col, Col), StoreError> {
     let n = loader.grid.n;
-    let mut found: Vec<(Col, Col, Vec<i64>, Vec<i64>, bool)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     for p in &PAIRS {
         if !(loader.has(device, p.active)? && loader.has(device, p.other)?) {
             continue;

@@ -27,8 +27,8 @@ pub struct Variation {
     rng: Rng,
     production: f64,
     air: f64,
-    /// (ordinal day, stop from, stop to in minutes of the day) of the current local day.
-    stop: Option<(i32, u32, Option<(u32, u32)>)>,
+    /// The current local day (days from CE) and its stop (minutes of the day, [from, to)).
+    stop: Option<(i32, Option<(u32, u32)>)>,
 }
 
 /// AR(1) step of a process with standard deviation `sigma` and time constant `tau` seconds.
@@ -65,11 +65,11 @@ impl Variation {
         self.production = ar1(self.production, 0.03, 1800.0, dt, &mut self.rng);
         self.air = ar1(self.air, 0.04, 300.0, dt, &mut self.rng);
         let day = local.date().num_days_from_ce();
-        if self.stop.is_none_or(|(d, ..)| d != day) {
-            self.stop = Some((day, 0, self.stop_on(day)));
+        if self.stop.is_none_or(|(d, _)| d != day) {
+            self.stop = Some((day, self.stop_on(day)));
         }
         let minute = local.hour() * 60 + local.minute();
-        let stopped = matches!(self.stop, Some((_, _, Some((a, b)))) if a <= minute && minute < b);
+        let stopped = matches!(self.stop, Some((_, Some((a, b)))) if a <= minute && minute < b);
         Deviation {
             production: (1.0 + self.production).max(0.0),
             air: (1.0 + self.air).max(0.0),
