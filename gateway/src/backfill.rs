@@ -1,6 +1,8 @@
 //! History backfill: runs the simulated plant over a past period in one-second physics steps
-//! and loads one-minute samples and their rollups straight into the store, so dashboards and
-//! savings verification have data at first start. The same plant object then goes live, so the
+//! and loads samples and their rollups straight into the store, so dashboards and savings
+//! verification have data at first start. Each device is sampled as its poller would be (its
+//! own phase, a little jitter, instrument noise; of a device polled faster than once a minute,
+//! the last poll of each minute: see `sim::sampling`). The same plant object then goes live, so the
 //! history and the live stream join without a gap or an overlap and counters continue.
 //!
 //! Alongside, a truth file records the energy each configured retrofit saved per plant-local
@@ -15,8 +17,9 @@ use kilowatch_site::config::SiteConfig;
 use kilowatch_site::vocab;
 
 use crate::rollup::{self, Agg, RESOLUTIONS};
-use crate::sim::plant::{part_values, Part, Plant};
+use crate::sim::plant::{Part, Plant};
 use crate::sim::rng::Rng;
+use crate::sim::sampling::{self, Poller};
 use crate::sim::{plant_devices, plant_settings};
 use crate::store::Store;
 
@@ -28,6 +31,7 @@ fn history_quantities(part: Part) -> &'static [&'static str] {
             "reactive_power",
             "power_factor",
             "active_energy_import",
+            "reactive_energy_import",
         ],
         Part::AirHeader => &["pressure", "air_flow"],
         Part::ChilledWater => &["chw_supply_temp", "chw_return_temp", "water_flow"],
@@ -36,13 +40,17 @@ fn history_quantities(part: Part) -> &'static [&'static str] {
     }
 }
 
-/// One plant device in the history: its part, voltage, frequency and (quantity, series id).
-type DeviceSeries = (Part, f64, f64, Vec<(&'static str, i64)>);
+/// One plant device in the history: its part, voltage, frequency, (quantity, series id) and
+/// its poller.
+type DeviceSeries = (Part, f64, f64, Vec<(&'static str, i64)>, Poller);
 
 /// Incremental rollups of one series fed one sample at a time, in time order.
 struct Builder {
     kind: vocab::Kind,
+    /// The last sample before the open minute.
     prev: Option<(i64, f64)>,
+    /// The open minute and its samples.
+    minute: (i64, Vec<(i64, f64)>),
     /// Open bucket per coarser resolution: (start, finer parts).
     open: [(i64, Vec<Agg>); 3],
 }
@@ -52,6 +60,7 @@ impl Builder {
         Self {
             kind,
             prev: None,
+            minute: (i64::MIN, Vec::new()),
             open: Default::default(),
         }
     }
@@ -66,8 +75,27 @@ impl Builder {
         out: &mut Vec<(i64, i64, i64, Agg)>,
     ) {
         let minute = ts - ts.rem_euclid(60_000);
-        let agg = rollup::aggregate(self.kind, self.prev, &[(ts, v)], gap, None);
-        self.prev = Some((ts, v));
+        if minute != self.minute.0 {
+            self.close_minute(id, gap, tz, out);
+            self.minute.0 = minute;
+        }
+        self.minute.1.push((ts, v));
+    }
+
+    /// Rolls up the open minute (a late poll can put two samples in one minute).
+    fn close_minute(
+        &mut self,
+        id: i64,
+        gap: i64,
+        tz: chrono_tz::Tz,
+        out: &mut Vec<(i64, i64, i64, Agg)>,
+    ) {
+        let (minute, samples) = (self.minute.0, std::mem::take(&mut self.minute.1));
+        let Some(&last) = samples.last() else {
+            return;
+        };
+        let agg = rollup::aggregate(self.kind, self.prev, &samples, gap, None);
+        self.prev = Some(last);
         out.push((id, 60, minute, agg));
         self.feed(0, minute, agg, id, tz, out);
     }
@@ -103,7 +131,14 @@ impl Builder {
     }
 
     /// Closes the open buckets (partial at the end of the history; live data completes them).
-    fn finish(&mut self, id: i64, tz: chrono_tz::Tz, out: &mut Vec<(i64, i64, i64, Agg)>) {
+    fn finish(
+        &mut self,
+        id: i64,
+        gap: i64,
+        tz: chrono_tz::Tz,
+        out: &mut Vec<(i64, i64, i64, Agg)>,
+    ) {
+        self.close_minute(id, gap, tz, out);
         for level in 0..self.open.len() {
             let (start, parts) = &mut self.open[level];
             if parts.is_empty() {
@@ -127,7 +162,7 @@ pub struct Report {
     pub truth: Vec<(NaiveDate, &'static str, f64)>,
 }
 
-/// Fills `store` with `length` of one-minute history ending at `now` (floored to the minute).
+/// Fills `store` with `length` of history ending at `now` (floored to the minute).
 /// Returns the plant, run up to the end, for the live simulator to continue.
 pub fn backfill(
     config: &SiteConfig,
@@ -151,6 +186,7 @@ pub fn backfill(
     let raw_from = config.gateway.retention.raw.map_or(i64::MIN, |d| {
         end_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
     });
+    let settings_seed = settings.seed;
     let mut rng = Rng::new(settings.seed ^ 0xbac7);
     let mut plant = Plant::new(settings, tz);
     for k in (1..=300).rev() {
@@ -160,7 +196,10 @@ pub fn backfill(
     // Series ids and builders for the history quantities.
     let mut series: Vec<DeviceSeries> = Vec::new();
     let mut builders: HashMap<i64, Builder> = HashMap::new();
-    for (d, part) in &devices {
+    let start_ms = start.timestamp_millis();
+    for (index, (d, part)) in devices.iter().enumerate() {
+        let interval = i64::try_from(d.interval.as_millis()).unwrap_or(i64::MAX);
+        let poller = Poller::new(settings_seed, index, interval, start_ms);
         let mut ids = Vec::new();
         for &q in history_quantities(part.plant) {
             let quantity = vocab::quantity(q)?;
@@ -168,7 +207,7 @@ pub fn backfill(
             builders.insert(id, Builder::new(quantity.kind));
             ids.push((q, id));
         }
-        series.push((part.plant, part.voltage_ln, part.frequency, ids));
+        series.push((part.plant, part.voltage_ln, part.frequency, ids, poller));
     }
 
     let minutes = (end - start).num_minutes().max(0) as u64;
@@ -212,24 +251,29 @@ pub fn backfill(
                 break;
             }
             plant.step(t, 1.0);
-            let ts = t.timestamp_millis();
-            if ts.rem_euclid(60_000) != 0 {
-                continue;
-            }
+            let now_ms = t.timestamp_millis();
             let snap = plant.snapshot();
-            for (part, v_ln, freq, ids) in &series {
-                let values = part_values(*part, snap, *v_ln, *freq, &mut rng);
-                for (q, id) in ids {
-                    if let Some(&v) = values.get(q) {
-                        // Raw samples only within raw retention; rollups for the whole period.
-                        if ts >= raw_from {
-                            samples.push((*id, ts, v));
-                        }
-                        if let Some(b) = builders.get_mut(id) {
-                            b.push(*id, ts, v, gap, tz, &mut rollups);
+            // Polls in [t, t + 1 s) read the state after this step, as the simulator's
+            // registers hold it until the next one; polls at or after `end` are live.
+            let until = (now_ms + 1000).min(end_ms);
+            for (part, v_ln, freq, ids, poller) in &mut series {
+                while let Some(ts) = poller.due(until) {
+                    let values = sampling::read(*part, snap, *v_ln, *freq, &mut rng);
+                    for (q, id) in ids.iter() {
+                        if let Some(&v) = values.get(q) {
+                            // Raw samples only within raw retention; rollups for all of it.
+                            if ts >= raw_from {
+                                samples.push((*id, ts, v));
+                            }
+                            if let Some(b) = builders.get_mut(id) {
+                                b.push(*id, ts, v, gap, tz, &mut rollups);
+                            }
                         }
                     }
                 }
+            }
+            if now_ms.rem_euclid(60_000) != 0 {
+                continue;
             }
             let local_day = t.with_timezone(&tz).date_naive();
             if local_day != day {
@@ -247,12 +291,12 @@ pub fn backfill(
                 }
             }
             bar.inc(1);
-            if ts.rem_euclid(86_400_000) == 0 {
+            if now_ms.rem_euclid(86_400_000) == 0 {
                 bar.set_message(format!("{}", local_day));
             }
         }
         for (id, b) in builders.iter_mut() {
-            b.finish(*id, tz, &mut rollups);
+            b.finish(*id, gap, tz, &mut rollups);
         }
         total += samples.len() as u64;
         let _ = tx.send((samples, rollups));
@@ -344,8 +388,8 @@ mod tests {
         assert_eq!(end.timestamp_millis() % 60_000, 0);
         assert_eq!(
             report.samples,
-            2 * 1440 * 23,
-            "23 history quantities a minute for 2 days"
+            2 * 1440 * 27,
+            "27 history quantities a minute for 2 days"
         );
         let power = s
             .find_series("demo-plant/incomer/active_power")
@@ -357,12 +401,14 @@ mod tests {
             .unwrap();
         let raw = s.query(power.id, 0, i64::MAX, 0).unwrap();
         assert_eq!(raw.len(), 2 * 1440);
+        // The last poll of each minute of a device polled every second (late by its jitter).
         assert!(
             raw.windows(2)
-                .all(|w| (w[1].ts - w[0].ts).num_seconds() == 60),
+                .all(|w| ((w[1].ts - w[0].ts).num_milliseconds() - 60_000).abs() < 1_300),
             "minute gaps"
         );
-        assert_eq!(raw.last().unwrap().ts, end - Duration::minutes(1));
+        let last = raw.last().unwrap().ts;
+        assert!(last < end && last > end - Duration::seconds(2), "{last}");
 
         // Energy counters match the integral of power (1-minute samples) within 0.5 %.
         let hours_e = s.query(energy.id, 0, i64::MAX, 3600).unwrap();
@@ -429,10 +475,7 @@ mod tests {
         assert!(minutes.windows(2).all(|w| w[1] - w[0] == 60));
         // No overlap: the last history sample is before the first live one.
         let raw = s.query(power.id, 0, i64::MAX, 0).unwrap();
-        let k = raw
-            .iter()
-            .position(|p| p.ts > end - Duration::minutes(1))
-            .unwrap();
+        let k = raw.iter().position(|p| p.ts > last).unwrap();
         assert_eq!(raw[k].ts, end + Duration::seconds(1));
         // The counter carries on: no reset across the join.
         let e = around(energy.id);
@@ -457,3 +500,7 @@ mod tests {
         assert_eq!(run("seed-a"), run("seed-b"));
     }
 }
+
+#[cfg(test)]
+#[path = "backfill_tests.rs"]
+mod sampling_tests;

@@ -178,6 +178,25 @@ fn range(from: Option<&str>, to: Option<&str>) -> Result<(DateTime<Utc>, DateTim
     Ok((from, to))
 }
 
+/// Like [`range`], also taking plant-local dates and times (`2026-10-01`, `2026-10-01 08:00`)
+/// as the `enpi` command does: indicators are read by plant-local days and billing months.
+fn local_range(
+    tz: chrono_tz::Tz,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let time = |name: &str, v: Option<&str>| {
+        v.map(|v| crate::when::instant(v, tz).map_err(|e| format!("`{name}`: {e}")))
+            .transpose()
+    };
+    let to = time("to", to)?;
+    let (from, to) = crate::when::range_or_default(time("from", from)?, to, Utc::now());
+    if from >= to {
+        return Err("`from` must be before `to`".into());
+    }
+    Ok((from, to))
+}
+
 #[derive(Deserialize)]
 struct EnergyParams {
     device: String,
@@ -279,7 +298,7 @@ async fn enpi(
         )
             .into_response());
     }
-    let (from, to) = match range(q.from.as_deref(), q.to.as_deref()) {
+    let (from, to) = match local_range(assets.timezone, q.from.as_deref(), q.to.as_deref()) {
         Ok(r) => r,
         Err(e) => return Ok(bad_request(e)),
     };
@@ -694,6 +713,22 @@ mod tests {
     }
 
     #[test]
+    fn enpi_takes_plant_local_dates_like_the_cli_and_says_when_it_widens_the_range() {
+        let (status, body) = get("/api/v1/enpi?asset=plant&from=2026-10-15&to=2026-11-01&step=1mo");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // 2026-10-15 00:00 in Asia/Taipei.
+        assert_eq!(v["from"], "2026-10-14T16:00:00Z", "{v}");
+        let warnings = v["warnings"].to_string();
+        assert!(warnings.contains("2026-10-01"), "{warnings}");
+        let (status, body) =
+            get("/api/v1/enpi?asset=chiller&from=2026-10-01%2008:00&to=2026-10-02");
+        assert_eq!(status, 200, "{body}");
+        let e = error_of("/api/v1/enpi?asset=plant&from=yesterday");
+        assert!(e.contains("`from`"), "{e}");
+    }
+
+    #[test]
     fn mv_plans_are_listed_and_reported() {
         let (status, body) = get("/api/v1/mv/plans");
         assert_eq!(status, 200, "{body}");
@@ -773,13 +808,16 @@ mod tests {
         assert!(e.contains("series"), "{e}");
         let e = error_of("/api/v1/mv?no_temp=perhaps&baseline=a&reporting=b");
         assert!(e.contains("no_temp"), "{e}");
-        // Times are RFC 3339 only, `to` is judged first, and the range must not be empty.
+        // Times are RFC 3339 only (indicators also take plant-local dates, as the CLI does),
+        // `to` is judged first, and the range must not be empty.
         for path in ["query?series=1&", "energy?device=a/b&", "enpi?asset=plant&"] {
             let e = error_of(&format!("/api/v1/{path}from=yesterday&to=2026-03-01"));
-            assert!(
-                e.starts_with("`to`: `2026-03-01` is not an RFC 3339 time"),
-                "{e}"
-            );
+            let want = if path.starts_with("enpi") {
+                "`from`: `yesterday` is not a time"
+            } else {
+                "`to`: `2026-03-01` is not an RFC 3339 time"
+            };
+            assert!(e.starts_with(want), "{e}");
             let e = error_of(&format!(
                 "/api/v1/{path}from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z"
             ));

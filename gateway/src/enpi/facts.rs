@@ -34,6 +34,8 @@ facts! {
     KWH = "kwh", Sum;
     AUX_KWH = "aux_kwh", Sum;
     KVAH = "kvah", Sum;
+    // pf_kwh: active energy over the same samples as kvah (the power factor's numerator).
+    PF_KWH = "pf_kwh", Sum;
     AIR_M3 = "air_m3", Sum;
     RUN_H = "run_h", Sum;
     LOADED_H = "loaded_h", Sum;

@@ -130,7 +130,11 @@ pub fn definitions(assets: &Assets, spec: &AssetSpec) -> Vec<Definition> {
                     "15-minute intervals above the contract capacity",
                 ),
                 def("load_factor_pct", "%", "kWh / (demand × hours)"),
-                def("power_factor", "", "energy-weighted: kWh / kVAh"),
+                def(
+                    "power_factor",
+                    "",
+                    "kWh / √(kWh² + kvarh²), both from the same readings (the meter's registers where it has them)",
+                ),
                 def("energy_cost", cur, "time-of-use energy charge"),
             ];
             if let Some(t) = &assets.tariff {
@@ -388,7 +392,7 @@ pub fn compute<'a>(
                     "no demand",
                 ),
             );
-            let pf = div(kwh.clone(), g(F::KVAH), "no apparent energy");
+            let pf = div(g(F::PF_KWH), g(F::KVAH), "no apparent energy");
             put("power_factor", pf.clone());
             let energy_cost = g(F::ENERGY_COST);
             put("energy_cost", energy_cost.clone());

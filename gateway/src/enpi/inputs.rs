@@ -197,53 +197,12 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// A device's apparent energy (kVAh), per quarter from the first source with data: its
-    /// register, ∫ apparent power, or √(kWh² + kvarh²) from reactive energy or power (how a
-    /// utility's kWh and kvarh meters give it). Sources can differ over time (history imported
-    /// with fewer quantities than live polls carry).
-    pub fn apparent_energy(&mut self, device: &str) -> Result<Col, StoreError> {
-        let mut sources: Vec<Col> = Vec::new();
-        if self.has(device, "apparent_energy")? {
-            sources.push(self.delta(device, "apparent_energy")?);
-        }
-        if self.has(device, "apparent_power")? {
-            sources.push(self.integral(device, "apparent_power")?);
-        }
-        for (q, counter) in [("reactive_energy_import", true), ("reactive_power", false)] {
-            if self.has(device, q)? {
-                let kvarh = if counter {
-                    self.delta(device, q)?
-                } else {
-                    self.integral(device, q)?
-                };
-                let kwh = self.energy(device)?;
-                sources.push(
-                    kwh.iter()
-                        .zip(&kvarh)
-                        .map(|(p, q)| match (p, q) {
-                            (Ok(p), Ok(q)) => Ok(p.hypot(*q)),
-                            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-                        })
-                        .collect(),
-                );
-            }
-        }
-        let Some(first) = sources.first() else {
-            return Ok(vec![
-                Err(reason(format!(
-                    "no apparent or reactive energy or power from {device}: power factor unknown"
-                )));
-                self.grid.n
-            ]);
-        };
-        Ok((0..self.grid.n)
-            .map(|i| {
-                sources
-                    .iter()
-                    .find_map(|c| c[i].as_ref().ok().copied())
-                    .ok_or_else(|| first[i].clone().unwrap_err())
-            })
-            .collect())
+    /// Good samples behind each quarter's rollup of a series (0 where it has none).
+    pub fn counts(&mut self, device: &str, quantity: &str) -> Result<Vec<i64>, StoreError> {
+        Ok(match self.load(device, quantity)? {
+            Err(_) => vec![0; self.grid.n],
+            Ok(l) => l.aggs.iter().map(|a| a.map_or(0, |a| a.count)).collect(),
+        })
     }
 
     /// The sum of one column per device.

@@ -10,6 +10,7 @@ pub mod emission;
 pub mod facts;
 pub mod indicators;
 pub mod inputs;
+pub mod power_factor;
 pub mod quarters;
 pub mod refresh;
 pub mod tariff;
@@ -335,7 +336,8 @@ pub fn read(
         let f = Facts::from(&stored_facts);
         merged.merge(&f);
         let v = split(indicators_of(assets, idx, step, *bucket, &f));
-        if step == Step::Month {
+        // Only the plant asset is billed: other assets have no cost items to sum.
+        if step == Step::Month && matches!(spec, assets::AssetSpec::Plant(_)) {
             for name in [
                 "basic_charge",
                 "over_contract_charge",
@@ -385,6 +387,23 @@ pub fn read(
                 summary.missing.insert(name.to_owned(), e);
             }
         }
+    }
+    if start < from {
+        let first = tz
+            .timestamp_millis_opt(start)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        warnings.push(format!(
+            "rows are whole {} intervals: the first starts at {first} ({}), before `from`, and the summary covers it too",
+            match step {
+                Step::Quarter => "15-minute",
+                Step::Hour => "hourly",
+                Step::Day => "plant-local day",
+                Step::Month => "billing-month",
+            },
+            tz.name()
+        ));
     }
     if rows.is_empty() {
         if store.rollup_span()?.is_some() {

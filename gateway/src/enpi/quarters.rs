@@ -250,7 +250,7 @@ fn plant(
 ) -> Result<(), StoreError> {
     let grid = loader.grid;
     let kwh = loader.sum(&p.power, |l, d| l.energy(d))?;
-    let kvah = loader.sum(&p.power, |l, d| l.apparent_energy(d))?;
+    let (pf_kwh, kvah) = super::power_factor::sum(loader, &p.power)?;
     let production = match &p.production {
         Some(s) => loader.delta(&s.device, &s.quantity)?,
         None => vec![Err(r("no production counter configured (production)")); grid.n],
@@ -278,6 +278,7 @@ fn plant(
         let e = kwh[i].clone();
         f.set(F::KWH, e.clone());
         f.set(F::KVAH, kvah[i].clone());
+        f.set(F::PF_KWH, pf_kwh[i].clone());
         f.set(F::PRODUCTION, production[i].clone());
         // Demand: the quarter's average power (Taipower bills the highest 15-minute average).
         f.set(F::DEMAND_KW, e.clone().map(|x| x / QH));

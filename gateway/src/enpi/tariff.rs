@@ -414,6 +414,23 @@ mod tests {
     }
 
     #[test]
+    fn national_holidays_are_off_peak_all_day() {
+        for text in [HV, LV] {
+            let t = Tariff::parse(text).unwrap();
+            let name = |s: &str| t.period_names()[t.classify(at(s)).0].to_owned();
+            let off = t.period_names()[t.default_period].to_owned();
+            // Friday 2026-10-09: National Day observed; Friday 2026-10-16: a working day.
+            assert_eq!(name("2026-10-09 10:00"), off);
+            assert_ne!(name("2026-10-16 10:00"), off);
+            // Monday 2026-09-28 (Teachers' Day), Tuesday 2027-02-09 (Lunar New Year).
+            assert_eq!(name("2026-09-28 17:00"), off);
+            assert_eq!(name("2027-02-09 10:00"), off);
+            // The 2025-01-27 bridge day is billed as the Monday it is.
+            assert_ne!(name("2025-01-27 10:00"), off);
+        }
+    }
+
+    #[test]
     fn over_contract_tiers_and_power_factor() {
         let t = Tariff::parse(HV).unwrap();
         // 500 kW contract, 560 kW demand: 50 kW at 2×, 10 kW at 3×, basic rate 100.

@@ -349,6 +349,7 @@ fn monthly_bill_basic_over_contract_and_power_factor() {
     f.quarters = 31 * 96;
     f.set(facts::F::KWH, Ok(100_000.0));
     f.set(facts::F::KVAH, Ok(100_000.0 / 0.9));
+    f.set(facts::F::PF_KWH, Ok(100_000.0));
     f.set(facts::F::DEMAND_KW, Ok(400.0));
     f.set(facts::F::ENERGY_COST, Ok(500_000.0));
     let july = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
@@ -594,4 +595,27 @@ fn simulated_plant_leakage_and_kw_per_tr_match_the_simulator_truth() {
         .unwrap();
     assert!(plant_r.summary.values["power_factor"] > 0.8);
     assert!(plant_r.rows.iter().all(|r| !r.partial));
+}
+
+/// Compressors and chillers are not billed: their monthly summaries list no cost items (and no
+/// missing indicator without its reason).
+#[test]
+fn monthly_summaries_of_unbilled_assets_have_no_cost_items() {
+    let (s, a) = scenario("monthly", PLAIN);
+    let from = t0().timestamp_millis();
+    for asset in ["air", "ch", "air2"] {
+        let r = read(&s, &a, asset, Step::Month, from, from + 3_600_000)
+            .unwrap()
+            .unwrap();
+        for (name, why) in &r.summary.missing {
+            assert!(!why.is_empty(), "{asset}: {name} missing without a reason");
+        }
+        assert!(!r.summary.missing.contains_key("total_cost"), "{asset}");
+        assert!(!r.summary.values.contains_key("total_cost"), "{asset}");
+        assert!(
+            r.warnings.iter().any(|w| w.contains("billing-month")),
+            "{asset}: {:?}",
+            r.warnings
+        );
+    }
 }

@@ -54,8 +54,7 @@ fn measured_pf(
     let start = from.div_euclid(QUARTER_MS) * QUARTER_MS;
     let n = ((to - start) / QUARTER_MS).max(0) as usize;
     let mut loader = Loader::new(store, &assets.site, Grid { start, n });
-    let kwh = loader.sum(devices, |l, d| l.energy(d)).ok()?;
-    let kvah = loader.sum(devices, |l, d| l.apparent_energy(d)).ok()?;
+    let (kwh, kvah) = crate::enpi::power_factor::sum(&mut loader, devices).ok()?;
     let mut months: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for (i, (p, s)) in kwh.iter().zip(&kvah).enumerate() {
         if let (Ok(p), Ok(s)) = (p, s) {

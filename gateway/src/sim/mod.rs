@@ -4,6 +4,8 @@
 mod meter;
 pub mod plant;
 pub mod rng;
+pub mod sampling;
+mod variation;
 
 pub use meter::{production_shape, Meter, MeterSettings};
 pub use plant::{Part, Plant, PlantSettings};
@@ -329,7 +331,7 @@ pub async fn start_with_plant(
         };
         let publish = move |plant: &plant::Plant, rng: &mut rng::Rng| {
             for (image, profile, part) in &plant_views {
-                let values = plant::part_values(
+                let values = sampling::read(
                     part.plant,
                     plant.snapshot(),
                     part.voltage_ln,

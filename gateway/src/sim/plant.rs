@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::meter::production_shape;
 use super::rng::Rng;
+use super::variation::Variation;
 
 const P_ATM: f64 = 1.013;
 /// Specific heat of water, kJ/(kg·K).
@@ -260,6 +261,11 @@ pub struct Snapshot {
     pub fixed_kwh: f64,
     pub vsd_kwh: f64,
     pub chiller_kwh: f64,
+    /// Reactive energy registers (kvarh) of the same meters, at each feeder's power factor.
+    pub incomer_kvarh: f64,
+    pub fixed_kvarh: f64,
+    pub vsd_kvarh: f64,
+    pub chiller_kvarh: f64,
     /// Energy saved so far by each measure (kWh), from the counterfactual twins.
     pub saved_leak_kwh: f64,
     pub saved_chiller_kwh: f64,
@@ -273,6 +279,8 @@ pub struct Plant {
     /// The same air system without the leak repair.
     air_without: AirSystem,
     temp_noise: f64,
+    /// Deviations from plan: production, air demand, unplanned stops.
+    variation: Variation,
     snap: Snapshot,
 }
 
@@ -285,6 +293,7 @@ impl Plant {
             air,
             tz,
             temp_noise: 0.0,
+            variation: Variation::new(s.seed),
             snap: Snapshot {
                 incomer_kwh: 250_000.0,
                 fixed_kwh: 40_000.0,
@@ -319,10 +328,11 @@ impl Plant {
     pub fn step(&mut self, t: DateTime<Utc>, dt: f64) {
         let local = t.with_timezone(&self.tz);
         let holiday = self.s.holidays.contains(&local.date_naive());
-        let prod = if holiday {
+        let dev = self.variation.step(local.naive_local(), dt);
+        let prod = if holiday || dev.stopped {
             0.0
         } else {
-            production_shape(local.naive_local())
+            (production_shape(local.naive_local()) * dev.production).min(1.2)
         };
         // Slow weather noise: an AR(1) with a time constant of about an hour.
         let k = (dt / 3600.0).min(1.0);
@@ -336,9 +346,10 @@ impl Plant {
         let repaired = self.s.leak_repair.as_ref().filter(|r| date >= r.date);
         let leak = repaired.map_or(leak_full, |r| leak_full * (1.0 - r.reduction));
         let process = prod * a.process_air;
-        self.air.step(a, process + leak, dt);
+        self.air.step(a, (process + leak) * dev.air, dt);
         if repaired.is_some() {
-            self.air_without.step(a, process + leak_full, dt);
+            self.air_without
+                .step(a, (process + leak_full) * dev.air, dt);
         }
 
         // Chiller: load from base, process heat and the envelope; kW from the part-load curve,
@@ -365,8 +376,8 @@ impl Plant {
         snap.production_count += prod * self.s.units_per_hour * h;
         snap.outdoor_c = outdoor;
         snap.pressure_bar = self.air.pressure;
-        snap.air_flow_m3min = process + leak;
-        snap.air_volume_m3 += (process + leak) * dt / 60.0;
+        snap.air_flow_m3min = (process + leak) * dev.air;
+        snap.air_volume_m3 += snap.air_flow_m3min * dt / 60.0;
         snap.fixed_kw = self.air.fixed_kw;
         snap.fixed_loaded = self.air.fixed_loaded;
         snap.vsd_kw = self.air.vsd_kw;
@@ -385,6 +396,17 @@ impl Plant {
         snap.vsd_kwh += snap.vsd_kw * h;
         snap.chiller_kwh += snap.chiller_kw * h;
         snap.incomer_kwh += snap.incomer_kw * h;
+        for part in [
+            Part::Incomer,
+            Part::CompressorFixed,
+            Part::CompressorVsd,
+            Part::Chiller,
+        ] {
+            if let Some((kw, pf)) = feeder(part, snap) {
+                let kvar = kw * (1.0 / (pf * pf) - 1.0).max(0.0).sqrt();
+                *kvarh_register(part, snap) += kvar * h;
+            }
+        }
         if repaired.is_some() {
             snap.saved_leak_kwh += (self.air_without.fixed_kw + self.air_without.vsd_kw
                 - self.air.fixed_kw
@@ -547,20 +569,24 @@ pub fn part_values(
         q
     };
     match part {
-        Part::Incomer => meter(s.incomer_kw, s.incomer_kwh, 0.9, rng),
-        Part::CompressorFixed => meter(
-            s.fixed_kw,
-            s.fixed_kwh,
-            if s.fixed_loaded { 0.87 } else { 0.62 },
-            rng,
-        ),
-        Part::CompressorVsd => meter(
-            s.vsd_kw,
-            s.vsd_kwh,
-            if s.vsd_kw > 0.0 { 0.95 } else { 1.0 },
-            rng,
-        ),
-        Part::Chiller => meter(s.chiller_kw, s.chiller_kwh, 0.88, rng),
+        Part::Incomer | Part::CompressorFixed | Part::CompressorVsd | Part::Chiller => {
+            let (kw, pf) = feeder(part, s).unwrap_or_default();
+            let kwh = match part {
+                Part::Incomer => s.incomer_kwh,
+                Part::CompressorFixed => s.fixed_kwh,
+                Part::CompressorVsd => s.vsd_kwh,
+                _ => s.chiller_kwh,
+            };
+            let mut q = meter(kw, kwh, pf, rng);
+            let kvarh = match part {
+                Part::Incomer => s.incomer_kvarh,
+                Part::CompressorFixed => s.fixed_kvarh,
+                Part::CompressorVsd => s.vsd_kvarh,
+                _ => s.chiller_kvarh,
+            };
+            q.insert("reactive_energy_import", kvarh);
+            q
+        }
         Part::AirHeader => [("pressure", s.pressure_bar), ("air_flow", s.air_flow_m3min)]
             .into_iter()
             .collect(),
@@ -575,6 +601,26 @@ pub fn part_values(
         Part::Production => [("production_count", s.production_count.floor())]
             .into_iter()
             .collect(),
+    }
+}
+
+/// Active power (kW) and power factor of a power meter's feeder; `None` for other parts.
+pub fn feeder(part: Part, s: &Snapshot) -> Option<(f64, f64)> {
+    Some(match part {
+        Part::Incomer => (s.incomer_kw, 0.9),
+        Part::CompressorFixed => (s.fixed_kw, if s.fixed_loaded { 0.87 } else { 0.62 }),
+        Part::CompressorVsd => (s.vsd_kw, if s.vsd_kw > 0.0 { 0.95 } else { 1.0 }),
+        Part::Chiller => (s.chiller_kw, 0.88),
+        _ => return None,
+    })
+}
+
+fn kvarh_register(part: Part, s: &mut Snapshot) -> &mut f64 {
+    match part {
+        Part::Incomer => &mut s.incomer_kvarh,
+        Part::CompressorFixed => &mut s.fixed_kvarh,
+        Part::CompressorVsd => &mut s.vsd_kvarh,
+        _ => &mut s.chiller_kvarh,
     }
 }
 
