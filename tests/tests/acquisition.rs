@@ -147,6 +147,47 @@ fn real_profiles_decode_hand_computed_registers() {
         .set(16169, &[0, 1440])
         .set(15009, &[0, 23456])
         .set(15019, &[0x0001, 0xE240]);
+    // ABB ACS580 (register − 400001 on the wire): ABB Drives status word 0x0337 (bit 2 RDY_REF
+    // set, bit 3 TRIPPED clear); 32-bit FbEq32 copies, low word first: 01.01 = 147 825
+    // (0x0002_4171) → 1478.25 rpm, 01.06 = 4987 → 49.87 Hz, 01.07 = 12 345 → 123.45 A, 01.14 =
+    // −1234 (0xFFFF_FB2E) → −12.34 kW while braking, 05.02 = 1000 days.
+    let acs580 = Image::default()
+        .zeros(20201, 28)
+        .set(3, &[0x0337])
+        .set(20201, &[0x4171, 0x0002])
+        .set(20211, &[4987, 0])
+        .set(20213, &[12345, 0])
+        .set(20227, &[0xFB2E, 0xFFFF])
+        .set(21003, &[1000, 0]);
+    // Siemens MAG 6000: 0.015625 m³/s (exact in f32) → 56.25 m³/h; totalizer 1 as a double.
+    let f64_words = |v: f64| {
+        let b = v.to_bits();
+        [
+            (b >> 48) as u16,
+            (b >> 32) as u16,
+            (b >> 16) as u16,
+            b as u16,
+        ]
+    };
+    let mag = Image::default()
+        .zeros(3000, 28)
+        .set(3002, &f32_words(0.015625))
+        .set(3014, &f64_words(123_456.789));
+    // Bell VFM-60 on steam, set to kg/h and kg: 2500 kg/h and 1 234 567 kg.
+    let vortex = Image::default()
+        .zeros(0, 38)
+        .set(0, &f32_words(2500.0))
+        .set(36, &f32_words(1_234_567.0));
+    // Kamstrup MULTICAL default datagram: t1 70.5 °C, t2 40.25 °C.
+    let multical = Image::default()
+        .zeros(0, 14)
+        .set(6, &f32_words(70.5))
+        .set(8, &f32_words(40.25));
+    // Kaeser SIGMA CONTROL (register − 40001 on the wire): pN 7250 mbar, ADT 825 × 0.1 °C.
+    let sigma = Image::default()
+        .zeros(20, 32)
+        .set(40, &[7250])
+        .set(42, &[825]);
     // Meter board with a gas meter on pulse input 0 (0.01 m³ per pulse): 123 456 pulses since
     // start and 30 pulses per minute over the last interval.
     let board = Image::default()
@@ -158,6 +199,11 @@ fn real_profiles_decode_hand_computed_registers() {
         {"id": 6, "hr": delta.blocks()},
         {"id": 7, "hr": danfoss.blocks()},
         {"id": 8, "ir": board.blocks()},
+        {"id": 9, "hr": acs580.blocks()},
+        {"id": 10, "hr": mag.blocks()},
+        {"id": 11, "hr": vortex.blocks()},
+        {"id": 12, "hr": multical.blocks()},
+        {"id": 13, "hr": sigma.blocks()},
         {"id": 1, "hr": em24.blocks()},
         {"id": 2, "hr": abb.blocks()},
         {"id": 3, "hr": iem.blocks()},
@@ -242,6 +288,31 @@ fn real_profiles_decode_hand_computed_registers() {
     assert!(close(v["motor_speed"].0, 1440.0), "{v:?}");
     assert!(close(v["running_hours"].0, 23456.0), "{v:?}");
     assert!(close(v["active_energy_import"].0, 123456.0), "{v:?}");
+
+    let v = poll("abb-acs580", 9);
+    assert_eq!(v["run_state"].0, Some(1.0), "{v:?}");
+    assert_eq!(v["fault_state"].0, Some(0.0), "{v:?}");
+    assert!(close(v["motor_speed"].0, 1478.25), "{v:?}");
+    assert!(close(v["output_frequency"].0, 49.87), "{v:?}");
+    assert!(close(v["motor_current"].0, 123.45), "{v:?}");
+    assert!(close(v["active_power"].0, -12.34), "{v:?}");
+    assert!(close(v["running_hours"].0, 1000.0 * 24.0), "{v:?}");
+
+    let v = poll("siemens-mag6000", 10);
+    assert!(close(v["water_flow"].0, 56.25), "{v:?}");
+    assert!(close(v["water_volume"].0, 123_456.789), "{v:?}");
+
+    let v = poll("bell-vfm60", 11);
+    assert!(close(v["steam_flow"].0, 2.5), "kg/h → t/h: {v:?}");
+    assert!(close(v["steam_mass"].0, 1234.567), "kg → t: {v:?}");
+
+    let v = poll("kamstrup-multical603", 12);
+    assert!(close(v["supply_temp"].0, 70.5), "{v:?}");
+    assert!(close(v["return_temp"].0, 40.25), "{v:?}");
+
+    let v = poll("kaeser-sigma-control", 13);
+    assert!(close(v["pressure"].0, 7.25), "mbar → bar: {v:?}");
+    assert!(close(v["temperature"].0, 82.5), "{v:?}");
 
     // The gas meter through the board, and an SDM630 behind 50/5 A CTs and 22 kV/110 V PTs:
     // the site file's channels and ratios, resolved as the agent does.
