@@ -29,6 +29,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let profiles = ProfileLibrary::builtin();
     let mut config = SiteConfig::parse(DEMO_SITE, ORIGIN, &profiles)?;
+    let today = chrono::Utc::now()
+        .with_timezone(&config.timezone())
+        .date_naive();
+    let moved = crate::demo_dates::move_to(&mut config, today);
+    if moved != 0 {
+        tracing::info!("the demo's retrofit and savings-plan dates moved {moved} days to today");
+    }
     let assets = crate::enpi::Assets::from_site(&config, ORIGIN)?;
     // Bind HTTP first: a busy port is the most likely failure and should stop us early.
     let listener = http::bind(opts.http).await?;

@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod broker;
 pub mod csvio;
 pub mod demo;
+pub mod demo_dates;
 pub mod enpi;
 pub mod http;
 pub mod influx;

@@ -143,3 +143,66 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
         );
     }
 }
+
+/// A year after the demo site was written, its retrofits are still inside the history: the
+/// demo moves their dates (and its savings plan's) by whole weeks to today.
+#[test]
+fn a_year_later_the_demo_history_still_holds_its_retrofits() {
+    let dir = scratch("demo-later");
+    let faketime = kilowatch_e2e::require("faketime", "apt-get install faketime");
+    let data = dir.join("data");
+    let later = chrono::Duration::days(400);
+    let mut demo = Proc::spawn(
+        "demo",
+        &faketime,
+        &[
+            "-m",
+            "-f",
+            "+400d",
+            bin("kilowatch-gateway").to_str().unwrap(),
+            "demo",
+            "--http",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+            "--history",
+            "60d",
+        ],
+        &dir,
+    );
+    let addr = wait_printed_addr(&mut demo, "open http://", Duration::from_secs(300));
+    let today = (chrono::Utc::now() + later)
+        .with_timezone(&kilowatch_e2e::demo_plant_tz())
+        .date_naive();
+    let truth = std::fs::read_to_string(data.join("truth.csv")).expect("truth.csv");
+    for measure in ["leak_repair", "chiller_retrofit"] {
+        let saved: Vec<(chrono::NaiveDate, f64)> = truth
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                let (d, m, kwh) = (f.next()?, f.next()?, f.next()?);
+                (m == measure).then(|| (d.parse().unwrap(), kwh.parse().unwrap()))
+            })
+            .collect();
+        assert!(
+            saved.iter().any(|(_, kwh)| *kwh > 0.0),
+            "{measure} saved nothing in the history:\n{truth}"
+        );
+        let first = saved.iter().map(|(d, _)| *d).min().unwrap();
+        assert!(
+            (today - first).num_days() <= 60,
+            "{measure} from {first}, today {today}"
+        );
+    }
+    // The savings plan reports from the moved retrofit date.
+    let plans = get_json(&format!("http://{addr}/api/v1/mv/plans"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", demo.log()));
+    let text = plans.to_string();
+    let start = (29..=35)
+        .map(|n| today - chrono::Duration::days(n))
+        .find(|d| text.contains(&d.to_string()));
+    assert!(start.is_some(), "no reporting start 29-35 days before {today}: {text}");
+    assert!(demo
+        .interrupt(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+}

@@ -41,6 +41,9 @@ pub struct PlantSettings {
     pub weather: WeatherSettings,
     pub leak_repair: Option<LeakRepair>,
     pub chiller_retrofit: Option<ChillerRetrofit>,
+    /// The day the retrofit and plan dates were written for; `demo` moves them by the whole
+    /// weeks since (gateway/src/demo_dates.rs). The physics does not read it.
+    pub dates_as_of: Option<NaiveDate>,
 }
 
 impl Default for PlantSettings {
@@ -56,6 +59,7 @@ impl Default for PlantSettings {
             weather: WeatherSettings::default(),
             leak_repair: None,
             chiller_retrofit: None,
+            dates_as_of: None,
         }
     }
 }
