@@ -65,8 +65,11 @@ impl Meter {
             let first = self.window == 0 || self.last.is_none_or(|(t, _)| t < w - MAX_HOLD_MS);
             self.roll(w);
             if first {
-                // No power known before: the first reading stands for the window's start.
-                self.last = Some((w, kw));
+                // No power known before: the first reading stands for the time since the
+                // window's start (however long: after a restart mid-window, too).
+                self.kwh = kw * (ts - w) as f64 / 3.6e6;
+                self.last = Some((ts, kw));
+                return;
             }
         }
         if let Some((t, held)) = self.last {
@@ -201,6 +204,21 @@ mod tests {
         let e = d.evidence();
         assert_eq!(e["window_end"], "2026-07-01T02:15:00+00:00");
         assert_eq!(e["shed_kw"], 175.0);
+    }
+
+    #[test]
+    fn a_first_reading_late_in_the_window_stands_for_all_of_it() {
+        // The gateway (or the meter) starts at 10:07: 7 minutes of the window unseen.
+        let mut m = Meter::default();
+        m.observe(ms("2026-07-01T10:07:00+08:00"), 500.0, TZ);
+        let now = ms("2026-07-01T10:07:00+08:00");
+        let kwh = m.projected_kwh(now, TZ).unwrap();
+        assert!((kwh / 0.25 - 500.0).abs() < 1e-6, "{kwh}");
+        m.observe(ms("2026-07-01T10:08:00+08:00"), 200.0, TZ);
+        let kwh = m
+            .projected_kwh(ms("2026-07-01T10:08:00+08:00"), TZ)
+            .unwrap();
+        assert!((kwh - (500.0 * 8.0 / 60.0 + 200.0 * 7.0 / 60.0)).abs() < 1e-6);
     }
 
     #[test]

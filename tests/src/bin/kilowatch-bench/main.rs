@@ -16,6 +16,7 @@ use kilowatch_site::config::SiteConfig;
 use kilowatch_site::profile::{ProfileLibrary, Table};
 use serde_json::json;
 
+mod alarms;
 mod api;
 mod api_load;
 mod fault;
@@ -66,6 +67,10 @@ USAGE:
       while CLIENTS concurrent clients call /api/v1/query (a year at 1 h), /latest and /health.
       Once per catalogue: the demo's devices, and N series (synthetic SDM630s added). Prints
       p50/p99 latency and requests/s per endpoint, ingest kept, and the gateway's RSS.
+  kilowatch-bench alarms-suite [--devices 500] [--seconds 60] [--repeat 3]
+      What the alarm rules cost ingest: the real gateway behind mosquitto, DEVICES declared
+      SDM630s publishing every second, with `[gateway] alarms = false` and with the rules on,
+      interleaved REPEAT times; prints the gateway's CPU time per stored reading each run.
 ";
 
 fn main() -> ExitCode {
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         Some("fault-suite") => fault::fault_suite(&args[1..]),
         Some("mv-demo-data") => mv_demo::mv_demo_data(&args[1..]),
         Some("api-suite") => api::api_suite(&args[1..]),
+        Some("alarms-suite") => alarms::alarms_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
