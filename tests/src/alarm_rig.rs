@@ -48,3 +48,51 @@ pub fn alarm(base: &str, token: &str, state: &str, id: &str) -> Option<serde_jso
         .find(|a| a["id"] == id)
         .cloned()
 }
+
+/// libfaketime's library for multi-threaded programs (Debian package `faketime`).
+pub fn libfaketime() -> std::path::PathBuf {
+    let mut dirs = vec![
+        std::path::PathBuf::from("/usr/lib/faketime"),
+        "/usr/local/lib/faketime".into(),
+    ];
+    if let Ok(entries) = std::fs::read_dir("/usr/lib") {
+        dirs.extend(entries.flatten().map(|e| e.path().join("faketime")));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("libfaketimeMT.so.1"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libfaketimeMT.so.1 is required by this test and was not found. Install it \
+                 (apt-get install faketime) or run tests/run-all.sh, which provisions every test \
+                 dependency."
+            )
+        })
+}
+
+/// `kilowatch-gateway demo` on a fresh database with `scenarios`; with `start`, its clock
+/// starts there (libfaketime, preloaded into the demo alone) and runs on. Returns the demo
+/// and its base URL once it serves.
+pub fn spawn_demo(
+    dir: &std::path::Path,
+    scenarios: &[&str],
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> (crate::Proc, String) {
+    let mut args = vec!["demo", "--http", "127.0.0.1:0"];
+    for s in scenarios {
+        args.extend(["--scenario", s]);
+    }
+    let lib = start.map(|_| libfaketime().display().to_string());
+    // `@…`: start at that moment and run (the `faketime` wrapper forks, so a kill would miss
+    // the demo: set the variables on the demo itself).
+    let at = start.map(|t| format!("@{}", t.format("%Y-%m-%d %H:%M:%S")));
+    let env: Vec<(&str, &str)> = match (&lib, &at) {
+        (Some(lib), Some(at)) => vec![("LD_PRELOAD", lib), ("FAKETIME", at)],
+        _ => Vec::new(),
+    };
+    let mut demo =
+        crate::Proc::spawn_with_env("demo", &crate::bin("kilowatch-gateway"), &args, dir, &env);
+    let addr = crate::wait_printed_addr(&mut demo, "open http://", Duration::from_secs(60));
+    assert!(!addr.is_empty(), "the demo did not start:\n{}", demo.log());
+    (demo, format!("http://{addr}"))
+}

@@ -228,6 +228,7 @@ impl Engine {
                     warn_at,
                 } => {
                     let (mut kwh, mut kw, mut known) = (0.0, 0.0, false);
+                    let mut observed_from: Option<i64> = None;
                     for d in devices {
                         let tz = self.tz;
                         if let Some(f) = self.feed(d) {
@@ -235,6 +236,7 @@ impl Engine {
                                 kwh += e;
                                 kw += f.demand.latest_kw().unwrap_or(0.0);
                                 known = true;
+                                observed_from = observed_from.max(f.demand.observed_from());
                             }
                         }
                     }
@@ -246,6 +248,7 @@ impl Engine {
                         warn_kw,
                         window: window_start(now, self.tz),
                         now,
+                        observed_from,
                     };
                     let level = if known {
                         Level::of(d.projected_kw, warn_kw, spec.hysteresis.of(warn_kw), true)

@@ -333,14 +333,14 @@ pub async fn start_with_plant(
         let settings = plant_settings(config, file)?;
         let mut rng = rng::Rng::new(settings.seed ^ 0x5eed);
         let now = Utc::now();
-        let mut plant = match resume {
+        let (mut plant, last) = match resume {
             // Catch up from the end of the history in one-second steps.
             Some((mut plant, mut at)) => {
                 while at + chrono::Duration::seconds(1) <= now {
                     at += chrono::Duration::seconds(1);
                     plant.step(at, 1.0);
                 }
-                plant
+                (plant, at)
             }
             None => {
                 // Settle the receiver and compressors for a few simulated minutes.
@@ -348,11 +348,11 @@ pub async fn start_with_plant(
                 for k in (1..=300).rev() {
                     plant.step(now - chrono::Duration::seconds(k), 1.0);
                 }
-                plant
+                (plant, now - chrono::Duration::seconds(1))
             }
         };
         // Scenarios act on the live plant only, not on the history it may continue.
-        plant.start_scenarios(now);
+        plant.go_live(now, last);
         let publish = move |plant: &plant::Plant, rng: &mut rng::Rng| {
             for (image, profile, part) in &plant_views {
                 let values = plant::part_values(
@@ -370,7 +370,7 @@ pub async fn start_with_plant(
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut last = Utc::now();
+            let mut last = now;
             loop {
                 ticker.tick().await;
                 let now = Utc::now();

@@ -315,6 +315,17 @@ impl Plant {
         self.scenarios_from.get_or_insert(at);
     }
 
+    /// Goes live at `now`, the plant last stepped at `last`: the scenarios act from `now`
+    /// and the plant is stepped to it at once, so the first image served already shows them.
+    /// (Left to the first tick, the agent's first poll could read the plant from before: a
+    /// demand window's first reading without the peak.)
+    pub fn go_live(&mut self, now: DateTime<Utc>, last: DateTime<Utc>) {
+        self.start_scenarios(now);
+        if now > last {
+            self.step(now, (now - last).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+
     /// Whether `s` is configured and has begun at `t`.
     pub fn scenario(&self, s: Scenario, t: DateTime<Utc>) -> bool {
         self.scenarios_from.is_some_and(|from| t >= from) && self.s.scenarios.contains(&s)

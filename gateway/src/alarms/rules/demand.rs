@@ -1,10 +1,15 @@
 //! Demand: the 15-minute window's projected average power against the contract capacity.
 //!
 //! Each incomer's power is integrated over the window as readings arrive (each reading's
-//! power held until the next one; the first reading of a window also stands for the time
-//! before it). The projection assumes the latest power holds to the end of the window:
+//! power held until the next one). The projection assumes the latest power holds to the end
+//! of the window:
 //!
 //! `projected_kw = (kWh so far + latest kW × hours left) / 0.25 h`
+//!
+//! When the window's first reading came after its start (the gateway or the meter started
+//! mid-window), the unseen part is counted at the mean power observed since: one reading must
+//! not stand for minutes it never saw (a load that changed just after it would be hidden
+//! until the next window). The evidence then gives `observed_from`.
 //!
 //! The warn level is `contract_kw × warn_at`. Evidence gives `over_kw = projected − warn` (the
 //! projected average above the warn level) and `shed_kw = over_kw × 15 min / minutes left`:
@@ -37,7 +42,11 @@ pub fn window_start(ts: i64, tz: chrono_tz::Tz) -> i64 {
 pub struct Meter {
     /// Start of the window `kwh` belongs to (0: none yet).
     window: i64,
+    /// Energy over the observed part of the window, from `seen_from` to the latest reading.
     kwh: f64,
+    /// Where the observed part begins: the window's start when power was carried into it,
+    /// else the window's first reading.
+    seen_from: i64,
     /// The latest reading: time (ms) and kW.
     last: Option<(i64, f64)>,
 }
@@ -52,6 +61,7 @@ impl Meter {
             self.last = Some((ts.max(w), kw));
         }
         self.window = w;
+        self.seen_from = w;
         self.kwh = 0.0;
     }
 
@@ -65,9 +75,8 @@ impl Meter {
             let first = self.window == 0 || self.last.is_none_or(|(t, _)| t < w - MAX_HOLD_MS);
             self.roll(w);
             if first {
-                // No power known before: the first reading stands for the time since the
-                // window's start (however long: after a restart mid-window, too).
-                self.kwh = kw * (ts - w) as f64 / 3.6e6;
+                // No power known before: the window is observed from this reading on.
+                self.seen_from = ts;
                 self.last = Some((ts, kw));
                 return;
             }
@@ -83,6 +92,23 @@ impl Meter {
         self.last = Some((ts, kw));
     }
 
+    /// kWh from the window's start to the latest reading: the observed energy plus the unseen
+    /// part before `seen_from` at the mean observed power (the reading's own with one alone).
+    fn kwh_so_far(&self) -> Option<f64> {
+        let (t, kw) = self.last?;
+        let unseen_ms = (self.seen_from - self.window).max(0);
+        if unseen_ms == 0 {
+            return Some(self.kwh);
+        }
+        let seen_ms = t - self.seen_from;
+        let mean_kw = if seen_ms > 0 {
+            self.kwh * 3.6e6 / seen_ms as f64
+        } else {
+            kw
+        };
+        Some(self.kwh + mean_kw * unseen_ms as f64 / 3.6e6)
+    }
+
     /// kWh so far plus the latest power held to the window's end, for the window holding
     /// `now`; `None` without a reading.
     pub fn projected_kwh(&mut self, now: i64, tz: chrono_tz::Tz) -> Option<f64> {
@@ -95,11 +121,17 @@ impl Meter {
             return None; // silent meter: its silence alarm speaks, not a guess
         }
         let end = self.window + WINDOW_MS;
-        Some(self.kwh + kw * (end - t.max(self.window)).max(0) as f64 / 3.6e6)
+        Some(self.kwh_so_far()? + kw * (end - t.max(self.window)).max(0) as f64 / 3.6e6)
     }
 
     pub fn latest_kw(&self) -> Option<f64> {
         self.last.map(|(_, kw)| kw)
+    }
+
+    /// When the current window's readings began, if after its start (the part before is an
+    /// estimate).
+    pub fn observed_from(&self) -> Option<i64> {
+        (self.last.is_some() && self.seen_from > self.window).then_some(self.seen_from)
     }
 }
 
@@ -112,6 +144,8 @@ pub struct Demand {
     pub warn_kw: f64,
     pub window: i64,
     pub now: i64,
+    /// When the readings of this window began, if after its start.
+    pub observed_from: Option<i64>,
 }
 
 impl Demand {
@@ -147,6 +181,7 @@ impl Demand {
             "window_start": at(self.window),
             "window_end": at(self.window + WINDOW_MS),
             "minutes_left": r(self.minutes_left()),
+            "observed_from": self.observed_from.and_then(at),
         })
     }
 }
@@ -196,6 +231,7 @@ mod tests {
             warn_kw: 475.0,
             window: window_start(now, TZ),
             now,
+            observed_from: None,
         };
         assert!((d.projected_kw - 533.33).abs() < 0.01);
         assert!((d.over_kw() - 58.33).abs() < 0.01);
@@ -219,6 +255,38 @@ mod tests {
             .projected_kwh(ms("2026-07-01T10:08:00+08:00"), TZ)
             .unwrap();
         assert!((kwh - (500.0 * 8.0 / 60.0 + 200.0 * 7.0 / 60.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn an_unrepresentative_first_reading_does_not_stand_for_the_unseen_minutes() {
+        // The gateway's first reading, at 10:13, is the load just before a 495 kW peak starts
+        // (the demand-peak scenario going live): 385 kW once, then 495 kW every second. The
+        // unseen 13 minutes count at the mean observed power, so the projection heads over a
+        // 427.5 kW warn level within seconds instead of staying near 400 kW all window.
+        let mut m = Meter::default();
+        let t0 = ms("2026-07-01T10:13:00+08:00");
+        m.observe(t0, 385.0, TZ);
+        assert_eq!(m.observed_from(), Some(t0));
+        let mut over = None;
+        for s in 1..=20 {
+            let t = t0 + s * 1000;
+            m.observe(t, 495.0, TZ);
+            let kw = m.projected_kwh(t, TZ).unwrap() * 4.0;
+            if kw > 427.5 && over.is_none() {
+                over = Some(s);
+            }
+        }
+        assert!(over.is_some_and(|s| s <= 3), "{over:?}");
+        // At 10:13:20: 20 s observed, 385 kW for 1 s and 495 kW for 19 → mean 489.5 kW over
+        // 13 min 20 s, then 495 kW to 10:15.
+        let mean = (385.0 + 495.0 * 19.0) / 20.0;
+        let want = (mean * 800.0 + 495.0 * 100.0) / 3600.0;
+        let got = m.projected_kwh(t0 + 20_000, TZ).unwrap();
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        // The next window is observed from its start: no estimate.
+        let next = ms("2026-07-01T10:15:01+08:00");
+        m.observe(next, 495.0, TZ);
+        assert_eq!(m.observed_from(), None);
     }
 
     #[test]
