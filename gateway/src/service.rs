@@ -84,7 +84,7 @@ pub async fn run_with(
             .as_ref()
             .map_or_else(Default::default, |s| s.stats.clone()),
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
-        store: readers,
+        store: readers.clone(),
         ingest: stats.clone(),
         token,
         influx: Arc::default(),
@@ -146,10 +146,10 @@ pub async fn run_with(
             }),
         }
     };
-    let alarm_task = config
-        .gateway
-        .alarms
-        .then(|| tokio::spawn(alarm_runner.run(writer.clone(), sources, stopped(stop_rx.clone()))));
+    let alarm_task = config.gateway.alarms.then(|| {
+        let run = alarm_runner.run(writer.clone(), readers, sources, stopped(stop_rx.clone()));
+        tokio::spawn(run)
+    });
     if alarm_task.is_none() {
         tracing::info!("gateway.alarms = false: no alarm rule is evaluated");
     }

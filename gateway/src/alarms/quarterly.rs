@@ -19,7 +19,7 @@ use crate::store::{Store, StoreError};
 pub const LAG_MS: i64 = 60_000;
 
 /// What one quarterly rule concluded about one quarter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub spec: usize,
     pub key: String,
@@ -232,6 +232,17 @@ mod tests {
         let verdicts = judge(&store, &assets, &quarterly, quarter)
             .unwrap()
             .unwrap();
+        // The runner judges on the read-only pool (the writer only writes): the same verdicts.
+        let readers = Arc::new(crate::store::Readers::open(&dir.join("q.db"), 2).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (a, q) = (assets.clone(), quarterly.clone());
+        let pooled = rt
+            .block_on(readers.read(move |s| judge(s, &a, &q, quarter)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(pooled, verdicts);
         let now = quarter + WINDOW_MS + LAG_MS;
         let decisions: Vec<_> = verdicts
             .into_iter()

@@ -18,7 +18,7 @@ use super::engine::Context;
 use super::rules::data::agent_of_status_topic;
 use super::state::{AlarmState, Change};
 use super::{AckError, Alarms, Command, Transition};
-use crate::store::{AlarmRow, NewAlarm, StoreWriter};
+use crate::store::{AlarmRow, NewAlarm, Readers, StoreWriter};
 
 /// Where the data rules read what other stages count (given by the service, so the alarms
 /// need not know ingest or the InfluxDB writer).
@@ -71,7 +71,13 @@ impl Runner {
 
     /// Judges the quarterly rules on the last closed quarter once its facts are stored,
     /// looking every 15 s; gives up on a quarter when the next one has closed too.
-    async fn quarterly(&mut self, now: i64, writer: &StoreWriter, client: &AsyncClient) {
+    async fn quarterly(
+        &mut self,
+        now: i64,
+        readers: &Arc<Readers>,
+        writer: &StoreWriter,
+        client: &AsyncClient,
+    ) {
         use super::quarterly::{judge, LAG_MS};
         use super::rules::demand::{window_start, WINDOW_MS};
         let quarter = window_start(now, self.assets.timezone) - WINDOW_MS;
@@ -93,8 +99,9 @@ impl Runner {
             return;
         }
         let assets = self.assets.clone();
-        match writer
-            .call(move |s| judge(s, &assets, &specs, quarter))
+        // Up to four weeks of facts: read on the read-only pool, so the writer only writes.
+        match readers
+            .read(move |s| judge(s, &assets, &specs, quarter))
             .await
         {
             Ok(Some(verdicts)) => {
@@ -127,6 +134,7 @@ impl Runner {
     pub async fn run(
         mut self,
         writer: StoreWriter,
+        readers: Arc<Readers>,
         sources: Sources,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
@@ -199,7 +207,7 @@ impl Runner {
             for d in decisions {
                 self.decide(d, now, &writer, &client).await;
             }
-            self.quarterly(now, &writer, &client).await;
+            self.quarterly(now, &readers, &writer, &client).await;
         }
         let _ = client.try_disconnect();
         tokio::time::sleep(Duration::from_millis(100)).await;
