@@ -3,12 +3,13 @@
 //! four weeks of the asset's `15m` facts, and judge each efficiency rule
 //! (`rules::efficiency`). One read per rule per quarter, no SQL per reading.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::rules::demand::WINDOW_MS;
-use super::rules::efficiency::{self, HISTORY_MS};
+use super::rules::efficiency::{self, ChillerQuarter, Weather, HISTORY_MS};
 use super::spec::{Kind, RuleSpec};
 use super::state::Level;
 use crate::enpi::facts::{Facts, StoredFacts};
@@ -81,13 +82,34 @@ pub fn judge(
                 over_pct,
                 ..
             } => {
-                let past: Vec<Facts> = history()?.into_iter().map(|(_, f)| f).collect();
-                let Some(v) = efficiency::chiller(&now, &past, *capacity_tr) else {
-                    continue; // off, or no baseline at this load yet
+                let temps = outdoor_temps(store, &assets.site, quarter - HISTORY_MS, quarter)?;
+                let past: Vec<ChillerQuarter> = history()?
+                    .into_iter()
+                    .map(|(b, facts)| ChillerQuarter {
+                        facts,
+                        outdoor_c: temps.as_ref().and_then(|(_, t)| t.get(&b).copied()),
+                    })
+                    .collect();
+                let weather = temps.as_ref().and_then(|(series, t)| {
+                    Some(Weather {
+                        series: series.clone(),
+                        outdoor_c: *t.get(&quarter)?,
+                    })
+                });
+                let Some(mut v) = efficiency::chiller(&now, weather, &past, *capacity_tr) else {
+                    continue; // off, or no baseline at this load and weather yet
                 };
+                if temps.is_some() && v.weather.is_none() {
+                    v.load_only = "no outdoor temperature in this quarter";
+                }
                 let level = Level::of(v.over_pct(), *over_pct, spec.hysteresis.of(*over_pct), true);
+                let at_weather = v
+                    .weather
+                    .as_ref()
+                    .map(|w| format!(" and {:.1} °C outdoors", w.outdoor_c))
+                    .unwrap_or_default();
                 let message = format!(
-                    "chiller {asset} at {:.3} kW/TR over the quarter, {:.0} % above the {:.3} kW/TR usual at {:.0} % load",
+                    "chiller {asset} at {:.3} kW/TR over the quarter, {:.0} % above the {:.3} kW/TR usual at {:.0} % load{at_weather}",
                     v.actual, v.over_pct(), v.expected, v.load_pct
                 );
                 out.push(verdict(level, v.evidence(*over_pct, quarter), message));
@@ -150,6 +172,31 @@ pub fn judge(
         }
     }
     Ok(Some(out))
+}
+
+/// The site's outdoor temperature (its one `outdoor_temp` series): the series' name and its
+/// 15-minute means by bucket in [from, to]; `None` without exactly one such series.
+fn outdoor_temps(
+    store: &Store,
+    site: &str,
+    from: i64,
+    to: i64,
+) -> Result<Option<(String, HashMap<i64, f64>)>, StoreError> {
+    let found: Vec<_> = store
+        .series()?
+        .into_iter()
+        .filter(|s| s.site == site && s.quantity == "outdoor_temp")
+        .collect();
+    let [one] = found.as_slice() else {
+        return Ok(None);
+    };
+    // `to` is a bucket start: include the judged quarter's own.
+    let means = store
+        .rollup_rows(one.id, 900, from, to + 1)?
+        .into_iter()
+        .filter_map(|(b, agg)| Some((b, agg.avg?)))
+        .collect();
+    Ok(Some((format!("{}/{}", one.device, one.quantity), means)))
 }
 
 fn at(ms: i64) -> Option<String> {
@@ -264,6 +311,42 @@ mod tests {
         assert_eq!(p["usual_kw"], 100.0);
         assert_eq!(p["over_pct"], 50.0);
         assert_eq!(by("base_load").subject, "plant");
+        // No outdoor temperature stored: the chiller's expectation is load-only, and says so.
+        assert_eq!(c["expectation"], "load only: no outdoor temperature series");
+        assert_eq!(c["samples"], 2688);
+
+        // With the site's outdoor temperature (28 °C every other quarter, 20 °C the others),
+        // only the quarters at the judged one's weather count.
+        let id = store
+            .ensure_series(&assets.site, "weather", "outdoor_temp", "°C")
+            .unwrap();
+        let warm = |b: i64| (b / WINDOW_MS) % 2 == quarter / WINDOW_MS % 2;
+        let mut rows = Vec::new();
+        let mut b = quarter - HISTORY_MS;
+        while b <= quarter {
+            let avg = Some(if warm(b) { 28.0 } else { 20.0 });
+            let agg = crate::rollup::Agg {
+                count: 1,
+                avg,
+                ..Default::default()
+            };
+            rows.push((id, 900, b, agg));
+            b += WINDOW_MS;
+        }
+        store.bulk_load(&[], &rows).unwrap();
+        let verdicts = judge(&store, &assets, &quarterly, quarter)
+            .unwrap()
+            .unwrap();
+        let c = &verdicts
+            .iter()
+            .find(|v| v.key == "chiller_kw_per_tr")
+            .unwrap()
+            .evidence;
+        assert_eq!(c["expectation"], "load and weather");
+        assert_eq!(c["outdoor_c"], 28.0);
+        assert_eq!(c["weather_series"], "weather/outdoor_temp");
+        assert_eq!(c["samples"], 1344);
+        assert_eq!(c["expected"], 0.7);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

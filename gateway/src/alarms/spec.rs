@@ -44,7 +44,8 @@ pub enum Kind {
         devices: Vec<String>,
         threshold: f64,
     },
-    /// A chiller asset's quarter kW/TR more than `over_pct` % above its usual at that load.
+    /// A chiller asset's quarter kW/TR more than `over_pct` % above its usual at that load
+    /// and outdoor temperature.
     ChillerKwPerTr {
         asset: String,
         capacity_tr: f64,
