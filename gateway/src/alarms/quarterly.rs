@@ -174,6 +174,9 @@ pub fn judge(
     Ok(Some(out))
 }
 
+/// An outdoor temperature series (`device/quantity`) and its 15-minute means by bucket.
+type OutdoorTemps = (String, HashMap<i64, f64>);
+
 /// The site's outdoor temperature (its one `outdoor_temp` series): the series' name and its
 /// 15-minute means by bucket in [from, to]; `None` without exactly one such series.
 fn outdoor_temps(
@@ -181,7 +184,7 @@ fn outdoor_temps(
     site: &str,
     from: i64,
     to: i64,
-) -> Result<Option<(String, HashMap<i64, f64>)>, StoreError> {
+) -> Result<Option<OutdoorTemps>, StoreError> {
     let found: Vec<_> = store
         .series()?
         .into_iter()
