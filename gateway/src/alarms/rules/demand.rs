@@ -7,9 +7,10 @@
 //! `projected_kw = (kWh so far + latest kW × hours left) / 0.25 h`
 //!
 //! When the window's first reading came after its start (the gateway or the meter started
-//! mid-window), the unseen part is counted at the mean power observed since: one reading must
-//! not stand for minutes it never saw (a load that changed just after it would be hidden
-//! until the next window). The evidence then gives `observed_from`.
+//! mid-window), the unseen part is unknown like the rest of the window, and is counted the
+//! same way: at the latest power. (Counted at the first reading's power, one reading taken
+//! just before a load change would stand for minutes it never saw, and hide the change until
+//! the next window.) The evidence then gives `observed_from`.
 //!
 //! The warn level is `contract_kw × warn_at`. Evidence gives `over_kw = projected − warn` (the
 //! projected average above the warn level) and `shed_kw = over_kw × 15 min / minutes left`:
@@ -93,20 +94,11 @@ impl Meter {
     }
 
     /// kWh from the window's start to the latest reading: the observed energy plus the unseen
-    /// part before `seen_from` at the mean observed power (the reading's own with one alone).
+    /// part before `seen_from` at the latest power.
     fn kwh_so_far(&self) -> Option<f64> {
-        let (t, kw) = self.last?;
+        let (_, kw) = self.last?;
         let unseen_ms = (self.seen_from - self.window).max(0);
-        if unseen_ms == 0 {
-            return Some(self.kwh);
-        }
-        let seen_ms = t - self.seen_from;
-        let mean_kw = if seen_ms > 0 {
-            self.kwh * 3.6e6 / seen_ms as f64
-        } else {
-            kw
-        };
-        Some(self.kwh + mean_kw * unseen_ms as f64 / 3.6e6)
+        Some(self.kwh + kw * unseen_ms as f64 / 3.6e6)
     }
 
     /// kWh so far plus the latest power held to the window's end, for the window holding
@@ -243,44 +235,42 @@ mod tests {
     }
 
     #[test]
-    fn a_first_reading_late_in_the_window_stands_for_all_of_it() {
+    fn the_unseen_start_of_a_window_counts_at_the_latest_power() {
         // The gateway (or the meter) starts at 10:07: 7 minutes of the window unseen.
         let mut m = Meter::default();
         m.observe(ms("2026-07-01T10:07:00+08:00"), 500.0, TZ);
         let now = ms("2026-07-01T10:07:00+08:00");
         let kwh = m.projected_kwh(now, TZ).unwrap();
         assert!((kwh / 0.25 - 500.0).abs() < 1e-6, "{kwh}");
+        assert_eq!(m.observed_from(), Some(now));
+        // 500 kW seen from 10:07 to 10:08, then 200 kW: the unseen 7 minutes and the 7 left
+        // both at 200 kW.
         m.observe(ms("2026-07-01T10:08:00+08:00"), 200.0, TZ);
         let kwh = m
             .projected_kwh(ms("2026-07-01T10:08:00+08:00"), TZ)
             .unwrap();
-        assert!((kwh - (500.0 * 8.0 / 60.0 + 200.0 * 7.0 / 60.0)).abs() < 1e-6);
+        assert!((kwh - (500.0 / 60.0 + 200.0 * 14.0 / 60.0)).abs() < 1e-6);
     }
 
     #[test]
-    fn an_unrepresentative_first_reading_does_not_stand_for_the_unseen_minutes() {
+    fn a_stale_first_reading_does_not_hold_the_projection_down() {
         // The gateway's first reading, at 10:13, is the load just before a 495 kW peak starts
-        // (the demand-peak scenario going live): 385 kW once, then 495 kW every second. The
-        // unseen 13 minutes count at the mean observed power, so the projection heads over a
-        // 427.5 kW warn level within seconds instead of staying near 400 kW all window.
+        // (what the demand-peak scenario's first poll could read): 385 kW once, then 495 kW
+        // every second. Counted at the first reading, the unseen 13 minutes would keep the
+        // projection near 400 kW all window, under a 427.5 kW warn level.
         let mut m = Meter::default();
         let t0 = ms("2026-07-01T10:13:00+08:00");
         m.observe(t0, 385.0, TZ);
-        assert_eq!(m.observed_from(), Some(t0));
-        let mut over = None;
-        for s in 1..=20 {
-            let t = t0 + s * 1000;
-            m.observe(t, 495.0, TZ);
-            let kw = m.projected_kwh(t, TZ).unwrap() * 4.0;
-            if kw > 427.5 && over.is_none() {
-                over = Some(s);
-            }
+        let t1 = t0 + 1000;
+        m.observe(t1, 495.0, TZ);
+        let kw = m.projected_kwh(t1, TZ).unwrap() * 4.0;
+        assert!(kw > 427.5, "{kw}");
+        // At 10:13:20: 385 kW for 1 s and 495 kW for 19 s seen, 13 minutes unseen and 100 s
+        // left at 495 kW.
+        for s in 2..=20 {
+            m.observe(t0 + s * 1000, 495.0, TZ);
         }
-        assert!(over.is_some_and(|s| s <= 3), "{over:?}");
-        // At 10:13:20: 20 s observed, 385 kW for 1 s and 495 kW for 19 → mean 489.5 kW over
-        // 13 min 20 s, then 495 kW to 10:15.
-        let mean = (385.0 + 495.0 * 19.0) / 20.0;
-        let want = (mean * 800.0 + 495.0 * 100.0) / 3600.0;
+        let want = (385.0 + 495.0 * 19.0 + 495.0 * (780.0 + 100.0)) / 3600.0;
         let got = m.projected_kwh(t0 + 20_000, TZ).unwrap();
         assert!((got - want).abs() < 1e-9, "{got} vs {want}");
         // The next window is observed from its start: no estimate.
