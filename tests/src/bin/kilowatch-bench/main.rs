@@ -67,11 +67,12 @@ USAGE:
       while CLIENTS concurrent clients call /api/v1/query (a year at 1 h), /latest and /health.
       Once per catalogue: the demo's devices, and N series (synthetic SDM630s added). Prints
       p50/p99 latency and requests/s per endpoint, ingest kept, and the gateway's RSS.
-  kilowatch-bench alarms-suite [--devices 500] [--seconds 60] [--repeat 5]
+  kilowatch-bench alarms-suite [--devices 500] [--seconds 60] [--repeat 6]
       What the alarm rules cost ingest: the real gateway behind mosquitto, DEVICES declared
-      SDM630s publishing every second; REPEAT rounds of two gateways side by side on the same
-      stream, `[gateway] alarms = false` and the rules on; prints each one's CPU time per
-      stored reading, the median overhead of the rounds and its spread, and the load average.
+      SDM630s publishing every second; REPEAT (even) rounds of two gateways side by side on
+      the same stream, `[gateway] alarms = false` and the rules on, the start order
+      alternating; prints each one's CPU time per stored reading, the median overhead of the
+      order-balanced pairs of rounds and its spread, and the load average.
 ";
 
 fn main() -> ExitCode {
