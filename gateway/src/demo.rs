@@ -19,6 +19,8 @@ pub struct DemoOptions {
     pub history: Option<std::time::Duration>,
     /// The API's access token (first line); checked by the caller.
     pub access_token_file: Option<PathBuf>,
+    /// Faults for the live plant to show, added to the site file's.
+    pub scenarios: Vec<sim::Scenario>,
 }
 
 const ORIGIN: &str = "seeds/demo-site.toml (built in)";
@@ -36,6 +38,7 @@ pub async fn run(
     if moved != 0 {
         tracing::info!("the demo's retrofit and savings-plan dates moved {moved} days to today");
     }
+    add_scenarios(&mut config, &opts.scenarios);
     let assets = crate::enpi::Assets::from_site(&config, ORIGIN)?;
     // Bind HTTP first: a busy port is the most likely failure and should stop us early.
     let listener = http::bind(opts.http).await?;
@@ -137,6 +140,9 @@ pub async fn run(
         config.mqtt.broker,
         db.display()
     );
+    for s in sim::plant_settings(&config, ORIGIN)?.scenarios {
+        println!("scenario {s}: expect {}", s.expect());
+    }
     println!("open {url}  (API: {url}api/v1/latest) · Ctrl-C to stop");
 
     shutdown.await;
@@ -149,4 +155,23 @@ pub async fn run(
     }
     println!("stopped");
     Ok(())
+}
+
+/// Adds `scenarios` to the `[plant]` table's own, once each.
+fn add_scenarios(config: &mut SiteConfig, scenarios: &[sim::Scenario]) {
+    if scenarios.is_empty() {
+        return;
+    }
+    let plant = config.plant.get_or_insert_with(Default::default);
+    let list = plant
+        .entry("scenarios")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    if let toml::Value::Array(list) = list {
+        for s in scenarios {
+            let v = toml::Value::String(s.name().to_owned());
+            if !list.contains(&v) {
+                list.push(v);
+            }
+        }
+    }
 }

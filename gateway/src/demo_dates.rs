@@ -32,7 +32,10 @@ pub fn move_to(config: &mut SiteConfig, today: NaiveDate) -> i64 {
                 shift_key(t, "date", by);
             }
         }
-        plant.insert("dates_as_of".into(), Value::String((as_of + by).to_string()));
+        plant.insert(
+            "dates_as_of".into(),
+            Value::String((as_of + by).to_string()),
+        );
     }
     for plan in &mut config.mv_plans {
         shift_key(plan, "reporting_start", by);
@@ -71,7 +74,10 @@ mod tests {
     }
 
     fn date(c: &SiteConfig, event: &str) -> String {
-        c.plant.as_ref().unwrap()[event]["date"].as_str().unwrap().to_owned()
+        c.plant.as_ref().unwrap()[event]["date"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]
@@ -92,10 +98,17 @@ mod tests {
         assert_eq!(moved.weekday(), retrofit.weekday());
         assert!((today - moved).num_days() - before < 7);
         let plan = &c.mv_plans[0];
-        assert_eq!(plan["reporting_start"].as_str(), Some(moved.to_string().as_str()));
+        assert_eq!(
+            plan["reporting_start"].as_str(),
+            Some(moved.to_string().as_str())
+        );
         let (a, b) = plan["baseline"].as_str().unwrap().split_once("..").unwrap();
         let (a, b): (NaiveDate, NaiveDate) = (a.parse().unwrap(), b.parse().unwrap());
-        assert_eq!(b + Duration::days(1), moved, "the baseline ends the day before");
+        assert_eq!(
+            b + Duration::days(1),
+            moved,
+            "the baseline ends the day before"
+        );
         assert_eq!((b - a).num_days(), 364);
         // The moved file still reads as a plan and a plant.
         let text = toml::to_string(&c.mv_plans[0]).unwrap();

@@ -84,7 +84,7 @@ pub async fn run_with(
             .as_ref()
             .map_or_else(Default::default, |s| s.stats.clone()),
         site_name: config.site.name.clone().unwrap_or(config.site.id.clone()),
-        store: readers,
+        store: readers.clone(),
         ingest: stats.clone(),
         token,
         influx: Arc::default(),
@@ -146,9 +146,15 @@ pub async fn run_with(
             }),
         }
     };
-    let alarm_task =
-        tokio::spawn(alarm_runner.run(writer.clone(), sources, stopped(stop_rx.clone())));
-    let ingest = ingest::consume(&config, writer, stats, Some(alarms), stopped(stop_rx));
+    let alarm_task = config.gateway.alarms.then(|| {
+        let run = alarm_runner.run(writer.clone(), readers, sources, stopped(stop_rx.clone()));
+        tokio::spawn(run)
+    });
+    if alarm_task.is_none() {
+        tracing::info!("gateway.alarms = false: no alarm rule is evaluated");
+    }
+    let feed = config.gateway.alarms.then_some(alarms);
+    let ingest = ingest::consume(&config, writer, stats, feed, stopped(stop_rx));
     tokio::pin!(ingest);
     let result = tokio::select! {
         r = &mut ingest => r,
@@ -162,7 +168,9 @@ pub async fn run_with(
         .await?
         .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
-    alarm_task.await??;
+    if let Some(t) = alarm_task {
+        t.await??;
+    }
     if let Some(t) = influx {
         t.await??;
     }

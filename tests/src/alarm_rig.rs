@@ -48,3 +48,160 @@ pub fn alarm(base: &str, token: &str, state: &str, id: &str) -> Option<serde_jso
         .find(|a| a["id"] == id)
         .cloned()
 }
+
+/// libfaketime's library for multi-threaded programs (Debian package `faketime`).
+pub fn libfaketime() -> std::path::PathBuf {
+    let mut dirs = vec![
+        std::path::PathBuf::from("/usr/lib/faketime"),
+        "/usr/local/lib/faketime".into(),
+    ];
+    if let Ok(entries) = std::fs::read_dir("/usr/lib") {
+        dirs.extend(entries.flatten().map(|e| e.path().join("faketime")));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("libfaketimeMT.so.1"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libfaketimeMT.so.1 is required by this test and was not found. Install it \
+                 (apt-get install faketime) or run tests/run-all.sh, which provisions every test \
+                 dependency."
+            )
+        })
+}
+
+/// `kilowatch-gateway demo` on a fresh database with `scenarios`; with `start`, its clock
+/// starts there (libfaketime, preloaded into the demo alone) and runs on. Returns the demo
+/// and its base URL once it serves.
+pub fn spawn_demo(
+    dir: &std::path::Path,
+    scenarios: &[&str],
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> (crate::Proc, String) {
+    let mut args = vec!["demo", "--http", "127.0.0.1:0"];
+    for s in scenarios {
+        args.extend(["--scenario", s]);
+    }
+    let lib = start.map(|_| libfaketime().display().to_string());
+    // `@…`: start at that moment and run (the `faketime` wrapper forks, so a kill would miss
+    // the demo: set the variables on the demo itself).
+    let at = start.map(|t| format!("@{}", t.format("%Y-%m-%d %H:%M:%S")));
+    let env: Vec<(&str, &str)> = match (&lib, &at) {
+        (Some(lib), Some(at)) => vec![("LD_PRELOAD", lib), ("FAKETIME", at)],
+        _ => Vec::new(),
+    };
+    let mut demo =
+        crate::Proc::spawn_with_env("demo", &crate::bin("kilowatch-gateway"), &args, dir, &env);
+    let addr = crate::wait_printed_addr(&mut demo, "open http://", Duration::from_secs(60));
+    assert!(!addr.is_empty(), "the demo did not start:\n{}", demo.log());
+    (demo, format!("http://{addr}"))
+}
+
+/// A gateway on its own mosquitto watching one incomer against a 100 kW contract (`demand`
+/// warns at 95 kW, critical), its API behind an access token, and the incomer publishing
+/// `kw` every 250 ms from 0 kW. What the alarm and alarm-dashboard tests start from.
+pub struct DemandRig {
+    /// Killed before mosquitto (fields drop in order).
+    pub gateway: crate::Proc,
+    pub mq: crate::Mosquitto,
+    pub base: String,
+    pub token: &'static str,
+    kw: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    meter: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DemandRig {
+    /// Starts it all in scratch directory `name` for site `site`, and returns once the first
+    /// reading is stored.
+    pub fn start(name: &str, site: &'static str, token: &'static str) -> DemandRig {
+        let dir = crate::scratch(name);
+        let mq = crate::Mosquitto::start(&dir);
+        let http = crate::free_port();
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, format!("{token}\n")).expect("token file");
+        let config = dir.join("site.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[site]\nid = \"{site}\"\ntimezone = \"Asia/Taipei\"\ncontract_kw = 100.0\n\n\
+                 [mqtt]\nbroker = \"127.0.0.1:{}\"\n\n\
+                 [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_file = \"{}\"\n\n\
+                 [[devices]]\nid = \"incomer\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\n\n\
+                 [[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n\n\
+                 [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n",
+                mq.port,
+                dir.join("kw.db").display(),
+                token_file.display()
+            ),
+        )
+        .expect("site file");
+        let gateway = crate::Proc::spawn(
+            "gateway",
+            &crate::bin("kilowatch-gateway"),
+            &["run", "--config", config.to_str().expect("UTF-8 path")],
+            &dir,
+        );
+        let base = format!("http://127.0.0.1:{http}");
+        let health = format!("{base}/api/v1/health?token={token}");
+        assert!(
+            crate::wait_health_subscribed(&health, Duration::from_secs(20)),
+            "{}",
+            gateway.log()
+        );
+        // 0 kW first, so the window's energy starts from nothing known to be drawn.
+        let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let meter = incomer_publisher(mq.port, site, kw.clone(), stop.clone());
+        let stored = crate::wait_for(Duration::from_secs(20), || {
+            let h = crate::get_json(&health).ok()?;
+            (h["ingest"]["stored_samples"].as_u64()? > 0).then_some(())
+        });
+        assert!(stored.is_some(), "no readings stored:\n{}", gateway.log());
+        DemandRig {
+            gateway,
+            mq,
+            base,
+            token,
+            kw,
+            stop,
+            meter: Some(meter),
+        }
+    }
+
+    /// The incomer's power from now on, kW.
+    pub fn set_kw(&self, kw: f64) {
+        self.kw.store(kw.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Alarm `id` among those in `state`, through the API with the token.
+    pub fn alarm(&self, state: &str, id: &str) -> Option<serde_json::Value> {
+        alarm(&self.base, self.token, state, id)
+    }
+
+    /// The incomer stops publishing.
+    pub fn stop_meter(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(m) = self.meter.take() {
+            m.join().expect("meter thread");
+        }
+    }
+}
+
+impl Drop for DemandRig {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Returns once at least `secs` seconds are left in the current quarter-hour, waiting for
+/// the next one if needed (Asia/Taipei's quarter-hours are UTC's).
+pub fn wait_window_left(secs: i64) {
+    let left = || 900 - chrono::Utc::now().timestamp().rem_euclid(900);
+    if left() < secs {
+        let next = crate::wait_for(Duration::from_secs(secs as u64 + 10), || {
+            (left() > 600).then_some(())
+        });
+        next.expect("the next window");
+    }
+}

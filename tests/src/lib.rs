@@ -129,7 +129,8 @@ impl Drop for Scratch {
     }
 }
 
-/// A fresh scratch directory for one test (see [`Scratch`]).
+/// A fresh scratch directory for one test (see [`Scratch`]). Bind it (`let dir = scratch(…)`):
+/// a temporary would be removed at the end of its statement, under the processes using it.
 pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("kilowatch-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -147,6 +148,17 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path) -> Proc {
+        Self::spawn_with_env(name, program, args, dir, &[])
+    }
+
+    /// [`Proc::spawn`] with extra environment variables.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
@@ -154,6 +166,7 @@ impl Proc {
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -3,14 +3,10 @@
 //! API and retained on MQTT, acknowledged through the API (with the access token), cleared
 //! when the load drops; a meter that stops publishing raises a data alarm.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use kilowatch_e2e::{
-    alarm_rig, bin, free_port, get_json, get_text, scratch, wait_for, wait_health_subscribed,
-    Mosquitto, Proc, Subscriber,
-};
+use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::{free_port, get_text, wait_for, Subscriber};
 
 const TOKEN: &str = "al4rm-t0ken";
 
@@ -51,71 +47,19 @@ fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
 
 #[test]
 fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_an_alarm() {
-    let dir = scratch("alarms");
-    let mq = Mosquitto::start(&dir);
-    let http = free_port();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let config = dir.join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[site]\nid = \"e2e-alarms\"\ntimezone = \"Asia/Taipei\"\ncontract_kw = 100.0\n\n\
-             [mqtt]\nbroker = \"127.0.0.1:{}\"\n\n\
-             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_file = \"{}\"\n\n\
-             [[devices]]\nid = \"incomer\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\n\n\
-             [[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n\n\
-             [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n",
-            mq.port,
-            dir.join("kw.db").display(),
-            token_file.display()
-        ),
-    )
-    .unwrap();
-    let gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config.to_str().unwrap()],
-        &dir,
-    );
-    let base = format!("http://127.0.0.1:{http}");
-    assert!(
-        wait_health_subscribed(
-            &format!("{base}/api/v1/health?token={TOKEN}"),
-            Duration::from_secs(20)
-        ),
-        "{}",
-        gateway.log()
-    );
+    let mut rig = DemandRig::start("alarms", "e2e-alarms", TOKEN);
+    let (base, gateway, mq) = (rig.base.clone(), &rig.gateway, &rig.mq);
     // The API's token guards the alarms like every other route.
     let (status, _) = post(&format!("{base}/api/v1/alarms/demand/ack"), r#"{"by":"x"}"#);
     assert_eq!(status, 401);
-
-    // 0 kW first, so the window's energy starts from nothing known to be drawn.
-    let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let meter = alarm_rig::incomer_publisher(mq.port, "e2e-alarms", kw.clone(), stop.clone());
-    assert!(
-        wait_for(Duration::from_secs(20), || {
-            let h = get_json(&format!("{base}/api/v1/health?token={TOKEN}")).ok()?;
-            (h["ingest"]["stored_samples"].as_u64()? > 0).then_some(())
-        })
-        .is_some(),
-        "no readings stored:\n{}",
-        gateway.log()
-    );
     assert!(alarm(&base, "active", "demand").is_none());
 
     // 2 MW against a 100 kW contract: the projection passes 95 kW at once with 43 s or more
     // left in the window, and a few seconds of it are far below 95 kW averaged over the
     // quarter-hour (each second adds 2.2 kW), so it clears when the load drops. Not in the
-    // last minute of a window (Asia/Taipei's quarter-hours are UTC's).
-    let left = || 900 - chrono::Utc::now().timestamp().rem_euclid(900);
-    if left() < 60 {
-        wait_for(Duration::from_secs(70), || (left() > 600).then_some(()))
-            .expect("the next window");
-    }
-    kw.store(2000f64.to_bits(), Ordering::Relaxed);
+    // last minute of a window.
+    alarm_rig::wait_window_left(60);
+    rig.set_kw(2000.0);
     let raised = wait_for(Duration::from_secs(20), || alarm(&base, "active", "demand"))
         .unwrap_or_else(|| panic!("no demand alarm:\n{}", gateway.log()));
     assert_eq!(raised["state"], "raised");
@@ -162,7 +106,7 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
     assert!(retained(mq.port, "demand", "acknowledged").is_some());
 
     // The load drops: a few seconds at 2 MW are little energy in a quarter-hour.
-    kw.store(0f64.to_bits(), Ordering::Relaxed);
+    rig.set_kw(0.0);
     let cleared = wait_for(Duration::from_secs(30), || {
         alarm(&base, "cleared", "demand")
     })
@@ -186,8 +130,10 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
         .contains("kilowatch_gateway_alarms_active{rule=\"demand\",severity=\"critical\"} 0"));
 
     // The meter goes silent: after 3 poll intervals of 1 s, a data alarm.
-    stop.store(true, Ordering::Relaxed);
-    meter.join().unwrap();
+    let port = mq.port;
+    rig.stop_meter();
+    let base = rig.base.clone();
+    let gateway = &rig.gateway;
     let silent = wait_for(Duration::from_secs(20), || {
         alarm(&base, "active", "device_silent.incomer")
     })
@@ -196,5 +142,5 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
     assert_eq!(silent["subject"], "incomer");
     assert_eq!(silent["link"], "/dashboard/#/health");
     assert!(silent["evidence"]["value"].as_f64().unwrap() >= 3.0);
-    assert!(retained(mq.port, "device_silent.incomer", "raised").is_some());
+    assert!(retained(port, "device_silent.incomer", "raised").is_some());
 }

@@ -7,14 +7,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use kilowatch_e2e::{
-    alarm_rig, bin, free_port, get_json, require, scratch, wait_for, wait_health_subscribed,
-    Mosquitto, Proc,
-};
+use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::{require, wait_for};
 
 const TOKEN: &str = "d4sh-al4rm";
 const WHO: &str = "陳 shift lead";
@@ -53,65 +49,15 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         browser_dir.join("node_modules/playwright-core").is_dir(),
         "playwright-core is required: npm ci --prefix tests/browser (tests/run-all.sh does)"
     );
-    let dir = scratch("alarms-dashboard");
-    let mq = Mosquitto::start(&dir);
-    let http = free_port();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let config = dir.join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[site]\nid = \"e2e-alarms-ui\"\ntimezone = \"Asia/Taipei\"\ncontract_kw = 100.0\n\n\
-             [mqtt]\nbroker = \"127.0.0.1:{}\"\n\n\
-             [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_file = \"{}\"\n\n\
-             [[devices]]\nid = \"incomer\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\n\n\
-             [[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n\n\
-             [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n",
-            mq.port,
-            dir.join("kw.db").display(),
-            token_file.display()
-        ),
-    )
-    .unwrap();
-    let gateway = Proc::spawn(
-        "gateway",
-        &bin("kilowatch-gateway"),
-        &["run", "--config", config.to_str().unwrap()],
-        &dir,
-    );
-    let base = format!("http://127.0.0.1:{http}");
-    assert!(
-        wait_health_subscribed(
-            &format!("{base}/api/v1/health?token={TOKEN}"),
-            Duration::from_secs(20)
-        ),
-        "{}",
-        gateway.log()
-    );
-    let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let meter = alarm_rig::incomer_publisher(mq.port, "e2e-alarms-ui", kw.clone(), stop.clone());
-    assert!(
-        wait_for(Duration::from_secs(20), || {
-            let h = get_json(&format!("{base}/api/v1/health?token={TOKEN}")).ok()?;
-            (h["ingest"]["stored_samples"].as_u64()? > 0).then_some(())
-        })
-        .is_some(),
-        "no readings stored:\n{}",
-        gateway.log()
-    );
+    let mut rig = DemandRig::start("alarms-dashboard", "e2e-alarms-ui", TOKEN);
+    let (base, gateway) = (rig.base.clone(), &rig.gateway);
 
     // 600 kW against a 100 kW contract: projected over 95 kW with 143 s or more left in the
     // window, and it takes 143 s of it to lift the window's own average to 95 kW, so the
     // alarm holds while the browser works and clears when the load drops. Started with at
-    // least 200 s left (Asia/Taipei's quarter-hours are UTC's).
-    let left = || 900 - chrono::Utc::now().timestamp().rem_euclid(900);
-    if left() < 200 {
-        wait_for(Duration::from_secs(210), || (left() > 600).then_some(()))
-            .expect("the next window");
-    }
-    kw.store(600f64.to_bits(), Ordering::Relaxed);
+    // least 200 s left.
+    alarm_rig::wait_window_left(200);
+    rig.set_kw(600.0);
     let raised = wait_for(Duration::from_secs(20), || alarm(&base, "active", "demand"))
         .unwrap_or_else(|| panic!("no demand alarm:\n{}", gateway.log()));
     assert_eq!(raised["state"], "raised");
@@ -182,7 +128,7 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
     assert_eq!(api["ack_note"], NOTE, "{api}");
 
     // The load drops; the open page moves the alarm to its history by itself.
-    kw.store(0f64.to_bits(), Ordering::Relaxed);
+    rig.set_kw(0.0);
     let mut stdin = browser.0.stdin.take().unwrap();
     writeln!(stdin, "dropped").unwrap();
     drop(stdin);
@@ -205,6 +151,5 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
     assert_eq!(api["acked_by"], WHO);
     assert!(browser.0.wait().unwrap().success());
     assert!(shots.join("alarms-laptop.png").is_file());
-    stop.store(true, Ordering::Relaxed);
-    meter.join().unwrap();
+    rig.stop_meter();
 }

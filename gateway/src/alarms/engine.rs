@@ -151,6 +151,43 @@ impl Engine {
         self.feeds.get_mut(i)
     }
 
+    /// Takes a quarterly rule's verdict at `now`: a decision when it raises or clears.
+    pub fn judge_quarterly(&mut self, v: super::quarterly::Verdict, now: i64) -> Option<Decision> {
+        let spec = self.specs.get(v.spec)?;
+        let minute = DateTime::<Utc>::from_timestamp_millis(now)
+            .map(|t| {
+                let l = t.with_timezone(&self.tz);
+                l.hour() * 60 + l.minute()
+            })
+            .unwrap_or(0);
+        let quiet = is_quiet(&spec.quiet, minute);
+        let (raise, clear) = (spec.raise_after_ms, spec.clear_after_ms);
+        let change = self
+            .trackers
+            .entry(v.key.clone())
+            .or_default()
+            .update(v.level, now, raise, clear)?;
+        Some(Decision {
+            key: v.key,
+            spec: v.spec,
+            change,
+            subject: v.subject,
+            evidence: v.evidence,
+            message: v.message,
+            quiet,
+        })
+    }
+
+    /// The quarterly rules, with their index.
+    pub fn quarterly_specs(&self) -> Vec<(usize, RuleSpec)> {
+        self.specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind.is_quarterly())
+            .map(|(i, s)| (i, s.clone()))
+            .collect()
+    }
+
     /// Judges every rule at `now`.
     pub fn evaluate(&mut self, now: i64, ctx: &Context) -> Vec<Decision> {
         let local = DateTime::<Utc>::from_timestamp_millis(now)
@@ -191,6 +228,7 @@ impl Engine {
                     warn_at,
                 } => {
                     let (mut kwh, mut kw, mut known) = (0.0, 0.0, false);
+                    let mut observed_from: Option<i64> = None;
                     for d in devices {
                         let tz = self.tz;
                         if let Some(f) = self.feed(d) {
@@ -198,6 +236,7 @@ impl Engine {
                                 kwh += e;
                                 kw += f.demand.latest_kw().unwrap_or(0.0);
                                 known = true;
+                                observed_from = observed_from.max(f.demand.observed_from());
                             }
                         }
                     }
@@ -209,6 +248,7 @@ impl Engine {
                         warn_kw,
                         window: window_start(now, self.tz),
                         now,
+                        observed_from,
                     };
                     let level = if known {
                         Level::of(d.projected_kw, warn_kw, spec.hysteresis.of(warn_kw), true)
@@ -414,6 +454,8 @@ impl Engine {
                         judge(self, format!("{}.{agent}", spec.id), agent, level, &detail);
                     }
                 }
+                // Judged per closed quarter from stored facts (`judge_quarterly`).
+                Kind::ChillerKwPerTr { .. } | Kind::Leakage { .. } | Kind::BaseLoad { .. } => {}
                 Kind::StoreBacklog { batches } => {
                     let level = Level::of(ctx.backlog as f64, *batches as f64 + 0.5, 0.0, true);
                     let evidence =

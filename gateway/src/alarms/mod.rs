@@ -9,6 +9,7 @@
 
 pub mod engine;
 mod notify;
+pub mod quarterly;
 pub mod rules;
 pub mod spec;
 pub mod state;
@@ -129,7 +130,7 @@ impl Alarms {
             active: Mutex::default(),
             raised: Mutex::new(raised),
         });
-        let runner = Runner::new(me.clone(), rx, config);
+        let runner = Runner::new(me.clone(), rx, config, Arc::new(assets.clone()));
         Ok((me, runner))
     }
 

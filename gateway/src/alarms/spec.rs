@@ -44,6 +44,31 @@ pub enum Kind {
         devices: Vec<String>,
         threshold: f64,
     },
+    /// A chiller asset's quarter kW/TR more than `over_pct` % above its usual at that load
+    /// and outdoor temperature.
+    ChillerKwPerTr {
+        asset: String,
+        capacity_tr: f64,
+        over_pct: f64,
+    },
+    /// A compressor asset's leakage % (no-production quarters) above `threshold_pct`.
+    Leakage { asset: String, threshold_pct: f64 },
+    /// A plant asset's night and non-working-day quarters more than `over_pct` % above usual.
+    BaseLoad {
+        asset: String,
+        over_pct: f64,
+        holidays: Vec<chrono::NaiveDate>,
+    },
+}
+
+impl Kind {
+    /// Judged once per closed quarter from the stored EnPI facts (`alarms::quarterly`).
+    pub fn is_quarterly(&self) -> bool {
+        matches!(
+            self,
+            Kind::ChillerKwPerTr { .. } | Kind::Leakage { .. } | Kind::BaseLoad { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +114,9 @@ impl RuleSpec {
             Kind::SpoolEvictions { .. } => "spool_evictions",
             Kind::StoreBacklog { .. } => "store_backlog",
             Kind::PowerFactor { .. } => "power_factor",
+            Kind::ChillerKwPerTr { .. } => "chiller_kw_per_tr",
+            Kind::Leakage { .. } => "leakage",
+            Kind::BaseLoad { .. } => "base_load",
         }
     }
 }
@@ -357,6 +385,78 @@ fn resolve(
                 },
                 "/dashboard/#/health",
                 Severity::Warning,
+            )
+        }
+        "chiller_kw_per_tr" => {
+            let chiller = assets.list.iter().find_map(|s| match s {
+                AssetSpec::Chiller(c) if a.asset.as_deref().is_none_or(|id| id == c.id) => Some(c),
+                _ => None,
+            });
+            let Some(c) = chiller else {
+                return err(
+                    "asset",
+                    "name a chiller asset (`type = \"chiller\"`)".into(),
+                );
+            };
+            let Some(capacity_tr) = c.capacity_tr else {
+                return err(
+                    "asset",
+                    format!(
+                        "chiller asset `{}` needs `capacity_tr` for its load bands",
+                        c.id
+                    ),
+                );
+            };
+            (
+                Kind::ChillerKwPerTr {
+                    asset: c.id.clone(),
+                    capacity_tr,
+                    over_pct: threshold.map_or(15.0, |t| t.value),
+                },
+                "/dashboard/#/chillers",
+                Severity::Warning,
+            )
+        }
+        "leakage" => {
+            let compressor = assets.list.iter().find_map(|s| match s {
+                AssetSpec::Compressor(c)
+                    if a.asset.as_deref().is_none_or(|id| id == c.id)
+                        && (c.production.is_some() || !c.idle.is_empty()) =>
+                {
+                    Some(c)
+                }
+                _ => None,
+            });
+            let Some(c) = compressor else {
+                return err(
+                    "asset",
+                    "name a compressor asset with a `production` counter or `idle` windows (its leak-test periods)".into(),
+                );
+            };
+            (
+                Kind::Leakage {
+                    asset: c.id.clone(),
+                    threshold_pct: threshold.map_or(20.0, |t| t.value),
+                },
+                "/dashboard/#/air",
+                Severity::Warning,
+            )
+        }
+        "base_load" => {
+            let Some(p) = plant(assets, a.asset.as_deref()) else {
+                return err(
+                    "asset",
+                    "no plant asset: add an [[assets]] of type \"plant\"".into(),
+                );
+            };
+            (
+                Kind::BaseLoad {
+                    asset: p.id.clone(),
+                    over_pct: threshold.map_or(20.0, |t| t.value),
+                    holidays: assets.holidays.clone(),
+                },
+                "/dashboard/#/plant",
+                Severity::Info,
             )
         }
         other => return err(rule_key, format!("`{other}` is not a rule")),

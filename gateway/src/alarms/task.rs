@@ -18,7 +18,7 @@ use super::engine::Context;
 use super::rules::data::agent_of_status_topic;
 use super::state::{AlarmState, Change};
 use super::{AckError, Alarms, Command, Transition};
-use crate::store::{AlarmRow, NewAlarm, StoreWriter};
+use crate::store::{AlarmRow, NewAlarm, Readers, StoreWriter};
 
 /// Where the data rules read what other stages count (given by the service, so the alarms
 /// need not know ingest or the InfluxDB writer).
@@ -42,6 +42,10 @@ pub struct Runner {
     open: HashMap<String, (i64, AlarmState)>,
     /// Where transitions are notified (`[[notifications]]`).
     channels: Arc<[kilowatch_site::config::NotifyChannel]>,
+    assets: Arc<crate::enpi::Assets>,
+    /// The last quarter the quarterly rules judged (or gave up on), and the last look (ms).
+    quarter_judged: i64,
+    quarter_tried: i64,
 }
 
 impl Runner {
@@ -49,6 +53,7 @@ impl Runner {
         alarms: Arc<Alarms>,
         commands: mpsc::Receiver<Command>,
         config: &SiteConfig,
+        assets: Arc<crate::enpi::Assets>,
     ) -> Self {
         Self {
             alarms,
@@ -58,6 +63,66 @@ impl Runner {
             client_id: format!("{}-alarms", config.gateway_client_id()),
             open: HashMap::new(),
             channels: config.notifications.clone().into(),
+            assets,
+            quarter_judged: 0,
+            quarter_tried: 0,
+        }
+    }
+
+    /// Judges the quarterly rules on the last closed quarter once its facts are stored,
+    /// looking every 15 s; gives up on a quarter when the next one has closed too.
+    async fn quarterly(
+        &mut self,
+        now: i64,
+        readers: &Arc<Readers>,
+        writer: &StoreWriter,
+        client: &AsyncClient,
+    ) {
+        use super::quarterly::{judge, LAG_MS};
+        use super::rules::demand::{window_start, WINDOW_MS};
+        let quarter = window_start(now, self.assets.timezone) - WINDOW_MS;
+        if quarter <= self.quarter_judged
+            || now < quarter + WINDOW_MS + LAG_MS
+            || now - self.quarter_tried < 15_000
+        {
+            return;
+        }
+        self.quarter_tried = now;
+        let specs = self
+            .alarms
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .quarterly_specs();
+        if specs.is_empty() {
+            self.quarter_judged = quarter;
+            return;
+        }
+        let assets = self.assets.clone();
+        // Up to four weeks of facts: read on the read-only pool, so the writer only writes.
+        match readers
+            .read(move |s| judge(s, &assets, &specs, quarter))
+            .await
+        {
+            Ok(Some(verdicts)) => {
+                self.quarter_judged = quarter;
+                for v in verdicts {
+                    let d = self
+                        .alarms
+                        .engine
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .judge_quarterly(v, now);
+                    if let Some(d) = d {
+                        self.decide(d, now, writer, client).await;
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("alarms: cannot read the quarter's indicators: {e}"),
+        }
+        if self.quarter_judged < quarter && now >= quarter + 2 * WINDOW_MS {
+            self.quarter_judged = quarter; // its facts never came
         }
     }
 
@@ -69,6 +134,7 @@ impl Runner {
     pub async fn run(
         mut self,
         writer: StoreWriter,
+        readers: Arc<Readers>,
         sources: Sources,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
@@ -141,6 +207,7 @@ impl Runner {
             for d in decisions {
                 self.decide(d, now, &writer, &client).await;
             }
+            self.quarterly(now, &readers, &writer, &client).await;
         }
         let _ = client.try_disconnect();
         tokio::time::sleep(Duration::from_millis(100)).await;

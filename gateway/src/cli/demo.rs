@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use kilowatch_gateway::{demo, when};
+use kilowatch_gateway::{demo, sim, when};
 use kilowatch_site::process::shutdown_signal;
 
 use super::args::Usage;
@@ -24,6 +24,14 @@ pub struct DemoArgs {
     /// loopback address).
     #[arg(long, value_name = "FILE")]
     access_token_file: Option<PathBuf>,
+    /// A fault for the live plant to show, so an alarm has something to find: demand-peak,
+    /// leak, chiller-fouling, meter-silent (repeat the flag or give a comma list).
+    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_scenario)]
+    scenario: Vec<sim::Scenario>,
+}
+
+fn parse_scenario(s: &str) -> Result<sim::Scenario, String> {
+    s.parse()
 }
 
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
@@ -34,6 +42,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             data: a.data,
             history: a.history,
             access_token_file: a.access_token_file,
+            scenarios: a.scenario,
         },
         shutdown_signal(),
     )

@@ -5,10 +5,12 @@ mod meter;
 pub mod plant;
 pub mod rng;
 pub mod sampling;
+pub mod scenario;
 mod variation;
 
 pub use meter::{production_shape, Meter, MeterSettings};
 pub use plant::{Part, Plant, PlantSettings};
+pub use scenario::Scenario;
 
 use std::future::Ready;
 use std::net::SocketAddr;
@@ -37,6 +39,8 @@ struct Image {
 struct SimService {
     unit: u8,
     image: Arc<RwLock<Image>>,
+    /// Answers nothing at all (the `meter-silent` scenario).
+    silent: bool,
 }
 
 fn slice(regs: &[u16], addr: u16, cnt: u16) -> Result<Vec<u16>, ExceptionCode> {
@@ -55,7 +59,7 @@ impl tokio_modbus::server::Service for SimService {
 
     fn call(&self, req: SlaveRequest<'static>) -> Self::Future {
         // Like a device on a shared bus: stay silent for other unit ids.
-        if req.slave != self.unit {
+        if req.slave != self.unit || self.silent {
             return std::future::ready(Ok(None));
         }
         let image = self.image.read().unwrap_or_else(|p| p.into_inner());
@@ -132,12 +136,23 @@ pub fn plant_settings(
             .map(|d| toml::Value::String(d.to_string()));
         table.insert("holidays".into(), toml::Value::Array(days.collect()));
     }
-    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
-        file: file.to_owned(),
-        key: Some(format!("plant.{}", e.path())),
-        what: e.into_inner().message().trim().to_owned(),
-        line: None,
-    })
+    let mut settings: plant::PlantSettings =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
+            file: file.to_owned(),
+            key: Some(format!("plant.{}", e.path())),
+            what: e.into_inner().message().trim().to_owned(),
+            line: None,
+        })?;
+    if settings.scenarios.contains(&Scenario::DemandPeak) && settings.peak_kw.is_none() {
+        let contract = config.site.contract_kw.ok_or_else(|| ConfigError {
+            file: file.to_owned(),
+            key: Some("plant.peak_kw".into()),
+            what: "the demand-peak scenario needs site.contract_kw or plant.peak_kw".into(),
+            line: None,
+        })?;
+        settings.peak_kw = Some(contract * scenario::PEAK_SHARE);
+    }
+    Ok(settings)
 }
 
 fn encode(profile: &Profile, values: &std::collections::BTreeMap<&str, f64>, image: &mut Image) {
@@ -226,6 +241,9 @@ pub async fn start_with_plant(
 ) -> anyhow::Result<Vec<Served>> {
     check(config, file)?;
     let tz = config.timezone();
+    let meter_silent = plant_settings(config, file)?
+        .scenarios
+        .contains(&Scenario::MeterSilent);
     let mut served = Vec::new();
     // Devices that show the shared plant: (image, profile, part settings), updated together.
     let mut plant_views: Vec<(Arc<RwLock<Image>>, Profile, plant::PartSettings)> = Vec::new();
@@ -261,6 +279,11 @@ pub async fn start_with_plant(
             input: vec![0; IMAGE_SIZE],
             holding: vec![0; IMAGE_SIZE],
         }));
+        let silent =
+            meter_silent && matches!(&sim, SimSettings::Part(p) if p.plant == Part::CompressorVsd);
+        if silent {
+            tracing::info!(device = %d.id, "scenario meter-silent: this device answers nothing");
+        }
         match sim {
             SimSettings::Meter(s) => {
                 let step = parse_duration(&s.step).map_err(anyhow::Error::msg)?;
@@ -292,6 +315,7 @@ pub async fn start_with_plant(
                         Ok(Some(SimService {
                             unit,
                             image: image.clone(),
+                            silent,
                         }))
                     })
                 }
@@ -311,14 +335,14 @@ pub async fn start_with_plant(
         let settings = plant_settings(config, file)?;
         let mut rng = rng::Rng::new(settings.seed ^ 0x5eed);
         let now = Utc::now();
-        let mut plant = match resume {
+        let (mut plant, last) = match resume {
             // Catch up from the end of the history in one-second steps.
             Some((mut plant, mut at)) => {
                 while at + chrono::Duration::seconds(1) <= now {
                     at += chrono::Duration::seconds(1);
                     plant.step(at, 1.0);
                 }
-                plant
+                (plant, at)
             }
             None => {
                 // Settle the receiver and compressors for a few simulated minutes.
@@ -326,9 +350,11 @@ pub async fn start_with_plant(
                 for k in (1..=300).rev() {
                     plant.step(now - chrono::Duration::seconds(k), 1.0);
                 }
-                plant
+                (plant, now - chrono::Duration::seconds(1))
             }
         };
+        // Scenarios act on the live plant only, not on the history it may continue.
+        plant.go_live(now, last);
         let publish = move |plant: &plant::Plant, rng: &mut rng::Rng| {
             for (image, profile, part) in &plant_views {
                 let values = sampling::read(
@@ -346,7 +372,7 @@ pub async fn start_with_plant(
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut last = Utc::now();
+            let mut last = now;
             loop {
                 ticker.tick().await;
                 let now = Utc::now();

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::meter::production_shape;
 use super::rng::Rng;
+use super::scenario::{self, Scenario};
 use super::variation::Variation;
 
 const P_ATM: f64 = 1.013;
@@ -44,6 +45,11 @@ pub struct PlantSettings {
     /// The day the retrofit and plan dates were written for; `demo` moves them by the whole
     /// weeks since (gateway/src/demo_dates.rs). The physics does not read it.
     pub dates_as_of: Option<NaiveDate>,
+    /// Faults the live plant shows from the simulator's start (see `scenario`).
+    pub scenarios: Vec<Scenario>,
+    /// The incomer's load under the `demand-peak` scenario, kW (default: 110 % of the site's
+    /// contract capacity).
+    pub peak_kw: Option<f64>,
 }
 
 impl Default for PlantSettings {
@@ -60,6 +66,8 @@ impl Default for PlantSettings {
             leak_repair: None,
             chiller_retrofit: None,
             dates_as_of: None,
+            scenarios: Vec::new(),
+            peak_kw: None,
         }
     }
 }
@@ -286,6 +294,8 @@ pub struct Plant {
     /// Deviations from plan: production, air demand, unplanned stops.
     variation: Variation,
     snap: Snapshot,
+    /// When the scenarios began (`None`: not yet, e.g. during a history backfill).
+    scenarios_from: Option<DateTime<Utc>>,
 }
 
 impl Plant {
@@ -309,7 +319,29 @@ impl Plant {
                 ..Snapshot::default()
             },
             s,
+            scenarios_from: None,
         }
+    }
+
+    /// Lets the configured scenarios act from `at` on (the live simulator's start).
+    pub fn start_scenarios(&mut self, at: DateTime<Utc>) {
+        self.scenarios_from.get_or_insert(at);
+    }
+
+    /// Goes live at `now`, the plant last stepped at `last`: the scenarios act from `now`
+    /// and the plant is stepped to it at once, so the first image served already shows them.
+    /// (Left to the first tick, the agent's first poll could read the plant from before: a
+    /// demand window's first reading without the peak.)
+    pub fn go_live(&mut self, now: DateTime<Utc>, last: DateTime<Utc>) {
+        self.start_scenarios(now);
+        if now > last {
+            self.step(now, (now - last).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+
+    /// Whether `s` is configured and has begun at `t`.
+    pub fn scenario(&self, s: Scenario, t: DateTime<Utc>) -> bool {
+        self.scenarios_from.is_some_and(|from| t >= from) && self.s.scenarios.contains(&s)
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -348,7 +380,10 @@ impl Plant {
         let a = &self.s.air;
         let leak_full = a.leak_fraction * a.fixed_capacity;
         let repaired = self.s.leak_repair.as_ref().filter(|r| date >= r.date);
-        let leak = repaired.map_or(leak_full, |r| leak_full * (1.0 - r.reduction));
+        let mut leak = repaired.map_or(leak_full, |r| leak_full * (1.0 - r.reduction));
+        if self.scenario(Scenario::Leak, t) {
+            leak += scenario::LEAK_EXTRA_FRACTION * a.fixed_capacity;
+        }
         let process = prod * a.process_air;
         self.air.step(a, (process + leak) * dev.air, dt);
         if repaired.is_some() {
@@ -369,12 +404,21 @@ impl Plant {
             full_kw * (0.12 + 0.48 * plr + 0.40 * plr * plr) * (1.0 + 0.015 * (outdoor - 30.0))
         };
         let retrofit = self.s.chiller_retrofit.as_ref().filter(|r| date >= r.date);
-        let chiller_kw = curve(retrofit.map_or(c.kw_per_tr, |r| r.kw_per_tr));
+        let fouling = if self.scenario(Scenario::ChillerFouling, t) {
+            scenario::FOULING_FACTOR
+        } else {
+            1.0
+        };
+        let chiller_kw = curve(retrofit.map_or(c.kw_per_tr, |r| r.kw_per_tr)) * fouling;
         let chiller_kw_without = curve(c.kw_per_tr);
         let flow_kg_s = c.chw_flow_m3h / 3.6;
         let dt_chw = load_tr * KW_PER_TR / (flow_kg_s * CP_WATER);
 
         let h = dt / 3600.0;
+        let peak = self
+            .s
+            .peak_kw
+            .filter(|_| self.scenario(Scenario::DemandPeak, t));
         let snap = &mut self.snap;
         snap.production_fraction = prod;
         snap.production_count += prod * self.s.units_per_hour * h;
@@ -395,6 +439,10 @@ impl Plant {
             + snap.fixed_kw
             + snap.vsd_kw
             + snap.chiller_kw;
+        if let Some(peak) = peak {
+            // The extra load's controller tops the plant up to the peak.
+            snap.incomer_kw = snap.incomer_kw.max(peak);
+        }
         // Counters integrate the power held over the step: exact for the model.
         snap.fixed_kwh += snap.fixed_kw * h;
         snap.vsd_kwh += snap.vsd_kw * h;

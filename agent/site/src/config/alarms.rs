@@ -1,7 +1,9 @@
 //! `[[alarms]]`: the gateway's alarm rules, tuned or added in the site file.
 //!
 //! An entry whose `id` is a built-in rule's (`demand`, `device_silent`, `agent_offline`,
-//! `readings_lost`, `spool_backlog`, `spool_evictions`, `store_backlog`, `power_factor`, `specific_power`) tunes that rule; any other id adds a rule
+//! `readings_lost`, `spool_backlog`, `spool_evictions`, `store_backlog`, `power_factor`,
+//! `specific_power`, `chiller_kw_per_tr`, `leakage`, `base_load`) tunes that rule; any other
+//! id adds a rule
 //! of the kind named by `rule`. Thresholds carry their unit (`"480 kW"`, `"85 %"`), so a
 //! number alone is refused rather than guessed.
 
@@ -26,6 +28,9 @@ pub const RULES: &[&str] = &[
     "store_backlog",
     "power_factor",
     "specific_power",
+    "chiller_kw_per_tr",
+    "leakage",
+    "base_load",
 ];
 
 /// How serious an alarm is; ordered, so a channel's `min_severity` routes "this or worse".
@@ -173,6 +178,7 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "readings_lost" => a.unit == "polls",
         "spool_backlog" | "spool_evictions" => a.unit == "readings",
         "store_backlog" => a.unit == "batches",
+        "chiller_kw_per_tr" | "leakage" | "base_load" => a.unit == "%",
         "specific_power" => matches!(
             a.unit.replace(' ', "").as_str(),
             "kW/(m³/min)" | "kW/(m3/min)" | "kW/m³/min" | "kW/m3/min"
@@ -186,6 +192,8 @@ fn threshold_problem(kind: &str, a: &Amount, text: &str) -> Option<String> {
         "readings_lost" => "polls (e.g. \"10 polls\")",
         "spool_backlog" | "spool_evictions" => "readings (e.g. \"10000 readings\")",
         "store_backlog" => "batches (e.g. \"1000 batches\")",
+        "chiller_kw_per_tr" | "base_load" => "% above the usual (e.g. \"15 %\")",
+        "leakage" => "% (e.g. \"20 %\")",
         "specific_power" => "kW/(m³/min) (e.g. \"7.5 kW/(m³/min)\")",
         _ => "",
     };

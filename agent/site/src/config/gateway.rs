@@ -41,6 +41,14 @@ pub struct GatewayConfig {
     /// cannot grow the catalogue without limit.
     #[serde(default)]
     pub admit_unknown_devices: u32,
+    /// Evaluate the alarm rules (default on). Off, no alarm is raised and `/api/v1/alarms`
+    /// lists only what is stored (benchmarks measure the engine's cost this way).
+    #[serde(default = "yes_alarms")]
+    pub alarms: bool,
+}
+
+fn yes_alarms() -> bool {
+    true
 }
 
 /// An InfluxDB (or line-protocol compatible) sink.
@@ -162,6 +170,7 @@ impl Default for GatewayConfig {
             allow_unauthenticated: false,
             influx: None,
             admit_unknown_devices: 0,
+            alarms: true,
         }
     }
 }

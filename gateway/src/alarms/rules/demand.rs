@@ -1,10 +1,16 @@
 //! Demand: the 15-minute window's projected average power against the contract capacity.
 //!
 //! Each incomer's power is integrated over the window as readings arrive (each reading's
-//! power held until the next one; the first reading of a window also stands for the time
-//! before it). The projection assumes the latest power holds to the end of the window:
+//! power held until the next one). The projection assumes the latest power holds to the end
+//! of the window:
 //!
 //! `projected_kw = (kWh so far + latest kW × hours left) / 0.25 h`
+//!
+//! When the window's first reading came after its start (the gateway or the meter started
+//! mid-window), the unseen part is unknown like the rest of the window, and is counted the
+//! same way: at the latest power. (Counted at the first reading's power, one reading taken
+//! just before a load change would stand for minutes it never saw, and hide the change until
+//! the next window.) The evidence then gives `observed_from`.
 //!
 //! The warn level is `contract_kw × warn_at`. Evidence gives `over_kw = projected − warn` (the
 //! projected average above the warn level) and `shed_kw = over_kw × 15 min / minutes left`:
@@ -37,7 +43,11 @@ pub fn window_start(ts: i64, tz: chrono_tz::Tz) -> i64 {
 pub struct Meter {
     /// Start of the window `kwh` belongs to (0: none yet).
     window: i64,
+    /// Energy over the observed part of the window, from `seen_from` to the latest reading.
     kwh: f64,
+    /// Where the observed part begins: the window's start when power was carried into it,
+    /// else the window's first reading.
+    seen_from: i64,
     /// The latest reading: time (ms) and kW.
     last: Option<(i64, f64)>,
 }
@@ -52,6 +62,7 @@ impl Meter {
             self.last = Some((ts.max(w), kw));
         }
         self.window = w;
+        self.seen_from = w;
         self.kwh = 0.0;
     }
 
@@ -65,8 +76,10 @@ impl Meter {
             let first = self.window == 0 || self.last.is_none_or(|(t, _)| t < w - MAX_HOLD_MS);
             self.roll(w);
             if first {
-                // No power known before: the first reading stands for the window's start.
-                self.last = Some((w, kw));
+                // No power known before: the window is observed from this reading on.
+                self.seen_from = ts;
+                self.last = Some((ts, kw));
+                return;
             }
         }
         if let Some((t, held)) = self.last {
@@ -78,6 +91,14 @@ impl Meter {
             }
         }
         self.last = Some((ts, kw));
+    }
+
+    /// kWh from the window's start to the latest reading: the observed energy plus the unseen
+    /// part before `seen_from` at the latest power.
+    fn kwh_so_far(&self) -> Option<f64> {
+        let (_, kw) = self.last?;
+        let unseen_ms = (self.seen_from - self.window).max(0);
+        Some(self.kwh + kw * unseen_ms as f64 / 3.6e6)
     }
 
     /// kWh so far plus the latest power held to the window's end, for the window holding
@@ -92,11 +113,17 @@ impl Meter {
             return None; // silent meter: its silence alarm speaks, not a guess
         }
         let end = self.window + WINDOW_MS;
-        Some(self.kwh + kw * (end - t.max(self.window)).max(0) as f64 / 3.6e6)
+        Some(self.kwh_so_far()? + kw * (end - t.max(self.window)).max(0) as f64 / 3.6e6)
     }
 
     pub fn latest_kw(&self) -> Option<f64> {
         self.last.map(|(_, kw)| kw)
+    }
+
+    /// When the current window's readings began, if after its start (the part before is an
+    /// estimate).
+    pub fn observed_from(&self) -> Option<i64> {
+        (self.last.is_some() && self.seen_from > self.window).then_some(self.seen_from)
     }
 }
 
@@ -109,6 +136,8 @@ pub struct Demand {
     pub warn_kw: f64,
     pub window: i64,
     pub now: i64,
+    /// When the readings of this window began, if after its start.
+    pub observed_from: Option<i64>,
 }
 
 impl Demand {
@@ -144,6 +173,7 @@ impl Demand {
             "window_start": at(self.window),
             "window_end": at(self.window + WINDOW_MS),
             "minutes_left": r(self.minutes_left()),
+            "observed_from": self.observed_from.and_then(at),
         })
     }
 }
@@ -193,6 +223,7 @@ mod tests {
             warn_kw: 475.0,
             window: window_start(now, TZ),
             now,
+            observed_from: None,
         };
         assert!((d.projected_kw - 533.33).abs() < 0.01);
         assert!((d.over_kw() - 58.33).abs() < 0.01);
@@ -201,6 +232,51 @@ mod tests {
         let e = d.evidence();
         assert_eq!(e["window_end"], "2026-07-01T02:15:00+00:00");
         assert_eq!(e["shed_kw"], 175.0);
+    }
+
+    #[test]
+    fn the_unseen_start_of_a_window_counts_at_the_latest_power() {
+        // The gateway (or the meter) starts at 10:07: 7 minutes of the window unseen.
+        let mut m = Meter::default();
+        m.observe(ms("2026-07-01T10:07:00+08:00"), 500.0, TZ);
+        let now = ms("2026-07-01T10:07:00+08:00");
+        let kwh = m.projected_kwh(now, TZ).unwrap();
+        assert!((kwh / 0.25 - 500.0).abs() < 1e-6, "{kwh}");
+        assert_eq!(m.observed_from(), Some(now));
+        // 500 kW seen from 10:07 to 10:08, then 200 kW: the unseen 7 minutes and the 7 left
+        // both at 200 kW.
+        m.observe(ms("2026-07-01T10:08:00+08:00"), 200.0, TZ);
+        let kwh = m
+            .projected_kwh(ms("2026-07-01T10:08:00+08:00"), TZ)
+            .unwrap();
+        assert!((kwh - (500.0 / 60.0 + 200.0 * 14.0 / 60.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_stale_first_reading_does_not_hold_the_projection_down() {
+        // The gateway's first reading, at 10:13, is the load just before a 495 kW peak starts
+        // (what the demand-peak scenario's first poll could read): 385 kW once, then 495 kW
+        // every second. Counted at the first reading, the unseen 13 minutes would keep the
+        // projection near 400 kW all window, under a 427.5 kW warn level.
+        let mut m = Meter::default();
+        let t0 = ms("2026-07-01T10:13:00+08:00");
+        m.observe(t0, 385.0, TZ);
+        let t1 = t0 + 1000;
+        m.observe(t1, 495.0, TZ);
+        let kw = m.projected_kwh(t1, TZ).unwrap() * 4.0;
+        assert!(kw > 427.5, "{kw}");
+        // At 10:13:20: 385 kW for 1 s and 495 kW for 19 s seen, 13 minutes unseen and 100 s
+        // left at 495 kW.
+        for s in 2..=20 {
+            m.observe(t0 + s * 1000, 495.0, TZ);
+        }
+        let want = (385.0 + 495.0 * 19.0 + 495.0 * (780.0 + 100.0)) / 3600.0;
+        let got = m.projected_kwh(t0 + 20_000, TZ).unwrap();
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        // The next window is observed from its start: no estimate.
+        let next = ms("2026-07-01T10:15:01+08:00");
+        m.observe(next, 495.0, TZ);
+        assert_eq!(m.observed_from(), None);
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod data;
 pub mod demand;
+pub mod efficiency;
 pub mod window_mean;

@@ -1,0 +1,275 @@
+//! Scenarios: faults the simulated plant can be told to show, so the alarms have something to
+//! find (`demo --scenario …`, or `scenarios = [...]` in the site file's `[plant]`). They act
+//! only on the live plant, from the moment the simulator starts: a history backfill stays
+//! normal, so a learned baseline is the plant's usual behaviour.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// An extra load (a furnace, a second line starting) tops the incomer up to `peak_kw`
+    /// (default 110 % of the contract): the `demand` alarm within the current window.
+    DemandPeak,
+    /// A burst hose: leaks grow by half the fixed compressor's capacity, so it runs loaded
+    /// far more with no production (`leakage`, `specific_power`).
+    Leak,
+    /// A fouled condenser: the chiller draws 35 % more for the same cooling (`chiller_kw_per_tr`).
+    ChillerFouling,
+    /// The VSD compressor's meter stops answering: the agent's polls fail (`device_silent`).
+    MeterSilent,
+}
+
+pub const ALL: [Scenario; 4] = [
+    Scenario::DemandPeak,
+    Scenario::Leak,
+    Scenario::ChillerFouling,
+    Scenario::MeterSilent,
+];
+
+/// Extra leak flow of the `leak` scenario, as a fraction of the fixed compressor's capacity.
+pub const LEAK_EXTRA_FRACTION: f64 = 0.5;
+/// The chiller's power multiplier under `chiller-fouling`.
+pub const FOULING_FACTOR: f64 = 1.35;
+/// The incomer's load under `demand-peak`, as a share of the contract capacity.
+pub const PEAK_SHARE: f64 = 1.1;
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::DemandPeak => "demand-peak",
+            Scenario::Leak => "leak",
+            Scenario::ChillerFouling => "chiller-fouling",
+            Scenario::MeterSilent => "meter-silent",
+        }
+    }
+
+    /// What a user of the demo should expect to see, and when.
+    pub fn expect(self) -> &'static str {
+        match self {
+            Scenario::DemandPeak => {
+                "the `demand` alarm within a minute, in the current 15-minute window"
+            }
+            Scenario::Leak => {
+                "`leakage` and `specific_power` alarms after the first closed 15-minute window"
+            }
+            Scenario::ChillerFouling => {
+                "the `chiller_kw_per_tr` alarm after the first closed 15-minute window"
+            }
+            Scenario::MeterSilent => {
+                "the `device_silent` alarm for compressor-2 within seconds (3 poll intervals)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ALL.into_iter()
+            .find(|x| x.name() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = ALL.iter().map(|x| x.name()).collect();
+                format!("unknown scenario `{s}` (one of {})", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+    use kilowatch_site::config::SiteConfig;
+    use kilowatch_site::profile::ProfileLibrary;
+
+    use super::*;
+    use crate::alarms::rules::demand::Meter;
+    use crate::sim::plant::{Plant, Snapshot};
+
+    fn demo(scenarios: &[Scenario]) -> (SiteConfig, crate::sim::PlantSettings) {
+        let mut config =
+            SiteConfig::parse(crate::DEMO_SITE, "demo", &ProfileLibrary::builtin()).unwrap();
+        let list = scenarios
+            .iter()
+            .map(|s| toml::Value::String(s.name().into()))
+            .collect();
+        config
+            .plant
+            .as_mut()
+            .unwrap()
+            .insert("scenarios".into(), toml::Value::Array(list));
+        let settings = crate::sim::plant_settings(&config, "demo").unwrap();
+        (config, settings)
+    }
+
+    /// The demo plant settled for five minutes before `start`, live from `start` (scenarios
+    /// on), stepped one second at a time for `secs`, `f` called after each step.
+    fn live(
+        scenarios: &[Scenario],
+        start: &str,
+        secs: i64,
+        mut f: impl FnMut(DateTime<Utc>, &Snapshot),
+    ) {
+        let (config, settings) = demo(scenarios);
+        let start: DateTime<Utc> = start.parse().unwrap();
+        let mut p = Plant::new(settings, config.timezone());
+        for k in (1..=300).rev() {
+            p.step(start - Duration::seconds(k), 1.0);
+        }
+        p.start_scenarios(start);
+        for i in 0..secs {
+            let t = start + Duration::seconds(i);
+            p.step(t, 1.0);
+            f(t, p.snapshot());
+        }
+    }
+
+    /// The highest projected 15-minute demand (kW) the demand rule would compute over `secs`
+    /// of 1 s incomer readings, against the demo's warn level (450 kW × 0.95).
+    fn peak_projection(scenarios: &[Scenario], start: &str, secs: i64) -> (f64, f64) {
+        let (config, _) = demo(scenarios);
+        let tz = config.timezone();
+        let warn = config.site.contract_kw.unwrap() * 0.95;
+        let mut meter = Meter::default();
+        let mut max: f64 = 0.0;
+        live(scenarios, start, secs, |t, s| {
+            let ms = t.timestamp_millis();
+            meter.observe(ms, s.incomer_kw, tz);
+            let kwh = meter.projected_kwh(ms, tz).unwrap();
+            max = max.max(kwh * 4.0);
+        });
+        (max, warn)
+    }
+
+    #[test]
+    fn the_normal_demo_never_heads_over_the_demand_warn_level() {
+        // The hottest weekdays of the year, before the chiller retrofit (2026) and after it
+        // (2027): production at full, the chiller near full load, both compressors running.
+        for day in ["2026-07-28T16:00:00Z", "2027-07-27T16:00:00Z"] {
+            let (max, warn) = peak_projection(&[], day, 24 * 3600);
+            assert!(
+                max < warn,
+                "{day}: projected demand reached {max:.1} kW, warn level {warn:.1} kW"
+            );
+            // Not vacuous: a working day's peak is well above the night's base load.
+            assert!(max > 300.0, "{day}: peak {max:.1} kW");
+        }
+    }
+
+    #[test]
+    fn demand_peak_heads_over_the_warn_level_at_once_wherever_in_the_window() {
+        // Night and day, at 1, 7, 11 and 14 minutes into a quarter-hour (past 14 minutes the
+        // window is nearly gone: the alarm comes in it all the same). The gateway's first
+        // reading may even be the plant just before it went live (the worst case).
+        let (config, settings) = demo(&[Scenario::DemandPeak]);
+        let tz = config.timezone();
+        let warn = config.site.contract_kw.unwrap() * 0.95;
+        for day in ["2026-11-30T19:00:00Z", "2026-12-01T02:00:00Z"] {
+            for minute in [1, 7, 11, 14] {
+                let start = day.parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minute);
+                let mut p = Plant::new(settings.clone(), tz);
+                for k in (1..=300).rev() {
+                    p.step(start - Duration::seconds(k), 1.0);
+                }
+                let mut meter = Meter::default();
+                let before = start - Duration::milliseconds(500);
+                meter.observe(before.timestamp_millis(), p.snapshot().incomer_kw, tz);
+                p.go_live(start, start - Duration::seconds(1));
+                let mut first_over = None;
+                for i in 0..60 {
+                    let t = start + Duration::seconds(i);
+                    if i > 0 {
+                        p.step(t, 1.0);
+                    }
+                    let ms = t.timestamp_millis();
+                    meter.observe(ms, p.snapshot().incomer_kw, tz);
+                    let kw = meter.projected_kwh(ms, tz).unwrap() * 4.0;
+                    if kw >= warn && first_over.is_none() {
+                        first_over = Some(i);
+                    }
+                }
+                let at = first_over.unwrap_or_else(|| panic!("{start}: never over {warn} kW"));
+                assert!(at <= 5, "{start}: first over the warn level after {at} s");
+            }
+        }
+    }
+
+    #[test]
+    fn going_live_shows_the_scenarios_at_once() {
+        let (config, settings) = demo(&[Scenario::DemandPeak]);
+        let mut p = Plant::new(settings, config.timezone());
+        let t: DateTime<Utc> = "2026-12-01T19:00:00Z".parse().unwrap();
+        p.step(t, 1.0);
+        assert!(p.snapshot().incomer_kw < 300.0, "{:?}", p.snapshot());
+        // Before the first tick of the live loop: the image already shows the peak.
+        p.go_live(t + Duration::milliseconds(300), t);
+        assert!((p.snapshot().incomer_kw - 495.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn leak_loads_the_fixed_compressor_more_with_no_production() {
+        // A Sunday night: no production, the fixed compressor's loaded share is the leak.
+        let loaded = |scenarios: &[Scenario]| {
+            let (mut on, mut n) = (0u32, 0u32);
+            live(scenarios, "2026-11-28T18:00:00Z", 3600, |_, s| {
+                n += 1;
+                on += u32::from(s.fixed_loaded);
+            });
+            f64::from(on) / f64::from(n)
+        };
+        let (normal, leaking) = (loaded(&[]), loaded(&[Scenario::Leak]));
+        assert!(
+            leaking - normal > 0.4,
+            "loaded share {normal:.2} → {leaking:.2}"
+        );
+    }
+
+    #[test]
+    fn chiller_fouling_raises_kw_per_tr_by_its_factor() {
+        let kw_per_tr = |scenarios: &[Scenario]| {
+            let mut out = 0.0;
+            live(scenarios, "2026-12-01T02:00:00Z", 10, |_, s| {
+                out = s.chiller_kw / s.cooling_tr;
+            });
+            out
+        };
+        let ratio = kw_per_tr(&[Scenario::ChillerFouling]) / kw_per_tr(&[]);
+        assert!((ratio - FOULING_FACTOR).abs() < 0.05, "{ratio}");
+    }
+
+    #[test]
+    fn scenarios_wait_for_the_live_start() {
+        // A history backfill runs the plant without `start_scenarios`: it stays normal.
+        let (config, settings) = demo(&[Scenario::DemandPeak]);
+        let mut p = Plant::new(settings, config.timezone());
+        let t: DateTime<Utc> = "2026-12-01T19:00:00Z".parse().unwrap();
+        p.step(t, 1.0);
+        assert!(p.snapshot().incomer_kw < 300.0, "{:?}", p.snapshot());
+        p.start_scenarios(t + Duration::seconds(1));
+        p.step(t + Duration::seconds(1), 1.0);
+        assert!((p.snapshot().incomer_kw - 495.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_choices() {
+        for s in ALL {
+            assert_eq!(s.name().parse::<Scenario>(), Ok(s));
+            let v: Scenario = toml::Value::String(s.name().into()).try_into().unwrap();
+            assert_eq!(v, s);
+        }
+        let e = "fire".parse::<Scenario>().unwrap_err();
+        assert!(
+            e.contains("demand-peak, leak, chiller-fouling, meter-silent"),
+            "{e}"
+        );
+    }
+}
