@@ -18,6 +18,7 @@ use serde_json::json;
 
 mod api;
 mod api_load;
+mod cpu;
 mod fault;
 mod mv_demo;
 
