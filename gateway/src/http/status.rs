@@ -73,9 +73,9 @@ pub(super) async fn latest(State(state): State<Arc<AppState>>) -> Result<Respons
                 let live = state.live.clone();
                 // Sorting and serialising thousands of series is blocking work.
                 let body = tokio::task::spawn_blocking(move || live.latest_json())
-                .await
-                .map_err(|e| ApiError(e.to_string()))?
-                .map_err(|e| ApiError(e.to_string()))?;
+                    .await
+                    .map_err(|e| ApiError(e.to_string()))?
+                    .map_err(|e| ApiError(e.to_string()))?;
                 let body = Bytes::from(body);
                 *cache.last.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some((version, Instant::now(), body.clone()));

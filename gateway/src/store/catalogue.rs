@@ -1,6 +1,5 @@
 //! The series catalogue: one row per (site, device, quantity).
 
-
 use kilowatch_site::vocab::Kind;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;

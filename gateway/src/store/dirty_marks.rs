@@ -73,7 +73,10 @@ mod tests {
         assert!(d.contains((1, 0)));
         d.insert((2, 0));
         d.settle(false);
-        assert!(!d.contains((2, 0)), "a rolled-back mark is not in the table");
+        assert!(
+            !d.contains((2, 0)),
+            "a rolled-back mark is not in the table"
+        );
         d.cleared(&[(1, 0)]);
         assert!(!d.contains((1, 0)));
         d.insert((3, 0));
@@ -81,6 +84,9 @@ mod tests {
         d.check(1);
         assert!(d.contains((3, 0)));
         d.check(2);
-        assert!(!d.contains((3, 0)), "another connection may have cleared it");
+        assert!(
+            !d.contains((3, 0)),
+            "another connection may have cleared it"
+        );
     }
 }

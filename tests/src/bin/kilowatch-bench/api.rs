@@ -122,7 +122,10 @@ pub fn api_suite(args: &[String]) -> anyhow::Result<()> {
             r.vm_hwm
         );
     }
-    println!("\nCPU in cores (of the machine's {}), no API load → under API load:\n", cores());
+    println!(
+        "\nCPU in cores (of the machine's {}), no API load → under API load:\n",
+        cores()
+    );
     println!("| catalogue | load avg before | gateway | mosquitto | bench (publisher, clients) | others |");
     println!("|---|---:|---:|---:|---:|---:|");
     for r in &outcomes {

@@ -28,7 +28,10 @@ pub struct CpuShare {
 pub fn mark(pids: [u32; 3]) -> CpuMark {
     CpuMark {
         at: Instant::now(),
-        procs: pids.iter().map(|&p| process_ticks(p).unwrap_or(0)).collect(),
+        procs: pids
+            .iter()
+            .map(|&p| process_ticks(p).unwrap_or(0))
+            .collect(),
         machine: machine_ticks().unwrap_or(0),
     }
 }
