@@ -59,6 +59,7 @@ pub async fn run_with(
         let db = db.clone();
         let (store, live) = tokio::task::spawn_blocking(move || {
             let mut s = Store::open(&db)?.with_settings(settings);
+            s.set_cache_mib(WRITER_CACHE_MIB)?;
             let live = s.keep_live()?;
             Ok::<_, crate::store::StoreError>((s, live))
         })
@@ -213,6 +214,10 @@ pub fn access_token(
 
 /// Read-only connections for the HTTP API.
 const READERS: usize = 4;
+
+/// The writer connection's page cache: the newest pages of ~20 000 series' samples and
+/// rollups stay in it (SQLite's default 2 MiB held ~500 pages).
+const WRITER_CACHE_MIB: u32 = 64;
 
 /// Series purged per writer job: retention never holds the writer (and so ingest) for long.
 const PURGE_SERIES_PER_JOB: usize = 50;

@@ -14,7 +14,6 @@ use serde::Serialize;
 
 use super::{ApiError, AppState};
 use crate::ingest::IngestSnapshot;
-use crate::store::Latest;
 
 /// `/latest` is re-serialised at most this often while readings arrive (with 20 000 series
 /// the answer is megabytes); an answer is never older than this.
@@ -35,11 +34,6 @@ impl Drop for Building<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
-}
-
-#[derive(Serialize)]
-struct LatestResponse {
-    readings: Vec<Latest>,
 }
 
 #[derive(Serialize)]
@@ -78,14 +72,10 @@ pub(super) async fn latest(State(state): State<Arc<AppState>>) -> Result<Respons
                 let _done = (!was_building).then(|| Building(&cache.building));
                 let live = state.live.clone();
                 // Sorting and serialising thousands of series is blocking work.
-                let body = tokio::task::spawn_blocking(move || {
-                    serde_json::to_vec(&LatestResponse {
-                        readings: live.latest(),
-                    })
-                })
-                .await
-                .map_err(|e| ApiError(e.to_string()))?
-                .map_err(|e| ApiError(e.to_string()))?;
+                let body = tokio::task::spawn_blocking(move || live.latest_json())
+                    .await
+                    .map_err(|e| ApiError(e.to_string()))?
+                    .map_err(|e| ApiError(e.to_string()))?;
                 let body = Bytes::from(body);
                 *cache.last.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some((version, Instant::now(), body.clone()));

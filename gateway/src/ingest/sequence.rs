@@ -395,13 +395,23 @@ impl Sequences {
     pub fn snapshot(&self) -> Vec<SequenceSnapshot> {
         self.devices
             .iter()
-            .map(|(device, d)| SequenceSnapshot {
-                device: device.clone(),
-                high_seq: d.high,
-                missing: d.missing(),
-                counts: d.counts,
-            })
+            .map(|(device, d)| Self::shown(device, d))
             .collect()
+    }
+
+    /// One device's counters, as [`snapshot`](Self::snapshot) shows them.
+    pub fn snapshot_of(&self, device: &str) -> Option<SequenceSnapshot> {
+        let (device, d) = self.devices.get_key_value(device)?;
+        Some(Self::shown(device, d))
+    }
+
+    fn shown(device: &str, d: &DeviceSequence) -> SequenceSnapshot {
+        SequenceSnapshot {
+            device: device.to_owned(),
+            high_seq: d.high,
+            missing: d.missing(),
+            counts: d.counts,
+        }
     }
 }
 

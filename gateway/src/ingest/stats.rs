@@ -28,8 +28,9 @@ pub struct IngestStats {
     pub bad_replay_reports: AtomicU64,
     /// The latest health message of each agent (spool backlog, device errors), by topic.
     pub agents: Mutex<BTreeMap<String, serde_json::Value>>,
-    /// Each device's poll numbering: holes, repairs, losses.
-    pub sequences: Mutex<Vec<SequenceSnapshot>>,
+    /// Each device's poll numbering (holes, repairs, losses), by device; the writer updates
+    /// the devices of each batch only, not all of them.
+    pub sequences: Mutex<BTreeMap<String, SequenceSnapshot>>,
 }
 
 /// Totals of the poll-numbering counters over every device.
@@ -74,7 +75,9 @@ impl IngestStats {
         self.sequences
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn snapshot(&self) -> IngestSnapshot {
@@ -83,7 +86,12 @@ impl IngestStats {
             replay_reports: self.replay_reports.load(Ordering::Relaxed),
             ..SequenceTotals::default()
         };
-        for s in self.sequences() {
+        for s in self
+            .sequences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
             sequence.missing = sequence.missing.saturating_add(s.missing);
             sequence.counts.add(&s.counts);
         }

@@ -54,7 +54,11 @@ impl Writer {
             .await?;
         let gate = Gate::new(config, devices);
         let sequences = Sequences::restore(sequences);
-        *stats.sequences.lock().unwrap_or_else(|p| p.into_inner()) = sequences.snapshot();
+        *stats.sequences.lock().unwrap_or_else(|p| p.into_inner()) = sequences
+            .snapshot()
+            .into_iter()
+            .map(|s| (s.device.clone(), s))
+            .collect();
         Ok(Self {
             store,
             gate,
@@ -214,16 +218,23 @@ impl Writer {
         if rows.is_empty() {
             return;
         }
+        {
+            let mut shown = self
+                .stats
+                .sequences
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for (device, _) in &rows {
+                if let Some(s) = self.sequences.snapshot_of(device) {
+                    shown.insert(device.clone(), s);
+                }
+            }
+        }
         if let Err(e) = self.store.call(move |s| s.save_sequences(&rows)).await {
             // Not fatal: a gateway restarted from older state asks for polls it has, and the
             // upsert makes their replay harmless.
             tracing::warn!("cannot save poll-numbering state: {e}");
         }
-        *self
-            .stats
-            .sequences
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = self.sequences.snapshot();
     }
 
     /// An agent's answer to a replay request: what it cannot provide is lost.

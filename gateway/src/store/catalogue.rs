@@ -1,7 +1,5 @@
 //! The series catalogue: one row per (site, device, quantity).
 
-use std::collections::HashMap;
-
 use kilowatch_site::vocab::Kind;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -9,6 +7,7 @@ use serde::Serialize;
 use super::conn::Store;
 use super::delta::Delta;
 use super::error::StoreError;
+use super::series_ids::SeriesIds;
 use super::settings::StoreSettings;
 
 /// One entry of the series catalogue.
@@ -40,16 +39,15 @@ impl Store {
     /// The id of a series, inserted (and counted) if new, within the caller's transaction.
     pub(super) fn series_id(
         tx: &rusqlite::Transaction<'_>,
-        cache: &mut HashMap<(String, String, String), i64>,
+        cache: &mut SeriesIds,
         delta: &mut Delta,
         settings: &StoreSettings,
         (site, device, quantity): (&str, &str, &str),
         unit: &str,
     ) -> Result<i64, rusqlite::Error> {
-        if let Some(&id) = cache.get(&(site.to_owned(), device.to_owned(), quantity.to_owned())) {
+        if let Some(id) = cache.get(site, device, quantity) {
             return Ok(id);
         }
-        let key = (site.to_owned(), device.to_owned(), quantity.to_owned());
         let asset = settings.assets.get(device);
         let inserted = tx.execute(
             "INSERT INTO series(site, device, quantity, unit, asset) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -69,7 +67,7 @@ impl Store {
             params![site, device, quantity],
             |r| r.get(0),
         )?;
-        cache.insert(key, id);
+        cache.insert(site, device, quantity, id);
         Ok(id)
     }
 

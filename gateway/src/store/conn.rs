@@ -4,20 +4,28 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use kilowatch_site::vocab::Kind;
 use rusqlite::{Connection, OpenFlags};
 
+use super::dirty_marks::DirtyMarks;
 use super::error::StoreError;
 use super::live::Live;
 use super::schema;
+use super::series_ids::SeriesIds;
 use super::settings::StoreSettings;
 
 pub struct Store {
     pub(super) conn: Connection,
     /// (site, device, quantity) → series id, for the writes.
-    pub(super) series: HashMap<(String, String, String), i64>,
+    pub(super) series: SeriesIds,
     pub(super) settings: StoreSettings,
     /// The writer's in-memory view for the API, kept current after each commit.
     pub(super) live: Option<Arc<Live>>,
+    /// Rollup marks this connection knows are made (see [`DirtyMarks`]).
+    pub(super) dirty_marks: DirtyMarks,
+    /// Kind and counter wrap of each series id the rollup engine met (series never change
+    /// quantity or device; the wraps come from `settings`).
+    pub(super) kinds: HashMap<i64, (Kind, Option<f64>)>,
 }
 
 impl Store {
@@ -38,9 +46,11 @@ impl Store {
         schema::migrate(&conn).map_err(open_err)?;
         Ok(Self {
             conn,
-            series: HashMap::new(),
+            series: SeriesIds::default(),
             settings: StoreSettings::default(),
             live: None,
+            dirty_marks: DirtyMarks::default(),
+            kinds: HashMap::new(),
         })
     }
 
@@ -62,9 +72,11 @@ impl Store {
             .map_err(open_err)?;
         Ok(Self {
             conn,
-            series: HashMap::new(),
+            series: SeriesIds::default(),
             settings: StoreSettings::default(),
             live: None,
+            dirty_marks: DirtyMarks::default(),
+            kinds: HashMap::new(),
         })
     }
 
@@ -77,6 +89,17 @@ impl Store {
     /// Sets the site knowledge rollups need (time zone, gap limit, counter wraps, assets).
     pub fn with_settings(mut self, settings: StoreSettings) -> Self {
         self.settings = settings;
+        self.kinds.clear();
         self
+    }
+
+    /// Gives this connection a page cache of up to `mib` MiB (SQLite's default is 2 MiB,
+    /// allocated as pages are read). The writer of a large catalogue appends to the newest
+    /// page of every series within seconds: with the default cache each of those pages was
+    /// read again from the operating system for nearly every reading.
+    pub fn set_cache_mib(&self, mib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        Ok(())
     }
 }

@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
 use super::delta::Delta;
 use super::rollup_cache::RollupCache;
 use super::types::{ms_to_utc, Latest};
@@ -217,23 +220,88 @@ impl Live {
 
     /// The newest sample of every series, ordered as [`Store::latest`] orders them.
     pub fn latest(&self) -> Vec<Latest> {
-        let s = self.lock();
-        let mut rows: Vec<(&i64, &Newest)> = s.latest.iter().collect();
-        rows.sort_by(|a, b| {
-            (&a.1.name.site, &a.1.name.device, a.0).cmp(&(&b.1.name.site, &b.1.name.device, b.0))
-        });
-        rows.into_iter()
-            .map(|(_, n)| Latest {
-                site: n.name.site.clone(),
-                device: n.name.device.clone(),
-                quantity: n.name.quantity.clone(),
-                value: n.value,
-                unit: n.name.unit.clone(),
-                quality: n.quality.to_owned(),
-                ts: ms_to_utc(n.ts),
+        self.sorted_rows()
+            .into_iter()
+            .map(|r| Latest {
+                site: r.name.site.clone(),
+                device: r.name.device.clone(),
+                quantity: r.name.quantity.clone(),
+                value: r.value,
+                unit: r.name.unit.clone(),
+                quality: r.quality.to_owned(),
+                ts: ms_to_utc(r.ts),
             })
             .collect()
     }
+
+    /// `{"readings": [...]}` of [`latest`](Self::latest), serialised as `/api/v1/latest`
+    /// answers, without copying the names.
+    pub fn latest_json(&self) -> serde_json::Result<Vec<u8>> {
+        let rows = self.sorted_rows();
+        let readings: Vec<LatestRef<'_>> = rows
+            .iter()
+            .map(|r| LatestRef {
+                site: &r.name.site,
+                device: &r.name.device,
+                quantity: &r.name.quantity,
+                value: r.value,
+                unit: &r.name.unit,
+                quality: r.quality,
+                ts: ms_to_utc(r.ts),
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len() * 160 + 16);
+        serde_json::to_writer(&mut out, &LatestAnswer { readings })?;
+        Ok(out)
+    }
+
+    /// Every series' newest sample, sorted by (site, device, id). The lock is held only to
+    /// copy them: the writer must not wait while thousands of them are sorted.
+    fn sorted_rows(&self) -> Vec<Row> {
+        let mut rows: Vec<Row> = {
+            let s = self.lock();
+            s.latest
+                .iter()
+                .map(|(&id, n)| Row {
+                    id,
+                    name: n.name.clone(),
+                    ts: n.ts,
+                    value: n.value,
+                    quality: n.quality,
+                })
+                .collect()
+        };
+        rows.sort_by(|a, b| {
+            (&a.name.site, &a.name.device, a.id).cmp(&(&b.name.site, &b.name.device, b.id))
+        });
+        rows
+    }
+}
+
+/// A copy of one [`Newest`] with its id, taken under the lock.
+struct Row {
+    id: i64,
+    name: Arc<SeriesName>,
+    ts: i64,
+    value: Option<f64>,
+    quality: &'static str,
+}
+
+/// [`Latest`] borrowed: serialises to the same JSON.
+#[derive(Serialize)]
+struct LatestRef<'a> {
+    site: &'a str,
+    device: &'a str,
+    quantity: &'a str,
+    value: Option<f64>,
+    unit: &'a str,
+    quality: &'a str,
+    ts: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct LatestAnswer<'a> {
+    readings: Vec<LatestRef<'a>>,
 }
 
 fn quality_static(q: &str) -> &'static str {
@@ -241,5 +309,46 @@ fn quality_static(q: &str) -> &'static str {
         "good" => "good",
         "unavailable" => "unavailable",
         _ => "bad",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_json_is_the_latest_rows_serialised_in_catalogue_order() {
+        let row = |device: &str, quantity: &str, value| Latest {
+            site: "s".into(),
+            device: device.into(),
+            quantity: quantity.into(),
+            value,
+            unit: "kW".into(),
+            quality: "good".into(),
+            ts: ms_to_utc(1_700_000_000_123),
+        };
+        let live = Live::default();
+        live.reload(Snapshot {
+            latest: vec![
+                (3, row("b", "x", Some(1.5))),
+                (1, row("b", "y", None)),
+                (2, row("a", "z", Some(-0.1))),
+            ],
+            counts: (3, 3, 0),
+            rollups_pending: 0,
+            data_version: 0,
+        });
+        #[derive(Serialize)]
+        struct Answer {
+            readings: Vec<Latest>,
+        }
+        let latest = live.latest();
+        let order: Vec<(&str, &str)> = latest
+            .iter()
+            .map(|l| (l.device.as_str(), l.quantity.as_str()))
+            .collect();
+        assert_eq!(order, [("a", "z"), ("b", "y"), ("b", "x")]);
+        let expected = serde_json::to_vec(&Answer { readings: latest }).unwrap();
+        assert_eq!(live.latest_json().unwrap(), expected);
     }
 }

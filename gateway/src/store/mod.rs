@@ -13,6 +13,7 @@ mod bulk;
 mod catalogue;
 mod conn;
 mod delta;
+mod dirty_marks;
 mod enpi;
 mod error;
 mod health;
@@ -31,6 +32,7 @@ mod rollup_cache;
 mod rollups;
 mod samples;
 mod schema;
+mod series_ids;
 mod settings;
 #[cfg(test)]
 mod tests;

@@ -48,10 +48,12 @@ impl Store {
             return Ok(0);
         }
         let settings = &self.settings;
-        let kinds = series_kinds(&tx, settings)?;
         let minutes = with_next_minutes(&tx, &dirty)?;
-        let touched = roll_minutes(&tx, settings, &kinds, &minutes)?;
+        series_kinds(&tx, settings, &mut self.kinds, &minutes)?;
+        let touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
         roll_coarser(&tx, settings, &touched)?;
+        // Before the rows go: if this rolls back, a mark is only made again (a no-op).
+        self.dirty_marks.cleared(&dirty);
         let cleared = clear_dirty(&tx, &dirty)?;
         tx.commit()?;
         if let Some(live) = &self.live {
@@ -147,23 +149,28 @@ fn put_rollup(
     Ok(())
 }
 
-/// Kinds and counter wraps of every series.
-fn series_kinds(tx: &Transaction<'_>, settings: &StoreSettings) -> rusqlite::Result<SeriesKinds> {
-    let mut stmt = tx.prepare_cached("SELECT id, device, quantity FROM series")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut m = HashMap::new();
-    for row in rows {
-        let (id, device, quantity) = row?;
-        let wrap = settings.wraps.get(&(device, quantity.clone())).copied();
-        m.insert(id, (kind_of(&quantity), wrap));
+/// Adds to `kinds` the kind and counter wrap of each series of `minutes` not in it yet
+/// (reading the whole catalogue for each refresh cost more than the refresh with 20 000 series).
+fn series_kinds(
+    tx: &Transaction<'_>,
+    settings: &StoreSettings,
+    kinds: &mut SeriesKinds,
+    minutes: &BTreeSet<(i64, i64)>,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached("SELECT device, quantity FROM series WHERE id = ?1")?;
+    for &(id, _) in minutes {
+        if kinds.contains_key(&id) {
+            continue;
+        }
+        let row: Option<(String, String)> = stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((device, quantity)) = row {
+            let wrap = settings.wraps.get(&(device, quantity.clone())).copied();
+            kinds.insert(id, (kind_of(&quantity), wrap));
+        }
     }
-    Ok(m)
+    Ok(())
 }
 
 /// Recomputes the 1-minute rollups of `minutes` from the samples; returns the coarser

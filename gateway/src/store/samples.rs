@@ -54,12 +54,20 @@ impl Store {
 
     /// Writes a batch in one transaction: all of it is committed or none of it.
     pub fn write(&mut self, batch: &[Incoming]) -> Result<WriteStats, StoreError> {
+        let written = self.write_batch(batch);
+        // New series ids and rollup marks are only kept once the transaction committed.
+        self.series.settle(written.is_ok());
+        self.dirty_marks.settle(written.is_ok());
+        written
+    }
+
+    fn write_batch(&mut self, batch: &[Incoming]) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // New series ids are only cached once the transaction commits.
-        let mut cache = self.series.clone();
+        let data_version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        self.dirty_marks.check(data_version);
         let mut delta = Delta::default();
         // For the in-memory view: each sample written, and where in `batch` its names are.
         let keep = self.live.is_some();
@@ -105,7 +113,7 @@ impl Store {
                         for (k, r) in p.readings.iter().enumerate() {
                             let id = Self::series_id(
                                 &tx,
-                                &mut cache,
+                                &mut self.series,
                                 &mut delta,
                                 &self.settings,
                                 (&p.site, &p.device, &r.quantity),
@@ -144,7 +152,12 @@ impl Store {
                  ON CONFLICT DO NOTHING",
             )?;
             for (id, minute) in dirty {
+                // A mark already made (and not yet cleared) would insert nothing.
+                if self.dirty_marks.contains((id, minute)) {
+                    continue;
+                }
                 marked += mark.execute(params![id, minute])? as i64;
+                self.dirty_marks.insert((id, minute));
             }
             if !lines.is_empty() {
                 tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
@@ -161,7 +174,6 @@ impl Store {
         }
         delta.apply(&tx)?;
         tx.commit()?;
-        self.series = cache;
         if let Some(live) = &self.live {
             live.committed(
                 &committed,
@@ -195,14 +207,25 @@ impl Store {
         quantity: &str,
         unit: &str,
     ) -> Result<i64, StoreError> {
+        let id = self.ensure_series_tx(site, device, quantity, unit);
+        self.series.settle(id.is_ok());
+        id
+    }
+
+    fn ensure_series_tx(
+        &mut self,
+        site: &str,
+        device: &str,
+        quantity: &str,
+        unit: &str,
+    ) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut cache = self.series.clone();
         let mut delta = Delta::default();
         let id = Self::series_id(
             &tx,
-            &mut cache,
+            &mut self.series,
             &mut delta,
             &self.settings,
             (site, device, quantity),
@@ -210,7 +233,6 @@ impl Store {
         )?;
         delta.apply(&tx)?;
         tx.commit()?;
-        self.series = cache;
         if let Some(live) = &self.live {
             live.counted(delta);
         }

@@ -76,6 +76,8 @@ struct Outcome {
     endpoints: Vec<api_load::Latency>,
     vm_rss: f64,
     vm_hwm: f64,
+    /// The machine's load average (1 min) before the windows.
+    load_before: String,
 }
 
 pub fn api_suite(args: &[String]) -> anyhow::Result<()> {
@@ -120,7 +122,41 @@ pub fn api_suite(args: &[String]) -> anyhow::Result<()> {
             r.vm_hwm
         );
     }
+    println!(
+        "\nCPU in cores (of the machine's {}), no API load → under API load:\n",
+        cores()
+    );
+    println!("| catalogue | load avg before | gateway | mosquitto | bench (publisher, clients) | others |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &outcomes {
+        let (a, l) = (r.alone.cpu, r.loaded.cpu);
+        println!(
+            "| {} | {} | {:.2} → {:.2} | {:.2} → {:.2} | {:.2} → {:.2} | {:.2} → {:.2} |",
+            r.label,
+            r.load_before,
+            a.gateway,
+            l.gateway,
+            a.mosquitto,
+            l.mosquitto,
+            a.bench,
+            l.bench,
+            a.others,
+            l.others
+        );
+    }
     Ok(())
+}
+
+/// The 1-minute load average, as `/proc/loadavg` shows it.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Result<Vec<Outcome>> {
@@ -134,7 +170,7 @@ fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Res
              max_queued_messages 0\nmax_inflight_messages 0\n"
         ),
     )?;
-    let _mq = spawn(mosquitto, &["-c", conf.to_str().context("temp path")?])?;
+    let mq = spawn(mosquitto, &["-c", conf.to_str().context("temp path")?])?;
     wait_port(mq_port, "mosquitto")?;
 
     let base = dir.join("base.db");
@@ -183,13 +219,21 @@ fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Res
         // "alone" window does not include a catch-up from the start.
         api_load::wait_caught_up(http, &publisher, o.rate / 2, Duration::from_secs(120))?;
         eprintln!("{label}: ingest alone for {:?}", o.duration);
-        let alone = api_load::ingest_for(http, &publisher, o.duration)?;
+        let pids = [gw.0.id(), mq.0.id(), std::process::id()];
+        let load_before = loadavg();
+        let alone = api_load::ingest_for(http, &publisher, o.duration, pids)?;
         eprintln!(
             "{label}: {} clients (pause {:?}) for {:?} while ingesting",
             o.clients, o.think, o.duration
         );
-        let (loaded, endpoints) =
-            api_load::under_load(http, &publisher, (o.clients, o.think), o.duration, &query)?;
+        let (loaded, endpoints) = api_load::under_load(
+            http,
+            &publisher,
+            (o.clients, o.think),
+            o.duration,
+            &query,
+            pids,
+        )?;
         let pid = gw.0.id().to_string();
         let (vm_rss, vm_hwm) = (status_mib(&pid, "VmRSS:")?, status_mib(&pid, "VmHWM:")?);
         publisher.stop()?;
@@ -202,6 +246,7 @@ fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Res
             endpoints,
             vm_rss,
             vm_hwm,
+            load_before,
         });
     }
     Ok(outcomes)

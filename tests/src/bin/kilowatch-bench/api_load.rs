@@ -11,6 +11,8 @@ use anyhow::{bail, Context as _};
 use kilowatch_gateway::store::{Incoming, Store};
 use kilowatch_site::payload::{data_topic, DevicePoll, Quality, Reading, SCHEMA_VERSION};
 
+use crate::cpu::{self, CpuShare};
+
 /// A request slower than this counts as failed (its latency is kept as measured).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -283,21 +285,31 @@ pub fn wait_caught_up(
     }
 }
 
-/// Readings/s offered and stored over one window.
+/// Readings/s offered and stored over one window, and where the CPU went meanwhile.
 pub struct Ingest {
     pub offered_per_s: f64,
     pub stored_per_s: f64,
+    pub cpu: CpuShare,
 }
 
-/// Measures ingest over `window` (the window is the measurement; this thread only watches).
-pub fn ingest_for(http: u16, publisher: &Publisher, window: Duration) -> anyhow::Result<Ingest> {
+/// Measures ingest over `window` (the window is the measurement; this thread only watches);
+/// `pids` are the gateway's, mosquitto's and this process's.
+pub fn ingest_for(
+    http: u16,
+    publisher: &Publisher,
+    window: Duration,
+    pids: [u32; 3],
+) -> anyhow::Result<Ingest> {
     let (s0, p0, t0) = (stored(http)?, publisher.published(), Instant::now());
+    let c0 = cpu::mark(pids);
     std::thread::sleep(window);
+    let c1 = cpu::mark(pids);
     let (s1, p1) = (stored(http)?, publisher.published());
     let secs = t0.elapsed().as_secs_f64();
     Ok(Ingest {
         offered_per_s: (p1 - p0) as f64 / secs,
         stored_per_s: (s1 - s0) as f64 / secs,
+        cpu: c0.share_until(&c1),
     })
 }
 
@@ -331,6 +343,7 @@ pub fn under_load(
     (clients, think): (usize, Duration),
     window: Duration,
     query: &str,
+    pids: [u32; 3],
 ) -> anyhow::Result<(Ingest, Vec<Latency>)> {
     let base = format!("http://127.0.0.1:{http}");
     let v: serde_json::Value = ureq::get(&format!("{base}{query}"))
@@ -386,7 +399,7 @@ pub fn under_load(
             })
         })
         .collect();
-    let ingest = ingest_for(http, publisher, window);
+    let ingest = ingest_for(http, publisher, window, pids);
     let window = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     let samples: Vec<Sample> = rt.block_on(async {

@@ -19,6 +19,7 @@ use serde_json::json;
 mod alarms;
 mod api;
 mod api_load;
+mod cpu;
 mod fault;
 mod mv_demo;
 
