@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::emission::EmissionFactors;
 use super::tariff::{day_mask, minute_ranges, Tariff};
+use super::utility::{self, Utility};
 
 /// `device/quantity`, e.g. `air-header/air_flow`.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +148,8 @@ pub enum AssetSpec {
     Compressor(CompressorSpec),
     Chiller(ChillerSpec),
     Plant(PlantSpec),
+    /// Pumps, fans, boilers, cooling towers, chilled-water plants, heat recovery, lighting.
+    Utility(Utility),
 }
 
 impl AssetSpec {
@@ -155,6 +158,7 @@ impl AssetSpec {
             Self::Compressor(c) => &c.id,
             Self::Chiller(c) => &c.id,
             Self::Plant(p) => &p.id,
+            Self::Utility(u) => u.id(),
         }
     }
 
@@ -163,6 +167,7 @@ impl AssetSpec {
             Self::Compressor(c) => c.name.as_deref(),
             Self::Chiller(c) => c.name.as_deref(),
             Self::Plant(p) => p.name.as_deref(),
+            Self::Utility(u) => u.name(),
         }
     }
 
@@ -171,6 +176,7 @@ impl AssetSpec {
             Self::Compressor(_) => "compressor",
             Self::Chiller(_) => "chiller",
             Self::Plant(_) => "plant",
+            Self::Utility(u) => u.kind(),
         }
     }
 }
@@ -249,6 +255,7 @@ impl Assets {
         let mut list = Vec::new();
         let mut idle = Vec::new();
         let mut digest = String::new();
+        let mut digest_fuels = true;
         for (i, table) in config.assets.iter().enumerate() {
             digest.push_str(&table.to_string());
             // The type picks the struct; deserializing that struct directly (not through a
@@ -275,15 +282,19 @@ impl Assets {
                 Some("plant") => {
                     AssetSpec::Plant(serde_path_to_error::deserialize(value).map_err(fail)?)
                 }
-                other => {
-                    return Err(err(
-                        format!("assets[{i}].type"),
-                        format!(
-                            "{}: use \"compressor\", \"chiller\" or \"plant\"",
-                            other.map_or("missing".to_owned(), |t| format!("`{t}`"))
-                        ),
-                    ))
-                }
+                other => match other.and_then(|t| utility::parse(t, value)) {
+                    Some(u) => AssetSpec::Utility(u.map_err(fail)?),
+                    None => {
+                        return Err(err(
+                            format!("assets[{i}].type"),
+                            format!(
+                                "{}: use \"compressor\", \"chiller\", \"plant\" or one of {}",
+                                other.map_or("missing".to_owned(), |t| format!("`{t}`")),
+                                utility::KINDS.map(|k| format!("\"{k}\"")).join(", ")
+                            ),
+                        ))
+                    }
+                },
             };
             let id = spec.id().to_owned();
             if id.is_empty()
@@ -302,10 +313,13 @@ impl Assets {
                     format!("`{id}` is used by two assets"),
                 ));
             }
+            let mut spec = spec;
             let power = match &spec {
-                AssetSpec::Compressor(c) => &c.power,
+                AssetSpec::Compressor(c) => &c.power[..],
                 AssetSpec::Chiller(c) => &c.power,
                 AssetSpec::Plant(p) => &p.power,
+                // Checked by the type, some of which need no power meter.
+                AssetSpec::Utility(_) => &["-".to_owned()][..],
             };
             if power.is_empty() {
                 return Err(err(
@@ -314,7 +328,15 @@ impl Assets {
                 ));
             }
             let mut windows = Vec::new();
-            match &spec {
+            match &mut spec {
+                AssetSpec::Utility(u) => {
+                    let at = |key: &str, what: String| err(format!("assets[{i}].{key}"), what);
+                    u.check(&utility::Check { config, err: &at })?;
+                    if digest_fuels {
+                        digest.push_str(super::fuels::BUILTIN);
+                        digest_fuels = false;
+                    }
+                }
                 AssetSpec::Compressor(c) => {
                     let check = |r: &Option<SeriesRef>, key: &str, allowed: &[&str]| match r {
                         Some(r) if !allowed.contains(&r.quantity.as_str()) => Err(err(

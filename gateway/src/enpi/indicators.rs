@@ -106,6 +106,7 @@ pub fn definitions(assets: &Assets, spec: &AssetSpec) -> Vec<Definition> {
                 "IPLV-style weighting of the four (AHRI 550/590: 1/(0.01/A+0.42/B+0.45/C+0.12/D))",
             ),
         ],
+        AssetSpec::Utility(u) => u.definitions(assets),
         AssetSpec::Plant(p) => {
             let cur = assets.tariff.as_ref().map_or("", |t| t.currency.as_str());
             let mut v = vec![
@@ -357,6 +358,7 @@ pub fn compute<'a>(
                 }),
             );
         }
+        AssetSpec::Utility(u) => out.extend(u.compute(assets, f, span)),
         AssetSpec::Plant(p) => {
             let kwh = g(F::KWH);
             let contract = p.contract_kw.or(assets.contract_kw);

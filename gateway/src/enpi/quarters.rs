@@ -59,6 +59,7 @@ pub fn quarter_facts(
         AssetSpec::Compressor(c) => compressor(loader, assets, &assets.idle[idx], c, &mut out)?,
         AssetSpec::Chiller(c) => chiller(loader, c, &mut out)?,
         AssetSpec::Plant(p) => plant(loader, assets, p, &mut out)?,
+        AssetSpec::Utility(u) => u.facts(loader, assets, &mut out)?,
     }
     Ok(out)
 }
