@@ -507,3 +507,5 @@ pub fn to_csv(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod utility_tests;

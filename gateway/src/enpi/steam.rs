@@ -1,6 +1,6 @@
 //! Water and steam properties for the boiler's direct efficiency.
 //!
-//! Saturated (dry) steam enthalpy from pressure: IAPWS-IF97 values at 19 pressures from 1 to
+//! Saturated (dry) steam enthalpy from pressure: IAPWS-IF97 values at 20 pressures from 1 to
 //! 40 bar(a) (computed with the `iapws` reference implementation, IAPWS97(P, x=1)),
 //! interpolated linearly in ln p; between the points the result stays within 0.01 % of
 //! IF97. Feedwater (compressed liquid below 110 °C): h = 4.186 kJ/(kg·K) × t, within 0.2 % of
@@ -10,7 +10,7 @@
 pub const ATM_BAR: f64 = 1.013_25;
 
 /// (bar absolute, h″ kJ/kg) of dry saturated steam, IAPWS-IF97.
-const SATURATED: [(f64, f64); 19] = [
+const SATURATED: [(f64, f64); 20] = [
     (1.0, 2674.95),
     (1.5, 2693.11),
     (2.0, 2706.24),
@@ -29,6 +29,7 @@ const SATURATED: [(f64, f64); 19] = [
     (20.0, 2798.38),
     (25.0, 2802.04),
     (30.0, 2803.26),
+    (35.0, 2802.74),
     (40.0, 2800.90),
 ];
 
@@ -67,7 +68,9 @@ mod tests {
             (11.0, 2780.667),
             (13.0, 2786.493),
             (22.0, 2800.203),
-            (35.0, 2802.744),
+            (27.5, 2802.906),
+            (32.5, 2803.191),
+            (37.5, 2801.967),
         ] {
             let got = saturated_steam_h(p).unwrap();
             assert!((got - h).abs() / h < 1e-4, "{p} bar: {got} vs {h}");
