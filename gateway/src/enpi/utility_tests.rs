@@ -389,12 +389,10 @@ fn stull_wet_bulb_matches_the_papers_example() {
 
 /// The error of a site file with `assets`; the devices listed only when `devices`.
 fn config_error(assets: &str, devices: bool) -> String {
-    let listed = format!(
-        "[[devices]]\nid = \"pm\"\nprofile = \"advantech-adam-4117\"\ntcp = \"127.0.0.1:502\"\nchannels = [{{ channel = 0, quantity = \"water_flow\", unit = \"m³/h\", range = [0.0, 200.0] }}, {{ channel = 1, quantity = \"differential_pressure\", unit = \"kPa\", range = [0.0, 500.0] }}]\n\n[[devices]]\nid = \"p1\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:502\"\n\n"
-    );
+    let listed = "[[devices]]\nid = \"pm\"\nprofile = \"advantech-adam-4117\"\ntcp = \"127.0.0.1:502\"\nchannels = [{ channel = 0, quantity = \"water_flow\", unit = \"m³/h\", range = [0.0, 200.0] }, { channel = 1, quantity = \"differential_pressure\", unit = \"kPa\", range = [0.0, 500.0] }]\n\n[[devices]]\nid = \"p1\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:502\"\n\n";
     let site = format!(
         "[site]\nid = \"s\"\ntimezone = \"Asia/Taipei\"\n\n{}{assets}",
-        if devices { listed.as_str() } else { "" }
+        if devices { listed } else { "" }
     );
     let config = SiteConfig::parse(&site, "bad.toml", &ProfileLibrary::builtin())
         .unwrap_or_else(|e| panic!("{e}"));
