@@ -1048,6 +1048,8 @@ fn enpi_suite(args: &[String]) -> anyhow::Result<()> {
     // N assets over the demo's devices: compressor rooms, chillers, plants and a chilled-water
     // plant in turn (the demo feeds no pump, fan, boiler, tower, heat recovery or lighting yet).
     let mut templates = config.assets.clone();
+    // The demo's savings plans name its asset ids, which the suite renumbers.
+    config.mv_plans.clear();
     templates.push(toml::toml! {
         id = "chw-plant"
         type = "chw_plant"
