@@ -4,40 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use kilowatch_site::config::{ConfigError, SiteConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::emission::EmissionFactors;
 use super::tariff::{day_mask, minute_ranges, Tariff};
 use super::utility::{self, Utility};
 
-/// `device/quantity`, e.g. `air-header/air_flow`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesRef {
-    pub device: String,
-    pub quantity: String,
-}
-
-impl std::fmt::Display for SeriesRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.device, self.quantity)
-    }
-}
-
-impl<'de> Deserialize<'de> for SeriesRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let (device, quantity) = text.split_once('/').ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "`{text}` must be `device/quantity`, e.g. `air-header/air_flow`"
-            ))
-        })?;
-        kilowatch_site::vocab::quantity(quantity).map_err(serde::de::Error::custom)?;
-        Ok(Self {
-            device: device.to_owned(),
-            quantity: quantity.to_owned(),
-        })
-    }
-}
+pub use super::series::SeriesRef;
 
 /// Infers the load/unload compressor's state from its feeder power: between the unloaded and
 /// loaded power, the loaded share of the time is (P − P_unloaded) / (P_loaded − P_unloaded).
@@ -470,6 +443,15 @@ impl Assets {
         };
         assets.plans = crate::mv::plan::Plan::from_site(config, file, &context)?;
         Ok(assets)
+    }
+
+    /// What the utility assets use of the site.
+    pub fn utility_site(&self) -> utility::Site<'_> {
+        utility::Site {
+            timezone: self.timezone,
+            tariff: self.tariff.as_ref(),
+            factors: self.factors.as_ref(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<(usize, &AssetSpec)> {

@@ -16,13 +16,15 @@ use chrono::{Datelike, TimeZone};
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
 use super::fuels::Fuel;
-use super::indicators::{Definition, Span, V};
 use super::inputs::Loader;
+use super::series::SeriesRef;
 use super::steam::{saturated_steam_h, water_h, ATM_BAR};
-use super::utility::{amount, amount_unit, avg_or, currency, def, div, energy, zip, Check};
+use super::utility_inputs::{
+    amount, amount_unit, avg_or, currency, def, div, energy, zip, Check, Site,
+};
 use crate::store::StoreError;
 
 const STEAM_T: F = F::U0;
@@ -148,7 +150,7 @@ impl BoilerSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        assets: &Assets,
+        assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let grid = loader.grid;
@@ -239,7 +241,7 @@ impl BoilerSpec {
                 .unwrap_or_default();
             f.set(
                 ELEC_COST,
-                match &assets.tariff {
+                match assets.tariff {
                     Some(t) => {
                         let (p, s) = t.classify(local);
                         let rate = t.rate(p, s);
@@ -250,7 +252,7 @@ impl BoilerSpec {
             );
             f.set(
                 ELEC_KG,
-                match &assets.factors {
+                match assets.factors {
                     Some(fs) => {
                         let (k, _) = fs.factor(local.year());
                         elec[i].clone().map(|e| e * k)
@@ -264,7 +266,7 @@ impl BoilerSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, assets: &Site<'_>) -> Vec<Definition> {
         let unit = self.resolved.as_ref().map_or("", |f| f.unit.as_str());
         let cur = currency(assets);
         vec![
@@ -310,7 +312,7 @@ impl BoilerSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         let h = span.hours;
         let (kloe, kg, price) = self.resolved.as_ref().map_or((0.0, 0.0, None), |fu| {

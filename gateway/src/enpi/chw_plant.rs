@@ -11,12 +11,12 @@ use std::sync::Arc;
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::KW_PER_TR;
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
-use super::indicators::{Definition, Span, V};
 use super::inputs::Loader;
-use super::quarters::KW_PER_TR;
-use super::utility::{amount, def, div, energy, zip, Check, KWH_PER_M3_K};
+use super::series::SeriesRef;
+use super::utility_inputs::{amount, def, div, energy, zip, Check, Site, KWH_PER_M3_K};
 use crate::store::StoreError;
 
 const CHILLERS_KWH: F = F::U0;
@@ -98,7 +98,7 @@ impl ChwPlantSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let n = loader.grid.n;
@@ -138,7 +138,7 @@ impl ChwPlantSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, _assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, _assets: &Site<'_>) -> Vec<Definition> {
         vec![
             def(
                 "energy_kwh",
@@ -180,7 +180,7 @@ impl ChwPlantSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         let trh = g(F::TRH);
         const NONE: &str = "no cooling delivered";

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::KW_PER_TR;
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
-use super::indicators::{Definition, Span, V};
 use super::inputs::{Col, Loader};
-use super::quarters::KW_PER_TR;
-use super::utility::{amount, def, div, energy, zip, Check, KWH_PER_M3_K};
+use super::series::SeriesRef;
+use super::utility_inputs::{amount, def, div, energy, zip, Check, Site, KWH_PER_M3_K};
 use crate::store::StoreError;
 
 const RUN_H: F = F::U0;
@@ -109,7 +109,7 @@ impl TowerSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let kwh = energy(loader, &self.power, "")?;
@@ -135,7 +135,7 @@ impl TowerSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, _assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, _assets: &Site<'_>) -> Vec<Definition> {
         vec![
             def("energy_kwh", "kWh", "electricity of the tower fans"),
             def("operating_h", "h", "hours with water flowing"),
@@ -165,7 +165,7 @@ impl TowerSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, _span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, _span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         const OFF: &str = "the tower had no flow";
         let range = div(g(RANGE_H), g(RUN_H), OFF);

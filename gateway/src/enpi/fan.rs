@@ -7,11 +7,11 @@
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
-use super::indicators::{Definition, Span, V};
 use super::inputs::Loader;
-use super::utility::{amount, avg_or, def, div, energy, zip, Check};
+use super::series::SeriesRef;
+use super::utility_inputs::{amount, avg_or, def, div, energy, zip, Check, Site};
 use crate::store::StoreError;
 
 const AIR_M3: F = F::U0;
@@ -39,7 +39,7 @@ impl FanSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let kwh = energy(loader, &self.power, "")?;
@@ -60,7 +60,7 @@ impl FanSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, _assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, _assets: &Site<'_>) -> Vec<Definition> {
         vec![
             def("energy_kwh", "kWh", "electricity of the fan"),
             def("avg_power_kw", "kW", "average electrical power"),
@@ -81,7 +81,7 @@ impl FanSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         let h = span.hours;
         vec![

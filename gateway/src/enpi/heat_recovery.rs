@@ -12,12 +12,12 @@ use std::sync::Arc;
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, Why, F};
 use super::fuels::Fuel;
-use super::indicators::{Definition, Span, V};
 use super::inputs::Loader;
-use super::utility::{amount, currency, def, div, energy, zip, Check, KWH_PER_M3_K};
+use super::series::SeriesRef;
+use super::utility_inputs::{amount, currency, def, div, energy, zip, Check, Site, KWH_PER_M3_K};
 use crate::store::StoreError;
 
 const RECOVERED_KWH: F = F::U0;
@@ -100,7 +100,7 @@ impl HeatRecoverySpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let n = loader.grid.n;
@@ -125,7 +125,7 @@ impl HeatRecoverySpec {
         Ok(())
     }
 
-    pub fn definitions(&self, assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, assets: &Site<'_>) -> Vec<Definition> {
         let unit = self.resolved.as_ref().map_or("", |f| f.unit.as_str());
         let cur = currency(assets);
         vec![
@@ -156,7 +156,7 @@ impl HeatRecoverySpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         let rec = g(RECOVERED_KWH);
         let (per_kwh, kloe, kg) = self.resolved.as_ref().map_or((0.0, 0.0, 0.0), |fu| {

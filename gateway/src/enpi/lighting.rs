@@ -7,11 +7,11 @@
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, Why, F};
-use super::indicators::{Definition, Span, V};
 use super::inputs::Loader;
-use super::utility::{def, div, energy, Check};
+use super::series::SeriesRef;
+use super::utility_inputs::{def, div, energy, Check, Site};
 use crate::store::StoreError;
 
 const ON_H: F = F::U0;
@@ -50,7 +50,7 @@ impl LightingSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let kwh = energy(loader, &self.power, "")?;
@@ -74,7 +74,7 @@ impl LightingSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, _assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, _assets: &Site<'_>) -> Vec<Definition> {
         vec![
             def("energy_kwh", "kWh", "electricity of the lighting"),
             def("avg_power_kw", "kW", "average power"),
@@ -93,7 +93,7 @@ impl LightingSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         const NO_AREA: &str = "lit area not configured (area_m2)";
         let per_h = div(g(F::KWH), g(ON_H), "the lights were not on");

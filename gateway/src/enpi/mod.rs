@@ -11,6 +11,7 @@ pub mod assets;
 pub mod boiler;
 pub mod chw_plant;
 pub mod cooling_tower;
+pub mod defs;
 pub mod emission;
 pub mod facts;
 pub mod fan;
@@ -23,9 +24,11 @@ pub mod power_factor;
 pub mod pump;
 pub mod quarters;
 pub mod refresh;
+pub mod series;
 pub mod steam;
 pub mod tariff;
 pub mod utility;
+pub mod utility_inputs;
 
 use std::collections::BTreeMap;
 

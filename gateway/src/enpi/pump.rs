@@ -13,11 +13,11 @@ use std::sync::Arc;
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
-use super::assets::{Assets, SeriesRef};
+use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
-use super::indicators::{Definition, Span, V};
 use super::inputs::{Col, Loader};
-use super::utility::{amount, def, div, energy, zip, Check, G};
+use super::series::SeriesRef;
+use super::utility_inputs::{amount, def, div, energy, zip, Check, Site, G};
 use crate::store::StoreError;
 
 const WATER_M3: F = F::U0;
@@ -145,7 +145,7 @@ impl PumpSpec {
     pub fn facts(
         &self,
         loader: &mut Loader<'_>,
-        _assets: &Assets,
+        _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let kwh = energy(loader, &self.power, "")?;
@@ -171,7 +171,7 @@ impl PumpSpec {
         Ok(())
     }
 
-    pub fn definitions(&self, _assets: &Assets) -> Vec<Definition> {
+    pub fn definitions(&self, _assets: &Site<'_>) -> Vec<Definition> {
         vec![
             def("energy_kwh", "kWh", "electricity of the pump"),
             def("avg_power_kw", "kW", "average electrical power"),
@@ -211,7 +211,7 @@ impl PumpSpec {
         ]
     }
 
-    pub fn compute(&self, _assets: &Assets, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
+    pub fn compute(&self, _assets: &Site<'_>, f: &Facts, span: Span) -> Vec<(&'static str, V)> {
         let g = |x: F| f.get(x);
         let h = span.hours;
         let rho_g = self.density_kg_m3 * G;
