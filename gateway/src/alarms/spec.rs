@@ -225,9 +225,10 @@ fn resolve(
     };
     let asset_power = a.asset.as_deref().and_then(|id| {
         assets.get(id).map(|(_, s)| match s {
-            AssetSpec::Compressor(c) => &c.power,
-            AssetSpec::Chiller(c) => &c.power,
-            AssetSpec::Plant(p) => &p.power,
+            AssetSpec::Compressor(c) => c.power.clone(),
+            AssetSpec::Chiller(c) => c.power.clone(),
+            AssetSpec::Plant(p) => p.power.clone(),
+            AssetSpec::Utility(u) => u.power(),
         })
     });
     let (kind, link, severity) = match kind_name {
@@ -324,7 +325,7 @@ fn resolve(
         "device_silent" => {
             let limit = a.threshold.as_deref().and_then(|t| parse_duration(t).ok());
             let polls = a.polls.unwrap_or(3);
-            let devices = device_list(asset_power)
+            let devices = device_list(asset_power.as_ref())
                 .into_iter()
                 .filter_map(|id| {
                     let d = config.devices.iter().find(|d| d.id == id)?;

@@ -4,39 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use kilowatch_site::config::{ConfigError, SiteConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::emission::EmissionFactors;
 use super::tariff::{day_mask, minute_ranges, Tariff};
+use super::utility::{self, Utility};
 
-/// `device/quantity`, e.g. `air-header/air_flow`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesRef {
-    pub device: String,
-    pub quantity: String,
-}
-
-impl std::fmt::Display for SeriesRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.device, self.quantity)
-    }
-}
-
-impl<'de> Deserialize<'de> for SeriesRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let (device, quantity) = text.split_once('/').ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "`{text}` must be `device/quantity`, e.g. `air-header/air_flow`"
-            ))
-        })?;
-        kilowatch_site::vocab::quantity(quantity).map_err(serde::de::Error::custom)?;
-        Ok(Self {
-            device: device.to_owned(),
-            quantity: quantity.to_owned(),
-        })
-    }
-}
+pub use super::series::SeriesRef;
 
 /// Infers the load/unload compressor's state from its feeder power: between the unloaded and
 /// loaded power, the loaded share of the time is (P − P_unloaded) / (P_loaded − P_unloaded).
@@ -147,6 +121,8 @@ pub enum AssetSpec {
     Compressor(CompressorSpec),
     Chiller(ChillerSpec),
     Plant(PlantSpec),
+    /// Pumps, fans, boilers, cooling towers, chilled-water plants, heat recovery, lighting.
+    Utility(Utility),
 }
 
 impl AssetSpec {
@@ -155,6 +131,7 @@ impl AssetSpec {
             Self::Compressor(c) => &c.id,
             Self::Chiller(c) => &c.id,
             Self::Plant(p) => &p.id,
+            Self::Utility(u) => u.id(),
         }
     }
 
@@ -163,6 +140,7 @@ impl AssetSpec {
             Self::Compressor(c) => c.name.as_deref(),
             Self::Chiller(c) => c.name.as_deref(),
             Self::Plant(p) => p.name.as_deref(),
+            Self::Utility(u) => u.name(),
         }
     }
 
@@ -171,6 +149,7 @@ impl AssetSpec {
             Self::Compressor(_) => "compressor",
             Self::Chiller(_) => "chiller",
             Self::Plant(_) => "plant",
+            Self::Utility(u) => u.kind(),
         }
     }
 }
@@ -249,6 +228,7 @@ impl Assets {
         let mut list = Vec::new();
         let mut idle = Vec::new();
         let mut digest = String::new();
+        let mut digest_fuels = true;
         for (i, table) in config.assets.iter().enumerate() {
             digest.push_str(&table.to_string());
             // The type picks the struct; deserializing that struct directly (not through a
@@ -275,15 +255,19 @@ impl Assets {
                 Some("plant") => {
                     AssetSpec::Plant(serde_path_to_error::deserialize(value).map_err(fail)?)
                 }
-                other => {
-                    return Err(err(
-                        format!("assets[{i}].type"),
-                        format!(
-                            "{}: use \"compressor\", \"chiller\" or \"plant\"",
-                            other.map_or("missing".to_owned(), |t| format!("`{t}`"))
-                        ),
-                    ))
-                }
+                other => match other.and_then(|t| utility::parse(t, value)) {
+                    Some(u) => AssetSpec::Utility(u.map_err(fail)?),
+                    None => {
+                        return Err(err(
+                            format!("assets[{i}].type"),
+                            format!(
+                                "{}: use \"compressor\", \"chiller\", \"plant\" or one of {}",
+                                other.map_or("missing".to_owned(), |t| format!("`{t}`")),
+                                utility::KINDS.map(|k| format!("\"{k}\"")).join(", ")
+                            ),
+                        ))
+                    }
+                },
             };
             let id = spec.id().to_owned();
             if id.is_empty()
@@ -302,10 +286,13 @@ impl Assets {
                     format!("`{id}` is used by two assets"),
                 ));
             }
+            let mut spec = spec;
             let power = match &spec {
-                AssetSpec::Compressor(c) => &c.power,
+                AssetSpec::Compressor(c) => &c.power[..],
                 AssetSpec::Chiller(c) => &c.power,
                 AssetSpec::Plant(p) => &p.power,
+                // Checked by the type, some of which need no power meter.
+                AssetSpec::Utility(_) => &["-".to_owned()][..],
             };
             if power.is_empty() {
                 return Err(err(
@@ -314,7 +301,15 @@ impl Assets {
                 ));
             }
             let mut windows = Vec::new();
-            match &spec {
+            match &mut spec {
+                AssetSpec::Utility(u) => {
+                    let at = |key: &str, what: String| err(format!("assets[{i}].{key}"), what);
+                    u.check(&utility::Check { config, err: &at })?;
+                    if digest_fuels {
+                        digest.push_str(super::fuels::BUILTIN);
+                        digest_fuels = false;
+                    }
+                }
                 AssetSpec::Compressor(c) => {
                     let check = |r: &Option<SeriesRef>, key: &str, allowed: &[&str]| match r {
                         Some(r) if !allowed.contains(&r.quantity.as_str()) => Err(err(
@@ -448,6 +443,15 @@ impl Assets {
         };
         assets.plans = crate::mv::plan::Plan::from_site(config, file, &context)?;
         Ok(assets)
+    }
+
+    /// What the utility assets use of the site.
+    pub fn utility_site(&self) -> utility::Site<'_> {
+        utility::Site {
+            timezone: self.timezone,
+            tariff: self.tariff.as_ref(),
+            factors: self.factors.as_ref(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<(usize, &AssetSpec)> {

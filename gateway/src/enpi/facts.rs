@@ -79,6 +79,20 @@ facts! {
     P5_COST = "p5_cost", Sum;
     P6_COST = "p6_cost", Sum;
     P7_COST = "p7_cost", Sum;
+    // Slots of the utility assets (pump, fan, boiler, …): each module names its own (see
+    // `utility::slots`), so the stored layout grows by these twelve, not by every type's.
+    U0 = "u0", Sum;
+    U1 = "u1", Sum;
+    U2 = "u2", Sum;
+    U3 = "u3", Sum;
+    U4 = "u4", Sum;
+    U5 = "u5", Sum;
+    U6 = "u6", Sum;
+    U7 = "u7", Sum;
+    U8 = "u8", Sum;
+    U9 = "u9", Sum;
+    U10 = "u10", Sum;
+    U11 = "u11", Sum;
 }
 
 pub const N: usize = NAMES.len();

@@ -1,19 +1,10 @@
 //! Indicators: ratios and bounds of merged facts, per asset type. Each is a value or a reason.
 
-use chrono::NaiveDate;
-use serde::Serialize;
-
 use super::assets::{AssetSpec, Assets};
+use super::defs::KW_PER_TR;
 use super::facts::{period_cost, period_kwh, Facts, Why, F};
-use super::quarters::KW_PER_TR;
 
-/// What an indicator is.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Definition {
-    pub name: String,
-    pub unit: String,
-    pub description: String,
-}
+pub use super::defs::{Definition, Span, V};
 
 fn def(name: &str, unit: &str, description: &str) -> Definition {
     Definition {
@@ -106,6 +97,7 @@ pub fn definitions(assets: &Assets, spec: &AssetSpec) -> Vec<Definition> {
                 "IPLV-style weighting of the four (AHRI 550/590: 1/(0.01/A+0.42/B+0.45/C+0.12/D))",
             ),
         ],
+        AssetSpec::Utility(u) => u.definitions(&assets.utility_site()),
         AssetSpec::Plant(p) => {
             let cur = assets.tariff.as_ref().map_or("", |t| t.currency.as_str());
             let mut v = vec![
@@ -184,17 +176,6 @@ pub fn definitions(assets: &Assets, spec: &AssetSpec) -> Vec<Definition> {
         }
     }
 }
-
-/// The interval an indicator row covers.
-#[derive(Debug, Clone, Copy)]
-pub struct Span {
-    /// Hours covered (quarters × 0.25).
-    pub hours: f64,
-    /// First plant-local day of the billing month, for monthly rows.
-    pub month: Option<NaiveDate>,
-}
-
-pub type V = Result<f64, Why>;
 
 fn div(a: V, b: V, zero: &'static str) -> V {
     let (a, b) = (a?, b?);
@@ -357,6 +338,7 @@ pub fn compute<'a>(
                 }),
             );
         }
+        AssetSpec::Utility(u) => out.extend(u.compute(&assets.utility_site(), f, span)),
         AssetSpec::Plant(p) => {
             let kwh = g(F::KWH);
             let contract = p.contract_kw.or(assets.contract_kw);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kilowatch_site::vocab::{self, Conversion};
 
-use super::assets::SeriesRef;
+use super::series::SeriesRef;
 use crate::rollup::Agg;
 use crate::store::{Store, StoreError};
 

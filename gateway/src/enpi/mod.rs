@@ -1,4 +1,6 @@
-//! The EnPI engine: energy-performance indicators of compressors, chillers and the plant,
+//! The EnPI engine: energy-performance indicators of compressors, chillers, the plant and the
+//! utility assets (pumps, fans, boilers, cooling towers, chilled-water plants, heat recovery,
+//! lighting: see `utility`),
 //! defined on the assets of the site file and computed from the store's rollups.
 //!
 //! source (inputs: quarter-hour rollups) → transform (quarters: facts per quarter-hour; facts:
@@ -6,14 +8,27 @@
 //! (the `enpi` table, read by the API, the CLI and the dashboard).
 
 pub mod assets;
+pub mod boiler;
+pub mod chw_plant;
+pub mod cooling_tower;
+pub mod defs;
 pub mod emission;
 pub mod facts;
+pub mod fan;
+pub mod fuels;
+pub mod heat_recovery;
 pub mod indicators;
 pub mod inputs;
+pub mod lighting;
 pub mod power_factor;
+pub mod pump;
 pub mod quarters;
 pub mod refresh;
+pub mod series;
+pub mod steam;
 pub mod tariff;
+pub mod utility;
+pub mod utility_inputs;
 
 use std::collections::BTreeMap;
 
@@ -495,3 +510,5 @@ pub fn to_csv(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod utility_tests;

@@ -9,8 +9,7 @@ use super::facts::{period_cost, period_kwh, Facts, F};
 use super::inputs::{Col, Loader};
 use crate::store::StoreError;
 
-/// kW per ton of refrigeration.
-pub const KW_PER_TR: f64 = 3.517;
+pub use super::defs::KW_PER_TR;
 /// Hours per quarter.
 const QH: f64 = 0.25;
 
@@ -59,6 +58,7 @@ pub fn quarter_facts(
         AssetSpec::Compressor(c) => compressor(loader, assets, &assets.idle[idx], c, &mut out)?,
         AssetSpec::Chiller(c) => chiller(loader, c, &mut out)?,
         AssetSpec::Plant(p) => plant(loader, assets, p, &mut out)?,
+        AssetSpec::Utility(u) => u.facts(loader, &assets.utility_site(), &mut out)?,
     }
     Ok(out)
 }

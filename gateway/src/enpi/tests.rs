@@ -498,10 +498,10 @@ fn config_errors_name_the_asset_key() {
     let c = SiteConfig::parse(&bad, "x.toml", &profiles).unwrap();
     let e = Assets::from_site(&c, "x.toml").unwrap_err().to_string();
     assert!(e.contains("x.toml") && e.contains("assets[0].flow"), "{e}");
-    let bad = SITE.replace("type = \"chiller\"", "type = \"boiler\"");
+    let bad = SITE.replace("type = \"chiller\"", "type = \"kettle\"");
     let c = SiteConfig::parse(&bad, "x.toml", &profiles).unwrap();
     let e = Assets::from_site(&c, "x.toml").unwrap_err().to_string();
-    assert!(e.contains("assets[1]") && e.contains("boiler"), "{e}");
+    assert!(e.contains("assets[1]") && e.contains("kettle"), "{e}");
     let bad = SITE.replace(
         "load_state = \"c1/load_state\"",
         "load_state = \"c1/loadstate\"",

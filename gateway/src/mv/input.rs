@@ -180,6 +180,7 @@ pub fn meters(spec: &AssetSpec) -> (Vec<String>, Option<SeriesRef>) {
             None,
         ),
         AssetSpec::Plant(p) => (p.power.clone(), p.production.clone()),
+        AssetSpec::Utility(u) => (u.power(), None),
     }
 }
 

@@ -123,6 +123,7 @@ fn devices(plan: &Plan, assets: &Assets, store: &Store) -> Result<Vec<String>, S
                 d.extend(p.power.iter().cloned());
                 d.extend(p.production.iter().map(|p| p.device.clone()));
             }
+            AssetSpec::Utility(u) => d.extend(u.power()),
         }
     }
     let series_device = |s: &String| s.split_once('/').map(|(d, _)| d.to_owned());

@@ -72,6 +72,7 @@ pub static QUANTITIES: &[Quantity] = &[
     q("cw_return_temp", "°C", Instantaneous, "condenser-water return temperature (leaving condenser, tower inlet)"),
     q("outdoor_temp", "°C", Instantaneous, "outdoor dry-bulb temperature"),
     q("outdoor_humidity", "%", Instantaneous, "outdoor relative humidity"),
+    q("wet_bulb_temp", "°C", Instantaneous, "outdoor wet-bulb temperature (cooling-tower approach)"),
     q("temperature", "°C", Instantaneous, "temperature"),
     // Heat (BTU meters, heat recovery).
     q("supply_temp", "°C", Instantaneous, "heat-meter supply (flow) temperature"),

@@ -1,0 +1,29 @@
+//! What indicators are made of, shared by every asset type: definitions, the interval a row
+//! covers, values with their reasons.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::facts::Why;
+
+/// kW per ton of refrigeration.
+pub const KW_PER_TR: f64 = 3.517;
+
+/// What an indicator is.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Definition {
+    pub name: String,
+    pub unit: String,
+    pub description: String,
+}
+
+/// The interval an indicator row covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// Hours covered (quarters × 0.25).
+    pub hours: f64,
+    /// First plant-local day of the billing month, for monthly rows.
+    pub month: Option<NaiveDate>,
+}
+
+pub type V = Result<f64, Why>;
