@@ -1075,8 +1075,6 @@ fn enpi_suite(args: &[String]) -> anyhow::Result<()> {
             t
         })
         .collect();
-    // The demo's savings plans name its own assets, renamed above; this suite measures EnPIs.
-    config.mv_plans.clear();
     let assets =
         Assets::from_site(&config, "demo-site.toml").map_err(|e| anyhow::anyhow!("{e}"))?;
     let (from, to) = (report.from.timestamp_millis(), report.to.timestamp_millis());
