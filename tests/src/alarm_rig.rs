@@ -109,12 +109,25 @@ pub struct DemandRig {
     kw: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     meter: Option<std::thread::JoinHandle<()>>,
+    /// The scratch directory: the site file `site.toml` and the database `kw.db` (removed
+    /// last, after the processes writing in it).
+    pub dir: crate::Scratch,
 }
 
 impl DemandRig {
     /// Starts it all in scratch directory `name` for site `site`, and returns once the first
     /// reading is stored.
     pub fn start(name: &str, site: &'static str, token: &'static str) -> DemandRig {
+        Self::start_with(name, site, token, "")
+    }
+
+    /// [`DemandRig::start`] with `extra` appended to the site file (e.g. `[[notifications]]`).
+    pub fn start_with(
+        name: &str,
+        site: &'static str,
+        token: &'static str,
+        extra: &str,
+    ) -> DemandRig {
         let dir = crate::scratch(name);
         let mq = crate::Mosquitto::start(&dir);
         let http = crate::free_port();
@@ -129,26 +142,16 @@ impl DemandRig {
                  [gateway]\nhttp = \"127.0.0.1:{http}\"\ndatabase = \"{}\"\naccess_token_file = \"{}\"\n\n\
                  [[devices]]\nid = \"incomer\"\nprofile = \"eastron-sdm630\"\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\n\n\
                  [[assets]]\nid = \"plant\"\ntype = \"plant\"\npower = [\"incomer\"]\n\n\
-                 [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n",
+                 [[alarms]]\nid = \"demand\"\nwarn_at = 0.95\nseverity = \"critical\"\n{extra}",
                 mq.port,
                 dir.join("kw.db").display(),
                 token_file.display()
             ),
         )
         .expect("site file");
-        let gateway = crate::Proc::spawn(
-            "gateway",
-            &crate::bin("kilowatch-gateway"),
-            &["run", "--config", config.to_str().expect("UTF-8 path")],
-            &dir,
-        );
         let base = format!("http://127.0.0.1:{http}");
+        let gateway = spawn_gateway("gateway", &dir, &base, token);
         let health = format!("{base}/api/v1/health?token={token}");
-        assert!(
-            crate::wait_health_subscribed(&health, Duration::from_secs(20)),
-            "{}",
-            gateway.log()
-        );
         // 0 kW first, so the window's energy starts from nothing known to be drawn.
         let kw = Arc::new(AtomicU64::new(0f64.to_bits()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -166,7 +169,25 @@ impl DemandRig {
             kw,
             stop,
             meter: Some(meter),
+            dir,
         }
+    }
+
+    /// The database the gateway writes.
+    pub fn db(&self) -> std::path::PathBuf {
+        self.dir.join("kw.db")
+    }
+
+    /// Kills the gateway with SIGKILL (no shutdown of any kind); the meter keeps publishing.
+    pub fn kill9_gateway(&mut self) {
+        self.gateway.kill9();
+    }
+
+    /// Starts the gateway again on the same site file and database (process name `name`),
+    /// returning once it serves and is subscribed.
+    pub fn restart_gateway(&mut self, name: &str) {
+        self.gateway.kill9();
+        self.gateway = spawn_gateway(name, &self.dir, &self.base, self.token);
     }
 
     /// The incomer's power from now on, kW.
@@ -186,6 +207,24 @@ impl DemandRig {
             m.join().expect("meter thread");
         }
     }
+}
+
+/// `kilowatch-gateway run` on `dir/site.toml`, once its API at `base` says it is subscribed.
+fn spawn_gateway(name: &str, dir: &std::path::Path, base: &str, token: &str) -> crate::Proc {
+    let config = dir.join("site.toml");
+    let gateway = crate::Proc::spawn(
+        name,
+        &crate::bin("kilowatch-gateway"),
+        &["run", "--config", config.to_str().expect("UTF-8 path")],
+        dir,
+    );
+    let health = format!("{base}/api/v1/health?token={token}");
+    assert!(
+        crate::wait_health_subscribed(&health, Duration::from_secs(20)),
+        "{}",
+        gateway.log()
+    );
+    gateway
 }
 
 impl Drop for DemandRig {

@@ -4,84 +4,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use kilowatch_e2e::{
-    bin, free_port, require, scratch, start_gateway, wait_for, wait_for_port, Mosquitto, Proc,
-};
-
-/// The test virtualenv's Python, which must import aiosmtpd.
-fn smtp_python() -> PathBuf {
-    kilowatch_e2e::python_with("aiosmtpd", "aiosmtpd==1.4.6")
-}
-
-/// aiosmtpd on `port`, writing each accepted message to `dir/mail/NNNN.eml`.
-fn start_smtp(dir: &Path, port: u16) -> Proc {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/sink.py");
-    let mail = dir.join("mail");
-    let proc = Proc::spawn(
-        "smtp",
-        &smtp_python(),
-        &[
-            script.to_str().unwrap(),
-            "127.0.0.1",
-            &port.to_string(),
-            mail.to_str().unwrap(),
-        ],
-        dir,
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(20)),
-        "aiosmtpd did not listen:\n{}",
-        proc.log()
-    );
-    proc
-}
-
-/// The messages received so far, oldest first.
-fn mails(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("mail"))
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|e| e == "eml"));
-    v.sort();
-    v
-}
-
-/// Subject, Message-ID and decoded text of a message, read by Python's own email parser.
-fn parse_mail(path: &Path) -> (String, String, String) {
-    let out = Command::new(smtp_python())
-        .args([
-            "-c",
-            "import sys, email, email.policy as p\n\
-             m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=p.default)\n\
-             print(m['subject']); print(m['message-id']); print(m.get_content())",
-            path.to_str().unwrap(),
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.splitn(3, '\n');
-    let subject = lines.next().unwrap_or("").to_owned();
-    let id = lines.next().unwrap_or("").to_owned();
-    (subject, id, lines.next().unwrap_or("").to_owned())
-}
-
-fn email_channel(smtp: u16) -> String {
-    format!(
-        "\n[[notifications]]\nid = \"ops\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
-         smtp_port = {smtp}\nsecurity = \"none\"\nfrom = \"kilowatch@plant.example\"\n\
-         to = [\"engineer@plant.example\"]\npublic_url = \"https://energy.plant.example\"\n"
-    )
-}
+use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::smtp::{email_channel, mails, outbox, parse_mail, start_smtp, Mail};
+use kilowatch_e2e::{bin, free_port, require, scratch, start_gateway, wait_for, Mosquitto};
 
 fn gateway_cmd(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(bin("kilowatch-gateway"))
@@ -111,7 +41,11 @@ fn notify_test_mails_the_smtp_server_with_subject_and_evidence() {
     assert_eq!(stdout.trim(), "ops: sent");
     let got = mails(&dir);
     assert_eq!(got.len(), 1, "{got:?}");
-    let (subject, id, body) = parse_mail(&got[0]);
+    let Mail {
+        subject,
+        message_id: id,
+        body,
+    } = parse_mail(&got[0]);
     assert_eq!(
         subject,
         "[kilowatch] 測試通知 Test notification: Test notification 測試通知"
@@ -153,7 +87,7 @@ fn a_failed_test_names_the_error_and_is_not_sent_later() {
     assert!(stdout.to_lowercase().contains("refused"), "{stdout}");
     let statuses = outbox(&dir.join("kilowatch.db"));
     assert_eq!(statuses.len(), 1);
-    assert_eq!(statuses[0].1, "cancelled");
+    assert_eq!(statuses[0].status, "cancelled");
 
     let out = gateway_cmd(
         &dir,
@@ -167,21 +101,6 @@ fn a_failed_test_names_the_error_and_is_not_sent_later() {
         ],
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no channel `nope`"));
-}
-
-/// (event key, status, attempts, last error) of every outbox row.
-fn outbox(db: &Path) -> Vec<(String, String, u32, Option<String>)> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT event_key, status, attempts, last_error FROM notify_outbox ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 /// A request as received: headers (lowercase names; the request line as `:request`) and body.
@@ -350,13 +269,20 @@ fn an_smtp_outage_and_a_sigkilled_gateway_deliver_exactly_once() {
     };
     queue(&dir);
     // The SMTP server is down: the row stays queued, with its error.
-    let (key, _, _, error) = wait_for(Duration::from_secs(30), || {
-        outbox(&db).into_iter().find(|r| r.2 >= 1)
+    let failed = wait_for(Duration::from_secs(30), || {
+        outbox(&db).into_iter().find(|r| r.attempts >= 1)
     })
     .unwrap_or_else(|| panic!("no failed attempt recorded:\n{}", gateway.log()));
-    let row = outbox(&db).into_iter().find(|r| r.0 == key).unwrap();
-    assert_eq!(row.1, "queued");
-    assert!(error.is_some_and(|e| e.starts_with("SMTP: ")), "{row:?}");
+    let key = failed.event_key.clone();
+    let row = outbox(&db)
+        .into_iter()
+        .find(|r| r.event_key == key)
+        .unwrap();
+    assert_eq!(row.status, "queued");
+    assert!(
+        failed.last_error.is_some_and(|e| e.starts_with("SMTP: ")),
+        "{row:?}"
+    );
 
     // Killed between enqueue and send; the server comes back; the gateway restarts.
     gateway.kill9();
@@ -365,7 +291,7 @@ fn an_smtp_outage_and_a_sigkilled_gateway_deliver_exactly_once() {
     let sent = wait_for(Duration::from_secs(60), || {
         outbox(&db)
             .into_iter()
-            .find(|r| r.0 == key && r.1 == "sent")
+            .find(|r| r.event_key == key && r.status == "sent")
     });
     assert!(
         sent.is_some(),
@@ -384,17 +310,154 @@ fn an_smtp_outage_and_a_sigkilled_gateway_deliver_exactly_once() {
         "the second notification did not arrive:\n{}",
         gateway.log()
     );
-    let ids: Vec<String> = mails(&dir).iter().map(|m| parse_mail(m).1).collect();
+    let ids: Vec<String> = mails(&dir)
+        .iter()
+        .map(|m| parse_mail(m).message_id)
+        .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].contains(&key.replace(':', ".")), "{ids:?} {key}");
     assert_ne!(ids[0], ids[1]);
     let rows = outbox(&db);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.1 == "sent"), "{rows:?}");
+    assert!(rows.iter().all(|r| r.status == "sent"), "{rows:?}");
     assert_eq!(
-        rows[0].2, 2,
+        rows[0].attempts, 2,
         "one failed attempt, then one delivery: {rows:?}"
     );
+}
+
+/// The alarms table's (alarm, state) rows.
+fn alarm_rows(db: &Path) -> Vec<(String, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT alarm, state FROM alarms ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A real alarm as the cause: the demand alarm is raised while the SMTP server is down, so its
+/// notification is recorded and queued, fails once, and the gateway is killed with SIGKILL
+/// before it retries. With the server back and the gateway restarted, exactly one email for
+/// that alarm arrives.
+#[test]
+fn a_demand_alarm_raised_during_an_smtp_outage_and_a_sigkill_is_mailed_exactly_once() {
+    const TOKEN: &str = "n0tify-k1ll";
+    let smtp = free_port(); // nothing listens yet
+    let mut rig = DemandRig::start_with(
+        "notify-alarm-kill9",
+        "e2e-kill9",
+        TOKEN,
+        &email_channel(smtp),
+    );
+    let db = rig.db();
+    // 2 MW against the rig's 100 kW contract: over the warn level at once. Held to the end,
+    // so the alarm neither clears nor raises again (which would be another notification).
+    alarm_rig::wait_window_left(120);
+    rig.set_kw(2000.0);
+    let raised = wait_for(Duration::from_secs(20), || rig.alarm("active", "demand"))
+        .unwrap_or_else(|| panic!("no demand alarm:\n{}", rig.gateway.log()));
+    assert_eq!(raised["state"], "raised");
+
+    // The alarm row and its notification, failed once with the server down.
+    let failed = wait_for(Duration::from_secs(30), || {
+        outbox(&db)
+            .into_iter()
+            .find(|r| r.event_key.starts_with("demand:") && r.attempts >= 1)
+    })
+    .unwrap_or_else(|| panic!("no failed attempt recorded:\n{}", rig.gateway.log()));
+    rig.kill9_gateway();
+    assert_eq!(failed.status, "queued", "{failed:?}");
+    assert_eq!(failed.attempts, 1, "{failed:?}");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("SMTP: ")),
+        "{failed:?}"
+    );
+    assert!(failed.event_key.ends_with(":raised"), "{failed:?}");
+    assert_eq!(
+        alarm_rows(&db),
+        [("demand".to_owned(), "raised".to_owned())],
+        "the alarm row"
+    );
+
+    // The server comes back; the gateway restarts on the same database.
+    let _server = start_smtp(&rig.dir, smtp);
+    rig.restart_gateway("gateway-2");
+    let sent = wait_for(Duration::from_secs(60), || {
+        outbox(&db)
+            .into_iter()
+            .find(|r| r.event_key == failed.event_key && r.status == "sent")
+    })
+    .unwrap_or_else(|| panic!("not sent after the restart:\n{}", rig.gateway.log()));
+    assert_eq!(
+        sent.attempts, 2,
+        "one failed attempt, then one delivery: {sent:?}"
+    );
+
+    // A fence: a test notification queued now is sent after anything queued before it, so
+    // once it arrives a repeat of the alarm's would have too.
+    let out = gateway_cmd(
+        &rig.dir,
+        &["notify", "test", "--config", "site.toml", "--no-wait"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = wait_for(Duration::from_secs(30), || {
+        let got: Vec<Mail> = mails(&rig.dir).iter().map(|m| parse_mail(m)).collect();
+        got.iter()
+            .any(|m| m.subject.contains("Test notification"))
+            .then_some(got)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the test notification did not arrive:\n{}",
+            rig.gateway.log()
+        )
+    });
+    let demand: Vec<&Mail> = all
+        .iter()
+        .filter(|m| m.subject.contains("Demand"))
+        .collect();
+    assert_eq!(demand.len(), 1, "{all:#?}");
+    let mail = demand[0];
+    assert!(
+        mail.subject
+            .starts_with("[kilowatch] 緊急 CRITICAL 需量預警 Demand warning: demand heading for "),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.message_id
+            .contains(&failed.event_key.replace(':', ".")),
+        "{} {}",
+        mail.message_id,
+        failed.event_key
+    );
+    for needle in [
+        "證據 Evidence:",
+        "contract_kw",
+        "100",
+        "warn_kw",
+        "95",
+        "shed_kw",
+        "no tariff",
+        "規則 Rule:       demand (demand)",
+    ] {
+        assert!(mail.body.contains(needle), "{needle} not in\n{}", mail.body);
+    }
+    assert_eq!(all.len(), 2, "only the alarm's and the test's: {all:#?}");
+    rig.stop_meter();
 }
 
 #[test]

@@ -9,7 +9,7 @@ use kilowatch_site::payload::DevicePoll;
 use serde_json::json;
 
 use super::rules::data::Losses;
-use super::rules::demand::{window_start, Demand, Meter, WINDOW_MS};
+use super::rules::demand::{window_start, Demand, Meter, WindowContract, WINDOW_MS};
 use super::rules::window_mean::WindowMean;
 use super::spec::{Kind, RuleSpec};
 use super::state::{is_quiet, Change, Level, Tracker};
@@ -224,7 +224,8 @@ impl Engine {
             match &spec.kind {
                 Kind::Demand {
                     devices,
-                    contract_kw,
+                    contracts,
+                    tariff,
                     warn_at,
                 } => {
                     let (mut kwh, mut kw, mut known) = (0.0, 0.0, false);
@@ -240,13 +241,16 @@ impl Engine {
                             }
                         }
                     }
-                    let warn_kw = contract_kw * warn_at;
+                    let window = window_start(now, self.tz);
+                    let contract =
+                        WindowContract::of(contracts, tariff.as_deref(), window, self.tz);
+                    let warn_kw = contract.kw * warn_at;
                     let d = Demand {
                         projected_kw: kwh * 3.6e6 / WINDOW_MS as f64,
                         current_kw: kw,
-                        contract_kw: *contract_kw,
+                        contract,
                         warn_kw,
-                        window: window_start(now, self.tz),
+                        window,
                         now,
                         observed_from,
                     };
@@ -257,8 +261,13 @@ impl Engine {
                     };
                     let detail = || {
                         let message = format!(
-                            "demand heading for {:.0} kW this window (contract {:.0} kW, warn at {:.0} kW): shed {:.0} kW now, {:.1} min left",
-                            d.projected_kw, contract_kw, warn_kw, d.shed_kw(), d.minutes_left()
+                            "demand heading for {:.0} kW this window (contract {:.0} kW{}, warn at {:.0} kW): shed {:.0} kW now, {:.1} min left",
+                            d.projected_kw,
+                            d.contract.kw,
+                            d.contract.period.as_deref().map_or(String::new(), |p| format!(" {p}")),
+                            warn_kw,
+                            d.shed_kw(),
+                            d.minutes_left()
                         );
                         (d.evidence(), message)
                     };

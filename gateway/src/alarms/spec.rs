@@ -2,22 +2,27 @@
 //! file's `[[alarms]]` (checked there for syntax, units and known names; here for what needs
 //! the assets and the tariff).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kilowatch_site::config::{
-    parse_amount, parse_duration, quiet_ranges, AlarmConfig, ConfigError, Severity, SiteConfig,
+    parse_amount, parse_duration, quiet_ranges, AlarmConfig, ConfigError, Contracts, Severity,
+    SiteConfig,
 };
 
 use crate::enpi::assets::{AssetSpec, PlantSpec};
+use crate::enpi::tariff::Tariff;
 use crate::enpi::Assets;
 
 /// What a rule watches, resolved against the site.
 #[derive(Debug, Clone)]
 pub enum Kind {
-    /// Incomer devices, contract kW, warn share.
+    /// Incomer devices, the contracts, warn share; with the tariff, each window is judged
+    /// against the contract of its period.
     Demand {
         devices: Vec<String>,
-        contract_kw: f64,
+        contracts: Contracts,
+        tariff: Option<Arc<Tariff>>,
         warn_at: f64,
     },
     /// A compressor room's feeders and its air-flow meter: mean kW over mean m³/min per
@@ -245,14 +250,16 @@ fn resolve(
                 }
             };
             if kind_name == "demand" {
-                let contract = match threshold {
-                    Some(t) => t.value * if t.unit == "MW" { 1000.0 } else if t.unit == "W" { 0.001 } else { 1.0 },
-                    None => match p.and_then(|p| p.contract_kw).or(config.site.contract_kw) {
+                // A threshold or the plant asset's contract_kw is one capacity in every
+                // period; the site's contracts may differ by period.
+                let contracts = match threshold {
+                    Some(t) => Contracts::regular_only(t.value * if t.unit == "MW" { 1000.0 } else if t.unit == "W" { 0.001 } else { 1.0 }),
+                    None => match p.and_then(|p| p.contract_kw).map(Contracts::regular_only).or(config.contracts()) {
                         Some(c) => c,
-                        None => return err("threshold", "no contract capacity: set site.contract_kw or the threshold, e.g. \"480 kW\"".into()),
+                        None => return err("threshold", "no contract capacity: set site.contract_kw, [site.contracts] or the threshold, e.g. \"480 kW\"".into()),
                     },
                 };
-                if contract <= 0.0 {
+                if !(contracts.regular.is_finite() && contracts.regular > 0.0) {
                     return err(
                         "threshold",
                         "the contract capacity must be above 0 kW".into(),
@@ -261,7 +268,8 @@ fn resolve(
                 (
                     Kind::Demand {
                         devices,
-                        contract_kw: contract,
+                        contracts,
+                        tariff: assets.tariff.clone().map(Arc::new),
                         warn_at: a.warn_at.unwrap_or(0.95),
                     },
                     "/dashboard/#/plant",

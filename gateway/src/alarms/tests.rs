@@ -55,11 +55,13 @@ fn the_demo_site_has_its_built_in_rules() {
     match &demand.kind {
         Kind::Demand {
             devices,
-            contract_kw,
+            contracts,
+            tariff,
             warn_at,
         } => {
             assert_eq!(devices, &["incomer"]);
-            assert_eq!((*contract_kw, *warn_at), (450.0, 0.95));
+            assert_eq!((contracts.allowed_kw("off_peak"), *warn_at), (450.0, 0.95));
+            assert!(tariff.is_some());
         }
         k => panic!("{k:?}"),
     }
@@ -340,4 +342,91 @@ fn compressor_specific_power_above_its_band() {
     let (config, assets) = site(&extra.replace("compressed-air", "chiller"));
     let e = rules(&config, &assets, "demo-site.toml").unwrap_err();
     assert_eq!(e.key.as_deref(), Some("alarms[0].asset"), "{e}");
+}
+
+/// The demo site with `[site.contracts]` in place of its `contract_kw = 450.0`, and its
+/// tariff (or none).
+fn engine_with_contracts(contracts: &str, tariff: bool, start: i64) -> Engine {
+    let mut text = crate::DEMO_SITE.replace("contract_kw = 450.0\n", "");
+    if !tariff {
+        text = text.replace("tariff = \"tariffs/example-hv-three-period.toml\"\n", "");
+    }
+    text.push_str(&format!("\n[site.contracts]\n{contracts}\n"));
+    let config = SiteConfig::parse(&text, "demo-site.toml", &ProfileLibrary::builtin()).unwrap();
+    assert!(config.site.contract_kw.is_none() && config.site.tariff.is_some() == tariff);
+    let assets = Assets::from_site(&config, "seeds/demo-site.toml").unwrap();
+    let specs = rules(&config, &assets, "demo-site.toml").unwrap();
+    Engine::new(specs, config.timezone(), start)
+}
+
+/// 500 kW held through a window starting at `t0`: the demand decision, if any.
+fn steady_500_kw(e: &mut Engine, t0: i64) -> Option<Decision> {
+    let ctx = Context::default();
+    e.observe(&poll("incomer", t0, "active_power", 500.0), t0);
+    let t1 = t0 + 60_000;
+    e.observe(&poll("incomer", t1, "active_power", 500.0), t1);
+    only(&e.evaluate(t1, &ctx), "demand").cloned()
+}
+
+/// Regular 450 kW, 200 kW more off-peak. On a summer Wednesday (2026-07-01) 17:00 is peak in
+/// the example tariff and 02:00 off-peak: the same 500 kW is over the peak contract (warn at
+/// 427.5 kW) and under the off-peak one (650 kW, warn at 617.5 kW).
+#[test]
+fn the_same_demand_raises_at_peak_and_not_off_peak_with_off_peak_capacity() {
+    const CONTRACTS: &str = "regular = 450\noff_peak = 200";
+    let peak = ms("2026-07-01T17:00:00+08:00");
+    let mut e = engine_with_contracts(CONTRACTS, true, peak);
+    let d = steady_500_kw(&mut e, peak).expect("raised at peak");
+    assert_eq!(d.change, Change::Raise);
+    let ev = &d.evidence;
+    assert_eq!(ev["period"], "peak", "{ev}");
+    assert_eq!(ev["contract_kw"], 450.0);
+    assert_eq!(ev["contract"], "regular 450");
+    assert_eq!(ev["warn_kw"], 427.5);
+    assert!(d.message.contains("contract 450 kW peak"), "{}", d.message);
+
+    let off = ms("2026-07-01T02:00:00+08:00");
+    let mut e = engine_with_contracts(CONTRACTS, true, off);
+    assert!(steady_500_kw(&mut e, off).is_none());
+    // Without the off-peak capacity, the same night raises.
+    let mut e = engine_with_contracts("regular = 450", true, off);
+    let d = steady_500_kw(&mut e, off).expect("raised off-peak on the regular contract");
+    assert_eq!(d.evidence["period"], "off_peak");
+    assert_eq!(
+        d.evidence["contract"],
+        "regular 450 + half_peak 0 + saturday_half_peak 0 + off_peak 0"
+    );
+}
+
+/// A Saturday half-peak window may draw regular + half_peak + saturday_half_peak.
+#[test]
+fn a_saturday_half_peak_window_adds_the_capacities_before_it() {
+    // 2026-07-04 is a Saturday; 10:00 is Saturday half-peak in summer: 300 + 100 + 100 kW
+    // allowed (not the 500 kW off-peak), warn at 475 kW.
+    let t0 = ms("2026-07-04T10:00:00+08:00");
+    let mut e = engine_with_contracts(
+        "regular = 300\nhalf_peak = 100\nsaturday_half_peak = 100\noff_peak = 500",
+        true,
+        t0,
+    );
+    // 500 kW against 500 kW allowed: over the 475 kW warn level.
+    let d = steady_500_kw(&mut e, t0).expect("raised");
+    assert_eq!(d.evidence["period"], "saturday_half_peak");
+    assert_eq!(d.evidence["contract_kw"], 500.0);
+    assert_eq!(
+        d.evidence["contract"],
+        "regular 300 + half_peak 100 + saturday_half_peak 100"
+    );
+}
+
+/// Without a tariff the period is unknown: the regular contract, and the evidence says so.
+#[test]
+fn without_a_tariff_the_regular_contract_holds() {
+    let off = ms("2026-07-01T02:00:00+08:00");
+    let mut e = engine_with_contracts("regular = 450\noff_peak = 200", false, off);
+    let d = steady_500_kw(&mut e, off).expect("raised on the regular contract");
+    assert_eq!(d.evidence["period"], serde_json::Value::Null);
+    assert_eq!(d.evidence["contract_kw"], 450.0);
+    let basis = d.evidence["contract"].as_str().unwrap();
+    assert!(basis.contains("no tariff"), "{basis}");
 }

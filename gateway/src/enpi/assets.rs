@@ -412,15 +412,9 @@ impl Assets {
                 })?)
             }
         };
-        if let Some(c) = config.site.contract_kw {
-            if c <= 0.0 {
-                return Err(err("site.contract_kw".into(), "must be above 0".into()));
-            }
-        }
-        digest.push_str(&format!(
-            "{:?}{}",
-            config.site.contract_kw, config.site.timezone
-        ));
+        // The regular contract (checked at load); billing per period is issue 25's.
+        let contract_kw = config.contracts().map(|c| c.regular);
+        digest.push_str(&format!("{:?}{}", contract_kw, config.site.timezone));
         let mut holidays = config.site.holidays.clone();
         holidays.sort();
         holidays.dedup();
@@ -430,7 +424,7 @@ impl Assets {
             timezone: config.timezone(),
             list,
             idle,
-            contract_kw: config.site.contract_kw,
+            contract_kw,
             tariff,
             factors,
             fingerprint: format!("{:016x}", fnv(&digest, 0xcbf2_9ce4_8422_2325)),

@@ -289,6 +289,11 @@ impl Tariff {
         self.periods.iter().map(|p| p.name.as_str()).collect()
     }
 
+    /// The name of period `i` (from [`Tariff::classify`]).
+    pub fn period_name(&self, i: usize) -> Option<&str> {
+        self.periods.get(i).map(|p| p.name.as_str())
+    }
+
     pub fn season_names(&self) -> Vec<&str> {
         self.seasons.iter().map(|s| s.0.as_str()).collect()
     }

@@ -144,12 +144,15 @@ pub fn plant_settings(
             line: None,
         })?;
     if settings.scenarios.contains(&Scenario::DemandPeak) && settings.peak_kw.is_none() {
-        let contract = config.site.contract_kw.ok_or_else(|| ConfigError {
-            file: file.to_owned(),
-            key: Some("plant.peak_kw".into()),
-            what: "the demand-peak scenario needs site.contract_kw or plant.peak_kw".into(),
-            line: None,
-        })?;
+        let contract = config
+            .contracts()
+            .map(|c| c.regular)
+            .ok_or_else(|| ConfigError {
+                file: file.to_owned(),
+                key: Some("plant.peak_kw".into()),
+                what: "the demand-peak scenario needs site.contract_kw or plant.peak_kw".into(),
+                line: None,
+            })?;
         settings.peak_kw = Some(contract * scenario::PEAK_SHARE);
     }
     Ok(settings)

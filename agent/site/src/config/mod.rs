@@ -12,6 +12,7 @@
 mod access;
 mod agent;
 mod alarms;
+mod contracts;
 mod device;
 mod error;
 mod gateway;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 pub use agent::AgentConfig;
 pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULES};
+pub use contracts::Contracts;
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
@@ -85,8 +87,12 @@ pub struct Site {
     /// IANA time zone of the plant, for daily and monthly figures.
     #[serde(default = "default_timezone")]
     pub timezone: String,
-    /// Contract capacity with the utility, kW (demand above it is charged extra).
+    /// Contract capacity with the utility, kW (demand above it is charged extra): shorthand
+    /// for a regular contract alone, `[site.contracts]` without the other periods.
     pub contract_kw: Option<f64>,
+    /// Contract capacities per tariff period (`[site.contracts]`); read through
+    /// [`SiteConfig::contracts`].
+    pub contracts: Option<Contracts>,
     /// Tariff file (seeds/tariffs/*.toml), relative to the site file's directory or absolute.
     pub tariff: Option<String>,
     /// Grid emission factors by year (seeds/emission-factors.toml).
@@ -206,7 +212,16 @@ impl SiteConfig {
                 ),
             ));
         }
+        contracts::resolve(self.site.contract_kw, self.site.contracts.as_ref(), file)?;
         Ok(())
+    }
+
+    /// The site's contract capacities, from `[site.contracts]` or `contract_kw` (checked at
+    /// load: at most one of them is given).
+    pub fn contracts(&self) -> Option<Contracts> {
+        self.site
+            .contracts
+            .or(self.site.contract_kw.map(Contracts::regular_only))
     }
 
     /// The plant's time zone (checked at load).

@@ -12,13 +12,20 @@
 //! just before a load change would stand for minutes it never saw, and hide the change until
 //! the next window.) The evidence then gives `observed_from`.
 //!
+//! The contract is that of the tariff period the window falls in ([`WindowContract`]): with
+//! several contracted capacities (`[site.contracts]`) an off-peak window may draw more than a
+//! peak one. Without a tariff the periods are unknown and the regular contract holds.
+//!
 //! The warn level is `contract_kw × warn_at`. Evidence gives `over_kw = projected − warn` (the
 //! projected average above the warn level) and `shed_kw = over_kw × 15 min / minutes left`:
 //! the cut in present load that, held to the end of the window, brings its average back to
 //! the warn level.
 
 use chrono::{DateTime, Offset, TimeZone, Utc};
+use kilowatch_site::config::Contracts;
 use serde_json::json;
+
+use crate::enpi::tariff::Tariff;
 
 /// A demand window, ms.
 pub const WINDOW_MS: i64 = 900_000;
@@ -127,12 +134,55 @@ impl Meter {
     }
 }
 
+/// The contract a window is judged against, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowContract {
+    pub kw: f64,
+    /// The tariff period of the window (`None`: no tariff).
+    pub period: Option<String>,
+    /// How `kw` is made up: `regular 1000 + half_peak 100`.
+    pub basis: String,
+}
+
+impl WindowContract {
+    /// The contract for the window starting at `window` (UTC ms): the period its plant-local
+    /// start falls in (periods change on quarter-hours), or the regular one without a tariff.
+    pub fn of(
+        contracts: &Contracts,
+        tariff: Option<&Tariff>,
+        window: i64,
+        tz: chrono_tz::Tz,
+    ) -> Self {
+        let local = DateTime::<Utc>::from_timestamp_millis(window)
+            .map(|t| t.with_timezone(&tz).naive_local());
+        match (tariff, local) {
+            (Some(t), Some(local)) => {
+                let (i, _) = t.classify(local);
+                let period = t.period_name(i).unwrap_or("").to_owned();
+                Self {
+                    kw: contracts.allowed_kw(&period),
+                    basis: contracts.basis(&period),
+                    period: Some(period),
+                }
+            }
+            _ => Self {
+                kw: contracts.regular,
+                period: None,
+                basis: format!(
+                    "regular {} (no tariff: the period is unknown, the regular contract holds)",
+                    contracts.regular
+                ),
+            },
+        }
+    }
+}
+
 /// The demand verdict at `now` for a window starting at `window`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Demand {
     pub projected_kw: f64,
     pub current_kw: f64,
-    pub contract_kw: f64,
+    pub contract: WindowContract,
     pub warn_kw: f64,
     pub window: i64,
     pub now: i64,
@@ -166,7 +216,9 @@ impl Demand {
             "unit": "kW",
             "projected_kw": r(self.projected_kw),
             "current_kw": r(self.current_kw),
-            "contract_kw": r(self.contract_kw),
+            "contract_kw": r(self.contract.kw),
+            "period": self.contract.period,
+            "contract": self.contract.basis,
             "warn_kw": r(self.warn_kw),
             "over_kw": r(self.over_kw()),
             "shed_kw": r(self.shed_kw()),
@@ -219,7 +271,7 @@ mod tests {
         let d = Demand {
             projected_kw: kwh / 0.25,
             current_kw: 600.0,
-            contract_kw: 500.0,
+            contract: WindowContract::of(&Contracts::regular_only(500.0), None, 0, TZ),
             warn_kw: 475.0,
             window: window_start(now, TZ),
             now,
