@@ -57,15 +57,15 @@ fn demand_peak_raises_the_demand_alarm_in_the_window_it_starts_in_wherever_that_
             "{}",
             demo.log()
         );
-        // The plant tops up to 110 % of its 450 kW contract from the start: the projection
-        // passes 427.5 kW within the first incomer readings.
+        // The plant tops up to 110 % of its 500 kW contract from the start: the projection
+        // passes 475 kW within the first incomer readings.
         let raised = wait_for(Duration::from_secs(60), || active(&base, "demand"))
             .unwrap_or_else(|| panic!("{start}: no demand alarm:\n{}", demo.log()));
         assert_eq!(raised["state"], "raised");
         let ev = &raised["evidence"];
-        assert_eq!(ev["contract_kw"], 450.0);
-        assert_eq!(ev["warn_kw"], 427.5);
-        assert!(ev["projected_kw"].as_f64().unwrap() > 427.5, "{ev}");
+        assert_eq!(ev["contract_kw"], 500.0);
+        assert_eq!(ev["warn_kw"], 475.0);
+        assert!(ev["projected_kw"].as_f64().unwrap() > 475.0, "{ev}");
         assert!(ev["shed_kw"].as_f64().unwrap() > 0.0, "{ev}");
         let at = |v: &serde_json::Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
         let (raised_at, w0, w1) = (

@@ -11,7 +11,9 @@ use super::state::Change;
 use crate::enpi::Assets;
 
 fn site(extra: &str) -> (SiteConfig, Assets) {
-    let text = format!("{}\n{extra}", crate::DEMO_SITE);
+    // The hand calculations below use a 450 kW contract, whatever the demo's is.
+    let demo = crate::DEMO_SITE.replace("contract_kw = 500.0\n", "contract_kw = 450.0\n");
+    let text = format!("{demo}\n{extra}");
     let config = SiteConfig::parse(&text, "demo-site.toml", &ProfileLibrary::builtin()).unwrap();
     let assets = Assets::from_site(&config, "seeds/demo-site.toml").unwrap();
     (config, assets)
@@ -347,7 +349,7 @@ fn compressor_specific_power_above_its_band() {
 /// The demo site with `[site.contracts]` in place of its `contract_kw = 450.0`, and its
 /// tariff (or none).
 fn engine_with_contracts(contracts: &str, tariff: bool, start: i64) -> Engine {
-    let mut text = crate::DEMO_SITE.replace("contract_kw = 450.0\n", "");
+    let mut text = crate::DEMO_SITE.replace("contract_kw = 500.0\n", "");
     if !tariff {
         text = text.replace("tariff = \"tariffs/example-hv-three-period.toml\"\n", "");
     }

@@ -443,7 +443,7 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
     assert!(p
         .demand
         .iter()
-        .all(|d| d.contract_kw == 450.0 && d.basic_rate == 236.2));
+        .all(|d| d.contract_kw == 500.0 && d.basic_rate == 236.2));
     assert!(p.demand_cost.is_some());
     assert!(
         p.assumptions

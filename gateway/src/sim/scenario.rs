@@ -134,7 +134,7 @@ mod tests {
     }
 
     /// The highest projected 15-minute demand (kW) the demand rule would compute over `secs`
-    /// of 1 s incomer readings, against the demo's warn level (450 kW × 0.95).
+    /// of 1 s incomer readings, against the demo's warn level (500 kW × 0.95).
     fn peak_projection(scenarios: &[Scenario], start: &str, secs: i64) -> (f64, f64) {
         let (config, _) = demo(scenarios);
         let tz = config.timezone();
@@ -212,7 +212,7 @@ mod tests {
         assert!(p.snapshot().incomer_kw < 300.0, "{:?}", p.snapshot());
         // Before the first tick of the live loop: the image already shows the peak.
         p.go_live(t + Duration::milliseconds(300), t);
-        assert!((p.snapshot().incomer_kw - 495.0).abs() < 1e-9);
+        assert!((p.snapshot().incomer_kw - 550.0).abs() < 1e-9);
     }
 
     #[test]
@@ -256,7 +256,7 @@ mod tests {
         assert!(p.snapshot().incomer_kw < 300.0, "{:?}", p.snapshot());
         p.start_scenarios(t + Duration::seconds(1));
         p.step(t + Duration::seconds(1), 1.0);
-        assert!((p.snapshot().incomer_kw - 495.0).abs() < 1e-9);
+        assert!((p.snapshot().incomer_kw - 550.0).abs() < 1e-9);
     }
 
     #[test]
