@@ -555,8 +555,14 @@ function init() {
   window.addEventListener("hashchange", show);
   show();
 }
-// The plant's zone first: every date on every page depends on it.
-api("health")
+// The plant's zone first: every date on every page depends on it. And the whole document:
+// pages such as alarms.js register themselves in later scripts, which a slow link may still be
+// fetching when the answer comes back (the nav would lack them).
+const parsed = new Promise((done) => {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", done, { once: true });
+  else done();
+});
+const zone = api("health")
   .then((h) => { if (h.timezone) TZ = h.timezone; })
-  .catch((e) => console.warn("no site time zone, showing the browser's:", e.message))
-  .finally(init);
+  .catch((e) => console.warn("no site time zone, showing the browser's:", e.message));
+Promise.all([zone, parsed]).then(init);
