@@ -18,6 +18,10 @@ use serde::Deserialize;
 use super::meter::production_shape;
 use super::rng::Rng;
 use super::scenario::{self, Scenario};
+use super::utilities::{
+    self, BoilerSettings, FanSettings, FanVfd, O2Trim, PumpSettings, PumpVfd, TowerSettings,
+    UtilitySnapshot,
+};
 use super::variation::Variation;
 
 const P_ATM: f64 = 1.013;
@@ -42,6 +46,16 @@ pub struct PlantSettings {
     pub weather: WeatherSettings,
     pub leak_repair: Option<LeakRepair>,
     pub chiller_retrofit: Option<ChillerRetrofit>,
+    /// The chilled- and condenser-water pumps, the cooling tower, the boiler and the exhaust
+    /// fan (sim/utilities.rs), and their retrofits.
+    pub chw_pump: PumpSettings,
+    pub cw_pump: PumpSettings,
+    pub tower: TowerSettings,
+    pub boiler: BoilerSettings,
+    pub exhaust_fan: FanSettings,
+    pub pump_vfd: Option<PumpVfd>,
+    pub boiler_o2_trim: Option<O2Trim>,
+    pub fan_vfd: Option<FanVfd>,
     /// The day the retrofit and plan dates were written for; `demo` moves them by the whole
     /// weeks since (gateway/src/demo_dates.rs). The physics does not read it.
     pub dates_as_of: Option<NaiveDate>,
@@ -65,6 +79,14 @@ impl Default for PlantSettings {
             weather: WeatherSettings::default(),
             leak_repair: None,
             chiller_retrofit: None,
+            chw_pump: utilities::default_chw_pump(),
+            cw_pump: utilities::default_cw_pump(),
+            tower: TowerSettings::default(),
+            boiler: BoilerSettings::default(),
+            exhaust_fan: FanSettings::default(),
+            pump_vfd: None,
+            boiler_o2_trim: None,
+            fan_vfd: None,
             dates_as_of: None,
             scenarios: Vec::new(),
             peak_kw: None,
@@ -154,6 +176,9 @@ pub struct WeatherSettings {
     pub mean_c: f64,
     pub seasonal_c: f64,
     pub daily_c: f64,
+    /// Relative humidity: daily mean and half-amplitude (driest mid-afternoon), %.
+    pub rh_mean: f64,
+    pub rh_daily: f64,
 }
 
 impl Default for WeatherSettings {
@@ -162,6 +187,8 @@ impl Default for WeatherSettings {
             mean_c: 23.5,
             seasonal_c: 5.5,
             daily_c: 3.5,
+            rh_mean: 75.0,
+            rh_daily: 12.0,
         }
     }
 }
@@ -281,6 +308,8 @@ pub struct Snapshot {
     /// Energy saved so far by each measure (kWh), from the counterfactual twins.
     pub saved_leak_kwh: f64,
     pub saved_chiller_kwh: f64,
+    /// Pumps, tower, boiler, exhaust fan.
+    pub utilities: UtilitySnapshot,
 }
 
 pub struct Plant {
@@ -291,6 +320,9 @@ pub struct Plant {
     /// The same air system without the leak repair.
     air_without: AirSystem,
     temp_noise: f64,
+    /// Seconds since the humidity (and so the wet bulb) was last refreshed: once a minute
+    /// keeps a year's backfill from paying for Stull's formula every second.
+    humidity_age: f64,
     /// Deviations from plan: production, air demand, unplanned stops.
     variation: Variation,
     snap: Snapshot,
@@ -307,6 +339,7 @@ impl Plant {
             air,
             tz,
             temp_noise: 0.0,
+            humidity_age: f64::INFINITY,
             variation: Variation::new(s.seed),
             snap: Snapshot {
                 incomer_kwh: 250_000.0,
@@ -316,6 +349,10 @@ impl Plant {
                 production_count: 1_000_000.0,
                 air_volume_m3: 5_000_000.0,
                 pressure_bar: s.air.cut_out_bar,
+                utilities: UtilitySnapshot {
+                    gas_m3: 200_000.0,
+                    ..UtilitySnapshot::default()
+                },
                 ..Snapshot::default()
             },
             s,
@@ -411,7 +448,40 @@ impl Plant {
         };
         let chiller_kw = curve(retrofit.map_or(c.kw_per_tr, |r| r.kw_per_tr)) * fouling;
         let chiller_kw_without = curve(c.kw_per_tr);
-        let flow_kg_s = c.chw_flow_m3h / 3.6;
+
+        // Pumps, tower, boiler, exhaust fan.
+        self.humidity_age += dt;
+        let humidity = (self.humidity_age >= 60.0).then(|| {
+            self.humidity_age = 0.0;
+            let w = &self.s.weather;
+            let hour = f64::from(local.num_seconds_from_midnight()) / 3600.0;
+            w.rh_mean - w.rh_daily * (std::f64::consts::TAU * (hour - 15.0) / 24.0).cos()
+        });
+        let s = &self.s;
+        utilities::step(
+            &utilities::Settings {
+                chw_pump: &s.chw_pump,
+                cw_pump: &s.cw_pump,
+                tower: &s.tower,
+                boiler: &s.boiler,
+                exhaust_fan: &s.exhaust_fan,
+                pump_vfd: s.pump_vfd.as_ref(),
+                o2_trim: s.boiler_o2_trim.as_ref(),
+                fan_vfd: s.fan_vfd.as_ref(),
+            },
+            &utilities::Inputs {
+                date,
+                production: prod,
+                outdoor_c: outdoor,
+                humidity_pct: humidity,
+                cooling_kw: load_tr * KW_PER_TR,
+                chiller_kw,
+                chw_design_m3h: c.chw_flow_m3h,
+            },
+            &mut self.snap.utilities,
+            dt,
+        );
+        let flow_kg_s = self.snap.utilities.chw_flow_m3h / 3.6;
         let dt_chw = load_tr * KW_PER_TR / (flow_kg_s * CP_WATER);
 
         let h = dt / 3600.0;
@@ -431,14 +501,18 @@ impl Plant {
         snap.vsd_kw = self.air.vsd_kw;
         snap.chiller_kw = chiller_kw;
         snap.cooling_tr = load_tr;
-        snap.chw_flow_m3h = c.chw_flow_m3h;
+        snap.chw_flow_m3h = snap.utilities.chw_flow_m3h;
         snap.chw_supply_c = c.supply_c;
         snap.chw_return_c = c.supply_c + dt_chw;
         snap.incomer_kw = self.s.base_kw
             + prod * self.s.production_kw
             + snap.fixed_kw
             + snap.vsd_kw
-            + snap.chiller_kw;
+            + snap.chiller_kw
+            + snap.utilities.chw_pump_kw
+            + snap.utilities.cw_pump_kw
+            + snap.utilities.tower_fan_kw
+            + snap.utilities.exhaust_kw;
         if let Some(peak) = peak {
             // The extra load's controller tops the plant up to the peak.
             snap.incomer_kw = snap.incomer_kw.max(peak);
@@ -603,6 +677,35 @@ pub enum Part {
     Weather,
     /// The production counter in the line's PLC.
     Production,
+    /// Drives (their own power, frequency, speed, current and run bit): the chilled-water
+    /// pump, the condenser-water pump, the cooling-tower fan, the exhaust fan.
+    ChwPump,
+    CwPump,
+    TowerFan,
+    ExhaustFan,
+    /// Condenser-water supply/return temperatures, flow and the pump's differential pressure.
+    CondenserWater,
+    /// Steam flow and pressure, feedwater, flue-gas temperature and O2, combustion air.
+    Boiler,
+    /// The boiler's gas meter, by pulses on the meter board (total and rate).
+    GasMeter,
+    /// The exhaust duct's air flow and the fan's pressure rise.
+    ExhaustDuct,
+}
+
+/// What a drive reports running a motor at `speed` (of 60 Hz, 1 770 rpm) drawing `kw`.
+fn drive(kw: f64, speed: f64) -> std::collections::BTreeMap<&'static str, f64> {
+    // 380 V, power factor 0.85 at the motor terminals.
+    let amps = kw * 1000.0 / (3f64.sqrt() * 380.0 * 0.85);
+    [
+        ("active_power", kw),
+        ("output_frequency", 60.0 * speed),
+        ("motor_speed", 1770.0 * speed),
+        ("motor_current", amps),
+        ("run_state", f64::from(u8::from(kw > 0.0))),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// The quantities (canonical units) a device on `part` reports for the plant's state.
@@ -646,13 +749,57 @@ pub fn part_values(
             ("chw_supply_temp", s.chw_supply_c),
             ("chw_return_temp", s.chw_return_c),
             ("water_flow", s.chw_flow_m3h),
+            ("differential_pressure", s.utilities.chw_dp_kpa),
         ]
         .into_iter()
         .collect(),
-        Part::Weather => [("outdoor_temp", s.outdoor_c)].into_iter().collect(),
+        Part::Weather => [
+            ("outdoor_temp", s.outdoor_c),
+            ("outdoor_humidity", s.utilities.humidity_pct),
+            ("wet_bulb_temp", s.utilities.wet_bulb_c),
+        ]
+        .into_iter()
+        .collect(),
         Part::Production => [("production_count", s.production_count.floor())]
             .into_iter()
             .collect(),
+        Part::ChwPump => drive(s.utilities.chw_pump_kw, s.utilities.chw_pump_speed),
+        Part::CwPump => drive(s.utilities.cw_pump_kw, 1.0),
+        Part::TowerFan => drive(s.utilities.tower_fan_kw, s.utilities.tower_fan_speed),
+        Part::ExhaustFan => drive(s.utilities.exhaust_kw, s.utilities.exhaust_speed),
+        Part::CondenserWater => [
+            ("cw_supply_temp", s.utilities.cw_supply_c),
+            ("cw_return_temp", s.utilities.cw_return_c),
+            ("water_flow", s.utilities.cw_flow_m3h),
+            ("differential_pressure", s.utilities.cw_dp_kpa),
+        ]
+        .into_iter()
+        .collect(),
+        Part::Boiler => {
+            let u = &s.utilities;
+            [
+                ("steam_flow", u.steam_tph),
+                ("steam_pressure", u.steam_bar),
+                ("feedwater_temp", u.feedwater_c),
+                ("flue_gas_temp", u.flue_c),
+                ("flue_gas_o2", u.flue_o2_pct),
+                ("combustion_air_temp", u.combustion_air_c),
+            ]
+            .into_iter()
+            .collect()
+        }
+        Part::GasMeter => [
+            ("gas_volume", s.utilities.gas_m3),
+            ("gas_flow", s.utilities.gas_m3h),
+        ]
+        .into_iter()
+        .collect(),
+        Part::ExhaustDuct => [
+            ("air_flow", s.utilities.exhaust_flow_m3min),
+            ("differential_pressure", s.utilities.exhaust_dp_kpa),
+        ]
+        .into_iter()
+        .collect(),
     }
 }
 
