@@ -50,7 +50,7 @@ impl Default for TowerSettings {
         Self {
             cw_flow_m3h: 110.0,
             design_kw: 700.0,
-            design_approach_c: 4.0,
+            design_approach_c: 3.5,
             fan_kw: 11.0,
             fan_min_speed: 0.3,
         }
@@ -282,7 +282,7 @@ pub fn step(s: &Settings<'_>, i: &Inputs, u: &mut UtilitySnapshot, dt: f64) {
     let load = rejected / t.design_kw;
     let fan = (t.fan_min_speed + (1.0 - t.fan_min_speed) * load).clamp(t.fan_min_speed, 1.0);
     // More heat per unit of air widens the approach; a colder, drier day widens it a little.
-    let approach = (t.design_approach_c * load / (0.4 + 0.6 * fan)
+    let approach = (t.design_approach_c * load.max(0.0).sqrt() / (0.4 + 0.6 * fan)
         * (1.0 + 0.02 * (26.0 - u.wet_bulb_c)))
         .max(0.3);
     let range = rejected / (u.cw_flow_m3h / 3.6 * CP_WATER);
