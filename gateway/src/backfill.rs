@@ -342,9 +342,12 @@ pub fn backfill(
     ))
 }
 
+/// How much a measure saved so far, read from the plant's snapshot.
+type Saved = fn(&crate::sim::plant::Snapshot) -> f64;
+
 /// The measures with a truth, and what each saved so far: electricity (kWh) but for the
 /// boiler's O2 trim, whose saving is fuel energy (kWh on the net heating value).
-const MEASURES: [(&str, fn(&crate::sim::plant::Snapshot) -> f64); 5] = [
+const MEASURES: [(&str, Saved); 5] = [
     ("leak_repair", |s| s.saved_leak_kwh),
     ("chiller_retrofit", |s| s.saved_chiller_kwh),
     ("pump_vfd", |s| s.utilities.saved_pump_kwh),
