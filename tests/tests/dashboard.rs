@@ -63,7 +63,14 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             .collect()
     };
     for view in ["laptop", "tablet"] {
-        for (p, charts) in [("plant", 3), ("air", 4), ("chillers", 3), ("savings", 2)] {
+        for (p, charts) in [
+            ("plant", 3),
+            ("air", 4),
+            ("chillers", 3),
+            ("pumps", 5),
+            ("boiler", 3),
+            ("savings", 2),
+        ] {
             let info = page(&format!("{p}-{view}"));
             let c = points(&info["charts"]);
             assert_eq!(c.len(), charts, "{p}-{view}: {info}");
@@ -136,7 +143,9 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             "savings page lacks `{want}`: {savings}"
         );
     }
-    for p in ["plant", "air", "chillers", "savings", "health"] {
+    for p in [
+        "plant", "air", "chillers", "pumps", "boiler", "savings", "health",
+    ] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
     }
 
