@@ -435,7 +435,7 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
         "--db",
         data.join("kilowatch.db").to_str().unwrap(),
         "--asset",
-        "boiler",
+        "no-such-asset",
         "--baseline",
         &format!("{d2}..{d2}"),
         "--reporting",
