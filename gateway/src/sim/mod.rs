@@ -2,10 +2,12 @@
 //! its real profile, encoded through the same profile the agent decodes with.
 
 mod meter;
+mod parts;
 pub mod plant;
 pub mod rng;
 pub mod sampling;
 pub mod scenario;
+mod snapshot;
 pub mod utilities;
 mod variation;
 
