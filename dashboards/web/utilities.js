@@ -123,7 +123,8 @@ async function boilerPage(s) {
       points = (q.points || []).filter((p) => p.avg !== null).map((p) => [Date.parse(p.ts), p.avg]);
     }
     chart(section("Flue-gas O2"), { time: true, y: "O2 (% dry)", series: [{ name: "flue-gas O2", points }] });
-    items.push(...missingReasons(r));
+    // A boiler without burner or feed-pump meters is normal: their electricity is optional.
+    items.push(...missingReasons(r).filter(([, text]) => !text.startsWith("electricity_kwh:")));
   }
   alerts(section("Alerts"), items);
 }
