@@ -34,9 +34,32 @@ fn history_quantities(part: Part) -> &'static [&'static str] {
             "reactive_energy_import",
         ],
         Part::AirHeader => &["pressure", "air_flow"],
-        Part::ChilledWater => &["chw_supply_temp", "chw_return_temp", "water_flow"],
-        Part::Weather => &["outdoor_temp"],
+        Part::ChilledWater => &[
+            "chw_supply_temp",
+            "chw_return_temp",
+            "water_flow",
+            "differential_pressure",
+        ],
+        Part::Weather => &["outdoor_temp", "wet_bulb_temp"],
         Part::Production => &["production_count"],
+        // Drives: their power (they have no kWh register) is what the EnPIs need.
+        Part::ChwPump | Part::CwPump | Part::TowerFan | Part::ExhaustFan => &["active_power"],
+        Part::CondenserWater => &[
+            "cw_supply_temp",
+            "cw_return_temp",
+            "water_flow",
+            "differential_pressure",
+        ],
+        Part::Boiler => &[
+            "steam_flow",
+            "steam_pressure",
+            "feedwater_temp",
+            "flue_gas_temp",
+            "flue_gas_o2",
+            "combustion_air_temp",
+        ],
+        Part::GasMeter => &["gas_volume"],
+        Part::ExhaustDuct => &["air_flow", "differential_pressure"],
     }
 }
 
@@ -236,7 +259,7 @@ pub fn backfill(
         let mut total = 0u64;
         let mut truth = Vec::new();
         let mut day = start.with_timezone(&tz).date_naive();
-        let mut saved_at_day_start = (0.0, 0.0);
+        let mut saved_at_day_start = [0.0; MEASURES.len()];
         // Minute marks in [start, end): the plant was settled up to start − 1 s.
         let mut t = start - Duration::seconds(1);
         loop {
@@ -319,24 +342,35 @@ pub fn backfill(
     ))
 }
 
+/// How much a measure saved so far, read from the plant's snapshot.
+type Saved = fn(&crate::sim::plant::Snapshot) -> f64;
+
+/// The measures with a truth, and what each saved so far: electricity (kWh) but for the
+/// boiler's O2 trim, whose saving is fuel energy (kWh on the net heating value).
+const MEASURES: [(&str, Saved); 5] = [
+    ("leak_repair", |s| s.saved_leak_kwh),
+    ("chiller_retrofit", |s| s.saved_chiller_kwh),
+    ("pump_vfd", |s| s.utilities.saved_pump_kwh),
+    ("boiler_o2_trim", |s| s.utilities.saved_boiler_kwh),
+    ("fan_vfd", |s| s.utilities.saved_fan_kwh),
+];
+
 /// Appends the energy each measure saved on `day` (from the counterfactual twins) and returns
 /// the running totals at the day's end.
 fn day_truth(
     truth: &mut Vec<(NaiveDate, &'static str, f64)>,
     day: NaiveDate,
-    at_start: (f64, f64),
+    at_start: [f64; MEASURES.len()],
     snap: &crate::sim::plant::Snapshot,
-) -> (f64, f64) {
-    let s = (snap.saved_leak_kwh, snap.saved_chiller_kwh);
-    for (measure, before, after) in [
-        ("leak_repair", at_start.0, s.0),
-        ("chiller_retrofit", at_start.1, s.1),
-    ] {
-        if after > before {
-            truth.push((day, measure, after - before));
+) -> [f64; MEASURES.len()] {
+    let mut now = at_start;
+    for (k, (measure, saved)) in MEASURES.iter().enumerate() {
+        now[k] = saved(snap);
+        if now[k] > at_start[k] {
+            truth.push((day, measure, now[k] - at_start[k]));
         }
     }
-    s
+    now
 }
 
 /// Writes the truth file: `date,measure,kwh_saved`.
@@ -388,8 +422,8 @@ mod tests {
         assert_eq!(end.timestamp_millis() % 60_000, 0);
         assert_eq!(
             report.samples,
-            2 * 1440 * 27,
-            "27 history quantities a minute for 2 days"
+            2 * 1440 * 46,
+            "46 history quantities a minute for 2 days"
         );
         let power = s
             .find_series("demo-plant/incomer/active_power")

@@ -27,7 +27,13 @@ pub fn move_to(config: &mut SiteConfig, today: NaiveDate) -> i64 {
     }
     let by = Duration::days(days);
     if let Some(plant) = config.plant.as_mut() {
-        for event in ["leak_repair", "chiller_retrofit"] {
+        for event in [
+            "leak_repair",
+            "chiller_retrofit",
+            "pump_vfd",
+            "boiler_o2_trim",
+            "fan_vfd",
+        ] {
             if let Some(Value::Table(t)) = plant.get_mut(event) {
                 shift_key(t, "date", by);
             }

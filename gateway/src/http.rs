@@ -24,6 +24,7 @@ const APP_HTML: &str = include_str!("../../dashboards/web/app.html");
 const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
+const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
 
 mod alarms;
 #[cfg(test)]
@@ -566,6 +567,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/dashboard/app.js", get(|| async { script(APP_JS) }))
         .route("/dashboard/alarms.js", get(|| async { script(ALARMS_JS) }))
+        .route(
+            "/dashboard/utilities.js",
+            get(|| async { script(UTILITIES_JS) }),
+        )
         .route(
             "/dashboard/app.css",
             get(|| async {

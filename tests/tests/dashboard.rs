@@ -63,7 +63,14 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             .collect()
     };
     for view in ["laptop", "tablet"] {
-        for (p, charts) in [("plant", 3), ("air", 4), ("chillers", 3), ("savings", 2)] {
+        for (p, charts) in [
+            ("plant", 3),
+            ("air", 4),
+            ("chillers", 3),
+            ("pumps", 5),
+            ("boiler", 3),
+            ("savings", 2),
+        ] {
             let info = page(&format!("{p}-{view}"));
             let c = points(&info["charts"]);
             assert_eq!(c.len(), charts, "{p}-{view}: {info}");
@@ -119,6 +126,23 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             browsed.format("%H:%M")
         );
     }
+    // The utilities' pages show their indicators as numbers, and no complaint about what a
+    // site may leave out (a boiler's burner-fan meter).
+    for (p, t) in [
+        ("pumps", "plant kW/TR"),
+        ("pumps", "wire-to-water"),
+        ("pumps", "SFP"),
+        ("pumps", "approach"),
+        ("boiler", "efficiency (direct)"),
+        ("boiler", "efficiency (indirect)"),
+        ("boiler", "fuel per t"),
+    ] {
+        let tiles = &page(&format!("{p}-laptop"))["tiles"];
+        let shown = tiles[t].as_str().unwrap_or_default().replace(',', "");
+        assert!(shown.parse::<f64>().is_ok(), "{p} tile {t}: {tiles}");
+    }
+    let boiler = page("boiler-laptop")["text"].as_str().unwrap();
+    assert!(boiler.contains("nothing to report"), "{boiler}");
     let savings = page("savings-laptop")["text"].as_str().unwrap();
     assert!(savings.contains("kWh"), "{savings}");
     // The demo site's chiller-retrofit plan, with its status (the API's, so it cannot drift).
@@ -136,7 +160,9 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             "savings page lacks `{want}`: {savings}"
         );
     }
-    for p in ["plant", "air", "chillers", "savings", "health"] {
+    for p in [
+        "plant", "air", "chillers", "pumps", "boiler", "savings", "health",
+    ] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
     }
 

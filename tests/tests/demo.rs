@@ -175,7 +175,13 @@ fn a_year_later_the_demo_history_still_holds_its_retrofits() {
         .with_timezone(&kilowatch_e2e::demo_plant_tz())
         .date_naive();
     let truth = std::fs::read_to_string(data.join("truth.csv")).expect("truth.csv");
-    for measure in ["leak_repair", "chiller_retrofit"] {
+    for measure in [
+        "leak_repair",
+        "chiller_retrofit",
+        "pump_vfd",
+        "boiler_o2_trim",
+        "fan_vfd",
+    ] {
         let saved: Vec<(chrono::NaiveDate, f64)> = truth
             .lines()
             .filter_map(|l| {

@@ -41,7 +41,20 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
         .iter()
         .map(|a| a["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["compressed-air", "chiller", "plant"]);
+    assert_eq!(
+        ids,
+        [
+            "compressed-air",
+            "chiller",
+            "chw-pump",
+            "cw-pump",
+            "cooling-tower",
+            "chw-plant",
+            "boiler",
+            "exhaust-fan",
+            "plant"
+        ]
+    );
 
     let from = url_time(&plant_midnight(tz, day));
     let to = url_time(&plant_midnight(tz, next));
@@ -61,7 +74,8 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     for row in report["rows"].as_array().unwrap() {
         let v = &row["values"];
         let kwh = v["energy_kwh"].as_f64().unwrap();
-        // Base load 60 kW plus production, compressors and chiller: 60-500 kWh in an hour.
+        // Base load 10 kW plus production, compressors, chiller, pumps and fans: 60-500 kWh
+        // in an hour.
         assert!((60.0..500.0).contains(&kwh), "{row}");
         assert!(v["demand_kw"].as_f64().unwrap() >= kwh, "{row}");
         let pf = v["power_factor"]
@@ -79,7 +93,7 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     let s = &report["summary"]["values"];
     assert!(s["sec"].as_f64().unwrap() > 0.0, "{report}");
     // Errors are answered, not guessed.
-    assert!(get_json(&format!("{base}?asset=boiler")).is_err());
+    assert!(get_json(&format!("{base}?asset=no-such-asset")).is_err());
     assert!(get_json(&format!("{base}?asset=plant&step=2h")).is_err());
     assert!(demo
         .interrupt(Duration::from_secs(10))
@@ -160,10 +174,13 @@ fn demo_history_gives_indicators_over_the_api_and_the_cli() {
     assert!(err.contains("recomputed"), "{err}");
     // Wrong asset and step: exit 2 with one line saying what to use.
     let mut args = common.to_vec();
-    args.extend(["--asset", "boiler"]);
+    args.extend(["--asset", "no-such-asset"]);
     let (code, _, err) = enpi(&args);
     assert_eq!(code, Some(2));
-    assert!(err.contains("compressed-air, chiller, plant"), "{err}");
+    assert!(
+        err.contains("compressed-air, chiller, chw-pump, cw-pump, cooling-tower, chw-plant, boiler, exhaust-fan, plant"),
+        "{err}"
+    );
     let mut args = common.to_vec();
     args.extend(["--asset", "plant", "--step", "2h"]);
     let (code, _, err) = enpi(&args);

@@ -56,7 +56,8 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
             "chillers.json",
             "compressor-room.json",
             "plant-overview.json",
-            "savings.json"
+            "savings.json",
+            "utilities.json"
         ]
     );
     let dir = scratch("grafana");
@@ -113,6 +114,15 @@ fn every_grafana_panel_query_returns_rows_from_the_demo_plant() {
         "chw_return_temp",
         "water_flow",
         "outdoor_temp",
+        "output_frequency",
+        "cw_supply_temp",
+        "cw_return_temp",
+        "wet_bulb_temp",
+        "steam_flow",
+        "flue_gas_o2",
+        "flue_gas_temp",
+        "combustion_air_temp",
+        "gas_flow",
     ];
     let ready = wait_for(Duration::from_secs(90), || {
         measurements

@@ -435,7 +435,7 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
         "--db",
         data.join("kilowatch.db").to_str().unwrap(),
         "--asset",
-        "boiler",
+        "no-such-asset",
         "--baseline",
         &format!("{d2}..{d2}"),
         "--reporting",
@@ -446,6 +446,21 @@ fn demo_history_is_verified_over_the_api_and_the_cli() {
         err.contains("no such asset") && err.contains("compressed-air"),
         "{err}"
     );
+    // The boiler is metered by its gas alone: it says so rather than asking for an asset.
+    let (code, _, err) = mv(&[
+        "--config",
+        demo_site().to_str().unwrap(),
+        "--db",
+        data.join("kilowatch.db").to_str().unwrap(),
+        "--asset",
+        "boiler",
+        "--baseline",
+        &format!("{d2}..{d2}"),
+        "--reporting",
+        &format!("{d1}..{d1}"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`boiler` has no electricity meter"), "{err}");
     let status = demo.interrupt(Duration::from_secs(20));
     assert!(status.is_some_and(|s| s.success()), "{}", demo.log());
 }

@@ -509,6 +509,8 @@ pub fn to_csv(report: &Report) -> String {
 }
 
 #[cfg(test)]
+mod sim_utility_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod utility_tests;

@@ -222,7 +222,13 @@ pub fn read_store(
         }
     }
     if devices.is_empty() {
-        return Err("name the energy: --asset ID or --energy DEVICE".to_owned());
+        return Err(match &q.asset {
+            // A boiler metered by its fuel alone: M&V here verifies electricity.
+            Some(id) => format!(
+                "--asset `{id}` has no electricity meter (power): name one with --energy DEVICE"
+            ),
+            None => "name the energy: --asset ID or --energy DEVICE".to_owned(),
+        });
     }
     for v in &q.vars {
         let r = series_ref(v, "--var")?;

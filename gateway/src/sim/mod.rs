@@ -2,10 +2,13 @@
 //! its real profile, encoded through the same profile the agent decodes with.
 
 mod meter;
+mod parts;
 pub mod plant;
 pub mod rng;
 pub mod sampling;
 pub mod scenario;
+mod snapshot;
+pub mod utilities;
 mod variation;
 
 pub use meter::{production_shape, Meter, MeterSettings};
@@ -25,9 +28,22 @@ use tokio::net::TcpListener;
 use tokio_modbus::server::tcp::{accept_tcp_connection, Server};
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
-/// Registers the simulated device answers for in each register table; reads beyond get
-/// `IllegalDataAddress`, as on a real meter.
+/// Registers the simulated device answers for in each register table (at least; a profile
+/// with registers further up gets an image reaching them, e.g. drives at 0x2100 or 20 000);
+/// reads beyond get `IllegalDataAddress`, as on a real meter.
 const IMAGE_SIZE: usize = 0x200;
+
+/// Registers the image of a device with `profile` holds: up to its highest register (four
+/// words past its address covers every type).
+fn image_size(profile: &Profile) -> usize {
+    profile
+        .registers
+        .iter()
+        .map(|r| usize::from(profile.protocol_address(r)) + 4)
+        .max()
+        .unwrap_or(0)
+        .max(IMAGE_SIZE)
+}
 
 /// The registers a simulated device serves.
 #[derive(Default)]
@@ -279,8 +295,8 @@ pub async fn start_with_plant(
         })?;
         let local = listener.local_addr()?;
         let image = Arc::new(RwLock::new(Image {
-            input: vec![0; IMAGE_SIZE],
-            holding: vec![0; IMAGE_SIZE],
+            input: vec![0; image_size(&profile)],
+            holding: vec![0; image_size(&profile)],
         }));
         let silent =
             meter_silent && matches!(&sim, SimSettings::Part(p) if p.plant == Part::CompressorVsd);

@@ -16,8 +16,15 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::meter::production_shape;
+use super::parts::kvarh_register;
+pub use super::parts::{feeder, part_values, Part, PartSettings};
 use super::rng::Rng;
 use super::scenario::{self, Scenario};
+pub use super::snapshot::Snapshot;
+use super::utilities::{
+    self, BoilerSettings, FanSettings, FanVfd, O2Trim, PumpSettings, PumpVfd, TowerSettings,
+    UtilitySnapshot,
+};
 use super::variation::Variation;
 
 const P_ATM: f64 = 1.013;
@@ -42,6 +49,16 @@ pub struct PlantSettings {
     pub weather: WeatherSettings,
     pub leak_repair: Option<LeakRepair>,
     pub chiller_retrofit: Option<ChillerRetrofit>,
+    /// The chilled- and condenser-water pumps, the cooling tower, the boiler and the exhaust
+    /// fan (sim/utilities.rs), and their retrofits.
+    pub chw_pump: PumpSettings,
+    pub cw_pump: PumpSettings,
+    pub tower: TowerSettings,
+    pub boiler: BoilerSettings,
+    pub exhaust_fan: FanSettings,
+    pub pump_vfd: Option<PumpVfd>,
+    pub boiler_o2_trim: Option<O2Trim>,
+    pub fan_vfd: Option<FanVfd>,
     /// The day the retrofit and plan dates were written for; `demo` moves them by the whole
     /// weeks since (gateway/src/demo_dates.rs). The physics does not read it.
     pub dates_as_of: Option<NaiveDate>,
@@ -65,6 +82,14 @@ impl Default for PlantSettings {
             weather: WeatherSettings::default(),
             leak_repair: None,
             chiller_retrofit: None,
+            chw_pump: utilities::default_chw_pump(),
+            cw_pump: utilities::default_cw_pump(),
+            tower: TowerSettings::default(),
+            boiler: BoilerSettings::default(),
+            exhaust_fan: FanSettings::default(),
+            pump_vfd: None,
+            boiler_o2_trim: None,
+            fan_vfd: None,
             dates_as_of: None,
             scenarios: Vec::new(),
             peak_kw: None,
@@ -154,6 +179,9 @@ pub struct WeatherSettings {
     pub mean_c: f64,
     pub seasonal_c: f64,
     pub daily_c: f64,
+    /// Relative humidity: daily mean and half-amplitude (driest mid-afternoon), %.
+    pub rh_mean: f64,
+    pub rh_daily: f64,
 }
 
 impl Default for WeatherSettings {
@@ -162,6 +190,8 @@ impl Default for WeatherSettings {
             mean_c: 23.5,
             seasonal_c: 5.5,
             daily_c: 3.5,
+            rh_mean: 75.0,
+            rh_daily: 12.0,
         }
     }
 }
@@ -250,39 +280,6 @@ impl AirSystem {
     }
 }
 
-/// Everything the plant's meters and sensors can show at one instant.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Snapshot {
-    pub production_fraction: f64,
-    pub production_count: f64,
-    pub outdoor_c: f64,
-    pub pressure_bar: f64,
-    pub air_flow_m3min: f64,
-    pub air_volume_m3: f64,
-    pub fixed_kw: f64,
-    pub fixed_loaded: bool,
-    pub vsd_kw: f64,
-    pub chiller_kw: f64,
-    pub cooling_tr: f64,
-    pub chw_supply_c: f64,
-    pub chw_return_c: f64,
-    pub chw_flow_m3h: f64,
-    pub incomer_kw: f64,
-    /// Energy registers (kWh) of each power meter: incomer, fixed, VSD, chiller.
-    pub incomer_kwh: f64,
-    pub fixed_kwh: f64,
-    pub vsd_kwh: f64,
-    pub chiller_kwh: f64,
-    /// Reactive energy registers (kvarh) of the same meters, at each feeder's power factor.
-    pub incomer_kvarh: f64,
-    pub fixed_kvarh: f64,
-    pub vsd_kvarh: f64,
-    pub chiller_kvarh: f64,
-    /// Energy saved so far by each measure (kWh), from the counterfactual twins.
-    pub saved_leak_kwh: f64,
-    pub saved_chiller_kwh: f64,
-}
-
 pub struct Plant {
     s: PlantSettings,
     tz: Tz,
@@ -291,6 +288,9 @@ pub struct Plant {
     /// The same air system without the leak repair.
     air_without: AirSystem,
     temp_noise: f64,
+    /// Seconds since the humidity (and so the wet bulb) was last refreshed: once a minute
+    /// keeps a year's backfill from paying for Stull's formula every second.
+    humidity_age: f64,
     /// Deviations from plan: production, air demand, unplanned stops.
     variation: Variation,
     snap: Snapshot,
@@ -307,6 +307,7 @@ impl Plant {
             air,
             tz,
             temp_noise: 0.0,
+            humidity_age: f64::INFINITY,
             variation: Variation::new(s.seed),
             snap: Snapshot {
                 incomer_kwh: 250_000.0,
@@ -316,6 +317,10 @@ impl Plant {
                 production_count: 1_000_000.0,
                 air_volume_m3: 5_000_000.0,
                 pressure_bar: s.air.cut_out_bar,
+                utilities: UtilitySnapshot {
+                    gas_m3: 200_000.0,
+                    ..UtilitySnapshot::default()
+                },
                 ..Snapshot::default()
             },
             s,
@@ -411,7 +416,40 @@ impl Plant {
         };
         let chiller_kw = curve(retrofit.map_or(c.kw_per_tr, |r| r.kw_per_tr)) * fouling;
         let chiller_kw_without = curve(c.kw_per_tr);
-        let flow_kg_s = c.chw_flow_m3h / 3.6;
+
+        // Pumps, tower, boiler, exhaust fan.
+        self.humidity_age += dt;
+        let humidity = (self.humidity_age >= 60.0).then(|| {
+            self.humidity_age = 0.0;
+            let w = &self.s.weather;
+            let hour = f64::from(local.num_seconds_from_midnight()) / 3600.0;
+            w.rh_mean - w.rh_daily * (std::f64::consts::TAU * (hour - 15.0) / 24.0).cos()
+        });
+        let s = &self.s;
+        utilities::step(
+            &utilities::Settings {
+                chw_pump: &s.chw_pump,
+                cw_pump: &s.cw_pump,
+                tower: &s.tower,
+                boiler: &s.boiler,
+                exhaust_fan: &s.exhaust_fan,
+                pump_vfd: s.pump_vfd.as_ref(),
+                o2_trim: s.boiler_o2_trim.as_ref(),
+                fan_vfd: s.fan_vfd.as_ref(),
+            },
+            &utilities::Inputs {
+                date,
+                production: prod,
+                outdoor_c: outdoor,
+                humidity_pct: humidity,
+                cooling_kw: load_tr * KW_PER_TR,
+                chiller_kw,
+                chw_design_m3h: c.chw_flow_m3h,
+            },
+            &mut self.snap.utilities,
+            dt,
+        );
+        let flow_kg_s = self.snap.utilities.chw_flow_m3h / 3.6;
         let dt_chw = load_tr * KW_PER_TR / (flow_kg_s * CP_WATER);
 
         let h = dt / 3600.0;
@@ -431,14 +469,18 @@ impl Plant {
         snap.vsd_kw = self.air.vsd_kw;
         snap.chiller_kw = chiller_kw;
         snap.cooling_tr = load_tr;
-        snap.chw_flow_m3h = c.chw_flow_m3h;
+        snap.chw_flow_m3h = snap.utilities.chw_flow_m3h;
         snap.chw_supply_c = c.supply_c;
         snap.chw_return_c = c.supply_c + dt_chw;
         snap.incomer_kw = self.s.base_kw
             + prod * self.s.production_kw
             + snap.fixed_kw
             + snap.vsd_kw
-            + snap.chiller_kw;
+            + snap.chiller_kw
+            + snap.utilities.chw_pump_kw
+            + snap.utilities.cw_pump_kw
+            + snap.utilities.tower_fan_kw
+            + snap.utilities.exhaust_kw;
         if let Some(peak) = peak {
             // The extra load's controller tops the plant up to the peak.
             snap.incomer_kw = snap.incomer_kw.max(peak);
@@ -581,116 +623,4 @@ mod tests {
         assert!(end.saved_leak_kwh > 0.0, "{end:?}");
         assert!(end.saved_chiller_kwh > 0.0, "{end:?}");
     }
-}
-
-/// Which part of the plant a simulated device shows (`[devices.simulate] plant = "…"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Part {
-    /// Main incomer power meter.
-    Incomer,
-    /// Power meter on the load/unload compressor's feeder.
-    CompressorFixed,
-    /// Power meter on the VSD compressor's feeder.
-    CompressorVsd,
-    /// Power meter on the chiller's feeder.
-    Chiller,
-    /// Discharge pressure and header flow transmitters (4–20 mA, through an I/O module).
-    AirHeader,
-    /// Chilled-water supply and return temperatures and flow.
-    ChilledWater,
-    /// Outdoor temperature sensor.
-    Weather,
-    /// The production counter in the line's PLC.
-    Production,
-}
-
-/// The quantities (canonical units) a device on `part` reports for the plant's state.
-pub fn part_values(
-    part: Part,
-    s: &Snapshot,
-    voltage_ln: f64,
-    frequency: f64,
-    rng: &mut Rng,
-) -> std::collections::BTreeMap<&'static str, f64> {
-    use super::meter::three_phase;
-    let meter = |kw: f64, kwh: f64, pf: f64, rng: &mut Rng| {
-        let mut q = three_phase(kw, pf, voltage_ln, frequency, rng);
-        q.insert("active_energy_import", kwh);
-        q.insert("active_energy_export", 0.0);
-        q
-    };
-    match part {
-        Part::Incomer | Part::CompressorFixed | Part::CompressorVsd | Part::Chiller => {
-            let (kw, pf) = feeder(part, s).unwrap_or_default();
-            let kwh = match part {
-                Part::Incomer => s.incomer_kwh,
-                Part::CompressorFixed => s.fixed_kwh,
-                Part::CompressorVsd => s.vsd_kwh,
-                _ => s.chiller_kwh,
-            };
-            let mut q = meter(kw, kwh, pf, rng);
-            let kvarh = match part {
-                Part::Incomer => s.incomer_kvarh,
-                Part::CompressorFixed => s.fixed_kvarh,
-                Part::CompressorVsd => s.vsd_kvarh,
-                _ => s.chiller_kvarh,
-            };
-            q.insert("reactive_energy_import", kvarh);
-            q
-        }
-        Part::AirHeader => [("pressure", s.pressure_bar), ("air_flow", s.air_flow_m3min)]
-            .into_iter()
-            .collect(),
-        Part::ChilledWater => [
-            ("chw_supply_temp", s.chw_supply_c),
-            ("chw_return_temp", s.chw_return_c),
-            ("water_flow", s.chw_flow_m3h),
-        ]
-        .into_iter()
-        .collect(),
-        Part::Weather => [("outdoor_temp", s.outdoor_c)].into_iter().collect(),
-        Part::Production => [("production_count", s.production_count.floor())]
-            .into_iter()
-            .collect(),
-    }
-}
-
-/// Active power (kW) and power factor of a power meter's feeder; `None` for other parts.
-pub fn feeder(part: Part, s: &Snapshot) -> Option<(f64, f64)> {
-    Some(match part {
-        Part::Incomer => (s.incomer_kw, 0.9),
-        Part::CompressorFixed => (s.fixed_kw, if s.fixed_loaded { 0.87 } else { 0.62 }),
-        Part::CompressorVsd => (s.vsd_kw, if s.vsd_kw > 0.0 { 0.95 } else { 1.0 }),
-        Part::Chiller => (s.chiller_kw, 0.88),
-        _ => return None,
-    })
-}
-
-fn kvarh_register(part: Part, s: &mut Snapshot) -> &mut f64 {
-    match part {
-        Part::Incomer => &mut s.incomer_kvarh,
-        Part::CompressorFixed => &mut s.fixed_kvarh,
-        Part::CompressorVsd => &mut s.vsd_kvarh,
-        _ => &mut s.chiller_kvarh,
-    }
-}
-
-/// `[devices.simulate]` of a device that shows part of the simulated plant.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartSettings {
-    pub plant: Part,
-    #[serde(default = "d_voltage")]
-    pub voltage_ln: f64,
-    #[serde(default = "d_frequency")]
-    pub frequency: f64,
-}
-
-fn d_voltage() -> f64 {
-    220.0
-}
-
-fn d_frequency() -> f64 {
-    60.0
 }

@@ -98,8 +98,20 @@ pub fn instrument_noise(quantity: &str, value: f64, rng: &mut Rng) -> f64 {
         }
         "power_factor" => (value + 0.002 * rng.gauss()).clamp(0.0, 1.0),
         "pressure" => value + 0.005 * rng.gauss(),
-        "air_flow" | "water_flow" => relative(0.005, rng),
-        "chw_supply_temp" | "chw_return_temp" | "outdoor_temp" => value + 0.05 * rng.gauss(),
+        "air_flow" | "water_flow" | "steam_flow" | "gas_flow" => relative(0.005, rng),
+        "chw_supply_temp"
+        | "chw_return_temp"
+        | "outdoor_temp"
+        | "cw_supply_temp"
+        | "cw_return_temp"
+        | "wet_bulb_temp"
+        | "feedwater_temp"
+        | "combustion_air_temp" => value + 0.05 * rng.gauss(),
+        "flue_gas_temp" => value + 0.3 * rng.gauss(),
+        "flue_gas_o2" => value + 0.02 * rng.gauss(),
+        "steam_pressure" => value + 0.01 * rng.gauss(),
+        "differential_pressure" => relative(0.002, rng),
+        "outdoor_humidity" => (value + 0.5 * rng.gauss()).clamp(0.0, 100.0),
         _ => value,
     }
 }

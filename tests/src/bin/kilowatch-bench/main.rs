@@ -1054,19 +1054,12 @@ fn enpi_suite(args: &[String]) -> anyhow::Result<()> {
         report.samples,
         started.elapsed().as_secs_f64()
     );
-    // N assets over the demo's devices: compressor rooms, chillers, plants and a chilled-water
-    // plant in turn (the demo feeds no pump, fan, boiler, tower, heat recovery or lighting yet).
-    let mut templates = config.assets.clone();
+    // N assets over the demo's devices, its asset types in turn: compressor room, chiller,
+    // pumps, cooling tower, chilled-water plant, boiler, fan and plant (no heat recovery or
+    // lighting: the demo feeds none).
+    let templates = config.assets.clone();
     // The demo's savings plans name its asset ids, which the suite renumbers.
     config.mv_plans.clear();
-    templates.push(toml::toml! {
-        id = "chw-plant"
-        type = "chw_plant"
-        chillers = ["chiller-1"]
-        supply_temp = "chw/chw_supply_temp"
-        return_temp = "chw/chw_return_temp"
-        flow = "chw/water_flow"
-    });
     config.assets = (0..n_assets)
         .map(|i| {
             let mut t = templates[i % templates.len()].clone();
