@@ -390,7 +390,7 @@ mod tests {
     use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
     use kilowatch_site::profile::ProfileLibrary;
 
-    fn site() -> SiteConfig {
+    pub(super) fn site() -> SiteConfig {
         SiteConfig::parse(
             crate::DEMO_SITE,
             "demo-site.toml",
@@ -399,7 +399,7 @@ mod tests {
         .unwrap()
     }
 
-    fn store(name: &str, site: &SiteConfig) -> Store {
+    pub(super) fn store(name: &str, site: &SiteConfig) -> Store {
         let dir = std::env::temp_dir().join(format!("kw-backfill-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

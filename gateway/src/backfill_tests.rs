@@ -3,34 +3,15 @@
 //! neither stretches nor shifts a quarter-hour.
 
 use chrono::{DateTime, Duration, Utc};
-use kilowatch_site::config::SiteConfig;
 use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
-use kilowatch_site::profile::ProfileLibrary;
 
 use super::backfill;
+use super::tests::{site, store};
 use crate::enpi::{self, Assets, Step};
 use crate::sim::plant::Part;
 use crate::sim::rng::Rng;
 use crate::sim::sampling;
-use crate::store::{Incoming, Store, StoreSettings};
-
-fn site() -> SiteConfig {
-    SiteConfig::parse(
-        crate::DEMO_SITE,
-        "demo-site.toml",
-        &ProfileLibrary::builtin(),
-    )
-    .unwrap()
-}
-
-fn store(name: &str, site: &SiteConfig) -> Store {
-    let dir = std::env::temp_dir().join(format!("kw-history-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Store::open(&dir.join("t.db"))
-        .unwrap()
-        .with_settings(StoreSettings::for_site(site, &ProfileLibrary::builtin()))
-}
+use crate::store::Incoming;
 
 /// A Sunday without production (2026-10-11, Asia/Taipei): only leaks draw air, so the
 /// load/unload compressor cycles inside its 6.5-7.2 bar band, loaded about 30 % of the time.

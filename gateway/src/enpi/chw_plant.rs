@@ -6,8 +6,6 @@
 //! `heat_energy` or `thermal_power` BTU meter, or 1.163 × m³ × ΔT (ρ·cp 4 186 kJ/(m³·K)),
 //! 1 TR = 3.517 kW. A group not configured is left out of the total and reported missing.
 
-use std::sync::Arc;
-
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
@@ -16,7 +14,7 @@ use super::defs::{Definition, Span, V};
 use super::facts::{Facts, F};
 use super::inputs::Loader;
 use super::series::SeriesRef;
-use super::utility_inputs::{amount, def, div, energy, zip, Check, Site, KWH_PER_M3_K};
+use super::utility_inputs::{def, div, energy, water_heat, zip, Check, Site};
 use crate::store::StoreError;
 
 const CHILLERS_KWH: F = F::U0;
@@ -102,24 +100,14 @@ impl ChwPlantSpec {
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
         let n = loader.grid.n;
-        let kwh_th = match (
-            &self.cooling,
-            &self.supply_temp,
-            &self.return_temp,
-            &self.flow,
-        ) {
-            (Some(c), ..) => amount(loader, c)?,
-            (None, Some(s), Some(r), Some(q)) => {
-                let (s, r, v) = (loader.avg(s)?, loader.avg(r)?, amount(loader, q)?);
-                (0..n)
-                    .map(|i| {
-                        let dt = zip(&r[i], &s[i], |r, s| r - s);
-                        zip(&v[i], &dt, |v, dt| (KWH_PER_M3_K * v * dt).max(0.0))
-                    })
-                    .collect()
-            }
-            _ => vec![Err(Arc::from("no cooling measurement")); n],
-        };
+        let kwh_th = water_heat(
+            loader,
+            self.cooling.as_ref(),
+            self.return_temp.as_ref(),
+            self.supply_temp.as_ref(),
+            self.flow.as_ref(),
+            "no cooling measurement",
+        )?;
         let mut total = vec![Ok(0.0); n];
         for (k, (key, slot, what)) in GROUPS.iter().enumerate() {
             let devices = self.group(k);

@@ -7,8 +7,6 @@
 //! (seeds/fuels.toml or `kg_co2e_per_unit`). The loop pump's electricity is reported, not
 //! netted.
 
-use std::sync::Arc;
-
 use kilowatch_site::config::ConfigError;
 use serde::Deserialize;
 
@@ -17,7 +15,7 @@ use super::facts::{Facts, Why, F};
 use super::fuels::Fuel;
 use super::inputs::Loader;
 use super::series::SeriesRef;
-use super::utility_inputs::{amount, currency, def, div, energy, zip, Check, Site, KWH_PER_M3_K};
+use super::utility_inputs::{currency, def, div, energy, water_heat, Check, Site};
 use crate::store::StoreError;
 
 const RECOVERED_KWH: F = F::U0;
@@ -103,20 +101,14 @@ impl HeatRecoverySpec {
         _assets: &Site<'_>,
         out: &mut [Facts],
     ) -> Result<(), StoreError> {
-        let n = loader.grid.n;
-        let heat = match (&self.heat, &self.hot_temp, &self.cold_temp, &self.flow) {
-            (Some(h), ..) => amount(loader, h)?,
-            (None, Some(h), Some(c), Some(q)) => {
-                let (h, c, v) = (loader.avg(h)?, loader.avg(c)?, amount(loader, q)?);
-                (0..n)
-                    .map(|i| {
-                        let dt = zip(&h[i], &c[i], |h, c| h - c);
-                        zip(&v[i], &dt, |v, dt| (KWH_PER_M3_K * v * dt).max(0.0))
-                    })
-                    .collect()
-            }
-            _ => vec![Err(Arc::from("no heat measurement")); n],
-        };
+        let heat = water_heat(
+            loader,
+            self.heat.as_ref(),
+            self.hot_temp.as_ref(),
+            self.cold_temp.as_ref(),
+            self.flow.as_ref(),
+            "no heat measurement",
+        )?;
         let pump = energy(loader, &self.power, "no recovery pump metered (power)")?;
         for (i, f) in out.iter_mut().enumerate() {
             f.set(RECOVERED_KWH, heat[i].clone());

@@ -7,6 +7,7 @@ use chrono::{Datelike, TimeZone, Timelike};
 use super::assets::{AssetSpec, Assets, ChillerSpec, CompressorSpec, PlantSpec, Window};
 use super::facts::{period_cost, period_kwh, Facts, F};
 use super::inputs::{Col, Loader};
+use super::utility_inputs::{zip, KWH_PER_M3_K};
 use crate::store::StoreError;
 
 pub use super::defs::KW_PER_TR;
@@ -15,18 +16,6 @@ const QH: f64 = 0.25;
 
 fn r(text: &str) -> Arc<str> {
     Arc::from(text)
-}
-
-/// Applies `f` to two quarter values, passing the first missing reason on.
-fn both(
-    a: &Result<f64, Arc<str>>,
-    b: &Result<f64, Arc<str>>,
-    f: impl Fn(f64, f64) -> f64,
-) -> Result<f64, Arc<str>> {
-    match (a, b) {
-        (Ok(x), Ok(y)) => Ok(f(*x, *y)),
-        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-    }
 }
 
 fn local(assets: &Assets, ts: i64) -> chrono::NaiveDateTime {
@@ -201,10 +190,12 @@ fn chiller(loader: &mut Loader<'_>, c: &ChillerSpec, out: &mut [Facts]) -> Resul
                 Err(r("no pumps or cooling towers metered (auxiliaries)")),
             ),
         }
-        let dt = both(&ret[i], &supply[i], |ret, sup| ret - sup);
+        let dt = zip(&ret[i], &supply[i], |ret, sup| ret - sup);
         f.set(F::DT_H, dt.clone().map(|d| d * QH));
         // TR = 1.163 · m³/h · ΔT[°C] / 3.517; a negative ΔT delivers no cooling.
-        let tr = both(&flow[i], &dt, |q, d| (1.163 * q * d / KW_PER_TR).max(0.0));
+        let tr = zip(&flow[i], &dt, |q, d| {
+            (KWH_PER_M3_K * q * d / KW_PER_TR).max(0.0)
+        });
         let trh = tr.clone().map(|t| t * QH);
         f.set(F::TRH, trh.clone());
         for (k, (bk, bt)) in bins.iter().enumerate() {
@@ -267,7 +258,7 @@ fn plant(
             Some(acc) => acc
                 .iter()
                 .zip(&kg)
-                .map(|(a, b)| both(a, b, |x, y| x + y))
+                .map(|(a, b)| zip(a, b, |x, y| x + y))
                 .collect(),
         });
     }

@@ -201,5 +201,30 @@ pub fn currency<'a>(site: &Site<'a>) -> &'a str {
 /// 1.163 × m³ × ΔT, as the chiller's cooling load.
 pub const KWH_PER_M3_K: f64 = 1.163;
 
+/// Heat through a water loop per quarter, kWh: the metered `heat` series where there is one,
+/// else 1.163 × m³ × (warm − cold), never negative; `missing` when neither is configured.
+pub fn water_heat(
+    loader: &mut Loader<'_>,
+    heat: Option<&SeriesRef>,
+    warm: Option<&SeriesRef>,
+    cold: Option<&SeriesRef>,
+    flow: Option<&SeriesRef>,
+    missing: &str,
+) -> Result<Col, StoreError> {
+    match (heat, warm, cold, flow) {
+        (Some(h), ..) => amount(loader, h),
+        (None, Some(w), Some(c), Some(q)) => {
+            let (w, c, v) = (loader.avg(w)?, loader.avg(c)?, amount(loader, q)?);
+            Ok((0..loader.grid.n)
+                .map(|i| {
+                    let dt = zip(&w[i], &c[i], |w, c| w - c);
+                    zip(&v[i], &dt, |v, dt| (KWH_PER_M3_K * v * dt).max(0.0))
+                })
+                .collect())
+        }
+        _ => Ok(vec![Err(Arc::from(missing)); loader.grid.n]),
+    }
+}
+
 /// Standard gravity, m/s².
 pub const G: f64 = 9.806_65;
