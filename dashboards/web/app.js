@@ -79,8 +79,13 @@ async function api(path, params) {
   if (!res.ok) throw new Error(body.error || "HTTP " + res.status);
   return body;
 }
+// Set when an answer says the gateway is still computing the indicators of all stored data
+// (its first start, or a changed site file): the page says so and reloads sooner.
+let computing = false;
 async function enpi(asset, s, step) {
-  return api("enpi", { asset, from: s.from.toISOString(), to: s.to.toISOString(), step: step || stepFor(s.hours) });
+  const r = await api("enpi", { asset, from: s.from.toISOString(), to: s.to.toISOString(), step: step || stepFor(s.hours) });
+  if (r.computing) computing = true;
+  return r;
 }
 async function assetsOf(type) {
   const list = await api("enpi");
@@ -514,9 +519,11 @@ async function render() {
   const fresh = el("main", { id: "main" });
   main.replaceWith(fresh);
   status.textContent = "loading…";
+  computing = false;
   try {
     await PAGES[page].render(s, params);
-    status.textContent = `${plantTime(s.from)} – ${plantTime(s.to)} (${TZ}) · updated ${plantClock(Date.now())}`;
+    status.textContent = `${plantTime(s.from)} – ${plantTime(s.to)} (${TZ}) · updated ${plantClock(Date.now())}`
+      + (computing ? " · indicators still being computed 計算中, reloading" : "");
     document.body.dataset.ready = page;
   } catch (e) {
     status.textContent = "cannot load: " + e.message;
@@ -526,7 +533,7 @@ async function render() {
   // Live update: the current range slides forward; a custom range stays. Not under the
   // hands of someone typing in a form: it waits until they leave it.
   const later = () => { if (typing()) timer = setTimeout(later, 5e3); else show(); };
-  if (!params.get("from")) timer = setTimeout(later, 60e3);
+  if (!params.get("from") || computing) timer = setTimeout(later, computing ? 10e3 : 60e3);
 }
 function init() {
   const nav = document.querySelector("nav");

@@ -21,10 +21,17 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
     );
     let dir = scratch("dashboard");
     let (demo, addr) = spawn_demo(&dir, "21d");
+    // Up, and done computing the indicators of the whole history: until then a page may find
+    // today's not yet computed (the answer says `computing`, and the page says so).
     let up = wait_for(Duration::from_secs(240), || {
-        get_json(&format!("http://{addr}/api/v1/enpi?asset=plant&step=1d")).ok()
+        let r = get_json(&format!("http://{addr}/api/v1/enpi?asset=plant&step=1d")).ok()?;
+        (r["computing"] == false).then_some(())
     });
-    assert!(up.is_some(), "demo did not come up:\n{}", demo.log());
+    assert!(
+        up.is_some(),
+        "demo did not finish computing its indicators:\n{}",
+        demo.log()
+    );
     // A custom range in plant dates (the demo plant is in Asia/Taipei).
     let tz = demo_plant_tz();
     let today = plant_today(tz);

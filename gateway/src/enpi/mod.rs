@@ -198,6 +198,9 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// The whole range in one interval.
     pub summary: Summary,
+    /// The gateway is still computing the indicators of all stored data (first start, or the
+    /// assets, tariff or factors changed): rows may be missing or come from before the change.
+    pub computing: bool,
     pub warnings: Vec<String>,
 }
 
@@ -420,7 +423,12 @@ pub fn read(
             tz.name()
         ));
     }
-    if rows.is_empty() {
+    let computing = !refresh::is_current(store, assets)?;
+    if computing {
+        warnings.push(
+            "the gateway is computing the indicators of all stored data (first start, or the assets, tariff or emission factors changed): rows appear month by month, reload in a minute".into(),
+        );
+    } else if rows.is_empty() {
         if store.rollup_span()?.is_some() {
             warnings.push(format!(
                 "no indicators stored for {asset} in this range: the gateway computes them continuously; for older data run `kilowatch-gateway enpi --config FILE --recompute --from …`"
@@ -452,6 +460,7 @@ pub fn read(
         indicators: indicators::definitions(assets, spec),
         rows,
         summary,
+        computing,
         warnings,
     }))
 }

@@ -40,7 +40,7 @@ pub fn due(store: &Store, assets: &Assets, now: i64) -> Result<Option<Due>, Stor
     let Some((first, _)) = store.rollup_span()? else {
         return Ok(None);
     };
-    let full = store.meta(FINGERPRINT_KEY)?.as_deref() != Some(assets.fingerprint.as_str());
+    let full = !is_current(store, assets)?;
     if full {
         tracing::info!(
             from = %utc(first),
@@ -90,6 +90,13 @@ pub fn month_rows(
             )
         })
         .collect())
+}
+
+/// Whether the stored EnPIs follow the current assets, tariff and factors. While they do not
+/// (the first start, or a change), the full refresh is writing them month by month and a read
+/// may find a range not yet computed.
+pub fn is_current(store: &Store, assets: &Assets) -> Result<bool, StoreError> {
+    Ok(store.meta(FINGERPRINT_KEY)?.as_deref() == Some(assets.fingerprint.as_str()))
 }
 
 /// Records that the stored EnPIs follow the current assets, tariff and factors.
