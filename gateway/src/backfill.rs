@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kilowatch_site::config::SiteConfig;
@@ -185,6 +186,11 @@ pub struct Report {
     pub truth: Vec<(NaiveDate, &'static str, f64)>,
 }
 
+/// The history fill was stopped (Ctrl-C) before its end: what was written so far stays.
+#[derive(Debug, thiserror::Error)]
+#[error("the history fill was stopped before its end")]
+pub struct Cancelled;
+
 /// Fills `store` with `length` of history ending at `now` (floored to the minute).
 /// Returns the plant, run up to the end, for the live simulator to continue.
 pub fn backfill(
@@ -194,6 +200,26 @@ pub fn backfill(
     length: std::time::Duration,
     now: DateTime<Utc>,
     progress: bool,
+) -> anyhow::Result<(Plant, DateTime<Utc>, Report)> {
+    backfill_until(
+        config,
+        file,
+        store,
+        (length, now),
+        progress,
+        &AtomicBool::new(false),
+    )
+}
+
+/// [`backfill`] that stops with [`Cancelled`] soon after `cancel` is set (a long history takes
+/// minutes, and a Ctrl-C must not wait for it).
+pub fn backfill_until(
+    config: &SiteConfig,
+    file: &str,
+    store: &mut Store,
+    (length, now): (std::time::Duration, DateTime<Utc>),
+    progress: bool,
+    cancel: &AtomicBool,
 ) -> anyhow::Result<(Plant, DateTime<Utc>, Report)> {
     let tz = config.timezone();
     let settings = plant_settings(config, file)?;
@@ -298,6 +324,9 @@ pub fn backfill(
             if now_ms.rem_euclid(60_000) != 0 {
                 continue;
             }
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
             let local_day = t.with_timezone(&tz).date_naive();
             if local_day != day {
                 saved_at_day_start = day_truth(&mut truth, day, saved_at_day_start, snap);
@@ -330,6 +359,9 @@ pub fn backfill(
         anyhow::Ok((total, truth))
     })?;
     bar.finish_and_clear();
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Cancelled.into());
+    }
     Ok((
         plant,
         end,

@@ -55,29 +55,46 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
     let db = dir.join("kilowatch.db");
 
+    tokio::pin!(shutdown);
     let resume = match opts.history {
         None => None,
         Some(length) => {
             let (cfg, db2, truth) = (config.clone(), db.clone(), dir.join("truth.csv"));
             let started = std::time::Instant::now();
+            let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stop = cancel.clone();
             // The backfill writes on a connection of its own: it is awaited, and the
             // connection closed, before the service (and its writer thread) starts.
-            let (plant, end, report) = tokio::task::spawn_blocking(move || {
+            let mut fill = tokio::task::spawn_blocking(move || {
                 let settings =
                     crate::store::StoreSettings::for_site(&cfg, &ProfileLibrary::builtin());
                 let mut store = crate::store::Store::open(&db2)?.with_settings(settings);
-                let out = crate::backfill::backfill(
+                let out = crate::backfill::backfill_until(
                     &cfg,
                     ORIGIN,
                     &mut store,
-                    length,
-                    chrono::Utc::now(),
+                    (length, chrono::Utc::now()),
                     std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    &stop,
                 )?;
                 crate::backfill::write_truth(&truth, &out.2)?;
                 anyhow::Ok(out)
-            })
-            .await??;
+            });
+            let filled = tokio::select! {
+                r = &mut fill => r,
+                () = &mut shutdown => {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let _ = fill.await;
+                    println!("stopped during the history fill");
+                    if temporary {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    } else {
+                        println!("the history in {} is incomplete", dir.display());
+                    }
+                    return Ok(());
+                }
+            };
+            let (plant, end, report) = filled??;
             println!(
                 "history: {} samples from {} to {} in {:.1} s; retrofit truth in {}",
                 report.samples,

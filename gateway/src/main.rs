@@ -18,5 +18,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cli::exit_code(rt.block_on(cli.command.run()))
+    let result = rt.block_on(cli.command.run());
+    // Work still running on the blocking pool after a stop is a read (the maintenance loop's
+    // EnPI or savings computations, dropped at the stop): a Ctrl-C does not wait for it. Writes
+    // are the writer thread's, which the service has already joined.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    cli::exit_code(result)
 }

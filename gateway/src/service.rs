@@ -258,14 +258,20 @@ pub async fn maintain(
         let plans_due = !assets.plans.is_empty()
             && (plans_pending
                 || last_plans.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(600)));
-        let result = maintenance_tick(
+        // A stop does not wait for the tick: a full EnPI refresh or a plan's savings engine
+        // can take many seconds, and every write is its own transaction on the writer thread,
+        // so what was not written is simply done again at the next start.
+        let tick = maintenance_tick(
             &writer,
             &reader,
             &retention,
             assets.clone(),
             (enpi_due, plans_due, purge_due),
-        )
-        .await;
+        );
+        let result = tokio::select! {
+            r = tick => r,
+            () = &mut shutdown => break,
+        };
         if purge_due {
             last_purge = Some(std::time::Instant::now());
         }

@@ -144,6 +144,39 @@ fn ctrl_c_while_the_demo_is_still_starting_is_a_clean_stop() {
     }
 }
 
+/// A year of history takes minutes to fill (debug build): a Ctrl-C during it stops the fill and
+/// the demo at once, not after the year is written.
+#[test]
+fn ctrl_c_during_a_long_history_fill_stops_it() {
+    let dir = scratch("demo-fill-int");
+    let mut demo = spawn_demo_unwaited(&dir, "365d");
+    assert!(
+        demo.wait_catches_sigint(Duration::from_secs(10)),
+        "no SIGINT handler"
+    );
+    // The fill has begun once its database holds the history's series.
+    let db = dir.join("data/kilowatch.db");
+    let filling = wait_for(Duration::from_secs(60), || {
+        let c =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .ok()?;
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM series", [], |r| r.get(0))
+            .ok()?;
+        (n > 0).then_some(())
+    });
+    assert!(filling.is_some(), "the fill did not start:\n{}", demo.log());
+    let status = demo.interrupt(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "Ctrl-C during the fill: {status:?}\n{}",
+        demo.log()
+    );
+    let log = demo.log();
+    assert!(log.contains("stopped during the history fill"), "{log}");
+    assert!(log.contains("is incomplete"), "{log}");
+}
+
 /// A year after the demo site was written, its retrofits are still inside the history: the
 /// demo moves their dates (and its savings plan's) by whole weeks to today.
 #[test]
