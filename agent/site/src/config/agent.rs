@@ -46,8 +46,11 @@ fn default_spool_retention() -> Duration {
     Duration::from_secs(86_400)
 }
 
+/// `agent.memory_buffer` when the site file does not set it.
+pub const DEFAULT_MEMORY_BUFFER: usize = 10_000;
+
 fn default_memory_buffer() -> usize {
-    10_000
+    DEFAULT_MEMORY_BUFFER
 }
 
 fn default_metrics() -> String {

@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-pub use agent::AgentConfig;
+pub use agent::{AgentConfig, DEFAULT_MEMORY_BUFFER};
 pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULES};
 pub use contracts::Contracts;
 pub use device::{DeviceConfig, Parity, Transport};

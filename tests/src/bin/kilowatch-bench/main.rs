@@ -641,6 +641,12 @@ async fn bare_publish(port: u16, polls: &PollSource, n: u64) -> anyhow::Result<(
 
 /// The agent's own store-and-forward path: spool writer (batched appends, fsync per batch when
 /// on) and the publisher with its PUBACK-tracked window; done when every reading is acked.
+/// Polls in the agent's memory buffer above which the benchmark's producer waits: a few of the
+/// writer's 256-poll batches, so it always has the next one at hand.
+const PACE_BUFFERED: u64 = 2_048;
+/// No progress for this long fails the run instead of waiting for ever.
+const STALL: Duration = Duration::from_secs(60);
+
 async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> anyhow::Result<()> {
     use kilowatch_agent::forward::{publisher, spool_writer, PublishStats, PublisherSetup};
     use kilowatch_agent::spool::{SpoolConfig, SpoolHandle};
@@ -662,7 +668,7 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
         rx,
         spool.clone(),
         stats.writer.clone(),
-        100_000,
+        kilowatch_site::config::DEFAULT_MEMORY_BUFFER,
     ));
     let mqtt = MqttConfig {
         broker: format!("127.0.0.1:{port}"),
@@ -684,11 +690,38 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
         stop_rx,
         Duration::from_secs(1),
     ));
+    // Pollers never wait for the spool in the agent: the memory buffer takes what the disk
+    // has not yet, and drops beyond it (an outage buffer, not a queue). Pollers are also far
+    // slower than this loop, so the producer here is paced on the buffer's fill instead, as
+    // the channel's backpressure paced it before the buffer existed: the durable path runs at
+    // its own top speed, and no poll is dropped.
     for i in 0..n {
+        while stats.writer.buffered.load(Ordering::Relaxed) >= PACE_BUFFERED {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         tx.send(polls.make(i)).await?;
     }
     drop(tx);
-    while stats.published.load(Ordering::Relaxed) < n {
+    let mut last = (0, Instant::now());
+    loop {
+        let published = stats.published.load(Ordering::Relaxed);
+        let dropped = stats.writer.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            bail!("the agent's spool writer dropped {dropped} polls (memory buffer full)");
+        }
+        if published >= n {
+            break;
+        }
+        if published > last.0 {
+            last = (published, Instant::now());
+        } else if last.1.elapsed() > STALL {
+            bail!(
+                "the agent stopped publishing at {published} of {n} for {} s (buffered {}, write errors {})",
+                STALL.as_secs(),
+                stats.writer.buffered.load(Ordering::Relaxed),
+                stats.writer.write_errors.load(Ordering::Relaxed),
+            );
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let _ = writer.await;
