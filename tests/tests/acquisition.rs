@@ -373,7 +373,11 @@ fn real_profiles_decode_hand_computed_registers() {
     assert_eq!(v["fault_state"].0, Some(0.0), "no alarm bit: {v:?}");
 
     let v = poll("aquametro-calec-st", 14);
-    assert_eq!(v["fault_state"].0, Some(1.0), "ALARM status is a fault: {v:?}");
+    assert_eq!(
+        v["fault_state"].0,
+        Some(1.0),
+        "ALARM status is a fault: {v:?}"
+    );
     assert!(close(v["heat_energy"].0, 123_456.5), "{v:?}");
     assert!(close(v["cooling_energy"].0, 4321.25), "{v:?}");
     assert!(close(v["water_volume"].0, 9876.5), "{v:?}");
