@@ -77,6 +77,16 @@ fn values(
         .collect()
 }
 
+fn assert_units(got: &BTreeMap<String, String>, want: &[(&str, &str)]) {
+    for (quantity, unit) in want {
+        assert_eq!(
+            got.get(*quantity).map(String::as_str),
+            Some(*unit),
+            "{quantity}: {got:?}"
+        );
+    }
+}
+
 fn close(got: Option<f64>, want: f64) -> bool {
     got.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs().max(1.0))
 }
@@ -188,6 +198,35 @@ fn real_profiles_decode_hand_computed_registers() {
         .zeros(20, 32)
         .set(40, &[7250])
         .set(42, &[825]);
+    // Aquametro CALEC ST (protocol addresses, floats ABCD): status 2 = ALARM (a fault); heat
+    // 123 456.5 kWh, cooling 4321.25 kWh, 9876.5 m³, 352.75 kW, 12.5 m³/h, hot 45.5 °C, cold
+    // 40.25 °C.
+    let calec = Image::default()
+        .zeros(0, 2)
+        .zeros(100, 4)
+        .zeros(200, 2)
+        .zeros(500, 2)
+        .zeros(600, 2)
+        .zeros(800, 12)
+        .set(1, &[2])
+        .set(100, &f32_words(123_456.5))
+        .set(102, &f32_words(4321.25))
+        .set(200, &f32_words(9876.5))
+        .set(500, &f32_words(352.75))
+        .set(600, &f32_words(12.5))
+        .set(800, &f32_words(45.5))
+        .set(810, &f32_words(40.25));
+    // Datakom DK-40 (register − 40001 on the wire): 72 × 0.1 bar, 85 °C, engine hours 123 456
+    // × 0.1 h, load hours 98 765 (0x0001_81CD) × 0.1 h, alarm bit 16 set (high word first).
+    let dk40 = Image::default()
+        .zeros(7, 23)
+        .set(7, &[72, 85])
+        .set(24, &[0x0001, 0xE240])
+        .set(26, &[0x0001, 0x81CD])
+        .set(28, &[0x0001, 0x0000]);
+    // Kaeser SIGMA CONTROL 2: alarm word (input register 30022, protocol 21) with alarm 0004
+    // EMERGENCY STOP, bit 3.
+    let sigma2 = Image::default().zeros(21, 1).set(21, &[0x0008]);
     // Meter board with a gas meter on pulse input 0 (0.01 m³ per pulse): 123 456 pulses since
     // start and 30 pulses per minute over the last interval.
     let board = Image::default()
@@ -204,6 +243,9 @@ fn real_profiles_decode_hand_computed_registers() {
         {"id": 11, "hr": vortex.blocks()},
         {"id": 12, "hr": multical.blocks()},
         {"id": 13, "hr": sigma.blocks()},
+        {"id": 14, "hr": calec.blocks()},
+        {"id": 15, "hr": dk40.blocks()},
+        {"id": 16, "ir": sigma2.blocks()},
         {"id": 1, "hr": em24.blocks()},
         {"id": 2, "hr": abb.blocks()},
         {"id": 3, "hr": iem.blocks()},
@@ -230,6 +272,21 @@ fn real_profiles_decode_hand_computed_registers() {
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
                 .readings,
         )
+    };
+
+    // The unit each reading is published in: the vocabulary's canonical unit of its quantity.
+    let units = |name: &str, unit: u8| -> BTreeMap<String, String> {
+        let mut p = Poller::new(
+            device(name, tcp.clone(), unit),
+            lib.get(name).unwrap().clone(),
+            bus.clone(),
+        );
+        rt.block_on(p.poll())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .readings
+            .iter()
+            .map(|r| (r.quantity.to_string(), r.unit.to_string()))
+            .collect()
     };
 
     let v = poll("carlo-gavazzi-em24", 1);
@@ -313,6 +370,56 @@ fn real_profiles_decode_hand_computed_registers() {
     let v = poll("kaeser-sigma-control", 13);
     assert!(close(v["pressure"].0, 7.25), "mbar → bar: {v:?}");
     assert!(close(v["temperature"].0, 82.5), "{v:?}");
+    assert_eq!(v["fault_state"].0, Some(0.0), "no alarm bit: {v:?}");
+
+    let v = poll("aquametro-calec-st", 14);
+    assert_eq!(
+        v["fault_state"].0,
+        Some(1.0),
+        "ALARM status is a fault: {v:?}"
+    );
+    assert!(close(v["heat_energy"].0, 123_456.5), "{v:?}");
+    assert!(close(v["cooling_energy"].0, 4321.25), "{v:?}");
+    assert!(close(v["water_volume"].0, 9876.5), "{v:?}");
+    assert!(close(v["thermal_power"].0, 352.75), "{v:?}");
+    assert!(close(v["water_flow"].0, 12.5), "{v:?}");
+    assert!(close(v["supply_temp"].0, 45.5), "{v:?}");
+    assert!(close(v["return_temp"].0, 40.25), "{v:?}");
+    assert_units(
+        &units("aquametro-calec-st", 14),
+        &[
+            ("heat_energy", "kWh"),
+            ("cooling_energy", "kWh"),
+            ("water_volume", "m³"),
+            ("thermal_power", "kW"),
+            ("water_flow", "m³/h"),
+            ("supply_temp", "°C"),
+            ("fault_state", ""),
+        ],
+    );
+
+    let v = poll("datakom-dk40", 15);
+    assert!(close(v["pressure"].0, 7.2), "{v:?}");
+    assert!(close(v["temperature"].0, 85.0), "{v:?}");
+    assert!(close(v["running_hours"].0, 12_345.6), "{v:?}");
+    assert!(close(v["load_hours"].0, 9_876.5), "{v:?}");
+    assert_eq!(
+        v["fault_state"].0,
+        Some(1.0),
+        "an alarm bit in the high word: {v:?}"
+    );
+    assert_units(
+        &units("datakom-dk40", 15),
+        &[
+            ("pressure", "bar"),
+            ("temperature", "°C"),
+            ("running_hours", "h"),
+            ("load_hours", "h"),
+        ],
+    );
+
+    let v = poll("kaeser-sigma-control-2", 16);
+    assert_eq!(v["fault_state"].0, Some(1.0), "EMERGENCY STOP: {v:?}");
 
     // The gas meter through the board, and an SDM630 behind 50/5 A CTs and 22 kV/110 V PTs:
     // the site file's channels and ratios, resolved as the agent does.

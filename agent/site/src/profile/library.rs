@@ -33,6 +33,9 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "bell-vfm60",
     "kamstrup-multical603",
     "kaeser-sigma-control",
+    "kaeser-sigma-control-2",
+    "aquametro-calec-st",
+    "datakom-dk40",
 );
 
 /// All known profiles by name.

@@ -54,6 +54,7 @@ pub static QUANTITIES: &[Quantity] = &[
     q("run_state", "", State, "running (1) or stopped (0)"),
     q("fault_state", "", State, "tripped or faulted (1), healthy (0)"),
     q("load_state", "", State, "compressor loaded (1) or unloaded (0)"),
+    q("load_hours", "h", Counter, "compressor loaded-hours counter"),
     // Compressed air.
     q("pressure", "bar", Instantaneous, "gauge pressure, bar(g)"),
     q("air_flow", "m³/min", Instantaneous, "compressed-air flow, free air delivered"),
@@ -79,6 +80,7 @@ pub static QUANTITIES: &[Quantity] = &[
     q("return_temp", "°C", Instantaneous, "heat-meter return temperature"),
     q("thermal_power", "kW", Instantaneous, "thermal power (heating or cooling)"),
     q("heat_energy", "kWh", Counter, "thermal-energy register (heat or cooling energy)"),
+    q("cooling_energy", "kWh", Counter, "cooling-energy register of a combined heat/cooling meter"),
     // Boilers and steam.
     q("steam_flow", "t/h", Instantaneous, "steam mass flow"),
     q("steam_mass", "t", Counter, "steam totaliser"),
