@@ -115,3 +115,28 @@ pub fn check_name(name: &str) -> Result<(), BaselineError> {
         )))
     }
 }
+
+impl Record {
+    /// The row the store keeps.
+    pub fn to_row(&self, saved_at_ms: i64) -> crate::store::BaselineRow {
+        crate::store::BaselineRow {
+            name: self.name.clone(),
+            asset: self.asset.clone(),
+            saved_at: saved_at_ms,
+            saved_by: self.saved_by.clone(),
+            json: serde_json::to_string(self).unwrap_or_default(),
+        }
+    }
+
+    pub fn from_row(row: &crate::store::BaselineRow) -> Result<Self, BaselineError> {
+        serde_json::from_str(&row.json).map_err(|e| {
+            BaselineError::Input(format!(
+                "stored baseline `{}` cannot be read ({e}): delete it and save it again",
+                row.name
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

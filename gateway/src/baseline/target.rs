@@ -124,7 +124,13 @@ fn rates(rows: &[Row], zone: Zone) -> [(f64, Option<f64>); 12] {
 }
 
 /// Progress in calendar `year` (plant-local); `baseline_year` is the year the baseline ends in.
-pub fn progress(target: Target, rows: &[Row], zone: Zone, year: i32, baseline_year: i32) -> Progress {
+pub fn progress(
+    target: Target,
+    rows: &[Row],
+    zone: Zone,
+    year: i32,
+    baseline_year: i32,
+) -> Progress {
     let (y0, y1) = (month_start(zone, year, 1), month_start(zone, year, 13));
     let in_year: Vec<&Row> = rows
         .iter()
@@ -163,7 +169,10 @@ pub fn progress(target: Target, rows: &[Row], zone: Zone, year: i32, baseline_ye
         ),
         Target::Intensity { kwh_per_unit } => {
             if production.is_none() {
-                note = Some("an intensity target needs a production variable in the baseline model's data".into());
+                note = Some(
+                    "an intensity target needs a production variable in the baseline model's data"
+                        .into(),
+                );
             }
             let per = |e: f64, p: f64| (p > 0.0).then(|| e / p);
             (
@@ -213,7 +222,14 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     /// Daily rows from `first` for `days` days at constant values.
-    fn days(first: &str, n: i64, actual: f64, expected: f64, prod: f64, baseline: bool) -> Vec<Row> {
+    fn days(
+        first: &str,
+        n: i64,
+        actual: f64,
+        expected: f64,
+        prod: f64,
+        baseline: bool,
+    ) -> Vec<Row> {
         let z = Zone::Named(chrono_tz::UTC);
         let d: NaiveDate = first.parse().unwrap();
         let start = z.instant(d.and_time(Default::default()));
@@ -243,7 +259,9 @@ mod tests {
         );
         assert!(Target::parse("percent:100").is_err());
         assert!(Target::parse("intensity:-1").is_err());
-        assert!(Target::parse("speed:3").unwrap_err().contains("not a target kind"));
+        assert!(Target::parse("speed:3")
+            .unwrap_err()
+            .contains("not a target kind"));
         assert!(Target::parse("1.5").is_err());
     }
 
@@ -254,16 +272,34 @@ mod tests {
         // days) at 90 kWh a day against 100 expected, 12 units a day.
         let mut rows = days("2025-01-01", 365, 100.0, 100.0, 10.0, true);
         rows.extend(days("2026-01-01", 181, 90.0, 100.0, 12.0, false));
-        let p = progress(Target::Absolute { kwh_per_year: 33_000.0 }, &rows, z, 2026, 2025);
+        let p = progress(
+            Target::Absolute {
+                kwh_per_year: 33_000.0,
+            },
+            &rows,
+            z,
+            2026,
+            2025,
+        );
         // SEnPI 0.9; the other 184 days expected 18 400 kWh: 16 290 + 0.9 × 18 400 = 32 850.
         assert_eq!(p.actual_ytd, 16_290.0);
         assert!((p.senpi_ytd.unwrap() - 0.9).abs() < 1e-12);
-        assert!((p.expected_rest - 18_400.0).abs() < 1e-6, "{}", p.expected_rest);
+        assert!(
+            (p.expected_rest - 18_400.0).abs() < 1e-6,
+            "{}",
+            p.expected_rest
+        );
         assert!((p.forecast.unwrap() - 32_850.0).abs() < 1e-6);
         assert_eq!(p.on_track, Some(true));
         assert_eq!(p.through.as_deref(), Some("2026-07-01T00:00:00+00:00"));
         // Intensity: (32 850) / (181 × 12 + 184 × 10) = 32 850 / 4 012.
-        let p = progress(Target::Intensity { kwh_per_unit: 8.0 }, &rows, z, 2026, 2025);
+        let p = progress(
+            Target::Intensity { kwh_per_unit: 8.0 },
+            &rows,
+            z,
+            2026,
+            2025,
+        );
         assert!((p.achieved.unwrap() - 16_290.0 / 2_172.0).abs() < 1e-12);
         assert!((p.forecast.unwrap() - 32_850.0 / 4_012.0).abs() < 1e-12);
         assert_eq!(p.on_track, Some(false));

@@ -17,7 +17,8 @@ use crate::mv::model::Spec;
 use crate::store::Store;
 
 /// How SEnPI is defined in every answer.
-pub const SENPI: &str = "actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI";
+pub const SENPI: &str =
+    "actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tracking {
@@ -93,7 +94,13 @@ pub fn track(
         )));
     }
     let (raw, _) = read_store(store, assets, &rec.query(), rec.from_ms, to).map_err(input)?;
-    let req = mv_request(g, (rec.from_ms, rec.to_ms), (rec.to_ms, to), Some(spec), assets);
+    let req = mv_request(
+        g,
+        (rec.from_ms, rec.to_ms),
+        (rec.to_ms, to),
+        Some(spec),
+        assets,
+    );
     let mut out = Tracking {
         baseline: rec.clone(),
         senpi_definition: SENPI,
@@ -120,13 +127,19 @@ pub fn track(
         .map(|c| (c.name.as_str(), c.value))
         .collect();
     let same = report.model.coefficients.0.len() == stored.len()
-        && report.model.coefficients.0.iter().zip(&stored).all(|((n, v), (m, w))| {
-            n == m
-                && match (v, w) {
-                    (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * b.abs().max(1.0),
-                    (a, b) => a == b,
-                }
-        });
+        && report
+            .model
+            .coefficients
+            .0
+            .iter()
+            .zip(&stored)
+            .all(|((n, v), (m, w))| {
+                n == m
+                    && match (v, w) {
+                        (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                        (a, b) => a == b,
+                    }
+            });
     if !same {
         out.warnings.push(
             "the baseline period's data changed since the baseline was saved: the model refitted on it differs from the stored one (save the baseline again to accept it)".into(),
