@@ -37,6 +37,9 @@ pub struct SaveRequest {
     /// `absolute:KWH`, `intensity:KWH_PER_UNIT` or `percent:PER_YEAR`.
     pub target: Option<String>,
     pub saved_by: Option<String>,
+    /// Replace a saved baseline of the same name.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 impl SaveRequest {

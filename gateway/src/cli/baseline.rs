@@ -131,10 +131,11 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
                 model: a.model,
                 target: a.target,
                 saved_by: a.by.or_else(|| std::env::var("USER").ok()),
+                replace: a.replace,
             };
             let rec =
                 baseline::fit(&store, &assets, &req, now.timestamp_millis()).map_err(usage)?;
-            if !store.put_baseline(&rec.to_row(now.timestamp_millis()), a.replace)? {
+            if !store.put_baseline(&rec.to_row(now.timestamp_millis()), req.replace)? {
                 return Err(Usage(format!(
                     "a baseline `{}` exists: choose another name, or give --replace",
                     rec.name
