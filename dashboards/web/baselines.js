@@ -136,7 +136,8 @@ function trackingView(t) {
 
 async function baselinesPage(s, params) {
   const { baselines } = await api("baselines");
-  const current = params.get("name");
+  // Without a choice, the first baseline's tracking shows.
+  const current = params.get("name") || (baselines[0] || {}).name;
   const list = section(`Energy baselines 能源基線 (${baselines.length})`, true);
   if (baselines.length) list.append(baselineTable(baselines, current));
   else list.append(el("p", { class: "note" }, "No baseline saved yet 尚無能源基線"));
