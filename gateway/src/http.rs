@@ -25,8 +25,10 @@ const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
 const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
+const BASELINES_JS: &str = include_str!("../../dashboards/web/baselines.js");
 
 mod alarms;
+mod baselines;
 #[cfg(test)]
 mod live_tests;
 mod plans;
@@ -57,6 +59,8 @@ pub struct AppState {
     pub alarms: Arc<crate::alarms::Alarms>,
     /// The notification sender's counters (zero without channels).
     pub notify: Arc<crate::notify::NotifyStats>,
+    /// The store's writer thread, for what the API saves (baselines); none in read-only tests.
+    pub writer: Option<crate::store::StoreWriter>,
 }
 
 #[derive(Serialize)]
@@ -537,6 +541,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))
+        .route(
+            "/api/v1/baselines",
+            get(baselines::list).post(baselines::save),
+        )
+        .route(
+            "/api/v1/baselines/{name}",
+            get(baselines::show).delete(baselines::delete),
+        )
         .route("/api/v1/alarms", get(alarms::list))
         .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
@@ -567,6 +579,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/dashboard/app.js", get(|| async { script(APP_JS) }))
         .route("/dashboard/alarms.js", get(|| async { script(ALARMS_JS) }))
+        .route(
+            "/dashboard/baselines.js",
+            get(|| async { script(BASELINES_JS) }),
+        )
         .route(
             "/dashboard/utilities.js",
             get(|| async { script(UTILITIES_JS) }),
@@ -663,6 +679,7 @@ mod tests {
                 live: Arc::default(),
                 latest_body: Default::default(),
                 notify: Arc::default(),
+                writer: None,
                 // The engine's loop is not run here: acknowledgements answer 503.
                 alarms: crate::alarms::Alarms::new(
                     &site,
@@ -898,12 +915,12 @@ mod tests {
         documented.sort_unstable();
         let src = include_str!("http.rs");
         let code = src.split("mod tests").next().unwrap();
+        // A long route is wrapped by rustfmt: its path starts the next line.
         let mut served: Vec<&str> = code
-            .match_indices(".route(\"/api/")
-            .map(|(i, _)| {
-                let rest = &code[i + 8..];
-                &rest[..rest.find('"').unwrap()]
-            })
+            .match_indices(".route(")
+            .filter_map(|(i, _)| code[i + 7..].trim_start().strip_prefix('"'))
+            .filter(|rest| rest.starts_with("/api/"))
+            .map(|rest| &rest[..rest.find('"').unwrap()])
             .collect();
         served.sort_unstable();
         assert_eq!(documented, served);

@@ -3,6 +3,7 @@
 
 pub mod alarms;
 pub mod backfill;
+pub mod baseline;
 pub mod broker;
 pub mod csvio;
 pub mod demo;

@@ -11,7 +11,7 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
-  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms"]) {
+  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines"]) {
     await page.goto(`${base}/dashboard/#/${p}?range=24h`);
     await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 });
     const info = await page.evaluate(() => ({

@@ -35,6 +35,17 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
     // A custom range in plant dates (the demo plant is in Asia/Taipei).
     let tz = demo_plant_tz();
     let today = plant_today(tz);
+    // A saved baseline for the baselines page to track.
+    let body = format!(
+        r#"{{"name":"plant-dash","asset":"plant","from":"{}","to":"{}","target":"percent:1.5"}}"#,
+        today - chrono::Duration::days(20),
+        today - chrono::Duration::days(11)
+    );
+    let saved = kilowatch_e2e::http()
+        .post(&format!("http://{addr}/api/v1/baselines"))
+        .header("Content-Type", "application/json")
+        .send(&body);
+    assert!(saved.is_ok(), "saving a baseline: {saved:?}");
     let (from, to) = (
         today - chrono::Duration::days(6),
         today - chrono::Duration::days(2),
@@ -77,6 +88,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             ("pumps", 5),
             ("boiler", 3),
             ("savings", 2),
+            ("baselines", 2),
         ] {
             let info = page(&format!("{p}-{view}"));
             let c = points(&info["charts"]);
@@ -94,6 +106,13 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
                 "{p}-{view}: a chart without a unit label"
             );
         }
+        let baselines = page(&format!("baselines-{view}"))["text"].as_str().unwrap();
+        assert!(
+            baselines.contains("Energy baselines 能源基線 (1)")
+                && baselines.contains("Baseline plant-dash")
+                && baselines.contains("SEnPI"),
+            "{baselines}"
+        );
         // The alarms page renders (the demo's alarms, if any, are the alarms test's concern).
         let alarms = page(&format!("alarms-{view}"))["text"].as_str().unwrap();
         assert!(

@@ -1,6 +1,7 @@
 //! The commands of `kilowatch-gateway`, one module each, and the arguments they share.
 
 mod args;
+mod baseline;
 mod demo;
 mod enpi;
 mod export;
@@ -78,6 +79,16 @@ pub enum Command {
     ///            --html chiller-guarantee.html
     #[command(verbatim_doc_comment)]
     MvPlan(mv_plan::MvPlanArgs),
+    /// Energy baselines (EnB, ISO 50001 / 50006): `save` fits a model over a period (the
+    /// `mv` command's selection) under a name, `show` tracks it month by month (actual,
+    /// expected, SEnPI = actual / expected, CUSUM, year over year) and its target with a
+    /// forecast of the year's end, `list` and `delete` manage them.
+    ///
+    /// Example: kilowatch-gateway baseline save --config site.toml --asset plant
+    ///            --name plant-2025 --from 2025-01-01 --to 2025-12-31 --target percent:1.5
+    ///          kilowatch-gateway baseline show plant-2025 --config site.toml
+    #[command(verbatim_doc_comment)]
+    Baseline(baseline::BaselineArgs),
     /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
     /// through them and reports what the mail server or webhook answered.
     Notify(notify::NotifyArgs),
@@ -96,6 +107,7 @@ impl Command {
             Command::Enpi(a) => blocking(move || enpi::run(a)).await,
             Command::Mv(a) => blocking(move || mv::run(*a)).await,
             Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
+            Command::Baseline(a) => blocking(move || baseline::run(a)).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
         }

@@ -52,7 +52,12 @@ pub(crate) struct Usable {
 }
 
 /// The usable periods of `frame`, leaving out those overlapping `exclude` (a placebo window).
-fn usable(frame: &Frame, raw: &Raw, req: &Request, exclude: Option<(i64, i64)>) -> (Usable, usize) {
+pub(crate) fn usable(
+    frame: &Frame,
+    raw: &Raw,
+    req: &Request,
+    exclude: Option<(i64, i64)>,
+) -> (Usable, usize) {
     let outside =
         |p: &&super::frame::Period| exclude.is_none_or(|(a, b)| p.end <= a || p.start >= b);
     let excluded = frame.periods.iter().filter(|p| !outside(p)).count();

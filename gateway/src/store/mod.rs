@@ -9,6 +9,7 @@
 //! few read-only connections serve queries ([`Readers`]).
 
 mod alarms;
+mod baselines;
 mod bulk;
 mod catalogue;
 mod conn;
@@ -40,6 +41,7 @@ mod types;
 mod writer;
 
 pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};
+pub use baselines::BaselineRow;
 pub use catalogue::SeriesInfo;
 pub use conn::Store;
 pub use error::StoreError;

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -148,11 +148,24 @@ CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox(status, due_at);
 CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox(channel, created_at);
 ";
 
+// ---- v9: energy baselines (see baselines.rs and baseline/): one row per name; the record
+// (period, model, fit statistics, target) as JSON; saved_at in ms since the epoch, UTC.
+const BASELINE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS baselines (
+    name     TEXT PRIMARY KEY,
+    asset    TEXT,
+    saved_at INTEGER NOT NULL,
+    saved_by TEXT NOT NULL,
+    json     TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Creates what is missing and migrates an older schema to this build's.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     // v8, its own step (tables only: nothing to convert in older databases).
     conn.execute_batch(NOTIFY_SCHEMA)?;
+    conn.execute_batch(BASELINE_SCHEMA)?;
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
@@ -180,7 +193,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
-    // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox); columns and contents are
+    // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines); columns and contents are
     // migrated here.
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.

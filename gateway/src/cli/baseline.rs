@@ -1,0 +1,311 @@
+//! `baseline`: save a fitted model as a named energy baseline, list, track and delete them.
+
+use kilowatch_gateway::baseline::{self, BaselineError, Record, SaveRequest, Tracking};
+use kilowatch_gateway::enpi::Assets;
+use kilowatch_gateway::store::Store;
+use kilowatch_gateway::when;
+
+use super::args::{require_db, Site, SiteArgs, Usage};
+
+#[derive(clap::Args)]
+pub struct BaselineArgs {
+    #[command(subcommand)]
+    pub command: BaselineCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum BaselineCommand {
+    /// Fit the baseline model (the `mv` command's selection) over a period and save it.
+    Save(Box<SaveArgs>),
+    /// The saved baselines with their model and fit.
+    List {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Track a baseline month by month: actual, expected, SEnPI, CUSUM, year over year, and
+    /// the target's progress with the forecast of the year's end.
+    Show {
+        name: String,
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Track up to this date or time (exclusive; default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// The target's calendar year (default: the last one tracked).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Print the whole tracking as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a saved baseline.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct SaveArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The baseline's name (letters, digits, `-`, `_`, `.`).
+    #[arg(long)]
+    pub name: String,
+    /// Asset id from the site file: its meters' energy, its production counter as a driver.
+    #[arg(long, value_name = "NAME")]
+    pub asset: Option<String>,
+    /// A device whose energy counts (repeatable; added to the asset's).
+    #[arg(long, value_name = "DEVICE")]
+    pub energy: Vec<String>,
+    /// Outdoor temperature `device/quantity` (default: the site's only `outdoor_temp`).
+    #[arg(long, value_name = "SERIES")]
+    pub temp: Option<String>,
+    /// Do not use a temperature driver.
+    #[arg(long, conflicts_with = "temp")]
+    pub no_temp: bool,
+    /// Another driver `device/quantity` (repeatable).
+    #[arg(long = "var", value_name = "SERIES")]
+    pub vars: Vec<String>,
+    /// First day of the baseline period (plant-local date or RFC 3339).
+    #[arg(long)]
+    pub from: String,
+    /// Last day of the baseline period, included.
+    #[arg(long)]
+    pub to: String,
+    /// Period of the model: hour, day, week or month.
+    #[arg(long, default_value = "day")]
+    pub granularity: String,
+    /// Use this model form instead of selecting (see `mv --model`).
+    #[arg(long, value_name = "FORM")]
+    pub model: Option<String>,
+    /// absolute:KWH_PER_YEAR, intensity:KWH_PER_UNIT or percent:PER_YEAR (e.g. percent:1.5).
+    #[arg(long, value_name = "KIND:VALUE")]
+    pub target: Option<String>,
+    /// Who saves it (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Replace a baseline of the same name.
+    #[arg(long)]
+    pub replace: bool,
+    /// Print the saved record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn open(site: SiteArgs) -> anyhow::Result<(Site, Assets)> {
+    let site = site.load()?;
+    let assets = Assets::from_site(&site.config, &site.file)?;
+    Ok((site, assets))
+}
+
+fn usage(e: BaselineError) -> anyhow::Error {
+    match e {
+        BaselineError::Input(m) => Usage(m).into(),
+        other => other.into(),
+    }
+}
+
+pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match args.command {
+        BaselineCommand::Save(a) => {
+            let a = *a;
+            let (site, assets) = open(a.site)?;
+            require_db(&site.db, "or give --db")?;
+            let mut store = Store::open(&site.db)?;
+            let req = SaveRequest {
+                name: a.name,
+                asset: a.asset,
+                energy: a.energy,
+                vars: a.vars,
+                temp: a.temp,
+                no_temp: a.no_temp,
+                from: a.from,
+                to: a.to,
+                granularity: Some(a.granularity),
+                model: a.model,
+                target: a.target,
+                saved_by: a.by.or_else(|| std::env::var("USER").ok()),
+                replace: a.replace,
+            };
+            let rec =
+                baseline::fit(&store, &assets, &req, now.timestamp_millis()).map_err(usage)?;
+            if !store.put_baseline(&rec.to_row(now.timestamp_millis()), req.replace)? {
+                return Err(Usage(format!(
+                    "a baseline `{}` exists: choose another name, or give --replace",
+                    rec.name
+                ))
+                .into());
+            }
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&rec)?);
+            } else {
+                println!("saved baseline `{}`", rec.name);
+                print_record(&rec);
+            }
+        }
+        BaselineCommand::List { site, json } => {
+            let (site, _) = open(site)?;
+            require_db(&site.db, "or give --db")?;
+            let store = Store::open_read_only(&site.db)?;
+            let recs = store
+                .baselines()?
+                .iter()
+                .map(Record::from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&recs)?);
+            } else if recs.is_empty() {
+                println!("no baselines saved (save one with `baseline save`)");
+            } else {
+                for r in &recs {
+                    print_record(r);
+                }
+            }
+        }
+        BaselineCommand::Show {
+            name,
+            site,
+            to,
+            year,
+            json,
+        } => {
+            let (site, assets) = open(site)?;
+            require_db(&site.db, "or give --db")?;
+            let store = Store::open_read_only(&site.db)?;
+            let rec = find(&store, &name)?;
+            let to = match to {
+                Some(t) => when::instant(&t, assets.timezone)
+                    .map_err(|e| Usage(format!("--to: {e}")))?
+                    .timestamp_millis(),
+                None => now.timestamp_millis(),
+            };
+            let t = baseline::track(&store, &assets, &rec, to, year).map_err(usage)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                print_tracking(&t);
+            }
+        }
+        BaselineCommand::Delete { name, site } => {
+            let (site, _) = open(site)?;
+            require_db(&site.db, "or give --db")?;
+            let mut store = Store::open(&site.db)?;
+            if !store.delete_baseline(&name)? {
+                return Err(Usage(format!("no baseline `{name}`")).into());
+            }
+            println!("deleted baseline `{name}`");
+        }
+    }
+    Ok(())
+}
+
+fn find(store: &Store, name: &str) -> anyhow::Result<Record> {
+    let row = store.baseline(name)?.ok_or_else(|| {
+        let known: Vec<String> = store
+            .baselines()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        Usage(format!(
+            "no baseline `{name}` (saved: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })?;
+    Record::from_row(&row).map_err(usage)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1} %")).unwrap_or("—".into())
+}
+
+fn print_record(r: &Record) {
+    println!(
+        "{}: {} {}..{} ({}), model {} by {} on {} {}s: R² {:.3}, CV(RMSE) {}, NMBE {}{}; saved by {} at {}",
+        r.name,
+        r.asset.as_deref().unwrap_or("meters"),
+        &r.from[..10.min(r.from.len())],
+        &r.to[..10.min(r.to.len())],
+        r.source,
+        r.model.form,
+        r.model.variables.join(", "),
+        r.fit.n,
+        r.model.granularity,
+        r.fit.r2,
+        pct(r.fit.cv_rmse_percent),
+        pct(r.fit.nmbe_percent),
+        if r.fit.valid { "" } else { " (a validity check failed)" },
+        r.saved_by,
+        r.saved_at,
+    );
+}
+
+fn print_tracking(t: &Tracking) {
+    let u = &t.energy_unit;
+    println!(
+        "baseline `{}`; SEnPI = {}",
+        t.baseline.name, t.senpi_definition
+    );
+    println!(
+        "{:<8} {:>8} {:>14} {:>14} {:>7} {:>9} {:>14} {:>9}",
+        "month",
+        "phase",
+        format!("actual {u}"),
+        format!("expected {u}"),
+        "SEnPI",
+        "improv.",
+        format!("CUSUM {u}"),
+        "YoY"
+    );
+    for m in &t.months {
+        println!(
+            "{:<8} {:>8} {:>14.0} {:>14.0} {:>7} {:>9} {:>14.0} {:>9}",
+            m.month,
+            if m.baseline { "baseline" } else { "tracked" },
+            m.actual,
+            m.expected,
+            m.senpi.map(|s| format!("{s:.3}")).unwrap_or("—".into()),
+            pct(m.improvement_percent),
+            m.cusum,
+            pct(m.yoy_improvement_percent),
+        );
+    }
+    if let Some(p) = &t.target {
+        let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or("—".into());
+        println!(
+            "target {}: {} {} in {}; to date {}, year-end forecast {} ({})",
+            match p.target {
+                baseline::Target::Absolute { .. } => "absolute",
+                baseline::Target::Intensity { .. } => "intensity",
+                baseline::Target::Percent { .. } => "percent a year",
+            },
+            f(Some(p.target_value)),
+            p.unit,
+            p.year,
+            f(p.achieved),
+            f(p.forecast),
+            match p.on_track {
+                Some(true) => "on track",
+                Some(false) => "off track",
+                None => "unknown",
+            }
+        );
+        if let Some(n) = &p.note {
+            println!("note: {n}");
+        }
+    }
+    for w in &t.warnings {
+        println!("warning: {w}");
+    }
+}
