@@ -93,6 +93,7 @@ pub async fn run_with(
         live: live.clone(),
         latest_body: Default::default(),
         alarms: alarms.clone(),
+        language: config.site.language,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
