@@ -359,3 +359,18 @@ mvr-window = window
 mvr-savings-quoted = “savings”
 mvr-status = status
 mvr-why = why
+
+## Command line: mv
+cli-report-written = report written to {$path}
+cli-mv-model = model {$form} on {$n} {$step}s: R² {$r2}, adj. R² {$adj}, CV(RMSE) {$cv}
+cli-mv-invalid =  (a validity check failed)
+cli-mv-placebo = placebo back-test: {$verified} of {$windows} baseline windows called verified ({$rate} %, nominal {$nominal} %)
+cli-mv-placebo-none = placebo back-test: {$note}
+cli-mv-not-run = not run
+cli-mv-reporting = reporting: actual {$actual} {$unit}, adjusted baseline {$adjusted} {$unit}, avoided {$avoided} {$unit}
+cli-mv-priced = avoided cost {$symbol} {$total} (energy {$energy}, demand {$demand}, power factor {$pf}), CO2e {$co2e}
+cli-mv-not-priced = not priced
+cli-mv-no-factors = — (no emission factors)
+cli-mv-normalized = normalized savings ({$year}): {$savings} {$unit} a year{$percent} (baseline model {$baseline}, reporting model {$reporting})
+cli-mv-normalized-none = normalized savings: none ({$note})
+cli-warning = warning: {$text}

@@ -359,3 +359,18 @@ mvr-window = 時窗
 mvr-savings-quoted = 「節能量」
 mvr-status = 狀態
 mvr-why = 原因
+
+## Command line: mv
+cli-report-written = 報告已寫入 {$path}
+cli-mv-model = 模型 {$form}，{$n} 個{$step}：R² {$r2}，調整後 R² {$adj}，CV(RMSE) {$cv}
+cli-mv-invalid = （有效性檢核未通過）
+cli-mv-placebo = 安慰劑回測：能源基線 {$windows} 個時窗中 {$verified} 個被判定通過查證（{$rate} %，名目 {$nominal} %）
+cli-mv-placebo-none = 安慰劑回測：{$note}
+cli-mv-not-run = 未執行
+cli-mv-reporting = 報告期間：實際 {$actual} {$unit}，調整後能源基線 {$adjusted} {$unit}，節約 {$avoided} {$unit}
+cli-mv-priced = 節省費用 {$symbol} {$total}（流動電費 {$energy}，基本電費 {$demand}，功率因數 {$pf}），碳排放 CO2e {$co2e}
+cli-mv-not-priced = 未計價
+cli-mv-no-factors = —（無排放係數）
+cli-mv-normalized = 標準化節能量（{$year}）：每年 {$savings} {$unit}{$percent}（基線模型 {$baseline}，報告期模型 {$reporting}）
+cli-mv-normalized-none = 標準化節能量：無（{$note}）
+cli-warning = 警示：{$text}

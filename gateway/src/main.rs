@@ -18,5 +18,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cli::exit_code(rt.block_on(cli.command.run()))
+    cli::exit_code(rt.block_on(cli.run()))
 }

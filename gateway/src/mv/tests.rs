@@ -304,6 +304,27 @@ fn html_report_is_self_contained_with_four_charts() {
     assert!(html.contains("savings verified: "));
     assert!(!html.contains("src=\"http") && !html.contains("<script"));
     assert!(!html.contains("NaN"));
+    // The same report in Traditional Chinese: the seeds' terms, no English heading left.
+    let zh = super::html::render_in(&r, crate::i18n::Language::TraditionalChinese);
+    assert!(zh.contains("<html lang=\"zh-TW\">"));
+    assert_eq!(zh.matches("<svg").count(), 4);
+    for want in [
+        "節約能源量",
+        "調整後能源基線",
+        "能源基線模型",
+        "殘差",
+        "報告期間",
+    ] {
+        assert!(zh.contains(want), "zh-TW report lacks {want}");
+    }
+    for gone in [
+        "Avoided energy",
+        "<h2>Savings</h2>",
+        "Residuals",
+        "Baseline model",
+    ] {
+        assert!(html.contains(gone) && !zh.contains(gone), "{gone}");
+    }
 }
 
 /// The demo plant's physics: both retrofits moved to the summer peak so the reporting weather
