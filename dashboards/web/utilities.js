@@ -15,7 +15,7 @@ async function pumpsPage(s) {
     return;
   }
   const load = (list) => Promise.all(list.map(async (a) => [a, await enpi(a.id, s)]));
-  const [p, f, t, c] = await Promise.all([load(pumps), load(fans), load(towers), load(plants)]);
+  const [p, f, tw, c] = await Promise.all([load(pumps), load(fans), load(towers), load(plants)]);
   const items = [];
   for (const [a, r] of c) {
     const v = r.summary.values;
@@ -71,7 +71,7 @@ async function pumpsPage(s) {
     }
     chart(section(t("pumps-chart-fan-power")), { time: true, y: t("axis-power"), series: perAsset(f, "avg_power_kw") });
   }
-  for (const [a, r] of t) {
+  for (const [a, r] of tw) {
     const v = r.summary.values;
     const tiles = el("div", { class: "tiles" });
     section(a.name || a.id, true).append(tiles);

@@ -16,7 +16,10 @@ for (const [lang, view, width] of passes) {
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
   for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms"]) {
     await page.goto(`${base}/dashboard/?lang=${lang}#/${p}?range=24h`);
-    await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 });
+    await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 }).catch(async (e) => {
+      const status = await page.evaluate(() => document.getElementById("status").textContent);
+      throw new Error(`${p}-${name} never ready (status: ${status}; errors: ${report.errors.join("; ")}): ${e.message}`);
+    });
     const info = await page.evaluate(() => ({
       title: document.title,
       charts: [...document.querySelectorAll("svg.chart")].map((s) => Number(s.dataset.points)),
