@@ -374,3 +374,12 @@ cli-mv-no-factors = — (no emission factors)
 cli-mv-normalized = normalized savings ({$year}): {$savings} {$unit} a year{$percent} (baseline model {$baseline}, reporting model {$reporting})
 cli-mv-normalized-none = normalized savings: none ({$note})
 cli-warning = warning: {$text}
+
+## Command line: enpi, import, export
+cli-enpi-head = {$asset} ({$kind}) {$from} .. {$to}, step {$step}, {$n} intervals ({$zone})
+cli-enpi-whole = whole range:
+cli-enpi-per-interval = per interval: --csv or --json
+cli-enpi-no-assets = {$file} defines no [[assets]]; see README.md (Energy-performance indicators).
+cli-enpi-recomputed = recomputed {$rows} indicator rows for {$assets} assets in {$seconds} s
+cli-imported = imported {$values} values ({$rows} device timestamps) from {$file} into {$db}
+cli-exported = exported {$n} rows

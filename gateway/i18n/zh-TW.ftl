@@ -374,3 +374,12 @@ cli-mv-no-factors = —（無排放係數）
 cli-mv-normalized = 標準化節能量（{$year}）：每年 {$savings} {$unit}{$percent}（基線模型 {$baseline}，報告期模型 {$reporting}）
 cli-mv-normalized-none = 標準化節能量：無（{$note}）
 cli-warning = 警示：{$text}
+
+## Command line: enpi, import, export
+cli-enpi-head = {$asset}（{$kind}）{$from} .. {$to}，間隔 {$step}，{$n} 個時段（{$zone}）
+cli-enpi-whole = 整段期間：
+cli-enpi-per-interval = 逐時段：--csv 或 --json
+cli-enpi-no-assets = {$file} 未定義 [[assets]]；請見 README.md（能源績效指標）。
+cli-enpi-recomputed = 已重新計算 {$assets} 個資產的 {$rows} 筆能源績效指標，耗時 {$seconds} 秒
+cli-imported = 已從 {$file} 匯入 {$values} 筆數值（{$rows} 個設備時間點）至 {$db}
+cli-exported = 已匯出 {$n} 列
