@@ -318,6 +318,19 @@ interval = "2s"
     }
 
     #[test]
+    fn the_site_language_defaults_to_english_and_names_a_bad_one() {
+        assert_eq!(parse(GOOD).unwrap().site.language, Language::English);
+        let zh = GOOD.replace("id = \"plant\"\n", "id = \"plant\"\nlanguage = \"zh-TW\"\n");
+        assert_eq!(
+            parse(&zh).unwrap().site.language,
+            Language::TraditionalChinese
+        );
+        let e = parse(&zh.replace("zh-TW", "fr")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("site.language"), "{e}");
+        assert!(e.to_string().contains("zh-TW"), "{e}");
+    }
+
+    #[test]
     fn ct_pt_and_scale_overrides_are_checked_with_their_key() {
         let with = |extra: &str| parse(&format!("{GOOD}{extra}\n"));
         let c = with("ct_ratio = 200\npt_ratio = 110.0\nscale = { active_power = 0.001 }").unwrap();
