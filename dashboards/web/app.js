@@ -405,7 +405,7 @@ async function plansTable() {
   const kwh = (v) => (v == null ? "—" : num(Math.round(v), 0));
   for (const p of plans) {
     const g = p.guarantee.percent != null ? `${p.guarantee.percent} %` : t("plans-per-year", { kwh: kwh(p.guarantee.kwh_per_year) });
-    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", lang: LANG, ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("plans-report"));
+    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("plans-report"));
     const years = p.years.filter((y) => y.through);
     const rows = years.length ? years : [null];
     for (const y of rows) {

@@ -121,7 +121,7 @@ pub fn render_in(r: &Report, lang: Language) -> String {
         }
         h.push_str("</ul>");
     }
-    super::html_extras::priced_and_normalized(&mut h, r);
+    super::html_extras::priced_and_normalized(&mut h, r, lang);
     if !r.warnings.is_empty() {
         let _ = write!(
             h,

@@ -452,6 +452,18 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
     let page = super::html::render(&r);
     assert!(page.contains("<h2>Avoided cost and emissions</h2>") && page.contains("over-contract"));
     assert!(page.contains("<h2>Normalized savings</h2>"));
+    // In Traditional Chinese the time-of-use periods are the tariff's own words.
+    let zh = super::html::render_in(&r, crate::i18n::Language::TraditionalChinese);
+    for want in [
+        "<h2>節省電費與碳排放</h2>",
+        "尖峰",
+        "離峰",
+        "契約容量（kW）",
+        "<h2>標準化節能量</h2>",
+    ] {
+        assert!(zh.contains(want), "zh-TW report lacks {want}");
+    }
+    assert!(!zh.contains("<td>off_peak</td>"));
     let p = r.priced.unwrap();
     assert_eq!(
         p.demand
