@@ -2,60 +2,62 @@
 // Alarms in the dashboard: the alarms page (#/alarms) and the banner above every page.
 // Loaded after app.js, whose helpers (api, el, section, inPlant, TOKEN, PAGES, show) it uses.
 
+// Labels in the page's language: functions, since the catalogue arrives after this script runs.
 const SEVERITY = {
-  critical: { rank: 3, label: "critical 嚴重" },
-  warning: { rank: 2, label: "warning 警告" },
-  info: { rank: 1, label: "info 資訊" },
+  critical: { rank: 3, label: () => t("sev-critical") },
+  warning: { rank: 2, label: () => t("sev-warning") },
+  info: { rank: 1, label: () => t("sev-info") },
 };
 const RULES = {
-  demand: "Demand 需量",
-  device_silent: "Device silent 設備無回應",
-  agent_offline: "Agent offline 代理程式離線",
-  readings_lost: "Readings lost 讀值遺失",
-  spool_backlog: "Spool backlog 暫存積壓",
-  spool_evictions: "Spool evictions 暫存淘汰",
-  power_factor: "Power factor 功率因數",
-  store_backlog: "InfluxDB backlog 資料庫積壓",
-  specific_power: "Specific power 比功率",
+  demand: () => t("rule-demand"),
+  device_silent: () => t("rule-device-silent"),
+  agent_offline: () => t("rule-agent-offline"),
+  readings_lost: () => t("rule-readings-lost"),
+  spool_backlog: () => t("rule-spool-backlog"),
+  spool_evictions: () => t("rule-spool-evictions"),
+  power_factor: () => t("rule-power-factor"),
+  store_backlog: () => t("rule-store-backlog"),
+  specific_power: () => t("rule-specific-power"),
 };
 const STATES = {
-  raised: "raised 未確認",
-  acknowledged: "acknowledged 已確認",
-  cleared: "cleared 已解除",
+  raised: () => t("state-raised"),
+  acknowledged: () => t("state-acknowledged"),
+  cleared: () => t("state-cleared"),
 };
 // Evidence keys: label, and the unit when the key itself implies one.
 const EVIDENCE = {
-  value: ["value 數值"],
-  threshold: ["threshold 門檻"],
-  projected_kw: ["projected average 預估需量", "kW"],
-  current_kw: ["present load 目前負載", "kW"],
-  contract_kw: ["contract 契約容量", "kW"],
-  warn_kw: ["warn level 警戒值", "kW"],
-  over_kw: ["over warn level 超出警戒", "kW"],
-  shed_kw: ["to shed now 需卸載", "kW"],
-  minutes_left: ["window left 時段剩餘", "min"],
-  window_start: ["window start 時段開始"],
-  window_end: ["window end 時段結束"],
-  window: ["over 統計期間"],
-  last_seen: ["last reading 最後讀值"],
-  since: ["since 起始"],
-  kw: ["feeder power 功率", "kW"],
-  air_flow: ["air flow 空氣流量", "m³/min"],
-  reason: ["reason 原因"],
+  value: [() => t("ev-value")],
+  threshold: [() => t("ev-threshold")],
+  projected_kw: [() => t("ev-projected-kw"), "kW"],
+  current_kw: [() => t("ev-current-kw"), "kW"],
+  contract_kw: [() => t("ev-contract-kw"), "kW"],
+  warn_kw: [() => t("ev-warn-kw"), "kW"],
+  over_kw: [() => t("ev-over-kw"), "kW"],
+  shed_kw: [() => t("ev-shed-kw"), "kW"],
+  minutes_left: [() => t("ev-minutes-left"), "min"],
+  window_start: [() => t("ev-window-start")],
+  window_end: [() => t("ev-window-end")],
+  window: [() => t("ev-window")],
+  last_seen: [() => t("ev-last-seen")],
+  since: [() => t("ev-since")],
+  kw: [() => t("ev-kw"), "kW"],
+  air_flow: [() => t("ev-air-flow"), "m³/min"],
+  reason: [() => t("ev-reason")],
 };
 const WHO_KEY = "kilowatch.alarms.who";
-const sevOf = (a) => SEVERITY[a.severity] || { rank: 0, label: a.severity };
-const ruleOf = (a) => RULES[a.rule] || a.rule;
+const sevOf = (a) => (SEVERITY[a.severity] ? { rank: SEVERITY[a.severity].rank, label: SEVERITY[a.severity].label() } : { rank: 0, label: a.severity });
+const ruleOf = (a) => (RULES[a.rule] ? RULES[a.rule]() : a.rule);
+const stateOf = (s) => (STATES[s] ? STATES[s]() : s);
 const alarmTime = (t) => inPlant({ dateStyle: "short", timeStyle: "medium" }).format(new Date(t));
 const bySeverity = (a, b) => sevOf(b).rank - sevOf(a).rank || Date.parse(b.raised_at) - Date.parse(a.raised_at);
 
 function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
+  if (s < 60) return t("dur-s", { s });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
+  if (m < 60) return t("dur-min-s", { m, s: s % 60 });
   const h = Math.floor(m / 60);
-  return h < 48 ? `${h} h ${m % 60} min` : `${Math.floor(h / 24)} d ${h % 24} h`;
+  return h < 48 ? t("dur-h-min", { h, m: m % 60 }) : t("dur-d-h", { d: Math.floor(h / 24), h: h % 24 });
 }
 
 // The engine's link is the gateway path of a dashboard page (/dashboard/#/plant): followed
@@ -64,14 +66,14 @@ function pageLink(link) {
   const hash = (link || "").split("#")[1];
   if (!hash) return null;
   const page = hash.replace(/^\/?/, "").split("?")[0];
-  const title = PAGES[page] ? PAGES[page].title : page;
+  const title = PAGES[page] ? titleOf(PAGES[page]) : page;
   return el("a", { href: "#/" + hash.replace(/^\/?/, ""), class: "alarm-link" }, `${title} →`);
 }
 
 // The demand evidence names its value and threshold (projected_kw, warn_kw): shown once.
 const SAME_AS = { value: "projected_kw", threshold: "warn_kw" };
 function evidenceTable(ev) {
-  const t = el("table", { class: "evidence" });
+  const tbl = el("table", { class: "evidence" });
   // The known keys in the order of EVIDENCE (value and threshold first), then any other.
   const order = Object.keys(EVIDENCE);
   const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
@@ -79,12 +81,12 @@ function evidenceTable(ev) {
   for (const k of keys) {
     const v = ev[k];
     if (k === "unit" || v === null || v === undefined || (SAME_AS[k] && ev[SAME_AS[k]] !== undefined)) continue;
-    const [label, unit] = EVIDENCE[k] || [k.replace(/_/g, " ")];
+    const [label, unit] = EVIDENCE[k] ? [EVIDENCE[k][0](), EVIDENCE[k][1]] : [k.replace(/_/g, " ")];
     const u = k === "value" || k === "threshold" ? ev.unit || "" : unit || "";
     const shown = typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? alarmTime(v) : typeof v === "number" ? fmt(v) : String(v);
-    t.append(el("tr", { "data-key": k }, el("th", {}, label), el("td", {}, shown + (u && typeof v === "number" ? " " + u : ""))));
+    tbl.append(el("tr", { "data-key": k }, el("th", {}, label), el("td", {}, shown + (u && typeof v === "number" ? " " + u : ""))));
   }
-  return t;
+  return tbl;
 }
 
 async function acknowledge(id, by, note) {
@@ -101,10 +103,10 @@ async function acknowledge(id, by, note) {
 }
 
 function ackForm(a) {
-  const who = el("input", { name: "by", placeholder: "your name 姓名", required: "", maxlength: "200", "aria-label": "who acknowledges 確認人" });
+  const who = el("input", { name: "by", placeholder: t("alarm-your-name"), required: "", maxlength: "200", "aria-label": t("alarm-who") });
   who.value = localStorage.getItem(WHO_KEY) || "";
-  const note = el("input", { name: "note", placeholder: "note (optional) 備註", maxlength: "2000", "aria-label": "note 備註" });
-  const button = el("button", { type: "submit" }, "Acknowledge 確認");
+  const note = el("input", { name: "note", placeholder: t("alarm-note-optional"), maxlength: "2000", "aria-label": t("alarm-note") });
+  const button = el("button", { type: "submit" }, t("alarm-acknowledge"));
   const problem = el("span", { class: "ack-error" });
   const form = el("form", { class: "ack" }, who, note, button, problem);
   form.addEventListener("submit", async (e) => {
@@ -117,7 +119,7 @@ function ackForm(a) {
       await acknowledge(a.id, by, note.value.trim());
     } catch (err) {
       // Kept on screen (acknowledged by someone else meanwhile: the next poll shows it).
-      problem.textContent = "cannot acknowledge: " + err.message;
+      problem.textContent = t("alarm-cannot-ack", { error: err.message });
       button.disabled = false;
       return;
     }
@@ -132,7 +134,7 @@ function activeCard(a) {
       el("span", { class: "sev" }, sevOf(a).label),
       el("strong", {}, ruleOf(a)),
       el("span", { class: "subject" }, a.subject),
-      el("span", { class: "when" }, `raised 發生 ${alarmTime(a.raised_at)} · ${duration(Date.now() - Date.parse(a.raised_at))} ago`)),
+      el("span", { class: "when" }, t("alarm-raised-ago", { time: alarmTime(a.raised_at), ago: duration(Date.now() - Date.parse(a.raised_at)) }))),
     el("p", { class: "message" }, a.message));
   const link = pageLink(a.link);
   const body = el("div", { class: "alarm-body" }, evidenceTable(a.evidence));
@@ -141,31 +143,31 @@ function activeCard(a) {
   body.append(side);
   if (link) side.append(el("p", {}, link));
   if (a.state === "acknowledged") {
-    side.append(el("p", { class: "acked" }, `acknowledged 已確認 by ${a.acked_by} at ${alarmTime(a.acked_at)}`));
-    if (a.ack_note) side.append(el("p", { class: "note" }, "note 備註: " + a.ack_note));
+    side.append(el("p", { class: "acked" }, t("alarm-acked-by", { who: a.acked_by, time: alarmTime(a.acked_at) })));
+    if (a.ack_note) side.append(el("p", { class: "note" }, t("alarm-note-text", { note: a.ack_note })));
   } else {
     side.append(ackForm(a));
   }
-  if (a.quiet) side.append(el("p", { class: "note" }, "in quiet hours: not notified 靜音時段"));
+  if (a.quiet) side.append(el("p", { class: "note" }, t("alarm-quiet")));
   return card;
 }
 
 function historyTable(rows) {
-  const head = ["severity 等級", "alarm 警報", "subject 對象", "raised 發生", "cleared 解除", "lasted 持續", "acknowledged 確認", "state 狀態"];
-  const t = el("table", { class: "history" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
+  const head = [t("hist-severity"), t("hist-alarm"), t("hist-subject"), t("hist-raised"), t("hist-cleared"), t("hist-lasted"), t("hist-acknowledged"), t("hist-state")];
+  const tbl = el("table", { class: "history" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
   for (const a of rows) {
     const end = a.cleared_at ? Date.parse(a.cleared_at) : Date.now();
-    t.append(el("tr", { "data-history": a.id, "data-state": a.state, title: a.message },
+    tbl.append(el("tr", { "data-history": a.id, "data-state": a.state, title: a.message },
       el("td", { class: "sev-cell " + a.severity }, sevOf(a).label),
       el("td", {}, ruleOf(a)),
       el("td", {}, a.subject),
       el("td", {}, alarmTime(a.raised_at)),
       el("td", {}, a.cleared_at ? alarmTime(a.cleared_at) : "—"),
-      el("td", {}, duration(end - Date.parse(a.raised_at)) + (a.cleared_at ? "" : " so far")),
+      el("td", {}, a.cleared_at ? duration(end - Date.parse(a.raised_at)) : t("hist-so-far", { duration: duration(end - Date.parse(a.raised_at)) })),
       el("td", {}, a.acked_by ? `${a.acked_by}, ${alarmTime(a.acked_at)}` + (a.ack_note ? ` (${a.ack_note})` : "") : "—"),
-      el("td", {}, STATES[a.state] || a.state)));
+      el("td", {}, stateOf(a.state))));
   }
-  return t;
+  return tbl;
 }
 
 async function alarmsPage(s, params) {
@@ -175,29 +177,29 @@ async function alarmsPage(s, params) {
   const active = shown.filter((a) => a.state !== "cleared").sort(bySeverity);
   const past = shown.filter((a) => a.state === "cleared");
 
-  const controls = section("Alarms 警報", true);
-  const pick = el("select", { name: "state", "aria-label": "state 狀態" }, el("option", { value: "" }, "every state 全部"));
-  for (const [v, label] of Object.entries(STATES)) pick.append(el("option", { value: v }, label));
+  const controls = section(t("nav-alarms"), true);
+  const pick = el("select", { name: "state", "aria-label": t("alarms-state") }, el("option", { value: "" }, t("alarms-every-state")));
+  for (const v of Object.keys(STATES)) pick.append(el("option", { value: v }, stateOf(v)));
   pick.value = filter;
   pick.addEventListener("change", () => {
     const p = new URLSearchParams(params);
     if (pick.value) p.set("state", pick.value); else p.delete("state");
     setState("alarms", p);
   });
-  controls.append(el("form", { class: "mv" }, el("label", {}, "show 顯示", pick)),
-    el("p", { class: "note" }, `History since ${alarmTime(s.from)} (the range above); active alarms whatever their age. Times in ${TZ}.`));
+  controls.append(el("form", { class: "mv" }, el("label", {}, t("alarms-show"), pick)),
+    el("p", { class: "note" }, t("alarms-history-since", { time: alarmTime(s.from), zone: TZ })));
 
-  const now = section(`Active 進行中 (${active.length})`, true);
+  const now = section(t("alarms-active", { n: active.length }), true);
   now.classList.add("active-alarms");
-  if (!active.length) now.append(el("p", { class: "note" }, filter === "cleared" ? "hidden by the filter" : "No active alarm 目前無警報"));
+  if (!active.length) now.append(el("p", { class: "note" }, filter === "cleared" ? t("alarms-hidden") : t("alarms-none-active")));
   for (const a of active) now.append(activeCard(a));
 
-  const hist = section(`History 歷史紀錄 (${past.length})`, true);
+  const hist = section(t("alarms-history", { n: past.length }), true);
   hist.classList.add("alarm-history");
   if (past.length) hist.append(historyTable(past));
-  else hist.append(el("p", { class: "note" }, "No cleared alarm in this range 此期間無已解除警報"));
+  else hist.append(el("p", { class: "note" }, t("alarms-none-cleared")));
 }
-PAGES.alarms = { title: "Alarms 警報", render: alarmsPage };
+PAGES.alarms = { title: () => t("nav-alarms"), render: alarmsPage };
 
 // ---------- the banner: every page, every few seconds, one small request ----------
 const BANNER_EVERY_MS = 5000;
@@ -210,15 +212,15 @@ function renderBanner(active) {
   const counts = Object.keys(SEVERITY)
     .map((sev) => [sev, active.filter((a) => a.severity === sev).length])
     .filter(([, n]) => n)
-    .map(([sev, n]) => `${n} ${SEVERITY[sev].label}`);
+    .map(([sev, n]) => t("banner-count", { n, severity: SEVERITY[sev].label() }));
   const unacked = active.filter((a) => a.state === "raised").length;
   banner.className = "banner " + top.severity;
   banner.dataset.count = String(active.length);
   banner.replaceChildren(
-    el("strong", {}, `⚠ ${active.length} active alarm${active.length > 1 ? "s" : ""} 警報進行中`),
-    el("span", { class: "counts" }, counts.join(" · ") + (unacked ? ` · ${unacked} not acknowledged 未確認` : "")),
+    el("strong", {}, t("banner-active", { n: active.length })),
+    el("span", { class: "counts" }, counts.join(" · ") + (unacked ? " · " + t("banner-unacked", { n: unacked }) : "")),
     el("span", { class: "top" }, `${ruleOf(top)}: ${top.message}`),
-    el("a", { href: "#/alarms" }, "View alarms 查看警報 →"));
+    el("a", { href: "#/alarms" }, t("banner-view")));
   banner.hidden = false;
 }
 // Polls the active alarms; when they change, the alarms page reloads itself (unless someone
@@ -237,7 +239,10 @@ async function refreshAlarms(force) {
   lastSeen = seen;
   if (state().page === "alarms" && (force || (changed && !typing()))) show();
 }
-refreshAlarms();
-setInterval(refreshAlarms, BANNER_EVERY_MS);
-// A tab in the background does not poll; brought back, it asks at once.
-document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshAlarms(); });
+// The banner speaks the page's language: it waits for the catalogue (app.js's `language`).
+language.then(() => {
+  refreshAlarms();
+  setInterval(refreshAlarms, BANNER_EVERY_MS);
+  // A tab in the background does not poll; brought back, it asks at once.
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshAlarms(); });
+});

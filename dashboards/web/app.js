@@ -1,14 +1,65 @@
 "use strict";
 // kilowatch dashboard: plain JavaScript over the gateway's read-only API, no build step.
 // State lives in the URL hash (#/page?range=7d or ?from=…&to=…), so a link shows the same view.
+//
+// Language: every visible string goes through t("key") or t("key", { name: value }). The
+// messages are the gateway's catalogue, gateway/i18n/en.ftl and zh-TW.ftl (served at
+// /api/v1/i18n/{lang}): add a key to BOTH files; `{ $name }` in a message is filled from the
+// object. A key missing from the catalogue shows as itself and is logged as a warning, which
+// fails the dashboard test; a unit test checks every t("…") literal in dashboards/web/*.js
+// exists, so write keys as literals. Numbers: fmt(v) / num(v, digits); times: inPlant(opts),
+// both in the page's language (LANG). The language is ?lang= in the URL, else the header's
+// switch (remembered in localStorage), else the site's ([site] language).
+// A page registers as PAGES.id = { title: () => t("nav-id"), render }.
 
 const PAGES = {
-  plant: { title: "Plant overview", render: plantPage },
-  air: { title: "Compressor room", render: airPage },
-  chillers: { title: "Chillers", render: chillerPage },
-  savings: { title: "Savings", render: savingsPage },
-  health: { title: "Device health", render: healthPage },
+  plant: { title: () => t("nav-plant"), render: plantPage },
+  air: { title: () => t("nav-air"), render: airPage },
+  chillers: { title: () => t("nav-chillers"), render: chillerPage },
+  savings: { title: () => t("nav-savings"), render: savingsPage },
+  health: { title: () => t("nav-health"), render: healthPage },
 };
+// A page's title in the page's language (a plain string is taken as it is).
+const titleOf = (p) => (typeof p.title === "function" ? p.title() : p.title);
+
+// ---------- language ----------
+const LANG_KEY = "kilowatch.lang";
+let LANG = "en";
+let MESSAGES = {};
+const UNTRANSLATED = new Set(); // keys asked for but missing: the dashboard test reads it
+function t(key, args) {
+  const text = MESSAGES[key];
+  if (text === undefined) {
+    UNTRANSLATED.add(key);
+    console.warn("untranslated: " + key);
+    return key;
+  }
+  return text.replace(/\{\$([A-Za-z0-9_-]+)\}/g, (m, k) => (args && args[k] !== undefined ? String(args[k]) : m));
+}
+const numbers = new Map();
+// v with exactly `digits` decimals, grouped as the language writes numbers.
+function num(v, digits) {
+  const key = LANG + digits;
+  if (!numbers.has(key)) numbers.set(key, new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  return numbers.get(key).format(v);
+}
+// The language (?lang=, the switch, the site's) and its messages, before the first page.
+async function loadLanguage() {
+  const asked = new URLSearchParams(location.search).get("lang") || localStorage.getItem(LANG_KEY);
+  const { default: site, languages } = await api("i18n");
+  LANG = languages.some((l) => l.tag === asked) ? asked : site;
+  MESSAGES = (await api("i18n/" + LANG)).messages;
+  document.documentElement.lang = LANG;
+  const pick = document.getElementById("lang");
+  for (const l of languages) pick.append(el("option", { value: l.tag }, l.name));
+  pick.value = LANG;
+  pick.addEventListener("change", () => {
+    localStorage.setItem(LANG_KEY, pick.value);
+    const q = new URLSearchParams(location.search);
+    q.set("lang", pick.value);
+    location.search = q.toString();
+  });
+}
 const RANGES = { "24h": 24, "7d": 168, "30d": 720, "90d": 2160 };
 const COLORS = ["#1f5fa8", "#e07b00", "#2a9d3a", "#b3261e", "#6b3fa0", "#0e7c86"];
 
@@ -36,8 +87,8 @@ function span(params) {
 let TZ = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const formats = new Map();
 function inPlant(opts) {
-  const key = JSON.stringify(opts) + TZ;
-  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat([], { timeZone: TZ, ...opts }));
+  const key = JSON.stringify(opts) + TZ + LANG;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(LANG, { timeZone: TZ, ...opts }));
   return formats.get(key);
 }
 const plantTime = (t) => inPlant({ dateStyle: "short", timeStyle: "short" }).format(new Date(t));
@@ -105,10 +156,10 @@ function unitOf(report, name) {
 const fmt = (v, digits) => {
   if (typeof v === "string") return v;
   if (v === null || v === undefined || !isFinite(v)) return "—";
-  if (digits === undefined && Number.isInteger(v)) return v.toLocaleString();
-  if (digits !== undefined) return v.toFixed(digits);
+  if (digits === undefined && Number.isInteger(v)) return num(v, 0);
+  if (digits !== undefined) return num(v, digits);
   const a = Math.abs(v);
-  return a >= 1000 ? v.toLocaleString(undefined, { maximumFractionDigits: 0 }) : a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
+  return num(v, a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : 3);
 };
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -156,7 +207,7 @@ function chart(parent, opts) {
   };
   parent.append(svg);
   if (!all.length) {
-    add("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data in this range");
+    add("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, t("chart-no-data"));
     return svg;
   }
   let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
@@ -196,7 +247,7 @@ function chart(parent, opts) {
   add("line", { x1: L, x2: L, y1: T, y2: H - B, stroke: "#333" });
   add("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: "#333" });
   add("text", { x: 12, y: (T + H - B) / 2, transform: `rotate(-90 12 ${(T + H - B) / 2})`, "text-anchor": "middle" }, opts.y);
-  add("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, opts.x || (opts.time ? "time" : ""));
+  add("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, opts.x || (opts.time ? t("chart-time") : ""));
   for (const h of opts.hlines || []) {
     add("line", { x1: L, x2: W - R, y1: py(h.y), y2: py(h.y), stroke: h.color || "#b3261e", "stroke-dasharray": "6 4" });
     add("text", { x: W - R - 4, y: py(h.y) - 4, "text-anchor": "end", fill: h.color || "#b3261e" }, h.label);
@@ -217,7 +268,7 @@ function chart(parent, opts) {
 }
 function alerts(parent, items) {
   const ul = el("ul", { class: "alerts" });
-  if (!items.length) ul.append(el("li", { class: "ok" }, "nothing to report"));
+  if (!items.length) ul.append(el("li", { class: "ok" }, t("alerts-none")));
   for (const [level, text] of items) ul.append(el("li", { class: level }, text));
   parent.append(ul);
 }
@@ -227,13 +278,13 @@ function missingReasons(report) {
     if (/billed per month|configured|no production in this interval/.test(why)) continue;
     counts.set(k + ": " + why, (counts.get(k + ": " + why) || 0) + 1);
   }
-  return [...counts].slice(0, 6).map(([t, n]) => ["warn", `${t} (${n} intervals)`]);
+  return [...counts].slice(0, 6).map(([what, n]) => ["warn", t("alerts-intervals", { what, n })]);
 }
 
 // ---------- pages ----------
 async function plantPage(s) {
   const [plants, latest] = await Promise.all([assetsOf("plant"), api("latest")]);
-  if (!plants.length) { section("Plant").append(el("p", { class: "note" }, "No plant asset in the site file ([[assets]] type = \"plant\").")); return; }
+  if (!plants.length) { section(t("plant-title")).append(el("p", { class: "note" }, t("plant-none"))); return; }
   const id = plants[0].id;
   const midnight = plantMidnight(plantDate(Date.now()));
   const [today, range, daily] = await Promise.all([
@@ -242,74 +293,74 @@ async function plantPage(s) {
     enpi(id, s, "1d"),
   ]);
   const power = latest.readings.filter((r) => r.quantity === "active_power" && r.device === "incomer");
-  const t = today.summary.values;
+  const v = today.summary.values;
   const tiles = el("div", { class: "tiles" });
   const sec = section(plants[0].name || id, true);
   sec.append(tiles);
-  tile(tiles, "live power", power.length ? power[0].value : null, "kW");
-  tile(tiles, "energy today", t.energy_kwh, "kWh");
-  tile(tiles, "energy cost today", t.energy_cost, unitOf(today, "energy_cost"));
-  tile(tiles, "15-min demand today", t.demand_kw, "kW", t.exceedances > 0);
-  tile(tiles, "contract", t.contract_kw, "kW");
-  tile(tiles, "power factor", t.power_factor, "");
-  tile(tiles, "CO2e today", t.co2e_kg, "kg");
-  tile(tiles, "SEC today", t.sec, unitOf(today, "sec"));
+  tile(tiles, t("tile-live-power"), power.length ? power[0].value : null, "kW");
+  tile(tiles, t("tile-energy-today"), v.energy_kwh, "kWh");
+  tile(tiles, t("tile-energy-cost-today"), v.energy_cost, unitOf(today, "energy_cost"));
+  tile(tiles, t("tile-demand-today"), v.demand_kw, "kW", v.exceedances > 0);
+  tile(tiles, t("tile-contract"), v.contract_kw, "kW");
+  tile(tiles, t("tile-power-factor"), v.power_factor, "");
+  tile(tiles, t("tile-co2e-today"), v.co2e_kg, "kg");
+  tile(tiles, t("tile-sec-today"), v.sec, unitOf(today, "sec"));
   const demand = seriesOf(range, "demand_kw");
   const contract = range.summary.values.contract_kw;
-  chart(section("15-minute demand against contract"), {
-    time: true, y: "demand (kW)", title: "demand",
-    series: [{ name: "demand kW", points: demand }],
-    hlines: contract ? [{ y: contract, label: `contract ${fmt(contract)} kW` }] : [],
+  chart(section(t("plant-chart-demand")), {
+    time: true, y: t("plant-axis-demand"),
+    series: [{ name: t("plant-series-demand"), points: demand }],
+    hlines: contract ? [{ y: contract, label: t("plant-contract-line", { kw: fmt(contract) }) }] : [],
   });
-  chart(section("Energy and specific energy per day"), {
-    time: true, y: "energy (kWh)", title: "daily energy",
-    series: [{ name: "kWh per day", points: seriesOf(daily, "energy_kwh") }],
+  chart(section(t("plant-chart-energy")), {
+    time: true, y: t("plant-axis-energy"),
+    series: [{ name: t("plant-series-energy"), points: seriesOf(daily, "energy_kwh") }],
   });
-  chart(section("Power factor"), {
-    time: true, y: "power factor", title: "power factor",
-    series: [{ name: "PF", points: seriesOf(range, "power_factor") }],
+  chart(section(t("plant-chart-pf")), {
+    time: true, y: t("plant-axis-pf"),
+    series: [{ name: t("plant-series-pf"), points: seriesOf(range, "power_factor") }],
   });
   const items = [];
   const ex = range.rows.filter((r) => r.values.exceedances > 0).length;
-  if (ex) items.push(["bad", `${ex} intervals with demand over the contract capacity`]);
+  if (ex) items.push(["bad", t("plant-exceedances", { n: ex })]);
   const stale = latest.readings.filter((r) => Date.now() - Date.parse(r.ts) > 5 * 60e3);
   const offline = [...new Set(stale.map((r) => r.device))];
-  if (offline.length) items.push(["bad", `devices offline (no reading for 5 min): ${offline.join(", ")}`]);
+  if (offline.length) items.push(["bad", t("plant-offline", { devices: offline.join(", ") })]);
   items.push(...missingReasons(range));
-  alerts(section("Alerts"), items);
+  alerts(section(t("alerts-title")), items);
 }
 
 async function airPage(s) {
   const rooms = await assetsOf("compressor");
-  if (!rooms.length) { section("Compressor room").append(el("p", { class: "note" }, "No compressor asset in the site file.")); return; }
+  if (!rooms.length) { section(t("nav-air")).append(el("p", { class: "note" }, t("air-none"))); return; }
   for (const room of rooms) {
     const [r, d] = await Promise.all([enpi(room.id, s), enpi(room.id, s, "1d")]);
     const v = r.summary.values;
     const sec = section(room.name || room.id, true);
     const tiles = el("div", { class: "tiles" });
     sec.append(tiles);
-    tile(tiles, "specific power", v.specific_power, unitOf(r, "specific_power"));
-    tile(tiles, "loaded", v.loaded_pct, "%");
-    tile(tiles, "leakage", v.leakage_pct, "%", v.leakage_pct > 20);
-    tile(tiles, "pressure band", v.pressure_band, "bar");
-    tile(tiles, "energy", v.energy_kwh, "kWh");
-    chart(section("Specific power"), { time: true, y: "specific power (" + unitOf(r, "specific_power") + ")", series: [{ name: "specific power", points: seriesOf(r, "specific_power") }] });
-    chart(section("Loaded fraction"), { time: true, y: "loaded (%)", series: [{ name: "loaded %", points: seriesOf(r, "loaded_pct") }] });
-    chart(section("Pressure band"), {
-      time: true, y: "pressure (bar)",
+    tile(tiles, t("tile-specific-power"), v.specific_power, unitOf(r, "specific_power"));
+    tile(tiles, t("tile-loaded"), v.loaded_pct, "%");
+    tile(tiles, t("tile-leakage"), v.leakage_pct, "%", v.leakage_pct > 20);
+    tile(tiles, t("tile-pressure-band"), v.pressure_band, "bar");
+    tile(tiles, t("tile-energy"), v.energy_kwh, "kWh");
+    chart(section(t("air-chart-specific-power")), { time: true, y: t("air-axis-specific-power", { unit: unitOf(r, "specific_power") }), series: [{ name: t("air-series-specific-power"), points: seriesOf(r, "specific_power") }] });
+    chart(section(t("air-chart-loaded")), { time: true, y: t("air-axis-loaded"), series: [{ name: t("air-series-loaded"), points: seriesOf(r, "loaded_pct") }] });
+    chart(section(t("air-chart-pressure")), {
+      time: true, y: t("air-axis-pressure"),
       series: [
-        { name: "max", points: seriesOf(r, "pressure_max") },
-        { name: "average", points: seriesOf(r, "pressure_avg") },
-        { name: "min", points: seriesOf(r, "pressure_min") },
+        { name: t("series-max"), points: seriesOf(r, "pressure_max") },
+        { name: t("series-average"), points: seriesOf(r, "pressure_avg") },
+        { name: t("series-min"), points: seriesOf(r, "pressure_min") },
       ],
     });
-    chart(section("Leakage trend (no-production periods, per day)"), { time: true, y: "leakage (%)", series: [{ name: "leakage %", points: seriesOf(d, "leakage_pct") }] });
+    chart(section(t("air-chart-leakage")), { time: true, y: t("air-axis-leakage"), series: [{ name: t("air-series-leakage"), points: seriesOf(d, "leakage_pct") }] });
   }
 }
 
 async function chillerPage(s) {
   const chillers = await assetsOf("chiller");
-  if (!chillers.length) { section("Chillers").append(el("p", { class: "note" }, "No chiller asset in the site file.")); return; }
+  if (!chillers.length) { section(t("nav-chillers")).append(el("p", { class: "note" }, t("chillers-none"))); return; }
   const series = await api("series");
   const outdoor = series.series.find((x) => x.quantity === "outdoor_temp");
   const step = stepFor(s.hours);
@@ -325,18 +376,18 @@ async function chillerPage(s) {
     const tiles = el("div", { class: "tiles" });
     sec.append(tiles);
     tile(tiles, "kW/TR", v.kw_per_tr, "kW/TR");
-    tile(tiles, "COP", v.cop, "");
-    tile(tiles, "cooling load", v.cooling_tr, "TR");
+    tile(tiles, t("tile-cop"), v.cop, "");
+    tile(tiles, t("tile-cooling-load"), v.cooling_tr, "TR");
     tile(tiles, "ΔT", v.delta_t, "°C");
-    tile(tiles, "energy", v.energy_kwh, "kWh");
-    chart(section("Efficiency over time"), { time: true, y: "kW/TR", series: [{ name: "kW/TR", points: seriesOf(r, "kw_per_tr") }] });
-    chart(section("Cooling load and ΔT"), {
+    tile(tiles, t("tile-energy"), v.energy_kwh, "kWh");
+    chart(section(t("chillers-chart-efficiency")), { time: true, y: "kW/TR", series: [{ name: "kW/TR", points: seriesOf(r, "kw_per_tr") }] });
+    chart(section(t("chillers-chart-load")), {
       time: true, y: "TR / °C",
-      series: [{ name: "cooling load TR", points: seriesOf(r, "cooling_tr") }, { name: "ΔT °C", points: seriesOf(r, "delta_t") }],
+      series: [{ name: t("chillers-series-load"), points: seriesOf(r, "cooling_tr") }, { name: t("chillers-series-dt"), points: seriesOf(r, "delta_t") }],
     });
     const scatter = seriesOf(r, "kw_per_tr").filter(([t]) => temp.has(t)).map(([t, k]) => [temp.get(t), k]);
-    chart(section("kW/TR against outdoor temperature"), {
-      x: "outdoor temperature (°C)", y: "kW/TR", series: [{ name: "kW/TR per interval", points: scatter, dots: true }],
+    chart(section(t("chillers-chart-scatter")), {
+      x: t("chillers-axis-outdoor"), y: "kW/TR", series: [{ name: t("chillers-series-scatter"), points: scatter, dots: true }],
     });
   }
 }
@@ -348,21 +399,21 @@ const confidence = (c) => (c > 0.999 ? "> 99.9 %" : c < 0.001 ? "< 0.1 %" : (100
 async function plansTable() {
   const { plans } = await api("mv/plans");
   if (!plans.length) return;
-  const sec = section("M&V plans / 節能績效保證", true);
-  const head = ["plan 計畫", "boundary 邊界", "guarantee 保證節能", "contract year 合約年度", "savings 節能量 (kWh)", "guaranteed 保證 (kWh)", "shortfall 差額 (kWh)", "confidence 信心水準", "status 狀態", ""];
+  const sec = section(t("plans-title"), true);
+  const head = [t("plans-plan"), t("plans-boundary"), t("plans-guarantee"), t("plans-year"), t("plans-savings"), t("plans-guaranteed"), t("plans-shortfall"), t("plans-confidence"), t("plans-status"), ""];
   const table = el("table", { class: "plans" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
-  const num = (v) => (v == null ? "—" : Math.round(v).toLocaleString());
+  const kwh = (v) => (v == null ? "—" : num(Math.round(v), 0));
   for (const p of plans) {
-    const g = p.guarantee.percent != null ? `${p.guarantee.percent} %` : `${num(p.guarantee.kwh_per_year)} kWh/yr`;
-    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, "report 報告");
+    const g = p.guarantee.percent != null ? `${p.guarantee.percent} %` : t("plans-per-year", { kwh: kwh(p.guarantee.kwh_per_year) });
+    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("plans-report"));
     const years = p.years.filter((y) => y.through);
     const rows = years.length ? years : [null];
     for (const y of rows) {
       const status = y ? y.status : p.status;
       table.append(el("tr", { "data-plan": p.id },
         el("td", {}, p.name || p.id), el("td", {}, p.boundary), el("td", {}, g),
-        el("td", {}, y ? `${y.year} (${y.complete ? y.from + "–" + y.to : "to " + y.through})` : "—"),
-        el("td", {}, num(y && y.avoided_kwh)), el("td", {}, num(y && y.guarantee_kwh)), el("td", {}, num(y && y.shortfall_kwh)),
+        el("td", {}, y ? `${y.year} (${y.complete ? y.from + "–" + y.to : t("plans-to", { date: y.through })})` : "—"),
+        el("td", {}, kwh(y && y.avoided_kwh)), el("td", {}, kwh(y && y.guarantee_kwh)), el("td", {}, kwh(y && y.shortfall_kwh)),
         el("td", {}, y && y.confidence != null ? confidence(y.confidence) : "—"),
         el("td", { class: ["shortfall", "behind", "not established"].includes(status) ? "bad" : "", title: y ? y.explanation : p.explanation }, status),
         el("td", {}, link)));
@@ -375,7 +426,7 @@ async function plansTable() {
 async function savingsPage(s, params) {
   await plansTable();
   const list = await api("enpi");
-  const sec = section("Savings verification", true);
+  const sec = section(t("mv-title"), true);
   const today = plantDate(Date.now());
   const back = (days) => addDays(today, -days);
   const form = el("form", { class: "mv" });
@@ -384,7 +435,7 @@ async function savingsPage(s, params) {
   asset.value = params.get("asset") || (list.assets.find((a) => a.type === "plant") || list.assets[0] || {}).id || "";
   const baseline = el("input", { name: "baseline", value: params.get("baseline") || `${back(20)}..${back(11)}`, size: "24" });
   const reporting = el("input", { name: "reporting", value: params.get("reporting") || `${back(10)}..${back(1)}`, size: "24" });
-  form.append(el("label", {}, "asset", asset), el("label", {}, "baseline FROM..TO", baseline), el("label", {}, "reporting FROM..TO", reporting), el("button", { type: "submit" }, "verify"));
+  form.append(el("label", {}, t("mv-asset"), asset), el("label", {}, t("mv-baseline"), baseline), el("label", {}, t("mv-reporting"), reporting), el("button", { type: "submit" }, t("mv-verify")));
   sec.append(form);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -397,50 +448,50 @@ async function savingsPage(s, params) {
   try {
     r = await api("mv", q);
   } catch (e) {
-    sec.append(el("p", { class: "note" }, "Cannot verify: " + e.message));
+    sec.append(el("p", { class: "note" }, t("mv-cannot", { error: e.message })));
     return;
   }
   const s2 = r.savings;
   sec.append(el("div", { class: "verdict" + (s2.verified ? " ok" : "") }, s2.verdict));
   const tiles = el("div", { class: "tiles" });
   sec.append(tiles);
-  tile(tiles, "avoided energy", s2.avoided, r.energy_unit);
-  tile(tiles, "± at 90 %", s2.uncertainty_90, r.energy_unit);
-  tile(tiles, "savings", s2.percent, "%");
-  tile(tiles, "model", r.model.form, "");
+  tile(tiles, t("tile-avoided"), s2.avoided, r.energy_unit);
+  tile(tiles, t("tile-uncertainty-90"), s2.uncertainty_90, r.energy_unit);
+  tile(tiles, t("tile-savings"), s2.percent, "%");
+  tile(tiles, t("tile-model"), r.model.form, "");
   tile(tiles, "R²", r.model.r2, "");
-  const link = el("a", { href: "../api/v1/mv?" + new URLSearchParams({ ...q, format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, "full report (HTML) with the model's evidence");
+  const link = el("a", { href: "../api/v1/mv?" + new URLSearchParams({ ...q, format: "html", lang: LANG, ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("mv-full-report"));
   sec.append(el("p", {}, link));
   const pts = (f) => r.series.map((p) => [Date.parse(p.t), f(p)]);
   const start = r.series.find((p) => p.reporting);
-  chart(section("Actual against the (adjusted) baseline"), {
-    time: true, y: `energy per ${r.granularity} (${r.energy_unit})`,
-    series: [{ name: "actual", points: pts((p) => p.actual) }, { name: "baseline / adjusted", points: pts((p) => p.modelled) }],
+  chart(section(t("mv-chart-actual")), {
+    time: true, y: t("mv-axis-energy", { step: r.granularity, unit: r.energy_unit }),
+    series: [{ name: t("mv-series-actual"), points: pts((p) => p.actual) }, { name: t("mv-series-baseline"), points: pts((p) => p.modelled) }],
   });
-  chart(section("CUSUM of actual − modelled"), {
+  chart(section(t("mv-chart-cusum")), {
     time: true, y: `CUSUM (${r.energy_unit})`, zero: true,
     series: [{ name: "CUSUM", points: pts((p) => p.cusum) }],
   });
-  if (start) sec.append(el("p", { class: "note" }, "Reporting period starts " + plantDate(Date.parse(start.t))));
-  if (r.warnings.length) alerts(section("Warnings"), r.warnings.map((w) => ["warn", w]));
+  if (start) sec.append(el("p", { class: "note" }, t("mv-reporting-starts", { date: plantDate(Date.parse(start.t)) })));
+  if (r.warnings.length) alerts(section(t("mv-warnings")), r.warnings.map((w) => ["warn", w]));
 }
 
 async function healthPage() {
   const [latest, health] = await Promise.all([api("latest"), api("health")]);
-  const sec = section("Gateway", true);
+  const sec = section(t("health-gateway"), true);
   const tiles = el("div", { class: "tiles" });
   sec.append(tiles);
-  tile(tiles, "MQTT", health.ingest.mqtt_connected ? "connected" : "disconnected", "", !health.ingest.mqtt_connected);
-  tile(tiles, "messages", health.ingest.messages, "");
-  tile(tiles, "rejected messages", health.ingest.rejected, "", health.ingest.rejected > 0);
-  tile(tiles, "store errors", health.ingest.store_errors, "", health.ingest.store_errors > 0);
-  tile(tiles, "dead letters", health.dead_letters, "", health.dead_letters > 0);
-  tile(tiles, "rollups pending", health.rollups_pending, "");
-  tile(tiles, "InfluxDB batches pending", health.influx.pending_batches, "", health.influx.pending_batches > 0);
+  tile(tiles, "MQTT", health.ingest.mqtt_connected ? t("health-connected") : t("health-disconnected"), "", !health.ingest.mqtt_connected);
+  tile(tiles, t("tile-messages"), health.ingest.messages, "");
+  tile(tiles, t("tile-rejected"), health.ingest.rejected, "", health.ingest.rejected > 0);
+  tile(tiles, t("tile-store-errors"), health.ingest.store_errors, "", health.ingest.store_errors > 0);
+  tile(tiles, t("tile-dead-letters"), health.dead_letters, "", health.dead_letters > 0);
+  tile(tiles, t("tile-rollups-pending"), health.rollups_pending, "");
+  tile(tiles, t("tile-influx-pending"), health.influx.pending_batches, "", health.influx.pending_batches > 0);
   const sq = health.ingest.sequence;
-  tile(tiles, "polls missing now", sq.missing, "", sq.missing > 0);
-  tile(tiles, "polls lost", sq.lost, "", sq.lost > 0);
-  tile(tiles, "polls repaired", sq.repaired, "");
+  tile(tiles, t("tile-polls-missing"), sq.missing, "", sq.missing > 0);
+  tile(tiles, t("tile-polls-lost"), sq.lost, "", sq.lost > 0);
+  tile(tiles, t("tile-polls-repaired"), sq.repaired, "");
   const devices = new Map();
   for (const r of latest.readings) {
     const d = devices.get(r.device) || { newest: "", bad: 0, n: 0 };
@@ -451,8 +502,8 @@ async function healthPage() {
   }
   // Delivery per device, from the poll numbering: holes found, refilled by replay, or lost.
   const seqs = new Map((health.sequences || []).map((s) => [s.device, s]));
-  const table = el("table", {}, el("tr", {}, el("th", {}, "device"), el("th", {}, "last reading"), el("th", {}, "age (s)"), el("th", {}, "quantities"), el("th", {}, "not good"),
-    el("th", {}, "last seq"), el("th", {}, "gaps"), el("th", {}, "missing now"), el("th", {}, "repaired"), el("th", {}, "lost")));
+  const table = el("table", {}, el("tr", {}, el("th", {}, t("health-device")), el("th", {}, t("health-last-reading")), el("th", {}, t("health-age")), el("th", {}, t("health-quantities")), el("th", {}, t("health-not-good")),
+    el("th", {}, t("health-last-seq")), el("th", {}, t("health-gaps")), el("th", {}, t("health-missing-now")), el("th", {}, t("health-repaired")), el("th", {}, t("health-lost"))));
   for (const [name, d] of devices) {
     const age = (Date.now() - Date.parse(d.newest)) / 1000;
     const ageCell = el("td", age > 300 ? { class: "bad" } : {}, fmt(age, 0));
@@ -461,25 +512,25 @@ async function healthPage() {
     table.append(el("tr", { "data-device": name }, el("td", {}, name), el("td", {}, plantTime(d.newest)), ageCell, el("td", {}, String(d.n)), el("td", d.bad ? { class: "bad" } : {}, String(d.bad)),
       num(s.high_seq), num(s.gaps_detected), num(s.missing, s.missing > 0), num(s.repaired), num(s.lost, s.lost > 0)));
   }
-  const devs = section("Devices", true);
+  const devs = section(t("health-devices"), true);
   devs.append(table);
   // Each agent's latest health message: its spool backlog and per-device poll errors.
-  const agents = section("Agents", true);
-  if (!health.agents.length) agents.append(el("p", { class: "note" }, "No agent health message received yet (agents publish one every 30 s)."));
+  const agents = section(t("health-agents"), true);
+  if (!health.agents.length) agents.append(el("p", { class: "note" }, t("health-no-agent")));
   for (const a of health.agents) {
     const sp = a.spool || {};
-    const t = el("div", { class: "tiles" });
-    agents.append(el("h3", {}, `agent ${a.agent} · ${plantClock(a.ts)}`), t);
-    tile(t, "spool backlog", sp.pending, "readings", sp.pending > 1000);
-    tile(t, "spool size", (sp.bytes || 0) / 1024, "KiB");
-    tile(t, "evicted (disk budget)", sp.evicted, "readings", sp.evicted > 0);
+    const tl = el("div", { class: "tiles" });
+    agents.append(el("h3", {}, t("health-agent", { agent: a.agent, time: plantClock(a.ts) })), tl);
+    tile(tl, t("tile-spool-backlog"), sp.pending, t("unit-readings"), sp.pending > 1000);
+    tile(tl, t("tile-spool-size"), (sp.bytes || 0) / 1024, "KiB");
+    tile(tl, t("tile-evicted"), sp.evicted, t("unit-readings"), sp.evicted > 0);
     // A spool that cannot be written (full disk) shows at once, with what is held in memory.
     const w = a.spool_writer || {};
-    tile(t, "spool disk", w.disk_full ? "FULL" : w.write_failing ? "failing" : "ok", "", !!(w.disk_full || w.write_failing));
-    tile(t, "held in memory", w.buffered, "polls", w.buffered > 0);
-    tile(t, "dropped (memory full)", w.dropped, "polls", w.dropped > 0);
-    tile(t, "published", a.published, "");
-    const rows = el("table", { "data-agent": a.agent }, el("tr", {}, el("th", {}, "device"), el("th", {}, "polls ok"), el("th", {}, "failed"), el("th", {}, "exceptions"), el("th", {}, "missed"), el("th", {}, "last error")));
+    tile(tl, t("tile-spool-disk"), w.disk_full ? t("health-disk-full") : w.write_failing ? t("health-disk-failing") : t("health-disk-ok"), "", !!(w.disk_full || w.write_failing));
+    tile(tl, t("tile-held-in-memory"), w.buffered, t("unit-polls"), w.buffered > 0);
+    tile(tl, t("tile-dropped"), w.dropped, t("unit-polls"), w.dropped > 0);
+    tile(tl, t("tile-published"), a.published, "");
+    const rows = el("table", { "data-agent": a.agent }, el("tr", {}, el("th", {}, t("health-device")), el("th", {}, t("health-polls-ok")), el("th", {}, t("health-failed")), el("th", {}, t("health-exceptions")), el("th", {}, t("health-missed")), el("th", {}, t("health-last-error"))));
     for (const [name, d] of Object.entries(a.devices || {})) {
       rows.append(el("tr", {}, el("td", {}, name), el("td", {}, String(d.polls_ok)), el("td", d.polls_failed ? { class: "bad" } : {}, String(d.polls_failed)), el("td", {}, String(d.exceptions)), el("td", {}, String(d.missed_polls)), el("td", {}, d.last_error || "")));
     }
@@ -503,7 +554,7 @@ async function show() {
 }
 async function render() {
   const { page, params } = state();
-  document.title = "kilowatch · " + PAGES[page].title;
+  document.title = "kilowatch · " + titleOf(PAGES[page]);
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === page);
   const range = params.get("from") ? "custom" : params.get("range") || "7d";
   for (const b of document.querySelectorAll("#range button")) b.classList.toggle("active", b.dataset.range === range);
@@ -518,15 +569,15 @@ async function render() {
   const status = document.getElementById("status");
   const fresh = el("main", { id: "main" });
   main.replaceWith(fresh);
-  status.textContent = "loading…";
+  status.textContent = t("app-loading");
   computing = false;
   try {
     await PAGES[page].render(s, params);
-    status.textContent = `${plantTime(s.from)} – ${plantTime(s.to)} (${TZ}) · updated ${plantClock(Date.now())}`
-      + (computing ? " · indicators still being computed 計算中, reloading" : "");
+    status.textContent = t("app-status", { from: plantTime(s.from), to: plantTime(s.to), zone: TZ, clock: plantClock(Date.now()) })
+      + (computing ? " · " + t("app-computing") : "");
     document.body.dataset.ready = page;
   } catch (e) {
-    status.textContent = "cannot load: " + e.message;
+    status.textContent = t("app-cannot-load", { error: e.message });
     console.warn(e);
   }
   clearTimeout(timer);
@@ -537,7 +588,7 @@ async function render() {
 }
 function init() {
   const nav = document.querySelector("nav");
-  for (const [id, p] of Object.entries(PAGES)) nav.append(el("a", { "data-page": id, href: "#/" + id }, p.title));
+  for (const [id, p] of Object.entries(PAGES)) nav.append(el("a", { "data-page": id, href: "#/" + id }, titleOf(p)));
   const range = document.getElementById("range");
   for (const r of Object.keys(RANGES)) {
     const b = el("button", { type: "button", "data-range": r }, r);
@@ -548,8 +599,10 @@ function init() {
     });
     range.append(b);
   }
-  const from = el("input", { type: "date", id: "from", "aria-label": "from" });
-  const to = el("input", { type: "date", id: "to", "aria-label": "to" });
+  range.setAttribute("aria-label", t("app-time-range"));
+  document.getElementById("lang").setAttribute("aria-label", t("app-language"));
+  const from = el("input", { type: "date", id: "from", "aria-label": t("app-from") });
+  const to = el("input", { type: "date", id: "to", "aria-label": t("app-to") });
   const custom = () => {
     const { page, params } = state();
     if (!from.value || !to.value || from.value > to.value) return;
@@ -562,7 +615,8 @@ function init() {
   window.addEventListener("hashchange", show);
   show();
 }
-// The plant's zone first: every date on every page depends on it. And the whole document:
+// The plant's zone and the page's language first: every date and word on every page depends
+// on them. And the whole document:
 // pages such as alarms.js register themselves in later scripts, which a slow link may still be
 // fetching when the answer comes back (the nav would lack them).
 const parsed = new Promise((done) => {
@@ -572,4 +626,6 @@ const parsed = new Promise((done) => {
 const zone = api("health")
   .then((h) => { if (h.timezone) TZ = h.timezone; })
   .catch((e) => console.warn("no site time zone, showing the browser's:", e.message));
-Promise.all([zone, parsed]).then(init);
+// The header's switch is in the document: the language waits for it.
+const language = parsed.then(loadLanguage).catch((e) => console.warn("no message catalogue:", e.message));
+Promise.all([zone, language, parsed]).then(init);

@@ -29,6 +29,7 @@ const BASELINES_JS: &str = include_str!("../../dashboards/web/baselines.js");
 
 mod alarms;
 mod baselines;
+mod i18n;
 #[cfg(test)]
 mod live_tests;
 mod plans;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub notify: Arc<crate::notify::NotifyStats>,
     /// The store's writer thread, for what the API saves (baselines); none in read-only tests.
     pub writer: Option<crate::store::StoreWriter>,
+    /// The site's language (`[site] language`): the dashboard's and reports' default.
+    pub language: crate::i18n::Language,
 }
 
 #[derive(Serialize)]
@@ -347,6 +350,8 @@ struct MvParams {
     adjust: Option<String>,
     /// `json` (default) or `html` (the self-contained report).
     format: Option<String>,
+    /// The HTML report's language (`en`, `zh-TW`); the site's by default.
+    lang: Option<String>,
     /// Accept reporting conditions outside the baseline's (their uncertainty is counted).
     #[serde(default)]
     accept_extrapolation: bool,
@@ -369,6 +374,10 @@ async fn mv(
         None | Some("json") => false,
         Some("html") => true,
         Some(f) => return Ok(bad_request(format!("`format`: `{f}` is not json or html"))),
+    };
+    let lang = match crate::i18n::pick(q.lang.as_deref(), Some(state.language)) {
+        Ok(l) => l,
+        Err(e) => return Ok(bad_request(format!("`lang`: {e}"))),
     };
     let split = |v: Option<String>, sep: char| -> Vec<String> {
         v.map(|v| {
@@ -433,7 +442,7 @@ async fn mv(
     Ok(match result {
         Ok(report) if html => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            crate::mv::html::render(&report),
+            crate::mv::html::render_in(&report, lang),
         )
             .into_response(),
         Ok(report) => Json(report).into_response(),
@@ -552,6 +561,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alarms", get(alarms::list))
         .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/i18n", get(i18n::languages))
+        .route("/api/v1/i18n/{lang}", get(i18n::messages))
         .route(
             "/metrics",
             get(|State(state): State<Arc<AppState>>| async move {
@@ -680,6 +691,7 @@ mod tests {
                 latest_body: Default::default(),
                 notify: Arc::default(),
                 writer: None,
+                language: crate::i18n::Language::TraditionalChinese,
                 // The engine's loop is not run here: acknowledgements answer 503.
                 alarms: crate::alarms::Alarms::new(
                     &site,
@@ -748,6 +760,26 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         let e = error_of("/api/v1/enpi?asset=plant&from=yesterday");
         assert!(e.contains("`from`"), "{e}");
+    }
+
+    #[test]
+    fn the_catalogue_is_served_in_the_sites_language_and_each_other() {
+        let (status, body) = get("/api/v1/i18n");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["default"], "zh-TW", "{v}");
+        assert_eq!(v["languages"][1]["name"], "繁體中文", "{v}");
+        let (status, body) = get("/api/v1/i18n/zh_TW");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["lang"], "zh-TW");
+        assert_eq!(v["messages"]["tile-contract"], "契約容量", "{v}");
+        assert_eq!(v["messages"]["plant-contract-line"], "契約容量 {$kw} kW");
+        let (status, body) = get("/api/v1/i18n/fr");
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("zh-TW"), "{body}");
+        let e = error_of("/api/v1/mv?asset=plant&baseline=2026-01-01..2026-02-01&reporting=2026-02-01..2026-03-01&format=html&lang=klingon");
+        assert!(e.contains("`lang`"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_dates;
 pub mod enpi;
 pub mod http;
+pub mod i18n;
 pub mod influx;
 pub mod ingest;
 pub mod line_protocol;

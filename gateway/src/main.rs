@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(cli.command.run());
+    let result = rt.block_on(cli.run());
     // Work still running on the blocking pool after a stop is a read (the maintenance loop's
     // EnPI or savings computations, dropped at the stop): a Ctrl-C does not wait for it. Writes
     // are the writer thread's, which the service has already joined.

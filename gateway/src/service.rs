@@ -94,6 +94,7 @@ pub async fn run_with(
         latest_body: Default::default(),
         alarms: alarms.clone(),
         writer: Some(writer.clone()),
+        language: config.site.language,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();

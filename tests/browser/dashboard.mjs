@@ -1,4 +1,5 @@
-// Visits every dashboard page in headless Chromium and reports what it saw as JSON on stdout.
+// Visits every dashboard page in headless Chromium, in English (laptop and tablet) and in
+// Traditional Chinese (laptop), and reports what it saw as JSON on stdout.
 // usage: node dashboard.mjs BASE_URL SCREENSHOT_DIR [FROM_DATE TO_DATE]
 import { chromium } from "playwright-core";
 
@@ -6,14 +7,19 @@ const [base, shots, from, to] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
 const report = { pages: {}, errors: [] };
-for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
+const passes = [["en", "laptop", 1366], ["en", "tablet", 820], ["zh-TW", "laptop", 1366]];
+for (const [lang, view, width] of passes) {
+  const name = lang === "en" ? view : `${view}-${lang}`;
   const page = await browser.newPage({ viewport: { width, height: 1000 } });
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
   for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines"]) {
-    await page.goto(`${base}/dashboard/#/${p}?range=24h`);
-    await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 });
+    await page.goto(`${base}/dashboard/?lang=${lang}#/${p}?range=24h`);
+    await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 }).catch(async (e) => {
+      const status = await page.evaluate(() => document.getElementById("status").textContent);
+      throw new Error(`${p}-${name} never ready (status: ${status}; errors: ${report.errors.join("; ")}): ${e.message}`);
+    });
     const info = await page.evaluate(() => ({
       title: document.title,
       charts: [...document.querySelectorAll("svg.chart")].map((s) => Number(s.dataset.points)),
@@ -22,6 +28,9 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
       axisLabels: [...document.querySelectorAll("svg.chart")].every((s) => [...s.querySelectorAll("text")].some((t) => t.getAttribute("transform"))),
       status: document.getElementById("status").textContent,
       text: document.querySelector("main").innerText.slice(0, 4000),
+      lang: document.documentElement.lang,
+      nav: [...document.querySelectorAll("nav a")].map((a) => a.textContent),
+      untranslated: [...UNTRANSLATED],
     }));
     if (name === "laptop") {
       // The time-range picker: a wider range shows more points, and lands in the URL.
@@ -37,6 +46,27 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
     report.pages[`${p}-${name}`] = info;
   }
   await page.close();
+}
+// The header's language switch: picked once, remembered in localStorage for the next visit.
+{
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 1000 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => report.errors.push(`switch page error: ${e.message}`));
+  await page.goto(`${base}/dashboard/#/plant?range=24h`);
+  await page.waitForFunction(() => document.body.dataset.ready === "plant", null, { timeout: 30000 });
+  const before = await page.evaluate(() => document.documentElement.lang);
+  await Promise.all([page.waitForNavigation(), page.selectOption("#lang", "zh-TW")]);
+  await page.waitForFunction(() => document.body.dataset.ready === "plant", null, { timeout: 30000 });
+  await page.goto(`${base}/dashboard/#/health`);
+  await page.waitForFunction(() => document.body.dataset.ready === "health", null, { timeout: 30000 });
+  report.switched = await page.evaluate((before) => ({
+    before,
+    after: document.documentElement.lang,
+    stored: localStorage.getItem("kilowatch.lang"),
+    nav: document.querySelector('nav a[data-page="health"]').textContent,
+    untranslated: [...UNTRANSLATED],
+  }), before);
+  await ctx.close();
 }
 // The plant's clock in a browser elsewhere (the demo plant is in Asia/Taipei, this browser in
 // Chicago): a custom date range, what the page asks the API for, its day ticks and status line.

@@ -84,13 +84,7 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         banner["class"].as_str().unwrap().contains("critical"),
         "{banner}"
     );
-    for want in [
-        "1 active alarm",
-        "警報",
-        "1 critical 嚴重",
-        "Demand 需量",
-        "not acknowledged",
-    ] {
+    for want in ["1 active alarm", "1 critical", "Demand", "not acknowledged"] {
         assert!(text.contains(want), "banner lacks `{want}`: {text}");
     }
     assert_eq!(banner["link"], "#/alarms");
@@ -109,7 +103,7 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         "{before}"
     );
     assert_eq!(before["link"], "#/plant", "{before}");
-    assert_eq!(before["nav"], "Alarms 警報");
+    assert_eq!(before["nav"], "Alarms");
     let after = &acked["acked"];
     assert!(
         after["text"]
@@ -139,7 +133,7 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    assert!(row.contains(&"cleared 已解除"), "{row:?}");
+    assert!(row.contains(&"cleared"), "{row:?}");
     assert!(row.iter().any(|c| c.starts_with(WHO)), "{row:?}");
     assert!(
         row.iter().any(|c| c.ends_with(" s") || c.contains("min")),

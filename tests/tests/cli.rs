@@ -134,10 +134,15 @@ fn csv_import_and_export_round_trip_with_clear_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 24 values"));
-    // Twice: the upsert keeps one copy.
-    assert!(run(&["import", "--config", site_s, csv.to_str().unwrap()])
-        .status
-        .success());
+    // Twice: the upsert keeps one copy. Said in Traditional Chinese when KILOWATCH_LANG asks.
+    let again = std::process::Command::new(&gw)
+        .args(["import", "--config", site_s, csv.to_str().unwrap()])
+        .env("KILOWATCH_LANG", "zh-TW")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("匯入 24 筆數值"), "{said}");
 
     let out = run(&[
         "export",

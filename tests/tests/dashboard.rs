@@ -1,6 +1,7 @@
 //! The built-in dashboard in headless Chromium (Debian's, driven by playwright-core from
-//! tests/browser/dashboard.mjs): every page on a laptop and a tablet viewport, on the demo's
-//! stored history. Screenshots are kept in target/dashboard-screenshots/.
+//! tests/browser/dashboard.mjs): every page on a laptop and a tablet viewport in English and
+//! on a laptop in Traditional Chinese, on the demo's stored history. Screenshots are kept in
+//! target/dashboard-screenshots/.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -80,7 +81,23 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             .map(|p| p.as_u64().unwrap())
             .collect()
     };
-    for view in ["laptop", "tablet"] {
+    let pages = [
+        "plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms",
+    ];
+    // No key missing from the catalogue, in either language, on any page (t() records each).
+    for view in ["laptop", "tablet", "laptop-zh-TW"] {
+        for p in pages {
+            let info = page(&format!("{p}-{view}"));
+            assert_eq!(info["untranslated"], serde_json::json!([]), "{p}-{view}");
+            let lang = if view.ends_with("zh-TW") {
+                "zh-TW"
+            } else {
+                "en"
+            };
+            assert_eq!(info["lang"], lang, "{p}-{view}");
+        }
+    }
+    for view in ["laptop", "tablet", "laptop-zh-TW"] {
         for (p, charts) in [
             ("plant", 3),
             ("air", 4),
@@ -115,8 +132,13 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         );
         // The alarms page renders (the demo's alarms, if any, are the alarms test's concern).
         let alarms = page(&format!("alarms-{view}"))["text"].as_str().unwrap();
+        let (title, history) = if view.ends_with("zh-TW") {
+            ("警報", "歷史紀錄")
+        } else {
+            ("Alarms", "History")
+        };
         assert!(
-            alarms.contains("Alarms 警報") && alarms.contains("History"),
+            alarms.contains(title) && alarms.contains(history),
             "{alarms}"
         );
         let health = page(&format!("health-{view}"));
@@ -175,7 +197,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
     let plans = get_json(&format!("http://{addr}/api/v1/mv/plans")).unwrap();
     let status = plans["plans"][0]["status"].as_str().unwrap();
     for want in [
-        "M&V plans / 節能績效保證",
+        "M&V plans",
         "Chiller retrofit guarantee",
         "asset chiller",
         "10 %",
@@ -190,7 +212,41 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         "plant", "air", "chillers", "pumps", "boiler", "savings", "health",
     ] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
+        assert!(shots.join(format!("{p}-laptop-zh-TW.png")).is_file());
     }
+    // In Traditional Chinese: the seeds' terms, and the same figures as numbers.
+    for (p, want) in [
+        ("plant", "契約容量"),
+        ("plant", "功率因數"),
+        ("air", "比功率"),
+        ("chillers", "冷凍負載"),
+        ("pumps", "泵浦"),
+        ("boiler", "鍋爐效率"),
+        ("savings", "節能績效保證"),
+        ("health", "閘道器"),
+    ] {
+        let info = page(&format!("{p}-laptop-zh-TW"));
+        let text = info["text"].as_str().unwrap();
+        assert!(text.contains(want), "{p} in zh-TW lacks `{want}`: {text}");
+    }
+    let zh = page("plant-laptop-zh-TW");
+    assert_eq!(zh["nav"][0], "全廠總覽", "{zh}");
+    let shown = zh["tiles"]["今日用電量"].as_str().unwrap_or_default();
+    assert!(
+        shown.replace(',', "").parse::<f64>().is_ok() || (!day_begun && shown == "—"),
+        "{zh}"
+    );
+    // The header's switch: chosen once, the next visit without ?lang= keeps it.
+    let switched = &r["switched"];
+    assert_eq!(switched["before"], "en", "{switched}");
+    assert_eq!(switched["after"], "zh-TW", "{switched}");
+    assert_eq!(switched["stored"], "zh-TW", "{switched}");
+    assert_eq!(switched["nav"], "設備狀態", "{switched}");
+    assert_eq!(
+        switched["untranslated"],
+        serde_json::json!([]),
+        "{switched}"
+    );
 
     // In a browser in Chicago the plant's days are still Taipei days.
     let abroad = &r["abroad"];

@@ -559,4 +559,32 @@ fn csv_runs_are_priced_at_a_given_tariff_and_normalized_on_given_normals() {
         err.contains("--tariff") && err.contains("bad.toml"),
         "{err}"
     );
+    // The same summary in Traditional Chinese, figures grouped as the language writes them;
+    // the HTML report too. A language without a catalogue is a usage error.
+    let html = dir.join("zh.html");
+    let (code, out, err) = run(&[
+        "--tariff",
+        &tariff,
+        "--normal-weather",
+        &normals,
+        "--lang",
+        "zh-TW",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    for want in [
+        "報告期間：實際 ",
+        "調整後能源基線",
+        "節省費用 NT$ ",
+        "標準化節能量",
+    ] {
+        assert!(out.contains(want), "zh-TW summary lacks `{want}`: {out}");
+    }
+    assert!(err.contains("報告已寫入"), "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<html lang=\"zh-TW\">") && page.contains("節約能源量"));
+    let (code, _, err) = run(&["--lang", "fr"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown language `fr`"), "{err}");
 }

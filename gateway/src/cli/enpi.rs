@@ -1,9 +1,11 @@
 //! `enpi`: energy-performance indicators of an asset, or the list of assets.
 
 use kilowatch_gateway::enpi::{self, Assets, Step};
+use kilowatch_gateway::i18n::{self, Language};
 use kilowatch_gateway::store::{Store, StoreSettings};
 
 use super::args::{require_db, RangeArgs, SiteArgs, Usage};
+use super::lang;
 
 #[derive(clap::Args)]
 pub struct EnpiArgs {
@@ -32,6 +34,7 @@ pub struct EnpiArgs {
 pub fn run(a: EnpiArgs) -> anyhow::Result<()> {
     let site = a.site.load()?;
     let file = &site.file;
+    let lang = lang::of(Some(&site.config));
     let assets = Assets::from_site(&site.config, file)?;
     let now = chrono::Utc::now();
     let (from, to) = a.range.resolve(site.config.timezone(), now)?;
@@ -68,17 +71,28 @@ pub fn run(a: EnpiArgs) -> anyhow::Result<()> {
             || bar.inc(1),
         )?;
         bar.finish_and_clear();
+        let (n, seconds) = (
+            assets.list.len().to_string(),
+            format!("{:.2}", started.elapsed().as_secs_f64()),
+        );
         eprintln!(
-            "recomputed {rows} indicator rows for {} assets in {:.2} s",
-            assets.list.len(),
-            started.elapsed().as_secs_f64()
+            "{}",
+            i18n::tr(
+                lang,
+                "cli-enpi-recomputed",
+                &[
+                    ("rows", &rows.to_string()),
+                    ("assets", &n),
+                    ("seconds", &seconds)
+                ],
+            )
         );
     }
     let Some(asset) = a.asset else {
         if a.json {
             println!("{}", serde_json::to_string_pretty(&enpi::list(&assets))?);
         } else if !a.recompute {
-            print_assets(&assets, file);
+            print_assets(&assets, file, lang);
         }
         return Ok(());
     };
@@ -107,10 +121,10 @@ pub fn run(a: EnpiArgs) -> anyhow::Result<()> {
     } else if a.csv {
         print!("{}", enpi::to_csv(&report));
     } else {
-        print_report(&report);
+        print_report(&report, lang);
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("{}", i18n::tr(lang, "cli-warning", &[("text", w)]));
     }
     Ok(())
 }
@@ -129,9 +143,12 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn print_assets(assets: &Assets, file: &str) {
+fn print_assets(assets: &Assets, file: &str, lang: Language) {
     if assets.list.is_empty() {
-        println!("{file} defines no [[assets]]; see README.md (Energy-performance indicators).");
+        println!(
+            "{}",
+            i18n::tr(lang, "cli-enpi-no-assets", &[("file", file)])
+        );
         return;
     }
     for info in enpi::list(assets) {
@@ -158,18 +175,22 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-fn print_report(r: &enpi::Report) {
-    println!(
-        "{} ({}) {} .. {}, step {}, {} intervals ({})",
-        r.asset,
-        r.kind,
-        r.from.format("%Y-%m-%d %H:%M UTC"),
-        r.to.format("%Y-%m-%d %H:%M UTC"),
-        r.step,
-        r.rows.len(),
-        r.timezone
+fn print_report(r: &enpi::Report, lang: Language) {
+    let head = i18n::tr(
+        lang,
+        "cli-enpi-head",
+        &[
+            ("asset", &r.asset),
+            ("kind", r.kind),
+            ("from", &r.from.format("%Y-%m-%d %H:%M UTC").to_string()),
+            ("to", &r.to.format("%Y-%m-%d %H:%M UTC").to_string()),
+            ("step", r.step),
+            ("n", &r.rows.len().to_string()),
+            ("zone", &r.timezone.to_string()),
+        ],
     );
-    println!("\nwhole range:");
+    println!("{head}");
+    println!("\n{}", i18n::t(lang, "cli-enpi-whole"));
     for d in &r.indicators {
         match (
             r.summary.values.get(&d.name),
@@ -181,6 +202,6 @@ fn print_report(r: &enpi::Report) {
         }
     }
     if !r.rows.is_empty() {
-        println!("\nper interval: --csv or --json");
+        println!("\n{}", i18n::t(lang, "cli-enpi-per-interval"));
     }
 }

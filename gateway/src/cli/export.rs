@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use kilowatch_gateway::csvio;
+use kilowatch_gateway::i18n;
 use kilowatch_gateway::store::Store;
 use kilowatch_gateway::when::{self, Step};
 
 use super::args::{RangeArgs, SiteArgs, Usage};
+use super::lang;
 
 #[derive(clap::Args)]
 #[command(mut_arg("from", |a| a.help(
@@ -69,6 +71,10 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         }
         None => csvio::export(&store, &info, from, to, res, &mut std::io::stdout().lock())?,
     };
-    eprintln!("exported {n} rows");
+    let lang = lang::of(Some(&site.config));
+    eprintln!(
+        "{}",
+        i18n::tr(lang, "cli-exported", &[("n", &n.to_string())])
+    );
     Ok(())
 }

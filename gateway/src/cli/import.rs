@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use kilowatch_gateway::csvio;
+use kilowatch_gateway::i18n;
 use kilowatch_gateway::store::{Store, StoreSettings};
 
 use super::args::SiteArgs;
+use super::lang;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -22,10 +24,19 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
         Store::open(&site.db)?.with_settings(StoreSettings::for_site(&site.config, &site.profiles));
     let rows = polls.len();
     let samples = csvio::import(&mut store, polls)?;
+    let lang = lang::of(Some(&site.config));
     println!(
-        "imported {samples} values ({rows} device timestamps) from {} into {}",
-        a.csv.display(),
-        site.db.display()
+        "{}",
+        i18n::tr(
+            lang,
+            "cli-imported",
+            &[
+                ("values", &samples.to_string()),
+                ("rows", &rows.to_string()),
+                ("file", &a.csv.display().to_string()),
+                ("db", &site.db.display().to_string()),
+            ],
+        )
     );
     Ok(())
 }

@@ -6,6 +6,7 @@ mod demo;
 mod enpi;
 mod export;
 mod import;
+mod lang;
 mod mv;
 mod mv_bills;
 mod mv_plan;
@@ -29,6 +30,17 @@ use args::Usage;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Language of reports and messages: en or zh-TW (default: the site file's
+    /// `[site] language`, else English).
+    #[arg(long, global = true, env = "KILOWATCH_LANG", value_name = "LANG")]
+    pub lang: Option<String>,
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        lang::set(self.lang.as_deref())?;
+        self.command.run().await
+    }
 }
 
 #[derive(Subcommand)]

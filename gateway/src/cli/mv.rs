@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use kilowatch_gateway::enpi::emission::EmissionFactors;
 use kilowatch_gateway::enpi::tariff::Tariff;
 use kilowatch_gateway::enpi::Assets;
+use kilowatch_gateway::i18n::{self, Language};
 use kilowatch_gateway::mv;
 use kilowatch_gateway::store::Store;
 
 use super::args::{input_error, load_site, read_with, require_db, zone, Usage};
+use super::lang;
 use super::mv_bills::{self, BillArgs};
 
 #[derive(clap::Args)]
@@ -215,7 +217,7 @@ pub fn run(args: MvArgs) -> anyhow::Result<()> {
             options,
         });
     }
-    let report = if let Some(path) = csv {
+    let (report, lang) = if let Some(path) = csv {
         let (Some(time), [energy]) = (time, energy.as_slice()) else {
             return Err(Usage("--csv needs --time COL and one --energy COL".to_owned()).into());
         };
@@ -232,7 +234,10 @@ pub fn run(args: MvArgs) -> anyhow::Result<()> {
                 .collect::<Result<_, _>>()
                 .map_err(Usage)?,
         };
-        mv::from_csv(&path, &cols, tz, &options).map_err(input_error)?
+        (
+            mv::from_csv(&path, &cols, tz, &options).map_err(input_error)?,
+            lang::of(None),
+        )
     } else {
         let config = config.expect("clap requires --config without --csv");
         let site = load_site(&config, db)?;
@@ -246,54 +251,91 @@ pub fn run(args: MvArgs) -> anyhow::Result<()> {
             vars,
             no_temp,
         };
-        mv::from_store(&store, &assets, &query, &options).map_err(input_error)?
+        (
+            mv::from_store(&store, &assets, &query, &options).map_err(input_error)?,
+            lang::of(Some(&site.config)),
+        )
     };
     if let Some(out) = &html {
-        std::fs::write(out, mv::html::render(&report))
+        std::fs::write(out, mv::html::render_in(&report, lang))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
-        eprintln!("report written to {}", out.display());
+        let path = out.display().to_string();
+        eprintln!(
+            "{}",
+            i18n::tr(lang, "cli-report-written", &[("path", &path)])
+        );
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_mv(&report);
+        print_mv(&report, lang);
     }
     Ok(())
 }
 
-/// The human summary of a savings verification.
-fn print_mv(r: &mv::Report) {
-    let u = &r.energy_unit;
+/// The human summary of a savings verification, in `lang` (the verdict and warnings are the
+/// engine's words).
+fn print_mv(r: &mv::Report, lang: Language) {
+    let u = r.energy_unit.as_str();
     let m = &r.model;
+    let n0 = |v: f64| i18n::number_fixed(lang, v, 0);
     println!("{}", r.savings.verdict);
-    println!(
-        "model {} on {} {}s: R² {:.3}, adj. R² {:.3}, CV(RMSE) {}{}",
-        m.form,
-        m.n,
-        r.granularity.code(),
-        m.r2,
-        m.adj_r2,
-        m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into()),
-        if m.valid {
-            ""
-        } else {
-            " (a validity check failed)"
-        }
+    let cv = m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into());
+    let model = i18n::tr(
+        lang,
+        "cli-mv-model",
+        &[
+            ("form", &m.form),
+            ("n", &m.n.to_string()),
+            ("step", r.granularity.code()),
+            ("r2", &format!("{:.3}", m.r2)),
+            ("adj", &format!("{:.3}", m.adj_r2)),
+            ("cv", &cv),
+        ],
     );
+    let invalid = if m.valid {
+        String::new()
+    } else {
+        i18n::t(lang, "cli-mv-invalid")
+    };
+    println!("{model}{invalid}");
     if let Some(p) = &r.placebo {
-        match p.false_positive_percent {
-            Some(rate) => println!(
-                "placebo back-test: {} of {} baseline windows called verified ({rate:.0} %, nominal {:.0} %)",
-                p.verified, p.windows, p.nominal_percent
+        let line = match p.false_positive_percent {
+            Some(rate) => i18n::tr(
+                lang,
+                "cli-mv-placebo",
+                &[
+                    ("verified", &p.verified.to_string()),
+                    ("windows", &p.windows.to_string()),
+                    ("rate", &format!("{rate:.0}")),
+                    ("nominal", &format!("{:.0}", p.nominal_percent)),
+                ],
             ),
-            None => println!("placebo back-test: {}", p.note.as_deref().unwrap_or("not run")),
-        }
+            None => {
+                let note = p
+                    .note
+                    .clone()
+                    .unwrap_or_else(|| i18n::t(lang, "cli-mv-not-run"));
+                i18n::tr(lang, "cli-mv-placebo-none", &[("note", &note)])
+            }
+        };
+        println!("{line}");
     }
     println!(
-        "reporting: actual {:.0} {u}, adjusted baseline {:.0} {u}, avoided {:.0} {u}",
-        r.reporting.actual,
-        r.reporting.adjusted_baseline.unwrap_or_default(),
-        r.savings.avoided
+        "{}",
+        i18n::tr(
+            lang,
+            "cli-mv-reporting",
+            &[
+                ("actual", &n0(r.reporting.actual)),
+                (
+                    "adjusted",
+                    &n0(r.reporting.adjusted_baseline.unwrap_or_default())
+                ),
+                ("avoided", &n0(r.savings.avoided)),
+                ("unit", u),
+            ],
+        )
     );
     if let Some(p) = &r.priced {
         let symbol = if p.currency == "TWD" {
@@ -301,32 +343,52 @@ fn print_mv(r: &mv::Report) {
         } else {
             &p.currency
         };
+        let demand = p
+            .demand_cost
+            .map(n0)
+            .unwrap_or_else(|| i18n::t(lang, "cli-mv-not-priced"));
+        let co2e = p
+            .co2e_kg
+            .map(|kg| format!("{} t", i18n::number_fixed(lang, kg / 1000.0, 2)))
+            .unwrap_or_else(|| i18n::t(lang, "cli-mv-no-factors"));
         println!(
-            "avoided cost {symbol} {:.0} (energy {:.0}, demand {}, power factor {:.0}), CO2e {}",
-            p.total,
-            p.energy_cost,
-            p.demand_cost
-                .map(|d| format!("{d:.0}"))
-                .unwrap_or("not priced".into()),
-            p.pf_adjustment,
-            p.co2e_kg
-                .map(|kg| format!("{:.2} t", kg / 1000.0))
-                .unwrap_or("— (no emission factors)".into())
+            "{}",
+            i18n::tr(
+                lang,
+                "cli-mv-priced",
+                &[
+                    ("symbol", symbol),
+                    ("total", &n0(p.total)),
+                    ("energy", &n0(p.energy_cost)),
+                    ("demand", &demand),
+                    ("pf", &n0(p.pf_adjustment)),
+                    ("co2e", &co2e),
+                ],
+            )
         );
     }
     if let Some(n) = &r.normalized {
-        match (n.savings, n.percent) {
-            (Some(s), p) => println!(
-                "normalized savings ({}): {s:.0} {u} a year{} (baseline model {:.0}, reporting model {:.0})",
-                n.weather_year,
-                p.map(|p| format!(", {p:.1} %")).unwrap_or_default(),
-                n.baseline_annual.unwrap_or_default(),
-                n.reporting_annual.unwrap_or_default()
+        let line = match (n.savings, n.percent) {
+            (Some(s), p) => i18n::tr(
+                lang,
+                "cli-mv-normalized",
+                &[
+                    ("year", &n.weather_year.to_string()),
+                    ("savings", &n0(s)),
+                    ("unit", u),
+                    (
+                        "percent",
+                        &p.map(|p| format!(", {p:.1} %")).unwrap_or_default(),
+                    ),
+                    ("baseline", &n0(n.baseline_annual.unwrap_or_default())),
+                    ("reporting", &n0(n.reporting_annual.unwrap_or_default())),
+                ],
             ),
-            (None, _) => println!("normalized savings: none ({})", n.note),
-        }
+            (None, _) => i18n::tr(lang, "cli-mv-normalized-none", &[("note", &n.note)]),
+        };
+        println!("{line}");
     }
     for w in &r.warnings {
-        println!("warning: {w}");
+        println!("{}", i18n::tr(lang, "cli-warning", &[("text", w)]));
     }
 }

@@ -6,7 +6,10 @@ use kilowatch_gateway::enpi::Assets;
 use kilowatch_gateway::mv::{guarantee, plan_eval, plan_html};
 use kilowatch_gateway::store::Store;
 
+use kilowatch_gateway::i18n::{self, Language};
+
 use super::args::{require_db, SiteArgs, Usage};
+use super::lang;
 
 #[derive(clap::Args)]
 pub struct MvPlanArgs {
@@ -27,7 +30,8 @@ pub struct MvPlanArgs {
 pub fn run(a: MvPlanArgs) -> anyhow::Result<()> {
     let site = a.site.load()?;
     let assets = Assets::from_site(&site.config, &site.file)?;
-    evaluate(&assets, &site.file, &site.db, a.plan, a.html, a.json)
+    let lang = lang::of(Some(&site.config));
+    evaluate(&assets, &site.file, &site.db, a.plan, a.html, a.json, lang)
 }
 
 /// `mv-plan`: evaluates the plans now and prints them.
@@ -38,6 +42,7 @@ fn evaluate(
     only: Option<String>,
     html: Option<PathBuf>,
     json: bool,
+    lang: Language,
 ) -> anyhow::Result<()> {
     let ids: Vec<&str> = assets.plans.iter().map(|p| p.id.as_str()).collect();
     let plans: Vec<_> = match &only {
@@ -82,7 +87,11 @@ fn evaluate(
     if let (Some(path), [one]) = (&html, out.as_slice()) {
         std::fs::write(path, plan_html::render(one))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-        eprintln!("report written to {}", path.display());
+        let path = path.display().to_string();
+        eprintln!(
+            "{}",
+            i18n::tr(lang, "cli-report-written", &[("path", &path)])
+        );
     }
     if json {
         let text = match (&only, out.as_slice()) {

@@ -45,6 +45,7 @@ fn start(path: &std::path::Path, live: Arc<crate::store::Live>) -> SocketAddr {
         latest_body: Default::default(),
         notify: Arc::default(),
         writer: None,
+        language: Default::default(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

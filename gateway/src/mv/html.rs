@@ -6,16 +6,24 @@ use std::fmt::Write;
 use super::html_text::{esc, num, opt, STYLE};
 use super::report::Report;
 use super::svg::{Chart, Series, Style};
+use crate::i18n::{self, Language};
 
-/// The whole page.
+/// The whole page, in English.
 pub fn render(r: &Report) -> String {
+    render_in(r, Language::English)
+}
+
+/// The whole page in `lang`: headings, labels and method; the engine's own sentences (the
+/// verdict, its reasons and warnings) stay as the engine wrote them.
+pub fn render_in(r: &Report, lang: Language) -> String {
     let u = &r.energy_unit;
     let s = &r.savings;
     let mut h = String::new();
+    let title = esc(&i18n::tr(lang, "mvr-title", &[("source", &r.source)]));
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Savings verification — {src}</title><style>{STYLE}</style></head><body><h1>Savings verification: {src}</h1>",
-        src = esc(&r.source)
+        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><style>{STYLE}</style></head><body><h1>{title}</h1>",
+        tag = lang.tag()
     );
     let _ = write!(
         h,
@@ -24,77 +32,102 @@ pub fn render(r: &Report) -> String {
         esc(&s.verdict)
     );
     if !s.reasons.is_empty() {
-        h.push_str("<p>Not verified because (未通過查證的原因):</p><ul class=\"warn\">");
+        let _ = write!(
+            h,
+            "<p>{}</p><ul class=\"warn\">",
+            i18n::t(lang, "mvr-not-verified")
+        );
         for why in &s.reasons {
             let _ = write!(h, "<li>{}</li>", esc(why));
         }
         h.push_str("</ul>");
     }
     if let Some(p) = &r.placebo {
-        placebo(&mut h, p, u);
+        placebo(&mut h, p, u, lang);
     }
+    let (n, expected) = (r.baseline.n.to_string(), r.baseline.expected.to_string());
+    let (rn, rexpected) = (r.reporting.n.to_string(), r.reporting.expected.to_string());
+    let periods = i18n::tr(
+        lang,
+        "mvr-periods",
+        &[
+            ("from", &r.baseline.from),
+            ("to", &r.baseline.to),
+            ("n", &n),
+            ("step", r.granularity.code()),
+            ("expected", &expected),
+            ("rfrom", &r.reporting.from),
+            ("rto", &r.reporting.to),
+            ("rn", &rn),
+            ("rexpected", &rexpected),
+            ("zone", &r.time_zone),
+        ],
+    );
     let _ = write!(
         h,
-        "<p>Baseline from {} up to {} ({} {}s used of {}); reporting period from {} up to {} ({} of {}). Times in {}.</p>",
-        esc(&r.baseline.from),
-        esc(&r.baseline.to),
-        r.baseline.n,
-        r.granularity.code(),
-        r.baseline.expected,
-        esc(&r.reporting.from),
-        esc(&r.reporting.to),
-        r.reporting.n,
-        r.reporting.expected,
-        esc(&r.time_zone)
+        "<p>{}</p><h2>{}</h2><table>",
+        esc(&periods),
+        i18n::t(lang, "mvr-savings")
     );
-    h.push_str("<h2>Savings</h2><table>");
     let rows = [
         (
-            "Actual energy, reporting period",
+            i18n::t(lang, "mvr-actual"),
             format!("{} {u}", num(r.reporting.actual)),
         ),
         (
-            "Adjusted baseline (what the plant would have used)",
+            i18n::t(lang, "mvr-adjusted"),
             opt(r.reporting.adjusted_baseline, &format!(" {u}")),
         ),
-        ("Avoided energy", format!("{} {u}", num(s.avoided))),
-        ("Savings", opt(s.percent, " %")),
         (
-            "Uncertainty at 68 % confidence",
+            i18n::t(lang, "mvr-avoided"),
+            format!("{} {u}", num(s.avoided)),
+        ),
+        (i18n::t(lang, "mvr-percent"), opt(s.percent, " %")),
+        (
+            i18n::t(lang, "mvr-u68"),
             opt(s.uncertainty_68, &format!(" {u}")),
         ),
         (
-            "Uncertainty at 90 % confidence",
+            i18n::t(lang, "mvr-u90"),
             opt(s.uncertainty_90, &format!(" {u}")),
         ),
+        (i18n::t(lang, "mvr-fsu68"), opt(s.fsu_68, " %")),
+        (i18n::t(lang, "mvr-senpi"), opt(s.senpi, "")),
         (
-            "Fractional savings uncertainty at 68 %",
-            opt(s.fsu_68, " %"),
+            i18n::t(lang, "mvr-improvement"),
+            opt(s.improvement_percent, " %"),
         ),
-        ("SEnPI (actual ÷ adjusted baseline)", opt(s.senpi, "")),
-        ("Improvement", opt(s.improvement_percent, " %")),
     ];
     for (k, v) in rows {
         let _ = write!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     }
     h.push_str("</table>");
     if !r.reporting.non_routine_adjustments.is_empty() {
-        h.push_str("<p>Non-routine adjustments added to the baseline:</p><ul>");
+        let _ = write!(h, "<p>{}</p><ul>", i18n::t(lang, "mvr-non-routine"));
         for a in &r.reporting.non_routine_adjustments {
-            let _ = write!(
-                h,
-                "<li>{} {u}, {} to {}: {}</li>",
-                num(a.energy),
-                esc(&a.from_text),
-                esc(&a.to_text),
-                esc(&a.reason)
+            let energy = num(a.energy);
+            let line = i18n::tr(
+                lang,
+                "mvr-adjustment",
+                &[
+                    ("energy", &energy),
+                    ("unit", u),
+                    ("from", &a.from_text),
+                    ("to", &a.to_text),
+                    ("reason", &a.reason),
+                ],
             );
+            let _ = write!(h, "<li>{}</li>", esc(&line));
         }
         h.push_str("</ul>");
     }
-    super::html_extras::priced_and_normalized(&mut h, r);
+    super::html_extras::priced_and_normalized(&mut h, r, lang);
     if !r.warnings.is_empty() {
-        h.push_str("<h2>Warnings</h2><ul class=\"warn\">");
+        let _ = write!(
+            h,
+            "<h2>{}</h2><ul class=\"warn\">",
+            i18n::t(lang, "mvr-warnings")
+        );
         for w in &r.warnings {
             let _ = write!(h, "<li>{}</li>", esc(w));
         }
@@ -104,8 +137,16 @@ pub fn render(r: &Report) -> String {
     // Charts.
     let tz = r.zone;
     let start = r.series.iter().find(|p| p.reporting).map(|p| p.ms as f64);
-    let unit_label = format!("energy per {} ({u})", r.granularity.code());
-    h.push_str("<h2>How energy follows its driver in the baseline</h2>");
+    let unit_label = i18n::tr(
+        lang,
+        "mvr-unit-label",
+        &[("step", r.granularity.code()), ("unit", u)],
+    );
+    let (date, period) = (
+        i18n::t(lang, "mvr-date"),
+        i18n::t(lang, "mvr-reporting-period"),
+    );
+    let _ = write!(h, "<h2>{}</h2>", i18n::t(lang, "mvr-driver"));
     if let Some((name, x, fitted)) = &r.driver {
         let actual: Vec<f64> = r
             .series
@@ -115,19 +156,19 @@ pub fn render(r: &Report) -> String {
             .collect();
         h.push_str(
             &Chart {
-                title: "Baseline: measured and modelled",
+                title: &i18n::t(lang, "mvr-chart-fit"),
                 x_label: name,
                 y_label: &unit_label,
                 time_axis: None,
                 series: vec![
                     Series {
-                        name: "measured",
+                        name: &i18n::t(lang, "mvr-measured"),
                         color: "#1f5fa8",
                         style: Style::Dots,
                         points: x.iter().copied().zip(actual).collect(),
                     },
                     Series {
-                        name: "model",
+                        name: &i18n::t(lang, "mvr-model"),
                         color: "#e07b00",
                         style: Style::Dots,
                         points: x.iter().copied().zip(fitted.iter().copied()).collect(),
@@ -139,42 +180,51 @@ pub fn render(r: &Report) -> String {
             .render(),
         );
     } else {
-        h.push_str("<p>The mean model has no driver to plot against.</p>");
+        let _ = write!(h, "<p>{}</p>", i18n::t(lang, "mvr-mean-model"));
     }
-    h.push_str("<h2>Actual versus modelled over time</h2><p><small>Left of the red line: the baseline fit. Right: the adjusted baseline (what the plant would have used without the measure) against what it used.</small></p>");
+    let _ = write!(
+        h,
+        "<h2>{}</h2><p><small>{}</small></p>",
+        i18n::t(lang, "mvr-over-time"),
+        i18n::t(lang, "mvr-over-time-note")
+    );
     let pts = |f: &dyn Fn(&super::report::Point) -> f64| -> Vec<(f64, f64)> {
         r.series.iter().map(|p| (p.ms as f64, f(p))).collect()
     };
     h.push_str(
         &Chart {
-            title: "Energy: actual and baseline",
-            x_label: "date",
+            title: &i18n::t(lang, "mvr-chart-energy"),
+            x_label: &date,
             y_label: &unit_label,
             time_axis: Some(tz),
             series: vec![
                 Series {
-                    name: "actual",
+                    name: &i18n::t(lang, "mvr-actual-series"),
                     color: "#1f5fa8",
                     style: Style::Line,
                     points: pts(&|p| p.actual),
                 },
                 Series {
-                    name: "baseline / adjusted baseline",
+                    name: &i18n::t(lang, "mvr-baseline-series"),
                     color: "#e07b00",
                     style: Style::Line,
                     points: pts(&|p| p.modelled),
                 },
             ],
-            marker: start.map(|s| (s, "reporting period")),
+            marker: start.map(|s| (s, period.as_str())),
             zero_line: false,
         }
         .render(),
     );
-    h.push_str("<h2>CUSUM</h2><p><small>Running sum of actual minus modelled energy. Flat around zero through the baseline; falling steadily once savings start; a rise means savings have been lost.</small></p>");
+    let _ = write!(
+        h,
+        "<h2>CUSUM</h2><p><small>{}</small></p>",
+        i18n::t(lang, "mvr-cusum-note")
+    );
     h.push_str(
         &Chart {
-            title: "Cumulative sum of differences",
-            x_label: "date",
+            title: &i18n::t(lang, "mvr-chart-cusum"),
+            x_label: &date,
             y_label: &format!("CUSUM ({u})"),
             time_axis: Some(tz),
             series: vec![Series {
@@ -183,34 +233,42 @@ pub fn render(r: &Report) -> String {
                 style: Style::Line,
                 points: pts(&|p| p.cusum),
             }],
-            marker: start.map(|s| (s, "reporting period")),
+            marker: start.map(|s| (s, period.as_str())),
             zero_line: true,
         }
         .render(),
     );
-    h.push_str("<h2>Residuals</h2>");
+    let _ = write!(h, "<h2>{}</h2>", i18n::t(lang, "mvr-residuals"));
     h.push_str(
         &Chart {
-            title: "Actual minus modelled",
-            x_label: "date",
-            y_label: &format!("residual ({u})"),
+            title: &i18n::t(lang, "mvr-chart-residuals"),
+            x_label: &date,
+            y_label: &i18n::tr(lang, "mvr-residual-axis", &[("unit", u)]),
             time_axis: Some(tz),
             series: vec![Series {
-                name: "residual",
+                name: &i18n::t(lang, "mvr-residual"),
                 color: "#444",
                 style: Style::Dots,
                 points: pts(&|p| p.actual - p.modelled),
             }],
-            marker: start.map(|s| (s, "reporting period")),
+            marker: start.map(|s| (s, period.as_str())),
             zero_line: true,
         }
         .render(),
     );
 
     if !r.monthly.is_empty() {
+        let unit = [("unit", u.as_str())];
         let _ = write!(
             h,
-            "<h2>By month</h2><table><tr><th>month</th><th>actual ({u})</th><th>adjusted baseline ({u})</th><th>savings ({u})</th><th>SEnPI</th><th>improvement</th><th>cumulative savings ({u})</th></tr>"
+            "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>SEnPI</th><th>{}</th><th>{}</th></tr>",
+            i18n::t(lang, "mvr-by-month"),
+            i18n::t(lang, "mvr-month"),
+            i18n::tr(lang, "mvr-col-actual", &unit),
+            i18n::tr(lang, "mvr-col-adjusted", &unit),
+            i18n::tr(lang, "mvr-col-savings", &unit),
+            i18n::t(lang, "mvr-col-improvement"),
+            i18n::tr(lang, "mvr-col-cumulative", &unit),
         );
         for m in &r.monthly {
             let _ = write!(
@@ -231,8 +289,8 @@ pub fn render(r: &Report) -> String {
     let m = &r.model;
     let _ = write!(
         h,
-        "<h2>Baseline model: {}</h2><p>n = {}, parameters = {}, R² = {:.3}, adjusted R² = {:.3}, CV(RMSE) = {}, NMBE = {}, lag-1 autocorrelation = {:.2}{}.</p>",
-        m.form,
+        "<h2>{}</h2><p>n = {}, parameters = {}, R² = {:.3}, adjusted R² = {:.3}, CV(RMSE) = {}, NMBE = {}, lag-1 autocorrelation = {:.2}{}.</p>",
+        esc(&i18n::tr(lang, "mvr-model-title", &[("form", &m.form)])),
         m.n,
         m.parameters,
         m.r2,
@@ -254,8 +312,13 @@ pub fn render(r: &Report) -> String {
             )
         }
     );
-    h.push_str(
-        "<table><tr><th>term</th><th>coefficient</th><th>std. error</th><th>p-value</th></tr>",
+    let _ = write!(
+        h,
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        i18n::t(lang, "mvr-term"),
+        i18n::t(lang, "mvr-coefficient"),
+        i18n::t(lang, "mvr-std-error"),
+        i18n::t(lang, "mvr-p-value")
     );
     let shown = m.coefficients.0.len().min(24);
     for i in 0..shown {
@@ -273,13 +336,21 @@ pub fn render(r: &Report) -> String {
         );
     }
     if m.coefficients.0.len() > shown {
+        let more = (m.coefficients.0.len() - shown).to_string();
         let _ = write!(
             h,
-            "<tr><td colspan=\"4\">… and {} more terms (all in the JSON output)</td></tr>",
-            m.coefficients.0.len() - shown
+            "<tr><td colspan=\"4\">{}</td></tr>",
+            i18n::tr(lang, "mvr-more-terms", &[("n", &more)])
         );
     }
-    h.push_str("</table><table><tr><th>check</th><th>value</th><th>needs</th><th></th></tr>");
+    let _ = write!(
+        h,
+        "</table><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
+        i18n::t(lang, "mvr-check"),
+        i18n::t(lang, "mvr-value"),
+        i18n::t(lang, "mvr-needs")
+    );
+    let (pass, fail) = (i18n::t(lang, "mvr-pass"), i18n::t(lang, "mvr-fail"));
     for c in &m.checks {
         let _ = write!(
             h,
@@ -288,10 +359,18 @@ pub fn render(r: &Report) -> String {
             c.value.map(|v| format!("{v:.4}")).unwrap_or("—".into()),
             esc(&c.limit),
             if c.passed { "pass" } else { "fail" },
-            if c.passed { "pass" } else { "fail" }
+            if c.passed { &pass } else { &fail }
         );
     }
-    h.push_str("</table><p><small>Candidates considered: from the simplest up, a model with more parameters is chosen only when the partial F test (corrected for autocorrelation) gives p < 0.05; none that is not significantly better than the mean.</small></p><table><tr><th>form</th><th>parameters</th><th>adjusted R²</th><th>CV(RMSE)</th><th>note</th></tr>");
+    let _ = write!(
+        h,
+        "</table><p><small>{}</small></p><table><tr><th>{}</th><th>{}</th><th>adjusted R²</th><th>CV(RMSE)</th><th>{}</th></tr>",
+        esc(&i18n::t(lang, "mvr-candidates")),
+        i18n::t(lang, "mvr-form"),
+        i18n::t(lang, "mvr-parameters"),
+        i18n::t(lang, "mvr-note")
+    );
+    let chosen = i18n::t(lang, "mvr-chosen");
     for c in &m.candidates {
         let _ = write!(
             h,
@@ -303,35 +382,55 @@ pub fn render(r: &Report) -> String {
             esc(c
                 .reason
                 .as_deref()
-                .unwrap_or(if c.selected { "chosen" } else { "" }))
+                .unwrap_or(if c.selected { &chosen } else { "" }))
         );
     }
+    let schema = r.schema.to_string();
+    let method = i18n::tr(
+        lang,
+        "mvr-method",
+        &[("version", env!("CARGO_PKG_VERSION")), ("schema", &schema)],
+    );
     let _ = write!(
         h,
-        "</table><p><small>Method: IPMVP avoided energy = adjusted baseline − reporting-period energy (± non-routine adjustments). Uncertainty per ASHRAE Guideline 14 Annex B: 1.26 · t · CV(RMSE) · √((n/n′)(1 + 2/n′)/m) · baseline energy, n′ corrected for autocorrelation. Generated by kilowatch {} (schema {}).</small></p></body></html>",
-        env!("CARGO_PKG_VERSION"),
-        r.schema
+        "</table><p><small>{}</small></p></body></html>",
+        esc(&method)
     );
     h
 }
 
 /// The placebo back-test: its false-positive rate beside the verdict, and each window.
-fn placebo(h: &mut String, p: &super::report::Placebo, u: &str) {
-    let _ = write!(h, "<h2>Placebo back-test (安慰劑回測)</h2><p>");
+fn placebo(h: &mut String, p: &super::report::Placebo, u: &str, lang: Language) {
+    let _ = write!(h, "<h2>{}</h2><p>", i18n::t(lang, "mvr-placebo"));
     match p.false_positive_percent {
         Some(rate) => {
-            let _ = write!(
-                h,
-                "{} of {} windows of the baseline, where no measure happened, were called verified: a false-positive rate of {rate:.0} % (nominal {:.0} %).",
-                p.verified, p.windows, p.nominal_percent
+            let (verified, windows) = (p.verified.to_string(), p.windows.to_string());
+            let (rate, nominal) = (format!("{rate:.0}"), format!("{:.0}", p.nominal_percent));
+            let text = i18n::tr(
+                lang,
+                "mvr-placebo-rate",
+                &[
+                    ("verified", &verified),
+                    ("windows", &windows),
+                    ("rate", &rate),
+                    ("nominal", &nominal),
+                ],
             );
+            h.push_str(&esc(&text));
         }
-        None => h.push_str("Not run."),
+        None => h.push_str(&i18n::t(lang, "mvr-placebo-not-run")),
     }
     if let Some(note) = &p.note {
         let _ = write!(h, " {}", esc(note));
     }
-    h.push_str("</p><table><tr><th>window</th><th>“savings”</th><th>± 90 %</th><th>status</th><th>why</th></tr>");
+    let _ = write!(
+        h,
+        "</p><table><tr><th>{}</th><th>{}</th><th>± 90 %</th><th>{}</th><th>{}</th></tr>",
+        i18n::t(lang, "mvr-window"),
+        i18n::t(lang, "mvr-savings-quoted"),
+        i18n::t(lang, "mvr-status"),
+        i18n::t(lang, "mvr-why")
+    );
     for w in &p.results {
         let _ = write!(
             h,

@@ -4,21 +4,44 @@ use std::fmt::Write;
 
 use super::html_text::{esc, num};
 use super::report::Report;
+use crate::i18n::{self, Language};
 
-pub fn priced_and_normalized(h: &mut String, r: &Report) {
+/// The name of a tariff period or season in `lang` (the seeds' 尖峰, 半尖峰, 離峰); a name the
+/// catalogue does not know, as the tariff file gives it.
+fn tou_name(lang: Language, name: &str) -> String {
+    let key = match name {
+        "peak" => "tou-peak",
+        "half_peak" => "tou-half-peak",
+        "saturday_half_peak" => "tou-saturday-half-peak",
+        "off_peak" => "tou-off-peak",
+        "summer" => "season-summer",
+        "non_summer" => "season-non-summer",
+        _ => return name.to_owned(),
+    };
+    i18n::t(lang, key)
+}
+
+pub fn priced_and_normalized(h: &mut String, r: &Report, lang: Language) {
     if let Some(p) = &r.priced {
         let c = esc(&p.currency);
+        let cur = [("currency", p.currency.as_str())];
         let _ = write!(
             h,
-            "<h2>Avoided cost and emissions</h2><p>Tariff <code>{}</code>.</p><table><tr><th>TOU period</th><th>season</th><th>avoided kWh</th><th>rate ({c}/kWh)</th><th>avoided cost ({c})</th></tr>",
-            esc(&p.tariff)
+            "<h2>{}</h2><p>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            i18n::t(lang, "mvr-cost-title"),
+            esc(&i18n::tr(lang, "mvr-tariff", &[("tariff", &p.tariff)])),
+            i18n::t(lang, "mvr-tou-period"),
+            i18n::t(lang, "mvr-season"),
+            i18n::t(lang, "mvr-avoided-kwh"),
+            esc(&i18n::tr(lang, "mvr-rate", &cur)),
+            esc(&i18n::tr(lang, "mvr-avoided-cost-col", &cur)),
         );
         for b in &p.by_period {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td></tr>",
-                esc(&b.period),
-                esc(&b.season),
+                esc(&tou_name(lang, &b.period)),
+                esc(&tou_name(lang, &b.season)),
                 num(b.kwh),
                 b.rate,
                 num(b.cost)
@@ -27,43 +50,59 @@ pub fn priced_and_normalized(h: &mut String, r: &Report) {
         let demand = p
             .demand_cost
             .map(|d| format!("{} {c}", num(d)))
-            .unwrap_or_else(|| "not priced".into());
+            .unwrap_or_else(|| i18n::t(lang, "mvr-not-priced"));
         let co2e = p
             .co2e_kg
             .map(|kg| format!("{} t", num(kg / 1000.0)))
-            .unwrap_or_else(|| "— (no emission factors)".into());
+            .unwrap_or_else(|| i18n::t(lang, "mvr-no-factors"));
         let factors: Vec<String> = p
             .emission_factors
             .iter()
             .map(|f| {
-                format!(
-                    "{}: {} kg/kWh (published for {})",
-                    f.year, f.factor, f.source_year
+                i18n::tr(
+                    lang,
+                    "mvr-factor",
+                    &[
+                        ("year", &f.year.to_string()),
+                        ("factor", &f.factor.to_string()),
+                        ("source", &f.source_year.to_string()),
+                    ],
                 )
             })
             .collect();
         for (k, v) in [
             (
-                "Energy charge avoided",
+                i18n::t(lang, "mvr-energy-charge"),
                 format!("{} {c}", num(p.energy_cost)),
             ),
-            ("Demand charge avoided (estimate)", demand),
+            (i18n::t(lang, "mvr-demand-charge"), demand),
             (
-                "Power-factor adjustment",
+                i18n::t(lang, "mvr-pf-adjustment"),
                 format!("{} {c}", num(p.pf_adjustment)),
             ),
             (
-                "<b>Avoided cost</b>",
+                format!("<b>{}</b>", i18n::t(lang, "mvr-avoided-cost")),
                 format!("<b>{} {c}</b>", num(p.total)),
             ),
-            ("CO2e avoided", co2e),
-            ("Emission factors", esc(&factors.join("; "))),
+            (i18n::t(lang, "mvr-co2e"), co2e),
+            (
+                i18n::t(lang, "mvr-emission-factors"),
+                esc(&factors.join("; ")),
+            ),
         ] {
             let _ = write!(h, "<tr><td colspan=\"4\">{k}</td><td>{v}</td></tr>");
         }
         h.push_str("</table>");
         if !p.demand.is_empty() {
-            h.push_str("<table><tr><th>month</th><th>actual peak (kW)</th><th>baseline peak, estimated (kW)</th><th>contract (kW)</th><th>over-contract charge avoided</th></tr>");
+            let _ = write!(
+                h,
+                "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                i18n::t(lang, "mvr-month"),
+                i18n::t(lang, "mvr-actual-peak"),
+                i18n::t(lang, "mvr-baseline-peak"),
+                i18n::t(lang, "mvr-contract"),
+                i18n::t(lang, "mvr-over-contract")
+            );
             for d in &p.demand {
                 let _ = write!(
                     h,
@@ -77,7 +116,11 @@ pub fn priced_and_normalized(h: &mut String, r: &Report) {
             }
             h.push_str("</table>");
         }
-        h.push_str("<p><small>Assumptions:</small></p><ul>");
+        let _ = write!(
+            h,
+            "<p><small>{}</small></p><ul>",
+            i18n::t(lang, "mvr-assumptions")
+        );
         for a in &p.assumptions {
             let _ = write!(h, "<li><small>{}</small></li>", esc(a));
         }
@@ -87,16 +130,21 @@ pub fn priced_and_normalized(h: &mut String, r: &Report) {
         let u = esc(&r.energy_unit);
         let _ = write!(
             h,
-            "<h2>Normalized savings</h2><p><small>{}</small></p>",
+            "<h2>{}</h2><p><small>{}</small></p>",
+            i18n::t(lang, "mvr-normalized"),
             esc(&n.note)
         );
         if let (Some(b), Some(rep), Some(s)) = (n.baseline_annual, n.reporting_annual, n.savings) {
             let _ = write!(
                 h,
-                "<table><tr><td>Weather year</td><td>{}</td></tr><tr><td>Baseline model, a typical year</td><td>{} {u}</td></tr><tr><td>Reporting-period model, a typical year</td><td>{} {u}</td></tr><tr><td><b>Normalized savings</b></td><td><b>{} {u}</b>{}</td></tr></table>",
+                "<table><tr><td>{}</td><td>{}</td></tr><tr><td>{}</td><td>{} {u}</td></tr><tr><td>{}</td><td>{} {u}</td></tr><tr><td><b>{}</b></td><td><b>{} {u}</b>{}</td></tr></table>",
+                i18n::t(lang, "mvr-weather-year"),
                 esc(&n.weather_year),
+                i18n::t(lang, "mvr-baseline-typical"),
                 num(b),
+                i18n::t(lang, "mvr-reporting-typical"),
                 num(rep),
+                i18n::t(lang, "mvr-normalized"),
                 num(s),
                 n.percent.map(|p| format!(" ({p:.1} %)")).unwrap_or_default()
             );

@@ -304,6 +304,27 @@ fn html_report_is_self_contained_with_four_charts() {
     assert!(html.contains("savings verified: "));
     assert!(!html.contains("src=\"http") && !html.contains("<script"));
     assert!(!html.contains("NaN"));
+    // The same report in Traditional Chinese: the seeds' terms, no English heading left.
+    let zh = super::html::render_in(&r, crate::i18n::Language::TraditionalChinese);
+    assert!(zh.contains("<html lang=\"zh-TW\">"));
+    assert_eq!(zh.matches("<svg").count(), 4);
+    for want in [
+        "節約能源量",
+        "調整後能源基線",
+        "能源基線模型",
+        "殘差",
+        "報告期間",
+    ] {
+        assert!(zh.contains(want), "zh-TW report lacks {want}");
+    }
+    for gone in [
+        "Avoided energy",
+        "<h2>Savings</h2>",
+        "Residuals",
+        "Baseline model",
+    ] {
+        assert!(html.contains(gone) && !zh.contains(gone), "{gone}");
+    }
 }
 
 /// The demo plant's physics: both retrofits moved to the summer peak so the reporting weather
@@ -431,6 +452,18 @@ fn simulator_retrofit_savings_are_recovered_from_the_store() {
     let page = super::html::render(&r);
     assert!(page.contains("<h2>Avoided cost and emissions</h2>") && page.contains("over-contract"));
     assert!(page.contains("<h2>Normalized savings</h2>"));
+    // In Traditional Chinese the time-of-use periods are the tariff's own words.
+    let zh = super::html::render_in(&r, crate::i18n::Language::TraditionalChinese);
+    for want in [
+        "<h2>節省電費與碳排放</h2>",
+        "尖峰",
+        "離峰",
+        "契約容量（kW）",
+        "<h2>標準化節能量</h2>",
+    ] {
+        assert!(zh.contains(want), "zh-TW report lacks {want}");
+    }
+    assert!(!zh.contains("<td>off_peak</td>"));
     let p = r.priced.unwrap();
     assert_eq!(
         p.demand

@@ -16,6 +16,7 @@ mod contracts;
 mod device;
 mod error;
 mod gateway;
+mod language;
 mod mqtt;
 mod notify;
 mod values;
@@ -31,6 +32,7 @@ pub use contracts::Contracts;
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
+pub use language::{Language, UnknownLanguage};
 pub use mqtt::{MqttConfig, MqttProtocol};
 pub use notify::{
     is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, SmtpSecurity,
@@ -87,6 +89,10 @@ pub struct Site {
     /// IANA time zone of the plant, for daily and monthly figures.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// The default language of the dashboard, reports and messages (`en`, `zh-TW`); a user
+    /// picks another with `?lang=` or the dashboard's switch, a command with `--lang`.
+    #[serde(default)]
+    pub language: Language,
     /// Contract capacity with the utility, kW (demand above it is charged extra): shorthand
     /// for a regular contract alone, `[site.contracts]` without the other periods.
     pub contract_kw: Option<f64>,
@@ -309,6 +315,19 @@ interval = "2s"
         );
         let e = parse(&two_bauds).unwrap_err();
         assert!(e.to_string().contains("other serial settings"), "{e}");
+    }
+
+    #[test]
+    fn the_site_language_defaults_to_english_and_names_a_bad_one() {
+        assert_eq!(parse(GOOD).unwrap().site.language, Language::English);
+        let zh = GOOD.replace("id = \"plant\"\n", "id = \"plant\"\nlanguage = \"zh-TW\"\n");
+        assert_eq!(
+            parse(&zh).unwrap().site.language,
+            Language::TraditionalChinese
+        );
+        let e = parse(&zh.replace("zh-TW", "fr")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("site.language"), "{e}");
+        assert!(e.to_string().contains("zh-TW"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,173 @@
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::*;
+
+fn catalogue_keys(lang: Language) -> BTreeSet<String> {
+    let src = SOURCES.iter().find(|(l, _)| *l == lang).unwrap().1;
+    keys(src).into_iter().collect()
+}
+
+/// The string literal passed as argument `skip_args` (from 0) of each call `marker` (a whole
+/// name: `t("` does not match the end of `split("`).
+fn literal_keys(src: &str, marker: &str, skip_args: usize) -> Vec<String> {
+    src.match_indices(marker)
+        .filter(|(i, _)| {
+            !src[..*i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.' || c == '$')
+        })
+        .filter_map(|(i, _)| {
+            let mut rest = &src[i + marker.len()..];
+            for _ in 0..skip_args {
+                rest = &rest[rest.find(',')? + 1..];
+            }
+            let rest = rest.trim_start().strip_prefix('"')?;
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect()
+}
+
+fn files(dir: &Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, ext, out);
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn both_catalogues_parse_and_have_the_same_keys() {
+    for (lang, src) in SOURCES {
+        if let Err((_, errors)) = FluentResource::try_new(src.to_owned()) {
+            panic!("{lang}.ftl: {errors:?}");
+        }
+        let keys = keys(src);
+        let unique: BTreeSet<_> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "{lang}.ftl defines a key twice");
+    }
+    let en = catalogue_keys(Language::English);
+    let zh = catalogue_keys(Language::TraditionalChinese);
+    assert!(en.len() > 50, "{en:?}");
+    let only_en: Vec<_> = en.difference(&zh).collect();
+    let only_zh: Vec<_> = zh.difference(&en).collect();
+    assert!(
+        only_en.is_empty() && only_zh.is_empty(),
+        "only in en.ftl: {only_en:?}; only in zh-TW.ftl: {only_zh:?}"
+    );
+}
+
+#[test]
+fn both_languages_take_the_same_variables_and_no_selectors() {
+    let vars = |text: &str| -> BTreeSet<String> {
+        text.match_indices("{$")
+            .map(|(i, _)| {
+                let rest = &text[i + 2..];
+                rest[..rest.find('}').unwrap_or(rest.len())].to_owned()
+            })
+            .collect()
+    };
+    let en = messages(Language::English);
+    let zh = messages(Language::TraditionalChinese);
+    for (k, text) in &en {
+        assert_eq!(vars(text), vars(&zh[k]), "{k}: `{text}` vs `{}`", zh[k]);
+    }
+    for (lang, src) in SOURCES {
+        // The dashboard substitutes `{$name}` itself: selectors and terms it could not.
+        assert!(!src.contains("->"), "{lang}.ftl has a selector");
+        assert!(!src.contains("{ -"), "{lang}.ftl has a term reference");
+    }
+}
+
+#[test]
+fn every_key_the_dashboard_and_the_code_use_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let en = catalogue_keys(Language::English);
+    let mut js = Vec::new();
+    files(&root.join("../dashboards/web"), "js", &mut js);
+    assert!(js.len() >= 3, "{js:?}");
+    let mut used = Vec::new();
+    // Comments show how to call t() with made-up keys: code lines only.
+    let code = |src: String| -> String {
+        src.lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for f in &js {
+        let src = code(std::fs::read_to_string(f).unwrap());
+        for k in literal_keys(&src, "t(", 0) {
+            used.push((f.display().to_string(), k));
+        }
+    }
+    let js_calls = used.len();
+    let mut rs = Vec::new();
+    files(&root.join("src"), "rs", &mut rs);
+    for f in rs.iter().filter(|f| !f.ends_with("i18n/tests.rs")) {
+        let src = code(std::fs::read_to_string(f).unwrap());
+        for marker in ["i18n::t(", "i18n::tr("] {
+            for k in literal_keys(&src, marker, 1) {
+                used.push((f.display().to_string(), k));
+            }
+        }
+    }
+    assert!(
+        js_calls > 100,
+        "found only {js_calls} t() calls in the dashboard"
+    );
+    assert!(
+        used.len() > js_calls,
+        "no i18n::t call found in the Rust code"
+    );
+    let missing: Vec<_> = used.iter().filter(|(_, k)| !en.contains(k)).collect();
+    assert!(missing.is_empty(), "keys not in the catalogue: {missing:?}");
+}
+
+#[test]
+fn messages_fill_their_variables_and_fall_back_to_the_key() {
+    let zh = Language::TraditionalChinese;
+    assert_eq!(t(zh, "no-such-key"), "no-such-key");
+    let en = messages(Language::English);
+    let (key, text) = en.iter().find(|(_, v)| v.contains("{$")).unwrap();
+    assert!(!tr(Language::English, key, &[]).is_empty(), "{key}: {text}");
+}
+
+#[test]
+fn the_seed_terms_are_the_catalogue_terms() {
+    let zh = SOURCES[1].1;
+    for term in [
+        "能源績效指標",
+        "能源基線",
+        "契約容量",
+        "功率因數",
+        "尖峰",
+        "半尖峰",
+        "離峰",
+        "碳排放",
+    ] {
+        assert!(zh.contains(term), "zh-TW.ftl lacks {term}");
+    }
+}
+
+#[test]
+fn numbers_group_thousands_and_dates_follow_the_language() {
+    let (en, zh) = (Language::English, Language::TraditionalChinese);
+    assert_eq!(number_fixed(en, 1234567.891, 1), "1,234,567.9");
+    assert_eq!(number_fixed(zh, -1234.0, 0), "-1,234");
+    assert_eq!(number_fixed(en, -0.0001, 2), "0.00");
+    assert_eq!(number(en, 12.3456), "12.35");
+    assert_eq!(number(en, f64::NAN), "—");
+    let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+    assert_eq!(date(en, d), "2026-03-05");
+    assert_eq!(date(zh, d), "2026年3月5日");
+}
+
+#[test]
+fn the_asked_language_wins_over_the_site_default() {
+    let zh = Some(Language::TraditionalChinese);
+    assert_eq!(pick(None, zh), Ok(Language::TraditionalChinese));
+    assert_eq!(pick(Some("en"), zh), Ok(Language::English));
+    assert_eq!(pick(Some(""), None), Ok(Language::English));
+    assert!(pick(Some("xx"), zh).is_err());
+}
