@@ -19,6 +19,7 @@ pub mod rollup;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod virtual_meters;
 pub mod when;
 
 /// The demo plant, shipped inside the binary so `demo` works from any directory.

@@ -37,6 +37,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 mod types;
+mod virtuals;
 mod writer;
 
 pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};

@@ -33,13 +33,14 @@ pub(super) fn row_agg(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agg> {
 type SeriesKinds = HashMap<i64, (Kind, Option<f64>)>;
 
 /// Coarser buckets to recompute: (res, series, bucket start), ordered by resolution.
-type Touched = BTreeSet<(i64, i64, i64)>;
+pub(super) type Touched = BTreeSet<(i64, i64, i64)>;
 
 impl Store {
     /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
     /// hourly and daily buckets above them) in one transaction. Returns how many were done;
     /// call until it returns 0 to catch up completely.
     pub fn refresh_rollups(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let virtual_ids = self.virtual_series()?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -50,7 +51,9 @@ impl Store {
         let settings = &self.settings;
         let minutes = with_next_minutes(&tx, &dirty)?;
         series_kinds(&tx, settings, &mut self.kinds, &minutes)?;
-        let touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
+        let mut touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
+        let virtual_minutes =
+            super::virtuals::roll(&tx, settings, &virtual_ids, &minutes, &mut touched)?;
         roll_coarser(&tx, settings, &touched)?;
         // Before the rows go: if this rolls back, a mark is only made again (a no-op).
         self.dirty_marks.cleared(&dirty);
@@ -63,7 +66,7 @@ impl Store {
                 chrono::Utc::now().timestamp_millis(),
             );
             let cache = live.rollups();
-            for &(id, b) in &minutes {
+            for &(id, b) in minutes.iter().chain(&virtual_minutes) {
                 cache.rewritten(id, 60, b, b + 60_000, now);
             }
             for &(res, id, b) in &touched {
@@ -124,7 +127,7 @@ fn clear_dirty(tx: &Transaction<'_>, dirty: &[(i64, i64)]) -> rusqlite::Result<i
 }
 
 /// Writes one rollup row; an empty bucket has none.
-fn put_rollup(
+pub(super) fn put_rollup(
     tx: &Transaction<'_>,
     id: i64,
     res: i64,

@@ -115,6 +115,14 @@ CREATE TABLE IF NOT EXISTS alarms (
     cleared_evidence TEXT,
     link       TEXT NOT NULL
 );
+-- Why a virtual meter's minute has no rollup (see virtual_meters/): a source's missing
+-- data, gap or reset. A table of its own, created in any database that lacks it.
+CREATE TABLE IF NOT EXISTS virtual_missing (
+    series_id INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarms_active ON alarms(state) WHERE state != 'cleared';
 CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_at);
 ";
