@@ -15,6 +15,7 @@ pub mod line_protocol;
 pub mod metrics;
 pub mod mv;
 pub mod notify;
+pub mod review;
 pub mod rollup;
 pub mod service;
 pub mod sim;

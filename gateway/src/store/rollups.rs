@@ -216,7 +216,7 @@ fn roll_minutes(
 }
 
 /// Recomputes the `touched` coarser buckets, each level from the one below, in order.
-fn roll_coarser(
+pub(super) fn roll_coarser(
     tx: &Transaction<'_>,
     settings: &StoreSettings,
     touched: &Touched,

@@ -19,6 +19,7 @@ impl Store {
     pub(super) fn virtual_series(&mut self) -> Result<Vec<i64>, StoreError> {
         let plan = self.settings.virtuals.clone();
         let mut ids = Vec::with_capacity(plan.meters.len());
+        let mut fresh = false;
         for m in &plan.meters {
             if let Some(id) = self.series.get(&plan.site, &m.id, &m.quantity) {
                 ids.push(id);
@@ -30,20 +31,42 @@ impl Store {
                 |r| r.get(0),
             )?;
             let id = self.ensure_series(&plan.site, &m.id, &m.quantity, m.unit)?;
-            if !existed {
-                for (source, _) in &m.terms {
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO rollup_dirty(series_id, bucket)
-                         SELECT r.series_id, r.bucket FROM rollups r JOIN series s
-                           ON s.id = r.series_id
-                         WHERE s.site = ?1 AND s.device = ?2 AND r.res = 60",
-                        params![plan.site, source],
-                    )?;
-                }
-            }
             ids.push(id);
+            if !existed {
+                fresh = true;
+            }
+        }
+        if fresh {
+            // From the sources' stored minutes, not by marking them: raw samples past
+            // retention are gone, and recomputing their minutes would drop their rollups.
+            let minutes: BTreeSet<(i64, i64)> = self
+                .conn
+                .prepare("SELECT series_id, bucket FROM rollups WHERE res = 60")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            self.roll_virtuals(&ids, &minutes)?;
         }
         Ok(ids)
+    }
+
+    /// Recomputes the virtual minutes fed by `minutes` (already rolled up) and the coarser
+    /// buckets above them, in one transaction: after a bulk load, or for a new virtual meter.
+    pub(super) fn roll_virtuals(
+        &mut self,
+        ids: &[i64],
+        minutes: &BTreeSet<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut touched = Touched::new();
+        roll(&tx, &self.settings, ids, minutes, &mut touched)?;
+        super::rollups::roll_coarser(&tx, &self.settings, &touched)?;
+        tx.commit()?;
+        if let Some(live) = &self.live {
+            live.rollups().clear();
+        }
+        Ok(())
     }
 
     /// Minutes of a virtual meter in [from, to) that are missing, by reason.

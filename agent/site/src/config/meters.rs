@@ -54,7 +54,7 @@ pub struct ReviewConfig {
 
 /// Which uses are significant: those ranked within the first `cumulative_percent` of the
 /// total (the use that crosses the line included) whose own share is at least `min_percent`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Significant {
     pub cumulative_percent: f64,
