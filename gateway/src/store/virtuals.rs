@@ -85,6 +85,9 @@ impl Store {
     }
 }
 
+/// A term of a virtual meter: its meter, coefficient, and series with the figure it adds.
+type Source<'a> = (&'a str, f64, Option<(i64, Field)>);
+
 /// Recomputes the 1-minute rollups of the virtual meters (series `ids`, in plan order) fed by
 /// the recomputed `minutes`, adds the coarser buckets above them to `touched`, and returns
 /// the virtual minutes written.
@@ -119,7 +122,7 @@ pub(super) fn roll(
         tx.prepare_cached("DELETE FROM virtual_missing WHERE series_id = ?1 AND bucket = ?2")?;
     for (m, &own) in plan.meters.iter().zip(ids) {
         // Each term's series and the figure it adds.
-        let mut sources: Vec<(&str, f64, Option<(i64, Field)>)> = Vec::new();
+        let mut sources: Vec<Source<'_>> = Vec::new();
         for (name, coef) in &m.terms {
             let mut hit = None;
             for (quantity, field) in virtual_meters::source_series(m) {

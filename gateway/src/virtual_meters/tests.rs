@@ -135,12 +135,7 @@ fn minutes(s: &Store, device: &str, quantity: &str) -> Vec<(i64, crate::rollup::
 fn virtual_minutes_are_the_arithmetic_of_their_sources() {
     let mut s = store("arith");
     let n = 6;
-    write(
-        &mut s,
-        &vec![Some(3.0); n],
-        &vec![Some(1.0); n],
-        &vec![Some(30.0); n],
-    );
+    write(&mut s, &[Some(3.0); 6], &[Some(1.0); 6], &[Some(30.0); 6]);
     let rest = minutes(&s, "rest", "active_energy_import");
     // The first poll of each source starts it (no increment, no integral yet); then every
     // minute is 3 kWh - 1 kWh - (30 kW · 1 min).
@@ -178,7 +173,7 @@ fn a_minute_with_a_missing_source_is_missing_with_its_reason() {
     let mut s = store("missing");
     let mut comp = vec![Some(1.0); 6];
     comp[3] = None;
-    write(&mut s, &vec![Some(3.0); 6], &comp, &vec![Some(30.0); 6]);
+    write(&mut s, &[Some(3.0); 6], &comp, &[Some(30.0); 6]);
     let rest = minutes(&s, "rest", "active_energy_import");
     let at: Vec<i64> = rest.iter().map(|(b, _)| (b - T0) / 60_000).collect();
     assert_eq!(at, [0, 1, 2, 4, 5], "minute 3 has no compressor reading");
@@ -195,12 +190,7 @@ fn a_minute_with_a_missing_source_is_missing_with_its_reason() {
         "{why:?}"
     );
     // The data arrives late: the minute is computed and no longer missing.
-    write(
-        &mut s,
-        &vec![Some(3.0); 6],
-        &vec![Some(1.0); 6],
-        &vec![Some(30.0); 6],
-    );
+    write(&mut s, &[Some(3.0); 6], &[Some(1.0); 6], &[Some(30.0); 6]);
     assert_eq!(minutes(&s, "rest", "active_energy_import").len(), 6);
     let why = s.virtual_missing(id, T0, T0 + 3_600_000).unwrap();
     assert!(
