@@ -29,6 +29,7 @@ mod queries;
 mod readers;
 mod retention;
 mod rollup_cache;
+mod rollup_rows;
 mod rollups;
 mod samples;
 mod schema;

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::rollups::{put_rollup, row_agg, Touched};
+use super::rollup_rows::{put_rollup, row_agg, Touched};
 use super::settings::StoreSettings;
 use crate::rollup::{self, Agg};
 use crate::virtual_meters::{self, Field, Input};
@@ -61,7 +61,7 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut touched = Touched::new();
         roll(&tx, &self.settings, ids, minutes, &mut touched)?;
-        super::rollups::roll_coarser(&tx, &self.settings, &touched)?;
+        super::rollup_rows::roll_coarser(&tx, &self.settings, &touched)?;
         tx.commit()?;
         if let Some(live) = &self.live {
             live.rollups().clear();
