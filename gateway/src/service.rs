@@ -93,6 +93,7 @@ pub async fn run_with(
         live: live.clone(),
         latest_body: Default::default(),
         alarms: alarms.clone(),
+        review: Arc::new(crate::review::ReviewSite::for_site(&config)),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
