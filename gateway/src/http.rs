@@ -25,6 +25,7 @@ const APP_JS: &str = include_str!("../../dashboards/web/app.js");
 const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
 const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
+const REVIEW_JS: &str = include_str!("../../dashboards/web/review.js");
 
 mod alarms;
 #[cfg(test)]
@@ -575,6 +576,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/dashboard/utilities.js",
             get(|| async { script(UTILITIES_JS) }),
         )
+        .route("/dashboard/review.js", get(|| async { script(REVIEW_JS) }))
         .route(
             "/dashboard/app.css",
             get(|| async {
