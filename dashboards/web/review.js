@@ -76,12 +76,16 @@ function reviewTable(r) {
   const t = el("table", { class: "review" });
   t.append(el("tr", {}, ...["rank 排名", "use 用途", "kWh", "% 占比", "cumulative % 累計", "significant 重大", "drivers 影響因子", "EnPIs 能源績效指標"].map((h) => el("th", {}, h))));
   for (const u of r.uses) {
-    const what = u.kind === "unmetered" ? `${u.parent}: unmetered 未計量` : (u.name ? `${u.name} (${u.id})` : u.id);
+    const what = u.kind === "unmetered" ? `${u.parent}: unmetered 未計量` : u.id;
+    // The asset's indicators folded: a chiller has fifteen.
+    const enpis = u.enpis.length
+      ? el("details", {}, el("summary", {}, `${u.asset}: ${u.enpis.length}`), u.enpis.join(", "))
+      : "";
     const row = el("tr", { "data-use": u.id, class: u.significant ? "seu" : "" },
-      el("td", {}, String(u.rank)), el("td", {}, what), el("td", {}, fmt(u.kwh, 1)),
+      el("td", {}, String(u.rank)), el("td", u.name ? { title: u.name } : {}, what), el("td", {}, fmt(u.kwh, 1)),
       el("td", {}, fmt(u.percent, 1)), el("td", {}, fmt(u.cumulative_percent, 1)),
       el("td", {}, u.significant ? "SEU 是" : ""), el("td", {}, u.drivers.join(", ")),
-      el("td", {}, u.enpis.join(", ")));
+      el("td", {}, enpis));
     t.append(row);
   }
   return t;
@@ -94,7 +98,7 @@ async function reviewPage(s) {
   section("Energy review 能源審查", true).append(tiles);
   tile(tiles, "total energy", r.total_kwh, r.unit);
   tile(tiles, "significant uses", seus.length, "");
-  tile(tiles, "share of significant uses", Number(seus.reduce((a, u) => a + u.percent, 0).toFixed(1)), "%");
+  tile(tiles, "share of significant uses", fmt(seus.reduce((a, u) => a + u.percent, 0), 1), "%");
   const rule = `Significant 重大能源使用: within the first ${fmt(r.rule.cumulative_percent)} % of the total and at least ${fmt(r.rule.min_percent)} % each ([review] significant); an unmetered remainder is never one.`;
   const pareto = section("Pareto 柏拉圖", true);
   paretoChart(pareto, r);

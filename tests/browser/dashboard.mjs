@@ -11,7 +11,7 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
-  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms"]) {
+  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "review"]) {
     await page.goto(`${base}/dashboard/#/${p}?range=24h`);
     await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 });
     const info = await page.evaluate(() => ({
@@ -20,6 +20,10 @@ for (const [name, width] of [["laptop", 1366], ["tablet", 820]]) {
       tiles: Object.fromEntries([...document.querySelectorAll("[data-tile]")].map((t) => [t.dataset.tile, t.querySelector(".value").textContent])),
       legends: [...document.querySelectorAll("svg.chart")].every((s) => s.querySelector("rect") || s.textContent.includes("no data")),
       axisLabels: [...document.querySelectorAll("svg.chart")].every((s) => [...s.querySelectorAll("text")].some((t) => t.getAttribute("transform"))),
+      // The energy review's uses: the highlighted (significant) rows and each chart's bars.
+      seu: [...document.querySelectorAll("tr.seu")].map((r) => r.dataset.use),
+      uses: [...document.querySelectorAll("tr[data-use]")].map((r) => r.dataset.use),
+      bars: [...document.querySelectorAll("svg.chart rect[data-use]")].map((r) => r.dataset.use),
       status: document.getElementById("status").textContent,
       text: document.querySelector("main").innerText.slice(0, 4000),
     }));
