@@ -95,6 +95,7 @@ pub async fn run_with(
         alarms: alarms.clone(),
         writer: Some(writer.clone()),
         language: config.site.language,
+        review: Arc::new(crate::review::ReviewSite::for_site(&config)),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();

@@ -30,6 +30,7 @@ mod queries;
 mod readers;
 mod retention;
 mod rollup_cache;
+mod rollup_rows;
 mod rollups;
 mod samples;
 mod schema;
@@ -38,6 +39,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 mod types;
+mod virtuals;
 mod writer;
 
 pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};
