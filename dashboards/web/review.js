@@ -13,7 +13,7 @@ function paretoChart(parent, r) {
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("class", "chart pareto");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Pareto of energy uses");
+  svg.setAttribute("aria-label", t("rv-aria"));
   svg.dataset.points = String(r.uses.length);
   const add = (tag, attrs, text) => {
     const e = document.createElementNS(svgNS, tag);
@@ -24,7 +24,7 @@ function paretoChart(parent, r) {
   };
   parent.append(svg);
   if (!r.uses.length) {
-    add("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data in this range");
+    add("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, t("rv-no-data"));
     return svg;
   }
   // A negative remainder (children over their parent) still shows, below the axis.
@@ -46,7 +46,7 @@ function paretoChart(parent, r) {
       x: px(i) - slot * 0.35, y: top, width: slot * 0.7, height: Math.max(0.5, base - top),
       fill: u.significant ? seu : bar, "fill-opacity": u.kind === "unmetered" ? 0.45 : 1,
       "data-use": u.id,
-    }).append(Object.assign(document.createElementNS(svgNS, "title"), { textContent: `${u.id}: ${fmt(u.kwh)} kWh, ${fmt(u.percent, 1)} %` }));
+    }).append(Object.assign(document.createElementNS(svgNS, "title"), { textContent: t("rv-bar-title", { id: u.id, kwh: fmt(u.kwh), percent: fmt(u.percent, 1) }) }));
     const label = u.id.length > 16 ? u.id.slice(0, 15) + "…" : u.id;
     add("text", { x: px(i), y: H - B + 12, "text-anchor": "end", transform: `rotate(-35 ${px(i)} ${H - B + 12})`, class: "xtick" }, label);
   });
@@ -57,14 +57,14 @@ function paretoChart(parent, r) {
   for (const [i, u] of r.uses.entries()) add("circle", { cx: px(i), cy: pc(u.cumulative_percent), r: 2.6, fill: line });
   const rule = r.rule.cumulative_percent;
   add("line", { x1: L, x2: W - R, y1: pc(rule), y2: pc(rule), stroke: line, "stroke-dasharray": "6 4" });
-  add("text", { x: W - R - 4, y: pc(rule) - 4, "text-anchor": "end", fill: line }, `${fmt(rule)} % rule`);
+  add("text", { x: W - R - 4, y: pc(rule) - 4, "text-anchor": "end", fill: line }, t("rv-rule-line", { percent: fmt(rule) }));
   add("line", { x1: L, x2: L, y1: T, y2: H - B, stroke: "#333" });
   add("line", { x1: W - R, x2: W - R, y1: T, y2: H - B, stroke: "#333" });
   add("line", { x1: L, x2: W - R, y1: py(0), y2: py(0), stroke: "#333" });
   const mid = (T + H - B) / 2;
-  add("text", { x: 12, y: mid, transform: `rotate(-90 12 ${mid})`, "text-anchor": "middle" }, `energy (${r.unit})`);
-  add("text", { x: W - 8, y: mid, transform: `rotate(90 ${W - 8} ${mid})`, "text-anchor": "middle" }, "cumulative share (%)");
-  [["energy 用電量", bar], ["significant 重大能源使用", seu], ["cumulative % 累計", line]].forEach(([name, color], i) => {
+  add("text", { x: 12, y: mid, transform: `rotate(-90 12 ${mid})`, "text-anchor": "middle" }, t("rv-axis-energy", { unit: r.unit }));
+  add("text", { x: W - 8, y: mid, transform: `rotate(90 ${W - 8} ${mid})`, "text-anchor": "middle" }, t("rv-axis-cumulative"));
+  [[t("rv-legend-energy"), bar], [t("rv-legend-significant"), seu], [t("rv-legend-cumulative"), line]].forEach(([name, color], i) => {
     const lx = L + 8 + i * 170;
     add("rect", { x: lx, y: 8, width: 12, height: 4, fill: color });
     add("text", { x: lx + 16, y: 13 }, name);
@@ -73,10 +73,10 @@ function paretoChart(parent, r) {
 }
 
 function reviewTable(r) {
-  const t = el("table", { class: "review" });
-  t.append(el("tr", {}, ...["rank 排名", "use 用途", "kWh", "% 占比", "cumulative % 累計", "significant 重大", "drivers 影響因子", "EnPIs 能源績效指標"].map((h) => el("th", {}, h))));
+  const table = el("table", { class: "review" });
+  table.append(el("tr", {}, ...[t("rv-col-rank"), t("rv-col-use"), "kWh", t("rv-col-percent"), t("rv-col-cumulative"), t("rv-col-significant"), t("rv-col-drivers"), t("rv-col-enpis")].map((h) => el("th", {}, h))));
   for (const u of r.uses) {
-    const what = u.kind === "unmetered" ? `${u.parent}: unmetered 未計量` : u.id;
+    const what = u.kind === "unmetered" ? t("rv-unmetered", { parent: u.parent }) : u.id;
     // The asset's indicators folded: a chiller has fifteen.
     const enpis = u.enpis.length
       ? el("details", {}, el("summary", {}, `${u.asset}: ${u.enpis.length}`), u.enpis.join(", "))
@@ -84,26 +84,26 @@ function reviewTable(r) {
     const row = el("tr", { "data-use": u.id, class: u.significant ? "seu" : "" },
       el("td", {}, String(u.rank)), el("td", u.name ? { title: u.name } : {}, what), el("td", {}, fmt(u.kwh, 1)),
       el("td", {}, fmt(u.percent, 1)), el("td", {}, fmt(u.cumulative_percent, 1)),
-      el("td", {}, u.significant ? "SEU 是" : ""), el("td", {}, u.drivers.join(", ")),
+      el("td", {}, u.significant ? t("rv-seu-yes") : ""), el("td", {}, u.drivers.join(", ")),
       el("td", {}, enpis));
-    t.append(row);
+    table.append(row);
   }
-  return t;
+  return table;
 }
 
 async function reviewPage(s) {
   const r = await api("review", { from: s.from.toISOString(), to: s.to.toISOString() });
   const seus = r.uses.filter((u) => u.significant);
   const tiles = el("div", { class: "tiles" });
-  section("Energy review 能源審查", true).append(tiles);
-  tile(tiles, "total energy", r.total_kwh, r.unit);
-  tile(tiles, "significant uses", seus.length, "");
-  tile(tiles, "share of significant uses", fmt(seus.reduce((a, u) => a + u.percent, 0), 1), "%");
-  const rule = `Significant 重大能源使用: within the first ${fmt(r.rule.cumulative_percent)} % of the total and at least ${fmt(r.rule.min_percent)} % each ([review] significant); an unmetered remainder is never one.`;
-  const pareto = section("Pareto 柏拉圖", true);
+  section(t("rv-title"), true).append(tiles);
+  tile(tiles, t("rv-total"), r.total_kwh, r.unit);
+  tile(tiles, t("rv-significant-uses"), seus.length, "");
+  tile(tiles, t("rv-significant-share"), fmt(seus.reduce((a, u) => a + u.percent, 0), 1), "%");
+  const rule = t("rv-rule", { cumulative: fmt(r.rule.cumulative_percent), min: fmt(r.rule.min_percent) });
+  const pareto = section(t("rv-pareto"), true);
   paretoChart(pareto, r);
   pareto.append(el("p", { class: "note" }, rule));
-  section("Uses 能源使用", true).append(reviewTable(r));
-  alerts(section("Notes 備註", true), r.notes.map((n) => ["warn", n]));
+  section(t("rv-uses"), true).append(reviewTable(r));
+  alerts(section(t("rv-notes"), true), r.notes.map((n) => ["warn", n]));
 }
-PAGES.review = { title: "Energy review 能源審查", render: reviewPage };
+PAGES.review = { title: () => t("nav-review"), render: reviewPage };
