@@ -14,7 +14,6 @@ const STATE_RX_FULL: u32 = 1 << 1;
 const STATE_OVERRUNS: u32 = 0b1100;
 const CTRL_TX_EN: u32 = 1 << 0;
 const CTRL_RX_EN: u32 = 1 << 1;
-pub const CTRL_TX_INT: u32 = 1 << 2;
 pub const CTRL_RX_INT: u32 = 1 << 3;
 
 /// One UART at its base address.
@@ -47,15 +46,11 @@ impl Uart {
     }
 
     /// Enables transmitter and receiver at `baud` from the peripheral clock `pclk_hz`, with
-    /// the interrupts in `interrupts` (`CTRL_TX_INT`, `CTRL_RX_INT`).
+    /// the interrupts in `interrupts` (`CTRL_RX_INT` or none).
     pub fn enable(&self, pclk_hz: u32, baud: u32, interrupts: u32) {
         // The divider must be at least 16 or the UART neither sends nor receives.
         self.write(BAUDDIV, (pclk_hz / baud.max(1)).max(16));
         self.write(STATE, STATE_OVERRUNS);
-        self.write(CTRL, CTRL_TX_EN | CTRL_RX_EN | interrupts);
-    }
-
-    pub fn set_interrupts(&self, interrupts: u32) {
         self.write(CTRL, CTRL_TX_EN | CTRL_RX_EN | interrupts);
     }
 
@@ -69,10 +64,6 @@ impl Uart {
         Some(b)
     }
 
-    pub fn rx_full(&self) -> bool {
-        self.read(STATE) & STATE_RX_FULL != 0
-    }
-
     /// Sends `b` if the transmit register is free.
     pub fn try_write(&self, b: u8) -> bool {
         if self.read(STATE) & STATE_TX_FULL != 0 {
@@ -80,9 +71,5 @@ impl Uart {
         }
         self.write(DATA, u32::from(b));
         true
-    }
-
-    pub fn clear_tx_interrupt(&self) {
-        self.write(INTCLEAR, 0b0001);
     }
 }

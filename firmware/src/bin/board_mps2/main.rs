@@ -25,6 +25,8 @@ fn main() {
 #[cfg(target_os = "none")]
 mod cmsdk_uart;
 #[cfg(target_os = "none")]
+mod line;
+#[cfg(target_os = "none")]
 mod vectors;
 
 #[cfg(target_os = "none")]
@@ -44,7 +46,9 @@ mod board {
     use kilowatch_firmware::board::{Board, Config, MeterConfig, WordOrder};
     use kilowatch_firmware::pulse::PulseCounter;
 
-    use crate::cmsdk_uart::Uart;
+    use kilowatch_firmware::rs485::Rs485;
+
+    use crate::line::{self, DriverEnableLed, Port};
 
     /// The MPS2 FPGA's system clock, which also clocks the UARTs and SysTick.
     const SYSCLK_HZ: u32 = 25_000_000;
@@ -59,47 +63,6 @@ mod board {
 
     fn millis() -> u32 {
         MILLIS.load(Ordering::Relaxed)
-    }
-
-    /// A UART polled from the main loop: reads what its one-byte register holds, writes by
-    /// waiting for the transmit register.
-    struct Polled(Uart);
-
-    impl embedded_io::ErrorType for Polled {
-        type Error = Infallible;
-    }
-
-    impl embedded_io::ReadReady for Polled {
-        fn read_ready(&mut self) -> Result<bool, Infallible> {
-            Ok(self.0.rx_full())
-        }
-    }
-
-    impl embedded_io::Read for Polled {
-        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
-            if buf.is_empty() {
-                return Ok(0);
-            }
-            loop {
-                if let Some(b) = self.0.try_read() {
-                    buf[0] = b;
-                    return Ok(1);
-                }
-            }
-        }
-    }
-
-    impl embedded_io::Write for Polled {
-        fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
-            for &b in buf {
-                while !self.0.try_write(b) {}
-            }
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> Result<(), Infallible> {
-            Ok(())
-        }
     }
 
     /// Loop currents as a 12-bit converter over 150 Ω would read them: 12 mA on channel 0,
@@ -143,7 +106,22 @@ mod board {
         }
     }
 
-    type MeterBoard = Board<Polled, Polled, SimAdc, SimLoad, SimPulses>;
+    type Bus = Rs485<Port, DriverEnableLed>;
+    type MeterBoard = Board<Bus, Bus, SimAdc, SimLoad, SimPulses>;
+
+    /// Whether QEMU was started with `-append blocking-serial`: the polled design, to show
+    /// what it loses (tests/tests/firmware_qemu.rs).
+    fn blocking_requested() -> bool {
+        let mut buf = [0u8; 256];
+        // SYS_GET_CMDLINE fills the buffer and sets the length it wrote.
+        let mut block = [buf.as_mut_ptr() as usize, buf.len()];
+        // SAFETY: the call writes at most `buf.len()` bytes into `buf`.
+        let r = unsafe {
+            cortex_m_semihosting::syscall(cortex_m_semihosting::nr::GET_CMDLINE, &mut block)
+        };
+        let n = block[1].min(buf.len());
+        r == 0 && buf[..n].windows(15).any(|w| w == b"blocking-serial")
+    }
 
     /// What the emulated board measures; tests/tests/firmware_qemu.rs sets up its meters to
     /// match: unit 1 (three floats), unit 1 at an unmapped address (exception 02), unit 2
@@ -191,20 +169,21 @@ mod board {
         syst.enable_counter();
         syst.enable_interrupt();
 
-        // SAFETY: UART0 and UART1 are driven by nothing else.
-        let (up, down) = unsafe { (Uart::at(0x4000_4000), Uart::at(0x4000_5000)) };
-        up.enable(SYSCLK_HZ, BAUD, 0);
-        down.enable(SYSCLK_HZ, BAUD, 0);
+        let buffered = !blocking_requested();
+        let [up, down] = line::start(SYSCLK_HZ, BAUD, buffered);
+        let up = Rs485::new(up, DriverEnableLed(0));
+        let down = Rs485::new(down, DriverEnableLed(1));
         let mut pulses = heapless::Vec::new();
         let _ = pulses.push(SimPulses);
         let board: &'static mut MeterBoard = cortex_m::singleton!(
-            : MeterBoard = Board::new(config(), Polled(up), Polled(down), SimAdc, SimLoad, pulses)
+            : MeterBoard = Board::new(config(), up, down, SimAdc, SimLoad, pulses)
         )
         .unwrap();
         hprintln!(
-            "kilowatch meter board on mps2-an386: unit 1 on UART0, {} meters on UART1, {} baud",
+            "kilowatch meter board on mps2-an386: unit 1 on UART0, {} meters on UART1, {} baud, {} serial",
             config().meters.len(),
-            BAUD
+            BAUD,
+            if buffered { "interrupt-fed" } else { "polled" }
         );
         let mut last_report = 0u32;
         loop {
@@ -215,12 +194,17 @@ mod board {
                 last_report = now;
                 let s = &board.state;
                 hprintln!(
-                    "up {} s: {} requests answered, {} meter polls ok, {} timeouts, {} exceptions",
+                    "up {} s: {} requests answered, {} meter polls ok, {} timeouts, {} exceptions, \
+                     {} bad upstream frames, {} bad meter frames, bytes lost {}/{}",
                     s.uptime_ms / 1_000,
                     s.slave.requests,
                     s.master.ok,
                     s.master.timeouts,
-                    s.master.exceptions
+                    s.master.exceptions,
+                    s.slave.crc_errors,
+                    s.master.crc_errors + s.master.frame_errors,
+                    line::lost(0),
+                    line::lost(1)
                 );
             }
         }

@@ -16,8 +16,20 @@ extern "C" {
 #[link_section = ".vector_table.interrupts"]
 #[no_mangle]
 #[used]
-pub static __INTERRUPTS: [Vector; 32] = [const {
-    Vector {
-        handler: DefaultHandler,
-    }
-}; 32];
+pub static __INTERRUPTS: [Vector; 32] = {
+    let mut v = [const {
+        Vector {
+            handler: DefaultHandler,
+        }
+    }; 32];
+    v[0] = Vector {
+        handler: crate::line::uart0_rx,
+    };
+    v[2] = Vector {
+        handler: crate::line::uart1_rx,
+    };
+    v[8] = Vector {
+        handler: crate::line::timer0,
+    };
+    v
+};
