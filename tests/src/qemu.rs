@@ -29,6 +29,12 @@ pub fn firmware_elf() -> PathBuf {
 /// QEMU running the board: UART0 (the upstream Modbus slave) on `upstream`, UART1 (the
 /// meters' RS-485 master) on `downstream`, both paths to tty devices.
 pub fn start_board(dir: &Path, upstream: &Path, downstream: &Path) -> Proc {
+    start_board_with(dir, upstream, downstream, "")
+}
+
+/// [`start_board`] with a command line for the firmware (semihosting `SYS_GET_CMDLINE`):
+/// `blocking-serial` selects the polled serial design.
+pub fn start_board_with(dir: &Path, upstream: &Path, downstream: &Path, cmdline: &str) -> Proc {
     let qemu = require("qemu-system-arm", "apt-get install qemu-system-arm");
     let chardev = |id: &str, p: &Path| format!("serial,id={id},path={}", p.display());
     let (up, down) = (chardev("up", upstream), chardev("down", downstream));
@@ -52,6 +58,8 @@ pub fn start_board(dir: &Path, upstream: &Path, downstream: &Path) -> Proc {
         "enable=on,target=native",
         "-kernel",
         elf.to_str().expect("utf-8 path"),
+        "-append",
+        cmdline,
     ];
     Proc::spawn("qemu-board", &qemu, &args, dir)
 }

@@ -2,7 +2,7 @@
 //! master polls pymodbus meters over a pseudo-terminal, its RS-485 slave is read by a pymodbus
 //! client and by `kilowatch-agent` (profile `kilowatch-meterboard`) through mosquitto into the
 //! gateway's SQLite store. The board's configuration is compiled into
-//! firmware/src/bin/board_mps2/main.rs: meters 0-3 are unit 1 (three floats), unit 1 at an
+//! firmware/src/bin/board_mps2/main.rs: meters 0-3 are unit 1 (eight floats), unit 1 at an
 //! unmapped address, unit 2 (absent) and unit 3 (two floats, low word first).
 
 use std::process::Command;
@@ -61,7 +61,7 @@ fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
     let up = PtyPair::new(&up_dir);
     let down = PtyPair::new(&down_dir);
     let mut unit1 = Vec::new();
-    for v in [230.5f32, 12.25, 2.75] {
+    for v in [230.5f32, 12.25, 2.75, 1.0, 2.0, 3.0, 4.0, 5.0] {
         unit1.extend(f32_words(v));
     }
     // Unit 3 sends its floats low word first (CDAB); the board puts them back in order.

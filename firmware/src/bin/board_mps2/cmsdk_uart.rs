@@ -52,6 +52,10 @@ impl Uart {
         self.write(BAUDDIV, (pclk_hz / baud.max(1)).max(16));
         self.write(STATE, STATE_OVERRUNS);
         self.write(CTRL, CTRL_TX_EN | CTRL_RX_EN | interrupts);
+        // A read of the data register: QEMU stops taking input while the receiver is off and
+        // looks again only when the register is read, so input sent before this point would
+        // otherwise stall the port for good.
+        let _ = self.read(DATA);
     }
 
     /// The received byte, if one is waiting.

@@ -116,6 +116,8 @@ mod board {
         // SYS_GET_CMDLINE fills the buffer and sets the length it wrote.
         let mut block = [buf.as_mut_ptr() as usize, buf.len()];
         // SAFETY: the call writes at most `buf.len()` bytes into `buf`.
+        // The host writes the length back into `block`: it must be borrowed mutably.
+        #[allow(clippy::unnecessary_mut_passed)]
         let r = unsafe {
             cortex_m_semihosting::syscall(cortex_m_semihosting::nr::GET_CMDLINE, &mut block)
         };
@@ -124,7 +126,7 @@ mod board {
     }
 
     /// What the emulated board measures; tests/tests/firmware_qemu.rs sets up its meters to
-    /// match: unit 1 (three floats), unit 1 at an unmapped address (exception 02), unit 2
+    /// match: unit 1 (eight floats: a 37-byte answer), unit 1 at an unmapped address (exception 02), unit 2
     /// (absent: timeouts), unit 3 (two floats, low word first).
     fn config() -> Config {
         let mut analog = heapless::Vec::new();
@@ -138,7 +140,7 @@ mod board {
             order,
         };
         let mut meters = heapless::Vec::new();
-        let _ = meters.push(meter(1, 0, 3, WordOrder::HighFirst));
+        let _ = meters.push(meter(1, 0, 8, WordOrder::HighFirst));
         let _ = meters.push(meter(1, 40, 1, WordOrder::HighFirst));
         let _ = meters.push(meter(2, 0, 1, WordOrder::HighFirst));
         let _ = meters.push(meter(3, 0, 2, WordOrder::LowFirst));
