@@ -23,6 +23,8 @@ have faketime || missing+=(faketime)
 # The dashboard test drives Debian's Chromium (through playwright-core, below).
 have chromium || missing+=(chromium)
 have node || missing+=(nodejs npm)
+# The meter-board firmware runs on an emulated Cortex-M4 (tests/tests/firmware_qemu.rs).
+have qemu-system-arm || missing+=(qemu-system-arm)
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -68,7 +70,7 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "firmware builds for the board (thumbv7em-none-eabihf)"
+step "firmware builds for the boards (thumbv7em-none-eabihf): the STM32F411 and QEMU's mps2-an386"
 cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release --features defmt
 cargo build --quiet -p firmware --target thumbv7em-none-eabihf --release
 # Flash = vector table + code + constants + initialised data; static RAM = data + bss.

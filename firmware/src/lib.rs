@@ -18,7 +18,9 @@ pub mod digital;
 pub mod master;
 pub mod pulse;
 pub mod regmap;
+pub mod rs485;
 pub mod rtu;
+pub mod serial;
 pub mod slave;
 pub mod stats;
 

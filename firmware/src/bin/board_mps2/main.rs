@@ -1,0 +1,214 @@
+//! The meter board on QEMU's `mps2-an386` (ARM MPS2 with a Cortex-M4, 25 MHz): the firmware
+//! core with this board's peripherals behind its traits, so the test suite runs the firmware on
+//! an emulated Cortex-M.
+//!
+//! | function | peripheral | QEMU |
+//! |---|---|---|
+//! | upstream RS-485 (to the agent) | UART0, 0x4000_4000, IRQ 0/1 | first `-serial` |
+//! | downstream RS-485 (meters) | UART1, 0x4000_5000, IRQ 2/3 | second `-serial` |
+//! | log | semihosting | `-semihosting-config enable=on,target=native` |
+//!
+//! The emulated board has no analog front end, load contact or pulse input, so those inputs
+//! are simulated from the millisecond clock (12 mA and 2 mA loops, a 1 s load cycle, 50 Hz
+//! pulses): the register map serves them as it would real ones.
+//!
+//! On the host this file builds to a stub so `cargo test --workspace` works everywhere.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "kilowatch-meterboard-mps2 runs on qemu-system-arm -M mps2-an386: cargo build -p firmware --target thumbv7em-none-eabihf --release"
+    );
+}
+
+#[cfg(target_os = "none")]
+mod cmsdk_uart;
+#[cfg(target_os = "none")]
+mod line;
+#[cfg(target_os = "none")]
+mod vectors;
+
+#[cfg(target_os = "none")]
+mod board {
+    use core::convert::Infallible;
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use cortex_m::peripheral::syst::SystClkSource;
+    use cortex_m_rt::{entry, exception};
+    use cortex_m_semihosting::hprintln;
+    // The core's defmt events, when built with them, go to an RTT buffer no one reads here.
+    #[cfg(feature = "defmt")]
+    use defmt_rtt as _;
+    use panic_semihosting as _;
+
+    use kilowatch_firmware::analog::{LoopAdc, LoopChannel};
+    use kilowatch_firmware::board::{Board, Config, MeterConfig, WordOrder};
+    use kilowatch_firmware::pulse::PulseCounter;
+
+    use kilowatch_firmware::rs485::Rs485;
+
+    use crate::line::{self, DriverEnableLed, Port};
+
+    /// The MPS2 FPGA's system clock, which also clocks the UARTs and SysTick.
+    const SYSCLK_HZ: u32 = 25_000_000;
+    const BAUD: u32 = 9_600;
+
+    static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+    #[exception]
+    fn SysTick() {
+        MILLIS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn millis() -> u32 {
+        MILLIS.load(Ordering::Relaxed)
+    }
+
+    /// Loop currents as a 12-bit converter over 150 Ω would read them: 12 mA on channel 0,
+    /// 2 mA (an open loop) on channel 1.
+    struct SimAdc;
+
+    impl LoopAdc for SimAdc {
+        type Error = ();
+        fn read_counts(&mut self, channel: u8) -> Result<u16, ()> {
+            let ma = match channel {
+                0 => 12.0f32,
+                1 => 2.0,
+                _ => return Err(()),
+            };
+            Ok((ma * 150.0 / 3300.0 * 4095.0 + 0.5) as u16)
+        }
+    }
+
+    /// The load contact: loaded for the first half of each second.
+    struct SimLoad;
+
+    impl embedded_hal::digital::ErrorType for SimLoad {
+        type Error = Infallible;
+    }
+
+    impl embedded_hal::digital::InputPin for SimLoad {
+        fn is_high(&mut self) -> Result<bool, Infallible> {
+            Ok(millis() % 1_000 < 500)
+        }
+        fn is_low(&mut self) -> Result<bool, Infallible> {
+            Ok(millis() % 1_000 >= 500)
+        }
+    }
+
+    /// A 50 Hz totaliser counted by a 16-bit counter.
+    struct SimPulses;
+
+    impl PulseCounter for SimPulses {
+        fn count(&mut self) -> u32 {
+            (millis() / 20) & 0xFFFF
+        }
+    }
+
+    type Bus = Rs485<Port, DriverEnableLed>;
+    type MeterBoard = Board<Bus, Bus, SimAdc, SimLoad, SimPulses>;
+
+    /// Whether QEMU was started with `-append blocking-serial`: the polled design, to show
+    /// what it loses (tests/tests/firmware_qemu.rs).
+    fn blocking_requested() -> bool {
+        let mut buf = [0u8; 256];
+        // SYS_GET_CMDLINE fills the buffer and sets the length it wrote.
+        let mut block = [buf.as_mut_ptr() as usize, buf.len()];
+        // SAFETY: the call writes at most `buf.len()` bytes into `buf`.
+        // The host writes the length back into `block`: it must be borrowed mutably.
+        #[allow(clippy::unnecessary_mut_passed)]
+        let r = unsafe {
+            cortex_m_semihosting::syscall(cortex_m_semihosting::nr::GET_CMDLINE, &mut block)
+        };
+        let n = block[1].min(buf.len());
+        r == 0 && buf[..n].windows(15).any(|w| w == b"blocking-serial")
+    }
+
+    /// What the emulated board measures; tests/tests/firmware_qemu.rs sets up its meters to
+    /// match: unit 1 (eight floats: a 37-byte answer), unit 1 at an unmapped address (exception 02), unit 2
+    /// (absent: timeouts), unit 3 (two floats, low word first).
+    fn config() -> Config {
+        let mut analog = heapless::Vec::new();
+        let _ = analog.push(LoopChannel::reference_board(0, 0.0, 16.0));
+        let _ = analog.push(LoopChannel::reference_board(1, -20.0, 80.0));
+        let meter = |unit, address, values, order| MeterConfig {
+            unit,
+            function: 4,
+            address,
+            values,
+            order,
+        };
+        let mut meters = heapless::Vec::new();
+        let _ = meters.push(meter(1, 0, 8, WordOrder::HighFirst));
+        let _ = meters.push(meter(1, 40, 1, WordOrder::HighFirst));
+        let _ = meters.push(meter(2, 0, 1, WordOrder::HighFirst));
+        let _ = meters.push(meter(3, 0, 2, WordOrder::LowFirst));
+        Config {
+            unit: 1,
+            upstream_baud: BAUD,
+            meter_baud: BAUD,
+            meter_timeout_ms: 300,
+            meter_retries: 1,
+            poll_period_ms: 500,
+            sample_period_ms: 10,
+            interval_s: 1,
+            analog,
+            meters,
+            debounce_samples: 3,
+            load_inverted: false,
+            pulse_bits: 16,
+        }
+    }
+
+    #[entry]
+    fn main() -> ! {
+        let cp = cortex_m::Peripherals::take().unwrap();
+        let mut syst = cp.SYST;
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(SYSCLK_HZ / 1_000 - 1);
+        syst.clear_current();
+        syst.enable_counter();
+        syst.enable_interrupt();
+
+        let buffered = !blocking_requested();
+        let [up, down] = line::start(SYSCLK_HZ, BAUD, buffered);
+        let up = Rs485::new(up, DriverEnableLed(0));
+        let down = Rs485::new(down, DriverEnableLed(1));
+        let mut pulses = heapless::Vec::new();
+        let _ = pulses.push(SimPulses);
+        let board: &'static mut MeterBoard = cortex_m::singleton!(
+            : MeterBoard = Board::new(config(), up, down, SimAdc, SimLoad, pulses)
+        )
+        .unwrap();
+        hprintln!(
+            "kilowatch meter board on mps2-an386: unit 1 on UART0, {} meters on UART1, {} baud, {} serial",
+            config().meters.len(),
+            BAUD,
+            if buffered { "interrupt-fed" } else { "polled" }
+        );
+        let mut last_report = 0u32;
+        loop {
+            let now = millis();
+            board.step(now);
+            // A heartbeat in the log every 5 s: what the board has done so far.
+            if now.wrapping_sub(last_report) >= 5_000 {
+                last_report = now;
+                let s = &board.state;
+                hprintln!(
+                    "up {} s: {} requests answered, {} meter polls ok, {} timeouts, {} exceptions, \
+                     {} bad upstream frames, {} bad meter frames, bytes lost {}/{}",
+                    s.uptime_ms / 1_000,
+                    s.slave.requests,
+                    s.master.ok,
+                    s.master.timeouts,
+                    s.master.exceptions,
+                    s.slave.crc_errors,
+                    s.master.crc_errors + s.master.frame_errors,
+                    line::lost(0),
+                    line::lost(1)
+                );
+            }
+        }
+    }
+}

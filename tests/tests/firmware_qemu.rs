@@ -1,0 +1,257 @@
+//! The meter-board firmware running on an emulated Cortex-M4 (QEMU `mps2-an386`): its RS-485
+//! master polls pymodbus meters over a pseudo-terminal, its RS-485 slave is read by a pymodbus
+//! client and by `kilowatch-agent` (profile `kilowatch-meterboard`) through mosquitto into the
+//! gateway's SQLite store. The board's configuration is compiled into
+//! firmware/src/bin/board_mps2/main.rs: meters 0-3 are unit 1 (eight floats), unit 1 at an
+//! unmapped address, unit 2 (absent) and unit 3 (two floats, low word first).
+
+use std::process::Command;
+use std::time::Duration;
+
+use kilowatch_e2e::qemu::start_board;
+use kilowatch_e2e::{
+    f32_words, free_port, python, scratch, start_gateway_then_agent, wait_for, Mosquitto, PtyPair,
+    PyDevice,
+};
+use serde_json::json;
+
+const CLIENT: &str = r#"
+import json, sys, time
+from pymodbus.client import ModbusSerialClient
+c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=1)
+assert c.connect()
+# Until every meter has been polled at least twice: polls answered, timeouts, exceptions.
+u32 = lambda r, i: r[i] << 16 | r[i + 1]
+deadline = time.monotonic() + 60
+while True:
+    r = c.read_input_registers(0, count=30, device_id=1)
+    s = None if r.isError() else r.registers
+    if s and s[5] >= 3 and u32(s, 14) >= 4 and u32(s, 16) >= 2 and u32(s, 22) >= 2:
+        break
+    assert time.monotonic() < deadline, ("the board did not get going", s)
+    time.sleep(0.2)
+out = {}
+for start, count in [(0, 30), (100, 40), (200, 10), (300, 8), (1000, 34), (1100, 12), (1200, 12), (1300, 20)]:
+    r = c.read_input_registers(start, count=count, device_id=1)
+    assert not r.isError(), (start, r)
+    out[str(start)] = r.registers
+w = c.write_register(4, 99, device_id=1)
+out["write_exception"] = w.exception_code if w.isError() else None
+u = c.read_input_registers(40, count=4, device_id=1)
+out["unmapped_exception"] = u.exception_code if u.isError() else None
+c.close()
+print(json.dumps(out))
+"#;
+
+fn f32_at(r: &[u16], i: usize) -> f32 {
+    f32::from_bits(u32::from(r[i]) << 16 | u32::from(r[i + 1]))
+}
+
+fn u32_at(r: &[u16], i: usize) -> u32 {
+    u32::from(r[i]) << 16 | u32::from(r[i + 1])
+}
+
+#[test]
+fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
+    let py = python();
+    let dir = scratch("firmware-qemu");
+    let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
+    std::fs::create_dir_all(&up_dir).unwrap();
+    std::fs::create_dir_all(&down_dir).unwrap();
+    let up = PtyPair::new(&up_dir);
+    let down = PtyPair::new(&down_dir);
+    let mut unit1 = Vec::new();
+    for v in [230.5f32, 12.25, 2.75, 1.0, 2.0, 3.0, 4.0, 5.0] {
+        unit1.extend(f32_words(v));
+    }
+    // Unit 3 sends its floats low word first (CDAB); the board puts them back in order.
+    let mut unit3 = Vec::new();
+    for v in [49.95f32, 0.98] {
+        let [hi, lo] = f32_words(v);
+        unit3.extend([lo, hi]);
+    }
+    let meters = PyDevice::start(
+        "meters",
+        &dir,
+        json!({"transport": "rtu", "device": down.b.to_str().unwrap(), "baud": 9600,
+               "units": [{"id": 1, "ir": {"0": unit1}}, {"id": 3, "ir": {"0": unit3}}]}),
+    );
+    let mut board = start_board(&dir, &up.a, &down.a);
+    let booted = wait_for(Duration::from_secs(20), || {
+        board
+            .log()
+            .contains("kilowatch meter board on mps2-an386")
+            .then_some(())
+    });
+    assert!(
+        booted.is_some(),
+        "no boot message on semihosting:\n{}",
+        board.log()
+    );
+
+    let out = Command::new(&py)
+        .args(["-c", CLIENT, up.b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\nboard:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        board.log()
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let regs = |k: &str| -> Vec<u16> {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u16)
+            .collect()
+    };
+    let sys = regs("0");
+    assert_eq!(sys[0], 1, "register map version");
+    assert_eq!(sys[6] & 0b10, 0b10, "status: a meter is not good");
+    let a = regs("100");
+    assert_eq!(a[0], 0, "analog 0 good");
+    assert!((f32_at(&a, 2) - 8.0).abs() < 0.02, "12 mA on 0-16 bar");
+    assert_eq!(a[20], 1, "analog 1 at 2 mA: open loop");
+    assert!(u32_at(&regs("300"), 2) > 0, "pulses counted");
+    let m0 = regs("1000");
+    assert_eq!(m0[0], 0, "meter 0 good");
+    assert_eq!(
+        [f32_at(&m0, 10), f32_at(&m0, 18), f32_at(&m0, 26)],
+        [230.5, 12.25, 2.75]
+    );
+    assert_eq!(regs("1100")[..2], [3, 2], "meter 1: exception 02");
+    assert_eq!(regs("1200")[0], 1, "meter 2 (absent unit 2): timeout");
+    assert!(f32_at(&regs("1200"), 10).is_nan(), "no value from unit 2");
+    let m3 = regs("1300");
+    assert_eq!(m3[0], 0, "meter 3 good");
+    assert_eq!([f32_at(&m3, 10), f32_at(&m3, 18)], [49.95, 0.98]);
+    assert_eq!(r["write_exception"], 1, "writes are refused");
+    assert_eq!(r["unmapped_exception"], 2);
+    meters.assert_read_only();
+
+    // Through the agent, mosquitto and the gateway into SQLite.
+    let mqtt = Mosquitto::start(&dir);
+    let (http, metrics) = (free_port(), free_port());
+    let db = dir.join("kw.db");
+    let site = format!(
+        r#"
+[site]
+id = "e2e"
+timezone = "Asia/Taipei"
+
+[mqtt]
+broker = "127.0.0.1:{mqtt}"
+
+[agent]
+metrics = "127.0.0.1:{metrics}"
+
+[gateway]
+http = "127.0.0.1:{http}"
+database = "{db}"
+
+[[devices]]
+id = "qemu-board"
+profile = "kilowatch-meterboard"
+rtu = "{tty}"
+baud = 9600
+unit = 1
+interval = "1s"
+[[devices.channels]]
+channel = 0
+quantity = "pressure"
+unit = "bar"
+range = [0.0, 16.0]
+[[devices.channels]]
+channel = 10
+quantity = "voltage_l1"
+unit = "V"
+range = [0.0, 1.0]
+[[devices.channels]]
+channel = 20
+quantity = "current_l2"
+unit = "A"
+range = [0.0, 1.0]
+[[devices.channels]]
+channel = 30
+quantity = "current_l3"
+unit = "A"
+range = [0.0, 1.0]
+[[devices.channels]]
+channel = 40
+quantity = "frequency"
+unit = "Hz"
+range = [0.0, 1.0]
+[[devices.channels]]
+channel = 41
+quantity = "power_factor"
+unit = ""
+range = [0.0, 1.0]
+"#,
+        mqtt = mqtt.port,
+        db = db.display(),
+        tty = up.b.display()
+    );
+    let config = dir.join("site.toml");
+    std::fs::write(&config, site).unwrap();
+    let (_gateway, agent) = start_gateway_then_agent(&dir, config.to_str().unwrap(), http);
+    let latest = |q: &str| -> Option<(Option<f64>, String)> {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .ok()?;
+        conn.query_row(
+            "SELECT x.value, x.quality FROM samples x JOIN series s ON s.id = x.series_id
+             WHERE s.device = 'qemu-board' AND s.quantity = ?1 ORDER BY x.ts DESC LIMIT 1",
+            [q],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()
+    };
+    let quantities = [
+        "pressure",
+        "voltage_l1",
+        "current_l2",
+        "current_l3",
+        "frequency",
+        "power_factor",
+    ];
+    let stored = wait_for(Duration::from_secs(30), || {
+        quantities
+            .iter()
+            .map(|q| latest(q))
+            .collect::<Option<Vec<_>>>()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "not everything stored from the board\nagent:\n{}\nboard:\n{}",
+            agent.log(),
+            board.log()
+        )
+    });
+    let good = |i: usize| -> f64 {
+        let (v, q) = &stored[i];
+        assert_eq!(q, "good", "{}: {stored:?}", quantities[i]);
+        v.unwrap()
+    };
+    assert!((good(0) - 8.0).abs() < 0.02, "{stored:?}");
+    assert!((good(1) - 230.5).abs() < 1e-3, "{stored:?}");
+    assert!((good(4) - 49.95).abs() < 1e-3, "{stored:?}");
+    assert!((good(5) - 0.98).abs() < 1e-3, "{stored:?}");
+    // The meter that answered exception 02 and the one that never answered: no value, bad.
+    for i in [2, 3] {
+        assert_eq!(
+            stored[i],
+            (None, "bad".to_string()),
+            "{}: {stored:?}",
+            quantities[i]
+        );
+    }
+    // The board's own log (semihosting) reports its work.
+    let heartbeat = wait_for(Duration::from_secs(15), || {
+        board.log().contains("requests answered").then_some(())
+    });
+    assert!(heartbeat.is_some(), "no heartbeat:\n{}", board.log());
+    println!("board log (semihosting):\n{}", board.log());
+    let _ = board.interrupt(Duration::from_secs(2));
+}
