@@ -27,6 +27,8 @@ use kilowatch_site::payload::DevicePoll;
 
 /// Most polls appended (and fsynced) at once.
 const BATCH: usize = 256;
+/// Most polls taken off the channel at one wake.
+const MAX_DRAIN: usize = 4 * BATCH;
 /// Longest wait between two attempts while the spool cannot be written.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -161,7 +163,9 @@ pub async fn spool_writer(
             p = rx.recv(), if open => match p {
                 Some(first) => {
                     let mut next = Some(first);
+                    let mut taken = 0;
                     while let Some(p) = next {
+                        taken += 1;
                         if buffer.len() + in_flight < capacity {
                             buffer.push_back(p);
                         } else {
@@ -180,7 +184,9 @@ pub async fn spool_writer(
                                 );
                             }
                         }
-                        next = rx.try_recv().ok();
+                        // Bounded: a producer as fast as this loop would otherwise keep it
+                        // here, the batch in flight never joined and the buffered count stale.
+                        next = if taken < MAX_DRAIN { rx.try_recv().ok() } else { None };
                     }
                 }
                 None => open = false,
