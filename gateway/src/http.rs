@@ -34,6 +34,7 @@ mod i18n;
 mod live_tests;
 mod plans;
 mod query;
+mod reports;
 mod status;
 
 pub use status::LatestBody;
@@ -558,6 +559,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/baselines/{name}",
             get(baselines::show).delete(baselines::delete),
         )
+        .route("/api/v1/reports/monthly", get(reports::monthly))
+        .route("/api/v1/reports/ghg", get(reports::ghg))
         .route("/api/v1/alarms", get(alarms::list))
         .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
