@@ -146,3 +146,132 @@ async fn make(
     )
         .into_response())
 }
+
+/// Stored reports (made on the schedule or by `POST`), newest period first.
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let rows = with_store(state, |s| s.reports(500)).await?;
+    let reports: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            let url = format!("/api/v1/reports/{}", r.id);
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["url"] = url.into();
+            v["created_at"] = crate::report::utc(r.created_at).to_rfc3339().into();
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "reports": reports })).into_response())
+}
+
+/// One stored report's file.
+pub(super) async fn one(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(bad_request(format!("`{id}` is not a report id")));
+    };
+    let Some((row, body)) = with_store(state, move |s| s.report(id)).await? else {
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": format!("no stored report {id}") })),
+        )
+            .into_response());
+    };
+    let ct = Format::parse(&row.format).map_or("application/octet-stream", Format::content_type);
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"{}-{}-{}.{}\"",
+                    row.kind, row.period, row.lang, row.format
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct Generate {
+    /// `monthly` or `ghg`.
+    kind: String,
+    /// `2026-11` for monthly, `2026` for ghg.
+    period: String,
+    lang: Option<String>,
+    /// `pdf` (default) or `html`.
+    format: Option<String>,
+}
+
+/// Makes a report now and stores it (replacing one of the same kind, period, language and
+/// format): the dashboard's generate button.
+pub(super) async fn generate(
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let g: Generate = match serde_json::from_slice(&body) {
+        Ok(g) => g,
+        Err(e) => {
+            return Ok(bad_request(format!(
+                "body: {e} (send {{\"kind\": \"monthly\", \"period\": \"2026-11\", \"lang\": \"zh-TW\", \"format\": \"pdf\"}})"
+            )))
+        }
+    };
+    let kind = match g.kind.as_str() {
+        "monthly" => Kind::Monthly,
+        "ghg" => Kind::Ghg,
+        other => return Ok(bad_request(format!("`kind`: `{other}` is not monthly or ghg"))),
+    };
+    let req = match request(
+        &state,
+        kind,
+        g.period,
+        g.lang.as_deref(),
+        Some(g.format.as_deref().unwrap_or("pdf")),
+    ) {
+        Ok(r) => r,
+        Err(resp) => return Ok(resp),
+    };
+    let Some(writer) = state.writer.clone() else {
+        return Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": "this API serves no store writer: reports cannot be stored here" })),
+        )
+            .into_response());
+    };
+    let body = match produce(state, req.clone()).await? {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
+    let created_at = chrono::Utc::now().timestamp_millis();
+    let r = req.clone();
+    let id = writer
+        .call(move |s| {
+            s.put_report(&crate::store::NewReport {
+                kind: r.kind.code(),
+                period: &r.period,
+                lang: r.lang.tag(),
+                format: r.format.code(),
+                trigger: "request",
+                created_at,
+                body: &body,
+            })
+        })
+        .await
+        .map_err(|e| ApiError(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": id,
+            "kind": req.kind.code(),
+            "period": req.period,
+            "lang": req.lang.tag(),
+            "format": req.format.code(),
+            "url": format!("/api/v1/reports/{id}"),
+        })),
+    )
+        .into_response())
+}

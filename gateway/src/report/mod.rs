@@ -11,6 +11,7 @@ pub mod monthly;
 pub mod monthly_html;
 pub mod page;
 pub mod pdf;
+pub mod schedule;
 pub mod seu;
 pub mod svg;
 
