@@ -4,15 +4,16 @@
 // Loaded after app.js, whose helpers (api, el, section, tile, chart, fmt, TOKEN, PAGES,
 // setState, plantDate, plantMidnight, addDays) it uses.
 
+// Target kinds: [label key, unit].
 const TARGET_KINDS = {
-  absolute: ["kWh per year 年用電量", "kWh"],
-  intensity: ["kWh per unit (SEC) 單位產品能耗", "kWh/unit"],
-  percent: ["% a year 年改善率", "%/yr"],
+  absolute: ["bl-target-absolute", "kWh"],
+  intensity: ["bl-target-intensity", "kWh/unit"],
+  percent: ["bl-target-percent", "%/yr"],
 };
-const targetText = (t) => {
-  if (!t) return "—";
-  const v = t.kind === "absolute" ? t.kwh_per_year : t.kind === "intensity" ? t.kwh_per_unit : t.per_year;
-  return `${fmt(v)} ${TARGET_KINDS[t.kind][1]}`;
+const targetText = (g) => {
+  if (!g) return "—";
+  const v = g.kind === "absolute" ? g.kwh_per_year : g.kind === "intensity" ? g.kwh_per_unit : g.per_year;
+  return `${fmt(v)} ${TARGET_KINDS[g.kind][1]}`;
 };
 
 async function sendBaseline(method, path, body) {
@@ -29,21 +30,21 @@ async function sendBaseline(method, path, body) {
 }
 
 function baselineTable(list, current) {
-  const t = el("table", { class: "baselines" });
-  t.append(el("tr", {}, ...["name 名稱", "asset 設備", "period 期間", "model 模型", "R²", "CV(RMSE)", "NMBE", "target 目標", "saved 儲存"].map((h) => el("th", {}, h))));
+  const table = el("table", { class: "baselines" });
+  table.append(el("tr", {}, ...[t("bl-col-name"), t("bl-col-asset"), t("bl-col-period"), t("bl-col-model"), "R²", "CV(RMSE)", "NMBE", t("bl-col-target"), t("bl-col-saved")].map((h) => el("th", {}, h))));
   for (const b of list) {
     const link = el("a", { href: "#/baselines?name=" + encodeURIComponent(b.name) }, b.name);
     const row = el("tr", { "data-baseline": b.name },
       el("td", {}, link), el("td", {}, b.asset || b.energy.join(" + ")),
       el("td", {}, `${plantDate(Date.parse(b.from))} .. ${plantDate(Date.parse(b.to) - 1)}`),
-      el("td", {}, `${b.model.form} (${b.model.variables.join(", ") || "no drivers"}, per ${b.model.granularity})`),
+      el("td", {}, t("bl-model-text", { form: b.model.form, drivers: b.model.variables.join(", ") || t("bl-no-drivers"), granularity: b.model.granularity })),
       el("td", {}, fmt(b.fit.r2, 3)), el("td", {}, fmt(b.fit.cv_rmse_percent, 1) + " %"),
       el("td", {}, fmt(b.fit.nmbe_percent, 2) + " %"), el("td", {}, targetText(b.target)),
       el("td", {}, `${b.saved_by}, ${plantDate(Date.parse(b.saved_at))}`));
     if (b.name === current) row.classList.add("active");
-    t.append(row);
+    table.append(row);
   }
-  return t;
+  return table;
 }
 
 async function saveForm(sec) {
@@ -56,27 +57,27 @@ async function saveForm(sec) {
   asset.value = (assets.find((a) => a.type === "plant") || assets[0] || {}).id || "";
   const from = el("input", { name: "from", type: "date", value: addDays(today, -60) });
   const to = el("input", { name: "to", type: "date", value: addDays(today, -31) });
-  const kind = el("select", { name: "target_kind" }, el("option", { value: "" }, "none 無"));
-  for (const [k, [label]] of Object.entries(TARGET_KINDS)) kind.append(el("option", { value: k }, label));
+  const kind = el("select", { name: "target_kind" }, el("option", { value: "" }, t("bl-target-none")));
+  for (const [k, [label]] of Object.entries(TARGET_KINDS)) kind.append(el("option", { value: k }, t(label)));
   const value = el("input", { name: "target_value", type: "number", step: "any", min: "0", size: "8", placeholder: "1.5" });
   const who = el("input", { name: "saved_by", size: "10", value: localStorage.getItem("kilowatch.alarms.who") || "" });
   const out = el("p", { class: "note", role: "status" });
-  form.append(el("label", {}, "name 名稱", name), el("label", {}, "asset 設備", asset),
-    el("label", {}, "from 起", from), el("label", {}, "to (included) 迄", to),
-    el("label", {}, "target 目標", kind), el("label", {}, "value 數值", value),
-    el("label", {}, "by 儲存者", who), el("button", { type: "submit" }, "save baseline 儲存基線"));
+  form.append(el("label", {}, t("bl-col-name"), name), el("label", {}, t("bl-col-asset"), asset),
+    el("label", {}, t("bl-from"), from), el("label", {}, t("bl-to"), to),
+    el("label", {}, t("bl-col-target"), kind), el("label", {}, t("bl-value"), value),
+    el("label", {}, t("bl-by"), who), el("button", { type: "submit" }, t("bl-save")));
   sec.append(form, out);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    out.textContent = "fitting… 計算中";
+    out.textContent = t("bl-fitting");
     const body = { name: name.value.trim(), asset: asset.value, from: from.value, to: to.value, saved_by: who.value.trim() || undefined };
     if (kind.value && value.value) body.target = `${kind.value}:${value.value}`;
     try {
       const saved = await sendBaseline("POST", "baselines", body);
-      out.textContent = `saved ${saved.name}: ${saved.model.form}, R² ${fmt(saved.fit.r2, 3)}`;
+      out.textContent = t("bl-saved", { name: saved.name, form: saved.model.form, r2: fmt(saved.fit.r2, 3) });
       setState("baselines", new URLSearchParams({ name: saved.name }));
     } catch (err) {
-      out.textContent = "Cannot save 無法儲存: " + err.message;
+      out.textContent = t("bl-cannot-save", { error: err.message });
     }
   });
 }
@@ -85,71 +86,71 @@ function monthStart(m) {
   return plantMidnight(m + "-01").getTime();
 }
 
-function trackingView(t) {
-  const u = t.energy_unit;
-  const sec = section(`Baseline ${t.baseline.name} 能源基線`, true);
+function trackingView(tr) {
+  const u = tr.energy_unit;
+  const sec = section(t("bl-tracking-title", { name: tr.baseline.name }), true);
   sec.classList.add("baseline-tracking");
-  const tracked = t.months.filter((m) => !m.baseline);
+  const tracked = tr.months.filter((m) => !m.baseline);
   const last = tracked[tracked.length - 1];
   const tiles = el("div", { class: "tiles" });
   sec.append(tiles);
-  tile(tiles, "latest SEnPI 最近月能源績效指數", last ? last.senpi : null, last ? last.month : "");
-  tile(tiles, "improvement 改善", last ? last.improvement_percent : null, "%");
-  tile(tiles, "CUSUM 累積和", last ? last.cusum : null, u, last && last.cusum > 0);
-  tile(tiles, "model 模型", t.baseline.model.form, "");
-  const p = t.target;
+  tile(tiles, t("bl-latest-senpi"), last ? last.senpi : null, last ? last.month : "");
+  tile(tiles, t("bl-improvement"), last ? last.improvement_percent : null, "%");
+  tile(tiles, t("bl-cusum"), last ? last.cusum : null, u, last && last.cusum > 0);
+  tile(tiles, t("bl-col-model"), tr.baseline.model.form, "");
+  const p = tr.target;
   if (p) {
     const unit = p.unit === "SEnPI" ? "" : p.unit;
-    tile(tiles, `target ${p.year} 目標`, p.target_value, unit);
-    tile(tiles, "to date 年初至今", p.achieved, unit);
-    tile(tiles, "year-end forecast 年底預估", p.forecast, unit, p.on_track === false);
-    sec.append(el("p", { class: "note target-status" }, p.on_track === true ? "on track 達標中" : p.on_track === false ? "off track 未達標" : p.note || "—"));
+    tile(tiles, t("bl-target-year", { year: p.year }), p.target_value, unit);
+    tile(tiles, t("bl-to-date"), p.achieved, unit);
+    tile(tiles, t("bl-forecast"), p.forecast, unit, p.on_track === false);
+    sec.append(el("p", { class: "note target-status" }, p.on_track === true ? t("bl-on-track") : p.on_track === false ? t("bl-off-track") : p.note || "—"));
   }
-  sec.append(el("p", { class: "note" }, `SEnPI = ${t.senpi_definition}. Months in ${t.time_zone}.`));
-  const pts = (f) => t.months.map((m) => [monthStart(m.month), f(m)]);
-  chart(section("Actual vs expected by month 實際與預期用電"), {
-    time: true, y: `energy per month (${u})`, x: "month (baseline months then tracked)",
-    series: [{ name: `actual 實際 (${u})`, points: pts((m) => m.actual) }, { name: `expected 預期 (${u})`, points: pts((m) => m.expected) }],
+  sec.append(el("p", { class: "note" }, t("bl-definition", { definition: tr.senpi_definition, zone: tr.time_zone })));
+  const pts = (f) => tr.months.map((m) => [monthStart(m.month), f(m)]);
+  chart(section(t("bl-chart-actual")), {
+    time: true, y: t("bl-axis-energy", { unit: u }), x: t("bl-axis-month-phases"),
+    series: [{ name: t("bl-series-actual", { unit: u }), points: pts((m) => m.actual) }, { name: t("bl-series-expected", { unit: u }), points: pts((m) => m.expected) }],
   });
-  chart(section("CUSUM of actual − expected 累積和"), {
-    time: true, y: `CUSUM (${u})`, zero: true, x: "month",
+  chart(section(t("bl-chart-cusum")), {
+    time: true, y: `CUSUM (${u})`, zero: true, x: t("bl-axis-month"),
     series: [{ name: `CUSUM (${u})`, points: pts((m) => m.cusum) }],
   });
   const table = el("table", { class: "baseline-months" });
-  table.append(el("tr", {}, ...["month 月", "phase", `actual (${u})`, `expected (${u})`, "SEnPI", "improvement %", `CUSUM (${u})`, "YoY %"].map((h) => el("th", {}, h))));
-  for (const m of t.months) {
+  table.append(el("tr", {}, ...[t("bl-axis-month"), t("bl-phase"), t("bl-series-actual", { unit: u }), t("bl-series-expected", { unit: u }), "SEnPI", t("bl-improvement") + " %", `CUSUM (${u})`, t("bl-yoy") + " %"].map((h) => el("th", {}, h))));
+  for (const m of tr.months) {
     table.append(el("tr", { class: m.baseline ? "baseline" : "" },
-      el("td", {}, m.month), el("td", {}, m.baseline ? "baseline 基線期" : "tracked 追蹤期"),
+      el("td", {}, m.month), el("td", {}, m.baseline ? t("bl-phase-baseline") : t("bl-phase-tracked")),
       el("td", {}, fmt(m.actual, 0)), el("td", {}, fmt(m.expected, 0)), el("td", {}, fmt(m.senpi, 3)),
       el("td", {}, fmt(m.improvement_percent, 1)), el("td", {}, fmt(m.cusum, 0)), el("td", {}, fmt(m.yoy_improvement_percent, 1))));
   }
-  section("By month 逐月", true).append(table);
-  const del = el("button", { type: "button", class: "delete" }, "delete baseline 刪除");
+  section(t("bl-by-month"), true).append(table);
+  const del = el("button", { type: "button", class: "delete" }, t("bl-delete"));
   del.addEventListener("click", async () => {
-    if (!confirm(`Delete baseline ${t.baseline.name}?`)) return;
-    await sendBaseline("DELETE", "baselines/" + encodeURIComponent(t.baseline.name));
+    if (!confirm(t("bl-delete-confirm", { name: tr.baseline.name }))) return;
+    await sendBaseline("DELETE", "baselines/" + encodeURIComponent(tr.baseline.name));
     setState("baselines", new URLSearchParams());
   });
   sec.append(del);
-  if (t.warnings.length) alerts(section("Warnings 警告"), t.warnings.map((w) => ["warn", w]));
+  if (tr.warnings.length) alerts(section(t("bl-warnings")), tr.warnings.map((w) => ["warn", w]));
 }
 
 async function baselinesPage(s, params) {
   const { baselines } = await api("baselines");
   // Without a choice, the first baseline's tracking shows.
   const current = params.get("name") || (baselines[0] || {}).name;
-  const list = section(`Energy baselines 能源基線 (${baselines.length})`, true);
+  const list = section(t("bl-list-title", { n: baselines.length }), true);
   if (baselines.length) list.append(baselineTable(baselines, current));
-  else list.append(el("p", { class: "note" }, "No baseline saved yet 尚無能源基線"));
-  await saveForm(section("Save a baseline 建立能源基線", true));
+  else list.append(el("p", { class: "note" }, t("bl-none")));
+  await saveForm(section(t("bl-save-title"), true));
   if (!current) return;
-  let t;
+  let tracking;
   try {
-    t = await api("baselines/" + encodeURIComponent(current));
+    tracking = await api("baselines/" + encodeURIComponent(current));
   } catch (e) {
-    section("Tracking").append(el("p", { class: "note" }, `Cannot track ${current}: ${e.message}`));
+    section(t("bl-tracking")).append(el("p", { class: "note" }, t("bl-cannot-track", { name: current, error: e.message })));
     return;
   }
-  trackingView(t);
+  trackingView(tracking);
 }
-PAGES.baselines = { title: "Baselines 基線", render: baselinesPage };
+PAGES.baselines = { title: () => t("nav-baselines"), render: baselinesPage };

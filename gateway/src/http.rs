@@ -27,6 +27,7 @@ const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
 const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
 const BASELINES_JS: &str = include_str!("../../dashboards/web/baselines.js");
 const REPORTS_JS: &str = include_str!("../../dashboards/web/reports.js");
+const REVIEW_JS: &str = include_str!("../../dashboards/web/review.js");
 
 mod alarms;
 mod baselines;
@@ -36,6 +37,7 @@ mod live_tests;
 mod plans;
 mod query;
 mod reports;
+mod review;
 mod status;
 
 pub use status::LatestBody;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub writer: Option<crate::store::StoreWriter>,
     /// The site's language (`[site] language`): the dashboard's and reports' default.
     pub language: crate::i18n::Language,
+    /// The meter tree and significance rule for the energy review.
+    pub review: Arc<crate::review::ReviewSite>,
 }
 
 #[derive(Serialize)]
@@ -549,6 +553,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/query", get(query::query))
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
+        .route("/api/v1/review", get(review::review))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))
@@ -605,6 +610,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/dashboard/utilities.js",
             get(|| async { script(UTILITIES_JS) }),
         )
+        .route("/dashboard/review.js", get(|| async { script(REVIEW_JS) }))
         .route(
             "/dashboard/app.css",
             get(|| async {
@@ -699,6 +705,7 @@ mod tests {
                 notify: Arc::default(),
                 writer: None,
                 language: crate::i18n::Language::TraditionalChinese,
+                review: Arc::new(crate::review::ReviewSite::for_site(&site)),
                 // The engine's loop is not run here: acknowledgements answer 503.
                 alarms: crate::alarms::Alarms::new(
                     &site,
@@ -790,6 +797,31 @@ mod tests {
     }
 
     #[test]
+    fn review_lists_the_demo_tree_on_an_empty_store_and_says_so() {
+        let (status, body) = get("/api/v1/review?from=2026-10-01&to=2026-10-02%2006:00");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // Plant-local dates and times in Asia/Taipei.
+        assert_eq!(v["from"], "2026-09-30T16:00:00Z", "{v}");
+        assert_eq!(v["to"], "2026-10-01T22:00:00Z", "{v}");
+        assert_eq!(v["unit"], "kWh");
+        assert_eq!(v["rule"]["cumulative_percent"], 80.0, "{v}");
+        let uses = v["uses"].as_array().unwrap();
+        let ids: Vec<&str> = uses.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert!(
+            ids.contains(&"compressor-1") && ids.contains(&"incomer (unmetered)"),
+            "{v}"
+        );
+        // Nothing stored: nothing significant, and the notes say why.
+        assert!(uses.iter().all(|u| u["significant"] == false), "{v}");
+        assert_eq!(v["total_kwh"], 0.0, "{v}");
+        let notes = v["notes"].to_string();
+        assert!(notes.contains("incomer: no energy stored"), "{notes}");
+        let e = error_of("/api/v1/review?from=last%20week");
+        assert!(e.starts_with("`from`: `last week` is not a time"), "{e}");
+    }
+
+    #[test]
     fn mv_plans_are_listed_and_reported() {
         let (status, body) = get("/api/v1/mv/plans");
         assert_eq!(status, 200, "{body}");
@@ -871,9 +903,14 @@ mod tests {
         assert!(e.contains("no_temp"), "{e}");
         // Times are RFC 3339 only (indicators also take plant-local dates, as the CLI does),
         // `to` is judged first, and the range must not be empty.
-        for path in ["query?series=1&", "energy?device=a/b&", "enpi?asset=plant&"] {
+        for path in [
+            "query?series=1&",
+            "energy?device=a/b&",
+            "enpi?asset=plant&",
+            "review?",
+        ] {
             let e = error_of(&format!("/api/v1/{path}from=yesterday&to=2026-03-01"));
-            let want = if path.starts_with("enpi") {
+            let want = if path.starts_with("enpi") || path.starts_with("review") {
                 "`from`: `yesterday` is not a time"
             } else {
                 "`to`: `2026-03-01` is not an RFC 3339 time"
@@ -909,7 +946,7 @@ mod tests {
             /// Any parameters on any endpoint: an answer, never a panic or a server error.
             #[test]
             fn any_query_is_answered(
-                path in prop::sample::select(vec!["query", "energy", "enpi", "mv", "series", "latest"]),
+                path in prop::sample::select(vec!["query", "energy", "enpi", "review", "mv", "series", "latest"]),
                 params in prop::collection::vec((
                     prop::sample::select(vec![
                         "series", "device", "asset", "from", "to", "step", "baseline",

@@ -18,10 +18,12 @@ pub mod metrics;
 pub mod mv;
 pub mod notify;
 pub mod report;
+pub mod review;
 pub mod rollup;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod virtual_meters;
 pub mod when;
 
 /// The demo plant, shipped inside the binary so `demo` works from any directory.

@@ -14,7 +14,7 @@ for (const [lang, view, width] of passes) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
-  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines"]) {
+  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines", "review"]) {
     await page.goto(`${base}/dashboard/?lang=${lang}#/${p}?range=24h`);
     await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 }).catch(async (e) => {
       const status = await page.evaluate(() => document.getElementById("status").textContent);
@@ -26,6 +26,10 @@ for (const [lang, view, width] of passes) {
       tiles: Object.fromEntries([...document.querySelectorAll("[data-tile]")].map((t) => [t.dataset.tile, t.querySelector(".value").textContent])),
       legends: [...document.querySelectorAll("svg.chart")].every((s) => s.querySelector("rect") || s.textContent.includes("no data")),
       axisLabels: [...document.querySelectorAll("svg.chart")].every((s) => [...s.querySelectorAll("text")].some((t) => t.getAttribute("transform"))),
+      // The energy review's uses: the highlighted (significant) rows and each chart's bars.
+      seu: [...document.querySelectorAll("tr.seu")].map((r) => r.dataset.use),
+      uses: [...document.querySelectorAll("tr[data-use]")].map((r) => r.dataset.use),
+      bars: [...document.querySelectorAll("svg.chart rect[data-use]")].map((r) => r.dataset.use),
       status: document.getElementById("status").textContent,
       text: document.querySelector("main").innerText.slice(0, 4000),
       lang: document.documentElement.lang,

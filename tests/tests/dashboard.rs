@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{
-    demo_plant_tz, get_json, plant_midnight, plant_today, require, scratch, spawn_demo, wait_for,
+    demo_plant_tz, get_json, plant_midnight, plant_today, require, scratch, spawn_demo, url_time,
+    wait_for,
 };
 
 #[test]
@@ -106,6 +107,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             ("boiler", 3),
             ("savings", 2),
             ("baselines", 2),
+            ("review", 1),
         ] {
             let info = page(&format!("{p}-{view}"));
             let c = points(&info["charts"]);
@@ -124,11 +126,14 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             );
         }
         let baselines = page(&format!("baselines-{view}"))["text"].as_str().unwrap();
+        let (list, tracking) = if view.ends_with("zh-TW") {
+            ("能源基線（1）", "能源基線 plant-dash")
+        } else {
+            ("Energy baselines (1)", "Energy baseline plant-dash")
+        };
         assert!(
-            baselines.contains("Energy baselines 能源基線 (1)")
-                && baselines.contains("Baseline plant-dash")
-                && baselines.contains("SEnPI"),
-            "{baselines}"
+            baselines.contains(list) && baselines.contains(tracking) && baselines.contains("SEnPI"),
+            "{view}: {baselines}"
         );
         // The alarms page renders (the demo's alarms, if any, are the alarms test's concern).
         let alarms = page(&format!("alarms-{view}"))["text"].as_str().unwrap();
@@ -141,6 +146,41 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             alarms.contains(title) && alarms.contains(history),
             "{alarms}"
         );
+        // The energy review: a row and a bar per use of the API's (in the same order: the
+        // ranking), the significant rows highlighted, the rule and the notes section.
+        let review = page(&format!("review-{view}"));
+        let want = get_json(&format!(
+            "http://{addr}/api/v1/review?from={}&to={}",
+            url_time(&(browsed - chrono::Duration::hours(24))),
+            url_time(&browsed)
+        ))
+        .unwrap();
+        let ids = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let mut api_uses: Vec<String> = want["uses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect();
+        let mut shown = ids(&review["uses"]);
+        assert_eq!(ids(&review["bars"]), shown, "{review}");
+        // The page's 24 hours end a moment before these: two close uses may swap.
+        api_uses.sort();
+        shown.sort();
+        assert_eq!(shown, api_uses, "{review}");
+        let seu = ids(&review["seu"]);
+        assert!(seu.contains(&"compressor-1".to_owned()), "{review}");
+        assert!(!seu.iter().any(|u| u.contains("unmetered")), "{review}");
+        let text = review["text"].as_str().unwrap();
+        for want in ["Pareto", "SEU", "within the first 80 %", "Notes"] {
+            assert!(text.contains(want), "review page lacks `{want}`: {text}");
+        }
         let health = page(&format!("health-{view}"));
         assert!(
             health["text"].as_str().unwrap().contains("incomer"),
@@ -209,7 +249,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         );
     }
     for p in [
-        "plant", "air", "chillers", "pumps", "boiler", "savings", "health",
+        "plant", "air", "chillers", "pumps", "boiler", "savings", "health", "review",
     ] {
         assert!(shots.join(format!("{p}-laptop.png")).is_file());
         assert!(shots.join(format!("{p}-laptop-zh-TW.png")).is_file());

@@ -12,6 +12,7 @@ mod mv_bills;
 mod mv_plan;
 mod notify;
 mod report;
+mod review;
 mod run;
 mod simulate;
 
@@ -65,6 +66,14 @@ pub enum Command {
     /// Example: kilowatch-gateway enpi --config site.toml --asset compressed-air
     ///          --from 2026-10-01 --to 2026-11-01 --step 1d --csv > air.csv
     Enpi(enpi::EnpiArgs),
+    /// The energy review of a period (ISO 50001): each use of the site's meter tree (a meter
+    /// that feeds no other, and each parent's unmetered remainder) with its energy and share of
+    /// the total, ranked (Pareto) with cumulative shares; significant energy uses flagged by
+    /// the site's `[review] significant` rule, with their assets' drivers.
+    ///
+    /// Example: kilowatch-gateway review --config site.toml --from 2026-10-01 --to 2026-11-01
+    #[command(verbatim_doc_comment)]
+    Review(review::ReviewArgs),
     /// Verify savings of a retrofit (IPMVP Option B or C, ASHRAE Guideline 14): fit a baseline
     /// model on the baseline period (mean, production, temperature change-point, CalTRACK
     /// degree-day, day-type and season terms, time-of-week models with occupancy; a more
@@ -125,6 +134,7 @@ impl Command {
             Command::Import(a) => blocking(move || import::run(a)).await,
             Command::Export(a) => blocking(move || export::run(a)).await,
             Command::Enpi(a) => blocking(move || enpi::run(a)).await,
+            Command::Review(a) => blocking(move || review::run(a)).await,
             Command::Mv(a) => blocking(move || mv::run(*a)).await,
             Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
             Command::Baseline(a) => blocking(move || baseline::run(a)).await,

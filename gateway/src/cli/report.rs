@@ -79,13 +79,14 @@ pub async fn run(a: ReportArgs) -> anyhow::Result<()> {
             .name
             .clone()
             .unwrap_or_else(|| assets.site.clone());
+        let review = kilowatch_gateway::review::ReviewSite::for_site(&site.config);
         let req = Request {
             kind,
             period,
             lang,
             format,
         };
-        report::html(&store, &assets, &name, &req, chrono::Utc::now()).map_err(|e| match e {
+        report::html(&store, &assets, &review, &name, &req, chrono::Utc::now()).map_err(|e| match e {
             ReportError::Input(m) => Usage(format!(
                 "{}: {m}",
                 if kind == Kind::Monthly { "--month" } else { "--year" }

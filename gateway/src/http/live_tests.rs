@@ -46,6 +46,7 @@ fn start(path: &std::path::Path, live: Arc<crate::store::Live>) -> SocketAddr {
         notify: Arc::default(),
         writer: None,
         language: Default::default(),
+        review: Arc::new(crate::review::ReviewSite::for_site(&site)),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

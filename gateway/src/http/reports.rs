@@ -88,11 +88,11 @@ pub(super) fn request(
 /// Gathers, renders and (for PDF) prints one report: the body and its content type, or the
 /// answer to give instead.
 pub(super) async fn produce(state: Arc<AppState>, req: Request) -> Result<Result<Vec<u8>, Response>, ApiError> {
-    let assets = state.assets.clone();
+    let (assets, review) = (state.assets.clone(), state.review.clone());
     let name = state.site_name.clone();
     let r = req.clone();
     let html = with_store(state, move |s| {
-        Ok(report::html(s, &assets, &name, &r, chrono::Utc::now()))
+        Ok(report::html(s, &assets, &review, &name, &r, chrono::Utc::now()))
     })
     .await?;
     let html = match html {

@@ -149,6 +149,7 @@ pub struct Request {
 pub fn html(
     store: &crate::store::Store,
     assets: &crate::enpi::Assets,
+    review: &crate::review::ReviewSite,
     site_name: &str,
     req: &Request,
     now: DateTime<Utc>,
@@ -158,7 +159,7 @@ pub fn html(
         Kind::Monthly => {
             let month = parse_month(&req.period)?;
             let (from, to) = month_range(month, assets.timezone)?;
-            let seu = seu::significant(store, assets, from, to);
+            let seu = seu::significant(store, review, assets, from, to);
             let m = monthly::gather(store, assets, name, month, now, seu)?;
             Ok(monthly_html::render(&m, req.lang))
         }

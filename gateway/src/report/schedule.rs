@@ -32,6 +32,7 @@ pub struct Schedule {
     pub readers: Arc<Readers>,
     pub writer: StoreWriter,
     pub assets: Arc<Assets>,
+    pub review: Arc<crate::review::ReviewSite>,
     pub site_name: String,
     pub lang: Language,
 }
@@ -70,10 +71,11 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
             lang,
             format: Format::Pdf,
         };
-        let (assets, name, r) = (s.assets.clone(), s.site_name.clone(), req.clone());
+        let (assets, review) = (s.assets.clone(), s.review.clone());
+        let (name, r) = (s.site_name.clone(), req.clone());
         let html = s
             .readers
-            .read(move |st| Ok(super::html(st, &assets, &name, &r, now)))
+            .read(move |st| Ok(super::html(st, &assets, &review, &name, &r, now)))
             .await??;
         let (body, format) = match super::pdf::print(&html, super::pdf::TIMEOUT).await {
             Ok(pdf) => (pdf, Format::Pdf),

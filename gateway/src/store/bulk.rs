@@ -51,6 +51,16 @@ impl Store {
             }
         }
         tx.commit()?;
+        // Virtual meters from the loaded minutes of their sources.
+        if !self.settings.virtuals.meters.is_empty() {
+            let ids = self.virtual_series()?;
+            let minutes = rollups
+                .iter()
+                .filter(|r| r.1 == 60 && r.3.count > 0)
+                .map(|r| (r.0, r.2))
+                .collect();
+            self.roll_virtuals(&ids, &minutes)?;
+        }
         self.conn.execute_batch("PRAGMA synchronous=NORMAL")?;
         self.reload_live()?;
         Ok(())

@@ -31,6 +31,7 @@ mod readers;
 mod reports;
 mod retention;
 mod rollup_cache;
+mod rollup_rows;
 mod rollups;
 mod samples;
 mod schema;
@@ -39,6 +40,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 mod types;
+mod virtuals;
 mod writer;
 
 pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};

@@ -5,7 +5,7 @@ use rusqlite::params;
 
 use super::conn::Store;
 use super::error::StoreError;
-use super::rollups::row_agg;
+use super::rollup_rows::row_agg;
 use super::types::{ms_to_utc, EnergyPoint, EnergySource, Latest, Point};
 use crate::rollup::Agg;
 

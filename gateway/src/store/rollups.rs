@@ -13,33 +13,19 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::catalogue::kind_of;
 use super::conn::Store;
 use super::error::StoreError;
+use super::rollup_rows::{put_rollup, roll_coarser, Touched};
 use super::settings::StoreSettings;
-use crate::rollup::{self, Agg};
-
-pub(super) fn row_agg(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agg> {
-    Ok(Agg {
-        count: r.get(0)?,
-        avg: r.get(1)?,
-        min: r.get(2)?,
-        max: r.get(3)?,
-        delta: r.get(4)?,
-        integral: r.get(5)?,
-        gaps: r.get(6)?,
-        resets: r.get(7)?,
-    })
-}
+use crate::rollup;
 
 /// Per series id: its kind and, for a counter that wraps, the register range.
 type SeriesKinds = HashMap<i64, (Kind, Option<f64>)>;
-
-/// Coarser buckets to recompute: (res, series, bucket start), ordered by resolution.
-type Touched = BTreeSet<(i64, i64, i64)>;
 
 impl Store {
     /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
     /// hourly and daily buckets above them) in one transaction. Returns how many were done;
     /// call until it returns 0 to catch up completely.
     pub fn refresh_rollups(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let virtual_ids = self.virtual_series()?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -50,7 +36,9 @@ impl Store {
         let settings = &self.settings;
         let minutes = with_next_minutes(&tx, &dirty)?;
         series_kinds(&tx, settings, &mut self.kinds, &minutes)?;
-        let touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
+        let mut touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
+        let virtual_minutes =
+            super::virtuals::roll(&tx, settings, &virtual_ids, &minutes, &mut touched)?;
         roll_coarser(&tx, settings, &touched)?;
         // Before the rows go: if this rolls back, a mark is only made again (a no-op).
         self.dirty_marks.cleared(&dirty);
@@ -63,7 +51,7 @@ impl Store {
                 chrono::Utc::now().timestamp_millis(),
             );
             let cache = live.rollups();
-            for &(id, b) in &minutes {
+            for &(id, b) in minutes.iter().chain(&virtual_minutes) {
                 cache.rewritten(id, 60, b, b + 60_000, now);
             }
             for &(res, id, b) in &touched {
@@ -121,32 +109,6 @@ fn clear_dirty(tx: &Transaction<'_>, dirty: &[(i64, i64)]) -> rusqlite::Result<i
         n += done.execute(params![id, b])? as i64;
     }
     Ok(n)
-}
-
-/// Writes one rollup row; an empty bucket has none.
-fn put_rollup(
-    tx: &Transaction<'_>,
-    id: i64,
-    res: i64,
-    bucket: i64,
-    a: &Agg,
-) -> rusqlite::Result<()> {
-    if a.count == 0 {
-        tx.prepare_cached("DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND bucket = ?3")?
-            .execute(params![id, res, bucket])?;
-        return Ok(());
-    }
-    tx.prepare_cached(
-        "INSERT INTO rollups(series_id, res, bucket, count, avg, min, max, delta, integral, gaps, resets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT(series_id, res, bucket) DO UPDATE SET count = excluded.count,
-           avg = excluded.avg, min = excluded.min, max = excluded.max, delta = excluded.delta,
-           integral = excluded.integral, gaps = excluded.gaps, resets = excluded.resets",
-    )?
-    .execute(params![
-        id, res, bucket, a.count, a.avg, a.min, a.max, a.delta, a.integral, a.gaps, a.resets
-    ])?;
-    Ok(())
 }
 
 /// Adds to `kinds` the kind and counter wrap of each series of `minutes` not in it yet
@@ -210,28 +172,4 @@ fn roll_minutes(
         }
     }
     Ok(touched)
-}
-
-/// Recomputes the `touched` coarser buckets, each level from the one below, in order.
-fn roll_coarser(
-    tx: &Transaction<'_>,
-    settings: &StoreSettings,
-    touched: &Touched,
-) -> rusqlite::Result<()> {
-    let tz = settings.timezone;
-    for (i, &res) in rollup::RESOLUTIONS.iter().enumerate().skip(1) {
-        let finer = rollup::RESOLUTIONS[i - 1];
-        let mut parts = tx.prepare_cached(
-            "SELECT count, avg, min, max, delta, integral, gaps, resets FROM rollups
-             WHERE series_id = ?1 AND res = ?2 AND bucket >= ?3 AND bucket < ?4",
-        )?;
-        for &(_, id, b) in touched.range((res, i64::MIN, i64::MIN)..(res + 1, i64::MIN, i64::MIN)) {
-            let end = rollup::bucket_end(b, res, tz);
-            let aggs: Vec<Agg> = parts
-                .query_map(params![id, finer, b, end], row_agg)?
-                .collect::<Result<_, _>>()?;
-            put_rollup(tx, id, res, b, &rollup::combine(&aggs))?;
-        }
-    }
-    Ok(())
 }

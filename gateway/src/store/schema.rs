@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 10;
+pub(super) const SCHEMA_VERSION: i64 = 11;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -115,6 +115,14 @@ CREATE TABLE IF NOT EXISTS alarms (
     cleared_evidence TEXT,
     link       TEXT NOT NULL
 );
+-- Why a virtual meter's minute has no rollup (see virtual_meters/): a source's missing
+-- data, gap or reset. New in schema v10, created in any database that lacks it.
+CREATE TABLE IF NOT EXISTS virtual_missing (
+    series_id INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarms_active ON alarms(state) WHERE state != 'cleared';
 CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_at);
 ";
@@ -160,7 +168,7 @@ CREATE TABLE IF NOT EXISTS baselines (
 ) WITHOUT ROWID;
 ";
 
-// ---- v10: stored reports (see reports.rs and report/): one row per kind, period, language
+// ---- v11: stored reports (see reports.rs and report/): one row per kind, period, language
 // and format, made again in place; the body (HTML or PDF) whole; created_at in ms, UTC.
 const REPORT_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS reports (
@@ -210,8 +218,8 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
-    // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines, v10: reports); columns and contents are
-    // migrated here.
+    // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines,
+    // v10: virtual_missing, v11: reports); columns and contents are migrated here.
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(

@@ -1,6 +1,9 @@
 //! What the store needs to know about the site.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::virtual_meters::VirtualPlan;
 
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -15,6 +18,8 @@ pub struct StoreSettings {
     pub influx: bool,
     /// InfluxDB instead of SQLite: samples are not kept here.
     pub influx_only: bool,
+    /// The virtual meters, computed by the rollup engine.
+    pub virtuals: Arc<VirtualPlan>,
 }
 
 impl Default for StoreSettings {
@@ -26,6 +31,7 @@ impl Default for StoreSettings {
             assets: HashMap::new(),
             influx: false,
             influx_only: false,
+            virtuals: Arc::default(),
         }
     }
 }
@@ -53,10 +59,13 @@ impl StoreSettings {
             assets: config
                 .devices
                 .iter()
-                .filter_map(|d| Some((d.id.clone(), d.asset.clone()?)))
+                .map(|d| (&d.id, &d.asset))
+                .chain(config.virtuals.iter().map(|v| (&v.id, &v.asset)))
+                .filter_map(|(id, asset)| Some((id.clone(), asset.clone()?)))
                 .collect(),
             influx: config.gateway.influx.is_some(),
             influx_only: config.gateway.influx.as_ref().is_some_and(|i| i.only),
+            virtuals: Arc::new(VirtualPlan::for_site(config)),
         }
     }
 }

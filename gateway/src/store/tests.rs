@@ -315,6 +315,23 @@ fn counters_are_counted_once_when_a_v5_database_is_opened() {
 }
 
 #[test]
+fn a_v8_database_gains_the_virtual_missing_table() {
+    let path = temp_db("virtual-missing-v8");
+    let s = Store::open(&path).unwrap();
+    s.conn
+        .execute_batch(
+            "DROP TABLE virtual_missing; UPDATE meta SET value = '8' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    assert!(s.virtual_missing(1, 0, i64::MAX).is_err());
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    let version = super::schema::SCHEMA_VERSION.to_string();
+    assert_eq!(s.meta("schema_version").unwrap(), Some(version));
+    assert_eq!(s.virtual_missing(1, 0, i64::MAX).unwrap(), []);
+}
+
+#[test]
 fn writer_thread_writes_and_read_only_connections_read() {
     let path = temp_db("writer");
     let rt = tokio::runtime::Runtime::new().unwrap();

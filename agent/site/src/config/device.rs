@@ -66,6 +66,8 @@ pub struct DeviceConfig {
     /// Further factors per quantity, e.g. `scale = { active_power = 0.001 }`.
     #[serde(default)]
     pub scale: std::collections::BTreeMap<String, f64>,
+    /// The meter that feeds this one (the meter tree, e.g. `incomer`); the agent ignores it.
+    pub parent: Option<String>,
     /// Settings for the device simulator (`kilowatch-gateway simulate`); the agent ignores it.
     pub simulate: Option<toml::Table>,
 }
@@ -134,6 +136,7 @@ impl DeviceConfig {
             ct_ratio: None,
             pt_ratio: None,
             scale: Default::default(),
+            parent: None,
             simulate: None,
         };
         match transport {

@@ -15,8 +15,10 @@ mod alarms;
 mod contracts;
 mod device;
 mod error;
+mod expr;
 mod gateway;
 mod language;
+mod meters;
 mod mqtt;
 mod notify;
 mod values;
@@ -33,6 +35,7 @@ pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
 pub use language::{Language, UnknownLanguage};
+pub use meters::{MeterNode, MeterTree, ReviewConfig, Significant, VirtualConfig};
 pub use mqtt::{MqttConfig, MqttProtocol};
 pub use notify::{
     is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, SmtpSecurity,
@@ -74,6 +77,13 @@ pub struct SiteConfig {
     /// gateway; the agent ignores them.
     #[serde(default)]
     pub notifications: Vec<NotifyChannel>,
+    /// Calculated meters (`[[virtual]]`), stored by the gateway as ordinary series; the agent
+    /// ignores them.
+    #[serde(default, rename = "virtual")]
+    pub virtuals: Vec<VirtualConfig>,
+    /// The energy review's settings (`[review]`), read by the gateway.
+    #[serde(default)]
+    pub review: ReviewConfig,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -194,6 +204,8 @@ impl SiteConfig {
             .collect();
         notify::check_channels(&self.notifications, &assets, file)?;
         device::check_devices(&self.devices, file, profiles)?;
+        meters::check(&self.devices, &self.virtuals, file)?;
+        self.review.check(file)?;
         alarms::check_alarms(&self.alarms, &self.devices, &self.assets, file)
     }
 
@@ -228,6 +240,11 @@ impl SiteConfig {
         self.site
             .contracts
             .or(self.site.contract_kw.map(Contracts::regular_only))
+    }
+
+    /// The meters linked by `parent` (devices and virtual meters), in file order.
+    pub fn meter_tree(&self) -> MeterTree {
+        MeterTree::build(&self.devices, &self.virtuals)
     }
 
     /// The plant's time zone (checked at load).
