@@ -23,6 +23,11 @@ have faketime || missing+=(faketime)
 # The dashboard test drives Debian's Chromium (through playwright-core, below).
 have chromium || missing+=(chromium)
 have node || missing+=(nodejs npm)
+# The report tests read printed PDFs back (pdftotext, pdfinfo, pdffonts) and print Chinese,
+# which needs a font with Traditional Chinese glyphs.
+have pdftotext || missing+=(poppler-utils)
+have fc-list || missing+=(fontconfig)
+if ! fc-list :lang=zh-tw 2>/dev/null | grep -q .; then missing+=(fonts-noto-cjk); fi
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -584,3 +584,5 @@ bl-none = No baseline saved yet
 bl-save-title = Save a baseline
 bl-tracking = Tracking
 bl-cannot-track = Cannot track {$name}: {$error}
+rep-mail-subject = {$title} {$period} · {$site}
+rep-mail-body = The {$title} of {$site} for {$period} is attached. kilowatch made it on its schedule; the gateway's reports page lists every stored report.

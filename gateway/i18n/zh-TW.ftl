@@ -584,3 +584,5 @@ bl-none = 尚無能源基線
 bl-save-title = 建立能源基線
 bl-tracking = 追蹤
 bl-cannot-track = 無法追蹤 {$name}：{$error}
+rep-mail-subject = {$title} {$period} · {$site}
+rep-mail-body = 附件為 {$site} {$period} 的{$title}。此報告由 kilowatch 依排程產生；閘道器的報告頁列出所有已儲存的報告。

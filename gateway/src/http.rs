@@ -565,7 +565,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/baselines/{name}",
             get(baselines::show).delete(baselines::delete),
         )
-        .route("/api/v1/reports", get(reports::list).post(reports::generate))
+        .route(
+            "/api/v1/reports",
+            get(reports::list).post(reports::generate),
+        )
         .route("/api/v1/reports/{id}", get(reports::one))
         .route("/api/v1/reports/monthly", get(reports::monthly))
         .route("/api/v1/reports/ghg", get(reports::ghg))
@@ -605,7 +608,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/dashboard/baselines.js",
             get(|| async { script(BASELINES_JS) }),
         )
-        .route("/dashboard/reports.js", get(|| async { script(REPORTS_JS) }))
+        .route(
+            "/dashboard/reports.js",
+            get(|| async { script(REPORTS_JS) }),
+        )
         .route(
             "/dashboard/utilities.js",
             get(|| async { script(UTILITIES_JS) }),

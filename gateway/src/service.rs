@@ -100,8 +100,11 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
     let state_influx = state.influx.clone();
-    let (state_assets, state_review, state_site_name) =
-        (state.assets.clone(), state.review.clone(), state.site_name.clone());
+    let (state_assets, state_review, state_site_name) = (
+        state.assets.clone(),
+        state.review.clone(),
+        state.site_name.clone(),
+    );
     let http = api::spawn(listener, state, stopped(stop_rx.clone()))?;
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
@@ -133,6 +136,7 @@ pub async fn run_with(
             review: state_review.clone(),
             site_name: state_site_name.clone(),
             lang: config.site.language,
+            mail_channels: crate::report::mail::email_channels(&config),
         },
         stop_rx.clone(),
     ));

@@ -86,10 +86,15 @@ pub async fn run(a: ReportArgs) -> anyhow::Result<()> {
             lang,
             format,
         };
-        report::html(&store, &assets, &review, &name, &req, chrono::Utc::now()).map_err(|e| match e {
+        report::html(&store, &assets, &review, &name, &req, chrono::Utc::now()).map_err(|e| match e
+        {
             ReportError::Input(m) => Usage(format!(
                 "{}: {m}",
-                if kind == Kind::Monthly { "--month" } else { "--year" }
+                if kind == Kind::Monthly {
+                    "--month"
+                } else {
+                    "--year"
+                }
             ))
             .into(),
             other => anyhow::Error::from(other),

@@ -74,7 +74,11 @@ pub(super) fn request(
         Kind::Ghg => report::parse_year(&period).map(|_| ()),
     };
     if let Err(e) = checked {
-        let name = if kind == Kind::Monthly { "month" } else { "year" };
+        let name = if kind == Kind::Monthly {
+            "month"
+        } else {
+            "year"
+        };
         return Err(bad_request(format!("`{name}`: {e}")));
     }
     Ok(Request {
@@ -87,12 +91,22 @@ pub(super) fn request(
 
 /// Gathers, renders and (for PDF) prints one report: the body and its content type, or the
 /// answer to give instead.
-pub(super) async fn produce(state: Arc<AppState>, req: Request) -> Result<Result<Vec<u8>, Response>, ApiError> {
+pub(super) async fn produce(
+    state: Arc<AppState>,
+    req: Request,
+) -> Result<Result<Vec<u8>, Response>, ApiError> {
     let (assets, review) = (state.assets.clone(), state.review.clone());
     let name = state.site_name.clone();
     let r = req.clone();
     let html = with_store(state, move |s| {
-        Ok(report::html(s, &assets, &review, &name, &r, chrono::Utc::now()))
+        Ok(report::html(
+            s,
+            &assets,
+            &review,
+            &name,
+            &r,
+            chrono::Utc::now(),
+        ))
     })
     .await?;
     let html = match html {
@@ -223,7 +237,11 @@ pub(super) async fn generate(
     let kind = match g.kind.as_str() {
         "monthly" => Kind::Monthly,
         "ghg" => Kind::Ghg,
-        other => return Ok(bad_request(format!("`kind`: `{other}` is not monthly or ghg"))),
+        other => {
+            return Ok(bad_request(format!(
+                "`kind`: `{other}` is not monthly or ghg"
+            )))
+        }
     };
     let req = match request(
         &state,

@@ -72,7 +72,9 @@ pub fn gather(
         .ok_or_else(|| ReportError::Input(format!("{year} is not a year")))?;
     let (from, to) = (midnight(first, tz), midnight(next, tz));
     if from >= now.timestamp_millis() {
-        return Err(ReportError::Input(format!("{year} has not begun at the plant")));
+        return Err(ReportError::Input(format!(
+            "{year} has not begun at the plant"
+        )));
     }
     let mut months: BTreeMap<NaiveDate, MonthLine> = (1..=12)
         .filter_map(|m| NaiveDate::from_ymd_opt(year, m, 1))
@@ -99,10 +101,9 @@ pub fn gather(
                 let Some(r) = enpi::read(store, assets, &b.id, Step::Month, from, to)? else {
                     continue;
                 };
-                let (unit, kg_per) = b
-                    .resolved
-                    .as_ref()
-                    .map_or((String::new(), 0.0), |f| (f.unit.clone(), f.kg_co2e_per_unit));
+                let (unit, kg_per) = b.resolved.as_ref().map_or((String::new(), 0.0), |f| {
+                    (f.unit.clone(), f.kg_co2e_per_unit)
+                });
                 let mut fuel = 0.0;
                 for row in &r.rows {
                     let used = row.values.get("fuel_used").copied().unwrap_or(0.0);

@@ -36,12 +36,26 @@ pub fn render(g: &Ghg, lang: Language) -> String {
         )),
     );
     if g.partial {
-        let _ = write!(h, "<p class=\"note\">{}</p>", esc(&t(lang, "rep-ghg-partial")));
+        let _ = write!(
+            h,
+            "<p class=\"note\">{}</p>",
+            esc(&t(lang, "rep-ghg-partial"))
+        );
     }
     h.push_str("<div class=\"kpis\">");
     let tonnes = |kg: f64| i18n::number_fixed(lang, kg / 1000.0, 2);
-    kpi(&mut h, &t(lang, "rep-scope1"), &tonnes(g.scope1_kg), "t CO2e");
-    kpi(&mut h, &t(lang, "rep-scope2"), &tonnes(g.scope2_location_kg), "t CO2e");
+    kpi(
+        &mut h,
+        &t(lang, "rep-scope1"),
+        &tonnes(g.scope1_kg),
+        "t CO2e",
+    );
+    kpi(
+        &mut h,
+        &t(lang, "rep-scope2"),
+        &tonnes(g.scope2_location_kg),
+        "t CO2e",
+    );
     kpi(
         &mut h,
         &t(lang, "rep-co2e-total"),
@@ -76,7 +90,11 @@ pub fn render(g: &Ghg, lang: Language) -> String {
         i18n::number_fixed(lang, g.scope1_kg + g.scope2_location_kg, 0)
     );
     if g.scope1.is_empty() {
-        let _ = write!(h, "<p class=\"note\">{}</p>", esc(&t(lang, "rep-ghg-scope1-none")));
+        let _ = write!(
+            h,
+            "<p class=\"note\">{}</p>",
+            esc(&t(lang, "rep-ghg-scope1-none"))
+        );
     }
     let _ = write!(
         h,
@@ -104,7 +122,11 @@ pub fn render(g: &Ghg, lang: Language) -> String {
         })
         .collect();
     h.push_str(&svg::bars(&points, "t CO2e", 1));
-    head(&mut h, lang, &["rep-month", "#rep-scope1", "#rep-scope2", "#rep-co2e-total"]);
+    head(
+        &mut h,
+        lang,
+        &["rep-month", "#rep-scope1", "#rep-scope2", "#rep-co2e-total"],
+    );
     for m in &g.months {
         row(
             &mut h,
@@ -112,7 +134,10 @@ pub fn render(g: &Ghg, lang: Language) -> String {
                 esc(&month_name(lang, m.month)),
                 format!("#{}", i18n::number_fixed(lang, m.scope1_kg, 0)),
                 format!("#{}", i18n::number_fixed(lang, m.scope2_location_kg, 0)),
-                format!("#{}", i18n::number_fixed(lang, m.scope1_kg + m.scope2_location_kg, 0)),
+                format!(
+                    "#{}",
+                    i18n::number_fixed(lang, m.scope1_kg + m.scope2_location_kg, 0)
+                ),
             ],
         );
     }
@@ -132,7 +157,11 @@ fn source(h: &mut String, lang: Language, scope: &str, s: &Source) {
             format!("{} ({})", esc(&s.source), esc(&kind)),
             format!("#{} {}", opt(lang, s.activity, 0), esc(&s.activity_unit)),
             format!("#{} {}", opt(lang, s.factor, 4), esc(&s.factor_unit)),
-            format!("#{}", s.factor_year.map_or_else(|| "IPCC 2006".into(), |y| y.to_string())),
+            format!(
+                "#{}",
+                s.factor_year
+                    .map_or_else(|| "IPCC 2006".into(), |y| y.to_string())
+            ),
             format!("#{} kg CO2e", i18n::number_fixed(lang, s.kg_co2e, 0)),
         ],
     );

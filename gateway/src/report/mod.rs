@@ -7,6 +7,7 @@
 
 pub mod ghg;
 pub mod ghg_html;
+pub mod mail;
 pub mod monthly;
 pub mod monthly_html;
 pub mod page;
@@ -114,9 +115,7 @@ impl Format {
         match text {
             "html" => Ok(Self::Html),
             "pdf" => Ok(Self::Pdf),
-            other => Err(ReportError::Input(format!(
-                "`{other}` is not html or pdf"
-            ))),
+            other => Err(ReportError::Input(format!("`{other}` is not html or pdf"))),
         }
     }
 

@@ -49,10 +49,11 @@ pub struct PlantMonth {
 
 impl PlantMonth {
     pub fn get(&self, name: &str) -> Result<f64, &str> {
-        self.values
-            .get(name)
-            .copied()
-            .ok_or_else(|| self.missing.get(name).map_or("not computed", String::as_str))
+        self.values.get(name).copied().ok_or_else(|| {
+            self.missing
+                .get(name)
+                .map_or("not computed", String::as_str)
+        })
     }
 }
 
@@ -175,7 +176,12 @@ pub fn gather(
 
 type PlantParts = (Result<PlantMonth, String>, bool, Vec<(NaiveDate, f64)>);
 
-fn plant_month(store: &Store, assets: &Assets, from: i64, to: i64) -> Result<PlantParts, ReportError> {
+fn plant_month(
+    store: &Store,
+    assets: &Assets,
+    from: i64,
+    to: i64,
+) -> Result<PlantParts, ReportError> {
     let Some(spec) = assets.list.iter().find_map(|a| match a {
         AssetSpec::Plant(p) => Some(p),
         _ => None,

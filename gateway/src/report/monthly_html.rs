@@ -22,7 +22,11 @@ pub fn render(m: &Monthly, lang: Language) -> String {
             emissions(&mut h, p, lang);
         }
         Err(why) => {
-            let key = if why == "no-plant" { "rep-no-plant" } else { "rep-no-data" };
+            let key = if why == "no-plant" {
+                "rep-no-plant"
+            } else {
+                "rep-no-data"
+            };
             let _ = write!(h, "<p class=\"bad\">{}</p>", esc(&t(lang, key)));
         }
     }
@@ -35,7 +39,11 @@ pub fn render(m: &Monthly, lang: Language) -> String {
 
 fn meta(h: &mut String, m: &Monthly, lang: Language) {
     let tz: chrono_tz::Tz = m.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let last = m.to.with_timezone(&tz).date_naive().pred_opt().unwrap_or(m.month);
+    let last =
+        m.to.with_timezone(&tz)
+            .date_naive()
+            .pred_opt()
+            .unwrap_or(m.month);
     let generated = m.generated_at.with_timezone(&tz);
     let _ = write!(
         h,
@@ -70,10 +78,30 @@ fn meta(h: &mut String, m: &Monthly, lang: Language) {
 
 fn headline(h: &mut String, p: &PlantMonth, lang: Language) {
     h.push_str("<div class=\"kpis\">");
-    kpi(h, &t(lang, "rep-energy-kwh"), &num_or(lang, p.get("energy_kwh"), 0), "kWh");
-    kpi(h, &t(lang, "rep-total-cost"), &num_or(lang, p.get("total_cost"), 0), &p.currency);
-    kpi(h, &t(lang, "rep-demand-kw"), &num_or(lang, p.get("demand_kw"), 1), "kW");
-    kpi(h, &t(lang, "rep-pf"), &num_or(lang, p.get("power_factor"), 3), "");
+    kpi(
+        h,
+        &t(lang, "rep-energy-kwh"),
+        &num_or(lang, p.get("energy_kwh"), 0),
+        "kWh",
+    );
+    kpi(
+        h,
+        &t(lang, "rep-total-cost"),
+        &num_or(lang, p.get("total_cost"), 0),
+        &p.currency,
+    );
+    kpi(
+        h,
+        &t(lang, "rep-demand-kw"),
+        &num_or(lang, p.get("demand_kw"), 1),
+        "kW",
+    );
+    kpi(
+        h,
+        &t(lang, "rep-pf"),
+        &num_or(lang, p.get("power_factor"), 3),
+        "",
+    );
     kpi(
         h,
         &t(lang, "rep-co2e"),
@@ -90,7 +118,11 @@ fn time_of_use(h: &mut String, p: &PlantMonth, lang: Language) {
         return;
     }
     let total = p.get("energy_kwh").unwrap_or(0.0);
-    head(h, lang, &["rep-tou-period", "#rep-kwh", "#rep-share", "#rep-cost"]);
+    head(
+        h,
+        lang,
+        &["rep-tou-period", "#rep-kwh", "#rep-share", "#rep-cost"],
+    );
     let mut parts = Vec::new();
     for name in &p.periods {
         let kwh = p.get(&format!("kwh_{name}"));
@@ -101,7 +133,11 @@ fn time_of_use(h: &mut String, p: &PlantMonth, lang: Language) {
                 esc(&period_name(lang, name)),
                 format!("#{}", num_or(lang, kwh, 0)),
                 format!("#{} %", num_or(lang, share, 1)),
-                format!("#{} {}", num_or(lang, p.get(&format!("cost_{name}")), 0), esc(&p.currency)),
+                format!(
+                    "#{} {}",
+                    num_or(lang, p.get(&format!("cost_{name}")), 0),
+                    esc(&p.currency)
+                ),
             ],
         );
         parts.push((period_name(lang, name), kwh.unwrap_or(0.0)));
@@ -141,7 +177,13 @@ fn demand(h: &mut String, p: &PlantMonth, lang: Language) {
         ("rep-load-factor", "load_factor_pct", 1, "%"),
         ("rep-pf", "power_factor", 3, ""),
     ] {
-        row(h, &[esc(&t(lang, key)), format!("#{} {unit}", num_or(lang, p.get(name), d))]);
+        row(
+            h,
+            &[
+                esc(&t(lang, key)),
+                format!("#{} {unit}", num_or(lang, p.get(name), d)),
+            ],
+        );
     }
     h.push_str("</table>");
     if p.get("exceedances").is_ok_and(|n| n > 0.0) {
@@ -158,7 +200,13 @@ fn costs(h: &mut String, p: &PlantMonth, lang: Language) {
         ("rep-over-contract", "over_contract_charge"),
         ("rep-pf-adjustment", "pf_adjustment"),
     ] {
-        row(h, &[esc(&t(lang, key)), format!("#{} {}", num_or(lang, p.get(name), 0), esc(&p.currency))]);
+        row(
+            h,
+            &[
+                esc(&t(lang, key)),
+                format!("#{} {}", num_or(lang, p.get(name), 0), esc(&p.currency)),
+            ],
+        );
     }
     let _ = write!(
         h,
@@ -177,20 +225,34 @@ fn emissions(h: &mut String, p: &PlantMonth, lang: Language) {
         ("rep-scope2", "co2e_scope2_kg"),
         ("rep-co2e-total", "co2e_kg"),
     ] {
-        row(h, &[esc(&t(lang, key)), format!("#{} kg CO2e", num_or(lang, p.get(name), 0))]);
+        row(
+            h,
+            &[
+                esc(&t(lang, key)),
+                format!("#{} kg CO2e", num_or(lang, p.get(name), 0)),
+            ],
+        );
     }
     row(
         h,
         &[
             esc(&t(lang, "rep-production")),
-            format!("#{} {}", num_or(lang, p.get("production"), 0), esc(&p.production_unit)),
+            format!(
+                "#{} {}",
+                num_or(lang, p.get("production"), 0),
+                esc(&p.production_unit)
+            ),
         ],
     );
     row(
         h,
         &[
             esc(&t(lang, "rep-sec")),
-            format!("#{} kWh/{}", num_or(lang, p.get("sec"), 3), esc(&p.production_unit)),
+            format!(
+                "#{} kWh/{}",
+                num_or(lang, p.get("sec"), 3),
+                esc(&p.production_unit)
+            ),
         ],
     );
     h.push_str("</table>");
@@ -207,7 +269,19 @@ fn significant(h: &mut String, s: &Significant, lang: Language) {
             h.push_str("</p>");
         }
         Significant::Uses { total_kwh, uses } => {
-            head(h, lang, &["#rep-rank", "rep-seu-use", "#rep-kwh", "#rep-share", "#rep-cumulative", "rep-seu-significant", "rep-seu-drivers"]);
+            head(
+                h,
+                lang,
+                &[
+                    "#rep-rank",
+                    "rep-seu-use",
+                    "#rep-kwh",
+                    "#rep-share",
+                    "#rep-cumulative",
+                    "rep-seu-significant",
+                    "rep-seu-drivers",
+                ],
+            );
             for u in uses {
                 row(
                     h,
@@ -217,7 +291,11 @@ fn significant(h: &mut String, s: &Significant, lang: Language) {
                         format!("#{}", i18n::number_fixed(lang, u.kwh, 0)),
                         format!("#{} %", i18n::number_fixed(lang, u.percent, 1)),
                         format!("#{} %", i18n::number_fixed(lang, u.cumulative_percent, 1)),
-                        if u.significant { esc(&t(lang, "rep-yes")) } else { String::new() },
+                        if u.significant {
+                            esc(&t(lang, "rep-yes"))
+                        } else {
+                            String::new()
+                        },
                         esc(&u.drivers.join(", ")),
                     ],
                 );
@@ -235,18 +313,38 @@ fn significant(h: &mut String, s: &Significant, lang: Language) {
 fn baselines(h: &mut String, m: &Monthly, lang: Language) {
     let _ = write!(h, "<h2>{}</h2>", esc(&t(lang, "rep-enpi")));
     if m.baselines.is_empty() {
-        let _ = write!(h, "<p class=\"note\">{}</p>", esc(&t(lang, "rep-no-baselines")));
+        let _ = write!(
+            h,
+            "<p class=\"note\">{}</p>",
+            esc(&t(lang, "rep-no-baselines"))
+        );
         return;
     }
-    head(h, lang, &["rep-baseline", "#rep-actual", "#rep-expected", "#rep-senpi", "#rep-cusum", "rep-target"]);
+    head(
+        h,
+        lang,
+        &[
+            "rep-baseline",
+            "#rep-actual",
+            "#rep-expected",
+            "#rep-senpi",
+            "#rep-cusum",
+            "rep-target",
+        ],
+    );
     for b in &m.baselines {
         let target = match (&b.error, &b.target) {
             (Some(e), _) => format!("<span class=\"bad\">{}</span>", esc(e)),
             (None, None) => "—".into(),
             (None, Some(tg)) => {
                 let state = match tg.on_track {
-                    Some(true) => format!("<span class=\"good\">{}</span>", esc(&t(lang, "rep-on-track"))),
-                    Some(false) => format!("<span class=\"bad\">{}</span>", esc(&t(lang, "rep-behind"))),
+                    Some(true) => format!(
+                        "<span class=\"good\">{}</span>",
+                        esc(&t(lang, "rep-on-track"))
+                    ),
+                    Some(false) => {
+                        format!("<span class=\"bad\">{}</span>", esc(&t(lang, "rep-behind")))
+                    }
                     None => String::new(),
                 };
                 format!(
@@ -283,15 +381,33 @@ fn alarms(h: &mut String, m: &Monthly, lang: Language) {
     let _ = write!(
         h,
         "<p>{}</p>",
-        esc(&tr(lang, "rep-alarm-count", &[("n", &m.alarms.len().to_string())]))
+        esc(&tr(
+            lang,
+            "rep-alarm-count",
+            &[("n", &m.alarms.len().to_string())]
+        ))
     );
-    head(h, lang, &["rep-alarm-raised", "rep-alarm-severity", "rep-alarm-rule", "rep-alarm-subject", "rep-alarm-message"]);
+    head(
+        h,
+        lang,
+        &[
+            "rep-alarm-raised",
+            "rep-alarm-severity",
+            "rep-alarm-rule",
+            "rep-alarm-subject",
+            "rep-alarm-message",
+        ],
+    );
     for a in m.alarms.iter().take(super::monthly::MAX_ALARMS) {
         let at = a.raised_at.with_timezone(&tz);
         row(
             h,
             &[
-                format!("{} {}", i18n::date(lang, at.date_naive()), at.format("%H:%M")),
+                format!(
+                    "{} {}",
+                    i18n::date(lang, at.date_naive()),
+                    at.format("%H:%M")
+                ),
                 esc(&a.severity),
                 esc(&a.alarm),
                 esc(&a.subject),
@@ -308,7 +424,18 @@ fn savings(h: &mut String, m: &Monthly, lang: Language) {
         let _ = write!(h, "<p class=\"note\">{}</p>", esc(&t(lang, "rep-no-plans")));
         return;
     }
-    head(h, lang, &["rep-plan", "#rep-contract-year", "rep-status", "#rep-avoided", "#rep-guarantee", "#rep-confidence"]);
+    head(
+        h,
+        lang,
+        &[
+            "rep-plan",
+            "#rep-contract-year",
+            "rep-status",
+            "#rep-avoided",
+            "#rep-guarantee",
+            "#rep-confidence",
+        ],
+    );
     for s in &m.savings {
         row(
             h,

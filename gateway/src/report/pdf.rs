@@ -98,7 +98,10 @@ pub async fn print(html: &str, timeout: Duration) -> Result<Vec<u8>, PdfError> {
                 if last.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", last.into_iter().rev().collect::<Vec<_>>().join(" / "))
+                    format!(
+                        ": {}",
+                        last.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                    )
                 }
             )))
         }

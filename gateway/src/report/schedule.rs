@@ -1,6 +1,6 @@
 //! Reports on a schedule: last month's monthly report from the plant-local 1st of the month,
 //! last year's GHG summary in January; made in the site's language as PDF (HTML when
-//! Chromium is missing, with a warning) and stored.
+//! Chromium is missing, with a warning), stored, and queued for the site's email channels.
 //! A report missed while the gateway was down is made when it next runs in that window.
 
 use std::sync::Arc;
@@ -19,7 +19,10 @@ const EVERY: Duration = Duration::from_secs(600);
 /// The reports due at `now` (plant-local): last month's, and in January last year's GHG.
 pub fn due(now: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<(Kind, String)> {
     let month = previous_month(now, tz);
-    let mut out = vec![(Kind::Monthly, format!("{}-{:02}", month.year(), month.month()))];
+    let mut out = vec![(
+        Kind::Monthly,
+        format!("{}-{:02}", month.year(), month.month()),
+    )];
     let today = now.with_timezone(&tz).date_naive();
     if today.month() == 1 {
         out.push((Kind::Ghg, (today.year() - 1).to_string()));
@@ -35,6 +38,8 @@ pub struct Schedule {
     pub review: Arc<crate::review::ReviewSite>,
     pub site_name: String,
     pub lang: Language,
+    /// The site's email channels: each report made is queued for them.
+    pub mail_channels: Vec<String>,
 }
 
 /// Runs until `stop` says so.
@@ -59,7 +64,8 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let stored = s
             .readers
             .read(move |st| {
-                Ok(st.has_report(k, &p, lang.tag(), "pdf")? || st.has_report(k, &p, lang.tag(), "html")?)
+                Ok(st.has_report(k, &p, lang.tag(), "pdf")?
+                    || st.has_report(k, &p, lang.tag(), "html")?)
             })
             .await?;
         if stored {
@@ -80,7 +86,10 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let (body, format) = match super::pdf::print(&html, super::pdf::TIMEOUT).await {
             Ok(pdf) => (pdf, Format::Pdf),
             Err(e) => {
-                tracing::warn!("scheduled {} report {period}: stored as HTML: {e}", kind.code());
+                tracing::warn!(
+                    "scheduled {} report {period}: stored as HTML: {e}",
+                    kind.code()
+                );
                 (html.into_bytes(), Format::Html)
             }
         };
@@ -101,6 +110,14 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
             })
             .await?;
         tracing::info!(id, kind = kind.code(), %period, "scheduled report stored");
+        if !s.mail_channels.is_empty() {
+            let m = super::mail::mail(id, kind, &period, lang, format, &s.site_name);
+            let key = format!("report:{id}:{created_at}");
+            let channels = s.mail_channels.clone();
+            s.writer
+                .call(move |st| st.queue_report_mail(&channels, &key, &m))
+                .await?;
+        }
         made += 1;
     }
     Ok(made)

@@ -27,7 +27,9 @@ pub fn significant(
                 .into_iter()
                 .map(|u| UseLine {
                     rank: u.rank,
-                    name: u.name.map_or_else(|| u.id.clone(), |n| format!("{n} ({})", u.id)),
+                    name: u
+                        .name
+                        .map_or_else(|| u.id.clone(), |n| format!("{n} ({})", u.id)),
                     kwh: u.kwh,
                     percent: u.percent,
                     cumulative_percent: u.cumulative_percent,

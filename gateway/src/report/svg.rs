@@ -63,7 +63,9 @@ pub fn bars(points: &[(String, f64)], unit: &str, label_every: usize) -> String 
 
 /// One horizontal bar split into shares (time-of-use periods), with a legend.
 pub fn shares(parts: &[(String, f64)]) -> String {
-    const COLOURS: [&str; 6] = ["#b42318", "#f79009", "#3e7bfa", "#12b76a", "#7a5af8", "#98a2b3"];
+    const COLOURS: [&str; 6] = [
+        "#b42318", "#f79009", "#3e7bfa", "#12b76a", "#7a5af8", "#98a2b3",
+    ];
     let total: f64 = parts.iter().map(|(_, v)| v.max(0.0)).sum();
     let (w, h) = (680.0, 44.0);
     let mut s = format!(

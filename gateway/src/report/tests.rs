@@ -19,8 +19,18 @@ fn a_month_is_plant_local() {
     let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
     let (from, to) = month_range(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), tz).unwrap();
     // Taipei is UTC+8: the month starts at 16:00 UTC the day before.
-    assert_eq!(from, Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0).unwrap().timestamp_millis());
-    assert_eq!(to, Utc.with_ymd_and_hms(2026, 11, 30, 16, 0, 0).unwrap().timestamp_millis());
+    assert_eq!(
+        from,
+        Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    );
+    assert_eq!(
+        to,
+        Utc.with_ymd_and_hms(2026, 11, 30, 16, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    );
 }
 
 #[test]
@@ -28,9 +38,15 @@ fn the_previous_month_is_the_plants() {
     let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
     // 2026-11-30 17:00 UTC is already 1 December in Taipei: last month is November.
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
-    assert_eq!(previous_month(now, tz), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+    assert_eq!(
+        previous_month(now, tz),
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+    );
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
-    assert_eq!(previous_month(now, tz), NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
+    assert_eq!(
+        previous_month(now, tz),
+        NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+    );
 }
 
 #[test]

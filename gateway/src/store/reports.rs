@@ -62,10 +62,34 @@ impl Store {
              ON CONFLICT(kind, period, lang, format) DO UPDATE SET
                created_at = excluded.created_at, trigger = excluded.trigger, body = excluded.body
              RETURNING id",
-            params![r.kind, r.period, r.lang, r.format, r.created_at, r.trigger, r.body],
+            params![
+                r.kind,
+                r.period,
+                r.lang,
+                r.format,
+                r.created_at,
+                r.trigger,
+                r.body
+            ],
             |row| row.get(0),
         )?;
         Ok(id)
+    }
+
+    /// Queues the stored report `body.report_id` for the email channels `channels` (the
+    /// notification outbox; `key` once per report version).
+    pub fn queue_report_mail(
+        &mut self,
+        channels: &[String],
+        key: &str,
+        body: &crate::report::mail::ReportMail,
+    ) -> Result<usize, StoreError> {
+        let json = serde_json::to_string(body)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let ids: Vec<&str> = channels.iter().map(String::as_str).collect();
+        Ok(super::notify_outbox::enqueue_report(
+            &self.conn, &ids, key, &json,
+        )?)
     }
 
     /// Stored reports, newest period first.
@@ -79,7 +103,13 @@ impl Store {
     }
 
     /// Whether a report of this kind, period, language and format is stored.
-    pub fn has_report(&self, kind: &str, period: &str, lang: &str, format: &str) -> Result<bool, StoreError> {
+    pub fn has_report(
+        &self,
+        kind: &str,
+        period: &str,
+        lang: &str,
+        format: &str,
+    ) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -131,9 +161,15 @@ mod tests {
         assert_eq!(a, a2);
         assert_ne!(a, b);
         let list = s.reports(10).unwrap();
-        assert_eq!(list.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(), ["2026-11", "2026-10"]);
+        assert_eq!(
+            list.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(),
+            ["2026-11", "2026-10"]
+        );
         let (row, body) = s.report(a).unwrap().unwrap();
-        assert_eq!((row.created_at, row.size, body.as_slice()), (3, 10, &b"%PDF-newer"[..]));
+        assert_eq!(
+            (row.created_at, row.size, body.as_slice()),
+            (3, 10, &b"%PDF-newer"[..])
+        );
         assert!(s.has_report("monthly", "2026-11", "zh-TW", "pdf").unwrap());
         assert!(!s.has_report("monthly", "2026-11", "en", "pdf").unwrap());
         assert!(s.report(999).unwrap().is_none());
