@@ -247,9 +247,10 @@ fn monthly_and_ghg_reports_print_in_both_languages_with_the_apis_figures() {
         let text = squash(&check_pdf(&dir, &format!("ghg-{tag}.pdf"), &body, 1..=4));
         for key in [
             "rep-ghg-title",
-            "rep-ghg-scope1-short",
-            "rep-ghg-scope2-short",
-            "rep-ghg-electricity",
+            "rep-scope1",
+            "rep-scope2",
+            "rep-ghg-by-source",
+            "rep-ghg-monthly",
         ] {
             let want = squash(&i18n::t(lang, key));
             assert!(

@@ -57,3 +57,41 @@ fn charts_are_svg_without_script() {
     let s = svg::shares(&[("a".into(), 1.0), ("b".into(), 3.0)]);
     assert!(s.contains("75.0 %"), "{s}");
 }
+
+#[test]
+fn the_schedule_makes_last_months_report_and_in_january_last_years_ghg() {
+    let tz: chrono_tz::Tz = "Asia/Taipei".parse().unwrap();
+    // 1 December 2026 in Taipei (still 30 November in UTC): November's report is due.
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 16, 30, 0).unwrap();
+    let due = schedule::due(now, tz);
+    assert_eq!(due, vec![(Kind::Monthly, "2026-11".to_owned())]);
+    // January: December's report and 2026's GHG summary.
+    let now = Utc.with_ymd_and_hms(2027, 1, 5, 3, 0, 0).unwrap();
+    let due = schedule::due(now, tz);
+    assert_eq!(
+        due,
+        vec![
+            (Kind::Monthly, "2026-12".to_owned()),
+            (Kind::Ghg, "2026".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_report_mail_names_its_file_and_speaks_the_language() {
+    let m = mail::mail(
+        7,
+        Kind::Monthly,
+        "2026-11",
+        crate::i18n::Language::TraditionalChinese,
+        Format::Pdf,
+        "示範工廠",
+    );
+    assert_eq!(m.filename, "monthly-2026-11-zh-TW.pdf");
+    assert_eq!(m.content_type, "application/pdf");
+    assert!(
+        m.subject.contains("每月能源管理報告") && m.subject.contains("示範工廠"),
+        "{}",
+        m.subject
+    );
+}
