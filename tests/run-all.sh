@@ -25,6 +25,11 @@ have chromium || missing+=(chromium)
 have node || missing+=(nodejs npm)
 # The meter-board firmware runs on an emulated Cortex-M4 (tests/tests/firmware_qemu.rs).
 have qemu-system-arm || missing+=(qemu-system-arm)
+# The report tests read printed PDFs back (pdftotext, pdfinfo, pdffonts) and print Chinese,
+# which needs a font with Traditional Chinese glyphs.
+have pdftotext || missing+=(poppler-utils)
+have fc-list || missing+=(fontconfig)
+if ! fc-list :lang=zh-tw 2>/dev/null | grep -q .; then missing+=(fonts-noto-cjk); fi
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -26,6 +26,7 @@ const APP_CSS: &str = include_str!("../../dashboards/web/app.css");
 const ALARMS_JS: &str = include_str!("../../dashboards/web/alarms.js");
 const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
 const BASELINES_JS: &str = include_str!("../../dashboards/web/baselines.js");
+const REPORTS_JS: &str = include_str!("../../dashboards/web/reports.js");
 const REVIEW_JS: &str = include_str!("../../dashboards/web/review.js");
 
 mod alarms;
@@ -35,6 +36,7 @@ mod i18n;
 mod live_tests;
 mod plans;
 mod query;
+mod reports;
 mod review;
 mod status;
 
@@ -563,6 +565,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/baselines/{name}",
             get(baselines::show).delete(baselines::delete),
         )
+        .route(
+            "/api/v1/reports",
+            get(reports::list).post(reports::generate),
+        )
+        .route("/api/v1/reports/{id}", get(reports::one))
+        .route("/api/v1/reports/monthly", get(reports::monthly))
+        .route("/api/v1/reports/ghg", get(reports::ghg))
         .route("/api/v1/alarms", get(alarms::list))
         .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/api/v1/openapi.json", get(openapi))
@@ -598,6 +607,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/dashboard/baselines.js",
             get(|| async { script(BASELINES_JS) }),
+        )
+        .route(
+            "/dashboard/reports.js",
+            get(|| async { script(REPORTS_JS) }),
         )
         .route(
             "/dashboard/utilities.js",

@@ -17,6 +17,7 @@ pub mod line_protocol;
 pub mod metrics;
 pub mod mv;
 pub mod notify;
+pub mod report;
 pub mod review;
 pub mod rollup;
 pub mod service;

@@ -100,6 +100,11 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx_stats = state.influx.clone();
     let state_influx = state.influx.clone();
+    let (state_assets, state_review, state_site_name) = (
+        state.assets.clone(),
+        state.review.clone(),
+        state.site_name.clone(),
+    );
     let http = api::spawn(listener, state, stopped(stop_rx.clone()))?;
     tracing::info!(%addr, db = %db.display(), "gateway serving");
     let maintenance = tokio::spawn(maintain(
@@ -122,6 +127,19 @@ pub async fn run_with(
         }
         None => None,
     };
+    // Last month's report on the plant-local 1st, last year's GHG summary in January.
+    let reports = tokio::spawn(crate::report::schedule::run(
+        crate::report::schedule::Schedule {
+            readers: readers.clone(),
+            writer: writer.clone(),
+            assets: state_assets.clone(),
+            review: state_review.clone(),
+            site_name: state_site_name.clone(),
+            lang: config.site.language,
+            mail_channels: crate::report::mail::email_channels(&config),
+        },
+        stop_rx.clone(),
+    ));
     let notify = notify_sender
         .map(|sender| tokio::spawn(crate::notify::run(sender, writer.clone(), stop_rx.clone())));
     let sources = {
@@ -172,6 +190,7 @@ pub async fn run_with(
         .await?
         .map_err(|_| anyhow::anyhow!("the HTTP API thread panicked"))??;
     maintenance.await??;
+    reports.await??;
     if let Some(t) = alarm_task {
         t.await??;
     }

@@ -11,6 +11,7 @@ mod mv;
 mod mv_bills;
 mod mv_plan;
 mod notify;
+mod report;
 mod review;
 mod run;
 mod simulate;
@@ -110,6 +111,13 @@ pub enum Command {
     ///          kilowatch-gateway baseline show plant-2025 --config site.toml
     #[command(verbatim_doc_comment)]
     Baseline(baseline::BaselineArgs),
+    /// Reports as HTML or PDF: `report monthly --month 2026-11` (the monthly
+    /// energy-management report), `report ghg --year 2026` (the annual greenhouse-gas summary).
+    ///
+    /// Example: kilowatch-gateway report monthly --config site.toml --month 2026-11
+    ///            --lang zh-TW --pdf 2026-11.pdf
+    #[command(verbatim_doc_comment)]
+    Report(report::ReportArgs),
     /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
     /// through them and reports what the mail server or webhook answered.
     Notify(notify::NotifyArgs),
@@ -130,6 +138,7 @@ impl Command {
             Command::Mv(a) => blocking(move || mv::run(*a)).await,
             Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
             Command::Baseline(a) => blocking(move || baseline::run(a)).await,
+            Command::Report(a) => report::run(a).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
         }

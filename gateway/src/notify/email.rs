@@ -74,6 +74,39 @@ impl Email {
     }
 }
 
+impl Email {
+    /// Sends a plain-text message with one attached file (a report).
+    pub async fn send_attachment(
+        &self,
+        id: &str,
+        subject: &str,
+        body: String,
+        file: (&str, &str, Vec<u8>),
+    ) -> anyhow::Result<()> {
+        use lettre::message::{Attachment, MultiPart, SinglePart};
+        let (name, content_type, bytes) = file;
+        let mut m = Message::builder()
+            .from(self.from.clone())
+            .subject(subject)
+            .message_id(Some(message_id(id)));
+        for to in &self.to {
+            m = m.to(to.clone());
+        }
+        let ct = ContentType::parse(content_type)
+            .map_err(|e| anyhow::anyhow!("content type `{content_type}`: {e}"))?;
+        let message = m.multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(body))
+                .singlepart(Attachment::new(name.to_owned()).body(bytes, ct)),
+        )?;
+        self.transport
+            .send(message)
+            .await
+            .map_err(|e| anyhow::anyhow!("SMTP: {}", error_chain(&e)))?;
+        Ok(())
+    }
+}
+
 /// `<...@kilowatch>` from the key, keeping only characters a Message-ID allows.
 fn message_id(id: &str) -> String {
     let local: String = id

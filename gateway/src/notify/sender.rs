@@ -189,6 +189,15 @@ impl Sender {
                 Decision::Defer(at) => return Ok(Settle::Deferred(at.timestamp_millis())),
             }
         }
+        if row.kind == "report" {
+            return Ok(match deliver_report(c, row, writer).await {
+                Ok(()) => Settle::Sent,
+                Err(e) => Settle::Failed {
+                    error: format!("{e:#}"),
+                    retry_at: (now + backoff(row.attempts + 1)).timestamp_millis(),
+                },
+            });
+        }
         let result = tokio::time::timeout(ATTEMPT_TIMEOUT, deliver(c, row))
             .await
             .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {ATTEMPT_TIMEOUT:?}")));
@@ -232,6 +241,26 @@ fn ready(site: &SiteConfig, c: &Channel) -> anyhow::Result<Ready> {
             public_url: c.public_url.clone(),
         },
     })
+}
+
+/// Mails a stored report (the row names it) with its file attached.
+async fn deliver_report(c: &Ready, row: &OutboxRow, writer: &StoreWriter) -> anyhow::Result<()> {
+    let mail: crate::report::mail::ReportMail = serde_json::from_str(&row.body)?;
+    let Transport::Email(email) = &c.transport else {
+        anyhow::bail!("reports are sent by email only");
+    };
+    let id = mail.report_id;
+    let Some((_, bytes)) = writer.call(move |s| s.report(id)).await? else {
+        anyhow::bail!("stored report {id} is gone");
+    };
+    let delivery = format!("{}/{}", row.event_key, row.channel);
+    let file = (mail.filename.as_str(), mail.content_type.as_str(), bytes);
+    tokio::time::timeout(
+        ATTEMPT_TIMEOUT,
+        email.send_attachment(&delivery, &mail.subject, mail.text.clone(), file),
+    )
+    .await
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {ATTEMPT_TIMEOUT:?}")))
 }
 
 /// Renders the row for the channel and sends it.

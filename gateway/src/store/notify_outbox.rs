@@ -25,6 +25,22 @@ pub fn enqueue(tx: &Transaction, channels: &[Channel], event: &Event) -> rusqlit
     insert_event(tx, &ids, event)
 }
 
+/// Queues a stored report (`body`: a `ReportMail`) for the named email channels, once per
+/// key and channel.
+pub fn enqueue_report(
+    conn: &Connection,
+    channels: &[&str],
+    key: &str,
+    body: &str,
+) -> rusqlite::Result<usize> {
+    let now = Utc::now().timestamp_millis();
+    let mut n = 0;
+    for channel in channels {
+        n += insert(conn, channel, "report", key, Severity::Info, body, now)?;
+    }
+    Ok(n)
+}
+
 /// Queues `event` for the named channels, whatever their routing (`notify test`).
 fn insert_event(conn: &Connection, channels: &[&str], event: &Event) -> rusqlite::Result<usize> {
     let body = serde_json::to_string(event)

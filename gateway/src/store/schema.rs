@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 10;
+pub(super) const SCHEMA_VERSION: i64 = 11;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -168,12 +168,29 @@ CREATE TABLE IF NOT EXISTS baselines (
 ) WITHOUT ROWID;
 ";
 
+// ---- v11: stored reports (see reports.rs and report/): one row per kind, period, language
+// and format, made again in place; the body (HTML or PDF) whole; created_at in ms, UTC.
+const REPORT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS reports (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    lang       TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    trigger    TEXT NOT NULL,
+    body       BLOB NOT NULL,
+    UNIQUE (kind, period, lang, format)
+);
+";
+
 /// Creates what is missing and migrates an older schema to this build's.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     // v8, its own step (tables only: nothing to convert in older databases).
     conn.execute_batch(NOTIFY_SCHEMA)?;
     conn.execute_batch(BASELINE_SCHEMA)?;
+    conn.execute_batch(REPORT_SCHEMA)?;
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
@@ -202,7 +219,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
     // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines,
-    // v10: virtual_missing); columns and contents are migrated here.
+    // v10: virtual_missing, v11: reports); columns and contents are migrated here.
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(

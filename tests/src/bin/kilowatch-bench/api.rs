@@ -254,7 +254,10 @@ fn run(o: &Options, gateway: &Path, mosquitto: &Path, dir: &Path) -> anyhow::Res
 
 /// The demo plant's history in `db`, with its EnPIs and M&V plan periods computed, so the
 /// gateway's first maintenance ticks do not recompute a year while being measured.
-fn prefill(db: &Path, history: Duration) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub(super) fn prefill(
+    db: &Path,
+    history: Duration,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     use kilowatch_gateway::store::{Store, StoreSettings};
     let profiles = ProfileLibrary::builtin();
     let config = SiteConfig::parse(kilowatch_gateway::DEMO_SITE, "demo-site.toml", &profiles)
