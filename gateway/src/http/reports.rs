@@ -56,18 +56,16 @@ pub(super) async fn ghg(
     make(state, Kind::Ghg, period, q.lang, q.format).await
 }
 
-/// The request a query names, or the 400 to answer.
+/// The request a query names, or the 400's message.
 pub(super) fn request(
     state: &AppState,
     kind: Kind,
     period: String,
     lang: Option<&str>,
     format: Option<&str>,
-) -> Result<Request, Response> {
-    let lang = crate::i18n::pick(lang, Some(state.language))
-        .map_err(|e| bad_request(format!("`lang`: {e}")))?;
-    let format = Format::parse(format.unwrap_or("html"))
-        .map_err(|e| bad_request(format!("`format`: {e}")))?;
+) -> Result<Request, String> {
+    let lang = crate::i18n::pick(lang, Some(state.language)).map_err(|e| format!("`lang`: {e}"))?;
+    let format = Format::parse(format.unwrap_or("html")).map_err(|e| format!("`format`: {e}"))?;
     // Checked here so a bad period is a 400 before any work.
     let checked = match kind {
         Kind::Monthly => report::parse_month(&period).map(|_| ()),
@@ -79,7 +77,7 @@ pub(super) fn request(
         } else {
             "year"
         };
-        return Err(bad_request(format!("`{name}`: {e}")));
+        return Err(format!("`{name}`: {e}"));
     }
     Ok(Request {
         kind,
@@ -136,7 +134,7 @@ async fn make(
 ) -> Result<Response, ApiError> {
     let req = match request(&state, kind, period, lang.as_deref(), format.as_deref()) {
         Ok(r) => r,
-        Err(resp) => return Ok(resp),
+        Err(msg) => return Ok(bad_request(msg)),
     };
     let body = match produce(state, req.clone()).await? {
         Ok(b) => b,
@@ -251,7 +249,7 @@ pub(super) async fn generate(
         Some(g.format.as_deref().unwrap_or("pdf")),
     ) {
         Ok(r) => r,
-        Err(resp) => return Ok(resp),
+        Err(msg) => return Ok(bad_request(msg)),
     };
     let Some(writer) = state.writer.clone() else {
         return Ok((
