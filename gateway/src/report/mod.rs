@@ -169,3 +169,5 @@ pub fn html(
         }
     }
 }
+#[cfg(test)]
+mod mail_tests;
