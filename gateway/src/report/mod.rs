@@ -171,3 +171,5 @@ pub fn html(
 }
 #[cfg(test)]
 mod mail_tests;
+#[cfg(test)]
+mod schedule_tests;
