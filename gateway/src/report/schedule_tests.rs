@@ -37,6 +37,8 @@ async fn a_due_report_is_made_once_stored_and_queued_for_mail() {
     };
     // 1 December 2026, 01:00 in Taipei.
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
+    // An empty store: nothing to wait for (with data, the report waits until the month's
+    // indicators are computed and complete).
     assert_eq!(tick(&s, now).await.unwrap(), 1);
     assert_eq!(tick(&s, now).await.unwrap(), 0, "already stored");
     let key = format!("report:1:{}", now.timestamp_millis());
