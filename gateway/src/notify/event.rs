@@ -64,3 +64,13 @@ pub struct DigestItem {
     pub status: String,
     pub event: Event,
 }
+
+/// The outbox row's body for a report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReportMail {
+    pub report_id: i64,
+    pub subject: String,
+    pub text: String,
+    pub filename: String,
+    pub content_type: String,
+}

@@ -245,7 +245,7 @@ fn ready(site: &SiteConfig, c: &Channel) -> anyhow::Result<Ready> {
 
 /// Mails a stored report (the row names it) with its file attached.
 async fn deliver_report(c: &Ready, row: &OutboxRow, writer: &StoreWriter) -> anyhow::Result<()> {
-    let mail: crate::report::mail::ReportMail = serde_json::from_str(&row.body)?;
+    let mail: super::event::ReportMail = serde_json::from_str(&row.body)?;
     let Transport::Email(email) = &c.transport else {
         anyhow::bail!("reports are sent by email only");
     };

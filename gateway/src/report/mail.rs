@@ -2,20 +2,10 @@
 //! (durable: queued in the same store, retried with back-off like alarm notifications). The
 //! outbox row names the stored report; the sender attaches its file when it sends.
 
-use serde::{Deserialize, Serialize};
+pub use crate::notify::event::ReportMail;
 
 use super::{Format, Kind};
 use crate::i18n::{t, tr, Language};
-
-/// The outbox row's body for a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportMail {
-    pub report_id: i64,
-    pub subject: String,
-    pub text: String,
-    pub filename: String,
-    pub content_type: String,
-}
 
 /// The ids of the site's email channels: reports go by mail only.
 pub fn email_channels(site: &kilowatch_site::config::SiteConfig) -> Vec<String> {

@@ -169,3 +169,7 @@ pub fn html(
         }
     }
 }
+#[cfg(test)]
+mod mail_tests;
+#[cfg(test)]
+mod schedule_tests;

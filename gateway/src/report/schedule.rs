@@ -71,6 +71,17 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
         if stored {
             continue;
         }
+        // Not before the period's indicators are computed (a first start, a changed site
+        // file): a stored report is not made again, so it must not be made from half the data.
+        let (assets, p) = (s.assets.clone(), period.clone());
+        if !s
+            .readers
+            .read(move |st| ready(st, &assets, kind, &p))
+            .await?
+        {
+            tracing::info!(kind = kind.code(), %period, "scheduled report waits for its indicators");
+            continue;
+        }
         let req = Request {
             kind,
             period: period.clone(),
@@ -121,4 +132,40 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
         made += 1;
     }
     Ok(made)
+}
+
+/// Whether the plant's indicators of the period are computed and complete.
+fn ready(
+    store: &crate::store::Store,
+    assets: &Assets,
+    kind: Kind,
+    period: &str,
+) -> Result<bool, crate::store::StoreError> {
+    use crate::enpi::assets::AssetSpec;
+    let Some(plant) = assets.list.iter().find_map(|a| match a {
+        AssetSpec::Plant(p) => Some(p.id.clone()),
+        _ => None,
+    }) else {
+        return Ok(true);
+    };
+    // No data at all: nothing will be computed, nothing to wait for.
+    if store.rollup_span()?.is_none() {
+        return Ok(true);
+    }
+    let tz = assets.timezone;
+    let range = match kind {
+        Kind::Monthly => super::parse_month(period)
+            .ok()
+            .and_then(|m| super::month_range(m, tz).ok()),
+        Kind::Ghg => super::parse_year(period).ok().and_then(|y| {
+            let first = chrono::NaiveDate::from_ymd_opt(y, 1, 1)?;
+            let next = chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1)?;
+            Some((super::midnight(first, tz), super::midnight(next, tz)))
+        }),
+    };
+    let Some((from, to)) = range else {
+        return Ok(true);
+    };
+    let r = crate::enpi::read(store, assets, &plant, crate::enpi::Step::Month, from, to)?;
+    Ok(r.is_none_or(|r| !r.computing && r.rows.iter().all(|row| !row.partial)))
 }

@@ -82,7 +82,7 @@ impl Store {
         &mut self,
         channels: &[String],
         key: &str,
-        body: &crate::report::mail::ReportMail,
+        body: &crate::notify::event::ReportMail,
     ) -> Result<usize, StoreError> {
         let json = serde_json::to_string(body)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
