@@ -71,6 +71,17 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
         if stored {
             continue;
         }
+        // Never a report of a period the store holds no data of (a gateway started this month,
+        // a test site): it would only say "no data", and be mailed.
+        let (assets, p) = (s.assets.clone(), period.clone());
+        if !s
+            .readers
+            .read(move |st| has_data(st, &assets, kind, &p))
+            .await?
+        {
+            tracing::debug!(kind = kind.code(), %period, "no scheduled report: no data in the period");
+            continue;
+        }
         // Not before the period's indicators are computed (a first start, a changed site
         // file): a stored report is not made again, so it must not be made from half the data.
         let (assets, p) = (s.assets.clone(), period.clone());
@@ -134,6 +145,36 @@ pub async fn tick(s: &Schedule, now: DateTime<Utc>) -> anyhow::Result<usize> {
     Ok(made)
 }
 
+/// The period's [from, to) in milliseconds, plant-local.
+fn period_range(assets: &Assets, kind: Kind, period: &str) -> Option<(i64, i64)> {
+    let tz = assets.timezone;
+    match kind {
+        Kind::Monthly => super::parse_month(period)
+            .ok()
+            .and_then(|m| super::month_range(m, tz).ok()),
+        Kind::Ghg => super::parse_year(period).ok().and_then(|y| {
+            let first = chrono::NaiveDate::from_ymd_opt(y, 1, 1)?;
+            let next = chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1)?;
+            Some((super::midnight(first, tz), super::midnight(next, tz)))
+        }),
+    }
+}
+
+/// Whether the store's rollups reach into the period.
+fn has_data(
+    store: &crate::store::Store,
+    assets: &Assets,
+    kind: Kind,
+    period: &str,
+) -> Result<bool, crate::store::StoreError> {
+    let (Some((first, last)), Some((from, to))) =
+        (store.rollup_span()?, period_range(assets, kind, period))
+    else {
+        return Ok(false);
+    };
+    Ok(first < to && last >= from)
+}
+
 /// Whether the plant's indicators of the period are computed and complete.
 fn ready(
     store: &crate::store::Store,
@@ -152,18 +193,7 @@ fn ready(
     if store.rollup_span()?.is_none() {
         return Ok(true);
     }
-    let tz = assets.timezone;
-    let range = match kind {
-        Kind::Monthly => super::parse_month(period)
-            .ok()
-            .and_then(|m| super::month_range(m, tz).ok()),
-        Kind::Ghg => super::parse_year(period).ok().and_then(|y| {
-            let first = chrono::NaiveDate::from_ymd_opt(y, 1, 1)?;
-            let next = chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1)?;
-            Some((super::midnight(first, tz), super::midnight(next, tz)))
-        }),
-    };
-    let Some((from, to)) = range else {
+    let Some((from, to)) = period_range(assets, kind, period) else {
         return Ok(true);
     };
     let r = crate::enpi::read(store, assets, &plant, crate::enpi::Step::Month, from, to)?;

@@ -25,7 +25,35 @@ async fn a_due_report_is_made_once_stored_and_queued_for_mail() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("t.db");
-    let writer = StoreWriter::spawn(Store::open(&db).unwrap()).unwrap();
+    // 1 December 2026, 01:00 in Taipei.
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
+    let mut store = Store::open(&db).unwrap();
+    // An empty store: no report of a month without data (it would only say so, and be mailed).
+    let empty = {
+        let s = Schedule {
+            readers: Arc::new(Readers::open(&db, 1).unwrap()),
+            writer: StoreWriter::spawn(Store::open(&db).unwrap()).unwrap(),
+            assets: Arc::new(assets.clone()),
+            review: Arc::new(ReviewSite::for_site(&site)),
+            site_name: "Demo".into(),
+            lang: crate::i18n::Language::TraditionalChinese,
+            mail_channels: super::mail::email_channels(&site),
+        };
+        tick(&s, now).await.unwrap()
+    };
+    assert_eq!(empty, 0, "a report of a month without data");
+    // Two days of November's history, its indicators computed.
+    crate::backfill::backfill(
+        &site,
+        "demo-site.toml",
+        &mut store,
+        std::time::Duration::from_secs(2 * 86_400),
+        now,
+        false,
+    )
+    .unwrap();
+    crate::enpi::refresh::refresh(&mut store, &assets, now.timestamp_millis()).unwrap();
+    let writer = StoreWriter::spawn(store).unwrap();
     let s = Schedule {
         readers: Arc::new(Readers::open(&db, 1).unwrap()),
         writer: writer.clone(),
@@ -35,10 +63,6 @@ async fn a_due_report_is_made_once_stored_and_queued_for_mail() {
         lang: crate::i18n::Language::TraditionalChinese,
         mail_channels: super::mail::email_channels(&site),
     };
-    // 1 December 2026, 01:00 in Taipei.
-    let now = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
-    // An empty store: nothing to wait for (with data, the report waits until the month's
-    // indicators are computed and complete).
     assert_eq!(tick(&s, now).await.unwrap(), 1);
     assert_eq!(tick(&s, now).await.unwrap(), 0, "already stored");
     let key = format!("report:1:{}", now.timestamp_millis());
