@@ -415,6 +415,29 @@ pub fn write_truth(path: &Path, report: &Report) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The demo site, its assets and a fresh store (in a scratch directory named for `name`) filled
+/// with `length` of history ending at `end`: the set-up of the tests that check indicators and
+/// the energy review against the simulator.
+#[cfg(test)]
+pub(crate) fn demo_history(
+    name: &str,
+    length: std::time::Duration,
+    end: DateTime<Utc>,
+) -> (SiteConfig, crate::enpi::Assets, Store, Report) {
+    use kilowatch_site::profile::ProfileLibrary;
+    let file = "demo-site.toml";
+    let config = SiteConfig::parse(crate::DEMO_SITE, file, &ProfileLibrary::builtin()).unwrap();
+    let assets = crate::enpi::Assets::from_site(&config, file).unwrap();
+    let dir = std::env::temp_dir().join(format!("kw-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut store = Store::open(&dir.join("t.db")).unwrap().with_settings(
+        crate::store::StoreSettings::for_site(&config, &ProfileLibrary::builtin()),
+    );
+    let (_, _, report) = backfill(&config, file, &mut store, length, end, false).unwrap();
+    (config, assets, store, report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

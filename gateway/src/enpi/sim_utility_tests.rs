@@ -4,12 +4,9 @@
 //! the retrofits' truth against the affinity laws and the Siegert loss.
 
 use chrono::{DateTime, Duration, Utc};
-use kilowatch_site::config::SiteConfig;
-use kilowatch_site::profile::ProfileLibrary;
 
 use super::*;
 use crate::sim::plant::Plant;
-use crate::store::StoreSettings;
 
 /// Sums over whole plant-local days, second by second, of what the simulator did.
 #[derive(Default)]
@@ -42,31 +39,14 @@ fn near(got: f64, want: f64, what: &str) {
 
 #[test]
 fn utility_enpis_on_the_simulated_history_match_the_simulator_within_0_1_pct() {
-    let config = SiteConfig::parse(
-        crate::DEMO_SITE,
-        "demo-site.toml",
-        &ProfileLibrary::builtin(),
-    )
-    .unwrap();
-    let assets = Assets::from_site(&config, "demo-site.toml").unwrap();
-    let dir = std::env::temp_dir().join(format!("kw-enpi-sim-util-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = Store::open(&dir.join("t.db"))
-        .unwrap()
-        .with_settings(StoreSettings::for_site(&config, &ProfileLibrary::builtin()));
     // 2026-11-15 (a Sunday) to 2026-11-17, Asia/Taipei: the pump and fan drives are in, the
     // boiler's O2 trim starts on the 16th.
     let end: DateTime<Utc> = "2026-11-17T16:00:00Z".parse().unwrap();
-    let (_, _, report) = crate::backfill::backfill(
-        &config,
-        "demo-site.toml",
-        &mut store,
+    let (config, assets, mut store, report) = crate::backfill::demo_history(
+        "enpi-sim-util",
         std::time::Duration::from_secs(3 * 86_400 + 3600),
         end,
-        false,
-    )
-    .unwrap();
+    );
     let (from, to) = (report.from.timestamp_millis(), report.to.timestamp_millis());
     recompute(&mut store, &assets, from, to, to, || {}).unwrap();
 

@@ -518,31 +518,11 @@ fn config_errors_name_the_asset_key() {
 #[test]
 fn simulated_plant_leakage_and_kw_per_tr_match_the_simulator_truth() {
     use crate::sim::plant::Plant;
-    let config = SiteConfig::parse(
-        crate::DEMO_SITE,
-        "demo-site.toml",
-        &ProfileLibrary::builtin(),
-    )
-    .unwrap();
-    let assets = Assets::from_site(&config, "demo-site.toml").unwrap();
-    let dir = std::env::temp_dir().join(format!("kw-enpi-sim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = Store::open(&dir.join("t.db"))
-        .unwrap()
-        .with_settings(StoreSettings::for_site(&config, &ProfileLibrary::builtin()));
     // Ten days before the leak repair (2026-10-15): the configured leak is 30 % of compressor
     // 1's capacity.
     let end: DateTime<Utc> = "2026-10-12T16:00:00Z".parse().unwrap();
-    let (_, _, report) = crate::backfill::backfill(
-        &config,
-        "demo-site.toml",
-        &mut store,
-        std::time::Duration::from_secs(10 * 86_400),
-        end,
-        false,
-    )
-    .unwrap();
+    let (config, assets, mut store, report) =
+        crate::backfill::demo_history("enpi-sim", std::time::Duration::from_secs(10 * 86_400), end);
     let (from, to) = (report.from.timestamp_millis(), report.to.timestamp_millis());
     recompute(&mut store, &assets, from, to, to, || {}).unwrap();
 

@@ -1,12 +1,9 @@
 //! The energy review of the demo plant against the simulator's truth.
 
 use chrono::{DateTime, Duration, Utc};
-use kilowatch_site::config::SiteConfig;
-use kilowatch_site::profile::ProfileLibrary;
 
 use super::*;
 use crate::sim::plant::Plant;
-use crate::store::StoreSettings;
 
 fn u(id: &str, kwh: f64, kind: UseKind) -> Use {
     Use {
@@ -70,30 +67,13 @@ fn pareto_and_the_significance_rule() {
 
 #[test]
 fn the_demo_plant_review_ranks_its_uses_as_the_simulator_draws_them() {
-    let config = SiteConfig::parse(
-        crate::DEMO_SITE,
-        "demo-site.toml",
-        &ProfileLibrary::builtin(),
-    )
-    .unwrap();
-    let assets = Assets::from_site(&config, "demo-site.toml").unwrap();
-    let dir = std::env::temp_dir().join(format!("kw-review-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = Store::open(&dir.join("t.db"))
-        .unwrap()
-        .with_settings(StoreSettings::for_site(&config, &ProfileLibrary::builtin()));
     // A working day in Taipei: 2026-11-17 (a Tuesday), plus an hour before it.
     let end: DateTime<Utc> = "2026-11-17T16:00:00Z".parse().unwrap();
-    let (_, _, report) = crate::backfill::backfill(
-        &config,
-        "demo-site.toml",
-        &mut store,
+    let (config, assets, store, report) = crate::backfill::demo_history(
+        "review-demo",
         std::time::Duration::from_secs(86_400 + 3600),
         end,
-        false,
-    )
-    .unwrap();
+    );
     let (from, to) = (end - Duration::days(1), end);
 
     // The truth: what the simulator drew, second by second.
