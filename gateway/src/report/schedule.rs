@@ -189,10 +189,6 @@ fn ready(
     }) else {
         return Ok(true);
     };
-    // No data at all: nothing will be computed, nothing to wait for.
-    if store.rollup_span()?.is_none() {
-        return Ok(true);
-    }
     let Some((from, to)) = period_range(assets, kind, period) else {
         return Ok(true);
     };
