@@ -137,6 +137,8 @@ pub struct State {
     pub slave: SlaveStats,
     pub master: MasterStats,
     pub adc_errors: u32,
+    /// Filled in by the board binary (version, reset cause, configuration, stack).
+    pub system: crate::system::SystemInfo,
 }
 
 pub struct Board<S, M, A, P, C> {

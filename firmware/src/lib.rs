@@ -21,8 +21,12 @@ pub mod regmap;
 pub mod rs485;
 pub mod rtu;
 pub mod serial;
+pub mod settings;
 pub mod slave;
+pub mod stack;
 pub mod stats;
+pub mod system;
+pub mod watchdog;
 
 #[cfg(test)]
 mod fakes;

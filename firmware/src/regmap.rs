@@ -5,10 +5,11 @@
 
 use crate::board::{State, MAX_ANALOG, MAX_METERS, MAX_PULSE, MAX_VALUES};
 use crate::rtu::exception::ILLEGAL_DATA_ADDRESS;
+use crate::system::FIRMWARE_VERSION;
 
-pub const MAP_VERSION: u16 = 1;
+pub const MAP_VERSION: u16 = 2;
 pub const SYSTEM: u16 = 0;
-pub const SYSTEM_LEN: u16 = 32;
+pub const SYSTEM_LEN: u16 = 48;
 pub const ANALOG: u16 = 100;
 pub const ANALOG_STRIDE: u16 = 20;
 pub const LOAD: u16 = 200;
@@ -53,7 +54,7 @@ fn float(v: f32, k: u16) -> u16 {
 fn register(s: &State, a: u16) -> u16 {
     match a {
         0 => MAP_VERSION,
-        1 => 1, // firmware release (major × 100 + minor)
+        1 => FIRMWARE_VERSION[0] * 100 + FIRMWARE_VERSION[1],
         2 | 3 => word((s.uptime_ms / 1000) as u32, a - 2),
         4 => s.interval_s,
         5 => s.intervals,
@@ -64,7 +65,11 @@ fn register(s: &State, a: u16) -> u16 {
             let meter_bad = s.meters[..s.meters_n]
                 .iter()
                 .any(|m| m.quality != crate::board::MeterQuality::Good);
-            u16::from(analog_bad) | u16::from(meter_bad) << 1 | u16::from(!s.load.valid) << 2
+            let default_config = s.system.config_source != crate::system::ConfigSource::Flash;
+            u16::from(analog_bad)
+                | u16::from(meter_bad) << 1
+                | u16::from(!s.load.valid) << 2
+                | u16::from(default_config) << 3
         }
         8 | 9 => word(s.slave.requests, a - 8),
         10 | 11 => word(s.slave.crc_errors, a - 10),
@@ -77,6 +82,15 @@ fn register(s: &State, a: u16) -> u16 {
         24 | 25 => word(s.master.retries, a - 24),
         26 | 27 => word(s.load.errors, a - 26),
         28 | 29 => word(s.adc_errors, a - 28),
+        32 | 33 => word(s.system.stack_used, a - 32),
+        34 | 35 => word(s.system.stack_size, a - 34),
+        36 => s.system.reset_cause,
+        37 => s.system.config_source as u16,
+        38 => s.system.config_error,
+        39 => s.system.watchdog_ms,
+        40 | 41 => word(s.system.config_crc, a - 40),
+        42 => crate::settings::VERSION,
+        43..=45 => FIRMWARE_VERSION[usize::from(a - 43)],
         100..=179 => {
             let (ch, off) = ((a - ANALOG) / ANALOG_STRIDE, (a - ANALOG) % ANALOG_STRIDE);
             let c = &s.analog[usize::from(ch)];

@@ -161,7 +161,7 @@ fn board_serves_sensors_meters_and_diagnostics() {
     rig.run(200);
 
     let sys = rig.read(0, 30).unwrap();
-    assert_eq!(sys[0], 1, "map version");
+    assert_eq!(sys[0], 2, "map version");
     assert_eq!(u32_at(&sys, 2), 10, "uptime s");
     assert_eq!(sys[5], 1, "one 10 s interval completed");
     assert_eq!(sys[6] & 0b011, 0b011, "a channel and a meter are not good");
@@ -200,10 +200,39 @@ fn board_serves_sensors_meters_and_diagnostics() {
 }
 
 #[test]
+fn system_block_serves_version_reset_cause_configuration_and_stack() {
+    use crate::system::{reset, ConfigSource, SystemInfo, FIRMWARE_VERSION};
+    let mut rig = Rig::new();
+    rig.board.state.system = SystemInfo {
+        reset_cause: reset::WATCHDOG | reset::PIN,
+        config_source: ConfigSource::Corrupt,
+        config_error: crate::settings::BlockError::BadCrc as u16,
+        config_crc: 0xDEAD_BEEF,
+        watchdog_ms: 1_000,
+        stack_used: 1_234,
+        stack_size: 120_000,
+    };
+    rig.run(50);
+    let sys = rig.read(0, 48).unwrap();
+    assert_eq!(sys[1], FIRMWARE_VERSION[0] * 100 + FIRMWARE_VERSION[1]);
+    assert_eq!(sys[6] & 0b1000, 0b1000, "running the default configuration");
+    assert_eq!((u32_at(&sys, 32), u32_at(&sys, 34)), (1_234, 120_000));
+    assert_eq!(sys[36], reset::WATCHDOG | reset::PIN);
+    assert_eq!((sys[37], sys[38], sys[39]), (2, 5, 1_000));
+    assert_eq!(u32_at(&sys, 40), 0xDEAD_BEEF);
+    assert_eq!(sys[42], crate::settings::VERSION);
+    assert_eq!(sys[43..46], FIRMWARE_VERSION);
+    assert_eq!(u32_at(&rig.read(40, 8).unwrap(), 0), 0xDEAD_BEEF, "ends the block");
+    assert_eq!(rig.read(46, 4), Err(exception::ILLEGAL_DATA_ADDRESS));
+    rig.board.state.system.config_source = ConfigSource::Flash;
+    assert_eq!(rig.read(6, 1).unwrap()[0] & 0b1000, 0);
+}
+
+#[test]
 fn board_refuses_writes_unmapped_ranges_and_ignores_other_units() {
     let mut rig = Rig::new();
     rig.run(50);
-    assert_eq!(rig.read(40, 4), Err(exception::ILLEGAL_DATA_ADDRESS));
+    assert_eq!(rig.read(40, 10), Err(exception::ILLEGAL_DATA_ADDRESS));
     assert_eq!(rig.read(1390, 20), Err(exception::ILLEGAL_DATA_ADDRESS));
     // Write single register: exception 01, nothing changes.
     let mut w: heapless::Vec<u8, 16> = heapless::Vec::new();

@@ -37,8 +37,21 @@ for start, count in [(0, 30), (100, 40), (200, 10), (300, 8), (1000, 34), (1100,
     out[str(start)] = r.registers
 w = c.write_register(4, 99, device_id=1)
 out["write_exception"] = w.exception_code if w.isError() else None
-u = c.read_input_registers(40, count=4, device_id=1)
+u = c.read_input_registers(60, count=4, device_id=1)
 out["unmapped_exception"] = u.exception_code if u.isError() else None
+# The deepest paths: the longest answer (125 registers), then the stack mark once the board
+# has measured it again (once a second by its clock).
+for _ in range(20):
+    assert not c.read_input_registers(1000, count=125, device_id=1).isError()
+since = u32(c.read_input_registers(0, count=4, device_id=1).registers, 2)
+while True:
+    r = c.read_input_registers(0, count=48, device_id=1)
+    assert not r.isError(), r
+    if u32(r.registers, 2) >= since + 2:
+        break
+    assert time.monotonic() < deadline + 30, "the board's clock stopped"
+    time.sleep(0.2)
+out["system"] = r.registers
 c.close()
 print(json.dumps(out))
 "#;
@@ -108,7 +121,7 @@ fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
             .collect()
     };
     let sys = regs("0");
-    assert_eq!(sys[0], 1, "register map version");
+    assert_eq!(sys[0], 2, "register map version");
     assert_eq!(sys[6] & 0b10, 0b10, "status: a meter is not good");
     let a = regs("100");
     assert_eq!(a[0], 0, "analog 0 good");
@@ -130,6 +143,14 @@ fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
     assert_eq!(r["write_exception"], 1, "writes are refused");
     assert_eq!(r["unmapped_exception"], 2);
     meters.assert_read_only();
+    // Stack high-water mark after all of the above (painted at boot, measured by the board).
+    let system = regs("system");
+    let (stack_used, stack_size) = (u32_at(&system, 32), u32_at(&system, 34));
+    assert!(
+        stack_used > 0 && stack_used < 4096,
+        "stack high-water {stack_used} B of {stack_size} B (goal < 4 KiB)"
+    );
+    println!("stack high-water mark: {stack_used} B of a {stack_size} B stack region");
 
     // Through the agent, mosquitto and the gateway into SQLite.
     let mqtt = Mosquitto::start(&dir);

@@ -8,6 +8,8 @@
 //! | 4–20 mA inputs over 150 Ω shunts, ADC1 | PA4, PA5, PA6, PA7 (channels 0–3) |
 //! | load signal (opto-isolated, active low) | PB12 |
 //! | pulse inputs (open collector, active low) | PB13, PB14 |
+//! | configuration block | flash sector 7, 0x0806_0000 (firmware/CONFIG_BLOCK.md) |
+//! | watchdog | IWDG, 1 s |
 //!
 //! On the host this file builds to a stub so `cargo test --workspace` works everywhere.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -18,6 +20,14 @@ fn main() {
         "kilowatch-meterboard runs on the board: cargo build -p firmware --target thumbv7em-none-eabihf --release"
     );
 }
+
+#[cfg(target_os = "none")]
+#[path = "cortex_m/painted_stack.rs"]
+mod painted_stack;
+
+#[cfg(target_os = "none")]
+#[path = "cortex_m/config_block.rs"]
+mod config_block;
 
 #[cfg(target_os = "none")]
 mod board {
@@ -37,9 +47,13 @@ mod board {
     use stm32f4xx_hal::rcc::Config as RccConfig;
     use stm32f4xx_hal::serial::{Config as SerialConfig, Rx, Tx};
 
-    use kilowatch_firmware::analog::{LoopAdc, LoopChannel};
-    use kilowatch_firmware::board::{Board, Config, MeterConfig, WordOrder};
+    use kilowatch_firmware::analog::LoopAdc;
+    use kilowatch_firmware::board::Board;
     use kilowatch_firmware::pulse::EdgeCounter;
+    use kilowatch_firmware::settings::safe_default;
+    use kilowatch_firmware::system::{reset, SystemInfo};
+    use kilowatch_firmware::watchdog::Watchdog;
+    use stm32f4xx_hal::watchdog::IndependentWatchdog;
 
     type MeterBoard = Board<
         Rs485<pac::USART1, Pin<'A', 8, Output<PushPull>>>,
@@ -49,8 +63,7 @@ mod board {
         EdgeCounter<Invert<ErasedPin<Input>>>,
     >;
 
-    const UPSTREAM_BAUD: u32 = 9_600;
-    const METER_BAUD: u32 = 9_600;
+    const WATCHDOG_MS: u32 = 1_000;
 
     static MILLIS: AtomicU32 = AtomicU32::new(0);
 
@@ -160,44 +173,63 @@ mod board {
         }
     }
 
-    /// What this board measures. A site changes these and rebuilds; the agent's profile reads
-    /// whatever is configured through the same register map.
-    fn config() -> Config {
-        let loop_ch = LoopChannel::reference_board;
-        let mut analog = heapless::Vec::new();
-        let _ = analog.push(loop_ch(0, 0.0, 16.0)); // discharge pressure, bar(g)
-        let _ = analog.push(loop_ch(1, -20.0, 80.0)); // temperature, °C
-        let mut meters = heapless::Vec::new();
-        // Eastron SDM120 at unit 1: voltage, current, active power (input registers 0, 6, 12
-        // are not contiguous; 0-5 = voltage, current, … ; read the first three floats).
-        let _ = meters.push(MeterConfig {
-            unit: 1,
-            function: 4,
-            address: 0,
-            values: 3,
-            order: WordOrder::HighFirst,
-        });
-        Config {
-            unit: 1,
-            upstream_baud: UPSTREAM_BAUD,
-            meter_baud: METER_BAUD,
-            meter_timeout_ms: 200,
-            meter_retries: 2,
-            poll_period_ms: 1_000,
-            sample_period_ms: 10,
-            interval_s: 60,
-            analog,
-            meters,
-            debounce_samples: 5,
-            load_inverted: true,
-            pulse_bits: 32,
+    /// The reset cause from RCC_CSR's flags (then cleared, so the next reset reports its own).
+    fn reset_cause(rcc: &pac::RCC) -> u16 {
+        let csr = rcc.csr().read().bits();
+        let flag = |bit: u32| csr & (1 << bit) != 0;
+        let mut cause = 0;
+        // A power-on also sets the brown-out flag; a brown-out alone is a real dip.
+        if flag(27) {
+            cause |= reset::POWER_ON;
+        } else if flag(25) {
+            cause |= reset::BROWN_OUT;
+        }
+        if flag(29) || flag(30) {
+            cause |= reset::WATCHDOG;
+        }
+        if flag(28) {
+            cause |= reset::SOFTWARE;
+        }
+        // The pin flag accompanies every reset: it says something only on its own.
+        if cause == 0 && flag(26) {
+            cause = reset::PIN;
+        }
+        // RMVF clears the flags.
+        rcc.csr().modify(|r, w| unsafe { w.bits(r.bits() | 1 << 24) });
+        if cause == 0 {
+            reset::UNKNOWN
+        } else {
+            cause
+        }
+    }
+
+    /// The IWDG (its own 32 kHz oscillator: it runs whatever the main clock does).
+    struct Iwdg(IndependentWatchdog, u32);
+
+    impl Watchdog for Iwdg {
+        fn feed(&mut self) {
+            self.0.feed();
+        }
+        fn timeout_ms(&self) -> u32 {
+            self.1
         }
     }
 
     #[entry]
     fn main() -> ! {
+        crate::painted_stack::paint();
         let dp = pac::Peripherals::take().unwrap();
         let cp = cortex_m::Peripherals::take().unwrap();
+        let mut system = SystemInfo {
+            reset_cause: reset_cause(&dp.RCC),
+            ..SystemInfo::default()
+        };
+        let mut iwdg = IndependentWatchdog::new(dp.IWDG);
+        iwdg.start(WATCHDOG_MS.millis());
+        let mut watchdog = Iwdg(iwdg, WATCHDOG_MS);
+        system.watchdog_ms = watchdog.timeout_ms() as u16;
+        // 32-bit pulse totals; the load input's optocoupler pulls low when loaded.
+        let config = crate::config_block::load(safe_default(32, true), &mut system);
         let mut rcc = dp.RCC.freeze(RccConfig::hse(25.MHz()).sysclk(84.MHz()));
         let mut syst = cp.SYST;
         syst.set_clock_source(SystClkSource::Core);
@@ -211,12 +243,12 @@ mod board {
         let serial = |baud: u32| SerialConfig::default().baudrate(baud.bps());
         let (up_tx, up_rx) = dp
             .USART1
-            .serial((gpioa.pa9, gpioa.pa10), serial(UPSTREAM_BAUD), &mut rcc)
+            .serial((gpioa.pa9, gpioa.pa10), serial(config.upstream_baud), &mut rcc)
             .unwrap()
             .split();
         let (down_tx, down_rx) = dp
             .USART2
-            .serial((gpioa.pa2, gpioa.pa3), serial(METER_BAUD), &mut rcc)
+            .serial((gpioa.pa2, gpioa.pa3), serial(config.meter_baud), &mut rcc)
             .unwrap()
             .split();
         let upstream = Rs485 {
@@ -251,11 +283,21 @@ mod board {
         )));
         // In .bss rather than on the stack, so the link map shows the RAM the board uses.
         let board: &'static mut MeterBoard = cortex_m::singleton!(
-            : MeterBoard = Board::new(config(), upstream, downstream, inputs, load, pulses)
+            : MeterBoard = Board::new(config, upstream, downstream, inputs, load, pulses)
         )
         .unwrap();
+        system.stack_size = crate::painted_stack::size();
+        board.state.system = system;
+        let mut last_stack = 0u32;
         loop {
-            board.step(MILLIS.load(Ordering::Relaxed));
+            let now = MILLIS.load(Ordering::Relaxed);
+            board.step(now);
+            watchdog.feed();
+            // The mark is a scan of the whole free stack: once a second is enough.
+            if now.wrapping_sub(last_stack) >= 1_000 {
+                last_stack = now;
+                board.state.system.stack_used = crate::painted_stack::used();
+            }
         }
     }
 

@@ -7,6 +7,8 @@
 //! | upstream RS-485 (to the agent) | UART0, 0x4000_4000, IRQ 0/1 | first `-serial` |
 //! | downstream RS-485 (meters) | UART1, 0x4000_5000, IRQ 2/3 | second `-serial` |
 //! | log | semihosting | `-semihosting-config enable=on,target=native` |
+//! | watchdog | CMSDK APB watchdog, 0x4000_8000, NMI | emulated |
+//! | configuration block | last 4 KiB of SSRAM1, 0x003F_F000 | `-device loader,file=…,addr=0x3ff000` |
 //!
 //! The emulated board has no analog front end, load contact or pulse input, so those inputs
 //! are simulated from the millisecond clock (12 mA and 2 mA loops, a 1 s load cycle, 50 Hz
@@ -24,6 +26,16 @@ fn main() {
 
 #[cfg(target_os = "none")]
 mod cmsdk_uart;
+#[cfg(target_os = "none")]
+mod cmsdk_watchdog;
+#[cfg(target_os = "none")]
+#[path = "../cortex_m/config_block.rs"]
+mod config_block;
+#[cfg(target_os = "none")]
+mod reset_note;
+#[cfg(target_os = "none")]
+#[path = "../cortex_m/painted_stack.rs"]
+mod painted_stack;
 #[cfg(target_os = "none")]
 mod line;
 #[cfg(target_os = "none")]
@@ -43,16 +55,31 @@ mod board {
     use panic_semihosting as _;
 
     use kilowatch_firmware::analog::{LoopAdc, LoopChannel};
-    use kilowatch_firmware::board::{Board, Config, MeterConfig, WordOrder};
+    use kilowatch_firmware::board::Board;
     use kilowatch_firmware::pulse::PulseCounter;
+    use kilowatch_firmware::settings::safe_default;
+    use kilowatch_firmware::system::{reset, SystemInfo};
+    use kilowatch_firmware::watchdog::Watchdog;
 
     use kilowatch_firmware::rs485::Rs485;
 
+    use crate::cmsdk_watchdog::CmsdkWatchdog;
     use crate::line::{self, DriverEnableLed, Port};
+    use crate::reset_note;
+
+    /// Without a feed for this long the watchdog resets the board. Generous for a loop pass of
+    /// well under a millisecond, because QEMU's clock is the host's: a busy host can stall the
+    /// emulated CPU for a good part of a second.
+    const WATCHDOG_MS: u32 = 4_000;
+
+    /// The watchdog's early warning (its first expiry): the reset follows, so note its cause.
+    #[exception]
+    unsafe fn NonMaskableInt() {
+        reset_note::note(reset::WATCHDOG);
+    }
 
     /// The MPS2 FPGA's system clock, which also clocks the UARTs and SysTick.
     const SYSCLK_HZ: u32 = 25_000_000;
-    const BAUD: u32 = 9_600;
 
     static MILLIS: AtomicU32 = AtomicU32::new(0);
 
@@ -109,9 +136,11 @@ mod board {
     type Bus = Rs485<Port, DriverEnableLed>;
     type MeterBoard = Board<Bus, Bus, SimAdc, SimLoad, SimPulses>;
 
-    /// Whether QEMU was started with `-append blocking-serial`: the polled design, to show
-    /// what it loses (tests/tests/firmware_qemu.rs).
-    fn blocking_requested() -> bool {
+    /// Whether QEMU's `-append` command line holds `word`. Test hooks (tests/tests/
+    /// firmware_qemu.rs): `blocking-serial` selects the polled serial design, to show what it
+    /// loses; `hang-once` stops the main loop after 3 s of a power-on run, to show the
+    /// watchdog's reset.
+    fn requested(word: &[u8]) -> bool {
         let mut buf = [0u8; 256];
         // SYS_GET_CMDLINE fills the buffer and sets the length it wrote.
         let mut block = [buf.as_mut_ptr() as usize, buf.len()];
@@ -122,47 +151,20 @@ mod board {
             cortex_m_semihosting::syscall(cortex_m_semihosting::nr::GET_CMDLINE, &mut block)
         };
         let n = block[1].min(buf.len());
-        r == 0 && buf[..n].windows(15).any(|w| w == b"blocking-serial")
-    }
-
-    /// What the emulated board measures; tests/tests/firmware_qemu.rs sets up its meters to
-    /// match: unit 1 (eight floats: a 37-byte answer), unit 1 at an unmapped address (exception 02), unit 2
-    /// (absent: timeouts), unit 3 (two floats, low word first).
-    fn config() -> Config {
-        let mut analog = heapless::Vec::new();
-        let _ = analog.push(LoopChannel::reference_board(0, 0.0, 16.0));
-        let _ = analog.push(LoopChannel::reference_board(1, -20.0, 80.0));
-        let meter = |unit, address, values, order| MeterConfig {
-            unit,
-            function: 4,
-            address,
-            values,
-            order,
-        };
-        let mut meters = heapless::Vec::new();
-        let _ = meters.push(meter(1, 0, 8, WordOrder::HighFirst));
-        let _ = meters.push(meter(1, 40, 1, WordOrder::HighFirst));
-        let _ = meters.push(meter(2, 0, 1, WordOrder::HighFirst));
-        let _ = meters.push(meter(3, 0, 2, WordOrder::LowFirst));
-        Config {
-            unit: 1,
-            upstream_baud: BAUD,
-            meter_baud: BAUD,
-            meter_timeout_ms: 300,
-            meter_retries: 1,
-            poll_period_ms: 500,
-            sample_period_ms: 10,
-            interval_s: 1,
-            analog,
-            meters,
-            debounce_samples: 3,
-            load_inverted: false,
-            pulse_bits: 16,
-        }
+        r == 0 && buf[..n].windows(word.len()).any(|w| w == word)
     }
 
     #[entry]
     fn main() -> ! {
+        crate::painted_stack::paint();
+        let mut system = SystemInfo {
+            reset_cause: reset_note::take(),
+            ..SystemInfo::default()
+        };
+        let mut watchdog = CmsdkWatchdog::start(SYSCLK_HZ, WATCHDOG_MS);
+        system.watchdog_ms = watchdog.timeout_ms() as u16;
+        // No pulse counter hardware: the simulated counter is 16 bits; no load polarity.
+        let config = crate::config_block::load(safe_default(16, false), &mut system);
         let cp = cortex_m::Peripherals::take().unwrap();
         let mut syst = cp.SYST;
         syst.set_clock_source(SystClkSource::Core);
@@ -171,33 +173,62 @@ mod board {
         syst.enable_counter();
         syst.enable_interrupt();
 
-        let buffered = !blocking_requested();
-        let [up, down] = line::start(SYSCLK_HZ, BAUD, buffered);
+        let buffered = !requested(b"blocking-serial");
+        let hang = requested(b"hang-once") && system.reset_cause & reset::POWER_ON != 0;
+        // One clock for both lines (timer 0 paces them), so one baud rate: the upstream one.
+        let baud = config.upstream_baud;
+        let [up, down] = line::start(SYSCLK_HZ, baud, buffered);
         let up = Rs485::new(up, DriverEnableLed(0));
         let down = Rs485::new(down, DriverEnableLed(1));
         let mut pulses = heapless::Vec::new();
         let _ = pulses.push(SimPulses);
+        let (unit, meters) = (config.unit, config.meters.len());
         let board: &'static mut MeterBoard = cortex_m::singleton!(
-            : MeterBoard = Board::new(config(), up, down, SimAdc, SimLoad, pulses)
+            : MeterBoard = Board::new(config, up, down, SimAdc, SimLoad, pulses)
         )
         .unwrap();
+        system.stack_size = crate::painted_stack::size();
+        board.state.system = system;
         hprintln!(
-            "kilowatch meter board on mps2-an386: unit 1 on UART0, {} meters on UART1, {} baud, {} serial",
-            config().meters.len(),
-            BAUD,
+            "kilowatch meter board on mps2-an386: firmware {}, reset cause {:#06x}, \
+             configuration {:?} (error {}, CRC-32 {:#010x}), watchdog {} ms",
+            env!("CARGO_PKG_VERSION"),
+            system.reset_cause,
+            system.config_source,
+            system.config_error,
+            system.config_crc,
+            system.watchdog_ms
+        );
+        hprintln!(
+            "unit {} on UART0, {} meters on UART1, {} baud, {} serial",
+            unit,
+            meters,
+            baud,
             if buffered { "interrupt-fed" } else { "polled" }
         );
-        let mut last_report = 0u32;
+        let (mut last_report, mut last_stack) = (0u32, 0u32);
         loop {
             let now = millis();
             board.step(now);
+            if hang && now >= 3_000 {
+                hprintln!("hang-once: the main loop stops feeding the watchdog");
+                #[allow(clippy::empty_loop)]
+                loop {}
+            }
+            watchdog.feed();
+            // The mark is a scan of the whole free stack: once a second is enough.
+            if now.wrapping_sub(last_stack) >= 1_000 {
+                last_stack = now;
+                board.state.system.stack_used = crate::painted_stack::used();
+            }
             // A heartbeat in the log every 5 s: what the board has done so far.
             if now.wrapping_sub(last_report) >= 5_000 {
                 last_report = now;
                 let s = &board.state;
                 hprintln!(
                     "up {} s: {} requests answered, {} meter polls ok, {} timeouts, {} exceptions, \
-                     {} bad upstream frames, {} bad meter frames, bytes lost {}/{}",
+                     {} bad upstream frames, {} bad meter frames, bytes lost {}/{}, \
+                     stack high-water {} of {} B",
                     s.uptime_ms / 1_000,
                     s.slave.requests,
                     s.master.ok,
@@ -206,7 +237,9 @@ mod board {
                     s.slave.crc_errors,
                     s.master.crc_errors + s.master.frame_errors,
                     line::lost(0),
-                    line::lost(1)
+                    line::lost(1),
+                    s.system.stack_used,
+                    s.system.stack_size
                 );
             }
         }

@@ -1,0 +1,43 @@
+//! The stack region cortex-m-rt lays out (from the end of static RAM up to the top of RAM),
+//! painted at boot and read back for its high-water mark (`kilowatch_firmware::stack`).
+//! Shared by the board binaries.
+
+use kilowatch_firmware::stack;
+
+extern "C" {
+    // cortex-m-rt's link.x: the initial stack pointer (top) and the end of .bss/.uninit.
+    static mut _stack_start: u32;
+    static mut _stack_end: u32;
+}
+
+fn region() -> (*mut u32, *mut u32) {
+    // SAFETY: only the symbols' addresses are taken.
+    unsafe {
+        (
+            core::ptr::addr_of_mut!(_stack_end),
+            core::ptr::addr_of_mut!(_stack_start),
+        )
+    }
+}
+
+/// Paints the free part of the stack (below the caller's frame). Call it first thing in
+/// `main`, before any interrupt is enabled.
+pub fn paint() {
+    let (bottom, _) = region();
+    let sp = cortex_m::register::msp::read() as *mut u32;
+    // SAFETY: the words below the stack pointer are free, and no interrupt can use them yet.
+    unsafe { stack::paint(bottom, sp) };
+}
+
+/// Bytes of stack used so far (interrupts included: they run on the same stack).
+pub fn used() -> u32 {
+    let (bottom, top) = region();
+    // SAFETY: the stack region is RAM; the live part above the mark is only read.
+    unsafe { stack::used_bytes(bottom, top) }
+}
+
+/// Size of the stack region, bytes.
+pub fn size() -> u32 {
+    let (bottom, top) = region();
+    (top as usize - bottom as usize) as u32
+}
