@@ -91,6 +91,7 @@ fn register(s: &State, a: u16) -> u16 {
         40 | 41 => word(s.system.config_crc, a - 40),
         42 => crate::settings::VERSION,
         43..=45 => FIRMWARE_VERSION[usize::from(a - 43)],
+        46 | 47 => word(s.system.stack_boot, a - 46),
         100..=179 => {
             let (ch, off) = ((a - ANALOG) / ANALOG_STRIDE, (a - ANALOG) % ANALOG_STRIDE);
             let c = &s.analog[usize::from(ch)];

@@ -331,7 +331,9 @@ mod tests {
         let mut cfg = safe_default(16, true);
         cfg.unit = 7;
         cfg.meter_baud = 19_200;
-        let _ = cfg.analog.push(LoopChannel::reference_board(2, -20.0, 80.0));
+        let _ = cfg
+            .analog
+            .push(LoopChannel::reference_board(2, -20.0, 80.0));
         let _ = cfg.meters.push(MeterConfig {
             unit: 3,
             function: 3,
@@ -388,7 +390,10 @@ mod tests {
         let mut b = buf;
         b[4] = 2;
         assert_eq!(decode(&b, &hw).unwrap_err(), BlockError::UnsupportedVersion);
-        assert_eq!(decode(&buf[..n - 1], &hw).unwrap_err(), BlockError::BadLength);
+        assert_eq!(
+            decode(&buf[..n - 1], &hw).unwrap_err(),
+            BlockError::BadLength
+        );
         let mut b = buf;
         b[HEADER + 1] ^= 0x40;
         assert_eq!(decode(&b, &hw).unwrap_err(), BlockError::BadCrc);

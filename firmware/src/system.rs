@@ -59,8 +59,11 @@ pub struct SystemInfo {
     pub config_crc: u32,
     /// Independent watchdog timeout, ms (0: no watchdog).
     pub watchdog_ms: u16,
-    /// Deepest stack use measured since boot, bytes (0: not measured).
+    /// Deepest stack use measured since boot, bytes (0: not measured): the larger of the
+    /// start-up's and the main loop's.
     pub stack_used: u32,
+    /// Deepest stack use of the start-up alone (building the board), bytes.
+    pub stack_boot: u32,
     /// Size of the stack region, bytes.
     pub stack_size: u32,
 }

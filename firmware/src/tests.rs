@@ -210,6 +210,7 @@ fn system_block_serves_version_reset_cause_configuration_and_stack() {
         config_crc: 0xDEAD_BEEF,
         watchdog_ms: 1_000,
         stack_used: 1_234,
+        stack_boot: 1_000,
         stack_size: 120_000,
     };
     rig.run(50);
@@ -222,8 +223,14 @@ fn system_block_serves_version_reset_cause_configuration_and_stack() {
     assert_eq!(u32_at(&sys, 40), 0xDEAD_BEEF);
     assert_eq!(sys[42], crate::settings::VERSION);
     assert_eq!(sys[43..46], FIRMWARE_VERSION);
-    assert_eq!(u32_at(&rig.read(40, 8).unwrap(), 0), 0xDEAD_BEEF, "ends the block");
+    assert_eq!(u32_at(&sys, 46), 1_000);
+    assert_eq!(
+        u32_at(&rig.read(40, 8).unwrap(), 0),
+        0xDEAD_BEEF,
+        "ends the block"
+    );
     assert_eq!(rig.read(46, 4), Err(exception::ILLEGAL_DATA_ADDRESS));
+    assert_eq!(u32_at(&rig.read(46, 2).unwrap(), 0), 1_000);
     rig.board.state.system.config_source = ConfigSource::Flash;
     assert_eq!(rig.read(6, 1).unwrap()[0] & 0b1000, 0);
 }

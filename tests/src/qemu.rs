@@ -4,7 +4,39 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{require, Proc};
+use crate::{bin, require, Proc};
+
+/// Where the emulated board's configuration sector is (firmware/memory-mps2-an386.x).
+pub const CONFIG_BLOCK_ADDR: &str = "0x3ff000";
+
+/// The configuration block for `toml` (firmware/CONFIG_BLOCK.md), written by the host tool
+/// `kilowatch-meterboard-config` into `dir`.
+pub fn config_block(dir: &Path, toml: &str) -> PathBuf {
+    let (src, out) = (dir.join("board.toml"), dir.join("board-config.bin"));
+    std::fs::write(&src, toml).expect("board.toml");
+    let run = std::process::Command::new(bin("kilowatch-meterboard-config"))
+        .args(["build", src.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .expect("kilowatch-meterboard-config");
+    assert!(
+        run.status.success(),
+        "kilowatch-meterboard-config build: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+/// How QEMU starts the board.
+#[derive(Default)]
+pub struct BoardOptions<'a> {
+    /// The firmware's command line (semihosting `SYS_GET_CMDLINE`): `blocking-serial`
+    /// selects the polled serial design, `hang-once` stops the main loop after 3 s of a
+    /// power-on run.
+    pub cmdline: &'a str,
+    /// A configuration block loaded into the configuration sector, as the debug link would
+    /// write it; none leaves the sector blank.
+    pub config_block: Option<&'a Path>,
+}
 
 /// The board binary for the emulated board, built by tests/run-all.sh's firmware step.
 pub fn firmware_elf() -> PathBuf {
@@ -28,18 +60,15 @@ pub fn firmware_elf() -> PathBuf {
 
 /// QEMU running the board: UART0 (the upstream Modbus slave) on `upstream`, UART1 (the
 /// meters' RS-485 master) on `downstream`, both paths to tty devices.
-pub fn start_board(dir: &Path, upstream: &Path, downstream: &Path) -> Proc {
-    start_board_with(dir, upstream, downstream, "")
-}
-
-/// [`start_board`] with a command line for the firmware (semihosting `SYS_GET_CMDLINE`):
-/// `blocking-serial` selects the polled serial design.
-pub fn start_board_with(dir: &Path, upstream: &Path, downstream: &Path, cmdline: &str) -> Proc {
+pub fn start_board(dir: &Path, upstream: &Path, downstream: &Path, opts: &BoardOptions) -> Proc {
     let qemu = require("qemu-system-arm", "apt-get install qemu-system-arm");
     let chardev = |id: &str, p: &Path| format!("serial,id={id},path={}", p.display());
     let (up, down) = (chardev("up", upstream), chardev("down", downstream));
     let elf = firmware_elf();
-    let args = [
+    let loader = opts
+        .config_block
+        .map(|p| format!("loader,file={},addr={CONFIG_BLOCK_ADDR}", p.display()));
+    let mut args = vec![
         "-M",
         "mps2-an386",
         "-display",
@@ -59,7 +88,10 @@ pub fn start_board_with(dir: &Path, upstream: &Path, downstream: &Path, cmdline:
         "-kernel",
         elf.to_str().expect("utf-8 path"),
         "-append",
-        cmdline,
+        opts.cmdline,
     ];
+    if let Some(l) = &loader {
+        args.extend(["-device", l]);
+    }
     Proc::spawn("qemu-board", &qemu, &args, dir)
 }

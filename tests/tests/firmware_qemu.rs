@@ -1,24 +1,69 @@
 //! The meter-board firmware running on an emulated Cortex-M4 (QEMU `mps2-an386`): its RS-485
 //! master polls pymodbus meters over a pseudo-terminal, its RS-485 slave is read by a pymodbus
 //! client and by `kilowatch-agent` (profile `kilowatch-meterboard`) through mosquitto into the
-//! gateway's SQLite store. The board's configuration is compiled into
-//! firmware/src/bin/board_mps2/main.rs: meters 0-3 are unit 1 (eight floats), unit 1 at an
-//! unmapped address, unit 2 (absent) and unit 3 (two floats, low word first).
+//! gateway's SQLite store. The board's configuration is a block the host tool
+//! (`kilowatch-meterboard-config`) builds from [`BOARD`] and QEMU loads into the board's
+//! configuration sector: meters 0-3 are unit 1 (eight floats), unit 1 at an unmapped address,
+//! unit 2 (absent) and unit 3 (two floats, low word first). Further tests: a corrupt or
+//! missing block (the safe default runs and says so) and the watchdog's reset of a hung loop.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kilowatch_e2e::qemu::start_board;
+use kilowatch_e2e::qemu::{config_block, start_board, BoardOptions};
 use kilowatch_e2e::{
     f32_words, free_port, python, scratch, start_gateway_then_agent, wait_for, Mosquitto, PtyPair,
     PyDevice,
 };
 use serde_json::json;
 
+/// The board's configuration, as a site would write it for the host tool.
+const BOARD: &str = r#"
+unit = 1
+upstream_baud = 9600
+meter_baud = 9600
+meter_timeout_ms = 300
+meter_retries = 1
+poll_period_ms = 500
+sample_period_ms = 10
+interval_s = 1
+debounce_samples = 3
+
+[[analog]]
+channel = 0
+low = 0.0
+high = 16.0
+[[analog]]
+channel = 1
+low = -20.0
+high = 80.0
+
+[[meters]]
+unit = 1
+address = 0
+values = 8
+[[meters]]
+unit = 1
+address = 40
+values = 1
+[[meters]]
+unit = 2
+address = 0
+values = 1
+[[meters]]
+unit = 3
+address = 0
+values = 2
+order = "low-first"
+"#;
+
 const CLIENT: &str = r#"
 import json, sys, time
 from pymodbus.client import ModbusSerialClient
-c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=1)
+# 3 s: a 125-register answer takes 266 ms at 9600 baud, more when a busy host slows the
+# emulated line (timer 0 paces it from the host's clock).
+c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=3)
 assert c.connect()
 # Until every meter has been polled at least twice: polls answered, timeouts, exceptions.
 u32 = lambda r, i: r[i] << 16 | r[i + 1]
@@ -56,6 +101,180 @@ c.close()
 print(json.dumps(out))
 "#;
 
+/// Waits until the board's semihosting log shows `boots` boot messages.
+fn wait_booted(board: &kilowatch_e2e::Proc, boots: usize) {
+    let booted = wait_for(Duration::from_secs(30), || {
+        (board
+            .log()
+            .matches("kilowatch meter board on mps2-an386")
+            .count()
+            >= boots)
+            .then_some(())
+    });
+    assert!(
+        booted.is_some(),
+        "not {boots} boot message(s) on semihosting:\n{}",
+        board.log()
+    );
+}
+
+/// Once the board has been up for `argv[2]` seconds: its system block and the registers of
+/// meter 0.
+const SNAPSHOT: &str = r#"
+import json, sys, time
+from pymodbus.client import ModbusSerialClient
+# 3 s: a 125-register answer takes 266 ms at 9600 baud, more when a busy host slows the
+# emulated line (timer 0 paces it from the host's clock).
+c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=3)
+assert c.connect()
+deadline = time.monotonic() + 60
+while True:
+    r = c.read_input_registers(0, count=48, device_id=1)
+    if not r.isError() and (r.registers[2] << 16 | r.registers[3]) >= int(sys.argv[2]):
+        break
+    assert time.monotonic() < deadline, ("the board did not answer", r)
+    time.sleep(0.2)
+m = c.read_input_registers(1000, count=10, device_id=1)
+assert not m.isError(), m
+print(json.dumps({"system": r.registers, "meter0": m.registers}))
+"#;
+
+fn snapshot(tty: &Path, min_uptime_s: u32, board: &kilowatch_e2e::Proc) -> serde_json::Value {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            SNAPSHOT,
+            tty.to_str().unwrap(),
+            &min_uptime_s.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\nboard:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        board.log()
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn words(v: &serde_json::Value) -> Vec<u16> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_u64().unwrap() as u16)
+        .collect()
+}
+
+/// A damaged configuration block (one byte changed after the tool wrote it, as a bad flash
+/// write or a wrong image would leave it) is refused: the board runs the safe default (unit 1,
+/// 9600 baud, no meter polled), reports it in registers 6, 37, 38 and 40, and says so in its
+/// log. Without any block it does the same, reporting the block missing.
+#[test]
+fn a_corrupt_or_missing_configuration_block_is_reported_and_the_safe_default_runs() {
+    use kilowatch_firmware::settings::{crc32, encode, safe_default, BLOCK_MAX};
+    let mut default = [0u8; BLOCK_MAX];
+    let n = encode(&safe_default(16, false), &mut default);
+    let default_crc = crc32(&default[..n - 4]);
+    let dir = scratch("firmware-qemu-config");
+    let block = config_block(&dir, BOARD);
+    let mut image = std::fs::read(&block).unwrap();
+    // The first meter's unit (payload offset 28): a plausible value, so only the CRC tells.
+    image[8 + 28] = 9;
+    let corrupt = dir.join("corrupt.bin");
+    std::fs::write(&corrupt, &image).unwrap();
+    for (case, block, source, error) in [
+        ("corrupt", Some(corrupt.as_path()), 2, 5),
+        ("missing", None, 1, 1),
+    ] {
+        let dir = dir.join(case);
+        let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
+        std::fs::create_dir_all(&up_dir).unwrap();
+        std::fs::create_dir_all(&down_dir).unwrap();
+        let (up, down) = (PtyPair::new(&up_dir), PtyPair::new(&down_dir));
+        let meters = PyDevice::start(
+            "meters",
+            &dir,
+            json!({"transport": "rtu", "device": down.b.to_str().unwrap(), "baud": 9600,
+                   "units": [{"id": 1, "ir": {"0": [0, 0]}}, {"id": 9, "ir": {"0": [0, 0]}}]}),
+        );
+        let opts = BoardOptions {
+            config_block: block,
+            ..BoardOptions::default()
+        };
+        let mut board = start_board(&dir, &up.a, &down.a, &opts);
+        wait_booted(&board, 1);
+        // Three seconds of the board's own clock: six poll periods of the configuration it
+        // would have run.
+        let snap = snapshot(&up.b, 3, &board);
+        let (sys, m0) = (words(&snap["system"]), words(&snap["meter0"]));
+        assert_eq!((sys[37], sys[38]), (source, error), "{case}: {sys:?}");
+        assert_eq!(
+            sys[6] & 0b1000,
+            0b1000,
+            "{case}: status bit 3 (default config)"
+        );
+        assert_eq!(u32_at(&sys, 40), default_crc, "{case}: the default's CRC");
+        assert_eq!(
+            u32_at(&sys, 14) + u32_at(&sys, 16),
+            0,
+            "{case}: no meter polled"
+        );
+        assert_eq!(m0[0], 4, "{case}: meter 0 never polled");
+        assert!(
+            meters.requests().is_empty(),
+            "{case}: a meter was addressed"
+        );
+        let expected = if source == 2 { "Corrupt" } else { "Missing" };
+        assert!(
+            board
+                .log()
+                .contains(&format!("configuration {expected} (error {error}")),
+            "{case}: {}",
+            board.log()
+        );
+        let _ = board.interrupt(Duration::from_secs(2));
+    }
+}
+
+/// A main loop that stops (here on purpose, `hang-once`, three seconds after a power-on) no
+/// longer feeds the watchdog: the watchdog resets the board, which comes back, serves again
+/// and reports the watchdog as its reset cause.
+#[test]
+fn the_watchdog_resets_a_hung_board_which_reports_it() {
+    let dir = scratch("firmware-qemu-watchdog");
+    let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
+    std::fs::create_dir_all(&up_dir).unwrap();
+    std::fs::create_dir_all(&down_dir).unwrap();
+    let (up, down) = (PtyPair::new(&up_dir), PtyPair::new(&down_dir));
+    let opts = BoardOptions {
+        cmdline: "hang-once",
+        ..BoardOptions::default()
+    };
+    let mut board = start_board(&dir, &up.a, &down.a, &opts);
+    wait_booted(&board, 1);
+    let hung = wait_for(Duration::from_secs(20), || {
+        board
+            .log()
+            .contains("hang-once: the main loop stops")
+            .then_some(())
+    });
+    assert!(hung.is_some(), "{}", board.log());
+    wait_booted(&board, 2);
+    let snap = snapshot(&up.b, 1, &board);
+    let sys = words(&snap["system"]);
+    assert_eq!(sys[36], 1 << 3, "reset cause: watchdog; {}", board.log());
+    let log = board.log();
+    assert_eq!(
+        log.matches("hang-once:").count(),
+        1,
+        "hangs only once:\n{log}"
+    );
+    assert!(log.contains("reset cause 0x0008"), "{log}");
+    let _ = board.interrupt(Duration::from_secs(2));
+    drop(down);
+}
+
 fn f32_at(r: &[u16], i: usize) -> f32 {
     f32::from_bits(u32::from(r[i]) << 16 | u32::from(r[i + 1]))
 }
@@ -89,18 +308,13 @@ fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
         json!({"transport": "rtu", "device": down.b.to_str().unwrap(), "baud": 9600,
                "units": [{"id": 1, "ir": {"0": unit1}}, {"id": 3, "ir": {"0": unit3}}]}),
     );
-    let mut board = start_board(&dir, &up.a, &down.a);
-    let booted = wait_for(Duration::from_secs(20), || {
-        board
-            .log()
-            .contains("kilowatch meter board on mps2-an386")
-            .then_some(())
-    });
-    assert!(
-        booted.is_some(),
-        "no boot message on semihosting:\n{}",
-        board.log()
-    );
+    let block = config_block(&dir, BOARD);
+    let opts = BoardOptions {
+        config_block: Some(&block),
+        ..BoardOptions::default()
+    };
+    let mut board = start_board(&dir, &up.a, &down.a, &opts);
+    wait_booted(&board, 1);
 
     let out = Command::new(&py)
         .args(["-c", CLIENT, up.b.to_str().unwrap()])
@@ -146,11 +360,33 @@ fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
     // Stack high-water mark after all of the above (painted at boot, measured by the board).
     let system = regs("system");
     let (stack_used, stack_size) = (u32_at(&system, 32), u32_at(&system, 34));
+    let stack_boot = u32_at(&system, 46);
     assert!(
-        stack_used > 0 && stack_used < 4096,
-        "stack high-water {stack_used} B of {stack_size} B (goal < 4 KiB)"
+        stack_used > 0 && stack_used < 4096 && stack_boot <= stack_used,
+        "stack high-water {stack_used} B (start-up {stack_boot} B) of {stack_size} B (goal < 4 KiB)"
     );
-    println!("stack high-water mark: {stack_used} B of a {stack_size} B stack region");
+    println!(
+        "stack high-water mark: {stack_used} B (start-up alone {stack_boot} B) of a {stack_size} B stack region"
+    );
+    // Field robustness: a power-on start, the block's configuration and its CRC, the watchdog
+    // running, the firmware's version.
+    let image = std::fs::read(&block).unwrap();
+    let crc = kilowatch_firmware::settings::crc32(&image[..image.len() - 4]);
+    assert_eq!(system[36], 1, "reset cause: power-on");
+    assert_eq!(
+        (system[37], system[38]),
+        (0, 0),
+        "configuration from the block"
+    );
+    assert_eq!(system[6] & 0b1000, 0, "not the default configuration");
+    assert_eq!(u32_at(&system, 40), crc, "the block's CRC-32");
+    assert_eq!(system[39], 4_000, "watchdog timeout, ms");
+    assert_eq!(system[42], 1, "configuration format version");
+    assert_eq!(
+        system[43..46],
+        kilowatch_firmware::system::FIRMWARE_VERSION,
+        "firmware version"
+    );
 
     // Through the agent, mosquitto and the gateway into SQLite.
     let mqtt = Mosquitto::start(&dir);

@@ -160,9 +160,15 @@ mod tests {
             "unit = 4\n[[meters]]\nunit = 2\naddress = 12\nvalues = 3\norder = \"low-first\"\n",
         )
         .unwrap();
-        assert_eq!((cfg.unit, cfg.upstream_baud, cfg.interval_s), (4, 9_600, 60));
+        assert_eq!(
+            (cfg.unit, cfg.upstream_baud, cfg.interval_s),
+            (4, 9_600, 60)
+        );
         assert_eq!(cfg.meters[0].function, 4);
         assert_eq!(cfg.meters[0].order, WordOrder::LowFirst);
-        assert!(parse("unit = 1\nbaud = 9600\n").is_err(), "unknown keys are refused");
+        assert!(
+            parse("unit = 1\nbaud = 9600\n").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

@@ -13,10 +13,10 @@ extern "C" {
 /// what the register map reports about it, in `system`.
 pub fn load(default: Config, system: &mut SystemInfo) -> Config {
     let mut block = [0u8; BLOCK_MAX];
-    // SAFETY: the linker places `_config_block` at the configuration sector, at least
-    // BLOCK_MAX bytes of flash; read volatile since a debugger writes it, not the program.
-    let base = unsafe { core::ptr::addr_of!(_config_block) };
+    let base = core::ptr::addr_of!(_config_block);
     for (i, b) in block.iter_mut().enumerate() {
+        // SAFETY: the linker places `_config_block` at the configuration sector, at least
+        // BLOCK_MAX bytes of flash; read volatile since a debugger writes it, not the program.
         *b = unsafe { base.add(i).read_volatile() };
     }
     let Loaded {

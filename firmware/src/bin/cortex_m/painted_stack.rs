@@ -11,22 +11,24 @@ extern "C" {
 }
 
 fn region() -> (*mut u32, *mut u32) {
-    // SAFETY: only the symbols' addresses are taken.
-    unsafe {
-        (
-            core::ptr::addr_of_mut!(_stack_end),
-            core::ptr::addr_of_mut!(_stack_start),
-        )
-    }
+    (
+        core::ptr::addr_of_mut!(_stack_end),
+        core::ptr::addr_of_mut!(_stack_start),
+    )
 }
 
-/// Paints the free part of the stack (below the caller's frame). Call it first thing in
-/// `main`, before any interrupt is enabled.
+/// Words left unpainted below the stack pointer: room for the frames of the painting itself.
+/// They count as used, so the mark errs by at most this much on the safe side.
+const MARGIN_WORDS: usize = 64;
+
+/// Paints the free part of the stack, below the caller's frame. From thread mode only: an
+/// interrupt preempting it runs on the words below, but has returned before painting resumes.
 pub fn paint() {
     let (bottom, _) = region();
     let sp = cortex_m::register::msp::read() as *mut u32;
-    // SAFETY: the words below the stack pointer are free, and no interrupt can use them yet.
-    unsafe { stack::paint(bottom, sp) };
+    let end = sp.wrapping_sub(MARGIN_WORDS);
+    // SAFETY: the words below the stack pointer (and its margin) are free.
+    unsafe { stack::paint(bottom, end) };
 }
 
 /// Bytes of stack used so far (interrupts included: they run on the same stack).
