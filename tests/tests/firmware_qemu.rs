@@ -275,6 +275,100 @@ fn the_watchdog_resets_a_hung_board_which_reports_it() {
     drop(down);
 }
 
+/// Reads long blocks from the board back to back for a while, as a busy master on the
+/// upstream bus does, then prints the board's error counters.
+const BUSY_MASTER: &str = r#"
+import json, sys, time
+from pymodbus.client import ModbusSerialClient
+c = ModbusSerialClient(port=sys.argv[1], baudrate=9600, timeout=3, retries=0)
+assert c.connect()
+u32 = lambda r, i: r[i] << 16 | r[i + 1]
+def system():
+    for _ in range(60):
+        r = c.read_input_registers(0, count=30, device_id=1)
+        if not r.isError():
+            return r.registers
+    raise SystemExit("the board never answered")
+start = system()
+ok = failed = 0
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    r = c.read_input_registers(1000, count=60, device_id=1)
+    if r.isError():
+        failed += 1
+    else:
+        ok += 1
+s = system()
+print(json.dumps({"ok": ok, "failed": failed,
+    "meter_polls": u32(s, 14) - u32(start, 14),
+    "upstream_crc": u32(s, 10) - u32(start, 10),
+    "meter_bad_frames": u32(s, 18) + u32(s, 20) - u32(start, 18) - u32(start, 20)}))
+"#;
+
+/// One run of [`BUSY_MASTER`] against the board built with `cmdline`.
+fn busy_run(cmdline: &str) -> (serde_json::Value, String) {
+    let dir = scratch(&format!("firmware-qemu-busy{}", cmdline.len()));
+    let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
+    std::fs::create_dir_all(&up_dir).unwrap();
+    std::fs::create_dir_all(&down_dir).unwrap();
+    let up = PtyPair::new(&up_dir);
+    let down = PtyPair::new(&down_dir);
+    let mut unit1 = Vec::new();
+    for i in 0..8 {
+        unit1.extend(f32_words(i as f32 * 1.5));
+    }
+    let _meters = PyDevice::start(
+        "meters",
+        &dir,
+        json!({"transport": "rtu", "device": down.b.to_str().unwrap(), "baud": 9600,
+               "units": [{"id": 1, "ir": {"0": unit1}}, {"id": 3, "ir": {"0": [0, 0, 0, 0]}}]}),
+    );
+    let block = config_block(&dir, BOARD);
+    let opts = BoardOptions {
+        cmdline,
+        config_block: Some(&block),
+    };
+    let mut board = start_board(&dir, &up.a, &down.a, &opts);
+    wait_booted(&board, 1);
+    let out = Command::new(python())
+        .args(["-c", BUSY_MASTER, up.b.to_str().unwrap(), "8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\nboard:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        board.log()
+    );
+    let _ = board.interrupt(Duration::from_secs(2));
+    (serde_json::from_slice(&out.stdout).unwrap(), board.log())
+}
+
+/// While the board sends 125-byte answers upstream back to back (130 ms each at 9600 baud),
+/// its meters' 37-byte answers arrive on the other port. The interrupt-fed design loses no
+/// byte of either port.
+///
+/// The polled design (`busy_run("blocking-serial")`) fails this test, but not only for the
+/// reason it is meant to show: besides losing meter bytes whenever a main-loop pass outlasts
+/// a byte time (1.04 ms: the once-a-second stack scan, a semihosting log line), its upstream
+/// UART receives nothing at all under QEMU, so the busy master never gets an answer. See the
+/// report of issue 23's last session; it is not asserted here.
+#[test]
+fn sending_on_one_port_costs_no_bytes_on_the_other() {
+    let (buffered, log) = busy_run("");
+    assert!(log.contains("interrupt-fed serial"), "{log}");
+    assert!(buffered["ok"].as_u64().unwrap() >= 20, "{buffered}\n{log}");
+    assert_eq!(buffered["failed"], 0, "{buffered}\n{log}");
+    assert_eq!(buffered["upstream_crc"], 0, "{buffered}\n{log}");
+    assert_eq!(buffered["meter_bad_frames"], 0, "{buffered}\n{log}");
+    assert!(
+        buffered["meter_polls"].as_u64().unwrap() >= 10,
+        "{buffered}\n{log}"
+    );
+    assert!(log.contains("bytes lost 0/0"), "{log}");
+    println!("interrupt-fed: {buffered}");
+}
+
 fn f32_at(r: &[u16], i: usize) -> f32 {
     f32::from_bits(u32::from(r[i]) << 16 | u32::from(r[i + 1]))
 }
