@@ -172,6 +172,7 @@ fn words(v: &serde_json::Value) -> Vec<u16> {
 /// log. Without any block it does the same, reporting the block missing.
 #[test]
 fn a_corrupt_or_missing_configuration_block_is_reported_and_the_safe_default_runs() {
+    let _one = one_board_at_a_time();
     use kilowatch_firmware::settings::{crc32, encode, safe_default, BLOCK_MAX};
     let mut default = [0u8; BLOCK_MAX];
     let n = encode(&safe_default(16, false), &mut default);
@@ -242,6 +243,7 @@ fn a_corrupt_or_missing_configuration_block_is_reported_and_the_safe_default_run
 /// and reports the watchdog as its reset cause.
 #[test]
 fn the_watchdog_resets_a_hung_board_which_reports_it() {
+    let _one = one_board_at_a_time();
     let dir = scratch("firmware-qemu-watchdog");
     let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
     std::fs::create_dir_all(&up_dir).unwrap();
@@ -351,10 +353,11 @@ fn busy_run(cmdline: &str) -> (serde_json::Value, String) {
 /// The polled design (`busy_run("blocking-serial")`) fails this test, but not only for the
 /// reason it is meant to show: besides losing meter bytes whenever a main-loop pass outlasts
 /// a byte time (1.04 ms: the once-a-second stack scan, a semihosting log line), its upstream
-/// UART receives nothing at all under QEMU, so the busy master never gets an answer. See the
-/// report of issue 23's last session; it is not asserted here.
+/// UART received nothing at all under QEMU in the runs tried (0 requests answered, no byte
+/// lost), so the busy master never gets an answer. Not asserted here until that is understood.
 #[test]
 fn sending_on_one_port_costs_no_bytes_on_the_other() {
+    let _one = one_board_at_a_time();
     let (buffered, log) = busy_run("");
     assert!(log.contains("interrupt-fed serial"), "{log}");
     assert!(buffered["ok"].as_u64().unwrap() >= 20, "{buffered}\n{log}");
@@ -369,6 +372,15 @@ fn sending_on_one_port_costs_no_bytes_on_the_other() {
     println!("interrupt-fed: {buffered}");
 }
 
+/// One emulated board at a time: QEMU paces each board's lines from the host's clock, and four
+/// of them with their meters, agents and clients on a loaded two-core host slow every line and
+/// stretch timeouts; a run with them in parallel once answered one test's client from
+/// another's board. Poisoning is ignored: a failed test must not fail the others.
+fn one_board_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static QEMU: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    QEMU.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn f32_at(r: &[u16], i: usize) -> f32 {
     f32::from_bits(u32::from(r[i]) << 16 | u32::from(r[i + 1]))
 }
@@ -379,6 +391,7 @@ fn u32_at(r: &[u16], i: usize) -> u32 {
 
 #[test]
 fn emulated_board_polls_pymodbus_meters_and_serves_the_agent() {
+    let _one = one_board_at_a_time();
     let py = python();
     let dir = scratch("firmware-qemu");
     let (up_dir, down_dir) = (dir.join("up"), dir.join("down"));
