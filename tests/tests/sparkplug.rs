@@ -68,7 +68,8 @@ fn base64(bytes: &[u8]) -> String {
 fn spb(messages: &[Received]) -> Vec<(String, Value)> {
     let sp: Vec<&Received> = messages
         .iter()
-        .filter(|m| m.topic.starts_with("spBv1.0/plant/"))
+        // What the edge node sent, not the commands this test sent it.
+        .filter(|m| m.topic.starts_with("spBv1.0/plant/") && !m.topic.contains("CMD/"))
         .collect();
     let decoded = decode(&sp.iter().map(|m| m.payload.as_slice()).collect::<Vec<_>>());
     sp.iter().map(|m| m.topic.clone()).zip(decoded).collect()
@@ -111,7 +112,12 @@ fn births_data_rebirth_and_deaths_decode_independently() {
     let config = config.to_str().unwrap();
     let _sim = start_sim(&dir, config, &[m1]);
     let watch = Subscriber::start(mqtt.port, "spb-watch", "#");
-    let mut agent = Proc::spawn("agent", &bin("kilowatch-agent"), &["run", "--config", config], &dir);
+    let mut agent = Proc::spawn(
+        "agent",
+        &bin("kilowatch-agent"),
+        &["run", "--config", config],
+        &dir,
+    );
 
     // JSON flows, but no birth before the primary host is online.
     let json = |w: &Subscriber| {
@@ -120,9 +126,14 @@ fn births_data_rebirth_and_deaths_decode_independently() {
             .filter(|m| m.topic == "kilowatch/v1/e2e/feeder-a/data")
             .count()
     };
-    assert!(wait_for(Duration::from_secs(20), || (json(&watch) >= 3).then_some(())).is_some());
+    assert!(wait_for(Duration::from_secs(20), || (json(&watch) >= 3)
+        .then_some(()))
+    .is_some());
     assert!(!watch.snapshot().iter().any(|m| m.topic.contains("NBIRTH")));
-    let state = ("spBv1.0/STATE/scada".to_string(), br#"{"online":true,"timestamp":1}"#.to_vec());
+    let state = (
+        "spBv1.0/STATE/scada".to_string(),
+        br#"{"online":true,"timestamp":1}"#.to_vec(),
+    );
     let born = wait_for(Duration::from_secs(20), || {
         publish_all(mqtt.port, "scada", std::slice::from_ref(&state));
         let s = watch.snapshot();
@@ -132,9 +143,15 @@ fn births_data_rebirth_and_deaths_decode_independently() {
 
     // Rebirth on request; a malformed NCMD, an NCMD without rebirth and a DCMD are counted.
     let cmds = [
-        ("spBv1.0/plant/NCMD/edge1".to_string(), vec![0xff, 0x01, 0x02]),
+        (
+            "spBv1.0/plant/NCMD/edge1".to_string(),
+            vec![0xff, 0x01, 0x02],
+        ),
         ("spBv1.0/plant/NCMD/edge1".to_string(), rebirth(false)),
-        ("spBv1.0/plant/DCMD/edge1/feeder-a".to_string(), rebirth(true)),
+        (
+            "spBv1.0/plant/DCMD/edge1/feeder-a".to_string(),
+            rebirth(true),
+        ),
         ("spBv1.0/plant/NCMD/edge1".to_string(), rebirth(true)),
     ];
     publish_all(mqtt.port, "scada", &cmds);
@@ -151,19 +168,31 @@ fn births_data_rebirth_and_deaths_decode_independently() {
         let s = watch.snapshot();
         let births = s.iter().filter(|m| m.topic.contains("NBIRTH")).count();
         let after = s.iter().rposition(|m| m.topic.contains("NBIRTH"))?;
-        (births == 2 && s[after..].iter().filter(|m| m.topic.contains("DDATA")).count() >= 3)
+        (births == 2
+            && s[after..]
+                .iter()
+                .filter(|m| m.topic.contains("DDATA"))
+                .count()
+                >= 3)
             .then_some(())
     })
     .is_some());
     assert!(agent.interrupt(Duration::from_secs(10)).is_some());
     assert!(wait_for(Duration::from_secs(10), || {
-        watch.snapshot().iter().any(|m| m.topic == "spBv1.0/plant/NDEATH/edge1").then_some(())
+        watch
+            .snapshot()
+            .iter()
+            .any(|m| m.topic == "spBv1.0/plant/NDEATH/edge1")
+            .then_some(())
     })
     .is_some());
 
     let all = watch.snapshot();
     let decoded = spb(&all);
-    assert!(decoded.iter().all(|(_, p)| p.get("error").is_none()), "{decoded:?}");
+    assert!(
+        decoded.iter().all(|(_, p)| p.get("error").is_none()),
+        "{decoded:?}"
+    );
     // seq: 0 at each NBIRTH, then +1 per message (births, data, deaths) modulo 256.
     let mut expect: Option<u64> = None;
     let mut bd_seq = None;
@@ -175,14 +204,24 @@ fn births_data_rebirth_and_deaths_decode_independently() {
         .map(|m| serde_json::from_slice(&m.payload).unwrap())
         .collect();
     for (topic, p) in &decoded {
-        let metric = |name: &str| p["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).cloned();
+        let metric = |name: &str| {
+            p["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == name)
+                .cloned()
+        };
         match kind(topic) {
             "NBIRTH" => {
                 assert_eq!(p["seq"], 0);
                 let bd = metric("bdSeq").expect("bdSeq")["value"].clone();
                 assert!(bd_seq.is_none_or(|b| b == bd), "same bdSeq on rebirth");
                 bd_seq = Some(bd);
-                assert_eq!(metric("Node Control/Rebirth").expect("rebirth")["value"], false);
+                assert_eq!(
+                    metric("Node Control/Rebirth").expect("rebirth")["value"],
+                    false
+                );
                 expect = Some(1);
                 continue;
             }
@@ -198,7 +237,10 @@ fn births_data_rebirth_and_deaths_decode_independently() {
         match kind(topic) {
             "DBIRTH" => {
                 for m in p["metrics"].as_array().unwrap() {
-                    names.insert(m["alias"].as_u64().unwrap(), m["name"].as_str().unwrap().into());
+                    names.insert(
+                        m["alias"].as_u64().unwrap(),
+                        m["name"].as_str().unwrap().into(),
+                    );
                     assert_eq!(m["type"], "Double");
                 }
                 assert!(names.values().any(|n| n == "active_power"));
@@ -218,7 +260,12 @@ fn births_data_rebirth_and_deaths_decode_independently() {
                 for m in p["metrics"].as_array().unwrap() {
                     assert!(m["name"].is_null(), "DDATA goes by alias");
                     let name = &names[&m["alias"].as_u64().unwrap()];
-                    let json = poll["readings"].as_array().unwrap().iter().find(|r| &r["quantity"] == name).unwrap();
+                    let json = poll["readings"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| &r["quantity"] == name)
+                        .unwrap();
                     assert_eq!(m["value"].as_f64(), json["value"].as_f64(), "{name}");
                     checked += 1;
                 }
