@@ -41,18 +41,23 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv="target/test-venv"
-if ! "$venv/bin/python" -c 'import pymodbus, serial, statsmodels.api, aiosmtpd' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import pymodbus, serial, statsmodels.api, aiosmtpd, jinja2' >/dev/null 2>&1; then
   # pymodbus: the devices under test; statsmodels: the independent check of the M&V regressions;
-  # aiosmtpd: the mail server the notification tests send to.
-  step "installing pymodbus, statsmodels and aiosmtpd into $venv"
+  # aiosmtpd: the mail server the notification tests send to; jinja2: renders the Home
+  # Assistant discovery templates as Home Assistant does.
+  step "installing pymodbus, statsmodels, aiosmtpd and jinja2 into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1 aiosmtpd==1.4.6
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pymodbus[serial]==3.16.1' statsmodels==0.15.0 scipy==1.17.1 numpy==2.4.6 pandas==3.1.1 aiosmtpd==1.4.6 jinja2==3.1.6
 fi
 export KILOWATCH_TEST_PYTHON="$PWD/$venv/bin/python"
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   step "installing playwright-core for the dashboard test"
   npm ci --prefix tests/browser --no-audit --no-fund --silent
+fi
+if [ ! -d tests/sparkplug/node_modules/sparkplug-payload ]; then
+  step "installing sparkplug-payload (Eclipse Tahu) for the Sparkplug test"
+  npm ci --prefix tests/sparkplug --no-audit --no-fund --silent
 fi
 
 # rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.

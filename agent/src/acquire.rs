@@ -7,15 +7,18 @@ use tokio::sync::mpsc;
 
 use crate::health::Health;
 use crate::poll::Poller;
+use crate::rbe::Rbe;
 use crate::schedule::{backoff, Schedule};
 use kilowatch_site::payload::{DevicePoll, SCHEMA_VERSION};
 
-/// Polls `poller`'s device until `out` is closed. The `seq` of each [`DevicePoll`] is left at 0:
+/// Polls `poller`'s device until `out` is closed, through the report-by-exception filter
+/// `rbe` if there is one. The `seq` of each [`DevicePoll`] is left at 0:
 /// the stage that makes a poll durable numbers it, so numbers survive restarts without gaps.
 pub async fn device_loop(
     mut poller: Poller,
     site: String,
     health: Health,
+    mut rbe: Option<Rbe>,
     out: mpsc::Sender<DevicePoll>,
 ) {
     let device = poller.device().clone();
@@ -40,8 +43,14 @@ pub async fn device_loop(
                     ts,
                     readings: outcome.readings,
                 };
-                if out.send(msg).await.is_err() {
-                    return;
+                let polls = match rbe.as_mut() {
+                    Some(f) => f.filter(msg),
+                    None => vec![msg],
+                };
+                for msg in polls {
+                    if out.send(msg).await.is_err() {
+                        return;
+                    }
                 }
             }
             Err(e) => {

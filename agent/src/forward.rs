@@ -53,6 +53,14 @@ pub struct PublisherSetup {
     pub window: usize,
     /// Answer replay requests for these devices (None: do not subscribe to them).
     pub replay: Option<ReplayScope>,
+    /// Retained messages published at each connection after the status (Home Assistant
+    /// discovery configs and the empty payloads that remove gone ones).
+    pub announce: Vec<(String, Vec<u8>)>,
+    /// Called once the broker acknowledged every `announce` message of a connection.
+    pub on_announced: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Publish spooled polls on their data topics; false retires them unpublished (Sparkplug
+    /// output instead of JSON).
+    pub json_data: bool,
 }
 
 /// Publishes spooled readings until `stop` turns true, then drains for up to `drain` and
@@ -133,6 +141,7 @@ pub async fn publisher(
             ))
         });
         let mut inflight: HashMap<u16, Item> = HashMap::new();
+        let mut announced = 0usize;
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut disconnecting = false;
         let lost = loop {
@@ -166,6 +175,14 @@ pub async fn publisher(
                         permits.add_permits(1);
                     }
                     Some(Item::Replay) => replay_permits.add_permits(1),
+                    Some(Item::Announce) => {
+                        announced += 1;
+                        if announced == setup.announce.len() {
+                            if let Some(done) = &setup.on_announced {
+                                done();
+                            }
+                        }
+                    }
                     Some(Item::Control) | None => {}
                 },
                 Ok(Event::Subscribed) => stats.replay.subscribed.store(true, Ordering::Relaxed),
@@ -233,6 +250,15 @@ async fn feed(
     {
         return;
     }
+    for (topic, body) in &setup.announce {
+        if outbox
+            .publish(&client, topic, true, body.clone(), Item::Announce)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
     let mut health = tokio::time::interval(setup.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Records taken from the spool and not yet published: fetched a batch at a time so the
@@ -265,6 +291,12 @@ async fn feed(
             permits.add_permits(1);
             continue;
         };
+        if !setup.json_data {
+            // Retired as if published: it stays in the spool for its retention.
+            spool.ack(record.id);
+            permits.add_permits(1);
+            continue;
+        }
         if outbox
             .publish(
                 &client,

@@ -15,6 +15,8 @@ pub enum Item {
     Control,
     /// A re-sent record: frees a replay window slot.
     Replay,
+    /// A retained announcement (Home Assistant discovery): counted until all are acknowledged.
+    Announce,
 }
 
 /// Publishes of one connection, in the order they enter rumqttc's request queue. The event

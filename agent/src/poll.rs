@@ -327,6 +327,11 @@ impl Poller {
         &self.device
     }
 
+    /// The device's profile, resolved for it.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
     /// The read requests one full poll makes.
     pub fn blocks(&self) -> &[ReadBlock] {
         &self.blocks

@@ -104,6 +104,10 @@ pub struct Connector {
     password: Option<Secret>,
     tls: Option<native_tls::TlsConnector>,
     will: Option<(String, Vec<u8>)>,
+    /// The will is retained (the status topic), or not (Sparkplug's NDEATH).
+    will_retain: bool,
+    /// A fresh session per connection (Sparkplug edge nodes) instead of a persistent one.
+    clean: bool,
     keep_alive: Duration,
 }
 
@@ -124,8 +128,17 @@ impl Connector {
             password: password(cfg)?,
             tls: tls_connector(cfg)?,
             will,
+            will_retain: true,
+            clean: false,
             keep_alive: Duration::from_secs(15),
         })
+    }
+
+    /// A Sparkplug edge node's session: clean, with a will that is not retained.
+    pub fn sparkplug(mut self) -> Self {
+        self.will_retain = false;
+        self.clean = true;
+        self
     }
 
     pub fn describe(&self) -> String {
@@ -184,7 +197,7 @@ impl Connector {
             MqttProtocol::V311 => {
                 let mut o = rumqttc::MqttOptions::new(&self.client_id, &self.host, self.port);
                 o.set_keep_alive(self.keep_alive)
-                    .set_clean_session(false)
+                    .set_clean_session(self.clean)
                     .set_inflight(inflight)
                     .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
                     .set_transport(self.transport());
@@ -196,7 +209,7 @@ impl Connector {
                         topic,
                         payload.clone(),
                         rumqttc::QoS::AtLeastOnce,
-                        true,
+                        self.will_retain,
                     ));
                 }
                 let (c, e) = rumqttc::AsyncClient::new(o, capacity);
@@ -206,7 +219,7 @@ impl Connector {
                 use rumqttc::v5;
                 let mut o = v5::MqttOptions::new(&self.client_id, &self.host, self.port);
                 o.set_keep_alive(self.keep_alive)
-                    .set_clean_start(false)
+                    .set_clean_start(self.clean)
                     // Keep the session for a day of broker-side absence.
                     .set_session_expiry_interval(Some(86_400))
                     .set_outgoing_inflight_upper_limit(inflight)
@@ -220,7 +233,7 @@ impl Connector {
                         topic,
                         payload.clone(),
                         v5::mqttbytes::QoS::AtLeastOnce,
-                        true,
+                        self.will_retain,
                         None,
                     ));
                 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::ConfigError;
+use super::home_assistant::HomeAssistantConfig;
+use super::rbe::ReportByException;
+use super::sparkplug::SparkplugConfig;
 use super::values::{de_duration, de_size, yes};
 
 /// Settings of the agent process itself: its spool, metrics and health reporting.
@@ -36,6 +39,15 @@ pub struct AgentConfig {
     /// How often agent health is published on `kilowatch/v1/<site>/agent/<id>/health`.
     #[serde(default = "default_health_interval", deserialize_with = "de_duration")]
     pub health_interval: Duration,
+    /// Home Assistant MQTT discovery (`[agent.home_assistant]`).
+    #[serde(default)]
+    pub home_assistant: HomeAssistantConfig,
+    /// Sparkplug B output (`[agent.sparkplug]`).
+    #[serde(default)]
+    pub sparkplug: SparkplugConfig,
+    /// Report by exception (`[agent.report_by_exception]`).
+    #[serde(default)]
+    pub report_by_exception: ReportByException,
 }
 
 fn default_spool_budget() -> u64 {
@@ -71,12 +83,18 @@ impl Default for AgentConfig {
             fsync: true,
             metrics: default_metrics(),
             health_interval: default_health_interval(),
+            home_assistant: HomeAssistantConfig::default(),
+            sparkplug: SparkplugConfig::default(),
+            report_by_exception: ReportByException::default(),
         }
     }
 }
 
 impl AgentConfig {
-    pub(super) fn check(&self, file: &str) -> Result<(), ConfigError> {
+    pub(super) fn check(&self, file: &str, gap_limit: Duration) -> Result<(), ConfigError> {
+        self.home_assistant.check(file)?;
+        self.sparkplug.check(file)?;
+        self.report_by_exception.check(file, gap_limit)?;
         if self.metrics != "off" && self.metrics.parse::<SocketAddr>().is_err() {
             return Err(ConfigError::new(
                 file,

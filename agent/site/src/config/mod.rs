@@ -17,10 +17,13 @@ mod device;
 mod error;
 mod expr;
 mod gateway;
+mod home_assistant;
 mod language;
 mod meters;
 mod mqtt;
 mod notify;
+mod rbe;
+mod sparkplug;
 mod values;
 
 use std::net::SocketAddr;
@@ -34,6 +37,7 @@ pub use contracts::Contracts;
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
+pub use home_assistant::HomeAssistantConfig;
 pub use language::{Language, UnknownLanguage};
 pub use meters::{MeterNode, MeterTree, ReviewConfig, Significant, VirtualConfig};
 pub use mqtt::{MqttConfig, MqttProtocol};
@@ -41,6 +45,8 @@ pub use notify::{
     is_loopback_host, parse_hhmm, parse_quiet_hours, ChannelKind, NotifyChannel, SmtpSecurity,
     WebhookFormat,
 };
+pub use rbe::{Deadband, ReportByException};
+pub use sparkplug::SparkplugConfig;
 pub use values::{parse_duration, parse_size, MAX_DURATION};
 
 use crate::payload::is_identifier;
@@ -196,7 +202,7 @@ impl SiteConfig {
         self.check_site(file)?;
         self.mqtt.check(file)?;
         self.gateway.check(file)?;
-        self.agent.check(file)?;
+        self.agent.check(file, self.gateway.gap_limit)?;
         let assets: Vec<String> = self
             .assets
             .iter()

@@ -342,6 +342,7 @@ async fn agent_engine(
             p,
             site.site.id.clone(),
             health.clone(),
+            None,
             tx.clone(),
         ));
     }
@@ -690,6 +691,9 @@ async fn agent_publish(port: u16, polls: &PollSource, n: u64, fsync: bool) -> an
             health_interval: Duration::from_secs(3600),
             window: 256,
             replay: None,
+            announce: Vec::new(),
+            on_announced: None,
+            json_data: true,
         },
         spool.clone(),
         stats.clone(),
