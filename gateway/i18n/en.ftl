@@ -814,3 +814,14 @@ help-arg-http = Address of the dashboard and API
 help-arg-access-token-file = Access token file
 help-arg-client-id = MQTT client id
 help-arg-share-group = MQTT share group
+
+## Energy review notes and missing-data reasons (gateway/src/review/, virtual_meters/)
+review-note-left-out = {$meter}: {$minutes} minute(s) left out ({$why})
+review-note-no-energy = {$meter}: no energy stored for the period
+review-note-children-exceed = {$meter}: its children add up to more ({$children} kWh) than it measures ({$own} kWh)
+missing-no-series = {$meter}: no series
+missing-no-data = {$meter}: no data
+missing-gap = {$meter}: gap
+missing-reset = {$meter}: counter reset
+cli-review-head = energy review {$from} .. {$to} ({$zone}): {$total} {$unit}; significant: within the first {$cumulative} % and at least {$min} % each
+cli-review-notes = notes:

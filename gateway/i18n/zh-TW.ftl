@@ -814,3 +814,14 @@ help-arg-http = 儀表板與 API 的位址
 help-arg-access-token-file = 存取權杖檔
 help-arg-client-id = MQTT 用戶端代號
 help-arg-share-group = MQTT 共享群組
+
+## 能源審查備註與缺漏資料原因（gateway/src/review/、virtual_meters/）
+review-note-left-out = {$meter}：排除 {$minutes} 分鐘（{$why}）
+review-note-no-energy = {$meter}：此期間沒有儲存的能源資料
+review-note-children-exceed = {$meter}：下游電表合計（{$children} kWh）大於其本身量測值（{$own} kWh）
+missing-no-series = {$meter}：無此序列
+missing-no-data = {$meter}：無資料
+missing-gap = {$meter}：資料中斷
+missing-reset = {$meter}：計數器歸零
+cli-review-head = 能源審查 {$from} .. {$to}（{$zone}）：{$total} {$unit}；重大能源使用：累計前 {$cumulative} % 且各自至少 {$min} %
+cli-review-notes = 備註：
