@@ -135,7 +135,7 @@ function activeCard(a) {
       el("strong", {}, ruleOf(a)),
       el("span", { class: "subject" }, a.subject),
       el("span", { class: "when" }, t("alarm-raised-ago", { time: alarmTime(a.raised_at), ago: duration(Date.now() - Date.parse(a.raised_at)) }))),
-    el("p", { class: "message" }, a.message));
+    el("p", { class: "message" }, msg(a.message_key, a.message)));
   const link = pageLink(a.link);
   const body = el("div", { class: "alarm-body" }, evidenceTable(a.evidence));
   card.append(body);
@@ -157,7 +157,7 @@ function historyTable(rows) {
   const tbl = el("table", { class: "history" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
   for (const a of rows) {
     const end = a.cleared_at ? Date.parse(a.cleared_at) : Date.now();
-    tbl.append(el("tr", { "data-history": a.id, "data-state": a.state, title: a.message },
+    tbl.append(el("tr", { "data-history": a.id, "data-state": a.state, title: msg(a.message_key, a.message) },
       el("td", { class: "sev-cell " + a.severity }, sevOf(a).label),
       el("td", {}, ruleOf(a)),
       el("td", {}, a.subject),
@@ -219,7 +219,7 @@ function renderBanner(active) {
   banner.replaceChildren(
     el("strong", {}, t("banner-active", { n: active.length })),
     el("span", { class: "counts" }, counts.join(" · ") + (unacked ? " · " + t("banner-unacked", { n: unacked }) : "")),
-    el("span", { class: "top" }, `${ruleOf(top)}: ${top.message}`),
+    el("span", { class: "top" }, `${ruleOf(top)}: ${msg(top.message_key, top.message)}`),
     el("a", { href: "#/alarms" }, t("banner-view")));
   banner.hidden = false;
 }

@@ -36,6 +36,17 @@ function t(key, args) {
   }
   return text.replace(/\{\$([A-Za-z0-9_-]+)\}/g, (m, k) => (args && args[k] !== undefined ? String(args[k]) : m));
 }
+// A sentence of the gateway's own (a verdict, a reason, an alarm) sent as catalogue key and
+// arguments, in the page's language; `fallback`, its English, when it came without a key (an
+// alarm stored by an older gateway).
+function msg(m, fallback) {
+  if (!m || !m.key) return fallback || "";
+  const args = {};
+  for (const [k, v] of Object.entries(m.args || {})) {
+    args[k] = Array.isArray(v) ? v.map((x) => msg(x)).join(t("list-separator")) : v && typeof v === "object" ? msg(v) : String(v);
+  }
+  return t(m.key, args);
+}
 const numbers = new Map();
 // v with exactly `digits` decimals, grouped as the language writes numbers.
 function num(v, digits) {
@@ -395,6 +406,10 @@ async function chillerPage(s) {
 // A normal tail is never exactly 0 or 1: the extremes show as bounds.
 const confidence = (c) => (c > 0.999 ? "> 99.9 %" : c < 0.001 ? "< 0.1 %" : (100 * c).toFixed(1) + " %");
 
+// A guarantee's status (`met`, `on track`, …) in the page's language.
+const PLAN_STATUS = { met: "plan-status-met", shortfall: "plan-status-shortfall", "on track": "plan-status-on-track", behind: "plan-status-behind", "not established": "plan-status-not-established", pending: "plan-status-pending" };
+const planStatus = (s) => (PLAN_STATUS[s] ? t(PLAN_STATUS[s]) : s);
+
 // The site's M&V plans (`[[mv_plans]]`): each contract year's savings against the guarantee.
 async function plansTable() {
   const { plans } = await api("mv/plans");
@@ -405,7 +420,7 @@ async function plansTable() {
   const kwh = (v) => (v == null ? "—" : num(Math.round(v), 0));
   for (const p of plans) {
     const g = p.guarantee.percent != null ? `${p.guarantee.percent} %` : t("plans-per-year", { kwh: kwh(p.guarantee.kwh_per_year) });
-    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("plans-report"));
+    const link = el("a", { href: `../api/v1/mv/plans/${encodeURIComponent(p.id)}?` + new URLSearchParams({ format: "html", lang: LANG, ...(TOKEN ? { token: TOKEN } : {}) }), target: "_blank" }, t("plans-report"));
     const years = p.years.filter((y) => y.through);
     const rows = years.length ? years : [null];
     for (const y of rows) {
@@ -415,12 +430,12 @@ async function plansTable() {
         el("td", {}, y ? `${y.year} (${y.complete ? y.from + "–" + y.to : t("plans-to", { date: y.through })})` : "—"),
         el("td", {}, kwh(y && y.avoided_kwh)), el("td", {}, kwh(y && y.guarantee_kwh)), el("td", {}, kwh(y && y.shortfall_kwh)),
         el("td", {}, y && y.confidence != null ? confidence(y.confidence) : "—"),
-        el("td", { class: ["shortfall", "behind", "not established"].includes(status) ? "bad" : "", title: y ? y.explanation : p.explanation }, status),
+        el("td", { class: ["shortfall", "behind", "not established"].includes(status) ? "bad" : "", title: y ? msg(y.explanation_message, y.explanation) : msg(p.explanation_message, p.explanation) }, planStatus(status)),
         el("td", {}, link)));
     }
   }
   sec.append(table);
-  for (const p of plans) sec.append(el("p", { class: "note" }, `${p.name || p.id}: ${p.explanation}`));
+  for (const p of plans) sec.append(el("p", { class: "note" }, `${p.name || p.id}: ${msg(p.explanation_message, p.explanation)}`));
 }
 
 async function savingsPage(s, params) {
@@ -452,7 +467,7 @@ async function savingsPage(s, params) {
     return;
   }
   const s2 = r.savings;
-  sec.append(el("div", { class: "verdict" + (s2.verified ? " ok" : "") }, s2.verdict));
+  sec.append(el("div", { class: "verdict" + (s2.verified ? " ok" : "") }, msg(s2.verdict_message, s2.verdict)));
   const tiles = el("div", { class: "tiles" });
   sec.append(tiles);
   tile(tiles, t("tile-avoided"), s2.avoided, r.energy_unit);
@@ -473,7 +488,7 @@ async function savingsPage(s, params) {
     series: [{ name: "CUSUM", points: pts((p) => p.cusum) }],
   });
   if (start) sec.append(el("p", { class: "note" }, t("mv-reporting-starts", { date: plantDate(Date.parse(start.t)) })));
-  if (r.warnings.length) alerts(section(t("mv-warnings")), r.warnings.map((w) => ["warn", w]));
+  if (r.warnings.length) alerts(section(t("mv-warnings")), (r.warning_messages || []).map((w, i) => ["warn", msg(w, r.warnings[i])]));
 }
 
 async function healthPage() {

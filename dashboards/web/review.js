@@ -104,6 +104,6 @@ async function reviewPage(s) {
   paretoChart(pareto, r);
   pareto.append(el("p", { class: "note" }, rule));
   section(t("rv-uses"), true).append(reviewTable(r));
-  alerts(section(t("rv-notes"), true), r.notes.map((n) => ["warn", n]));
+  alerts(section(t("rv-notes"), true), (r.note_messages || []).map((n, i) => ["warn", msg(n, r.notes[i])]));
 }
 PAGES.review = { title: () => t("nav-review"), render: reviewPage };

@@ -5,11 +5,20 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use kilowatch_site::process::init_logging;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // `--help` in the language asked for (`--lang`, KILOWATCH_LANG).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = cli::help::localize(cli::Cli::command(), cli::help::asked(&args));
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| cli::Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

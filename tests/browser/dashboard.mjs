@@ -14,7 +14,7 @@ for (const [lang, view, width] of passes) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
-  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines", "review"]) {
+  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines", "review", "reports"]) {
     await page.goto(`${base}/dashboard/?lang=${lang}#/${p}?range=24h`);
     await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 }).catch(async (e) => {
       const status = await page.evaluate(() => document.getElementById("status").textContent);
@@ -49,6 +49,54 @@ for (const [lang, view, width] of passes) {
     await page.screenshot({ path: `${shots}/${p}-${name}.png`, fullPage: true });
     report.pages[`${p}-${name}`] = info;
   }
+  await page.close();
+}
+// The reports page in each language: a report made from its form (HTML in English, PDF in
+// Chinese) is listed, and its link serves the file.
+report.reports = {};
+for (const [lang, format] of [["en", "html"], ["zh-TW", "pdf"]]) {
+  const name = `reports-${lang}`;
+  const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
+  page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
+  page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
+  await page.goto(`${base}/dashboard/?lang=${lang}#/reports`);
+  await page.waitForFunction(() => document.body.dataset.ready === "reports", null, { timeout: 30000 });
+  // This plant month: the demo's history is in it.
+  const period = await page.evaluate(() => plantDate(Date.now()).slice(0, 7));
+  const form = "form.reports-generate";
+  await page.fill(`${form} input[name="period"]`, period);
+  await page.selectOption(`${form} select[name="lang"]`, lang);
+  await page.selectOption(`${form} select[name="format"]`, format);
+  await page.click(`${form} button[type="submit"]`);
+  // Done when the button is back and the status says how it went.
+  await page.waitForFunction((form) => {
+    const status = document.querySelector(`${form} .status`).textContent;
+    return !document.querySelector(`${form} button`).disabled && status && status !== t("reports-generating");
+  }, form, { timeout: 60000 });
+  const seen = await page.evaluate(({ form, period, lang, format }) => {
+    const rows = [...document.querySelectorAll("table.reports tr[data-kind]")].map((r) => ({
+      kind: r.dataset.kind, period: r.dataset.period,
+      cells: [...r.querySelectorAll("td")].map((c) => c.textContent),
+      href: r.querySelector("a[data-report]").href,
+    }));
+    const made = rows.find((r) => r.kind === "monthly" && r.period === period && r.cells[2] === lang && r.cells[3] === format.toUpperCase());
+    return {
+      status: document.querySelector(`${form} .status`).textContent,
+      rows: rows.length, made: made || null,
+      text: document.querySelector("main").innerText.slice(0, 4000),
+      lang: document.documentElement.lang,
+      untranslated: [...UNTRANSLATED],
+    };
+  }, { form, period, lang, format });
+  seen.period = period;
+  if (seen.made) {
+    const res = await page.request.get(seen.made.href);
+    const body = await res.body();
+    seen.file = { status: res.status(), type: res.headers()["content-type"], bytes: body.length, head: body.subarray(0, 15).toString("latin1") };
+  }
+  await page.screenshot({ path: `${shots}/reports-made-${lang}.png`, fullPage: true });
+  report.reports[lang] = seen;
   await page.close();
 }
 // The header's language switch: picked once, remembered in localStorage for the next visit.

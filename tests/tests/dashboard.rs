@@ -83,7 +83,17 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             .collect()
     };
     let pages = [
-        "plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms",
+        "plant",
+        "air",
+        "chillers",
+        "pumps",
+        "boiler",
+        "savings",
+        "health",
+        "alarms",
+        "baselines",
+        "review",
+        "reports",
     ];
     // No key missing from the catalogue, in either language, on any page (t() records each).
     for view in ["laptop", "tablet", "laptop-zh-TW"] {
@@ -281,6 +291,52 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         shown.replace(',', "").parse::<f64>().is_ok() || (!day_begun && shown == "—"),
         "{zh}"
     );
+    // The reports page in both languages: a report made from its form is listed (kind,
+    // period, language, format), and its link answers with the file: an HTML page, a PDF.
+    for (lang, format, content_type, head) in [
+        ("en", "html", "text/html", "<!doctype html"),
+        ("zh-TW", "pdf", "application/pdf", "%PDF-"),
+    ] {
+        let seen = &r["reports"][lang];
+        let messages = &get_json(&format!("http://{addr}/api/v1/i18n/{lang}")).unwrap()["messages"];
+        assert_eq!(
+            seen["status"], messages["reports-made-ok"],
+            "{lang}: {seen}"
+        );
+        assert_eq!(
+            seen["untranslated"],
+            serde_json::json!([]),
+            "{lang}: {seen}"
+        );
+        assert_eq!(seen["lang"], lang, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        for key in ["reports-stored", "reports-make", "reports-kind-monthly"] {
+            let want = messages[key].as_str().unwrap();
+            assert!(
+                text.contains(want),
+                "{lang}: reports page lacks `{want}`: {text}"
+            );
+        }
+        let made = &seen["made"];
+        assert!(
+            made.is_object(),
+            "{lang}: the made report is not listed: {seen}"
+        );
+        assert_eq!(made["cells"][1], seen["period"], "{seen}");
+        let file = &seen["file"];
+        assert_eq!(file["status"], 200, "{lang}: {file}");
+        let ct = file["type"].as_str().unwrap_or_default();
+        assert!(ct.starts_with(content_type), "{lang}: {ct}");
+        assert!(file["bytes"].as_u64().unwrap() > 1000, "{lang}: {file}");
+        let got = file["head"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            got.starts_with(&head.to_ascii_lowercase()),
+            "{lang}: {file}"
+        );
+    }
     // The header's switch: chosen once, the next visit without ?lang= keeps it.
     let switched = &r["switched"];
     assert_eq!(switched["before"], "en", "{switched}");

@@ -13,6 +13,19 @@ use super::rules::demand::{window_start, Demand, Meter, WindowContract, WINDOW_M
 use super::rules::window_mean::WindowMean;
 use super::spec::{Kind, RuleSpec};
 use super::state::{is_quiet, Change, Level, Tracker};
+use crate::i18n::Msg;
+
+/// A tariff period's name as a message (尖峰, 半尖峰, 離峰), else as the tariff gives it.
+fn tou_period(name: &str) -> crate::i18n::Arg {
+    let key = match name {
+        "peak" => "tou-peak",
+        "half_peak" => "tou-half-peak",
+        "saturday_half_peak" => "tou-saturday-half-peak",
+        "off_peak" => "tou-off-peak",
+        _ => return name.into(),
+    };
+    Msg::new(key).into()
+}
 
 /// What the engine decided: alarm `key` of rule `spec` is raised or cleared.
 #[derive(Debug, Clone)]
@@ -23,7 +36,8 @@ pub struct Decision {
     /// The device or agent the alarm is about, or the asset's incomers.
     pub subject: String,
     pub evidence: serde_json::Value,
-    pub message: String,
+    /// What happened, as a catalogue message (stored beside its English).
+    pub message: Msg,
     pub quiet: bool,
 }
 
@@ -204,7 +218,7 @@ impl Engine {
                  key: String,
                  subject: &str,
                  level: Level,
-                 detail: &dyn Fn() -> (serde_json::Value, String)| {
+                 detail: &dyn Fn() -> (serde_json::Value, Msg)| {
                     let t = me.trackers.entry(key.clone()).or_default();
                     if let Some(change) =
                         t.update(level, now, spec.raise_after_ms, spec.clear_after_ms)
@@ -260,15 +274,15 @@ impl Engine {
                         Level::Hold
                     };
                     let detail = || {
-                        let message = format!(
-                            "demand heading for {:.0} kW this window (contract {:.0} kW{}, warn at {:.0} kW): shed {:.0} kW now, {:.1} min left",
-                            d.projected_kw,
-                            d.contract.kw,
-                            d.contract.period.as_deref().map_or(String::new(), |p| format!(" {p}")),
-                            warn_kw,
-                            d.shed_kw(),
-                            d.minutes_left()
-                        );
+                        let message = match d.contract.period.as_deref() {
+                            Some(p) => Msg::new("alarm-demand-period").arg("period", tou_period(p)),
+                            None => Msg::new("alarm-demand"),
+                        }
+                        .arg("projected", format!("{:.0}", d.projected_kw))
+                        .arg("contract", format!("{:.0}", d.contract.kw))
+                        .arg("warn", format!("{warn_kw:.0}"))
+                        .arg("shed", format!("{:.0}", d.shed_kw()))
+                        .arg("minutes", format!("{:.1}", d.minutes_left()));
                         (d.evidence(), message)
                     };
                     judge(self, spec.id.clone(), &devices.join(","), level, &detail);
@@ -308,8 +322,9 @@ impl Engine {
                         "window_end": at(w + WINDOW_MS),
                     });
                     let level = Level::of(mean, *threshold, spec.hysteresis.of(*threshold), false);
-                    let message =
-                        format!("power factor {mean:.3} over the window, below {threshold}");
+                    let message = Msg::new("alarm-power-factor")
+                        .arg("value", format!("{mean:.3}"))
+                        .arg("threshold", threshold.to_string());
                     let detail = || (evidence.clone(), message.clone());
                     judge(self, spec.id.clone(), &devices.join(","), level, &detail);
                 }
@@ -364,9 +379,11 @@ impl Engine {
                             "window_start": at(w),
                             "window_end": at(w + WINDOW_MS),
                         });
-                        let message = format!(
-                            "compressed air at {sp:.2} kW/(m³/min) over the window ({kw:.1} kW for {flow_mean:.2} m³/min), above {threshold}"
-                        );
+                        let message = Msg::new("alarm-specific-power")
+                            .arg("value", format!("{sp:.2}"))
+                            .arg("kw", format!("{kw:.1}"))
+                            .arg("flow", format!("{flow_mean:.2}"))
+                            .arg("threshold", threshold.to_string());
                         (evidence, message)
                     };
                     judge(self, spec.id.clone(), &power.join(","), level, &detail);
@@ -385,11 +402,10 @@ impl Engine {
                                 "unit": "s",
                                 "last_seen": DateTime::<Utc>::from_timestamp_millis(seen).map(|t| t.to_rfc3339()),
                             });
-                            let message = format!(
-                                "device {d} silent for {:.0} s (limit {:.0} s)",
-                                silent as f64 / 1000.0,
-                                *limit as f64 / 1000.0
-                            );
+                            let message = Msg::new("alarm-device-silent")
+                                .arg("device", d.as_str())
+                                .arg("seconds", format!("{:.0}", silent as f64 / 1000.0))
+                                .arg("limit", format!("{:.0}", *limit as f64 / 1000.0));
                             (evidence, message)
                         };
                         judge(self, format!("{}.{d}", spec.id), d, level, &detail);
@@ -415,14 +431,12 @@ impl Engine {
                             "unit": "s",
                             "since": DateTime::<Utc>::from_timestamp_millis(since).map(|t| t.to_rfc3339()),
                         });
-                        let message = format!(
-                            "agent {agent} is {}",
-                            if online {
-                                "online"
-                            } else {
-                                "offline (its last will)"
-                            }
-                        );
+                        let message = Msg::new(if online {
+                            "alarm-agent-online"
+                        } else {
+                            "alarm-agent-offline"
+                        })
+                        .arg("agent", agent.as_str());
                         let detail = || (evidence.clone(), message.clone());
                         judge(self, format!("{}.{agent}", spec.id), &agent, level, &detail);
                     }
@@ -431,7 +445,7 @@ impl Engine {
                     let lost = self.losses.update(ctx.lost_total, now, 3_600_000);
                     let level = Level::of(lost as f64, *polls as f64 + 0.5, 0.0, true);
                     let evidence = json!({ "value": lost, "threshold": polls, "unit": "polls", "window": "1h" });
-                    let message = format!("{lost} polls lost upstream in the last hour (the agents no longer hold them)");
+                    let message = Msg::new("alarm-readings-lost").arg("n", lost.to_string());
                     let detail = || (evidence.clone(), message.clone());
                     judge(self, spec.id.clone(), "agents", level, &detail);
                 }
@@ -442,7 +456,9 @@ impl Engine {
                             let evidence = json!({ "value": pending, "threshold": readings, "unit": "readings" });
                             (
                                 evidence,
-                                format!("agent {agent}: {pending} readings waiting in its spool"),
+                                Msg::new("alarm-spool-backlog")
+                                    .arg("agent", agent.as_str())
+                                    .arg("n", pending.to_string()),
                             )
                         };
                         judge(self, format!("{}.{agent}", spec.id), agent, level, &detail);
@@ -458,7 +474,10 @@ impl Engine {
                         let level = Level::of(n as f64, *readings as f64 + 0.5, 0.0, true);
                         let detail = || {
                             let evidence = json!({ "value": n, "threshold": readings, "unit": "readings", "window": "1h" });
-                            (evidence, format!("agent {agent}: {n} unsent readings evicted from its full spool in the last hour"))
+                            let message = Msg::new("alarm-spool-evictions")
+                                .arg("agent", agent.as_str())
+                                .arg("n", n.to_string());
+                            (evidence, message)
                         };
                         judge(self, format!("{}.{agent}", spec.id), agent, level, &detail);
                     }
@@ -469,7 +488,7 @@ impl Engine {
                     let level = Level::of(ctx.backlog as f64, *batches as f64 + 0.5, 0.0, true);
                     let evidence =
                         json!({ "value": ctx.backlog, "threshold": batches, "unit": "batches" });
-                    let message = format!("{} batches waiting for InfluxDB", ctx.backlog);
+                    let message = Msg::new("alarm-store-backlog").arg("n", ctx.backlog.to_string());
                     let detail = || (evidence.clone(), message.clone());
                     judge(self, spec.id.clone(), "influx", level, &detail);
                 }

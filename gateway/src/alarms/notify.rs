@@ -81,6 +81,7 @@ mod tests {
             raised_at: 1_000,
             quiet,
             message: "projected 480 kW against 450 kW".into(),
+            message_key: None,
             evidence: serde_json::json!({ "projected_kw": 480.0 }),
             link: "/dashboard/#/plant".into(),
         };

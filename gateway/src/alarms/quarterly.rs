@@ -14,6 +14,7 @@ use super::spec::{Kind, RuleSpec};
 use super::state::Level;
 use crate::enpi::facts::{Facts, StoredFacts};
 use crate::enpi::{indicators_of, Assets, Step};
+use crate::i18n::Msg;
 use crate::store::{Store, StoreError};
 
 /// Waits this long after a quarter closes before looking for its facts.
@@ -27,7 +28,7 @@ pub struct Verdict {
     pub subject: String,
     pub level: Level,
     pub evidence: serde_json::Value,
-    pub message: String,
+    pub message: Msg,
 }
 
 fn facts_of(rows: Vec<(i64, bool, String)>) -> Vec<(i64, bool, Facts)> {
@@ -68,7 +69,7 @@ pub fn judge(
                     .collect(),
             )
         };
-        let verdict = |level: Level, evidence: serde_json::Value, message: String| Verdict {
+        let verdict = |level: Level, evidence: serde_json::Value, message: Msg| Verdict {
             spec: *si,
             key: spec.id.clone(),
             subject: asset.clone(),
@@ -103,15 +104,16 @@ pub fn judge(
                     v.load_only = "no outdoor temperature in this quarter";
                 }
                 let level = Level::of(v.over_pct(), *over_pct, spec.hysteresis.of(*over_pct), true);
-                let at_weather = v
-                    .weather
-                    .as_ref()
-                    .map(|w| format!(" and {:.1} °C outdoors", w.outdoor_c))
-                    .unwrap_or_default();
-                let message = format!(
-                    "chiller {asset} at {:.3} kW/TR over the quarter, {:.0} % above the {:.3} kW/TR usual at {:.0} % load{at_weather}",
-                    v.actual, v.over_pct(), v.expected, v.load_pct
-                );
+                let message = match &v.weather {
+                    Some(w) => Msg::new("alarm-chiller-weather")
+                        .arg("outdoor", format!("{:.1}", w.outdoor_c)),
+                    None => Msg::new("alarm-chiller"),
+                }
+                .arg("asset", asset.as_str())
+                .arg("actual", format!("{:.3}", v.actual))
+                .arg("over", format!("{:.0}", v.over_pct()))
+                .arg("expected", format!("{:.3}", v.expected))
+                .arg("load", format!("{:.0}", v.load_pct));
                 out.push(verdict(level, v.evidence(*over_pct, quarter), message));
             }
             Kind::Leakage { threshold_pct, .. } => {
@@ -143,9 +145,9 @@ pub fn judge(
                     "window_start": at(quarter),
                     "window_end": at(quarter + WINDOW_MS),
                 });
-                let message = format!(
-                    "compressed-air leakage {pct:.0} % (loaded share with no production), above {threshold_pct} %"
-                );
+                let message = Msg::new("alarm-leakage")
+                    .arg("pct", format!("{pct:.0}"))
+                    .arg("threshold", threshold_pct.to_string());
                 out.push(verdict(level, evidence, message));
             }
             Kind::BaseLoad {
@@ -160,12 +162,10 @@ pub fn judge(
                     continue;
                 };
                 let level = Level::of(v.over_pct(), *over_pct, spec.hysteresis.of(*over_pct), true);
-                let message = format!(
-                    "base load {:.0} kW over the quarter, {:.0} % above the usual {:.0} kW for this time",
-                    v.actual_kw,
-                    v.over_pct(),
-                    v.usual_kw
-                );
+                let message = Msg::new("alarm-base-load")
+                    .arg("actual", format!("{:.0}", v.actual_kw))
+                    .arg("over", format!("{:.0}", v.over_pct()))
+                    .arg("usual", format!("{:.0}", v.usual_kw));
                 out.push(verdict(level, v.evidence(*over_pct, quarter), message));
             }
             _ => {}

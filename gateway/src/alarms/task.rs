@@ -290,7 +290,8 @@ impl Runner {
                     subject: d.subject,
                     raised_at: now,
                     quiet: d.quiet,
-                    message: d.message,
+                    message: d.message.en(),
+                    message_key: Some(d.message),
                     evidence: d.evidence,
                     link: spec.link.to_owned(),
                 };

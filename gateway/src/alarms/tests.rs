@@ -114,7 +114,16 @@ fn demand_raises_inside_the_window_with_its_evidence_and_clears_with_hysteresis(
         "{ev}"
     );
     assert_eq!(ev["window_end"], "2026-07-01T02:15:00+00:00");
-    assert!(raised.message.contains("shed 59 kW"), "{}", raised.message);
+    let text = raised.message.en();
+    assert!(text.contains("shed 59 kW"), "{text}");
+    // The same alarm in Chinese: the contract and the figures, no English left.
+    let zh = raised
+        .message
+        .render(crate::i18n::Language::TraditionalChinese);
+    assert!(
+        zh.contains("契約容量") && zh.contains("59 kW") && !zh.contains("shed"),
+        "{zh}"
+    );
     // Cut to 380 kW at 10:06: (33.3 + 8.3 + 380 × 9/60) / 0.25 = 394.7 kW, below 427.5 - 8.55.
     let t2 = t1 + 60_000;
     e.observe(&poll("incomer", t2, "active_power", 380.0), t2);
@@ -385,7 +394,10 @@ fn the_same_demand_raises_at_peak_and_not_off_peak_with_off_peak_capacity() {
     assert_eq!(ev["contract_kw"], 450.0);
     assert_eq!(ev["contract"], "regular 450");
     assert_eq!(ev["warn_kw"], 427.5);
-    assert!(d.message.contains("contract 450 kW peak"), "{}", d.message);
+    let text = d.message.en();
+    assert!(text.contains("contract 450 kW peak"), "{text}");
+    let zh = d.message.render(crate::i18n::Language::TraditionalChinese);
+    assert!(zh.contains("尖峰契約容量 450 kW"), "{zh}");
 
     let off = ms("2026-07-01T02:00:00+08:00");
     let mut e = engine_with_contracts(CONTRACTS, true, off);

@@ -5,6 +5,7 @@ mod baseline;
 mod demo;
 mod enpi;
 mod export;
+pub mod help;
 mod import;
 mod lang;
 mod mv;

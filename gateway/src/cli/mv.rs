@@ -273,13 +273,12 @@ pub fn run(args: MvArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The human summary of a savings verification, in `lang` (the verdict and warnings are the
-/// engine's words).
+/// The human summary of a savings verification, in `lang`.
 fn print_mv(r: &mv::Report, lang: Language) {
     let u = r.energy_unit.as_str();
     let m = &r.model;
     let n0 = |v: f64| i18n::number_fixed(lang, v, 0);
-    println!("{}", r.savings.verdict);
+    println!("{}", r.savings.verdict_message.render(lang));
     let cv = m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into());
     let model = i18n::tr(
         lang,
@@ -388,7 +387,8 @@ fn print_mv(r: &mv::Report, lang: Language) {
         };
         println!("{line}");
     }
-    for w in &r.warnings {
-        println!("{}", i18n::tr(lang, "cli-warning", &[("text", w)]));
+    for w in &r.warning_messages {
+        let text = w.render(lang);
+        println!("{}", i18n::tr(lang, "cli-warning", &[("text", &text)]));
     }
 }

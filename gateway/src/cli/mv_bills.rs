@@ -6,7 +6,10 @@ use kilowatch_gateway::enpi::Assets;
 use kilowatch_gateway::mv::{self, billing, frame::Zone};
 use kilowatch_gateway::store::Store;
 
+use kilowatch_gateway::i18n;
+
 use super::args::{input_error, load_site, require_db, zone};
+use super::lang;
 
 /// The `mv` arguments bills use.
 pub struct BillArgs {
@@ -26,8 +29,10 @@ pub struct BillArgs {
 /// `mv --bills`: savings from utility bills.
 pub fn run(a: BillArgs) -> anyhow::Result<()> {
     let tz = a.tz.map(|t| zone(&t, "Asia/Taipei")).transpose()?;
+    let mut lang = lang::of(None);
     let report = if let Some(config) = a.config {
         let site = load_site(&config, a.db)?;
+        lang = lang::of(Some(&site.config));
         let assets = Assets::from_site(&site.config, &site.file)?;
         require_db(&site.db, "give --db, or use --temp-csv")?;
         let store = Store::open(&site.db)?;
@@ -58,24 +63,41 @@ pub fn run(a: BillArgs) -> anyhow::Result<()> {
     }
     let u = &report.energy_unit;
     let m = &report.model;
-    println!("{}", report.savings.verdict);
-    println!(
-        "model {} on {} bills: R² {:.3}, adj. R² {:.3}, CV(RMSE) {}",
-        m.form,
-        m.n,
-        m.r2,
-        m.adj_r2,
-        m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into()),
+    println!("{}", report.savings.verdict_message.render(lang));
+    let cv = m.cv_rmse.map(|v| format!("{v:.1} %")).unwrap_or("—".into());
+    let model = i18n::tr(
+        lang,
+        "cli-bills-model",
+        &[
+            ("form", m.form),
+            ("n", &m.n.to_string()),
+            ("r2", &format!("{:.3}", m.r2)),
+            ("adj", &format!("{:.3}", m.adj_r2)),
+            ("cv", &cv),
+        ],
     );
-    println!(
-        "reporting: {} bills, actual {:.0} {u}, adjusted baseline {:.0} {u}, avoided {:.0} {u}",
-        report.reporting.n,
-        report.reporting.actual,
-        report.reporting.adjusted_baseline.unwrap_or_default(),
-        report.savings.avoided
+    println!("{model}");
+    let n0 = |v: f64| i18n::number_fixed(lang, v, 0);
+    let reporting = i18n::tr(
+        lang,
+        "cli-bills-reporting",
+        &[
+            ("n", &report.reporting.n.to_string()),
+            ("actual", &n0(report.reporting.actual)),
+            (
+                "adjusted",
+                &n0(report.reporting.adjusted_baseline.unwrap_or_default()),
+            ),
+            ("avoided", &n0(report.savings.avoided)),
+            ("unit", u),
+        ],
     );
-    for w in &report.warnings {
-        println!("warning: {w}");
+    println!("{reporting}");
+    for w in &report.warning_messages {
+        println!(
+            "{}",
+            i18n::tr(lang, "cli-warning", &[("text", &w.render(lang))])
+        );
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ fn evaluate(
         out.push(guarantee::plan_status(&store, p)?);
     }
     if let (Some(path), [one]) = (&html, out.as_slice()) {
-        std::fs::write(path, plan_html::render(one))
+        std::fs::write(path, plan_html::render(one, lang))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         let path = path.display().to_string();
         eprintln!(
@@ -101,7 +101,7 @@ fn evaluate(
         println!("{text}");
     } else {
         for p in &out {
-            print!("{}", plan_html::text(p));
+            print!("{}", plan_html::text(p, lang));
         }
     }
     Ok(())

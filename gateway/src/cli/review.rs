@@ -4,7 +4,10 @@ use kilowatch_gateway::enpi::Assets;
 use kilowatch_gateway::review::{self, Review, ReviewSite};
 use kilowatch_gateway::store::{Store, StoreSettings};
 
+use kilowatch_gateway::i18n::{self, Language};
+
 use super::args::{require_db, RangeArgs, SiteArgs, Usage};
+use super::lang;
 
 #[derive(clap::Args)]
 pub struct ReviewArgs {
@@ -39,26 +42,33 @@ pub fn run(a: ReviewArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print!("{}", table(&r, site.config.timezone()));
+        print!(
+            "{}",
+            table(&r, site.config.timezone(), lang::of(Some(&site.config)))
+        );
     }
     Ok(())
 }
 
 /// The review as a table, largest use first, then the notes.
-fn table(r: &Review, tz: chrono_tz::Tz) -> String {
+fn table(r: &Review, tz: chrono_tz::Tz, lang: Language) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M");
-    let _ = writeln!(
-        out,
-        "energy review {} .. {} ({tz}): {:.1} {}; significant: within the first {} % and at least {} % each",
-        when(r.from),
-        when(r.to),
-        r.total_kwh,
-        r.unit,
-        r.rule.cumulative_percent,
-        r.rule.min_percent
+    let head = i18n::tr(
+        lang,
+        "cli-review-head",
+        &[
+            ("from", &when(r.from).to_string()),
+            ("to", &when(r.to).to_string()),
+            ("zone", &tz.to_string()),
+            ("total", &i18n::number_fixed(lang, r.total_kwh, 1)),
+            ("unit", r.unit),
+            ("cumulative", &r.rule.cumulative_percent.to_string()),
+            ("min", &r.rule.min_percent.to_string()),
+        ],
     );
+    let _ = writeln!(out, "{head}");
     let width = r
         .uses
         .iter()
@@ -84,10 +94,10 @@ fn table(r: &Review, tz: chrono_tz::Tz) -> String {
         );
         let _ = writeln!(out, "{}", row.trim_end());
     }
-    if !r.notes.is_empty() {
-        let _ = writeln!(out, "\nnotes:");
-        for n in &r.notes {
-            let _ = writeln!(out, "  {n}");
+    if !r.note_messages.is_empty() {
+        let _ = writeln!(out, "\n{}", i18n::t(lang, "cli-review-notes"));
+        for n in &r.note_messages {
+            let _ = writeln!(out, "  {}", n.render(lang));
         }
     }
     out

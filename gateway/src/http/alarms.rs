@@ -24,11 +24,23 @@ pub(super) struct ListParams {
     state: Option<String>,
     /// RFC 3339: occurrences raised since then (active ones always).
     since: Option<String>,
+    /// The language of each alarm's `text` (`en`, `zh-TW`); the site's by default.
+    lang: Option<String>,
 }
 
 #[derive(Serialize)]
 struct AlarmList {
-    alarms: Vec<AlarmRow>,
+    alarms: Vec<Listed>,
+}
+
+/// A stored occurrence with its message in the asked language.
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    row: AlarmRow,
+    /// `message` in the asked language (an occurrence stored before messages had keys: its
+    /// English).
+    text: String,
 }
 
 pub(super) async fn list(
@@ -42,6 +54,10 @@ pub(super) async fn list(
             )));
         }
     }
+    let lang = match crate::i18n::pick(q.lang.as_deref(), Some(state.language)) {
+        Ok(l) => l,
+        Err(e) => return Ok(bad_request(format!("`lang`: {e}"))),
+    };
     let since = match q.since.as_deref() {
         Some(t) => match crate::when::rfc3339(t) {
             Ok(t) => t.timestamp_millis(),
@@ -54,7 +70,14 @@ pub(super) async fn list(
         since: Some(since),
         limit: MAX_ROWS,
     };
-    let alarms = with_store(state, move |s| s.alarms(&filter)).await?;
+    let rows = with_store(state, move |s| s.alarms(&filter)).await?;
+    let alarms = rows
+        .into_iter()
+        .map(|row| Listed {
+            text: crate::i18n::stored_or(row.message_key.as_ref(), &row.message, lang),
+            row,
+        })
+        .collect();
     Ok(Json(AlarmList { alarms }).into_response())
 }
 

@@ -16,6 +16,8 @@ use crate::mv::guarantee::plan_status;
 pub(super) struct PlanParams {
     /// `json` (default) or `html`.
     format: Option<String>,
+    /// The HTML report's language (`en`, `zh-TW`); the site's by default.
+    lang: Option<String>,
 }
 
 /// Every plan with its contract years and latest status (without the monthly rows).
@@ -47,6 +49,10 @@ pub(super) async fn one(
         Some("html") => true,
         Some(f) => return Ok(bad_request(format!("`format`: `{f}` is not json or html"))),
     };
+    let lang = match crate::i18n::pick(q.lang.as_deref(), Some(state.language)) {
+        Ok(l) => l,
+        Err(e) => return Ok(bad_request(format!("`lang`: {e}"))),
+    };
     let Some(plan) = state.assets.plans.iter().find(|p| p.id == id).cloned() else {
         let known: Vec<&str> = state.assets.plans.iter().map(|p| p.id.as_str()).collect();
         return Ok((
@@ -61,7 +67,7 @@ pub(super) async fn one(
     Ok(if html {
         (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            crate::mv::plan_html::render(&status),
+            crate::mv::plan_html::render(&status, lang),
         )
             .into_response()
     } else {

@@ -7,6 +7,7 @@
 //! placeables (no selectors): the browser substitutes them itself.
 
 mod format;
+mod msg;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +19,7 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
 pub use format::{date, number, number_fixed};
 pub use kilowatch_site::config::{Language, UnknownLanguage};
+pub use msg::{stored_or, Arg, Msg};
 
 /// The catalogue files, by language.
 pub(crate) const SOURCES: [(Language, &str); 2] = [

@@ -26,6 +26,35 @@ fn literal_keys(src: &str, marker: &str, skip_args: usize) -> Vec<String> {
         .collect()
 }
 
+/// The keys of the engine's message families written as plain string literals (a key chosen
+/// in a `match` or a table, then looked up): `"plan-status-met"`, `"tou-peak"`.
+fn key_literals(src: &str, families: &[&str]) -> Vec<String> {
+    src.split('"')
+        .filter(|lit| {
+            families.iter().any(|f| lit.starts_with(f))
+                && lit.len() > 5
+                && lit
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !lit.ends_with('-')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The families `key_literals` looks for in the Rust code (the dashboard's CSS classes share
+/// some prefixes: there only the plan statuses).
+const RUST_FAMILIES: [&str; 8] = [
+    "mv-why-",
+    "mv-warn-",
+    "mv-steps-",
+    "plan-",
+    "alarm-",
+    "tou-",
+    "missing-",
+    "review-note-",
+];
+
 fn files(dir: &Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -100,6 +129,9 @@ fn every_key_the_dashboard_and_the_code_use_exists() {
         for k in literal_keys(&src, "t(", 0) {
             used.push((f.display().to_string(), k));
         }
+        for k in key_literals(&src, &["plan-status-"]) {
+            used.push((f.display().to_string(), k));
+        }
     }
     let js_calls = used.len();
     let mut rs = Vec::new();
@@ -110,6 +142,13 @@ fn every_key_the_dashboard_and_the_code_use_exists() {
             for k in literal_keys(&src, marker, 1) {
                 used.push((f.display().to_string(), k));
             }
+        }
+        // The engine's sentences: `Msg::new("key")`, and keys picked in a `match` first.
+        for k in literal_keys(&src, "Msg::new(", 0) {
+            used.push((f.display().to_string(), k));
+        }
+        for k in key_literals(&src, &RUST_FAMILIES) {
+            used.push((f.display().to_string(), k));
         }
     }
     assert!(
@@ -170,4 +209,66 @@ fn the_asked_language_wins_over_the_site_default() {
     assert_eq!(pick(Some("en"), zh), Ok(Language::English));
     assert_eq!(pick(Some(""), None), Ok(Language::English));
     assert!(pick(Some("xx"), zh).is_err());
+}
+
+/// Messages that are the same in both languages on purpose: placeholders and symbols only.
+const SAME_IN_BOTH: [&str; 3] = ["banner-count", "rep-senpi", "rep-mail-subject"];
+
+#[test]
+fn every_chinese_message_is_translated() {
+    let en = messages(Language::English);
+    let zh = messages(Language::TraditionalChinese);
+    let cjk = |s: &str| {
+        s.chars()
+            .any(|c| matches!(c, '\u{3000}'..='\u{303f}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}'))
+    };
+    let untranslated: Vec<_> = zh
+        .iter()
+        .filter(|(k, v)| !SAME_IN_BOTH.contains(&k.as_str()) && (!cjk(v) || en.get(*k) == Some(v)))
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    assert!(
+        untranslated.is_empty(),
+        "zh-TW.ftl messages still in English: {untranslated:?}"
+    );
+    // Every key has a value in both (a key with an empty or unparsable value would not be in
+    // `messages`).
+    assert_eq!(zh.len(), catalogue_keys(Language::TraditionalChinese).len());
+    assert_eq!(en.len(), catalogue_keys(Language::English).len());
+}
+
+#[test]
+fn an_engine_sentence_renders_in_either_language_and_survives_storage() {
+    let reason = Msg::new("mv-why-model")
+        .arg("check", "CV(RMSE)")
+        .arg("value", "34.0 %")
+        .arg("limit", "≤ 20 %");
+    let placebo = Msg::new("mv-why-indistinguishable");
+    let verdict = Msg::new("mv-verdict-not-verified")
+        .arg("reasons", vec![reason, placebo])
+        .arg(
+            "figure",
+            Msg::new("mv-figure-no-uncertainty")
+                .arg("avoided", "1000")
+                .arg("unit", "kWh")
+                .arg("pct", ""),
+        );
+    assert_eq!(
+        verdict.en(),
+        "not verified: model not valid: CV(RMSE) 34.0 % (needs ≤ 20 %); savings not distinguishable from zero at 90% confidence; savings 1000 kWh, no uncertainty"
+    );
+    let zh = verdict.render(Language::TraditionalChinese);
+    assert!(
+        zh.starts_with("未通過查證：模型無效：CV(RMSE) 34.0 %"),
+        "{zh}"
+    );
+    assert!(zh.contains("；") && !zh.contains("not verified"), "{zh}");
+    let json = serde_json::to_string(&verdict).unwrap();
+    let back: Msg = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, verdict, "{json}");
+    // A row stored before messages had keys keeps its English.
+    assert_eq!(
+        stored_or(None, "old text", Language::TraditionalChinese),
+        "old text"
+    );
 }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use super::checks::{checks, extrapolation, model_reasons, sufficiency};
+use super::checks::{checks, extrapolation, model_reasons, period_word, steps_word, sufficiency};
 use super::dist::t_quantile;
 use super::frame::{aggregate, Frame, Granularity, Raw};
 use super::model::{Drivers, Form, ModelError, Spec, TempUnit};
@@ -13,6 +13,7 @@ use super::report::{
 use super::savings::{cusum, uncertainty, Adjustment, Uncertainty};
 use super::select::select;
 use super::verdict::Evidence;
+use crate::i18n::Msg;
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -141,29 +142,24 @@ pub(crate) fn run(
         &bf,
         base.energy.len(),
         excluded,
-        "baseline",
+        false,
         &mut warnings,
     ));
-    evidence.sufficiency.extend(sufficiency(
-        &rf,
-        rep.energy.len(),
-        0,
-        "reporting period",
-        &mut warnings,
-    ));
+    evidence
+        .sufficiency
+        .extend(sufficiency(&rf, rep.energy.len(), 0, true, &mut warnings));
     let span_days = (req.baseline.1 - req.baseline.0) as f64 / 86_400_000.0;
     if span_days < 364.5 && raw.has_temp {
-        warnings.push(format!(
-            "the baseline covers {span_days:.0} days: a full year (CalTRACK) sees every season, a shorter one may miss how weather drives energy"
-        ));
+        warnings.push(Msg::new("mv-warn-short-baseline").arg("days", format!("{span_days:.0}")));
     }
     for (u, what) in [(&base, "baseline"), (&rep, "reporting period")] {
         if u.missing > 0 {
-            warnings.push(format!(
-                "{what}: {} {}s lack temperature or a variable and were left out",
-                u.missing,
-                g.code()
-            ));
+            warnings.push(
+                Msg::new("mv-warn-missing-drivers")
+                    .arg("what", period_word(what != "baseline"))
+                    .arg("n", u.missing.to_string())
+                    .arg("steps", steps_word(g)),
+            );
         }
         if u.energy.is_empty() {
             return Err(MvError::Input(format!(
@@ -183,23 +179,25 @@ pub(crate) fn run(
     let valid = checks.iter().all(|c| c.passed);
     evidence.model = model_reasons(&checks);
     if model.form == Form::Mean && model.spec == Spec::plain(Form::Mean) {
-        warnings.push(
-            "the mean model has no drivers: savings assume nothing changed but the measure"
-                .to_owned(),
-        );
+        warnings.push(Msg::new("mv-warn-mean-model"));
     }
     for (name, v) in &model.vif {
         if v.is_none_or(|v| v > 10.0) {
-            warnings.push(format!(
-                "`{name}` is nearly collinear with other drivers (VIF {}): its coefficient is unreliable",
-                v.map(|v| format!("{v:.1}")).unwrap_or("∞".into())
-            ));
+            warnings.push(
+                Msg::new("mv-warn-collinear")
+                    .arg("name", name.as_str())
+                    .arg("vif", v.map(|v| format!("{v:.1}")).unwrap_or("∞".into())),
+            );
         }
     }
     let x = extrapolation(&model, &base.drivers, &rep.drivers);
     warnings.extend(x.notes.iter().cloned());
     if req.accept_extrapolation {
-        warnings.extend(x.findings.iter().map(|f| format!("accepted {f}")));
+        warnings.extend(
+            x.findings
+                .iter()
+                .map(|f| Msg::new("mv-warn-accepted").arg("text", f.clone())),
+        );
     } else {
         evidence.extrapolation = x.findings.clone();
     }
@@ -212,10 +210,7 @@ pub(crate) fn run(
         .collect();
     for a in &req.adjustments {
         if a.to <= req.reporting.0 || a.from >= req.reporting.1 {
-            warnings.push(format!(
-                "the adjustment `{}` lies outside the reporting period and changes nothing",
-                a.reason
-            ));
+            warnings.push(Msg::new("mv-warn-adjustment-outside").arg("reason", a.reason.as_str()));
         }
     }
     let adjusted: Vec<f64> = predicted.iter().zip(&nra).map(|(p, a)| p + a).collect();
@@ -337,7 +332,8 @@ pub(crate) fn run(
         savings,
         monthly,
         series,
-        warnings,
+        warnings: warnings.iter().map(Msg::en).collect(),
+        warning_messages: warnings,
         placebo,
         priced: None,
         normalized: None,

@@ -16,6 +16,7 @@ use super::report::{Named, SavingsReport};
 use super::savings::uncertainty;
 use super::select::Candidate;
 use super::verdict::Evidence;
+use crate::i18n::Msg;
 
 pub const SCHEMA: &str = "kilowatch-mv-billing/1";
 
@@ -96,7 +97,9 @@ pub struct BillingReport {
     pub reporting: BillPeriodReport,
     pub savings: SavingsReport,
     pub bills: Vec<BillRow>,
+    /// In English; `warning_messages` for any language.
     pub warnings: Vec<String>,
+    pub warning_messages: Vec<Msg>,
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -196,19 +199,27 @@ pub fn analyse_bills(
         });
     }
     if straddling > 0 {
-        warnings.push(format!(
-            "{straddling} bill(s) span a boundary of the baseline or reporting period and were left out"
-        ));
+        warnings.push(Msg::new("mv-warn-bills-straddling").arg("n", straddling.to_string()));
     }
     for r in rows.iter().filter(|r| r.note.is_some()) {
-        let what = if r.reporting { "reporting" } else { "baseline" };
-        let fate = if r.used { "kept" } else { "left out" };
-        warnings.push(format!(
-            "{what} bill {}..{}: {} ({fate})",
-            &r.from[..10],
-            &r.to[..10],
-            r.note.as_deref().unwrap_or_default()
-        ));
+        let what = if r.reporting {
+            "mv-bill-reporting"
+        } else {
+            "mv-bill-baseline"
+        };
+        let fate = if r.used {
+            "mv-bill-kept"
+        } else {
+            "mv-bill-left-out"
+        };
+        warnings.push(
+            Msg::new("mv-warn-bill-note")
+                .arg("what", Msg::new(what))
+                .arg("from", r.from.get(..10).unwrap_or(&r.from))
+                .arg("to", r.to.get(..10).unwrap_or(&r.to))
+                .arg("note", r.note.as_deref().unwrap_or_default())
+                .arg("fate", Msg::new(fate)),
+        );
     }
     if base.is_empty() {
         return Err(MvError::Input(
@@ -221,23 +232,17 @@ pub fn analyse_bills(
         ));
     }
     if base.len() < 12 {
-        warnings.push(format!(
-            "the baseline has {} bills: CalTRACK asks for 12 months so that every season is seen",
-            base.len()
-        ));
+        warnings.push(Msg::new("mv-warn-few-bills").arg("n", base.len().to_string()));
     }
     if temps.is_empty() {
-        warnings.push("no temperature: only the mean model can be fitted".to_owned());
+        warnings.push(Msg::new("mv-warn-no-temperature"));
     }
     let bp: Vec<Period> = base.iter().map(|(_, p)| p.clone()).collect();
     let rp: Vec<Period> = rep.iter().map(|(_, p)| p.clone()).collect();
     let (m, candidates) = select(&bp, req.temp_unit, req.model)
         .map_err(|e| MvError::Input(format!("baseline model: {e}")))?;
     if m.form.code() == "mean" {
-        warnings.push(
-            "the mean model has no drivers: savings assume nothing changed but the measure"
-                .to_owned(),
-        );
+        warnings.push(Msg::new("mv-warn-mean-model"));
     }
     for ((i, p), f) in base.iter().zip(&m.fitted) {
         rows[*i].modelled = Some(f * p.days);
@@ -289,7 +294,8 @@ pub fn analyse_bills(
         reporting,
         savings,
         bills: rows,
-        warnings,
+        warnings: warnings.iter().map(Msg::en).collect(),
+        warning_messages: warnings,
     })
 }
 
@@ -382,19 +388,23 @@ fn evidence(
     let mut e = Evidence::default();
     let cv = 100.0 * m.cv_rmse;
     if cv.is_nan() || cv > BILL_CV_LIMIT {
-        e.model.push(format!(
-            "model not valid: CV(RMSE) {cv:.1} % (needs ≤ {BILL_CV_LIMIT} % for monthly data)"
-        ));
+        e.model.push(
+            Msg::new("mv-why-bill-cv")
+                .arg("cv", format!("{cv:.1}"))
+                .arg("limit", BILL_CV_LIMIT.to_string()),
+        );
     }
     if m.form.code() != "mean" && m.r2 < 0.5 {
-        e.model
-            .push(format!("model not valid: R² {:.3} (needs ≥ 0.5)", m.r2));
+        e.model.push(
+            Msg::new("mv-why-model")
+                .arg("check", "R²")
+                .arg("value", format!("{:.3}", m.r2))
+                .arg("limit", "≥ 0.5"),
+        );
     }
     if base.len() < 12 {
-        e.sufficiency.push(format!(
-            "data sufficiency: the baseline has {} usable bills (CalTRACK needs 12)",
-            base.len()
-        ));
+        e.sufficiency
+            .push(Msg::new("mv-why-few-bills").arg("n", base.len().to_string()));
     }
     let mean = |p: &Period| p.temps.iter().sum::<f64>() / p.temps.len().max(1) as f64;
     if temps && m.form.code() != "mean" {
@@ -413,11 +423,17 @@ fn evidence(
             let hi = b.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let rm = r.iter().sum::<f64>() / r.len() as f64;
             if rm < lo || rm > hi {
-                let side = if rm < lo { "below" } else { "above" };
+                let key = if rm < lo {
+                    "mv-why-bill-extrapolation-below"
+                } else {
+                    "mv-why-bill-extrapolation-above"
+                };
                 let u = unit.symbol();
-                e.extrapolation.push(format!(
-                    "extrapolation: reporting mean temperature {rm:.1} {u} {side} the baseline bills' range {lo:.1}–{hi:.1} {u}"
-                ));
+                e.extrapolation.push(
+                    Msg::new(key)
+                        .arg("mean", format!("{rm:.1} {u}"))
+                        .arg("range", format!("{lo:.1}–{hi:.1} {u}")),
+                );
             }
         }
     }

@@ -5,6 +5,7 @@
 use super::frame::{Frame, Granularity};
 use super::model::{Drivers, Model};
 use super::report::{finite, Check};
+use crate::i18n::{Arg, Msg};
 
 /// Guideline 14 CV(RMSE) limit, percent: hourly models are held to the hourly calibration limit.
 pub fn cv_limit(g: Granularity) -> f64 {
@@ -76,20 +77,42 @@ pub fn checks(m: &Model, g: Granularity) -> Vec<Check> {
 }
 
 /// "model not valid: CV(RMSE) 34.0 % (needs ≤ 20 %)" for each failed check.
-pub fn model_reasons(checks: &[Check]) -> Vec<String> {
+pub fn model_reasons(checks: &[Check]) -> Vec<Msg> {
     checks
         .iter()
         .filter(|c| !c.passed)
         .map(|c| {
             let name = c.name.split(" (").next().unwrap_or(c.name);
-            let value = match c.value {
-                Some(v) if c.limit.contains('%') => format!("{v:.1} %"),
-                Some(v) => format!("{v:.3}"),
-                None => "undefined".to_owned(),
+            let value: Arg = match c.value {
+                Some(v) if c.limit.contains('%') => format!("{v:.1} %").into(),
+                Some(v) => format!("{v:.3}").into(),
+                None => Msg::new("mv-undefined").into(),
             };
-            format!("model not valid: {name} {value} (needs {})", c.limit)
+            Msg::new("mv-why-model")
+                .arg("check", name)
+                .arg("value", value)
+                .arg("limit", c.limit.as_str())
         })
         .collect()
+}
+
+/// "baseline" or "reporting period", as a message.
+pub fn period_word(reporting: bool) -> Msg {
+    Msg::new(if reporting {
+        "mv-word-reporting"
+    } else {
+        "mv-word-baseline"
+    })
+}
+
+/// "days", "hours"… as a message: what a count of periods counts.
+pub fn steps_word(g: Granularity) -> Msg {
+    Msg::new(match g {
+        Granularity::Hour => "mv-steps-hour",
+        Granularity::Day => "mv-steps-day",
+        Granularity::Week => "mv-steps-week",
+        Granularity::Month => "mv-steps-month",
+    })
 }
 
 /// Coverage of one period: the periods the model can use against those expected, with the
@@ -98,20 +121,24 @@ pub fn sufficiency(
     frame: &Frame,
     used: usize,
     excluded: usize,
-    what: &str,
-    warnings: &mut Vec<String>,
-) -> Option<String> {
+    reporting: bool,
+    warnings: &mut Vec<Msg>,
+) -> Option<Msg> {
     let expected = frame.expected.saturating_sub(excluded);
     if expected == 0 {
         return None;
     }
     let pct = 100.0 * used as f64 / expected as f64;
-    let g = frame.granularity.code();
+    let what = period_word(reporting);
+    let steps = steps_word(frame.granularity);
     if frame.dropped > 0 {
-        warnings.push(format!(
-            "{what}: {} of {} {g}s have incomplete energy data and were left out",
-            frame.dropped, frame.expected
-        ));
+        warnings.push(
+            Msg::new("mv-warn-incomplete")
+                .arg("what", what.clone())
+                .arg("n", frame.dropped.to_string())
+                .arg("of", frame.expected.to_string())
+                .arg("steps", steps.clone()),
+        );
     }
     let thin: Vec<String> = frame
         .coverage
@@ -120,15 +147,20 @@ pub fn sufficiency(
         .map(|c| format!("{} ({:.0} %)", c.month, c.percent))
         .collect();
     if !thin.is_empty() {
-        warnings.push(format!(
-            "{what}: months with less than half their data: {}",
-            thin.join(", ")
-        ));
+        warnings.push(
+            Msg::new("mv-warn-thin-months")
+                .arg("what", what.clone())
+                .arg("months", thin.join(", ")),
+        );
     }
     (pct < MIN_COVERAGE).then(|| {
-        format!(
-            "data sufficiency: {what} coverage {pct:.1} % ({used} of {expected} {g}s complete; needs ≥ {MIN_COVERAGE:.0} %)"
-        )
+        Msg::new("mv-why-coverage")
+            .arg("what", what)
+            .arg("pct", format!("{pct:.1}"))
+            .arg("used", used.to_string())
+            .arg("expected", expected.to_string())
+            .arg("steps", steps)
+            .arg("min", format!("{MIN_COVERAGE:.0}"))
     })
 }
 
@@ -136,9 +168,9 @@ pub fn sufficiency(
 #[derive(Debug, Default)]
 pub struct Extrapolation {
     /// Findings that make the adjusted baseline an extrapolation.
-    pub findings: Vec<String>,
+    pub findings: Vec<Msg>,
     /// Findings too small to matter (noted as warnings).
-    pub notes: Vec<String>,
+    pub notes: Vec<Msg>,
     /// Which reporting periods lie outside.
     pub outside: Vec<bool>,
 }
@@ -151,16 +183,21 @@ pub fn extrapolation(m: &Model, base: &Drivers, rep: &Drivers) -> Extrapolation 
         outside: vec![false; rep.len()],
         ..Extrapolation::default()
     };
-    let g = rep.granularity.code();
-    let mut ranges: Vec<(String, &str, &[f64], &[f64])> = Vec::new();
+    let steps = steps_word(rep.granularity);
+    let mut ranges: Vec<(Arg, &str, &[f64], &[f64])> = Vec::new();
     if let (Some(bt), Some(rt)) = (&base.temp, &rep.temp) {
         if m.form.uses_temp() {
-            ranges.push(("temperature".into(), base.unit.symbol(), bt, rt));
+            ranges.push((
+                Msg::new("mv-word-temperature").into(),
+                base.unit.symbol(),
+                bt,
+                rt,
+            ));
         }
     }
     if m.form.uses_vars() {
         for ((spec, bv), (_, rv)) in base.vars.iter().zip(&rep.vars) {
-            ranges.push((spec.name.clone(), "", bv, rv));
+            ranges.push((spec.name.clone().into(), "", bv, rv));
         }
     }
     let m_len = rep.len();
@@ -178,18 +215,33 @@ pub fn extrapolation(m: &Model, base: &Drivers, rep: &Drivers) -> Extrapolation 
         let sp = if unit.is_empty() { "" } else { " " };
         let range = format!("{lo:.1}–{hi:.1}{sp}{unit}");
         if mean < lo || mean > hi {
-            let side = if mean < lo { "below" } else { "above" };
-            x.findings.push(format!(
-                "extrapolation: reporting mean {name} {mean:.1}{sp}{unit} {side} the baseline range {range}"
-            ));
-        } else if outside as f64 > MAX_OUTSIDE_SHARE * m_len as f64 {
-            x.findings.push(format!(
-                "extrapolation: {outside} of {m_len} reporting {g}s have {name} outside the baseline range {range}"
-            ));
-        } else if outside > 0 {
-            x.notes.push(format!(
-                "{outside} of {m_len} reporting {g}s have {name} outside the baseline range {range}: their added uncertainty is counted"
-            ));
+            let key = if mean < lo {
+                "mv-why-extrapolation-below"
+            } else {
+                "mv-why-extrapolation-above"
+            };
+            x.findings.push(
+                Msg::new(key)
+                    .arg("name", name.clone())
+                    .arg("mean", format!("{mean:.1}{sp}{unit}"))
+                    .arg("range", range),
+            );
+        } else {
+            let outside_msg = || {
+                Msg::new("mv-outside-range")
+                    .arg("n", outside.to_string())
+                    .arg("of", m_len.to_string())
+                    .arg("steps", steps.clone())
+                    .arg("name", name.clone())
+                    .arg("range", range.clone())
+            };
+            if outside as f64 > MAX_OUTSIDE_SHARE * m_len as f64 {
+                x.findings
+                    .push(Msg::new("mv-why-extrapolation").arg("text", outside_msg()));
+            } else if outside > 0 {
+                x.notes
+                    .push(Msg::new("mv-warn-uncertainty-counted").arg("text", outside_msg()));
+            }
         }
     }
     let (mask, what) = m.unseen(rep);
@@ -197,14 +249,17 @@ pub fn extrapolation(m: &Model, base: &Drivers, rep: &Drivers) -> Extrapolation 
         x.outside[i] |= *u;
     }
     for (what, n) in what {
-        let text = format!(
-            "{n} of {m_len} reporting {g}s are {what}, which the baseline has too few of to estimate"
-        );
+        let text = Msg::new("mv-unseen")
+            .arg("n", n.to_string())
+            .arg("of", m_len.to_string())
+            .arg("steps", steps.clone())
+            .arg("what", what);
         if n as f64 > MAX_OUTSIDE_SHARE * m_len as f64 {
-            x.findings.push(format!("extrapolation: {text}"));
+            x.findings
+                .push(Msg::new("mv-why-extrapolation").arg("text", text));
         } else {
             x.notes
-                .push(format!("{text}: their added uncertainty is counted"));
+                .push(Msg::new("mv-warn-uncertainty-counted").arg("text", text));
         }
     }
     x

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::dist::t_quantile;
 use super::plan::{Guarantee, Plan};
 use super::plan_eval::PeriodResult;
+use crate::i18n::{Arg, Msg};
 use crate::store::{Store, StoreError};
 
 /// Φ, the standard normal distribution function (Numerical Recipes' erfc, |error| < 1.2e-7).
@@ -49,7 +50,9 @@ pub struct YearStatus {
     /// met, shortfall (complete year); on track, behind (year to date); not established;
     /// pending (no completed month yet).
     pub status: &'static str,
+    /// In English; `explanation_message` for any language.
     pub explanation: String,
+    pub explanation_message: Msg,
     pub avoided_kwh: Option<f64>,
     pub adjusted_baseline_kwh: Option<f64>,
     pub guarantee_kwh: Option<f64>,
@@ -59,8 +62,10 @@ pub struct YearStatus {
     pub standard_error_kwh: Option<f64>,
     pub shortfall_money: Option<f64>,
     pub currency: Option<String>,
-    /// The engine's verdict on the year-to-date savings.
+    /// The engine's verdict on the year-to-date savings (English, and as a message when the
+    /// result was stored with one).
     pub verdict: Option<String>,
+    pub verdict_message: Option<Msg>,
     pub verified: bool,
 }
 
@@ -88,6 +93,7 @@ pub struct PlanStatus {
     /// The latest contract year's status and explanation.
     pub status: &'static str,
     pub explanation: String,
+    pub explanation_message: Msg,
     pub years: Vec<YearStatus>,
     pub months: Vec<MonthRow>,
 }
@@ -117,7 +123,8 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
         through: None,
         complete: false,
         status: "pending",
-        explanation: "no completed billing month yet".into(),
+        explanation: String::new(),
+        explanation_message: Msg::new("plan-pending"),
         avoided_kwh: None,
         adjusted_baseline_kwh: None,
         guarantee_kwh: None,
@@ -127,18 +134,28 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
         shortfall_money: None,
         currency: None,
         verdict: None,
+        verdict_message: None,
         verified: false,
     };
-    let Some(r) = ytd else { return y };
+    year_figures(plan, &mut y, ytd);
+    y.explanation = y.explanation_message.en();
+    y
+}
+
+/// The year's figures and status from its year-to-date result.
+fn year_figures(plan: &Plan, y: &mut YearStatus, ytd: Option<&PeriodResult>) {
+    let (from, to) = plan.year_dates(y.year);
+    let Some(r) = ytd else { return };
     let through = NaiveDate::parse_from_str(&r.to, "%Y-%m-%d").unwrap_or(to);
     y.through = Some(r.to.clone());
     y.complete = through >= to;
     y.verdict = Some(r.verdict.clone());
+    y.verdict_message.clone_from(&r.verdict_message);
     y.verified = r.verified;
     if let Some(e) = &r.error {
         y.status = "not established";
-        y.explanation = format!("the savings could not be computed: {e}");
-        return y;
+        y.explanation_message = Msg::new("plan-no-savings").arg("error", e.as_str());
+        return;
     }
     let s = r.avoided;
     y.avoided_kwh = Some(s);
@@ -160,8 +177,8 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
     y.standard_error_kwh = se;
     let Some(g) = g else {
         y.status = "not established";
-        y.explanation = "no adjusted baseline for the year, so no guarantee in kWh".into();
-        return y;
+        y.explanation_message = Msg::new("plan-no-baseline");
+        return;
     };
     let short = (g - s).max(0.0);
     y.shortfall_kwh = Some(short);
@@ -172,23 +189,19 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
             y.currency.clone_from(&r.currency);
         }
     }
-    let conf = y
-        .confidence
-        .map(|c| {
-            format!(
-                ", {} confidence that the guarantee is met",
-                fmt_confidence(c)
-            )
-        })
-        .unwrap_or_default();
-    let scope = if y.complete { "" } else { " to date" };
+    let conf: Arg = y.confidence.map_or("".into(), |c| {
+        Msg::new("plan-confidence")
+            .arg("confidence", fmt_confidence(c))
+            .into()
+    });
     if !r.verified {
         y.status = "not established";
-        y.explanation = format!(
-            "the savings are not verified ({}), so whether the guarantee is met is not established",
-            r.verdict
-        );
-        return y;
+        let verdict: Arg = r
+            .verdict_message
+            .clone()
+            .map_or_else(|| r.verdict.as_str().into(), Into::into);
+        y.explanation_message = Msg::new("plan-not-verified").arg("verdict", verdict);
+        return;
     }
     let met = s >= g;
     y.status = match (met, y.complete) {
@@ -197,21 +210,17 @@ pub fn year_status(plan: &Plan, year: u32, ytd: Option<&PeriodResult>) -> YearSt
         (true, false) => "on track",
         (false, false) => "behind",
     };
-    y.explanation = if met {
-        format!(
-            "savings{scope} {} against a guarantee of {}{conf}",
-            fmt_kwh(s),
-            fmt_kwh(g)
-        )
-    } else {
-        format!(
-            "savings{scope} {}, {} short of the guarantee of {}{conf}",
-            fmt_kwh(s),
-            fmt_kwh(short),
-            fmt_kwh(g)
-        )
+    let key = match (met, y.complete) {
+        (true, true) => "plan-met",
+        (true, false) => "plan-met-to-date",
+        (false, true) => "plan-short",
+        (false, false) => "plan-short-to-date",
     };
-    y
+    y.explanation_message = Msg::new(key)
+        .arg("savings", fmt_kwh(s))
+        .arg("short", fmt_kwh(short))
+        .arg("guarantee", fmt_kwh(g))
+        .arg("confidence", conf);
 }
 
 /// A plan's stored results, by contract year and month.
@@ -248,12 +257,17 @@ pub fn plan_status(store: &Store, plan: &Plan) -> Result<PlanStatus, StoreError>
         .find(|y| y.through.is_some())
         .or(years.first());
     let (status, explanation) = match latest {
-        Some(y) if y.through.is_some() => (y.status, format!("year {}: {}", y.year, y.explanation)),
+        Some(y) if y.through.is_some() => (
+            y.status,
+            Msg::new("plan-year")
+                .arg("year", y.year.to_string())
+                .arg("text", y.explanation_message.clone()),
+        ),
         _ => (
             "pending",
-            format!(
-                "no completed billing month yet (the first ends {})",
-                segments.first().map_or(String::new(), |s| s.to.to_string())
+            Msg::new("plan-first-pending").arg(
+                "date",
+                segments.first().map_or(String::new(), |s| s.to.to_string()),
             ),
         ),
     };
@@ -268,7 +282,8 @@ pub fn plan_status(store: &Store, plan: &Plan) -> Result<PlanStatus, StoreError>
         guarantee: plan.guarantee,
         contract_years: plan.contract_years,
         status,
-        explanation,
+        explanation: explanation.en(),
+        explanation_message: explanation,
         years,
         months,
     })

@@ -13,8 +13,8 @@ pub fn render(r: &Report) -> String {
     render_in(r, Language::English)
 }
 
-/// The whole page in `lang`: headings, labels and method; the engine's own sentences (the
-/// verdict, its reasons and warnings) stay as the engine wrote them.
+/// The whole page in `lang`: headings, labels, method, and the engine's own sentences (the
+/// verdict, its reasons and warnings) from their catalogue messages.
 pub fn render_in(r: &Report, lang: Language) -> String {
     let u = &r.energy_unit;
     let s = &r.savings;
@@ -29,16 +29,16 @@ pub fn render_in(r: &Report, lang: Language) -> String {
         h,
         "<div class=\"verdict {}\">{}</div>",
         if s.verified { "ok" } else { "no" },
-        esc(&s.verdict)
+        esc(&s.verdict_message.render(lang))
     );
-    if !s.reasons.is_empty() {
+    if !s.reason_messages.is_empty() {
         let _ = write!(
             h,
             "<p>{}</p><ul class=\"warn\">",
             i18n::t(lang, "mvr-not-verified")
         );
-        for why in &s.reasons {
-            let _ = write!(h, "<li>{}</li>", esc(why));
+        for why in &s.reason_messages {
+            let _ = write!(h, "<li>{}</li>", esc(&why.render(lang)));
         }
         h.push_str("</ul>");
     }
@@ -122,14 +122,14 @@ pub fn render_in(r: &Report, lang: Language) -> String {
         h.push_str("</ul>");
     }
     super::html_extras::priced_and_normalized(&mut h, r, lang);
-    if !r.warnings.is_empty() {
+    if !r.warning_messages.is_empty() {
         let _ = write!(
             h,
             "<h2>{}</h2><ul class=\"warn\">",
             i18n::t(lang, "mvr-warnings")
         );
-        for w in &r.warnings {
-            let _ = write!(h, "<li>{}</li>", esc(w));
+        for w in &r.warning_messages {
+            let _ = write!(h, "<li>{}</li>", esc(&w.render(lang)));
         }
         h.push_str("</ul>");
     }

@@ -8,21 +8,21 @@ use super::analysis::{run as verify, MvError, Request};
 use super::frame::{aggregate, Raw};
 use super::report::{Placebo, PlaceboWindow};
 use super::verdict::NOMINAL_FALSE_POSITIVE;
+use crate::i18n::Msg;
 
 /// Most windows one back-test runs.
 pub const MAX_WINDOWS: usize = 12;
 
 impl Placebo {
     /// The finding that keeps a verdict from "verified": more than twice the nominal rate.
-    pub fn finding(&self) -> Option<String> {
+    pub fn finding(&self) -> Option<Msg> {
         let rate = self.false_positive_percent?;
         (rate > 200.0 * NOMINAL_FALSE_POSITIVE).then(|| {
-            format!(
-                "placebo back-test: {} of {} baseline windows without a measure were called verified ({rate:.0} %; the nominal rate is {:.0} %)",
-                self.verified,
-                self.windows,
-                100.0 * NOMINAL_FALSE_POSITIVE
-            )
+            Msg::new("mv-why-placebo")
+                .arg("verified", self.verified.to_string())
+                .arg("windows", self.windows.to_string())
+                .arg("rate", format!("{rate:.0}"))
+                .arg("nominal", format!("{:.0}", 100.0 * NOMINAL_FALSE_POSITIVE))
         })
     }
 }

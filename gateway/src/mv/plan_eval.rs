@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::{fnv, Plan};
 use crate::enpi::assets::{AssetSpec, Assets};
+use crate::i18n::Msg;
 use crate::store::{MvResultRow, Store, StoreError};
 
 /// Bumped when what is stored per period changes: every result is then recomputed.
@@ -29,13 +30,17 @@ pub struct PeriodResult {
     /// Degrees of freedom of the baseline model (n − p), for the standard error.
     pub df: Option<f64>,
     pub verified: bool,
+    /// In English; `verdict_message` for any language (absent from results stored before
+    /// messages were).
     pub verdict: String,
+    pub verdict_message: Option<Msg>,
     pub model: String,
     pub model_valid: bool,
     /// The report's priced savings (`priced.total`) and currency, where it has them.
     pub priced_total: Option<f64>,
     pub currency: Option<String>,
     pub warnings: Vec<String>,
+    pub warning_messages: Vec<Msg>,
     /// Why the engine gave no result (no data, no model), instead of the figures.
     pub error: Option<String>,
 }
@@ -55,6 +60,7 @@ impl PeriodResult {
             df: (r.model.n > r.model.parameters).then(|| (r.model.n - r.model.parameters) as f64),
             verified: r.savings.verified,
             verdict: r.savings.verdict.clone(),
+            verdict_message: Some(r.savings.verdict_message.clone()),
             model: r.model.form.to_owned(),
             model_valid: r.model.valid,
             priced_total: priced
@@ -65,6 +71,7 @@ impl PeriodResult {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
             warnings: r.warnings.clone(),
+            warning_messages: r.warning_messages.clone(),
             ..Self::default()
         }
     }
@@ -163,11 +170,15 @@ pub fn evaluate_period(
     };
     let mut r = match super::from_store(store, assets, &plan.query, &options) {
         Ok(report) => PeriodResult::from_report(&report),
-        Err(e) => PeriodResult {
-            verdict: format!("no result: {e}"),
-            error: Some(e.to_string()),
-            ..PeriodResult::default()
-        },
+        Err(e) => {
+            let m = Msg::new("plan-no-result").arg("error", e.to_string());
+            PeriodResult {
+                verdict: m.en(),
+                verdict_message: Some(m),
+                error: Some(e.to_string()),
+                ..PeriodResult::default()
+            }
+        }
     };
     r.from = from.to_string();
     r.to = to.to_string();

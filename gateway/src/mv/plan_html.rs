@@ -1,11 +1,13 @@
-//! A plan's guarantee report: self-contained HTML (the `mv` report's style, Traditional
-//! Chinese labels beside English) and the CLI's plain text.
+//! A plan's guarantee report: self-contained HTML (the `mv` report's style) and the CLI's
+//! plain text, in the reader's language.
 
 use std::fmt::Write;
 
 use super::guarantee::{fmt_confidence, MonthRow, PlanStatus, YearStatus};
 use super::html_text::{esc, STYLE};
 use super::plan::Guarantee;
+use super::plan_eval::PeriodResult;
+use crate::i18n::{self, Language};
 
 fn num(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.0}"))
@@ -16,11 +18,31 @@ fn pct(v: Option<f64>) -> String {
 }
 
 /// The guarantee as a phrase.
-pub fn guarantee_text(g: Guarantee) -> String {
+pub fn guarantee_text(g: Guarantee, lang: Language) -> String {
     match g {
-        Guarantee::Percent(p) => format!("{p} % of the adjusted baseline"),
-        Guarantee::KwhPerYear(k) => format!("{k:.0} kWh per contract year"),
+        Guarantee::Percent(p) => i18n::tr(
+            lang,
+            "planr-guarantee-percent",
+            &[("percent", &p.to_string())],
+        ),
+        Guarantee::KwhPerYear(k) => {
+            i18n::tr(lang, "planr-guarantee-kwh", &[("kwh", &format!("{k:.0}"))])
+        }
     }
+}
+
+/// A guarantee status (`met`, `on track`, …) in `lang`.
+pub fn status_text(status: &str, lang: Language) -> String {
+    let key = match status {
+        "met" => "plan-status-met",
+        "shortfall" => "plan-status-shortfall",
+        "on track" => "plan-status-on-track",
+        "behind" => "plan-status-behind",
+        "not established" => "plan-status-not-established",
+        "pending" => "plan-status-pending",
+        other => return other.to_owned(),
+    };
+    i18n::t(lang, key)
 }
 
 fn status_class(status: &str) -> &'static str {
@@ -37,34 +59,67 @@ fn money(y: &YearStatus) -> String {
     }
 }
 
-/// The whole page.
-pub fn render(p: &PlanStatus) -> String {
-    let title = p.name.clone().unwrap_or_else(|| p.id.clone());
+/// A month's verdict in `lang` (results stored before messages were: their English).
+fn verdict(r: &PeriodResult, lang: Language) -> String {
+    i18n::stored_or(r.verdict_message.as_ref(), &r.verdict, lang)
+}
+
+/// The whole page in `lang`.
+pub fn render(p: &PlanStatus, lang: Language) -> String {
+    let t = |k: &str| i18n::t(lang, k);
+    let name = p.name.clone().unwrap_or_else(|| p.id.clone());
+    let title = esc(&i18n::tr(lang, "planr-title", &[("plan", &name)]));
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>M&amp;V plan 節能績效保證 — {t}</title><style>{STYLE}</style></head><body><h1>M&amp;V plan 節能績效保證: {t}</h1>",
-        t = esc(&title)
+        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><style>{STYLE}</style></head><body><h1>{title}</h1>",
+        tag = lang.tag()
     );
     let _ = write!(
         h,
         "<div class=\"verdict {}\">{}: {}</div>",
         status_class(p.status),
-        esc(p.status),
-        esc(&p.explanation)
+        esc(&status_text(p.status, lang)),
+        esc(&p.explanation_message.render(lang))
+    );
+    let contract = i18n::tr(
+        lang,
+        "planr-contract-years",
+        &[
+            ("years", &p.contract_years.to_string()),
+            ("day", &p.billing_day.to_string()),
+        ],
     );
     let _ = write!(
         h,
-        "<table><tr><th>Measure 節能措施</th><td>{}</td></tr><tr><th>Boundary 量測邊界</th><td>{}</td></tr><tr><th>Baseline 基線期</th><td>{}</td></tr><tr><th>Reporting from 報告期起</th><td>{}</td></tr><tr><th>Guarantee 保證節能</th><td>{}</td></tr><tr><th>Contract 合約年限</th><td>{} years 年, billing day 計費日 {}</td></tr></table>",
+        "<table><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr></table>",
+        t("planr-measure"),
         esc(p.measure.as_deref().unwrap_or("—")),
+        t("planr-boundary"),
         esc(&p.boundary),
+        t("planr-baseline"),
         esc(&p.baseline),
+        t("planr-reporting-from"),
         esc(&p.reporting_start),
-        esc(&guarantee_text(p.guarantee)),
-        p.contract_years,
-        p.billing_day
+        t("planr-guarantee"),
+        esc(&guarantee_text(p.guarantee, lang)),
+        t("planr-contract"),
+        esc(&contract),
     );
-    h.push_str("<h2>By contract year 合約年度</h2><table><tr><th>Year 年度</th><th>Through 計至</th><th>Savings 節能量 kWh</th><th>Guarantee 保證節能 kWh</th><th>Shortfall 差額 kWh</th><th>Shortfall 差額金額</th><th>Confidence 信心水準</th><th>Status 狀態</th></tr>");
+    let _ = write!(h, "<h2>{}</h2><table><tr>", t("planr-by-year"));
+    for k in [
+        "planr-year",
+        "planr-through",
+        "planr-savings-kwh",
+        "planr-guarantee-kwh-col",
+        "planr-shortfall-kwh",
+        "planr-shortfall-money",
+        "planr-confidence",
+        "planr-status",
+    ] {
+        let _ = write!(h, "<th>{}</th>", t(k));
+    }
+    h.push_str("</tr>");
     for y in &p.years {
         let _ = write!(
             h,
@@ -79,22 +134,44 @@ pub fn render(p: &PlanStatus) -> String {
             esc(&money(y)),
             y.confidence.map_or("—".into(), fmt_confidence),
             if matches!(y.status, "met" | "on track") { "pass" } else { "fail" },
-            esc(y.status)
+            esc(&status_text(y.status, lang))
         );
     }
     h.push_str("</table><ul class=\"warn\">");
     for y in p.years.iter().filter(|y| y.through.is_some()) {
-        let _ = write!(h, "<li>Year {}: {}</li>", y.year, esc(&y.explanation));
+        let line = i18n::tr(
+            lang,
+            "planr-year-line",
+            &[
+                ("year", &y.year.to_string()),
+                ("text", &y.explanation_message.render(lang)),
+            ],
+        );
+        let _ = write!(h, "<li>{}</li>", esc(&line));
     }
-    h.push_str("</ul><h2>By billing month 計費月份</h2><table><tr><th>Month 月份</th><th>Actual 實際 kWh</th><th>Adjusted baseline 調整基線 kWh</th><th>Savings 節能量 kWh</th><th>Savings 節能率</th><th>± 90 %</th><th>Verdict 判定</th></tr>");
+    let _ = write!(h, "</ul><h2>{}</h2><table><tr>", t("planr-by-month"));
+    for k in [
+        "planr-month",
+        "planr-actual-kwh",
+        "planr-adjusted-kwh",
+        "planr-savings-kwh",
+        "planr-savings-pct",
+    ] {
+        let _ = write!(h, "<th>{}</th>", t(k));
+    }
+    let _ = write!(h, "<th>± 90 %</th><th>{}</th></tr>", t("planr-verdict"));
     for m in &p.months {
-        month_row(&mut h, m);
+        month_row(&mut h, m, lang);
     }
-    h.push_str("</table><p><small>Confidence that the guarantee is met: P(true savings ≥ guarantee) with the savings normal around the reported value and standard error U<sub>90</sub> / t(0.95, n − p) (ASHRAE Guideline 14). A guarantee is not called met unless the savings are verified.</small></p></body></html>");
+    let _ = write!(
+        h,
+        "</table><p><small>{}</small></p></body></html>",
+        esc(&t("planr-method"))
+    );
     h
 }
 
-fn month_row(h: &mut String, m: &MonthRow) {
+fn month_row(h: &mut String, m: &MonthRow, lang: Language) {
     let r = &m.result;
     let _ = write!(
         h,
@@ -106,57 +183,77 @@ fn month_row(h: &mut String, m: &MonthRow) {
         if r.error.is_some() { "—".into() } else { format!("{:.0}", r.avoided) },
         pct(r.percent),
         num(r.uncertainty_90),
-        esc(&r.verdict)
+        esc(&verdict(r, lang))
     );
 }
 
-/// The CLI's summary.
-pub fn text(p: &PlanStatus) -> String {
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "{}{}: {} ({}; guarantee {}, {} years from {})",
+/// The CLI's summary in `lang`.
+pub fn text(p: &PlanStatus, lang: Language) -> String {
+    let mut out = String::new();
+    let plan = format!(
+        "{}{}",
         p.id,
         p.name
             .as_deref()
-            .map_or(String::new(), |n| format!(" ({n})")),
-        p.status,
-        p.boundary,
-        guarantee_text(p.guarantee),
-        p.contract_years,
-        p.reporting_start
+            .map_or(String::new(), |n| format!(" ({n})"))
     );
-    let _ = writeln!(t, "  {}", p.explanation);
+    let head = i18n::tr(
+        lang,
+        "planr-cli-head",
+        &[
+            ("plan", &plan),
+            ("status", &status_text(p.status, lang)),
+            ("boundary", &p.boundary),
+            ("guarantee", &guarantee_text(p.guarantee, lang)),
+            ("years", &p.contract_years.to_string()),
+            ("from", &p.reporting_start),
+        ],
+    );
+    let _ = writeln!(out, "{head}");
+    let _ = writeln!(out, "  {}", p.explanation_message.render(lang));
     for y in p.years.iter().filter(|y| y.through.is_some()) {
-        let _ = writeln!(
-            t,
-            "  year {} to {}: saved {} kWh, guaranteed {} kWh, shortfall {} kWh{}, confidence {}: {}",
-            y.year,
-            y.through.as_deref().unwrap_or(""),
-            num(y.avoided_kwh),
-            num(y.guarantee_kwh),
-            num(y.shortfall_kwh),
-            y.shortfall_money
-                .map_or(String::new(), |_| format!(" ({})", money(y))),
-            y.confidence.map_or("—".into(), fmt_confidence),
-            y.status
+        let line = i18n::tr(
+            lang,
+            "planr-cli-year",
+            &[
+                ("year", &y.year.to_string()),
+                ("through", y.through.as_deref().unwrap_or("")),
+                ("saved", &num(y.avoided_kwh)),
+                ("guaranteed", &num(y.guarantee_kwh)),
+                ("short", &num(y.shortfall_kwh)),
+                (
+                    "money",
+                    &y.shortfall_money
+                        .map_or(String::new(), |_| format!(" ({})", money(y))),
+                ),
+                (
+                    "confidence",
+                    &y.confidence.map_or("—".into(), fmt_confidence),
+                ),
+                ("status", &status_text(y.status, lang)),
+            ],
         );
+        let _ = writeln!(out, "  {line}");
     }
     for m in &p.months {
         let r = &m.result;
-        let _ = writeln!(
-            t,
-            "    {}..{}: saved {} kWh ({}) — {}",
-            r.from,
-            r.to,
-            if r.error.is_some() {
-                "—".into()
-            } else {
-                format!("{:.0}", r.avoided)
-            },
-            pct(r.percent),
-            r.verdict
+        let saved = if r.error.is_some() {
+            "—".into()
+        } else {
+            format!("{:.0}", r.avoided)
+        };
+        let line = i18n::tr(
+            lang,
+            "planr-cli-month",
+            &[
+                ("from", &r.from),
+                ("to", &r.to),
+                ("saved", &saved),
+                ("pct", &pct(r.percent)),
+                ("verdict", &verdict(r, lang)),
+            ],
         );
+        let _ = writeln!(out, "    {line}");
     }
-    t
+    out
 }

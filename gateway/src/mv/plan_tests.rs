@@ -316,6 +316,28 @@ fn two_contract_years_are_evaluated_stored_and_reused() {
         "{}",
         status.explanation
     );
+    // The report in Chinese: its labels, the status and the engine's sentences, no English.
+    let zh = crate::i18n::Language::TraditionalChinese;
+    let page = crate::mv::plan_html::render(&status, zh);
+    for want in [
+        "lang=\"zh-TW\"",
+        "依合約年度",
+        "達成",
+        "第 2 年：節能量",
+        "節能量通過查證",
+    ] {
+        assert!(page.contains(want), "lacks {want}: {page}");
+    }
+    for english in [
+        "By contract year",
+        "savings verified",
+        "guarantee of",
+        "Year 2:",
+    ] {
+        assert!(!page.contains(english), "{english} in {page}");
+    }
+    let en = crate::mv::plan_html::render(&status, crate::i18n::Language::English);
+    assert!(en.contains("By contract year") && en.contains("savings verified"));
     // Each month saves about 12 %.
     for m in &status.months {
         let pct = m.result.percent.unwrap();

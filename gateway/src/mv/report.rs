@@ -8,6 +8,7 @@ use super::frame::{Granularity, MonthCoverage};
 use super::savings::{Adjustment, Uncertainty};
 use super::select::Candidate;
 use super::verdict::{judge, Evidence};
+use crate::i18n::Msg;
 
 pub const SCHEMA: &str = "kilowatch-mv/1";
 
@@ -99,9 +100,13 @@ pub struct SavingsReport {
     pub verified: bool,
     /// `verified`, `not_verified`, `increase` or `not_distinguishable`.
     pub status: &'static str,
+    /// The verdict in English (`verdict_message` for any language).
     pub verdict: String,
-    /// Every reason the savings are not verified (empty when they are).
+    /// Every reason the savings are not verified (empty when they are), in English.
     pub reasons: Vec<String>,
+    /// The verdict and its reasons as catalogue messages (`gateway/i18n/`).
+    pub verdict_message: Msg,
+    pub reason_messages: Vec<Msg>,
     /// Actual ÷ adjusted baseline, and the improvement 1 − SEnPI in percent.
     pub senpi: Option<f64>,
     pub improvement_percent: Option<f64>,
@@ -135,7 +140,9 @@ impl SavingsReport {
             verified: v.verified,
             status: v.status,
             verdict: v.text,
-            reasons: v.reasons,
+            reasons: v.reasons.iter().map(Msg::en).collect(),
+            verdict_message: v.message,
+            reason_messages: v.reasons,
             senpi,
             improvement_percent: senpi.map(|s| 100.0 * (1.0 - s)),
         }
@@ -181,7 +188,9 @@ pub struct Report {
     pub savings: SavingsReport,
     pub monthly: Vec<MonthReport>,
     pub series: Vec<Point>,
+    /// In English; `warning_messages` for any language.
     pub warnings: Vec<String>,
+    pub warning_messages: Vec<Msg>,
     /// Avoided cost and CO2e (a tariff is configured or given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priced: Option<super::price::PricedSavings>,

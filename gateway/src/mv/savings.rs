@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::dist::t_quantile;
+use crate::i18n::Msg;
 
 /// A dated non-routine adjustment of the baseline (e.g. a second shift added): `energy` is
 /// added to the adjusted baseline over [from, to), spread in proportion to time.
@@ -103,47 +104,33 @@ pub fn uncertainty(
     (u.at_68.is_finite() && u.at_90.is_finite()).then_some(u)
 }
 
-/// The plain-language verdict and whether savings are verified: distinguishable from zero at
-/// 90 % confidence and, per Guideline 14, with an uncertainty under 50 % of the savings at 68 %.
-pub fn verdict(
+/// Why the statistics alone do not verify the savings (`None`: they do): savings are verified
+/// when distinguishable from zero at 90 % confidence and, per Guideline 14, with an uncertainty
+/// under 50 % of the savings at 68 %.
+pub fn statistical_finding(
     avoided: f64,
     percent: Option<f64>,
     u: Option<&Uncertainty>,
     unit: &str,
-) -> (bool, String) {
+) -> Option<Msg> {
     let pct = percent.map(|p| format!(" ({p:.1} %)")).unwrap_or_default();
     let Some(u) = u else {
-        return (
-            false,
-            format!(
-                "savings of {avoided:.0} {unit}{pct} cannot be given an uncertainty: not verified"
-            ),
+        return Some(
+            Msg::new("mv-why-no-uncertainty")
+                .arg("avoided", format!("{avoided:.0}"))
+                .arg("unit", unit)
+                .arg("pct", pct),
         );
     };
-    let text = format!("{avoided:.0} ± {:.0} {unit}{pct}", u.at_90);
     if avoided.abs() <= u.at_90 {
-        return (
-            false,
-            format!("savings not distinguishable from zero at 90% confidence: {text}"),
-        );
+        return Some(Msg::new("mv-why-indistinguishable"));
     }
     if avoided < 0.0 {
-        return (
-            false,
-            format!("energy use increased at 90% confidence: {text}"),
-        );
+        return Some(Msg::new("mv-why-increase"));
     }
-    if u.at_68 < 0.5 * avoided {
-        (true, format!("savings verified at 90% confidence: {text}"))
-    } else {
-        (
-            false,
-            format!(
-                "savings distinguishable from zero at 90% confidence but not verified: {text}; the 68% uncertainty is {:.0} % of the savings (ASHRAE Guideline 14 asks for less than 50 %)",
-                100.0 * u.at_68 / avoided
-            ),
-        )
-    }
+    (u.at_68 >= 0.5 * avoided).then(|| {
+        Msg::new("mv-why-precision").arg("share", format!("{:.0}", 100.0 * u.at_68 / avoided))
+    })
 }
 
 /// Running sum of (actual − modelled).
@@ -192,27 +179,28 @@ mod tests {
     }
 
     #[test]
-    fn verdicts() {
+    fn statistical_findings() {
         let u = Uncertainty {
             at_68: 100.0,
             at_90: 165.0,
             effective_n: 100.0,
         };
-        let (ok, text) = verdict(1000.0, Some(10.0), Some(&u), "kWh");
-        assert!(ok);
+        let en = |m: Option<Msg>| m.map(|m| m.en());
         assert_eq!(
-            text,
-            "savings verified at 90% confidence: 1000 ± 165 kWh (10.0 %)"
+            en(statistical_finding(1000.0, Some(10.0), Some(&u), "kWh")),
+            None
         );
-        let (ok, text) = verdict(120.0, Some(1.2), Some(&u), "kWh");
+        assert_eq!(
+            en(statistical_finding(120.0, Some(1.2), Some(&u), "kWh")).as_deref(),
+            Some("savings not distinguishable from zero at 90% confidence")
+        );
+        let text = en(statistical_finding(180.0, None, Some(&u), "kWh")).unwrap();
         assert!(
-            !ok && text.starts_with("savings not distinguishable from zero"),
+            text.starts_with("precision: the 68 % uncertainty is 56 %"),
             "{text}"
         );
-        let (ok, text) = verdict(180.0, None, Some(&u), "kWh");
-        assert!(!ok && text.contains("not verified"), "{text}");
-        let (ok, text) = verdict(-500.0, None, Some(&u), "kWh");
-        assert!(!ok && text.starts_with("energy use increased"), "{text}");
+        let text = en(statistical_finding(-500.0, None, Some(&u), "kWh")).unwrap();
+        assert!(text.starts_with("energy use increased"), "{text}");
     }
 
     #[test]

@@ -6,24 +6,25 @@
 
 use serde::Serialize;
 
-use super::savings::{verdict as statistical, Uncertainty};
+use super::savings::{statistical_finding, Uncertainty};
+use crate::i18n::Msg;
 
 /// The savings-side false-positive rate a verdict at 90 % two-sided confidence allows.
 pub const NOMINAL_FALSE_POSITIVE: f64 = 0.05;
 
 /// What the verdict weighs besides the savings and their uncertainty: each entry is a reason,
-/// already in words ("model not valid: CV(RMSE) 34.0 % (needs ≤ 20 %)").
+/// as a message ("model not valid: CV(RMSE) 34.0 % (needs ≤ 20 %)").
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
-    pub model: Vec<String>,
+    pub model: Vec<Msg>,
     /// Extrapolations that block the verdict (not accepted).
-    pub extrapolation: Vec<String>,
-    pub sufficiency: Vec<String>,
-    pub placebo: Option<String>,
+    pub extrapolation: Vec<Msg>,
+    pub sufficiency: Vec<Msg>,
+    pub placebo: Option<Msg>,
 }
 
 impl Evidence {
-    fn reasons(&self) -> impl Iterator<Item = &String> {
+    fn reasons(&self) -> impl Iterator<Item = &Msg> {
         self.model
             .iter()
             .chain(&self.extrapolation)
@@ -37,9 +38,12 @@ pub struct Verdict {
     pub verified: bool,
     /// `verified`, `not_verified`, `increase` or `not_distinguishable`.
     pub status: &'static str,
+    /// The verdict in English.
     pub text: String,
+    /// The verdict as a message, for any language.
+    pub message: Msg,
     /// Every reason the savings are not verified (empty when they are).
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Msg>,
 }
 
 /// Weighs the evidence.
@@ -50,16 +54,17 @@ pub fn judge(
     unit: &str,
     evidence: &Evidence,
 ) -> Verdict {
-    let (stat_ok, stat_text) = statistical(avoided, percent, u, unit);
-    let mut reasons: Vec<String> = evidence.reasons().cloned().collect();
+    let finding = statistical_finding(avoided, percent, u, unit);
+    let stat_ok = finding.is_none();
+    let mut reasons: Vec<Msg> = evidence.reasons().cloned().collect();
     let pct = percent.map(|p| format!(" ({p:.1} %)")).unwrap_or_default();
     let figure = match u {
-        Some(u) => format!(
-            "{avoided:.0} ± {:.0} {unit}{pct} at 90 % confidence",
-            u.at_90
-        ),
-        None => format!("{avoided:.0} {unit}{pct}, no uncertainty"),
-    };
+        Some(u) => Msg::new("mv-figure").arg("u90", format!("{:.0}", u.at_90)),
+        None => Msg::new("mv-figure-no-uncertainty"),
+    }
+    .arg("avoided", format!("{avoided:.0}"))
+    .arg("unit", unit)
+    .arg("pct", pct);
     let status = match u {
         Some(u) if avoided < 0.0 && -avoided > u.at_90 => "increase",
         Some(u) if avoided.abs() <= u.at_90 => "not_distinguishable",
@@ -67,33 +72,25 @@ pub fn judge(
         _ if stat_ok && reasons.is_empty() => "verified",
         _ => "not_verified",
     };
-    if !stat_ok {
-        // The statistical finding in its own words, after the evidence.
-        let why = stat_text
-            .split_once(": ")
-            .map(|(a, _)| a.to_owned())
-            .unwrap_or(stat_text.clone());
-        let why = match u {
-            Some(u) if stat_text.contains("Guideline 14 asks") && avoided > 0.0 => format!(
-                "precision: the 68 % uncertainty is {:.0} % of the savings (ASHRAE Guideline 14 asks for less than 50 %)",
-                100.0 * u.at_68 / avoided
-            ),
-            _ => why,
-        };
-        reasons.push(why);
-    }
+    // The statistical finding after the evidence.
+    reasons.extend(finding);
     let verified = status == "verified";
-    let text = if verified {
-        format!("savings verified: {figure}")
+    let message = if verified {
+        Msg::new("mv-verdict-verified").arg("figure", figure)
     } else if status == "increase" {
-        format!("energy use increased: {figure}; {}", reasons.join("; "))
+        Msg::new("mv-verdict-increase")
+            .arg("figure", figure)
+            .arg("reasons", reasons.clone())
     } else {
-        format!("not verified: {}; savings {figure}", reasons.join("; "))
+        Msg::new("mv-verdict-not-verified")
+            .arg("figure", figure)
+            .arg("reasons", reasons.clone())
     };
     Verdict {
         verified,
         status,
-        text,
+        text: message.en(),
+        message,
         reasons: if verified { Vec::new() } else { reasons },
     }
 }
@@ -119,7 +116,10 @@ mod tests {
         );
         // The case: a failed check the old verdict ignored.
         let bad = Evidence {
-            model: vec!["model not valid: CV(RMSE) 34.0 % (needs ≤ 20 %)".into()],
+            model: vec![Msg::new("mv-why-model")
+                .arg("check", "CV(RMSE)")
+                .arg("value", "34.0 %")
+                .arg("limit", "≤ 20 %")],
             ..Evidence::default()
         };
         let v = judge(1000.0, Some(10.0), Some(&U), "kWh", &bad);
@@ -132,14 +132,37 @@ mod tests {
             v.text
         );
         let ex = Evidence {
-            extrapolation: vec!["extrapolation: reporting mean temperature 20.9 °C below the baseline range 22.0–31.0 °C".into()],
-            sufficiency: vec!["data sufficiency: baseline coverage 80.0 % (needs ≥ 90 %)".into()],
+            extrapolation: vec![Msg::new("mv-why-extrapolation-below")
+                .arg("name", Msg::new("mv-word-temperature"))
+                .arg("mean", "20.9 °C")
+                .arg("range", "22.0–31.0 °C")],
+            sufficiency: vec![Msg::new("mv-why-coverage")
+                .arg("what", Msg::new("mv-word-baseline"))
+                .arg("pct", "80.0")
+                .arg("used", "80")
+                .arg("expected", "100")
+                .arg("steps", Msg::new("mv-steps-day"))
+                .arg("min", "90")],
             ..Evidence::default()
         };
         let v = judge(1000.0, Some(10.0), Some(&U), "kWh", &ex);
         assert_eq!(v.reasons.len(), 2, "{v:?}");
+        assert_eq!(
+            v.reasons[0].en(),
+            "extrapolation: reporting mean temperature 20.9 °C below the baseline range 22.0–31.0 °C"
+        );
+        assert_eq!(
+            v.reasons[1].en(),
+            "data sufficiency: baseline coverage 80.0 % (80 of 100 days complete; needs ≥ 90 %)"
+        );
+        // The same verdict in Chinese: no English sentence left, the figures kept.
+        let zh = v.message.render(crate::i18n::Language::TraditionalChinese);
+        assert!(
+            !zh.contains("not verified") && zh.contains("20.9 °C") && zh.contains("能源基線"),
+            "{zh}"
+        );
         let pl = Evidence {
-            placebo: Some("placebo".into()),
+            placebo: Some(Msg::new("mv-why-placebo")),
             ..Evidence::default()
         };
         assert!(!judge(1000.0, None, Some(&U), "kWh", &pl).verified);
@@ -151,12 +174,17 @@ mod tests {
         let v = judge(125.0, Some(1.2), Some(&U), "kWh", &clean);
         assert_eq!(v.status, "not_distinguishable");
         assert!(
-            v.reasons[0].starts_with("savings not distinguishable from zero"),
+            v.reasons[0]
+                .en()
+                .starts_with("savings not distinguishable from zero"),
             "{v:?}"
         );
         let v = judge(180.0, None, Some(&U), "kWh", &clean);
         assert!(
-            !v.verified && v.reasons[0].starts_with("precision: the 68 % uncertainty is 56 %"),
+            !v.verified
+                && v.reasons[0]
+                    .en()
+                    .starts_with("precision: the 68 % uncertainty is 56 %"),
             "{v:?}"
         );
         let v = judge(-500.0, None, Some(&U), "kWh", &clean);

@@ -14,6 +14,7 @@ use kilowatch_site::config::{MeterTree, Significant, SiteConfig};
 use serde::Serialize;
 
 use crate::enpi::Assets;
+use crate::i18n::Msg;
 use crate::store::{Store, StoreError};
 
 #[cfg(test)]
@@ -140,7 +141,9 @@ pub struct Review {
     pub rule: Significant,
     pub uses: Vec<Use>,
     pub meters: Vec<MeterEnergy>,
+    /// In English; `note_messages` for any language.
     pub notes: Vec<String>,
+    pub note_messages: Vec<Msg>,
 }
 
 /// The review of [from, to) (ms): energy from the 15-minute rollups (hourly when the range
@@ -172,10 +175,15 @@ pub fn review(
                 _ => Vec::new(),
             };
         for (why, minutes) in &missing_minutes {
-            notes.push(format!("{}: {minutes} minute(s) left out ({why})", n.id));
+            notes.push(
+                Msg::new("review-note-left-out")
+                    .arg("meter", n.id.as_str())
+                    .arg("minutes", minutes.to_string())
+                    .arg("why", crate::virtual_meters::reason_message(why)),
+            );
         }
         if total.is_none() {
-            notes.push(format!("{}: no energy stored for the period", n.id));
+            notes.push(Msg::new("review-note-no-energy").arg("meter", n.id.as_str()));
         }
         kwh.insert(&n.id, total.unwrap_or(0.0));
         meters.push(MeterEnergy {
@@ -199,10 +207,12 @@ pub fn review(
         } else {
             let children: f64 = n.children.iter().map(|c| kwh[c.as_str()]).sum();
             if own - children < -0.02 * own.abs().max(1.0) {
-                notes.push(format!(
-                    "{}: its children add up to more ({children:.1} kWh) than it measures ({own:.1} kWh)",
-                    n.id
-                ));
+                notes.push(
+                    Msg::new("review-note-children-exceed")
+                        .arg("meter", n.id.as_str())
+                        .arg("children", format!("{children:.1}"))
+                        .arg("own", format!("{own:.1}")),
+                );
             }
             (
                 format!("{} (unmetered)", n.id),
@@ -248,7 +258,8 @@ pub fn review(
         rule: site.rule,
         uses,
         meters,
-        notes,
+        notes: notes.iter().map(Msg::en).collect(),
+        note_messages: notes,
     })
 }
 

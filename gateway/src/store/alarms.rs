@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::conn::Store;
 use super::error::StoreError;
+use crate::i18n::Msg;
 
 /// An occurrence to record as raised.
 #[derive(Debug, Clone)]
@@ -17,7 +18,9 @@ pub struct NewAlarm {
     pub subject: String,
     pub raised_at: i64,
     pub quiet: bool,
+    /// In English; `message_key` for any language.
     pub message: String,
+    pub message_key: Option<Msg>,
     pub evidence: serde_json::Value,
     pub link: String,
 }
@@ -40,7 +43,10 @@ pub struct AlarmRow {
     pub cleared_at: Option<DateTime<Utc>>,
     /// Raised in the rule's quiet hours: recorded, not notified.
     pub quiet: bool,
+    /// In English.
     pub message: String,
+    /// The message as catalogue key and arguments (`None` for rows stored before schema v12).
+    pub message_key: Option<Msg>,
     pub evidence: serde_json::Value,
     pub cleared_evidence: Option<serde_json::Value>,
     pub link: String,
@@ -55,7 +61,7 @@ pub struct AlarmFilter {
     pub limit: usize,
 }
 
-const COLUMNS: &str = "id, alarm, rule, severity, subject, state, raised_at, acked_at, acked_by, ack_note, cleared_at, quiet, message, evidence, cleared_evidence, link";
+const COLUMNS: &str = "id, alarm, rule, severity, subject, state, raised_at, acked_at, acked_by, ack_note, cleared_at, quiet, message, evidence, cleared_evidence, link, message_key";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<AlarmRow> {
     let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -83,6 +89,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AlarmRow> {
         evidence: json(13)?.unwrap_or_default(),
         cleared_evidence: json(14)?,
         link: r.get(15)?,
+        message_key: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
@@ -132,8 +141,8 @@ impl Store {
         self.transition(
             |tx| {
                 tx.execute(
-                    "INSERT INTO alarms(alarm, rule, severity, subject, state, raised_at, quiet, message, evidence, link)
-                     VALUES (?1, ?2, ?3, ?4, 'raised', ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO alarms(alarm, rule, severity, subject, state, raised_at, quiet, message, evidence, link, message_key)
+                     VALUES (?1, ?2, ?3, ?4, 'raised', ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         a.alarm,
                         a.rule,
@@ -143,7 +152,10 @@ impl Store {
                         a.quiet,
                         a.message,
                         a.evidence.to_string(),
-                        a.link
+                        a.link,
+                        a.message_key
+                            .as_ref()
+                            .and_then(|m| serde_json::to_string(m).ok())
                     ],
                 )?;
                 Ok(Some((tx.last_insert_rowid(), true)))
@@ -240,6 +252,7 @@ mod tests {
             raised_at: at,
             quiet: false,
             message: "m".into(),
+            message_key: None,
             evidence: serde_json::json!({ "value": 500.0 }),
             link: "/dashboard/#/plant".into(),
         };

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 11;
+pub(super) const SCHEMA_VERSION: i64 = 12;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -113,7 +113,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     message    TEXT NOT NULL,
     evidence   TEXT NOT NULL,
     cleared_evidence TEXT,
-    link       TEXT NOT NULL
+    link       TEXT NOT NULL,
+    message_key TEXT
 );
 -- Why a virtual meter's minute has no rollup (see virtual_meters/): a source's missing
 -- data, gap or reset. New in schema v10, created in any database that lacks it.
@@ -219,7 +220,8 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
     // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines,
-    // v10: virtual_missing, v11: reports); columns and contents are migrated here.
+    // v10: virtual_missing, v11: reports); columns and contents are migrated here (v12:
+    // alarms.message_key).
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(
@@ -239,11 +241,27 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         // v5 → v6: the counters, counted once here.
         init_counters(conn)?;
     }
+    if !has_column(conn, "alarms", "message_key")? {
+        // v11 → v12: an alarm's message as catalogue key and arguments (JSON), for any
+        // language; older rows keep only their English `message`.
+        conn.execute_batch("ALTER TABLE alarms ADD COLUMN message_key TEXT;")?;
+    }
     conn.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
         [SCHEMA_VERSION.to_string()],
     )?;
     Ok(())
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut st = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let names = st.query_map([], |r| r.get::<_, String>(0))?;
+    for n in names {
+        if n? == column {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The counters kept in the `counters` table: name and the table they count.

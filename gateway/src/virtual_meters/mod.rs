@@ -124,6 +124,23 @@ impl std::fmt::Display for Missing {
     }
 }
 
+/// A stored reason (`Missing`'s text, `incomer: gap`) as a message for any language; a text
+/// of another form as it is.
+pub fn reason_message(stored: &str) -> crate::i18n::Arg {
+    use crate::i18n::Msg;
+    let Some((meter, what)) = stored.rsplit_once(": ") else {
+        return stored.into();
+    };
+    let key = match what {
+        "no series" => "missing-no-series",
+        "no data" => "missing-no-data",
+        "gap" => "missing-gap",
+        "counter reset" => "missing-reset",
+        _ => return stored.into(),
+    };
+    Msg::new(key).arg("meter", meter).into()
+}
+
 /// The virtual meter's minute from its sources' minutes.
 pub fn combine(inputs: &[Input<'_>]) -> Result<Agg, Missing> {
     let mut out = Agg {
