@@ -44,9 +44,7 @@ fn first_incomer_reading(base: &str, from: DateTime<Utc>) -> Option<DateTime<Utc
         "{base}/api/v1/query?series=demo-plant/incomer/active_power&res=0&from={}",
         from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
-    get_json(&url).ok()?["points"]
-        .as_array()?
-        .first()?["ts"]
+    get_json(&url).ok()?["points"].as_array()?.first()?["ts"]
         .as_str()?
         .parse()
         .ok()
@@ -119,9 +117,9 @@ impl FastDemo {
     }
 
     /// Alarm `id` once raised: the quarter-hour's facts are stored a minute or two after it
-    /// closes; a start late in the window may leave the first quarter-hour to the next.
+    /// closes. Waits for the next quarter-hour's too (see [`FastDemo::check_window`]).
     fn wait_raised(&self, id: &str) -> serde_json::Value {
-        wait_for(self.until(Span::minutes(20)), || {
+        wait_for(self.until(Span::minutes(35)), || {
             alarm_rig::alarm(&self.base, "", "active", id)
         })
         .unwrap_or_else(|| {
@@ -144,7 +142,8 @@ impl FastDemo {
     }
 
     /// Checks alarm `a`'s window: a closed quarter-hour the live plant ran in, judged after
-    /// it closed.
+    /// it closed; the first wholly live one, or the next where the machine is so loaded that
+    /// the tenfold clock outran the indicators' refresh and the rule gave the first one up.
     fn check_window(&self, a: &serde_json::Value) {
         let at = |v: &serde_json::Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
         let ev = &a["evidence"];
@@ -154,8 +153,16 @@ impl FastDemo {
             at(&a["raised_at"]),
         );
         assert_eq!(w1 - w0, Span::minutes(15), "{a}");
-        assert!(w1 > self.live, "{w0}..{w1} is history: live from {}", self.live);
-        assert!(w0 <= self.quarter, "{w0}..{w1} after the first live quarter {}", self.quarter);
+        assert!(
+            w1 > self.live,
+            "{w0}..{w1} is history: live from {}",
+            self.live
+        );
+        assert!(
+            w0 <= self.quarter + Span::minutes(15),
+            "{w0}..{w1}: not one of the first live quarter-hours from {}",
+            self.quarter
+        );
         assert!(raised >= w1, "raised at {raised}, before {w1}");
     }
 }
@@ -171,10 +178,10 @@ fn the_leak_scenario_raises_leakage_after_its_first_quarter_hour() {
     let ev = &a["evidence"];
     assert_eq!(ev["unit"], "%");
     assert_eq!(ev["threshold"], 20.0);
-    // The fixed compressor runs loaded with nothing produced: the leak plus half its 10 m³/min.
-    let value = ev["value"].as_f64().unwrap();
-    assert!(value > 20.0, "{ev}");
-    assert!(ev["leak_flow_m3min"].as_f64().unwrap() > 2.0, "{ev}");
+    // With nothing produced the compressors feed the leaks alone: the repaired plant's
+    // 1.2 m³/min and half the fixed compressor's 10 m³/min; its loaded share is the leakage.
+    assert!(ev["value"].as_f64().unwrap() > 20.0, "{ev}");
+    assert!(ev["leak_flow_m3min"].as_f64().unwrap() > 3.5, "{ev}");
     d.check_window(&a);
     assert!(d.occurrences("chiller_kw_per_tr").is_empty());
     assert!(d.occurrences("demand").is_empty());
@@ -198,7 +205,10 @@ fn the_chiller_fouling_scenario_raises_kw_per_tr_against_its_usual_at_that_load_
     assert_eq!(ev["threshold"], 15.0);
     assert_eq!(ev["expectation"], "load and weather", "{ev}");
     assert!(ev["samples"].as_u64().unwrap() >= 8, "{ev}");
-    let (value, expected) = (ev["value"].as_f64().unwrap(), ev["expected"].as_f64().unwrap());
+    let (value, expected) = (
+        ev["value"].as_f64().unwrap(),
+        ev["expected"].as_f64().unwrap(),
+    );
     assert!(value > expected, "{ev}");
     // The fouled condenser draws 35 % more for the same cooling: the whole quarter, or most
     // of it when it began before the plant went live.
@@ -215,7 +225,7 @@ fn the_normal_demo_judges_the_same_quarter_hour_and_raises_neither() {
     let d = FastDemo::start("scenario-quarter-normal", &[], Some("2d"), Span::minutes(4));
     // Verdicts on the first live quarter: a leak test (no production) and the chiller
     // against its usual, both in their bands.
-    let judged = wait_for(d.until(Span::minutes(20)), || {
+    let judged = wait_for(d.until(Span::minutes(35)), || {
         let (leak, chiller) = (d.judged("leakage")?, d.judged("chiller_kw_per_tr")?);
         (leak >= d.quarter && chiller >= d.quarter).then_some(())
     });
