@@ -232,6 +232,16 @@ impl DemandRig {
         alarm(&self.base, self.token, state, id)
     }
 
+    /// Sets the incomer to `kw`, with at least `window_left` seconds left in the current
+    /// quarter-hour (waiting for the next one if need be), and returns the demand alarm once
+    /// the API lists it active.
+    pub fn raise_demand(&self, kw: f64, window_left: i64) -> serde_json::Value {
+        wait_window_left(window_left);
+        self.set_kw(kw);
+        crate::wait_for(Duration::from_secs(20), || self.alarm("active", "demand"))
+            .unwrap_or_else(|| panic!("no demand alarm:\n{}", self.gateway.log()))
+    }
+
     /// The incomer stops publishing.
     pub fn stop_meter(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -55,10 +55,10 @@ impl Scenario {
                 "the `demand` alarm within a minute, in the current 15-minute window"
             }
             Scenario::Leak => {
-                "the `leakage` alarm after the first closed 15-minute window with no production"
+                "the `leakage` alarm after the first closed 15-minute window with no production (nights, weekends)"
             }
             Scenario::ChillerFouling => {
-                "the `chiller_kw_per_tr` alarm after the first closed 15-minute window"
+                "the `chiller_kw_per_tr` alarm after the first closed 15-minute window (against the chiller's usual kW/TR: give --history 2d or more)"
             }
             Scenario::MeterSilent => {
                 "the `device_silent` alarm for compressor-2 within seconds (3 poll intervals)"
