@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::alarm_rig::DemandRig;
 use kilowatch_e2e::{free_port, get_text, wait_for, Subscriber};
 
 const TOKEN: &str = "al4rm-t0ken";

@@ -7,10 +7,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
-use kilowatch_e2e::{require, wait_for};
+use kilowatch_e2e::alarm_rig::DemandRig;
+use kilowatch_e2e::require;
 
 const TOKEN: &str = "d4sh-al4rm";
 const WHO: &str = "陳 shift lead";

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::alarm_rig::DemandRig;
 use kilowatch_e2e::smtp::{email_channel, mails, outbox, parse_mail, start_smtp, Mail};
 use kilowatch_e2e::{bin, free_port, require, scratch, start_gateway, wait_for, Mosquitto};
 
