@@ -70,29 +70,61 @@ pub fn libfaketime() -> std::path::PathBuf {
         })
 }
 
+/// The demo's clock (libfaketime, preloaded into the demo alone): from `start`, running
+/// `speed` times as fast as the real one (timers and sleeps too, so the whole stack, its
+/// poll intervals and its quarter-hours keep their proportions).
+#[derive(Debug, Clone, Copy)]
+pub struct DemoClock {
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub speed: u32,
+}
+
 /// `kilowatch-gateway demo` on a fresh database with `scenarios`; with `start`, its clock
-/// starts there (libfaketime, preloaded into the demo alone) and runs on. Returns the demo
-/// and its base URL once it serves.
+/// starts there and runs on. Returns the demo and its base URL once it serves.
 pub fn spawn_demo(
     dir: &std::path::Path,
     scenarios: &[&str],
     start: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (crate::Proc, String) {
-    let mut args = vec!["demo", "--http", "127.0.0.1:0"];
+    let clock = start.map(|start| DemoClock { start, speed: 1 });
+    spawn_demo_with(dir, scenarios, clock, None)
+}
+
+/// [`spawn_demo`] on `clock`, with `history` (e.g. `2d`) backfilled first. Its data is kept
+/// in `dir/data`, removed with the scratch directory (the demo's own temporary directory
+/// would outlive a killed demo).
+pub fn spawn_demo_with(
+    dir: &std::path::Path,
+    scenarios: &[&str],
+    clock: Option<DemoClock>,
+    history: Option<&str>,
+) -> (crate::Proc, String) {
+    let data = dir.join("data");
+    let data = data.to_str().expect("UTF-8 path");
+    let mut args = vec!["demo", "--http", "127.0.0.1:0", "--data", data];
     for s in scenarios {
         args.extend(["--scenario", s]);
     }
-    let lib = start.map(|_| libfaketime().display().to_string());
+    if let Some(h) = history {
+        args.extend(["--history", h]);
+    }
+    let lib = clock.map(|_| libfaketime().display().to_string());
     // `@…`: start at that moment and run (the `faketime` wrapper forks, so a kill would miss
     // the demo: set the variables on the demo itself).
-    let at = start.map(|t| format!("@{}", t.format("%Y-%m-%d %H:%M:%S")));
+    let at = clock.map(|c| {
+        let at = format!("@{}", c.start.format("%Y-%m-%d %H:%M:%S"));
+        match c.speed {
+            1 => at,
+            x => format!("{at} x{x}"),
+        }
+    });
     let env: Vec<(&str, &str)> = match (&lib, &at) {
         (Some(lib), Some(at)) => vec![("LD_PRELOAD", lib), ("FAKETIME", at)],
         _ => Vec::new(),
     };
     let mut demo =
         crate::Proc::spawn_with_env("demo", &crate::bin("kilowatch-gateway"), &args, dir, &env);
-    let addr = crate::wait_printed_addr(&mut demo, "open http://", Duration::from_secs(60));
+    let addr = crate::wait_printed_addr(&mut demo, "open http://", Duration::from_secs(120));
     assert!(!addr.is_empty(), "the demo did not start:\n{}", demo.log());
     (demo, format!("http://{addr}"))
 }
@@ -198,6 +230,16 @@ impl DemandRig {
     /// Alarm `id` among those in `state`, through the API with the token.
     pub fn alarm(&self, state: &str, id: &str) -> Option<serde_json::Value> {
         alarm(&self.base, self.token, state, id)
+    }
+
+    /// Sets the incomer to `kw`, with at least `window_left` seconds left in the current
+    /// quarter-hour (waiting for the next one if need be), and returns the demand alarm once
+    /// the API lists it active.
+    pub fn raise_demand(&self, kw: f64, window_left: i64) -> serde_json::Value {
+        wait_window_left(window_left);
+        self.set_kw(kw);
+        crate::wait_for(Duration::from_secs(20), || self.alarm("active", "demand"))
+            .unwrap_or_else(|| panic!("no demand alarm:\n{}", self.gateway.log()))
     }
 
     /// The incomer stops publishing.

@@ -5,14 +5,10 @@
 
 use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::alarm_rig::DemandRig;
 use kilowatch_e2e::{free_port, get_text, wait_for, Subscriber};
 
 const TOKEN: &str = "al4rm-t0ken";
-
-fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
-    alarm_rig::alarm(base, TOKEN, state, id)
-}
 
 /// The retained state of alarm `id` as a fresh subscriber receives it.
 fn retained(port: u16, id: &str, state: &str) -> Option<serde_json::Value> {
@@ -48,20 +44,17 @@ fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
 #[test]
 fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_an_alarm() {
     let mut rig = DemandRig::start("alarms", "e2e-alarms", TOKEN);
-    let (base, gateway, mq) = (rig.base.clone(), &rig.gateway, &rig.mq);
+    let (base, gateway, port) = (rig.base.clone(), &rig.gateway, rig.mq.port);
     // The API's token guards the alarms like every other route.
     let (status, _) = post(&format!("{base}/api/v1/alarms/demand/ack"), r#"{"by":"x"}"#);
     assert_eq!(status, 401);
-    assert!(alarm(&base, "active", "demand").is_none());
+    assert!(rig.alarm("active", "demand").is_none());
 
     // 2 MW against a 100 kW contract: the projection passes 95 kW at once with 43 s or more
     // left in the window, and a few seconds of it are far below 95 kW averaged over the
     // quarter-hour (each second adds 2.2 kW), so it clears when the load drops. Not in the
     // last minute of a window.
-    alarm_rig::wait_window_left(60);
-    rig.set_kw(2000.0);
-    let raised = wait_for(Duration::from_secs(20), || alarm(&base, "active", "demand"))
-        .unwrap_or_else(|| panic!("no demand alarm:\n{}", gateway.log()));
+    let raised = rig.raise_demand(2000.0, 60);
     assert_eq!(raised["state"], "raised");
     assert_eq!(raised["severity"], "critical");
     assert_eq!(raised["link"], "/dashboard/#/plant");
@@ -83,7 +76,7 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
         "raised at {raised_at}, window {start}..{end}"
     );
     assert_eq!((end - start).num_minutes(), 15);
-    let on_mqtt = retained(mq.port, "demand", "raised").expect("retained raised state");
+    let on_mqtt = retained(port, "demand", "raised").expect("retained raised state");
     assert_eq!(on_mqtt["evidence"]["contract_kw"], 100.0);
 
     // Acknowledged, with who and when; twice is a conflict.
@@ -103,14 +96,12 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
         r#"{"by":"x"}"#,
     );
     assert_eq!(status, 404);
-    assert!(retained(mq.port, "demand", "acknowledged").is_some());
+    assert!(retained(port, "demand", "acknowledged").is_some());
 
     // The load drops: a few seconds at 2 MW are little energy in a quarter-hour.
     rig.set_kw(0.0);
-    let cleared = wait_for(Duration::from_secs(30), || {
-        alarm(&base, "cleared", "demand")
-    })
-    .unwrap_or_else(|| panic!("demand alarm not cleared:\n{}", gateway.log()));
+    let cleared = wait_for(Duration::from_secs(30), || rig.alarm("cleared", "demand"))
+        .unwrap_or_else(|| panic!("demand alarm not cleared:\n{}", gateway.log()));
     assert_eq!(cleared["acked_by"], "shift lead");
     assert!(
         cleared["cleared_evidence"]["projected_kw"]
@@ -118,7 +109,7 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
             .unwrap()
             < 95.0
     );
-    assert!(retained(mq.port, "demand", "cleared").is_some());
+    assert!(retained(port, "demand", "cleared").is_some());
     let metrics = get_text(&format!("{base}/metrics?token={TOKEN}")).unwrap();
     assert!(
         metrics.contains(
@@ -130,14 +121,11 @@ fn demand_alarm_is_raised_in_its_window_acknowledged_and_cleared_and_silence_is_
         .contains("kilowatch_gateway_alarms_active{rule=\"demand\",severity=\"critical\"} 0"));
 
     // The meter goes silent: after 3 poll intervals of 1 s, a data alarm.
-    let port = mq.port;
     rig.stop_meter();
-    let base = rig.base.clone();
-    let gateway = &rig.gateway;
     let silent = wait_for(Duration::from_secs(20), || {
-        alarm(&base, "active", "device_silent.incomer")
+        rig.alarm("active", "device_silent.incomer")
     })
-    .unwrap_or_else(|| panic!("no silence alarm:\n{}", gateway.log()));
+    .unwrap_or_else(|| panic!("no silence alarm:\n{}", rig.gateway.log()));
     assert_eq!(silent["rule"], "device_silent");
     assert_eq!(silent["subject"], "incomer");
     assert_eq!(silent["link"], "/dashboard/#/health");

@@ -7,18 +7,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
-use kilowatch_e2e::{require, wait_for};
+use kilowatch_e2e::alarm_rig::DemandRig;
+use kilowatch_e2e::require;
 
 const TOKEN: &str = "d4sh-al4rm";
 const WHO: &str = "陳 shift lead";
 const NOTE: &str = "air compressor 3 off";
-
-fn alarm(base: &str, state: &str, id: &str) -> Option<serde_json::Value> {
-    alarm_rig::alarm(base, TOKEN, state, id)
-}
 
 /// The browser script, killed if the test fails half-way.
 struct Browser(Child);
@@ -50,16 +45,13 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         "playwright-core is required: npm ci --prefix tests/browser (tests/run-all.sh does)"
     );
     let mut rig = DemandRig::start("alarms-dashboard", "e2e-alarms-ui", TOKEN);
-    let (base, gateway) = (rig.base.clone(), &rig.gateway);
+    let base = rig.base.clone();
 
     // 600 kW against a 100 kW contract: projected over 95 kW with 143 s or more left in the
     // window, and it takes 143 s of it to lift the window's own average to 95 kW, so the
     // alarm holds while the browser works and clears when the load drops. Started with at
     // least 200 s left.
-    alarm_rig::wait_window_left(200);
-    rig.set_kw(600.0);
-    let raised = wait_for(Duration::from_secs(20), || alarm(&base, "active", "demand"))
-        .unwrap_or_else(|| panic!("no demand alarm:\n{}", gateway.log()));
+    let raised = rig.raise_demand(600.0, 200);
     assert_eq!(raised["state"], "raised");
 
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots");
@@ -116,7 +108,7 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
         after["remembered"], WHO,
         "the name is remembered for next time"
     );
-    let api = alarm(&base, "active", "demand").expect("still active");
+    let api = rig.alarm("active", "demand").expect("still active");
     assert_eq!(api["state"], "acknowledged", "{api}");
     assert_eq!(api["acked_by"], WHO, "{api}");
     assert_eq!(api["ack_note"], NOTE, "{api}");
@@ -141,7 +133,9 @@ fn alarm_shows_in_the_banner_is_acknowledged_in_the_page_and_clears_into_its_his
     );
     assert_eq!(cleared["cleared"]["active"], 0);
     assert_eq!(cleared["errors"], serde_json::json!([]), "browser errors");
-    let api = alarm(&base, "cleared", "demand").expect("cleared through the API");
+    let api = rig
+        .alarm("cleared", "demand")
+        .expect("cleared through the API");
     assert_eq!(api["acked_by"], WHO);
     assert!(browser.0.wait().unwrap().success());
     assert!(shots.join("alarms-laptop.png").is_file());

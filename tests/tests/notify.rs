@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use kilowatch_e2e::alarm_rig::{self, DemandRig};
+use kilowatch_e2e::alarm_rig::DemandRig;
 use kilowatch_e2e::smtp::{email_channel, mails, outbox, parse_mail, start_smtp, Mail};
 use kilowatch_e2e::{bin, free_port, require, scratch, start_gateway, wait_for, Mosquitto};
 
@@ -358,10 +358,7 @@ fn a_demand_alarm_raised_during_an_smtp_outage_and_a_sigkill_is_mailed_exactly_o
     let db = rig.db();
     // 2 MW against the rig's 100 kW contract: over the warn level at once. Held to the end,
     // so the alarm neither clears nor raises again (which would be another notification).
-    alarm_rig::wait_window_left(120);
-    rig.set_kw(2000.0);
-    let raised = wait_for(Duration::from_secs(20), || rig.alarm("active", "demand"))
-        .unwrap_or_else(|| panic!("no demand alarm:\n{}", rig.gateway.log()));
+    let raised = rig.raise_demand(2000.0, 120);
     assert_eq!(raised["state"], "raised");
 
     // The alarm row and its notification, failed once with the server down.

@@ -84,6 +84,9 @@ pub struct Alarms {
     active: Mutex<BTreeMap<String, (String, String)>>,
     /// (rule, severity) → raised so far; every rule in force starts at 0.
     raised: Mutex<BTreeMap<(String, String), u64>>,
+    /// Quarterly alarm id → (rule, start of the last quarter it reached a verdict on, ms):
+    /// shows the efficiency rules are judging, alarm or not.
+    judged: Mutex<BTreeMap<String, (String, i64)>>,
 }
 
 impl Alarms {
@@ -129,6 +132,7 @@ impl Alarms {
             transitions,
             active: Mutex::default(),
             raised: Mutex::new(raised),
+            judged: Mutex::default(),
         });
         let runner = Runner::new(me.clone(), rx, config, Arc::new(assets.clone()));
         Ok((me, runner))
@@ -207,6 +211,20 @@ impl Alarms {
                 out,
                 "kilowatch_gateway_alarms_raised_total{{rule=\"{rule}\",severity=\"{severity}\"}} {n}"
             );
+        }
+        let judged = self.judged.lock().unwrap_or_else(|p| p.into_inner());
+        if !judged.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP kilowatch_gateway_alarms_quarter_judged_seconds Start of the last quarter-hour each quarterly rule reached a verdict on (Unix time).\n# TYPE kilowatch_gateway_alarms_quarter_judged_seconds gauge"
+            );
+            for (id, (rule, quarter)) in judged.iter() {
+                let _ = writeln!(
+                    out,
+                    "kilowatch_gateway_alarms_quarter_judged_seconds{{alarm=\"{id}\",rule=\"{rule}\"}} {}",
+                    quarter / 1000
+                );
+            }
         }
         out
     }

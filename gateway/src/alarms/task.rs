@@ -107,6 +107,7 @@ impl Runner {
             Ok(Some(verdicts)) => {
                 self.quarter_judged = quarter;
                 for v in verdicts {
+                    self.judged(&v, quarter);
                     let d = self
                         .alarms
                         .engine
@@ -123,6 +124,25 @@ impl Runner {
         }
         if self.quarter_judged < quarter && now >= quarter + 2 * WINDOW_MS {
             self.quarter_judged = quarter; // its facts never came
+        }
+    }
+
+    /// Notes that verdict `v` was reached on `quarter` (for `/metrics`).
+    fn judged(&self, v: &super::quarterly::Verdict, quarter: i64) {
+        let rule = self
+            .alarms
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .specs
+            .get(v.spec)
+            .map(|s| s.rule());
+        if let Some(rule) = rule {
+            self.alarms
+                .judged
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(v.key.clone(), (rule.to_owned(), quarter));
         }
     }
 

@@ -15,7 +15,8 @@ pub enum Scenario {
     /// (default 110 % of the contract): the `demand` alarm within the current window.
     DemandPeak,
     /// A burst hose: leaks grow by half the fixed compressor's capacity, so it runs loaded
-    /// far more with no production (`leakage`, `specific_power`).
+    /// far more with no production (`leakage`; the specific power falls, the extra air coming
+    /// from compressors running anyway).
     Leak,
     /// A fouled condenser: the chiller draws 35 % more for the same cooling (`chiller_kw_per_tr`).
     ChillerFouling,
@@ -54,10 +55,10 @@ impl Scenario {
                 "the `demand` alarm within a minute, in the current 15-minute window"
             }
             Scenario::Leak => {
-                "`leakage` and `specific_power` alarms after the first closed 15-minute window"
+                "the `leakage` alarm after the first closed 15-minute window with no production (nights, weekends)"
             }
             Scenario::ChillerFouling => {
-                "the `chiller_kw_per_tr` alarm after the first closed 15-minute window"
+                "the `chiller_kw_per_tr` alarm after the first closed 15-minute window (against the chiller's usual kW/TR: give --history 2d or more)"
             }
             Scenario::MeterSilent => {
                 "the `device_silent` alarm for compressor-2 within seconds (3 poll intervals)"
@@ -231,6 +232,22 @@ mod tests {
             leaking - normal > 0.4,
             "loaded share {normal:.2} → {leaking:.2}"
         );
+    }
+
+    #[test]
+    fn leak_raises_the_air_flow_more_than_the_power_so_specific_power_falls() {
+        // Why the leak is a `leakage` alarm and not a `specific_power` one: the extra air
+        // comes from compressors running anyway, their unloaded overhead spread over more.
+        let specific_power = |scenarios: &[Scenario]| {
+            let (mut kw, mut flow) = (0.0, 0.0);
+            live(scenarios, "2026-11-28T18:00:00Z", 3600, |_, s| {
+                kw += s.fixed_kw + s.vsd_kw;
+                flow += s.air_flow_m3min;
+            });
+            kw / flow
+        };
+        let (normal, leaking) = (specific_power(&[]), specific_power(&[Scenario::Leak]));
+        assert!(leaking < normal, "{normal:.2} → {leaking:.2} kW/(m³/min)");
     }
 
     #[test]
