@@ -323,6 +323,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             "{lang}: the made report is not listed: {seen}"
         );
         assert_eq!(made["cells"][1], seen["period"], "{seen}");
+        assert_eq!(made["cells"][3], format.to_uppercase(), "{lang}: {seen}");
         let file = &seen["file"];
         assert_eq!(file["status"], 200, "{lang}: {file}");
         let ct = file["type"].as_str().unwrap_or_default();
