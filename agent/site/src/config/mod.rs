@@ -17,6 +17,7 @@ mod device;
 mod error;
 mod expr;
 mod gateway;
+mod hub;
 mod language;
 mod meters;
 mod mqtt;
@@ -34,6 +35,7 @@ pub use contracts::Contracts;
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
+pub use hub::{topic_prefix_problem, HubConfig, HubKind, HUB_TOPIC_PREFIX};
 pub use language::{Language, UnknownLanguage};
 pub use meters::{MeterNode, MeterTree, ReviewConfig, Significant, VirtualConfig};
 pub use mqtt::{MqttConfig, MqttProtocol};
@@ -57,6 +59,8 @@ pub struct SiteConfig {
     pub agent: AgentConfig,
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Forwarding to a portfolio hub (`[hub]`), read by the gateway; off when absent.
+    pub hub: Option<HubConfig>,
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
     /// The simulated plant behind `plant = "…"` devices (`kilowatch-gateway simulate` and
@@ -187,6 +191,14 @@ impl SiteConfig {
         self.gateway.check_access(http, &self.origin)
     }
 
+    /// Checks what `[hub.mqtt]` points at on this machine (see [`Self::check_mqtt_access`]).
+    pub fn check_hub_access(&self) -> Result<(), ConfigError> {
+        match &self.hub {
+            Some(h) => h.check_access(&self.origin),
+            None => Ok(()),
+        }
+    }
+
     /// Checks the notification channels' secrets: readable files, set variables.
     pub fn check_notify_access(&self) -> Result<(), ConfigError> {
         notify::check_access(&self.notifications, &self.origin)
@@ -196,6 +208,9 @@ impl SiteConfig {
         self.check_site(file)?;
         self.mqtt.check(file)?;
         self.gateway.check(file)?;
+        if let Some(h) = &self.hub {
+            h.check(file)?;
+        }
         self.agent.check(file)?;
         let assets: Vec<String> = self
             .assets
@@ -250,6 +265,14 @@ impl SiteConfig {
     /// The plant's time zone (checked at load).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.site.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The hub forwarder's MQTT client id.
+    pub fn uplink_client_id(&self) -> String {
+        self.hub
+            .as_ref()
+            .and_then(|h| h.client_id.clone())
+            .unwrap_or_else(|| format!("kilowatch-uplink-{}", self.site.id))
     }
 
     /// The agent's MQTT client id.

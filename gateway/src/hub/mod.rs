@@ -1,0 +1,32 @@
+//! The portfolio hub (`kilowatch-gateway hub`): many sites' records, received over MQTT from
+//! their gateways (see `uplink/`), kept in PostgreSQL for the portfolio's API and pages.
+//!
+//! Layout:
+//! - [`wire`]: the record format on the wire (shared with the site's `uplink`);
+//! - [`config`]: `hub.toml`;
+//! - [`pg`]: the connection pool, the numbered SQL migrations, the upserts;
+//! - [`ingest`]: the shared subscription, acknowledging a message only after its commit;
+//! - `api` (to come): the JSON API under `/api/v1/portfolio`;
+//! - `auth/` (to come): users, roles, sessions and tokens; `pages/` (to come): the portfolio pages.
+
+pub mod wire;
+pub mod config;
+pub mod ingest;
+pub mod pg;
+
+use std::future::Future;
+use std::sync::Arc;
+
+/// Runs one hub instance until `shutdown` completes: migrations, then the subscription.
+pub async fn run(
+    cfg: config::HubFile,
+    client_id: Option<String>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let pool = pg::pool(&cfg.postgres)?;
+    let version = pg::prepare(&pool).await?;
+    tracing::info!(schema = version, "hub database ready");
+    let client_id = client_id.unwrap_or_else(|| cfg.client_id());
+    let stats = Arc::new(ingest::HubStats::default());
+    ingest::run(&cfg, client_id, pool, stats, shutdown).await
+}
