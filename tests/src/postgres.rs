@@ -52,6 +52,10 @@ impl Postgres {
         // SAFETY: geteuid has no preconditions.
         let owner = (unsafe { libc::geteuid() } == 0).then_some("nobody");
         if let Some(user) = owner {
+            // The server's user must reach its directory through the test's.
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod scratch dir");
             let status = Command::new("chown")
                 .args([user, root.to_str().expect("utf-8 path")])
                 .status()

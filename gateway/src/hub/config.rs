@@ -110,7 +110,10 @@ impl HubFile {
 
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
         let line = |span: Option<std::ops::Range<usize>>| {
-            span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            span.map(|s| {
+                let upto = &text.as_bytes()[..s.start.min(text.len())];
+                upto.iter().filter(|&&b| b == b'\n').count() + 1
+            })
         };
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
             file: file.to_owned(),

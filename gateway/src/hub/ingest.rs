@@ -68,6 +68,9 @@ pub async fn run(
                             tracing::error!("cannot subscribe to {filter}: {e}");
                         }
                     }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        tracing::info!(%filter, "hub subscribed");
+                    }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         stats.received.fetch_add(1, Ordering::Relaxed);
                         let generation = generation.load(Ordering::SeqCst);

@@ -35,7 +35,7 @@ pub fn topic(prefix: &str, site: &str, kind: &str) -> String {
 pub enum WireError {
     #[error("not JSON of a hub record: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("payload format v{0}, this hub reads v{WIRE_VERSION}")]
+    #[error("payload format v{0}, this hub reads v{hub}", hub = WIRE_VERSION)]
     Version(u32),
     #[error("topic {0} is not <prefix>/<site>/<kind>")]
     Topic(String),

@@ -126,9 +126,10 @@ fn alarm_transitions_are_records_of_their_own() {
         link: "".into(),
     };
     let row = s.raise_alarm(&a, &|_, _| Ok(())).unwrap().unwrap();
-    s.clear_alarm(row.id, (2000, &serde_json::json!({})), &|_, _| Ok(()))
+    s.clear_alarm(row.occurrence, (2000, &serde_json::json!({})), &|_, _| Ok(()))
         .unwrap();
     let keys: Vec<String> = due(&s).into_iter().map(|r| r.key).collect();
-    let id = row.id;
-    assert_eq!(keys, [format!("{id}/cleared"), format!("{id}/raised")]);
+    let id = row.occurrence;
+    // Due in the order they happened.
+    assert_eq!(keys, [format!("{id}/raised"), format!("{id}/cleared")]);
 }

@@ -42,7 +42,8 @@ async fn apply(client: &mut Client) -> anyhow::Result<i32> {
         current <= latest,
         "the database's hub schema is v{current}, newer than this build's v{latest}: run a newer kilowatch-gateway"
     );
-    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    let from = current;
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > from) {
         let tx = client.transaction().await?;
         tx.batch_execute(sql)
             .await
