@@ -23,8 +23,8 @@ pub mod review;
 pub mod rollup;
 pub mod service;
 pub mod sim;
-pub mod uplink;
 pub mod store;
+pub mod uplink;
 pub mod virtual_meters;
 pub mod when;
 

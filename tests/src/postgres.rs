@@ -36,7 +36,11 @@ fn bin_dir() -> PathBuf {
             .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
             .unwrap_or(0)
     });
-    if let Some(d) = debian.into_iter().rev().find(|d| d.join("initdb").is_file()) {
+    if let Some(d) = debian
+        .into_iter()
+        .rev()
+        .find(|d| d.join("initdb").is_file())
+    {
         return d;
     }
     let initdb = crate::require("initdb", "apt-get install postgresql");
@@ -73,7 +77,17 @@ impl Postgres {
         let data = pg.data.to_str().expect("utf-8 path").to_owned();
         let out = pg.run(
             "initdb",
-            &["-D", &data, "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"],
+            &[
+                "-D",
+                &data,
+                "-U",
+                USER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
         );
         assert!(out.status.success(), "initdb failed: {}", text(&out));
         pg.start_server();
@@ -107,20 +121,29 @@ impl Postgres {
             self.data.to_str().expect("utf-8 path").to_owned(),
             self.log.to_str().expect("utf-8 path").to_owned(),
         );
-        let out = self.run("pg_ctl", &["-D", &data, "-l", &log, "-o", &opts, "-w", "start"]);
+        let out = self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-o", &opts, "-w", "start"],
+        );
         assert!(
             out.status.success(),
             "pg_ctl start failed: {}\n{}",
             text(&out),
             std::fs::read_to_string(&self.log).unwrap_or_default()
         );
-        assert!(wait_for_port(self.port, Duration::from_secs(30)), "postgres did not listen");
+        assert!(
+            wait_for_port(self.port, Duration::from_secs(30)),
+            "postgres did not listen"
+        );
         self.running = true;
     }
 
     /// libpq connection string of the `postgres` database as the superuser.
     pub fn url(&self) -> String {
-        format!("host=127.0.0.1 port={} user={USER} dbname=postgres", self.port)
+        format!(
+            "host=127.0.0.1 port={} user={USER} dbname=postgres",
+            self.port
+        )
     }
 
     /// Runs SQL through psql; returns the rows, `|`-separated, one a line.

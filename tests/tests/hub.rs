@@ -51,10 +51,19 @@ fn import(dir: &Path, site: &str, start_ms: i64, k: i64) {
     std::fs::write(&path, csv).unwrap();
     let cfg = dir.join(format!("{site}.toml"));
     let out = Command::new(bin("kilowatch-gateway"))
-        .args(["import", "--config", cfg.to_str().unwrap(), path.to_str().unwrap()])
+        .args([
+            "import",
+            "--config",
+            cfg.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn start_hub(dir: &Path, id: &str) -> Proc {
@@ -67,7 +76,11 @@ fn start_hub(dir: &Path, id: &str) -> Proc {
     let subscribed = wait_for(Duration::from_secs(30), || {
         hub.log().contains("hub subscribed").then_some(())
     });
-    assert!(subscribed.is_some(), "{id} did not subscribe:\n{}", hub.log());
+    assert!(
+        subscribed.is_some(),
+        "{id} did not subscribe:\n{}",
+        hub.log()
+    );
     hub
 }
 
@@ -78,17 +91,20 @@ fn outboxes(dir: &Path) -> Outbox {
     let mut out = Outbox::new();
     for site in SITES {
         let db = dir.join(format!("{site}.db"));
-        let conn = rusqlite::Connection::open_with_flags(
-            &db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         let mut stmt = conn
             .prepare("SELECT kind, key, version, sent FROM hub_outbox")
             .unwrap();
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
             })
             .unwrap();
         for row in rows {
@@ -106,7 +122,10 @@ fn stored(pg: &Postgres) -> BTreeMap<(String, String, String), i64> {
         .filter(|l| !l.is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            ((f[0].into(), f[1].into(), f[2].into()), f[3].parse().unwrap())
+            (
+                (f[0].into(), f[1].into(), f[2].into()),
+                f[3].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -152,7 +171,10 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     let mut hub1 = start_hub(&dir, "hub-1");
     let _hub2 = start_hub(&dir, "hub-2");
     let version = pg.query("SELECT max(version) FROM schema_migrations");
-    assert_eq!(version, "1", "both instances started; the schema was migrated once");
+    assert_eq!(
+        version, "1",
+        "both instances started; the schema was migrated once"
+    );
 
     // plant-c publishes straight to the central broker; the others through the bridge.
     let mut gateways = Vec::new();
@@ -169,9 +191,16 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     }
     for gw in &gateways {
         let up = wait_for(Duration::from_secs(30), || {
-            gw.log().contains("connected to the hub broker").then_some(())
+            gw.log()
+                .contains("connected to the hub broker")
+                .then_some(())
         });
-        assert!(up.is_some(), "{} did not reach the hub broker:\n{}", gw.name, gw.log());
+        assert!(
+            up.is_some(),
+            "{} did not reach the hub broker:\n{}",
+            gw.name,
+            gw.log()
+        );
     }
 
     // Readings from seven hours ago, on a quarter-hour boundary.
@@ -193,8 +222,9 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     }
     let per_chunk = SITES.len() * DEVICES.len() * (CHUNK_HOURS as usize * 4);
     assert!(
-        wait_for(Duration::from_secs(60), || (rollups(&pg) > per_chunk).then_some(()))
-            .is_some(),
+        wait_for(Duration::from_secs(60), || (rollups(&pg) > per_chunk)
+            .then_some(()))
+        .is_some(),
         "the remaining hub instance stored nothing of the second chunk"
     );
     // The central broker restarts while the third chunk goes out: the bridge and plant-c's
@@ -215,14 +245,29 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
             .iter()
             .filter(|(_, (_, sent))| *sent)
             .all(|(k, (v, _))| pg_rows.get(k) == Some(v));
-        let pending = sites.iter().filter(|(k, (_, sent))| !sent && k.1 != "completeness").count();
-        (sent_match && pending == 0 && rollups(&pg) == expected_rollups).then_some((sites, pg_rows))
+        let pending = sites
+            .iter()
+            .filter(|(k, (_, sent))| !sent && k.1 != "completeness")
+            .count();
+        // Completeness is worked out every 2 s: wait for each meter's of each site.
+        let complete = SITES.iter().all(|site| {
+            let n = pg_rows
+                .keys()
+                .filter(|k| k.0 == *site && k.1 == "completeness");
+            n.count() >= DEVICES.len()
+        });
+        let done = sent_match && pending == 0 && complete && rollups(&pg) == expected_rollups;
+        done.then_some((sites, pg_rows))
     });
     let Some((sites, pg_rows)) = converged else {
         panic!(
             "PostgreSQL never matched the sites: {} rollups of {expected_rollups}, outboxes {:?}",
             rollups(&pg),
-            outboxes(&dir).iter().filter(|(_, (_, s))| !s).take(10).collect::<Vec<_>>()
+            outboxes(&dir)
+                .iter()
+                .filter(|(_, (_, s))| !s)
+                .take(10)
+                .collect::<Vec<_>>()
         );
     };
 
@@ -247,18 +292,29 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
             .keys()
             .filter(|(s, kind, _)| s == site && kind == "completeness")
             .count();
-        assert!(complete >= DEVICES.len(), "{site}: {complete} completeness records");
+        assert!(
+            complete >= DEVICES.len(),
+            "{site}: {complete} completeness records"
+        );
     }
     for (k, v) in &pg_rows {
-        let (site_v, _) = sites.get(k).unwrap_or_else(|| panic!("{k:?} was never sent"));
-        assert!(v <= site_v, "{k:?}: stored version {v} is newer than the site's {site_v}");
+        let (site_v, _) = sites
+            .get(k)
+            .unwrap_or_else(|| panic!("{k:?} was never sent"));
+        assert!(
+            v <= site_v,
+            "{k:?}: stored version {v} is newer than the site's {site_v}"
+        );
     }
     // A rollup's body is the site's: the average of meter-2's first quarter hour.
     let avg = pg.query(&format!(
         "SELECT body->>'avg' FROM records WHERE site = 'plant-b' AND key = 'meter-2/active_power/{start}'"
     ));
     let want: f64 = (0..15).map(|m| 100.0 + (m % 7) as f64).sum::<f64>() / 15.0;
-    assert!((avg.parse::<f64>().unwrap() - want).abs() < 1e-6, "avg {avg}, want {want}");
+    assert!(
+        (avg.parse::<f64>().unwrap() - want).abs() < 1e-6,
+        "avg {avg}, want {want}"
+    );
     assert_eq!(count(&pg, "SELECT count(*) FROM rejected"), 0);
     assert_eq!(count(&pg, "SELECT count(*) FROM sites"), SITES.len());
 }

@@ -141,7 +141,11 @@ impl HubFile {
         let file = &self.file;
         self.mqtt.check_as(file, "mqtt")?;
         if !is_identifier(&self.hub.share_group) {
-            return Err(err(file, "hub.share_group", "must be 1-64 letters, digits, `-` or `_`"));
+            return Err(err(
+                file,
+                "hub.share_group",
+                "must be 1-64 letters, digits, `-` or `_`",
+            ));
         }
         if let Some(problem) = topic_prefix_problem(&self.hub.topic_prefix) {
             return Err(err(file, "hub.topic_prefix", problem));
@@ -150,14 +154,28 @@ impl HubFile {
             return Err(err(file, "hub.batch", "must be between 1 and 10000"));
         }
         if !(1..=1000).contains(&self.postgres.pool_size) {
-            return Err(err(file, "postgres.pool_size", "must be between 1 and 1000"));
+            return Err(err(
+                file,
+                "postgres.pool_size",
+                "must be between 1 and 1000",
+            ));
         }
         if self.postgres.password_file.is_some() && self.postgres.password_env.is_some() {
-            return Err(err(file, "postgres.password_env", "give the password in a file or a variable, not both"));
+            return Err(err(
+                file,
+                "postgres.password_env",
+                "give the password in a file or a variable, not both",
+            ));
         }
         let pg: Result<tokio_postgres::Config, _> = self.postgres.url.parse();
         match pg {
-            Err(e) => return Err(err(file, "postgres.url", format!("not a connection string: {e}"))),
+            Err(e) => {
+                return Err(err(
+                    file,
+                    "postgres.url",
+                    format!("not a connection string: {e}"),
+                ))
+            }
             Ok(c) if c.get_password().is_some() => {
                 return Err(err(file, "postgres.url", "holds a password: use postgres.password_file or password_env, so it stays out of the file"));
             }
@@ -176,7 +194,10 @@ impl HubFile {
 
     /// The subscription: every site's every kind, shared by the group.
     pub fn filter(&self) -> String {
-        format!("$share/{}/{}/+/+", self.hub.share_group, self.hub.topic_prefix)
+        format!(
+            "$share/{}/{}/+/+",
+            self.hub.share_group, self.hub.topic_prefix
+        )
     }
 }
 
@@ -186,17 +207,26 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_key() {
-        let e = HubFile::parse("[postgres]\nurl = \"host=x\"\n[hub]\nbatch = 0\n", "hub.toml")
-            .unwrap_err()
-            .to_string();
+        let e = HubFile::parse(
+            "[postgres]\nurl = \"host=x\"\n[hub]\nbatch = 0\n",
+            "hub.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("hub.toml: hub.batch:"), "{e}");
-        let e = HubFile::parse("[postgres]\nurl = \"host=x\"\n[mqtt]\nbroker = \"nope\"\n", "hub.toml")
-            .unwrap_err()
-            .to_string();
+        let e = HubFile::parse(
+            "[postgres]\nurl = \"host=x\"\n[mqtt]\nbroker = \"nope\"\n",
+            "hub.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("hub.toml: mqtt.broker:"), "{e}");
-        let e = HubFile::parse("[postgres]\nurl = \"postgres://u:secret@h/db\"\n", "hub.toml")
-            .unwrap_err()
-            .to_string();
+        let e = HubFile::parse(
+            "[postgres]\nurl = \"postgres://u:secret@h/db\"\n",
+            "hub.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("postgres.url") && !e.contains("secret"), "{e}");
         let e = HubFile::parse("[postgres]\nurl = \"host=x\"\nsize = 3\n", "h.toml")
             .unwrap_err()

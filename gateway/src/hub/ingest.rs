@@ -74,7 +74,13 @@ pub async fn run(
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         stats.received.fetch_add(1, Ordering::Relaxed);
                         let generation = generation.load(Ordering::SeqCst);
-                        if tx.send(Received { generation, publish: p }).is_err() {
+                        if tx
+                            .send(Received {
+                                generation,
+                                publish: p,
+                            })
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -140,7 +146,9 @@ async fn store_batch(pool: &Pool, prefix: &str, messages: &[Received], stats: &H
         match result {
             Ok(_) => {
                 stats.stored.fetch_add(good.len() as u64, Ordering::Relaxed);
-                stats.rejected.fetch_add(bad.len() as u64, Ordering::Relaxed);
+                stats
+                    .rejected
+                    .fetch_add(bad.len() as u64, Ordering::Relaxed);
                 if failures > 0 {
                     tracing::info!("the database takes records again");
                 }
@@ -152,7 +160,8 @@ async fn store_batch(pool: &Pool, prefix: &str, messages: &[Received], stats: &H
                 if failures == 1 {
                     tracing::warn!("cannot store {} records: {e}; retrying", good.len());
                 }
-                let wait = Duration::from_millis(200u64 << failures.min(7)).min(Duration::from_secs(20));
+                let wait =
+                    Duration::from_millis(200u64 << failures.min(7)).min(Duration::from_secs(20));
                 tokio::time::sleep(wait).await;
             }
         }

@@ -9,10 +9,10 @@
 //! - `api` (to come): the JSON API under `/api/v1/portfolio`;
 //! - `auth/` (to come): users, roles, sessions and tokens; `pages/` (to come): the portfolio pages.
 
-pub mod wire;
 pub mod config;
 pub mod ingest;
 pub mod pg;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -73,7 +73,10 @@ pub fn parse(prefix: &str, topic: &str, payload: &[u8]) -> Result<Record, WireEr
         }
     }
     if !is_identifier(&r.site) {
-        return Err(WireError::Invalid(format!("site `{}` is not an identifier", r.site)));
+        return Err(WireError::Invalid(format!(
+            "site `{}` is not an identifier",
+            r.site
+        )));
     }
     if HubKind::parse(&r.kind).is_none() {
         return Err(WireError::Invalid(format!("unknown kind `{}`", r.kind)));
@@ -85,7 +88,10 @@ pub fn parse(prefix: &str, topic: &str, payload: &[u8]) -> Result<Record, WireEr
         )));
     }
     if r.version <= 0 {
-        return Err(WireError::Invalid(format!("version {} is not positive", r.version)));
+        return Err(WireError::Invalid(format!(
+            "version {} is not positive",
+            r.version
+        )));
     }
     Ok(r)
 }
@@ -110,7 +116,10 @@ mod tests {
     fn round_trips_and_checks_the_topic() {
         let p = "kilowatch/v1/hub";
         let bytes = serde_json::to_vec(&rec()).unwrap();
-        assert_eq!(parse(p, "kilowatch/v1/hub/plant-a/rollup", &bytes).unwrap(), rec());
+        assert_eq!(
+            parse(p, "kilowatch/v1/hub/plant-a/rollup", &bytes).unwrap(),
+            rec()
+        );
         assert!(matches!(
             parse(p, "kilowatch/v1/hub/plant-b/rollup", &bytes),
             Err(WireError::Mismatch { what: "site", .. })

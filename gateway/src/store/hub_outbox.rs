@@ -236,11 +236,11 @@ impl Store {
 
     /// Unsent rows (due or not).
     pub fn hub_pending(&self) -> Result<u64, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM hub_outbox WHERE sent = 0",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM hub_outbox WHERE sent = 0", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Forgets sent rows due before `before` (ms); returns how many.

@@ -107,7 +107,8 @@ pub async fn forward(
                 } else {
                     tracing::debug!(failures, "hub broker connection failed: {e}");
                 }
-                let wait = Duration::from_millis(250u64 << failures.min(7)).min(Duration::from_secs(30));
+                let wait =
+                    Duration::from_millis(250u64 << failures.min(7)).min(Duration::from_secs(30));
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => {}

@@ -36,7 +36,10 @@ pub struct HubConfig {
     #[serde(default = "default_settle", deserialize_with = "de_duration")]
     pub settle: Duration,
     /// How often each device's data completeness is worked out (default 5m).
-    #[serde(default = "default_completeness_every", deserialize_with = "de_duration")]
+    #[serde(
+        default = "default_completeness_every",
+        deserialize_with = "de_duration"
+    )]
     pub completeness_every: Duration,
     /// Publishes awaiting the broker's acknowledgement at most (default 100).
     #[serde(default = "default_inflight")]

@@ -112,7 +112,12 @@ impl MqttConfig {
 
     /// The files and variables this table names exist, for a table in `file` (whose `text`
     /// locates the key's line) under the name `section`.
-    pub fn check_access_in(&self, file: &str, text: &str, section: &str) -> Result<(), ConfigError> {
+    pub fn check_access_in(
+        &self,
+        file: &str,
+        text: &str,
+        section: &str,
+    ) -> Result<(), ConfigError> {
         let origin = Origin {
             file: file.to_owned(),
             text: text.to_owned(),
@@ -120,7 +125,11 @@ impl MqttConfig {
         self.check_access_as(&origin, section)
     }
 
-    pub(super) fn check_access_as(&self, origin: &Origin, section: &str) -> Result<(), ConfigError> {
+    pub(super) fn check_access_as(
+        &self,
+        origin: &Origin,
+        section: &str,
+    ) -> Result<(), ConfigError> {
         self.check_access(origin)
             .map_err(|e| origin.locate(rename(ConfigError { line: None, ..e }, section)))
     }

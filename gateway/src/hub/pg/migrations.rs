@@ -19,7 +19,9 @@ pub async fn migrate(client: &mut Client) -> anyhow::Result<i32> {
         .await
         .context("cannot take the migration lock")?;
     let result = apply(client).await;
-    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK]).await;
+    let _ = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
+        .await;
     result
 }
 
@@ -34,7 +36,10 @@ async fn apply(client: &mut Client) -> anyhow::Result<i32> {
         )
         .await?;
     let row = client
-        .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await?;
     let mut current: i32 = row.get(0);
     let latest = MIGRATIONS.last().map_or(0, |m| m.0);

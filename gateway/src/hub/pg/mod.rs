@@ -14,7 +14,9 @@ fn password(cfg: &PostgresConfig) -> anyhow::Result<Option<String>> {
     if let Some(path) = &cfg.password_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("postgres.password_file: cannot read {path}"))?;
-        return Ok(Some(text.lines().next().unwrap_or("").trim_end().to_owned()));
+        return Ok(Some(
+            text.lines().next().unwrap_or("").trim_end().to_owned(),
+        ));
     }
     if let Some(var) = &cfg.password_env {
         return Ok(Some(std::env::var(var).map_err(|_| {
