@@ -66,13 +66,10 @@ fn import(dir: &Path, site: &str, start_ms: i64, k: i64) {
     );
 }
 
-fn start_hub(dir: &Path, id: &str) -> Proc {
-    let hub = Proc::spawn(
-        id,
-        &bin("kilowatch-gateway"),
-        &["hub", "--config", "hub.toml", "--client-id", id],
-        dir,
-    );
+fn start_hub(dir: &Path, id: &str, more: &[&str]) -> Proc {
+    let mut args = vec!["hub", "--config", "hub.toml", "--client-id", id];
+    args.extend_from_slice(more);
+    let hub = Proc::spawn(id, &bin("kilowatch-gateway"), &args, dir);
     let subscribed = wait_for(Duration::from_secs(30), || {
         hub.log().contains("hub subscribed").then_some(())
     });
@@ -168,8 +165,10 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
         ),
     )
     .unwrap();
-    let mut hub1 = start_hub(&dir, "hub-1");
-    let _hub2 = start_hub(&dir, "hub-2");
+    let mut hub1 = start_hub(&dir, "hub-1", &[]);
+    // The second instance also serves the portfolio API.
+    let api = format!("127.0.0.1:{}", free_port());
+    let _hub2 = start_hub(&dir, "hub-2", &["--http", &api]);
     let version = pg.query("SELECT max(version) FROM schema_migrations");
     assert_eq!(
         version, "1",
@@ -235,7 +234,7 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     }
     central.restart();
     // The killed instance comes back under its client id and gets what it had not stored.
-    let _hub1 = start_hub(&dir, "hub-1");
+    let _hub1 = start_hub(&dir, "hub-1", &[]);
 
     let expected_rollups = per_chunk * CHUNKS as usize;
     let converged = wait_for(Duration::from_secs(120), || {
@@ -316,5 +315,29 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
         "avg {avg}, want {want}"
     );
     assert_eq!(count(&pg, "SELECT count(*) FROM rejected"), 0);
+
+    // The portfolio API: every site with its newest rollup, energy and completeness.
+    let body = kilowatch_e2e::get_json(&format!("http://{api}/api/v1/portfolio/sites")).unwrap();
+    let listed = body["sites"].as_array().unwrap();
+    let names: Vec<&str> = listed.iter().filter_map(|s| s["site"].as_str()).collect();
+    assert_eq!(names, SITES);
+    // Each meter's kWh: trapezoids between consecutive one-minute readings.
+    let minutes = CHUNKS * CHUNK_HOURS * 60;
+    let kwh: f64 = (0..DEVICES.len())
+        .map(|i| {
+            let v = |m: i64| 50.0 * (i + 1) as f64 + (m % 7) as f64;
+            (1..minutes)
+                .map(|m| (v(m - 1) + v(m)) / 2.0 / 60.0)
+                .sum::<f64>()
+        })
+        .sum();
+    for s in listed {
+        let last = start + (CHUNKS * CHUNK_HOURS * 4 - 1) * 900_000;
+        assert_eq!(s["last_rollup"].as_i64(), Some(last), "{s}");
+        let e = s["energy_kwh_24h"].as_f64().unwrap();
+        assert!((e - kwh).abs() < kwh * 0.005, "{s}: want about {kwh} kWh");
+        let ratio = s["completeness"]["ratio"].as_f64().unwrap();
+        assert!(ratio > 0.0 && ratio <= 1.0, "{s}");
+    }
     assert_eq!(count(&pg, "SELECT count(*) FROM sites"), SITES.len());
 }

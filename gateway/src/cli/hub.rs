@@ -15,6 +15,10 @@ pub struct HubArgs {
     /// restart: the broker keeps what the instance had not stored under it.
     #[arg(long, value_name = "ID")]
     client_id: Option<String>,
+    /// Serve the JSON API (`GET /api/v1/portfolio/sites`) here; loopback only until the hub
+    /// has users and roles.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     /// Check the file, connect to PostgreSQL, apply the schema migrations, and exit.
     #[arg(long)]
     migrate_only: bool,
@@ -28,5 +32,5 @@ pub async fn run(a: HubArgs) -> anyhow::Result<()> {
         println!("kilowatch hub: database schema v{version}");
         return Ok(());
     }
-    hub::run(cfg, a.client_id, shutdown_signal()).await
+    hub::run(cfg, a.client_id, a.http, shutdown_signal()).await
 }
