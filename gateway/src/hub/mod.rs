@@ -2,11 +2,11 @@
 //! their gateways (see `uplink/`), kept in PostgreSQL for the portfolio's API and pages.
 //!
 //! Layout:
-//! - [`wire`]: the record format on the wire (shared with the site's `uplink`);
-//! - [`config`]: `hub.toml`;
-//! - [`pg`]: the connection pool, the numbered SQL migrations, the upserts;
-//! - [`ingest`]: the shared subscription, acknowledging a message only after its commit;
-//! - [`api`]: the JSON API under `/api/v1/portfolio` (loopback only until `auth/`);
+//! - `wire`: the record format on the wire (shared with the site's `uplink`);
+//! - `config`: `hub.toml`;
+//! - `pg`: the connection pool, the numbered SQL migrations, the upserts;
+//! - `ingest`: the shared subscription, acknowledging a message only after its commit;
+//! - `api`: the JSON API under `/api/v1/portfolio` (loopback only until `auth/`);
 //! - `auth/` (to come): users, roles, sessions and tokens; `pages/` (to come): the portfolio pages.
 
 pub mod api;

@@ -10,7 +10,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] =
     &[(1, "records", include_str!("migrations/0001_records.sql"))];
 
 /// Any number of ours: the lock only serialises hub instances' migrations.
-const LOCK: i64 = 0x6b77_6875_62;
+const LOCK: i64 = 0x006b_7768_7562;
 
 /// Applies what is missing; returns the schema version now in force.
 pub async fn migrate(client: &mut Client) -> anyhow::Result<i32> {
