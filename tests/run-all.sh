@@ -30,6 +30,8 @@ have qemu-system-arm || missing+=(qemu-system-arm)
 have pdftotext || missing+=(poppler-utils)
 have fc-list || missing+=(fontconfig)
 if ! fc-list :lang=zh-tw 2>/dev/null | grep -q .; then missing+=(fonts-noto-cjk); fi
+# The portfolio hub's test runs a throwaway PostgreSQL cluster (tests/src/postgres.rs).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || missing+=(postgresql)
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then

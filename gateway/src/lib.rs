@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_dates;
 pub mod enpi;
 pub mod http;
+pub mod hub;
 pub mod i18n;
 pub mod influx;
 pub mod ingest;
@@ -23,6 +24,7 @@ pub mod rollup;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod uplink;
 pub mod virtual_meters;
 pub mod when;
 

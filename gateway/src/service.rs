@@ -127,6 +127,16 @@ pub async fn run_with(
         }
         None => None,
     };
+    // The hub outbox's triggers follow `[hub]` at every start (dropped when it is gone).
+    crate::uplink::prepare(&config, &writer).await?;
+    let uplink = config.hub.is_some().then(|| {
+        tokio::spawn(crate::uplink::forward(
+            config.clone(),
+            writer.clone(),
+            Arc::default(),
+            stop_rx.clone(),
+        ))
+    });
     // Last month's report on the plant-local 1st, last year's GHG summary in January.
     let reports = tokio::spawn(crate::report::schedule::run(
         crate::report::schedule::Schedule {
@@ -198,6 +208,9 @@ pub async fn run_with(
         t.await??;
     }
     if let Some(t) = notify {
+        t.await??;
+    }
+    if let Some(t) = uplink {
         t.await??;
     }
     result

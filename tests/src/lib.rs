@@ -5,6 +5,7 @@
 //! A missing dependency fails the test with the command that installs it; nothing is skipped.
 
 pub mod alarm_rig;
+pub mod postgres;
 pub mod qemu;
 pub mod smtp;
 

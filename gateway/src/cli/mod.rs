@@ -6,6 +6,7 @@ mod demo;
 mod enpi;
 mod export;
 pub mod help;
+mod hub;
 mod import;
 mod lang;
 mod mv;
@@ -125,6 +126,15 @@ pub enum Command {
     /// Serve simulated Modbus devices for every `[devices.simulate]` entry of a site file, at
     /// the addresses the file gives, until stopped.
     Simulate(simulate::SimulateArgs),
+    /// Run a portfolio hub instance: receive many sites' records (15-minute rollups, EnPIs,
+    /// alarm transitions, savings results, data completeness) from an MQTT shared
+    /// subscription and keep them in PostgreSQL. Run several with the same share group and
+    /// each its own client id: any one may die, the others go on, and what it had not stored
+    /// comes back to it when it restarts.
+    ///
+    /// Example: kilowatch-gateway hub --config hub.toml --client-id hub-1
+    #[command(verbatim_doc_comment)]
+    Hub(hub::HubArgs),
 }
 
 impl Command {
@@ -142,6 +152,7 @@ impl Command {
             Command::Report(a) => report::run(a).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
+            Command::Hub(a) => hub::run(a).await,
         }
     }
 }

@@ -48,6 +48,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     config.check_mqtt_access()?;
     config.check_gateway_access(config.gateway.http)?;
     config.check_notify_access()?;
+    config.check_hub_access()?;
     let listener = http::bind(config.gateway.http).await?;
     println!("kilowatch gateway: http://{}/", listener.local_addr()?);
     service::run(config, assets, site.db, listener, shutdown_signal()).await

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 12;
+pub(super) const SCHEMA_VERSION: i64 = 13;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -185,6 +185,23 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 ";
 
+// ---- v13: the hub outbox (see hub_outbox.rs and uplink/): the records a portfolio hub gets,
+// one row per (kind, key), its latest body and version; `sent` once the broker acknowledged
+// that version. A changed body makes the row unsent again with a higher version. Times in ms.
+const HUB_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS hub_outbox (
+    kind    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    at      INTEGER,
+    body    TEXT NOT NULL,
+    due_at  INTEGER NOT NULL,
+    sent    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS hub_outbox_due ON hub_outbox(sent, due_at);
+";
+
 /// Creates what is missing and migrates an older schema to this build's.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
@@ -192,6 +209,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(NOTIFY_SCHEMA)?;
     conn.execute_batch(BASELINE_SCHEMA)?;
     conn.execute_batch(REPORT_SCHEMA)?;
+    conn.execute_batch(HUB_SCHEMA)?;
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
@@ -220,8 +238,8 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
     // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines,
-    // v10: virtual_missing, v11: reports); columns and contents are migrated here (v12:
-    // alarms.message_key).
+    // v10: virtual_missing, v11: reports, v13: hub_outbox); columns and contents are migrated
+    // here (v12: alarms.message_key).
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.
         conn.execute_batch(

@@ -18,6 +18,7 @@ mod error;
 mod expr;
 mod gateway;
 mod home_assistant;
+mod hub;
 mod language;
 mod meters;
 mod mqtt;
@@ -38,6 +39,7 @@ pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
 pub use home_assistant::HomeAssistantConfig;
+pub use hub::{topic_prefix_problem, HubConfig, HubKind, HUB_TOPIC_PREFIX};
 pub use language::{Language, UnknownLanguage};
 pub use meters::{MeterNode, MeterTree, ReviewConfig, Significant, VirtualConfig};
 pub use mqtt::{MqttConfig, MqttProtocol};
@@ -63,6 +65,8 @@ pub struct SiteConfig {
     pub agent: AgentConfig,
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Forwarding to a portfolio hub (`[hub]`), read by the gateway; off when absent.
+    pub hub: Option<HubConfig>,
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
     /// The simulated plant behind `plant = "…"` devices (`kilowatch-gateway simulate` and
@@ -193,6 +197,14 @@ impl SiteConfig {
         self.gateway.check_access(http, &self.origin)
     }
 
+    /// Checks what `[hub.mqtt]` points at on this machine (see [`Self::check_mqtt_access`]).
+    pub fn check_hub_access(&self) -> Result<(), ConfigError> {
+        match &self.hub {
+            Some(h) => h.check_access(&self.origin),
+            None => Ok(()),
+        }
+    }
+
     /// Checks the notification channels' secrets: readable files, set variables.
     pub fn check_notify_access(&self) -> Result<(), ConfigError> {
         notify::check_access(&self.notifications, &self.origin)
@@ -202,6 +214,9 @@ impl SiteConfig {
         self.check_site(file)?;
         self.mqtt.check(file)?;
         self.gateway.check(file)?;
+        if let Some(h) = &self.hub {
+            h.check(file)?;
+        }
         self.agent.check(file, self.gateway.gap_limit)?;
         let assets: Vec<String> = self
             .assets
@@ -256,6 +271,14 @@ impl SiteConfig {
     /// The plant's time zone (checked at load).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.site.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The hub forwarder's MQTT client id.
+    pub fn uplink_client_id(&self) -> String {
+        self.hub
+            .as_ref()
+            .and_then(|h| h.client_id.clone())
+            .unwrap_or_else(|| format!("kilowatch-uplink-{}", self.site.id))
     }
 
     /// The agent's MQTT client id.

@@ -104,6 +104,36 @@ impl MqttConfig {
         Ok(())
     }
 
+    /// [`MqttConfig::check`] for this table under another name (`hub.mqtt`, a hub file's
+    /// `mqtt`): errors name `<section>.<key>`.
+    pub fn check_as(&self, file: &str, section: &str) -> Result<(), ConfigError> {
+        self.check(file).map_err(|e| rename(e, section))
+    }
+
+    /// The files and variables this table names exist, for a table in `file` (whose `text`
+    /// locates the key's line) under the name `section`.
+    pub fn check_access_in(
+        &self,
+        file: &str,
+        text: &str,
+        section: &str,
+    ) -> Result<(), ConfigError> {
+        let origin = Origin {
+            file: file.to_owned(),
+            text: text.to_owned(),
+        };
+        self.check_access_as(&origin, section)
+    }
+
+    pub(super) fn check_access_as(
+        &self,
+        origin: &Origin,
+        section: &str,
+    ) -> Result<(), ConfigError> {
+        self.check_access(origin)
+            .map_err(|e| origin.locate(rename(ConfigError { line: None, ..e }, section)))
+    }
+
     /// The password file or variable, CA and client certificate files are there.
     pub(super) fn check_access(&self, origin: &Origin) -> Result<(), ConfigError> {
         if let Some(path) = &self.password_file {
@@ -124,4 +154,14 @@ impl MqttConfig {
         }
         Ok(())
     }
+}
+
+/// `mqtt.broker` → `<section>.broker`.
+fn rename(mut e: ConfigError, section: &str) -> ConfigError {
+    if let Some(k) = &e.key {
+        if let Some(rest) = k.strip_prefix("mqtt.") {
+            e.key = Some(format!("{section}.{rest}"));
+        }
+    }
+    e
 }
