@@ -138,6 +138,7 @@ fn alarm_transitions_are_records_of_their_own() {
         message: "peak".into(),
         evidence: serde_json::json!({}),
         link: "".into(),
+        message_key: None,
     };
     let row = s.raise_alarm(&a, &|_, _| Ok(())).unwrap().unwrap();
     s.clear_alarm(row.occurrence, (2000, &serde_json::json!({})), &|_, _| {
