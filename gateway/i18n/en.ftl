@@ -760,6 +760,7 @@ help-cmd-report-ghg = The annual greenhouse-gas summary of a calendar year.
 help-cmd-notify = Alarm notification channels.
 help-cmd-notify-test = Send a test notification through the site's channels and report what they answered.
 help-cmd-simulate = Serve simulated Modbus devices for a site file's simulated devices.
+help-cmd-hub = The portfolio hub: store what many sites forward in PostgreSQL, serve the portfolio API.
 help-arg-help = Print help (see more with '--help')
 help-arg-version = Print version
 help-arg-lang = Language of reports and messages: en or zh-TW
@@ -813,6 +814,7 @@ help-arg-scenario = A fault for the live plant to show
 help-arg-http = Address of the dashboard and API
 help-arg-access-token-file = Access token file
 help-arg-client-id = MQTT client id
+help-arg-migrate-only = Apply the database schema migrations and exit
 help-arg-share-group = MQTT share group
 
 ## Energy review notes and missing-data reasons (gateway/src/review/, virtual_meters/)

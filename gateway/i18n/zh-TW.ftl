@@ -760,6 +760,7 @@ help-cmd-report-ghg = 日曆年度的溫室氣體（碳排放）摘要。
 help-cmd-notify = 警報通知管道。
 help-cmd-notify-test = 經場域的通知管道發送測試通知並回報結果。
 help-cmd-simulate = 為場域設定檔中的模擬設備提供模擬 Modbus 設備。
+help-cmd-hub = 投資組合中心：將多個場域轉送的資料存入 PostgreSQL，並提供投資組合 API。
 help-arg-help = 顯示說明（--help 顯示更多）
 help-arg-version = 顯示版本
 help-arg-lang = 報告與訊息的語言：en 或 zh-TW
@@ -813,6 +814,7 @@ help-arg-scenario = 讓即時工廠呈現的故障情境
 help-arg-http = 儀表板與 API 的位址
 help-arg-access-token-file = 存取權杖檔
 help-arg-client-id = MQTT 用戶端代號
+help-arg-migrate-only = 套用資料庫結構遷移後結束
 help-arg-share-group = MQTT 共享群組
 
 ## 能源審查備註與缺漏資料原因（gateway/src/review/、virtual_meters/）

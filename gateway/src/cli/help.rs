@@ -125,7 +125,9 @@ fn walk(mut cmd: Command, lang: Language, parent: &str) -> Command {
 #[cfg(test)]
 fn paths(cmd: &Command, parent: &str, out: &mut Vec<String>) {
     let path = path_of(cmd, parent);
-    for s in cmd.get_subcommands() {
+    // clap's generated `help` subcommand mirrors every command beneath it: those are not
+    // commands of their own.
+    for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         paths(s, &path, out);
     }
     out.push(path);
