@@ -815,6 +815,9 @@ help-arg-http = Address of the dashboard and API
 help-arg-access-token-file = Access token file
 help-arg-client-id = MQTT client id
 help-arg-migrate-only = Apply the database schema migrations and exit
+help-arg-temp-csv = Bills: a CSV of outdoor temperatures (any interval; averaged per day)
+help-arg-temp-col = Bills: the temperature column of --temp-csv
+help-arg-temp-time = Bills: the time column of --temp-csv
 help-arg-share-group = MQTT share group
 
 ## Energy review notes and missing-data reasons (gateway/src/review/, virtual_meters/)

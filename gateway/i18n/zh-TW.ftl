@@ -815,6 +815,9 @@ help-arg-http = 儀表板與 API 的位址
 help-arg-access-token-file = 存取權杖檔
 help-arg-client-id = MQTT 用戶端代號
 help-arg-migrate-only = 套用資料庫結構遷移後結束
+help-arg-temp-csv = 電費單：室外溫度 CSV（任意間隔；按日平均）
+help-arg-temp-col = 電費單：--temp-csv 的溫度欄位
+help-arg-temp-time = 電費單：--temp-csv 的時間欄位
 help-arg-share-group = MQTT 共享群組
 
 ## 能源審查備註與缺漏資料原因（gateway/src/review/、virtual_meters/）
