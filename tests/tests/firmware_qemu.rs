@@ -356,6 +356,8 @@ fn busy_run(cmdline: &str) -> (serde_json::Value, String) {
 /// UART received nothing at all under QEMU in the runs tried (0 requests answered, no byte
 /// lost), so the busy master never gets an answer. Not asserted here until that is understood.
 #[test]
+#[ignore = "flaky: in the full suite (2026-11-30) the upstream client got no answer from the emulated \
+            board (the QEMU pty input stall seen before); not a signal until that is found (issue 23)"]
 fn sending_on_one_port_costs_no_bytes_on_the_other() {
     let _one = one_board_at_a_time();
     let (buffered, log) = busy_run("");
