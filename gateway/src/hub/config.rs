@@ -109,28 +109,7 @@ impl HubFile {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
-        let line = |span: Option<std::ops::Range<usize>>| {
-            span.map(|s| {
-                let upto = &text.as_bytes()[..s.start.min(text.len())];
-                upto.iter().filter(|&&b| b == b'\n').count() + 1
-            })
-        };
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-            file: file.to_owned(),
-            key: None,
-            what: e.message().trim().to_owned(),
-            line: line(e.span()),
-        })?;
-        let mut cfg: HubFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            ConfigError {
-                file: file.to_owned(),
-                key: (key != ".").then_some(key),
-                what: inner.message().trim().to_owned(),
-                line: line(inner.span()),
-            }
-        })?;
+        let mut cfg: HubFile = kilowatch_site::config::parse_toml(text, file)?;
         cfg.file = file.to_owned();
         cfg.check()?;
         cfg.mqtt.check_access_in(file, text, "mqtt")?;

@@ -147,23 +147,7 @@ impl SiteConfig {
 
     /// Parses and checks site TOML; `file` names the origin in errors.
     pub fn parse(text: &str, file: &str, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
-        let line_of = |span: Option<std::ops::Range<usize>>| span.map(|s| line_at(text, s.start));
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-            file: file.to_owned(),
-            key: None,
-            what: e.message().trim().to_owned(),
-            line: line_of(e.span()),
-        })?;
-        let mut config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            ConfigError {
-                file: file.to_owned(),
-                key: (key != ".").then_some(key),
-                what: inner.message().trim().to_owned(),
-                line: line_of(inner.span()),
-            }
-        })?;
+        let mut config: SiteConfig = parse_toml(text, file)?;
         config.origin = Origin {
             file: file.to_owned(),
             text: text.to_owned(),
@@ -305,6 +289,31 @@ impl SiteConfig {
             .clone()
             .unwrap_or_else(|| format!("kilowatch-gateway-{}", self.site.id))
     }
+}
+
+/// Deserialises a TOML file into `T`, with errors naming the file, the key path and the line.
+/// One definition for every kilowatch configuration file (site, hub).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, ConfigError> {
+    let line_of = |span: Option<std::ops::Range<usize>>| span.map(|s| line_at(text, s.start));
+    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
+        file: file.to_owned(),
+        key: None,
+        what: e.message().trim().to_owned(),
+        line: line_of(e.span()),
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        ConfigError {
+            file: file.to_owned(),
+            key: (key != ".").then_some(key),
+            what: inner.message().trim().to_owned(),
+            line: line_of(inner.span()),
+        }
+    })
 }
 
 #[cfg(test)]
