@@ -56,10 +56,20 @@ impl Postgres {
         // SAFETY: geteuid has no preconditions.
         let owner = (unsafe { libc::geteuid() } == 0).then_some("nobody");
         if let Some(user) = owner {
-            // The server's user must reach its directory through the test's.
+            // The server's user must reach its directory through the test's and every
+            // directory above it (run-all.sh's scratch root is mode 700): add search (o+x)
+            // where it is missing, never read.
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod scratch dir");
+            for d in dir.ancestors() {
+                let Ok(meta) = std::fs::metadata(d) else {
+                    continue;
+                };
+                let mode = meta.permissions().mode();
+                if mode & 0o001 == 0 {
+                    std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o011))
+                        .unwrap_or_else(|e| panic!("chmod o+x {}: {e}", d.display()));
+                }
+            }
             let status = Command::new("chown")
                 .args([user, root.to_str().expect("utf-8 path")])
                 .status()
