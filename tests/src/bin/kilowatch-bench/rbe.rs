@@ -1,6 +1,6 @@
 //! `kilowatch-bench rbe`: what report by exception saves on the demo plant. The demo site's
 //! simulated devices are polled at their intervals for HOURS of simulated time (the plant
-//! physics of `gateway::sim`, the values through each register's encoding and decoding, as
+//! physics of `kilowatch_gateway::sim`, the values through each register's encoding and decoding, as
 //! the agent reads them), and the polls go to MQTT as the agent would send them: every poll,
 //! or through `Rbe`. Counts messages and bytes of the JSON payloads (and of Sparkplug DDATA),
 //! and checks that the gateway's hourly energy is the same from both streams: the counters'
@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
 use chrono::{DateTime, Utc};
-use gateway::sim::plant::Plant;
-use gateway::sim::rng::Rng;
-use gateway::sim::sampling::{self, Poller};
-use gateway::sim::{plant_devices, plant_settings};
 use kilowatch_agent::rbe::Rbe;
 use kilowatch_agent::sparkplug::{device_message, Aliases};
+use kilowatch_gateway::sim::plant::Plant;
+use kilowatch_gateway::sim::rng::Rng;
+use kilowatch_gateway::sim::sampling;
+use kilowatch_gateway::sim::{plant_devices, plant_settings};
 use kilowatch_site::config::{ReportByException, SiteConfig};
 use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
 use kilowatch_site::profile::{ProfileLibrary, Table};
@@ -126,9 +126,11 @@ pub fn rbe_bench(args: &[String]) -> anyhow::Result<()> {
     let start_ms = start.timestamp_millis();
     struct Dev {
         id: String,
-        part: gateway::sim::plant::PartSettings,
+        part: kilowatch_gateway::sim::plant::PartSettings,
         profile: kilowatch_site::profile::Profile,
-        poller: Poller,
+        /// The next poll (every interval, the device's own phase).
+        next: i64,
+        interval: i64,
         rbe: Rbe,
         seq: u64,
     }
@@ -141,7 +143,8 @@ pub fn rbe_bench(args: &[String]) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e))?;
         let interval = i64::try_from(d.interval.as_millis())?;
         devs.push(Dev {
-            poller: Poller::new(seed, index, interval, start_ms),
+            next: start_ms + (index as i64 * 137) % interval,
+            interval,
             rbe: Rbe::new(rbe.clone(), d.interval),
             id: d.id,
             part,
@@ -159,7 +162,9 @@ pub fn rbe_bench(args: &[String]) -> anyhow::Result<()> {
         let snap = plant.snapshot();
         let until = t.timestamp_millis() + 1000;
         for d in &mut devs {
-            while let Some(ts) = d.poller.due(until) {
+            while d.next < until {
+                let ts = d.next;
+                d.next += d.interval;
                 let values = sampling::read(
                     d.part.plant,
                     snap,
