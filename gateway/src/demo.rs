@@ -21,6 +21,8 @@ pub struct DemoOptions {
     pub access_token_file: Option<PathBuf>,
     /// Faults for the live plant to show, added to the site file's.
     pub scenarios: Vec<sim::Scenario>,
+    /// Also write readings, EnPIs, alarms and savings to this InfluxDB (for Grafana).
+    pub influx: Option<kilowatch_site::config::InfluxConfig>,
 }
 
 const ORIGIN: &str = "seeds/demo-site.toml (built in)";
@@ -122,6 +124,9 @@ pub async fn run(
     }
     config.mqtt.broker = broker::start_embedded()?.to_string();
 
+    // After the history fill: the backfill writes rollups, not readings, so InfluxDB gets
+    // the live readings and everything the service derives from the history (EnPIs, savings).
+    config.gateway.influx = opts.influx;
     config.agent.spool_dir = Some(dir.join("spool").display().to_string());
     // One process, one port to remember: the demo's agent serves no metrics endpoint.
     config.agent.metrics = "off".into();

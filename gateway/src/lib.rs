@@ -8,6 +8,7 @@ pub mod broker;
 pub mod csvio;
 pub mod demo;
 pub mod demo_dates;
+pub mod derived_lines;
 pub mod enpi;
 pub mod http;
 pub mod hub;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use kilowatch_site::payload::{DevicePoll, Quality};
 
 /// Escapes a measurement name (commas and spaces).
-fn esc_measurement(s: &str, out: &mut String) {
+pub(crate) fn esc_measurement(s: &str, out: &mut String) {
     for c in s.chars() {
         if matches!(c, ',' | ' ' | '\\') {
             out.push('\\');
@@ -17,7 +17,7 @@ fn esc_measurement(s: &str, out: &mut String) {
 }
 
 /// Escapes a tag key, tag value or field key (commas, equals signs and spaces).
-fn esc_tag(s: &str, out: &mut String) {
+pub(crate) fn esc_tag(s: &str, out: &mut String) {
     for c in s.chars() {
         if matches!(c, ',' | '=' | ' ' | '\\') {
             out.push('\\');

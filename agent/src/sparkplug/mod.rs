@@ -25,8 +25,8 @@ use tokio::sync::{broadcast, watch};
 use kilowatch_site::config::MqttConfig;
 use kilowatch_site::mqtt::{Client, Connector, Event};
 use kilowatch_site::payload::{DevicePoll, Reading};
-use payloads::{Aliases, Command};
-pub use payloads::{Topics, REBIRTH};
+use payloads::Command;
+pub use payloads::{device_message, Aliases, Topics, REBIRTH};
 
 /// Counters for metrics and the health message.
 #[derive(Debug, Default, Serialize)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use kilowatch_gateway::{demo, sim, when};
+use kilowatch_site::config::InfluxConfig;
 use kilowatch_site::process::shutdown_signal;
 
 use super::args::Usage;
@@ -28,6 +29,14 @@ pub struct DemoArgs {
     /// leak, chiller-fouling, meter-silent (repeat the flag or give a comma list).
     #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_scenario)]
     scenario: Vec<sim::Scenario>,
+    /// Also write to this InfluxDB 1.x (or compatible) server, for the Grafana dashboards in
+    /// dashboards/grafana/, e.g. http://127.0.0.1:8086.
+    #[arg(long, value_name = "URL")]
+    influx: Option<String>,
+    /// The InfluxDB database written with --influx (created beforehand, e.g.
+    /// `influx -execute 'CREATE DATABASE kilowatch'`).
+    #[arg(long, value_name = "NAME", default_value = "kilowatch", requires = "influx")]
+    influx_database: String,
 }
 
 fn parse_scenario(s: &str) -> Result<sim::Scenario, String> {
@@ -43,6 +52,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             history: a.history,
             access_token_file: a.access_token_file,
             scenarios: a.scenario,
+            influx: a
+                .influx
+                .map(|url| InfluxConfig::v1(&url, &a.influx_database)),
         },
         shutdown_signal(),
     )

@@ -32,7 +32,15 @@ pub async fn enpi(
             .await?;
         n += rows.len();
         let id = assets.list[idx].id().to_owned();
-        writer.call(move |s| s.put_enpi(&id, &rows)).await?;
+        let a = assets.clone();
+        writer
+            .call(move |s| {
+                let line = move |row: (&str, i64, bool, &str), out: &mut String| {
+                    crate::derived_lines::enpi_line(&a, idx, row, out)
+                };
+                s.put_enpi_lines(&id, &rows, Some(&line))
+            })
+            .await?;
     }
     if due.full {
         let a = assets.clone();

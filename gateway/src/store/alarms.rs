@@ -112,7 +112,7 @@ fn occurrence_on(conn: &Connection, occurrence: i64) -> rusqlite::Result<Option<
 impl Store {
     /// One transition in one transaction: `change` writes it and names the occurrence (and
     /// whether it changed; `None`: nothing to report), `then` runs on the stored row when it
-    /// changed.
+    /// changed, and with InfluxDB configured its `alarm` point is queued in the same transaction.
     fn transition(
         &mut self,
         change: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Option<(i64, bool)>>,
@@ -127,6 +127,13 @@ impl Store {
         let stored = occurrence_on(&tx, occurrence)?;
         if let (true, Some(r)) = (changed, &stored) {
             then(&tx, r)?;
+            let mut line = String::new();
+            if self.settings.influx
+                && crate::derived_lines::alarm_line(&self.settings.site, r, &mut line)
+            {
+                tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
+                    .execute([&line])?;
+            }
         }
         tx.commit()?;
         Ok(stored)

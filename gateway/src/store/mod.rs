@@ -48,6 +48,7 @@ pub use alarms::{AlarmFilter, AlarmRow, NewAlarm};
 pub use baselines::BaselineRow;
 pub use catalogue::SeriesInfo;
 pub use conn::Store;
+pub use enpi::EnpiLine;
 pub use error::StoreError;
 pub use hub_outbox::{HubRow, HubTriggers};
 pub use live::{Live, LiveCounts};

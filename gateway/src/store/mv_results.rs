@@ -18,11 +18,13 @@ pub struct MvResultRow {
 }
 
 impl Store {
-    /// Inserts or replaces the results of one plan's periods.
+    /// Inserts or replaces the results of one plan's periods (and with InfluxDB configured,
+    /// queues their `savings` points in the same transaction).
     pub fn put_mv_results(&mut self, rows: &[MvResultRow]) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut lines = String::new();
         {
             let mut put = tx.prepare_cached(
                 "INSERT OR REPLACE INTO mv_results(plan_id, period_from, period_to, computed_at, fingerprint, json)
@@ -37,7 +39,14 @@ impl Store {
                     r.fingerprint,
                     r.json
                 ])?;
+                if self.settings.influx {
+                    crate::derived_lines::savings_line(&self.settings.site, r, &mut lines);
+                }
             }
+        }
+        if !lines.is_empty() {
+            tx.prepare_cached("INSERT INTO influx_outbox(lines) VALUES (?1)")?
+                .execute([&lines])?;
         }
         tx.commit()?;
         Ok(())

@@ -7,6 +7,8 @@ use crate::virtual_meters::VirtualPlan;
 
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
+    /// The site's id, a tag of the derived InfluxDB points (EnPIs, alarms, savings).
+    pub site: String,
     pub timezone: chrono_tz::Tz,
     /// Samples further apart are not integrated across.
     pub gap_limit_ms: i64,
@@ -25,6 +27,7 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
+            site: String::new(),
             timezone: chrono_tz::UTC,
             gap_limit_ms: 300_000,
             wraps: HashMap::new(),
@@ -53,6 +56,7 @@ impl StoreSettings {
             }
         }
         Self {
+            site: config.site.id.clone(),
             timezone: config.timezone(),
             gap_limit_ms: i64::try_from(config.gateway.gap_limit.as_millis()).unwrap_or(i64::MAX),
             wraps,

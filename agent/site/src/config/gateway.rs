@@ -83,6 +83,28 @@ pub struct InfluxConfig {
     pub only: bool,
 }
 
+impl InfluxConfig {
+    /// An InfluxDB 1.x-style sink (`/write?db=`) with the defaults a site file would get.
+    pub fn v1(url: &str, database: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            api: InfluxApi::V1,
+            database: Some(database.to_owned()),
+            retention_policy: None,
+            username: None,
+            password_file: None,
+            password_env: None,
+            org: None,
+            bucket: None,
+            token_file: None,
+            token_env: None,
+            batch_lines: default_influx_batch(),
+            gzip: true,
+            only: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InfluxApi {

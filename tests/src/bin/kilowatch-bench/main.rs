@@ -22,6 +22,7 @@ mod api_load;
 mod cpu;
 mod fault;
 mod mv_demo;
+mod rbe;
 mod report;
 
 const USAGE: &str = "\
@@ -75,6 +76,11 @@ USAGE:
       the same stream, `[gateway] alarms = false` and the rules on, the start order
       alternating; prints each one's CPU time per stored reading, the median overhead of the
       order-balanced pairs of rounds and its spread, and the load average.
+  kilowatch-bench rbe [--config seeds/demo-site.toml] [--hours 24] [--deadband 0.5%] [--heartbeat 300s]
+      Report by exception on the demo plant's simulated devices: messages, readings and bytes
+      per hour (JSON and Sparkplug DDATA) of every poll and of the filtered stream, and the
+      hourly energy from both (counters exactly, the integral of active power within the
+      deadband). No processes: the simulator's values, the agent's filter and encoders.
   kilowatch-bench report-suite [--repeat 10] [--pdf-repeat 3]
       The monthly energy-management report of the demo plant (last month, from 62 days of
       history) timed as HTML (gather + render; goal < 1 s) and as PDF (plus headless
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         Some("api-suite") => api::api_suite(&args[1..]),
         Some("alarms-suite") => alarms::alarms_suite(&args[1..]),
         Some("report-suite") => report::report_suite(&args[1..]),
+        Some("rbe") => rbe::rbe_bench(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
