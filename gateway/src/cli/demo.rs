@@ -35,7 +35,12 @@ pub struct DemoArgs {
     influx: Option<String>,
     /// The InfluxDB database written with --influx (created beforehand, e.g.
     /// `influx -execute 'CREATE DATABASE kilowatch'`).
-    #[arg(long, value_name = "NAME", default_value = "kilowatch", requires = "influx")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "kilowatch",
+        requires = "influx"
+    )]
     influx_database: String,
 }
 
