@@ -1,7 +1,14 @@
-//! The quarterly rules' reading side: once a quarter-hour has closed and its EnPI facts are
-//! stored (the maintenance loop refreshes them every minute), read that quarter and the last
-//! four weeks of the asset's `15m` facts, and judge each efficiency rule
-//! (`rules::efficiency`). One read per rule per quarter, no SQL per reading.
+//! The quarterly rules' reading side: once a quarter-hour has closed and its readings are all
+//! in, compute that quarter's facts from its rollups, read the last four weeks of the asset's
+//! stored `15m` facts (the maintenance loop refreshes them every minute), and judge each
+//! efficiency rule (`rules::efficiency`). One read per rule per quarter, no SQL per reading.
+//!
+//! "All in" ([`Coverage`]): every series the asset's facts come from has readings from before
+//! the quarter-hour to past its end, all rolled up. Until then the quarter is not judged (a
+//! gateway catching up on a backlog, or a stretched demo clock on a loaded machine, would
+//! otherwise judge a quarter-hour from part of its readings as if whole); a series whose
+//! readings begin inside it makes the quarter-hour incomplete for good (no verdict); a silent
+//! one is not waited for (whatever needs it has no value).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +20,9 @@ use super::rules::efficiency::{self, ChillerQuarter, Weather, HISTORY_MS};
 use super::spec::{Kind, RuleSpec};
 use super::state::Level;
 use crate::enpi::facts::{Facts, StoredFacts};
-use crate::enpi::{indicators_of, Assets, Step};
+use crate::enpi::{indicators_of, quarter_with_inputs, Assets, Step};
 use crate::i18n::Msg;
-use crate::store::{Store, StoreError};
+use crate::store::{Coverage, Store, StoreError};
 
 /// Waits this long after a quarter closes before looking for its facts.
 pub const LAG_MS: i64 = 60_000;
@@ -40,8 +47,49 @@ fn facts_of(rows: Vec<(i64, bool, String)>) -> Vec<(i64, bool, Facts)> {
         .collect()
 }
 
-/// Judges the quarter starting at `quarter`. `None` while a rule's asset has no complete
-/// facts for it yet (try again later).
+/// The facts of a quarter-hour to judge, as far as its readings allow.
+enum QuarterFacts {
+    /// More readings of it may still come: try again later.
+    Wait,
+    /// A series began inside it: incomplete for good, no verdict.
+    Incomplete,
+    /// All in: the facts computed from them.
+    Complete(Facts),
+    /// No series of the asset in the store (facts stored without their readings, e.g.
+    /// imported): the stored facts, once there.
+    Stored,
+}
+
+/// Whether the readings behind asset `idx`'s facts for the quarter starting at `quarter`
+/// are all in (see the module's note).
+fn quarter_facts(
+    store: &Store,
+    assets: &Assets,
+    idx: usize,
+    quarter: i64,
+) -> Result<QuarterFacts, StoreError> {
+    let (facts, inputs) = quarter_with_inputs(store, assets, idx, quarter)?;
+    if inputs.is_empty() {
+        return Ok(QuarterFacts::Stored);
+    }
+    let mut partial = false;
+    for id in inputs {
+        match store.coverage(id, quarter, quarter + WINDOW_MS)? {
+            Coverage::Pending => return Ok(QuarterFacts::Wait),
+            Coverage::Partial => partial = true,
+            Coverage::Complete | Coverage::Silent => {}
+        }
+    }
+    Ok(if partial {
+        QuarterFacts::Incomplete
+    } else {
+        QuarterFacts::Complete(facts)
+    })
+}
+
+/// Judges the quarter starting at `quarter`. `None` while a rule's asset has readings of it
+/// still to come, or (facts stored without their readings, e.g. imported) no complete facts
+/// for it yet: try again later.
 pub fn judge(
     store: &Store,
     assets: &Arc<Assets>,
@@ -56,9 +104,21 @@ pub fn judge(
             | Kind::BaseLoad { asset, .. } => asset,
             _ => continue,
         };
-        let now = facts_of(store.enpi_rows(asset, "15m", quarter, quarter + WINDOW_MS)?);
-        let Some((_, false, now)) = now.into_iter().next() else {
-            return Ok(None);
+        let Some((idx, _)) = assets.get(asset) else {
+            continue;
+        };
+        let now = match quarter_facts(store, assets, idx, quarter)? {
+            QuarterFacts::Wait => return Ok(None),
+            QuarterFacts::Incomplete => continue,
+            QuarterFacts::Complete(f) => f,
+            QuarterFacts::Stored => {
+                let stored =
+                    facts_of(store.enpi_rows(asset, "15m", quarter, quarter + WINDOW_MS)?);
+                let Some((_, false, f)) = stored.into_iter().next() else {
+                    return Ok(None);
+                };
+                f
+            }
         };
         let history = || -> Result<Vec<(i64, Facts)>, StoreError> {
             Ok(
@@ -117,9 +177,6 @@ pub fn judge(
                 out.push(verdict(level, v.evidence(*over_pct, quarter), message));
             }
             Kind::Leakage { threshold_pct, .. } => {
-                let Some((idx, _)) = assets.get(asset) else {
-                    continue;
-                };
                 let values = indicators_of(assets, idx, Step::Quarter, quarter, &now);
                 let get = |name: &str| {
                     values
