@@ -52,7 +52,7 @@ def authenticator(user, password):
             and auth_data.login == user.encode()
             and auth_data.password == password.encode()
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return check
 

@@ -38,18 +38,17 @@ fn channel(id: &str, port: u16, security: &str, ca: Option<&Path>) -> String {
     )
 }
 
-/// `notify test` on channel `id`: its one line of output and whether it succeeded.
-fn notify_test(dir: &Path, id: &str) -> (bool, String) {
+/// `notify test` on channel `id`: whether it succeeded, its one line of output, and its log.
+fn notify_test(dir: &Path, id: &str) -> (bool, String, String) {
     let out = gateway_cmd(
         dir,
         &["notify", "test", "--config", "site.toml", "--channel", id],
     );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text.trim().to_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -104,8 +103,8 @@ fn starttls_and_implicit_tls_deliver_with_authentication_against_the_channels_ca
     std::fs::write(dir.join("site.toml"), site).unwrap();
 
     for (id, mail) in [("starttls", "mail-starttls"), ("tls", "mail-tls")] {
-        let (ok, out) = notify_test(&dir, id);
-        assert!(ok, "{out}");
+        let (ok, out, log) = notify_test(&dir, id);
+        assert!(ok, "{out}\n{log}");
         assert_eq!(out, format!("{id}: sent"));
         let got = mails_in(&dir.join(mail));
         assert_eq!(got.len(), 1, "{id}: {got:?}");
@@ -115,8 +114,8 @@ fn starttls_and_implicit_tls_deliver_with_authentication_against_the_channels_ca
         assert!(m.subject.contains("Test notification"), "{id}: {m:?}");
     }
 
-    let (ok, out) = notify_test(&dir, "untrusted");
-    assert!(!ok, "{out}");
+    let (ok, out, log) = notify_test(&dir, "untrusted");
+    assert!(!ok, "{out}\n{log}");
     assert!(out.starts_with("untrusted: FAILED: SMTP: "), "{out}");
     assert!(out.to_lowercase().contains("certificate"), "{out}");
     assert_eq!(mails_in(&dir.join("mail-tls")).len(), 1);
