@@ -297,6 +297,103 @@ mod tests {
         store.put_enpi("plant", &[row(&p, b)]).unwrap();
     }
 
+    /// The chiller's readings every 10 s in [from, to): 70 kW, 90 m³/h, 7.0 → 10.36 °C
+    /// (100 TR: 0.70 kW/TR).
+    fn chiller_readings(store: &mut Store, from: i64, to: i64) {
+        use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+        let reading = |quantity: &'static str, value: f64, unit: &'static str| Reading {
+            quantity: quantity.into(),
+            value: Some(value),
+            unit: unit.into(),
+            quality: Quality::Good,
+        };
+        let mut polls = Vec::new();
+        for (k, ts) in (from..to).step_by(10_000).enumerate() {
+            let poll = |device: &str, readings| {
+                crate::store::Incoming::Poll(DevicePoll {
+                    version: SCHEMA_VERSION,
+                    site: "demo-plant".into(),
+                    device: device.into(),
+                    seq: k as u64 + 1,
+                    ts: chrono::DateTime::from_timestamp_millis(ts).unwrap(),
+                    readings,
+                })
+            };
+            polls.push(poll("chiller-1", vec![reading("active_power", 70.0, "kW")]));
+            polls.push(poll(
+                "chw",
+                vec![
+                    reading("chw_supply_temp", 7.0, "°C"),
+                    reading("chw_return_temp", 10.36, "°C"),
+                    reading("water_flow", 90.0, "m³/h"),
+                ],
+            ));
+        }
+        store.write(&polls).unwrap();
+        while store.refresh_rollups(100_000).unwrap() > 0 {}
+    }
+
+    #[test]
+    fn a_quarter_is_judged_from_its_readings_only_once_they_are_all_in() {
+        let config =
+            SiteConfig::parse(crate::DEMO_SITE, "demo", &ProfileLibrary::builtin()).unwrap();
+        let assets = Arc::new(Assets::from_site(&config, "demo").unwrap());
+        let engine = Engine::new(
+            rules(&config, &assets, "demo").unwrap(),
+            config.timezone(),
+            0,
+        );
+        let chiller: Vec<_> = engine
+            .quarterly_specs()
+            .into_iter()
+            .filter(|(_, s)| s.id == "chiller_kw_per_tr")
+            .collect();
+        let dir = std::env::temp_dir().join(format!("kw-quarter-in-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open(&dir.join("q.db")).unwrap();
+        let quarter = chrono::DateTime::parse_from_rfc3339("2026-11-24T03:00:00+08:00")
+            .unwrap()
+            .timestamp_millis();
+        let mut b = quarter - HISTORY_MS;
+        while b < quarter {
+            quarters(&mut store, b, 17.5, 0.12, 25.0);
+            b += WINDOW_MS;
+        }
+        let judge_now = |store: &Store| judge(store, &assets, &chiller, quarter).unwrap();
+        // Readings up to the quarter-hour's end, none past it yet: wait (a backlog may be
+        // arriving), rather than judge what is there.
+        chiller_readings(&mut store, quarter - 120_000, quarter + WINDOW_MS - 600_000);
+        assert_eq!(judge_now(&store), None);
+        chiller_readings(
+            &mut store,
+            quarter + WINDOW_MS - 600_000,
+            quarter + WINDOW_MS,
+        );
+        assert_eq!(judge_now(&store), None);
+        // Past its end and rolled up: judged, from the readings (0.70 kW/TR, as usual).
+        chiller_readings(
+            &mut store,
+            quarter + WINDOW_MS,
+            quarter + WINDOW_MS + 30_000,
+        );
+        let verdicts = judge_now(&store).unwrap();
+        assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+        assert_eq!(verdicts[0].level, Level::Off);
+        assert_eq!(verdicts[0].evidence["value"], 0.7, "{verdicts:?}");
+        // The next quarter-hour's readings begin inside it (the chiller's meter came back
+        // after a stop): no verdict, ever, rather than one from its last minutes.
+        let next = quarter + 2 * WINDOW_MS;
+        chiller_readings(&mut store, next + 600_000, next + WINDOW_MS + 30_000);
+        let mut b = quarter;
+        while b < next {
+            quarters(&mut store, b, 17.5, 0.12, 25.0);
+            b += WINDOW_MS;
+        }
+        let verdicts = judge(&store, &assets, &chiller, next).unwrap().unwrap();
+        assert!(verdicts.is_empty(), "{verdicts:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn each_efficiency_rule_raises_on_a_bad_quarter_from_stored_facts() {
         let config =
