@@ -54,7 +54,7 @@ enum QuarterFacts {
     /// A series began inside it: incomplete for good, no verdict.
     Incomplete,
     /// All in: the facts computed from them.
-    Complete(Facts),
+    Complete(Box<Facts>),
     /// No series of the asset in the store (facts stored without their readings, e.g.
     /// imported): the stored facts, once there.
     Stored,
@@ -83,7 +83,7 @@ fn quarter_facts(
     Ok(if partial {
         QuarterFacts::Incomplete
     } else {
-        QuarterFacts::Complete(facts)
+        QuarterFacts::Complete(Box::new(facts))
     })
 }
 
@@ -110,7 +110,7 @@ pub fn judge(
         let now = match quarter_facts(store, assets, idx, quarter)? {
             QuarterFacts::Wait => return Ok(None),
             QuarterFacts::Incomplete => continue,
-            QuarterFacts::Complete(f) => f,
+            QuarterFacts::Complete(f) => *f,
             QuarterFacts::Stored => {
                 let stored =
                     facts_of(store.enpi_rows(asset, "15m", quarter, quarter + WINDOW_MS)?);

@@ -95,7 +95,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kw-coverage-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut store = Store::open(&dir.join("c.db")).unwrap();
-        let q = 1_800_000_000_000 - 1_800_000_000_000 % 900_000;
+        let q = 1_800_000_000_000; // on a quarter-hour
         let end = q + 900_000;
         let id = |store: &mut Store, d: &str| store.ensure_series("p", d, "active_power", "kW");
         // Through the quarter-hour and on, but not yet rolled up; then rolled up.
