@@ -15,7 +15,8 @@ pub struct DemoOptions {
     pub http: SocketAddr,
     /// Keep the database here; a fresh temporary one otherwise.
     pub data: Option<PathBuf>,
-    /// Fill the store with this much one-minute history before going live.
+    /// Fill the store with this much one-minute history before going live (`None`: what the
+    /// scenarios need, [`history_length`]; zero: none).
     pub history: Option<std::time::Duration>,
     /// The API's access token (first line); checked by the caller.
     pub access_token_file: Option<PathBuf>,
@@ -58,7 +59,11 @@ pub async fn run(
     let db = dir.join("kilowatch.db");
 
     tokio::pin!(shutdown);
-    let resume = match opts.history {
+    let history = history_length(
+        opts.history,
+        &sim::plant_settings(&config, ORIGIN)?.scenarios,
+    );
+    let resume = match history {
         None => None,
         Some(length) => {
             let (cfg, db2, truth) = (config.clone(), db.clone(), dir.join("truth.csv"));
@@ -179,6 +184,17 @@ pub async fn run(
     Ok(())
 }
 
+/// The history to fill: `asked` (`--history`; zero for none), else the longest the
+/// scenarios need to show their alarms (`chiller-fouling`: the chiller's usual kW/TR).
+fn history_length(
+    asked: Option<std::time::Duration>,
+    scenarios: &[sim::Scenario],
+) -> Option<std::time::Duration> {
+    asked
+        .or_else(|| scenarios.iter().filter_map(|s| s.history()).max())
+        .filter(|d| !d.is_zero())
+}
+
 /// Adds `scenarios` to the `[plant]` table's own, once each.
 fn add_scenarios(config: &mut SiteConfig, scenarios: &[sim::Scenario]) {
     if scenarios.is_empty() {
@@ -195,5 +211,34 @@ fn add_scenarios(config: &mut SiteConfig, scenarios: &[sim::Scenario]) {
                 list.push(v);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sim::Scenario;
+
+    #[test]
+    fn scenarios_bring_the_history_their_alarms_need_unless_told_otherwise() {
+        let week = Some(Duration::from_secs(7 * 86_400));
+        assert_eq!(history_length(None, &[]), None);
+        assert_eq!(history_length(None, &[Scenario::Leak]), None);
+        assert_eq!(
+            history_length(None, &[Scenario::Leak, Scenario::ChillerFouling]),
+            week
+        );
+        // `--history` wins, both ways.
+        let two_days = Some(Duration::from_secs(2 * 86_400));
+        assert_eq!(
+            history_length(two_days, &[Scenario::ChillerFouling]),
+            two_days
+        );
+        assert_eq!(
+            history_length(Some(Duration::ZERO), &[Scenario::ChillerFouling]),
+            None
+        );
     }
 }

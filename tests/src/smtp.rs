@@ -15,19 +15,24 @@ pub fn smtp_python() -> PathBuf {
 
 /// aiosmtpd on `port`, writing each accepted message to `dir/mail/NNNN.eml`.
 pub fn start_smtp(dir: &Path, port: u16) -> Proc {
+    start_smtp_with(dir, "smtp", port, "mail", &[])
+}
+
+/// aiosmtpd `name` on `port`, writing each accepted message to `dir/<mail>/NNNN.eml` and how
+/// it came to `NNNN.json`; `options` of `tests/smtp/sink.py` (`--starttls`, `--tls`, `--cert`,
+/// `--key`, `--auth USER:PASSWORD`, `--mechanism`).
+pub fn start_smtp_with(dir: &Path, name: &str, port: u16, mail: &str, options: &[&str]) -> Proc {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/sink.py");
-    let mail = dir.join("mail");
-    let proc = Proc::spawn(
-        "smtp",
-        &smtp_python(),
-        &[
-            script.to_str().expect("UTF-8 path"),
-            "127.0.0.1",
-            &port.to_string(),
-            mail.to_str().expect("UTF-8 path"),
-        ],
-        dir,
-    );
+    let mail = dir.join(mail);
+    let port_text = port.to_string();
+    let mut args = vec![
+        script.to_str().expect("UTF-8 path"),
+        "127.0.0.1",
+        &port_text,
+        mail.to_str().expect("UTF-8 path"),
+    ];
+    args.extend_from_slice(options);
+    let proc = Proc::spawn(name, &smtp_python(), &args, dir);
     assert!(
         wait_for_port(port, Duration::from_secs(20)),
         "aiosmtpd did not listen:\n{}",
@@ -38,7 +43,12 @@ pub fn start_smtp(dir: &Path, port: u16) -> Proc {
 
 /// The messages received so far in `dir`, oldest first.
 pub fn mails(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("mail"))
+    mails_in(&dir.join("mail"))
+}
+
+/// The messages received so far in mail directory `mail`, oldest first.
+pub fn mails_in(mail: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(mail)
         .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
         .unwrap_or_default();
     v.retain(|p| p.extension().is_some_and(|e| e == "eml"));
@@ -121,4 +131,97 @@ pub fn outbox(db: &Path) -> Vec<OutboxRow> {
     .expect("outbox rows")
     .map(|r| r.expect("outbox row"))
     .collect()
+}
+
+/// How a message came, as the server saw it: over TLS, under which login.
+pub fn arrival(mail: &Path) -> (bool, Option<String>) {
+    let text = std::fs::read_to_string(mail.with_extension("json")).expect("the arrival file");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    (
+        v["tls"].as_bool().expect("tls"),
+        v["login"].as_str().map(str::to_owned),
+    )
+}
+
+/// A test certificate authority and a server certificate it signed for 127.0.0.1 and
+/// localhost, made by `openssl` in `dir`: (CA certificate, server certificate, server key).
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = crate::require("openssl", "apt-get install openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kilowatch test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1, DNS:localhost\n\
+         basicConstraints = CA:FALSE\n\
+         keyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\n",
+    )
+    .expect("extensions file");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }

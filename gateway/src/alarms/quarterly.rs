@@ -1,7 +1,14 @@
-//! The quarterly rules' reading side: once a quarter-hour has closed and its EnPI facts are
-//! stored (the maintenance loop refreshes them every minute), read that quarter and the last
-//! four weeks of the asset's `15m` facts, and judge each efficiency rule
-//! (`rules::efficiency`). One read per rule per quarter, no SQL per reading.
+//! The quarterly rules' reading side: once a quarter-hour has closed and its readings are all
+//! in, compute that quarter's facts from its rollups, read the last four weeks of the asset's
+//! stored `15m` facts (the maintenance loop refreshes them every minute), and judge each
+//! efficiency rule (`rules::efficiency`). One read per rule per quarter, no SQL per reading.
+//!
+//! "All in" ([`Coverage`]): every series the asset's facts come from has readings from before
+//! the quarter-hour to past its end, all rolled up. Until then the quarter is not judged (a
+//! gateway catching up on a backlog, or a stretched demo clock on a loaded machine, would
+//! otherwise judge a quarter-hour from part of its readings as if whole); a series whose
+//! readings begin inside it makes the quarter-hour incomplete for good (no verdict); a silent
+//! one is not waited for (whatever needs it has no value).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +20,9 @@ use super::rules::efficiency::{self, ChillerQuarter, Weather, HISTORY_MS};
 use super::spec::{Kind, RuleSpec};
 use super::state::Level;
 use crate::enpi::facts::{Facts, StoredFacts};
-use crate::enpi::{indicators_of, Assets, Step};
+use crate::enpi::{indicators_of, quarter_with_inputs, Assets, Step};
 use crate::i18n::Msg;
-use crate::store::{Store, StoreError};
+use crate::store::{Coverage, Store, StoreError};
 
 /// Waits this long after a quarter closes before looking for its facts.
 pub const LAG_MS: i64 = 60_000;
@@ -40,8 +47,49 @@ fn facts_of(rows: Vec<(i64, bool, String)>) -> Vec<(i64, bool, Facts)> {
         .collect()
 }
 
-/// Judges the quarter starting at `quarter`. `None` while a rule's asset has no complete
-/// facts for it yet (try again later).
+/// The facts of a quarter-hour to judge, as far as its readings allow.
+enum QuarterFacts {
+    /// More readings of it may still come: try again later.
+    Wait,
+    /// A series began inside it: incomplete for good, no verdict.
+    Incomplete,
+    /// All in: the facts computed from them.
+    Complete(Box<Facts>),
+    /// No series of the asset in the store (facts stored without their readings, e.g.
+    /// imported): the stored facts, once there.
+    Stored,
+}
+
+/// Whether the readings behind asset `idx`'s facts for the quarter starting at `quarter`
+/// are all in (see the module's note).
+fn quarter_facts(
+    store: &Store,
+    assets: &Assets,
+    idx: usize,
+    quarter: i64,
+) -> Result<QuarterFacts, StoreError> {
+    let (facts, inputs) = quarter_with_inputs(store, assets, idx, quarter)?;
+    if inputs.is_empty() {
+        return Ok(QuarterFacts::Stored);
+    }
+    let mut partial = false;
+    for id in inputs {
+        match store.coverage(id, quarter, quarter + WINDOW_MS)? {
+            Coverage::Pending => return Ok(QuarterFacts::Wait),
+            Coverage::Partial => partial = true,
+            Coverage::Complete | Coverage::Silent => {}
+        }
+    }
+    Ok(if partial {
+        QuarterFacts::Incomplete
+    } else {
+        QuarterFacts::Complete(Box::new(facts))
+    })
+}
+
+/// Judges the quarter starting at `quarter`. `None` while a rule's asset has readings of it
+/// still to come, or (facts stored without their readings, e.g. imported) no complete facts
+/// for it yet: try again later.
 pub fn judge(
     store: &Store,
     assets: &Arc<Assets>,
@@ -56,9 +104,21 @@ pub fn judge(
             | Kind::BaseLoad { asset, .. } => asset,
             _ => continue,
         };
-        let now = facts_of(store.enpi_rows(asset, "15m", quarter, quarter + WINDOW_MS)?);
-        let Some((_, false, now)) = now.into_iter().next() else {
-            return Ok(None);
+        let Some((idx, _)) = assets.get(asset) else {
+            continue;
+        };
+        let now = match quarter_facts(store, assets, idx, quarter)? {
+            QuarterFacts::Wait => return Ok(None),
+            QuarterFacts::Incomplete => continue,
+            QuarterFacts::Complete(f) => *f,
+            QuarterFacts::Stored => {
+                let stored =
+                    facts_of(store.enpi_rows(asset, "15m", quarter, quarter + WINDOW_MS)?);
+                let Some((_, false, f)) = stored.into_iter().next() else {
+                    return Ok(None);
+                };
+                f
+            }
         };
         let history = || -> Result<Vec<(i64, Facts)>, StoreError> {
             Ok(
@@ -117,9 +177,6 @@ pub fn judge(
                 out.push(verdict(level, v.evidence(*over_pct, quarter), message));
             }
             Kind::Leakage { threshold_pct, .. } => {
-                let Some((idx, _)) = assets.get(asset) else {
-                    continue;
-                };
                 let values = indicators_of(assets, idx, Step::Quarter, quarter, &now);
                 let get = |name: &str| {
                     values
@@ -238,6 +295,103 @@ mod tests {
         store.put_enpi("chiller", &[row(&c, b)]).unwrap();
         store.put_enpi("compressed-air", &[row(&a, b)]).unwrap();
         store.put_enpi("plant", &[row(&p, b)]).unwrap();
+    }
+
+    /// The chiller's readings every 10 s in [from, to): 70 kW, 90 m³/h, 7.0 → 10.36 °C
+    /// (100 TR: 0.70 kW/TR).
+    fn chiller_readings(store: &mut Store, from: i64, to: i64) {
+        use kilowatch_site::payload::{DevicePoll, Quality, Reading, SCHEMA_VERSION};
+        let reading = |quantity: &'static str, value: f64, unit: &'static str| Reading {
+            quantity: quantity.into(),
+            value: Some(value),
+            unit: unit.into(),
+            quality: Quality::Good,
+        };
+        let mut polls = Vec::new();
+        for (k, ts) in (from..to).step_by(10_000).enumerate() {
+            let poll = |device: &str, readings| {
+                crate::store::Incoming::Poll(DevicePoll {
+                    version: SCHEMA_VERSION,
+                    site: "demo-plant".into(),
+                    device: device.into(),
+                    seq: k as u64 + 1,
+                    ts: chrono::DateTime::from_timestamp_millis(ts).unwrap(),
+                    readings,
+                })
+            };
+            polls.push(poll("chiller-1", vec![reading("active_power", 70.0, "kW")]));
+            polls.push(poll(
+                "chw",
+                vec![
+                    reading("chw_supply_temp", 7.0, "°C"),
+                    reading("chw_return_temp", 10.36, "°C"),
+                    reading("water_flow", 90.0, "m³/h"),
+                ],
+            ));
+        }
+        store.write(&polls).unwrap();
+        while store.refresh_rollups(100_000).unwrap() > 0 {}
+    }
+
+    #[test]
+    fn a_quarter_is_judged_from_its_readings_only_once_they_are_all_in() {
+        let config =
+            SiteConfig::parse(crate::DEMO_SITE, "demo", &ProfileLibrary::builtin()).unwrap();
+        let assets = Arc::new(Assets::from_site(&config, "demo").unwrap());
+        let engine = Engine::new(
+            rules(&config, &assets, "demo").unwrap(),
+            config.timezone(),
+            0,
+        );
+        let chiller: Vec<_> = engine
+            .quarterly_specs()
+            .into_iter()
+            .filter(|(_, s)| s.id == "chiller_kw_per_tr")
+            .collect();
+        let dir = std::env::temp_dir().join(format!("kw-quarter-in-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open(&dir.join("q.db")).unwrap();
+        let quarter = chrono::DateTime::parse_from_rfc3339("2026-11-24T03:00:00+08:00")
+            .unwrap()
+            .timestamp_millis();
+        let mut b = quarter - HISTORY_MS;
+        while b < quarter {
+            quarters(&mut store, b, 17.5, 0.12, 25.0);
+            b += WINDOW_MS;
+        }
+        let judge_now = |store: &Store| judge(store, &assets, &chiller, quarter).unwrap();
+        // Readings up to the quarter-hour's end, none past it yet: wait (a backlog may be
+        // arriving), rather than judge what is there.
+        chiller_readings(&mut store, quarter - 120_000, quarter + WINDOW_MS - 600_000);
+        assert_eq!(judge_now(&store), None);
+        chiller_readings(
+            &mut store,
+            quarter + WINDOW_MS - 600_000,
+            quarter + WINDOW_MS,
+        );
+        assert_eq!(judge_now(&store), None);
+        // Past its end and rolled up: judged, from the readings (0.70 kW/TR, as usual).
+        chiller_readings(
+            &mut store,
+            quarter + WINDOW_MS,
+            quarter + WINDOW_MS + 30_000,
+        );
+        let verdicts = judge_now(&store).unwrap();
+        assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+        assert_eq!(verdicts[0].level, Level::Off);
+        assert_eq!(verdicts[0].evidence["value"], 0.7, "{verdicts:?}");
+        // The next quarter-hour's readings begin inside it (the chiller's meter came back
+        // after a stop): no verdict, ever, rather than one from its last minutes.
+        let next = quarter + 2 * WINDOW_MS;
+        chiller_readings(&mut store, next + 600_000, next + WINDOW_MS + 30_000);
+        let mut b = quarter;
+        while b < next {
+            quarters(&mut store, b, 17.5, 0.12, 25.0);
+            b += WINDOW_MS;
+        }
+        let verdicts = judge(&store, &assets, &chiller, next).unwrap().unwrap();
+        assert!(verdicts.is_empty(), "{verdicts:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

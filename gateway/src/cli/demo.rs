@@ -18,7 +18,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Fill the store with simulated one-minute history first, e.g. 90d or 365d (a truth
-    /// file of the retrofits' savings is written beside the database).
+    /// file of the retrofits' savings is written beside the database). Default: what the
+    /// scenarios need (chiller-fouling: 7d), else none; 0s for none.
     #[arg(long, value_name = "LENGTH", value_parser = when::duration)]
     history: Option<std::time::Duration>,
     /// File whose first line is the API's access token (needed when --http is not a

@@ -34,6 +34,7 @@ pub type Col = Vec<Result<f64, Arc<str>>>;
 
 /// A series' quarter rollups in canonical units.
 struct Loaded {
+    id: i64,
     name: String,
     aggs: Vec<Option<Agg>>,
 }
@@ -97,13 +98,28 @@ impl<'a> Loader<'a> {
                                 aggs[i] = Some(a);
                             }
                         }
-                        Ok(Arc::new(Loaded { name, aggs }))
+                        Ok(Arc::new(Loaded {
+                            id: info.id,
+                            name,
+                            aggs,
+                        }))
                     }
                 }
             }
         };
         self.cache.insert(key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// The ids of the stored series loaded so far (what the facts were computed from).
+    pub fn loaded_series(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .cache
+            .values()
+            .filter_map(|l| l.as_ref().ok().map(|l| l.id))
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Does the store hold this series?

@@ -253,6 +253,25 @@ pub fn compute_quarters(
     Ok((grid, facts))
 }
 
+/// The facts of asset `idx` for the one quarter-hour starting at `quarter`, computed from
+/// its rollups as they are now, and the stored series (ids) they were computed from.
+pub fn quarter_with_inputs(
+    store: &Store,
+    assets: &Assets,
+    idx: usize,
+    quarter: i64,
+) -> Result<(Facts, Vec<i64>), StoreError> {
+    let grid = Grid {
+        start: quarter - quarter.rem_euclid(QUARTER_MS),
+        n: 1,
+    };
+    let mut loader = Loader::new(store, &assets.site, grid);
+    let facts = quarters::quarter_facts(&mut loader, assets, idx)?
+        .pop()
+        .unwrap_or_else(Facts::quarter);
+    Ok((facts, loader.loaded_series()))
+}
+
 /// Merges quarter facts into buckets of `step`: (bucket start, facts, partial).
 pub fn roll(grid: Grid, facts: &[Facts], step: Step, tz: chrono_tz::Tz) -> Vec<(i64, Facts, bool)> {
     if step == Step::Quarter {

@@ -1,5 +1,6 @@
 //! Email delivery over SMTP (`lettre`): STARTTLS or TLS with certificate checks (rustls and
-//! the webpki roots), or plain text to a relay on this machine; login when a user is set.
+//! the webpki roots, plus the channel's `ca_file`), or plain text to a relay on this machine;
+//! login when a user is set.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use kilowatch_site::config::SmtpSecurity;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::webhook::error_chain;
@@ -24,16 +26,29 @@ pub struct EmailSettings<'a> {
     pub port: u16,
     pub security: SmtpSecurity,
     pub login: Option<(String, String)>,
+    /// PEM certificates of CAs to trust besides the public roots (`ca_file`'s contents).
+    pub ca_pem: Option<Vec<u8>>,
     pub from: &'a str,
     pub to: &'a [String],
 }
 
 impl Email {
     pub fn new(s: EmailSettings) -> anyhow::Result<Email> {
+        let tls = || -> anyhow::Result<TlsParameters> {
+            let mut params = TlsParameters::builder(s.host.to_owned());
+            if let Some(pem) = &s.ca_pem {
+                let ca = Certificate::from_pem(pem)
+                    .map_err(|e| anyhow::anyhow!("ca_file: {}", error_chain(&e)))?;
+                params = params.add_root_certificate(ca);
+            }
+            Ok(params.build()?)
+        };
+        // `builder_dangerous` is only the plain builder: TLS is set on it for both secure kinds.
+        let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host);
         let builder = match s.security {
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(s.host)?,
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(s.host)?,
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host),
+            SmtpSecurity::Starttls => plain.tls(Tls::Required(tls()?)),
+            SmtpSecurity::Tls => plain.tls(Tls::Wrapper(tls()?)),
+            SmtpSecurity::None => plain,
         };
         let mut builder = builder.port(s.port).timeout(Some(Duration::from_secs(20)));
         if let Some((user, password)) = s.login {

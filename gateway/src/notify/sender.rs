@@ -215,11 +215,17 @@ fn ready(site: &SiteConfig, c: &Channel) -> anyhow::Result<Ready> {
     let transport = match c.kind {
         ChannelKind::Email => {
             let password = secret(&c.password_file, &c.password_env, "password")?;
+            let ca_pem = c
+                .ca_file
+                .as_ref()
+                .map(|p| std::fs::read(p).map_err(|e| anyhow::anyhow!("ca_file {p}: {e}")))
+                .transpose()?;
             Transport::Email(Box::new(Email::new(EmailSettings {
                 host: c.smtp_host.as_deref().unwrap_or_default(),
                 port: c.port(),
                 security: c.security,
                 login: c.username.clone().zip(password),
+                ca_pem,
                 from: c.from.as_deref().unwrap_or_default(),
                 to: &c.to,
             })?))

@@ -370,7 +370,12 @@ impl Plant {
         let local = t.with_timezone(&self.tz);
         let holiday = self.s.holidays.contains(&local.date_naive());
         let dev = self.variation.step(local.naive_local(), dt);
-        let prod = if holiday || dev.stopped {
+        // The `leak` scenario's leak test: the line stands still (see `scenario`).
+        let leak_test = self.scenario(Scenario::Leak, t)
+            && self
+                .scenarios_from
+                .is_some_and(|from| t < scenario::leak_test_end(from));
+        let prod = if holiday || dev.stopped || leak_test {
             0.0
         } else {
             (production_shape(local.naive_local()) * dev.production).min(1.2)

@@ -28,6 +28,9 @@ pub struct NotifyChannel {
     pub username: Option<String>,
     pub password_file: Option<String>,
     pub password_env: Option<String>,
+    /// PEM file of the certificate authorities to trust for the SMTP server besides the
+    /// public ones (a company CA, or a test server's self-signed one).
+    pub ca_file: Option<String>,
     pub from: Option<String>,
     #[serde(default)]
     pub to: Vec<String>,
@@ -176,6 +179,7 @@ pub(super) fn check_channels(
             ("username", c.username.is_some()),
             ("password_file", c.password_file.is_some()),
             ("password_env", c.password_env.is_some()),
+            ("ca_file", c.ca_file.is_some()),
             ("from", c.from.is_some()),
             ("to", !c.to.is_empty()),
         ];
@@ -210,6 +214,12 @@ pub(super) fn check_channels(
                              to a relay on this machine (localhost), not `{host}`; use \
                              `starttls` or `tls`"
                         ),
+                    );
+                }
+                if c.security == SmtpSecurity::None && c.ca_file.is_some() {
+                    return err(
+                        "ca_file",
+                        "a CA is for `starttls` or `tls`: `none` uses no TLS".into(),
                     );
                 }
                 if c.from.as_deref().is_none_or(|f| !f.contains('@')) {
@@ -306,6 +316,9 @@ pub(super) fn check_access(channels: &[NotifyChannel], origin: &Origin) -> Resul
                 check_secret_file(origin, &format!("notifications[{i}].{key}"), path)?;
             }
         }
+        if let Some(path) = &c.ca_file {
+            check_ca_file(origin, &format!("notifications[{i}].ca_file"), path)?;
+        }
         for (key, var) in [
             ("password_env", &c.password_env),
             ("secret_env", &c.secret_env),
@@ -314,6 +327,19 @@ pub(super) fn check_access(channels: &[NotifyChannel], origin: &Origin) -> Resul
                 check_env(origin, &format!("notifications[{i}].{key}"), var)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A CA file must be readable and hold at least one PEM certificate.
+fn check_ca_file(origin: &Origin, key: &str, path: &str) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| origin.error(key, format!("cannot read {path}: {e}")))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(origin.error(
+            key,
+            format!("{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
     }
     Ok(())
 }
@@ -354,6 +380,8 @@ mod tests {
             (format!("{EMAIL}quiet_hours = \"22:00\"\n"), "notifications[0].quiet_hours", "not a range"),
             (format!("{EMAIL}states = [\"fired\"]\n"), "notifications[0].states", "unknown state"),
             (format!("{EMAIL}url = \"https://x\"\n"), "notifications[0].url", "does not apply"),
+            (format!("{HOOK}ca_file = \"ca.pem\"\n"), "notifications[0].ca_file", "does not apply"),
+            (EMAIL.replace("smtp.example.com", "127.0.0.1\"\nsecurity = \"none\"\nca_file = \"ca.pem"), "notifications[0].ca_file", "no TLS"),
             (format!("{EMAIL}min_severity = \"fatal\"\n"), "notifications[0].min_severity", "unknown variant"),
             (format!("{EMAIL}username = \"u\"\n"), "notifications[0].username", "needs both"),
             (format!("{EMAIL}\n[[notifications]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"https://h\"\n"), "notifications[1].id", "twice"),
@@ -389,5 +417,32 @@ mod tests {
         let e = c.check_notify_access().unwrap_err();
         assert_eq!(e.key.as_deref(), Some("notifications[0].secret_env"));
         assert_eq!(e.line, Some(9), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_must_be_there_and_hold_a_certificate() {
+        let access = |path: &str| {
+            let text = format!("{EMAIL}ca_file = \"{path}\"\n");
+            let c = SiteConfig::parse(&text, "site.toml", &ProfileLibrary::builtin()).unwrap();
+            c.check_notify_access()
+        };
+        let e = access("/nonexistent/ca.pem").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("notifications[0].ca_file"));
+        assert_eq!(e.line, Some(10), "{e}");
+        assert!(e.what.starts_with("cannot read /nonexistent/ca.pem"), "{e}");
+        let dir = std::env::temp_dir().join(format!("kw-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (bad, good) = (dir.join("bad.pem"), dir.join("good.pem"));
+        std::fs::write(&bad, "not a certificate\n").unwrap();
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = access(bad.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("notifications[0].ca_file"));
+        assert!(e.what.contains("holds no PEM certificate"), "{e}");
+        access(good.to_str().unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
