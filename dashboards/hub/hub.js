@@ -86,7 +86,7 @@ function siteRow(s) {
 function benchTable(b) {
   const wrap = el("div", { class: "bench", "data-indicator": b.indicator });
   wrap.append(el("h3", {}, t("hub-ind-" + b.indicator.replaceAll("_", "-"))));
-  if (b.bands) wrap.append(el("p", { class: "muted" }, b.bands.source));
+  if (b.bands) wrap.append(el("p", { class: "muted" }, t("hub-bands-" + b.indicator.replaceAll("_", "-"))));
   const tb = el("tbody");
   for (const r of b.rows) {
     tb.append(el("tr", {},

@@ -896,3 +896,6 @@ hub-drill-indicators = Indicators, latest month
 hub-drill-alarms = Open alarms
 hub-drill-savings = Savings plans
 hub-month = Month
+hub-bands-specific-power = Reference: CAGI data sheets, 5-7 kW/(m³/min) typical at full load; below 5 good, above 7 poor.
+hub-bands-leakage-pct = Reference: leak tests, below 10 % good, 20-30 % poor.
+hub-bands-plant-kw-per-tr = Reference: well-tuned chilled-water plants run at 0.55-0.75 kW/TR.

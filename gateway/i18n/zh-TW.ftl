@@ -896,3 +896,6 @@ hub-drill-indicators = 能源績效指標，最近一個月
 hub-drill-alarms = 未解除警報
 hub-drill-savings = 節能計畫
 hub-month = 月份
+hub-bands-specific-power = 參考：CAGI 規格表，滿載時典型值 5-7 kW/(m³/min)；低於 5 為良好，高於 7 為不佳。
+hub-bands-leakage-pct = 參考：洩漏測試，低於 10 % 為良好，20-30 % 為不佳。
+hub-bands-plant-kw-per-tr = 參考：調校良好的冰水系統為 0.55-0.75 kW/RT。

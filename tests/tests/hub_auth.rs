@@ -87,8 +87,9 @@ fn site_records(i: usize, site: &str, now: i64) -> Vec<(String, Vec<u8>)> {
         now,
         json!({ "id": 1, "alarm": "demand", "state": "raised" }),
     ));
+    let u68 = [30.0, 40.0, 50.0][i];
     out.push(record(site, "savings", "retrofit/2026-01-01/2026-11-01", now, json!({ "plan": "retrofit", "from": "2026-01-01", "to": "2026-11-01",
-        "result": { "avoided": 1000.0 * (i + 1) as f64, "uncertainty_68": [30.0, 40.0, 50.0][i], "verified": true } })));
+        "result": { "avoided": 1000.0 * (i + 1) as f64, "uncertainty_68": u68, "verified": true } })));
     out.push(record(
         site,
         "completeness",

@@ -229,6 +229,31 @@ mod tests {
     }
 
     #[test]
+    fn the_pages_keys_made_from_names_exist_in_both_languages() {
+        use crate::i18n::{t, Language};
+        let mut keys = Vec::new();
+        for ind in Indicator::ALL {
+            let name = serde_json::to_value(ind).unwrap();
+            let name = name.as_str().unwrap().replace('_', "-");
+            keys.push(format!("hub-ind-{name}"));
+            if ind.bands().is_some() {
+                keys.push(format!("hub-bands-{name}"));
+            }
+        }
+        for b in ["good", "typical", "poor", "none"] {
+            keys.push(format!("hub-band-{b}"));
+        }
+        for r in ["admin", "coach", "plant"] {
+            keys.push(format!("hub-role-{r}"));
+        }
+        for k in keys {
+            for lang in [Language::English, Language::TraditionalChinese] {
+                assert_ne!(t(lang, &k), k, "{k} missing in {lang:?}");
+            }
+        }
+    }
+
+    #[test]
     fn independent_uncertainties_add_in_quadrature() {
         assert_eq!(rss([3.0, 4.0]), 5.0);
         assert_eq!(rss([]), 0.0);
