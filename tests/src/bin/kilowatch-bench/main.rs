@@ -21,6 +21,7 @@ mod api;
 mod api_load;
 mod cpu;
 mod fault;
+mod hub;
 mod mv_demo;
 mod report;
 
@@ -75,6 +76,11 @@ USAGE:
       the same stream, `[gateway] alarms = false` and the rules on, the start order
       alternating; prints each one's CPU time per stored reading, the median overhead of the
       order-balanced pairs of rounds and its spread, and the load average.
+  kilowatch-bench hub-suite [--sites 1000] [--devices 50] [--quarters 2] [--page-repeat 10]
+      The portfolio hub: PostgreSQL, mosquitto and two hub instances in a share group;
+      SITES x DEVICES 15-minute rollups per quarter hour plus each site's EnPI facts, published
+      as site gateways do. Prints rows/s stored, lag, CPU and RSS per instance, and the
+      portfolio API's load time with every site.
   kilowatch-bench report-suite [--repeat 10] [--pdf-repeat 3]
       The monthly energy-management report of the demo plant (last month, from 62 days of
       history) timed as HTML (gather + render; goal < 1 s) and as PDF (plus headless
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         Some("api-suite") => api::api_suite(&args[1..]),
         Some("alarms-suite") => alarms::alarms_suite(&args[1..]),
         Some("report-suite") => report::report_suite(&args[1..]),
+        Some("hub-suite") => hub::hub_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
