@@ -21,6 +21,8 @@ const LOGIN_HTML: &str = include_str!("../../../dashboards/hub/login.html");
 const PORTFOLIO_HTML: &str = include_str!("../../../dashboards/hub/portfolio.html");
 const HUB_JS: &str = include_str!("../../../dashboards/hub/hub.js");
 const HUB_CSS: &str = include_str!("../../../dashboards/hub/hub.css");
+/// The API's description (a test keeps it and the routes the same).
+const OPENAPI: &str = include_str!("openapi.json");
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -52,6 +54,10 @@ pub fn router(hub: Shared) -> Router {
         .route("/api/v1/portfolio/sites/{site}", get(api::get_site))
         .route("/api/v1/portfolio/benchmarks", get(api::get_benchmarks))
         .route("/api/v1/i18n/{lang}", get(messages))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .route("/metrics", get(metrics))
         .route("/", get(|| async { Redirect::to("/portfolio") }))
         .route("/login", get(|| async { page(LOGIN_HTML, HTML) }))
@@ -127,4 +133,30 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_api_route_is_in_the_openapi_document_and_no_other() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
+        let mut documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.sort_unstable();
+        let src = include_str!("server.rs");
+        let code = src.split("mod tests").next().unwrap();
+        // A long route is wrapped by rustfmt: its path starts the next line.
+        let mut served: Vec<&str> = code
+            .match_indices(".route(")
+            .filter_map(|(i, _)| code[i + 7..].trim_start().strip_prefix('"'))
+            .filter(|rest| rest.starts_with("/api/"))
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        served.sort_unstable();
+        assert_eq!(documented, served);
+    }
 }
