@@ -411,6 +411,8 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
     assert_eq!(air[1][0], "plant-b");
     assert_eq!(air[1][3], "typical");
     assert_eq!(air.as_array().unwrap().len(), 2, "{r}");
+    let chw = &r["portfolio"]["benchmarks"]["plant_kw_per_tr"];
+    assert_eq!(chw, &json!([["plant-a", "chw", "0.7", "good"]]), "{r}");
     // Savings 1000 ± 30 and 2000 ± 40: 3000 ± 50 by root-sum-square.
     let total = r["portfolio"]["total"].as_str().unwrap();
     assert!(

@@ -325,6 +325,41 @@ pub async fn audit_log(
 mod tests {
     use super::*;
 
+    fn hub(public_url: Option<&str>) -> Hub {
+        let cfg = crate::hub::config::PostgresConfig {
+            url: "host=127.0.0.1 port=9 user=nobody".into(),
+            password_file: None,
+            password_env: None,
+            pool_size: 1,
+        };
+        Hub {
+            // Connections are opened on first use: none is.
+            pool: crate::hub::pg::pool(&cfg).unwrap(),
+            policy: Policy::default(),
+            public_url: public_url.map(str::to_owned),
+            metrics: AuthMetrics::default(),
+            stats: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_session_cookie_is_httponly_strict_and_secure_over_https() {
+        let plain = HeaderMap::new();
+        let c = hub(None).session_cookie(&plain, "abc", 60);
+        let c = c.to_str().unwrap();
+        assert!(
+            c.starts_with("kw_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"),
+            "{c}"
+        );
+        assert!(!c.contains("Secure"));
+        let c = hub(Some("https://hub.example")).session_cookie(&plain, "abc", 60);
+        assert!(c.to_str().unwrap().ends_with("; Secure"));
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-proto", "https".parse().unwrap());
+        let c = hub(None).session_cookie(&proxied, "abc", 60);
+        assert!(c.to_str().unwrap().ends_with("; Secure"));
+    }
+
     #[test]
     fn cookies_bearer_and_language_are_read_from_headers() {
         let mut h = HeaderMap::new();
