@@ -80,6 +80,17 @@ fn site_records(i: usize, site: &str, now: i64) -> Vec<(String, Vec<u8>)> {
     let sp = [4.5, 6.0, 8.0][i];
     out.push(record(site, "enpi", &format!("air/1mo/{month}"), month, json!({ "asset": "air", "step": "1mo", "bucket": month, "partial": true,
         "facts": facts(&[("kwh", sp * 100.0), ("air_m3", 6000.0), ("idle_loaded_h", 1.0), ("idle_run_h", 10.0)]) })));
+    // A chilled-water plant at plant-a only: 0.7 kW/TR (well-tuned).
+    if i == 0 {
+        out.push(record(
+            site,
+            "enpi",
+            &format!("chw/1mo/{month}"),
+            month,
+            json!({ "asset": "chw", "step": "1mo", "bucket": month, "partial": true,
+            "facts": facts(&[("kwh", 600.0), ("aux_kwh", 100.0), ("trh", 1000.0)]) }),
+        ));
+    }
     out.push(record(
         site,
         "alarm",
