@@ -171,7 +171,7 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     let _hub2 = start_hub(&dir, "hub-2", &["--http", &api]);
     let version = pg.query("SELECT max(version) FROM schema_migrations");
     assert_eq!(
-        version, "1",
+        version, "2",
         "both instances started; the schema was migrated once"
     );
 
@@ -316,8 +316,41 @@ fn sites_reach_postgres_through_bridged_brokers_and_two_hubs_without_loss_or_dou
     );
     assert_eq!(count(&pg, "SELECT count(*) FROM rejected"), 0);
 
-    // The portfolio API: every site with its newest rollup, energy and completeness.
-    let body = kilowatch_e2e::get_json(&format!("http://{api}/api/v1/portfolio/sites")).unwrap();
+    // The portfolio API (an admin's token: every site) with each site's newest rollup,
+    // energy and completeness.
+    let out = Command::new(bin("kilowatch-gateway"))
+        .args([
+            "hub", "--config", "hub.toml", "user", "add", "ops", "--role", "admin",
+        ])
+        .args(["--no-password"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin("kilowatch-gateway"))
+        .args(["hub", "--config", "hub.toml", "user", "token", "ops"])
+        .args(["--token-name", "test", "--scope", "portfolio:read"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let body: serde_json::Value = kilowatch_e2e::http()
+        .get(&format!("http://{api}/api/v1/portfolio/sites"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("portfolio API")
+        .body_mut()
+        .read_json()
+        .unwrap();
     let listed = body["sites"].as_array().unwrap();
     let names: Vec<&str> = listed.iter().filter_map(|s| s["site"].as_str()).collect();
     assert_eq!(names, SITES);

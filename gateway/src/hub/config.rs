@@ -11,6 +11,15 @@
 //! [postgres]
 //! url = "host=db.example user=kilowatch dbname=kilowatch"   # or postgres://…
 //! password_file = "/etc/kilowatch/pg-password"
+//!
+//! [http]                 # the portfolio pages and API (or --http)
+//! listen = "0.0.0.0:8480"
+//! public_url = "https://hub.example"   # behind a TLS proxy: cookies get Secure
+//!
+//! [auth]
+//! lockout_failures = 5   # failed logins within lockout_window lock the account
+//! lockout_window = "15m"
+//! session_ttl = "12h"
 //! ```
 
 use std::path::Path;
@@ -27,6 +36,10 @@ pub struct HubFile {
     #[serde(default)]
     pub hub: HubSection,
     pub postgres: PostgresConfig,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub auth: AuthSection,
     /// The file this was read from.
     #[serde(skip)]
     pub file: String,
@@ -72,6 +85,47 @@ pub struct PostgresConfig {
     /// Connections in the pool (ingest takes one per batch, the API one per request).
     #[serde(default = "default_pool")]
     pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Where the pages and API are served (any address: every request is authenticated).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The address users reach the hub at, when a proxy stands in front (`https://…` makes
+    /// the session cookie Secure, and is the one origin state-changing requests may come from).
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    #[serde(default = "default_failures")]
+    pub lockout_failures: u32,
+    #[serde(default = "default_window")]
+    pub lockout_window: String,
+    #[serde(default = "default_ttl")]
+    pub session_ttl: String,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            lockout_failures: default_failures(),
+            lockout_window: default_window(),
+            session_ttl: default_ttl(),
+        }
+    }
+}
+
+fn default_failures() -> u32 {
+    5
+}
+fn default_window() -> String {
+    "15m".into()
+}
+fn default_ttl() -> String {
+    "12h".into()
 }
 
 fn default_group() -> String {
@@ -160,7 +214,45 @@ impl HubFile {
             }
             Ok(_) => {}
         }
+        if let Some(url) = &self.http.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(err(
+                    file,
+                    "http.public_url",
+                    "must start with http:// or https://",
+                ));
+            }
+        }
+        self.policy()?;
         Ok(())
+    }
+
+    /// The lockout and session policy of `[auth]` (checked by `parse`).
+    pub fn policy(&self) -> Result<crate::hub::auth::sessions::Policy, ConfigError> {
+        let file = &self.file;
+        let dur = |key: &str, v: &str| {
+            kilowatch_site::config::parse_duration(v)
+                .map_err(|e| err(file, key, e.to_string()))
+                .and_then(|d| {
+                    if d.as_secs() == 0 {
+                        Err(err(file, key, "must be at least 1s"))
+                    } else {
+                        Ok(d)
+                    }
+                })
+        };
+        if !(1..=1000).contains(&self.auth.lockout_failures) {
+            return Err(err(
+                file,
+                "auth.lockout_failures",
+                "must be between 1 and 1000",
+            ));
+        }
+        Ok(crate::hub::auth::sessions::Policy {
+            lockout_failures: self.auth.lockout_failures,
+            lockout_window: dur("auth.lockout_window", &self.auth.lockout_window)?,
+            session_ttl: dur("auth.session_ttl", &self.auth.session_ttl)?,
+        })
     }
 
     /// The MQTT client id: `--client-id`, else `hub.client_id`, else `kilowatch-hub-<host>`.
@@ -211,7 +303,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("postgres") && e.contains("size"), "{e}");
+        let e = HubFile::parse(
+            "[postgres]\nurl = \"host=x\"\n[auth]\nlockout_window = \"soon\"\n",
+            "h.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("h.toml: auth.lockout_window:"), "{e}");
         let ok = HubFile::parse("[postgres]\nurl = \"host=x\"\n", "h.toml").unwrap();
+        let p = ok.policy().unwrap();
+        assert_eq!((p.lockout_failures, p.lockout_window.as_secs()), (5, 900));
         assert_eq!(ok.filter(), "$share/kilowatch-hub/kilowatch/v1/hub/+/+");
     }
 }

@@ -6,20 +6,24 @@
 //! - `config`: `hub.toml`;
 //! - `pg`: the connection pool, the numbered SQL migrations, the upserts;
 //! - `ingest`: the shared subscription, acknowledging a message only after its commit;
-//! - `api`: the JSON API under `/api/v1/portfolio` (loopback only until `auth/`);
-//! - `auth/` (to come): users, roles, sessions and tokens; `pages/` (to come): the portfolio pages.
+//! - `api`: the JSON API under `/api/v1/portfolio`, limited to the caller's sites;
+//! - `auth/`: users, roles, sessions, tokens, the audit log;
+//! - `server`: the HTTP routes.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod ingest;
 pub mod pg;
+pub mod portfolio;
+pub mod server;
 pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
 
 /// Runs one hub instance until `shutdown` completes: migrations, then the subscription.
-/// With `http`, the JSON API is served beside it.
+/// With `http` (or `[http] listen`), the portfolio is served beside it.
 pub async fn run(
     cfg: config::HubFile,
     client_id: Option<String>,
@@ -32,10 +36,17 @@ pub async fn run(
     let client_id = client_id.unwrap_or_else(|| cfg.client_id());
     let stats = Arc::new(ingest::HubStats::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let api = match http {
+    let api = match http.or(cfg.http.listen) {
         Some(addr) => {
             let stopped = crate::service::stopped(stop_rx);
-            Some(tokio::spawn(api::serve(addr, pool.clone(), stopped)))
+            let shared = Arc::new(auth::http::Hub {
+                pool: pool.clone(),
+                policy: cfg.policy()?,
+                public_url: cfg.http.public_url.clone(),
+                metrics: Default::default(),
+                stats: stats.clone(),
+            });
+            Some(tokio::spawn(server::serve(addr, shared, stopped)))
         }
         None => None,
     };

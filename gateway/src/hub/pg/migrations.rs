@@ -6,8 +6,10 @@ use anyhow::Context as _;
 use tokio_postgres::Client;
 
 /// (version, name, SQL), in order; a new migration is a new file and a new line here.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "records", include_str!("migrations/0001_records.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "records", include_str!("migrations/0001_records.sql")),
+    (2, "auth", include_str!("migrations/0002_auth.sql")),
+];
 
 /// Any number of ours: the lock only serialises hub instances' migrations.
 const LOCK: i64 = 0x006b_7768_7562;

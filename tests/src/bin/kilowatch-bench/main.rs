@@ -21,6 +21,7 @@ mod api;
 mod api_load;
 mod cpu;
 mod fault;
+mod hub;
 mod mv_demo;
 mod rbe;
 mod report;
@@ -81,6 +82,11 @@ USAGE:
       per hour (JSON and Sparkplug DDATA) of every poll and of the filtered stream, and the
       hourly energy from both (counters exactly, the integral of active power within the
       deadband). No processes: the simulator's values, the agent's filter and encoders.
+  kilowatch-bench hub-suite [--sites 1000] [--devices 50] [--quarters 2] [--page-repeat 10]
+      The portfolio hub: PostgreSQL, mosquitto and two hub instances in a share group;
+      SITES x DEVICES 15-minute rollups per quarter hour plus each site's EnPI facts, published
+      as site gateways do. Prints rows/s stored, lag, CPU and RSS per instance, and the
+      portfolio API's load time with every site.
   kilowatch-bench report-suite [--repeat 10] [--pdf-repeat 3]
       The monthly energy-management report of the demo plant (last month, from 62 days of
       history) timed as HTML (gather + render; goal < 1 s) and as PDF (plus headless
@@ -103,6 +109,7 @@ fn main() -> ExitCode {
         Some("alarms-suite") => alarms::alarms_suite(&args[1..]),
         Some("report-suite") => report::report_suite(&args[1..]),
         Some("rbe") => rbe::rbe_bench(&args[1..]),
+        Some("hub-suite") => hub::hub_suite(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
