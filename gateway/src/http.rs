@@ -835,6 +835,14 @@ mod tests {
     }
 
     #[test]
+    fn contract_optimisation_says_why_an_empty_store_has_no_answer() {
+        let e = error_of("/api/v1/contract/optimise?to=2026-12-01");
+        assert_eq!(e, "no months of demand to optimise over");
+        let e = error_of("/api/v1/contract/optimise?to=soon");
+        assert!(e.starts_with("`to`: `soon` is not a time"), "{e}");
+    }
+
+    #[test]
     fn mv_plans_are_listed_and_reported() {
         let (status, body) = get("/api/v1/mv/plans");
         assert_eq!(status, 200, "{body}");

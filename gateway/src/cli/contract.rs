@@ -47,7 +47,11 @@ pub fn run(a: ContractArgs) -> anyhow::Result<()> {
     let site = a.site.load()?;
     let assets = Assets::from_site(&site.config, &site.file)?;
     let Some(tariff) = &assets.tariff else {
-        return Err(Usage(format!("{}: site.tariff: needed to price contracts", site.file)).into());
+        return Err(Usage(format!(
+            "{}: site.tariff: needed to price contracts",
+            site.file
+        ))
+        .into());
     };
     let months = match &a.bills {
         Some(path) => contract::months::from_bills_csv(path, tariff)?,
@@ -62,7 +66,12 @@ pub fn run(a: ContractArgs) -> anyhow::Result<()> {
             require_db(&site.db, "give --db, or --bills")?;
             let store = Store::open(&site.db)?;
             contract::months_from_store(&store, &assets, contract::last_year(tz, to))?.ok_or_else(
-                || Usage(format!("{}: no plant asset (type = \"plant\") to read demand from", site.file)),
+                || {
+                    Usage(format!(
+                        "{}: no plant asset (type = \"plant\") to read demand from",
+                        site.file
+                    ))
+                },
             )?
         }
     };

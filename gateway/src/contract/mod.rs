@@ -18,7 +18,7 @@ use crate::enpi::quarters::quarter_facts;
 use crate::enpi::Assets;
 use crate::store::{Store, StoreError};
 pub use months::MonthDemand;
-pub use optimise::{optimise, Optimum, OptimiseError};
+pub use optimise::{optimise, OptimiseError, Optimum};
 
 /// The twelve whole plant-local months before the month holding `to_ms` (the current month is
 /// not billed yet), as UTC ms.
@@ -65,5 +65,9 @@ pub fn months_from_store(
         .iter()
         .enumerate()
         .filter_map(|(i, f)| f.get(F::DEMAND_KW).ok().map(|kw| (grid.ts(i), kw)));
-    Ok(Some(months::from_quarters(tariff, assets.timezone, quarters)))
+    Ok(Some(months::from_quarters(
+        tariff,
+        assets.timezone,
+        quarters,
+    )))
 }

@@ -32,7 +32,11 @@ pub fn from_quarters(
     let periods = t.period_names().len();
     let mut by_month: BTreeMap<(i32, u32), Vec<Option<f64>>> = BTreeMap::new();
     for (ts, kw) in quarters {
-        let Some(local) = tz.timestamp_millis_opt(ts).single().map(|t| t.naive_local()) else {
+        let Some(local) = tz
+            .timestamp_millis_opt(ts)
+            .single()
+            .map(|t| t.naive_local())
+        else {
             continue;
         };
         let (period, _) = t.classify(local);
@@ -117,7 +121,10 @@ pub fn parse_bills(text: &str, file: &str, t: &Tariff) -> Result<Vec<MonthDemand
         return Err(err(
             1,
             "-",
-            format!("no demand column: add one per period ({})", names.join(", ")),
+            format!(
+                "no demand column: add one per period ({})",
+                names.join(", ")
+            ),
         ));
     }
     let mut out: Vec<MonthDemand> = Vec::new();

@@ -113,7 +113,15 @@ pub fn optimise(
     let priced: [bool; 4] = std::array::from_fn(|k| t.kind_rate(k, 0).is_some());
     let rates: Vec<[f64; 5]> = months
         .iter()
-        .map(|m| std::array::from_fn(|k| if k < 4 { t.kind_rate(k, m.season).unwrap_or(0.0) } else { 0.0 }))
+        .map(|m| {
+            std::array::from_fn(|k| {
+                if k < 4 {
+                    t.kind_rate(k, m.season).unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect();
     // Unpriced kinds' rate is that of the kind before (their capacity is 0, so r_k − r_{k+1}
     // must move to the priced kind before).
@@ -184,7 +192,7 @@ pub fn optimise(
         .iter()
         .enumerate()
         .filter(|(k, _)| priced[*k])
-        .map(|(k, kind)| curve(t, &months, &caps, k, kind))
+        .map(|(k, kind)| curve(t, &months, &caps, k, *kind))
         .collect::<Result<Vec<_>, _>>()
         .map_err(OptimiseError::Bill)?;
     Ok(Optimum {

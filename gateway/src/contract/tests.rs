@@ -134,8 +134,16 @@ fn the_two_period_tariff_keeps_unpriced_kinds_at_zero() {
             brute = brute.min(c.total);
         }
     }
-    assert!((o.best.total - brute).abs() < 1e-6, "{} {brute}", o.best.total);
-    assert_eq!(o.curves.len(), 2, "no curve for kinds the tariff does not price");
+    assert!(
+        (o.best.total - brute).abs() < 1e-6,
+        "{} {brute}",
+        o.best.total
+    );
+    assert_eq!(
+        o.curves.len(),
+        2,
+        "no curve for kinds the tariff does not price"
+    );
 }
 
 /// A year of the demo plant's incomer demand (the simulator stepped each minute), optimised
@@ -144,8 +152,12 @@ fn the_two_period_tariff_keeps_unpriced_kinds_at_zero() {
 fn optimum_matches_brute_force_on_demo_plant_demand() {
     use kilowatch_site::config::SiteConfig;
     use kilowatch_site::profile::ProfileLibrary;
-    let config =
-        SiteConfig::parse(crate::DEMO_SITE, "demo-site.toml", &ProfileLibrary::builtin()).unwrap();
+    let config = SiteConfig::parse(
+        crate::DEMO_SITE,
+        "demo-site.toml",
+        &ProfileLibrary::builtin(),
+    )
+    .unwrap();
     let tz = config.timezone();
     let settings = crate::sim::plant_settings(&config, "demo-site.toml").unwrap();
     let mut plant = crate::sim::plant::Plant::new(settings, tz);
@@ -174,7 +186,9 @@ fn optimum_matches_brute_force_on_demo_plant_demand() {
     let mut local = f64::INFINITY;
     let around = |x: f64, lo: f64| {
         let a = (x.floor() - 15.0).max(lo) as i64;
-        (a..=x.ceil() as i64 + 15).map(|v| v as f64).collect::<Vec<_>>()
+        (a..=x.ceil() as i64 + 15)
+            .map(|v| v as f64)
+            .collect::<Vec<_>>()
     };
     for r in around(best[0], 1.0) {
         for h in around(best[1], 0.0) {
@@ -197,7 +211,11 @@ fn optimum_matches_brute_force_on_demo_plant_demand() {
         .fold(0.0f64, |a, b| a.max(*b))
         .ceil() as usize;
     let (coarse, _) = brute_force(&t, &months, max, (max / 30).max(1));
-    assert!(o.best.total <= coarse + 1e-6, "{} vs {coarse}", o.best.total);
+    assert!(
+        o.best.total <= coarse + 1e-6,
+        "{} vs {coarse}",
+        o.best.total
+    );
     // A 1 kW grid can only miss the exact optimum by the cost of under 1 kW of the dearest
     // slope: the optimum is not a rounding artefact.
     assert!(local - o.best.total < 12.0 * 4.0 * 3.3 * 236.2);

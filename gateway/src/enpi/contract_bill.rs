@@ -93,7 +93,7 @@ pub fn month_bill(
         basic += caps[k] * rate;
         over += charge;
         lines.push(KindLine {
-            kind,
+            kind: *kind,
             capacity_kw: caps[k],
             allowed_kw: allowed[k],
             demand_kw: demand[k],
@@ -184,7 +184,12 @@ mod tests {
         let e = month_bill(&t, 0, &[100.0, 50.0, 0.0, 0.0], &[Some(90.0); 4]).unwrap_err();
         assert_eq!(e, "the tariff has no basic.half_peak rate");
         // Zero capacity of a kind the tariff lacks is no charge.
-        month_bill(&t, 0, &[100.0, 0.0, 0.0, 20.0], &[Some(90.0), None, None, Some(110.0)])
-            .unwrap();
+        month_bill(
+            &t,
+            0,
+            &[100.0, 0.0, 0.0, 20.0],
+            &[Some(90.0), None, None, Some(110.0)],
+        )
+        .unwrap();
     }
 }

@@ -1,8 +1,8 @@
 //! Indicators: ratios and bounds of merged facts, per asset type. Each is a value or a reason.
 
 use super::assets::{AssetSpec, Assets};
-use super::defs::KW_PER_TR;
 use super::contract_bill::{allowances, capacities, demand_by_kind, month_bill, Capacities};
+use super::defs::KW_PER_TR;
 use super::facts::{period_cost, period_demand, period_kwh, Facts, Why, F};
 use super::quarters::NO_CONTRACT;
 use super::tariff::Tariff;

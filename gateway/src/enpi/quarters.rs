@@ -7,8 +7,8 @@ use chrono::{Datelike, TimeZone, Timelike};
 use super::assets::{AssetSpec, Assets, ChillerSpec, CompressorSpec, PlantSpec, Window};
 use super::contract_bill::allowances;
 use super::facts::{period_cost, period_demand, period_kwh, Facts, F};
-use super::tariff::contract_kind;
 use super::inputs::{Col, Loader};
+use super::tariff::contract_kind;
 use super::utility_inputs::{zip, KWH_PER_M3_K};
 use crate::store::StoreError;
 

@@ -347,7 +347,9 @@ impl Tariff {
 
     /// The contract kind ([`CONTRACT_KINDS`]) billing period `period`.
     pub fn period_kind(&self, period: usize) -> usize {
-        self.periods.get(period).map_or(0, |p| contract_kind(&p.name))
+        self.periods
+            .get(period)
+            .map_or(0, |p| contract_kind(&p.name))
     }
 
     /// Charge for a month's peak demand above the contract.
@@ -381,7 +383,10 @@ fn parse_basic(
 ) -> Result<[Option<Vec<f64>>; 4], String> {
     let mut basic: [Option<Vec<f64>>; 4] = Default::default();
     for (key, rates) in table {
-        let kind = CONTRACT_KINDS.iter().position(|k| k == key).ok_or(format!(
+        let kind = CONTRACT_KINDS
+            .iter()
+            .position(|k| *k == key.as_str())
+            .ok_or(format!(
             "basic.{key}: not a contract kind (regular, half_peak, saturday_half_peak, off_peak)"
         ))?;
         for s in rates.keys() {
@@ -395,7 +400,9 @@ fn parse_basic(
                 .get(s)
                 .ok_or(format!("basic.{key}.{s}: missing rate"))?;
             if !(rate.is_finite() && rate >= 0.0) {
-                return Err(format!("basic.{key}.{s}: {rate}: must be a number, 0 or more"));
+                return Err(format!(
+                    "basic.{key}.{s}: {rate}: must be a number, 0 or more"
+                ));
             }
             row.push(rate);
         }
@@ -534,11 +541,22 @@ mod tests {
         let t = Tariff::parse(HV).unwrap();
         assert_eq!(t.kind_rate(0, 0), Some(236.20));
         assert_eq!(t.kind_rate(3, 1), Some(33.30));
-        let off = t.period_names().iter().position(|p| *p == "off_peak").unwrap();
+        let off = t
+            .period_names()
+            .iter()
+            .position(|p| *p == "off_peak")
+            .unwrap();
         assert_eq!(t.period_kind(off), 3);
-        assert_eq!(t.period_kind(0), 0, "peak is billed on the regular contract");
+        assert_eq!(
+            t.period_kind(0),
+            0,
+            "peak is billed on the regular contract"
+        );
         // An unknown key was ignored before; now it is an error naming it.
-        let bad = HV.replace("[basic]\n", "[basic]\nsemi_peak = { summer = 1.0, non_summer = 1.0 }\n");
+        let bad = HV.replace(
+            "[basic]\n",
+            "[basic]\nsemi_peak = { summer = 1.0, non_summer = 1.0 }\n",
+        );
         let e = Tariff::parse(&bad).unwrap_err();
         assert!(e.starts_with("basic.semi_peak: not a contract kind"), "{e}");
         let bad = HV.replace(
@@ -553,11 +571,15 @@ mod tests {
             "off_peak = { summer = 47.20, non_summer = 33.30 }",
             "off_peak = { summer = 47.20, non_summer = 33.30, winter = 1.0 }",
         );
-        assert!(Tariff::parse(&bad).unwrap_err().starts_with("basic.off_peak.winter"));
+        assert!(Tariff::parse(&bad)
+            .unwrap_err()
+            .starts_with("basic.off_peak.winter"));
         let bad = HV.replace("off_peak = { summer = 47.20, non_summer = 33.30 }\n", "");
         let e = Tariff::parse(&bad).unwrap_err();
         assert!(e.starts_with("basic.off_peak: missing"), "{e}");
         let bad = HV.replace("non_summer = 33.30 }", "non_summer = -1.0 }");
-        assert!(Tariff::parse(&bad).unwrap_err().starts_with("basic.off_peak.non_summer"));
+        assert!(Tariff::parse(&bad)
+            .unwrap_err()
+            .starts_with("basic.off_peak.non_summer"));
     }
 }

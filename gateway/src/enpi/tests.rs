@@ -420,7 +420,11 @@ fn monthly_bill_with_several_contracts() {
     .into_iter()
     .collect();
     let get = |n: &str| v[n].clone().unwrap();
-    assert!((get("basic_charge") - 96_050.0).abs() < 1e-6, "{}", get("basic_charge"));
+    assert!(
+        (get("basic_charge") - 96_050.0).abs() < 1e-6,
+        "{}",
+        get("basic_charge")
+    );
     assert!((get("over_contract_charge") - 34_091.0).abs() < 1e-6);
     assert_eq!(get("contract_kw"), 350.0);
     // The least headroom: the peak's 350 − 400.

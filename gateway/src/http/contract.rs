@@ -21,7 +21,12 @@ pub(super) async fn optimise(
     ApiQuery(q): ApiQuery<OptimiseParams>,
 ) -> Result<Response, ApiError> {
     let tz = state.assets.timezone;
-    let to = match q.to.as_deref().map(|t| crate::when::instant(t, tz)).transpose() {
+    let to = match q
+        .to
+        .as_deref()
+        .map(|t| crate::when::instant(t, tz))
+        .transpose()
+    {
         Ok(t) => t.unwrap_or_else(chrono::Utc::now).timestamp_millis(),
         Err(e) => return Ok(bad_request(format!("`to`: {e}"))),
     };

@@ -25,13 +25,22 @@ fn year(tz: chrono_tz::Tz) -> Vec<(i64, f64)> {
     (0..35_040i64)
         .map(|q| {
             let ts = start + q * 900_000;
-            let local = tz.timestamp_millis_opt(ts).single().map(|t| t.naive_local());
+            let local = tz
+                .timestamp_millis_opt(ts)
+                .single()
+                .map(|t| t.naive_local());
             let (hour, weekday, month) = local.map_or((0, 0, 1), |t| {
                 (t.hour(), t.weekday().num_days_from_monday(), t.month())
             });
             let working = weekday < 5 && (8..18).contains(&hour);
             let saturday = weekday == 5 && (8..17).contains(&hour);
-            let base = if working { 800.0 } else if saturday { 600.0 } else { 350.0 };
+            let base = if working {
+                800.0
+            } else if saturday {
+                600.0
+            } else {
+                350.0
+            };
             let summer = if (6..=9).contains(&month) { 1.15 } else { 1.0 };
             seed ^= seed << 13;
             seed ^= seed >> 7;
