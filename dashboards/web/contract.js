@@ -6,13 +6,20 @@
 // alerts, fmt, COLORS, PAGES).
 
 const CT_KINDS = ["regular", "half_peak", "saturday_half_peak", "off_peak"];
+// Each kind's name, the keys spelt out for the catalogue check.
+const ctKind = (k) => ({
+  regular: () => t("ct-kind-regular"),
+  half_peak: () => t("ct-kind-half_peak"),
+  saturday_half_peak: () => t("ct-kind-saturday_half_peak"),
+  off_peak: () => t("ct-kind-off_peak"),
+}[k] || (() => k))();
 
 function contractTable(o) {
   const table = el("table", { class: "contract" });
   table.append(el("tr", {}, ...[t("ct-col-kind"), t("ct-col-current"), t("ct-col-optimal")].map((h) => el("th", {}, h))));
   for (const k of CT_KINDS) {
     const cur = o.current ? fmt(o.current.capacities[k], 1) : "–";
-    table.append(el("tr", { "data-kind": k }, el("td", {}, t("ct-kind-" + k)), el("td", {}, cur), el("td", {}, fmt(o.best.capacities[k], 1))));
+    table.append(el("tr", { "data-kind": k }, el("td", {}, ctKind(k)), el("td", {}, cur), el("td", {}, fmt(o.best.capacities[k], 1))));
   }
   for (const [key, field] of [["ct-basic", "basic"], ["ct-over", "over_contract"], ["ct-total", "total"]]) {
     table.append(el("tr", {}, el("td", {}, t(key)), el("td", {}, o.current ? fmt(o.current[field], 0) : "–"), el("td", {}, fmt(o.best[field], 0))));
@@ -29,7 +36,7 @@ async function contractPage(s) {
   if (o.saving !== null && o.saving !== undefined) tile(tiles, t("ct-saving"), fmt(o.saving, 0), o.currency);
   section(t("ct-capacities"), true).append(contractTable(o));
   const curves = section(t("ct-curve"), true);
-  const series = o.curves.map((c, i) => ({ name: t("ct-kind-" + c.kind), points: c.points, color: COLORS[i % COLORS.length] }));
+  const series = o.curves.map((c, i) => ({ name: ctKind(c.kind), points: c.points, color: COLORS[i % COLORS.length] }));
   const optimum = o.curves.map((c) => [o.best.capacities[c.kind], o.best.total]);
   series.push({ name: t("ct-optimum"), points: optimum, dots: true, color: "#b3261e" });
   const svg = chart(curves, { series, x: t("ct-axis-capacity"), y: t("ct-axis-cost", { currency: o.currency }), title: t("ct-curve") });
@@ -41,7 +48,7 @@ async function contractPage(s) {
     const table = el("table", { class: "exceeded" });
     table.append(el("tr", {}, ...[t("ct-col-month"), t("ct-col-kind"), t("ct-col-demand"), t("ct-col-allowed"), t("ct-col-charge")].map((h) => el("th", {}, h))));
     for (const e of o.exceeded) {
-      table.append(el("tr", {}, el("td", {}, e.month), el("td", {}, t("ct-kind-" + e.kind)), el("td", {}, fmt(e.demand_kw, 1)), el("td", {}, fmt(e.allowed_kw, 1)), el("td", {}, fmt(e.charge, 0))));
+      table.append(el("tr", {}, el("td", {}, e.month), el("td", {}, ctKind(e.kind)), el("td", {}, fmt(e.demand_kw, 1)), el("td", {}, fmt(e.allowed_kw, 1)), el("td", {}, fmt(e.charge, 0))));
     }
     ex.append(table);
   }

@@ -641,7 +641,6 @@ ct-curve-note = Each curve moves one capacity with the others at their optimum: 
 ct-exceeded = Months that would have exceeded the optimal contracts
 ct-none-exceeded = none
 ct-col-month = month
-ct-col-kind = contract
 ct-col-demand = demand (kW)
 ct-col-allowed = allowed (kW)
 ct-col-charge = over-contract charge

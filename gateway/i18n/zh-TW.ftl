@@ -641,7 +641,6 @@ ct-curve-note = 每條曲線只變動一種契約容量，其他維持最適值�
 ct-exceeded = 以最適契約計算會超約的月份
 ct-none-exceeded = 無
 ct-col-month = 月份
-ct-col-kind = 契約
 ct-col-demand = 需量 (kW)
 ct-col-allowed = 可用容量 (kW)
 ct-col-charge = 超約附加費

@@ -183,12 +183,19 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].month, "2026-01");
         assert_eq!(m[0].demand_kw, [None, Some(480.0), Some(310.0), None]);
-        assert_eq!(m[0].season, 1);
+        assert_eq!(
+            m[0].season,
+            t.season(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
+        );
         assert_eq!(
             m[1].demand_kw,
             [Some(510.0), Some(520.5), Some(300.0), Some(450.0)]
         );
-        assert_eq!(m[1].season, 0);
+        assert_eq!(
+            m[1].season,
+            t.season(NaiveDate::from_ymd_opt(2026, 7, 1).unwrap())
+        );
+        assert_ne!(m[0].season, m[1].season);
 
         let bad = |text: &str| parse_bills(text, "bills.csv", &t).unwrap_err().to_string();
         assert_eq!(

@@ -27,6 +27,7 @@ impl Lcg {
 /// (D and D / 1.1) is a whole kW and lies on the brute-force grid.
 fn synthetic(t: &Tariff, seed: u64, max: u64) -> Vec<MonthDemand> {
     let mut rng = Lcg(seed);
+    let summer = t.season(chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
     (1..=12u32)
         .map(|m| {
             let first = chrono::NaiveDate::from_ymd_opt(2026, m, 1).unwrap();
@@ -36,7 +37,7 @@ fn synthetic(t: &Tariff, seed: u64, max: u64) -> Vec<MonthDemand> {
                 month: format!("2026-{m:02}"),
                 season,
                 // Peak has no hours outside summer in this tariff.
-                demand_kw: [if season == 0 { d() } else { None }, d(), d(), d()],
+                demand_kw: [if season == summer { d() } else { None }, d(), d(), d()],
             }
         })
         .collect()

@@ -120,7 +120,11 @@ mod tests {
         assert!((a - b).abs() < 1e-6, "{a} != {b}");
     }
 
-    /// July (summer, season 0) with all four capacities, by hand:
+    fn season(t: &Tariff, month: u32) -> usize {
+        t.season(chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap())
+    }
+
+    /// July (summer) with all four capacities, by hand:
     ///
     /// capacities regular 1000, half_peak 200, saturday_half_peak 100, off_peak 300 kW;
     /// allowances: peak 1000, half-peak 1200, Saturday 1300, off-peak 1600 kW.
@@ -154,7 +158,7 @@ mod tests {
             demand,
             [Some(1050.0), Some(1350.0), Some(1250.0), Some(1700.0)]
         );
-        let b = month_bill(&t, 0, &caps, &demand).unwrap();
+        let b = month_bill(&t, season(&t, 7), &caps, &demand).unwrap();
         close(b.basic, 289_720.0);
         close(b.over_contract, 90_216.0);
         let excess: Vec<f64> = b.lines.iter().map(|l| l.excess_kw).collect();
@@ -171,7 +175,7 @@ mod tests {
         let t = Tariff::parse(HV).unwrap();
         let caps = capacities(&Contracts::regular_only(500.0));
         let demand = [None, Some(480.0), Some(400.0), Some(530.0)];
-        let b = month_bill(&t, 1, &caps, &demand).unwrap();
+        let b = month_bill(&t, season(&t, 1), &caps, &demand).unwrap();
         close(b.basic, 86_600.0);
         close(b.over_contract, 1_998.0);
         assert_eq!(allowances(&caps), [500.0; 4]);

@@ -370,6 +370,13 @@ impl Tariff {
                 break;
             }
         }
+        // Beyond the last tier's bound: still the last multiplier (no excess goes uncharged,
+        // however small the contract).
+        if let Some(last) = self.over_contract.last() {
+            if excess > lower {
+                charged += (excess - lower) * last.multiplier * basic_rate;
+            }
+        }
         charged
     }
 }
@@ -539,8 +546,13 @@ mod tests {
     #[test]
     fn basic_table_keys_are_contract_kinds_with_every_season() {
         let t = Tariff::parse(HV).unwrap();
-        assert_eq!(t.kind_rate(0, 0), Some(236.20));
-        assert_eq!(t.kind_rate(3, 1), Some(33.30));
+        let summer = t.season(NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        let winter = t.season(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert_eq!(t.kind_rate(0, summer), Some(236.20));
+        assert_eq!(t.kind_rate(3, winter), Some(33.30));
+        // A contract far below the demand: the excess past the last tier's bound is charged
+        // at its multiplier too (1 kW contract, 2 000 kW demand: 1 999 over; rate 1: 0.1×2 + 1 998.9×3).
+        assert!((t.over_contract_charge(2000.0, 1.0, 1.0) - (0.2 + 1998.9 * 3.0)).abs() < 1e-9);
         let off = t
             .period_names()
             .iter()
