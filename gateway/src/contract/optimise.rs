@@ -192,7 +192,7 @@ pub fn optimise(
         .iter()
         .enumerate()
         .filter(|(k, _)| priced[*k])
-        .map(|(k, kind)| curve(t, &months, &caps, k, *kind))
+        .map(|(k, kind)| curve(t, &months, &caps, k, kind))
         .collect::<Result<Vec<_>, _>>()
         .map_err(OptimiseError::Bill)?;
     Ok(Optimum {

@@ -93,7 +93,7 @@ pub fn month_bill(
         basic += caps[k] * rate;
         over += charge;
         lines.push(KindLine {
-            kind: *kind,
+            kind,
             capacity_kw: caps[k],
             allowed_kw: allowed[k],
             demand_kw: demand[k],
