@@ -3,6 +3,19 @@
 //! each period's highest 15-minute demand above what that period may draw. The allowances are
 //! cumulative (see `kilowatch_site::config::Contracts`); the over-contract tiers of the tariff
 //! are fractions of the period's allowance, charged at the basic rate of the period's kind.
+//!
+//! The rule, and what of it is checked. Taipower's rate schedule (電價表, high-voltage
+//! three-period rates) defines each period's excess as its highest 15-minute demand less the
+//! contracts it may draw, e.g. 離峰時間超約瓩數 = 當月離峰時間用電最高需量 − (經常 + 半尖峰 +
+//! 週六半尖峰 + 離峰契約容量), and charges it at twice the basic rate up to 10 % of the
+//! contract and three times beyond (the schedule as quoted at notebz.com/tag/超約用電; the 2× /
+//! 3× split at 10 % also in Merit Times, 2013, merit-times.com.tw unid=286352). The clause
+//! saying which contract the 10 % is taken of in the half-peak, Saturday and off-peak periods
+//! ("(5)各時間之超約用電，其超出部分…") was cut off in every source found. This engine takes it of
+//! what the period may draw (its allowance): exactly the regular contract for peak, and each
+//! period's charge then depends on its own allowance only, which the optimiser's exact
+//! dynamic programme needs. Were it the regular contract alone, an off-peak excess between 10 %
+//! of the regular contract and 10 % of the allowance would be 3× on the bill and 2× here.
 
 use kilowatch_site::config::Contracts;
 use serde::Serialize;

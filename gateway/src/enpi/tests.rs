@@ -436,6 +436,57 @@ fn monthly_bill_with_several_contracts() {
     assert_eq!(e.key.as_deref(), Some("site.contracts.half_peak"), "{e}");
 }
 
+/// A tariff file with a `basic` key that is not a contract kind: the error names the site file,
+/// the `site.tariff` key, the tariff file and the tariff's own key.
+#[test]
+fn a_malformed_tariff_is_an_error_with_file_and_key() {
+    let dir = std::env::temp_dir().join(format!("kw-enpi-bad-tariff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hv = include_str!("../../../seeds/tariffs/example-hv-three-period.toml");
+    let cases = [
+        (
+            hv.replace(
+                "[basic]\n",
+                "[basic]\nsemi_peak = { summer = 1.0, non_summer = 1.0 }\n",
+            ),
+            "basic.semi_peak: not a contract kind",
+        ),
+        (
+            hv.replace(
+                "off_peak = { summer = 47.20, non_summer = 33.30 }",
+                "off_peak = { summer = 47.20, non_summer = \"cheap\" }",
+            ),
+            "basic.off_peak.non_summer: ",
+        ),
+        (
+            hv.replace(
+                "off_peak = { summer = 47.20, non_summer = 33.30 }",
+                "off_peak = { summer = 47.20 }",
+            ),
+            "basic.off_peak.non_summer: missing rate",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_ne!(text, hv, "the case must change the tariff");
+        std::fs::write(dir.join("bad-tariff.toml"), &text).unwrap();
+        let site = SITE.replace("tariffs/example-hv-three-period.toml", "bad-tariff.toml");
+        let file = dir.join("site.toml");
+        let file = file.to_str().unwrap();
+        let config = SiteConfig::parse(&site, file, &ProfileLibrary::builtin()).unwrap();
+        let e = Assets::from_site(&config, file).unwrap_err();
+        assert_eq!(e.file, file);
+        assert_eq!(e.key.as_deref(), Some("site.tariff"), "{e}");
+        let tariff = dir.join("bad-tariff.toml");
+        assert!(
+            e.what.starts_with(&format!("{}: ", tariff.display())),
+            "{e}"
+        );
+        assert!(e.what.contains(want), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn doubling_power_doubles_specific_power_and_kw_per_tr() {
     let (s1, a1) = scenario("p1", PLAIN);
