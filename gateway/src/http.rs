@@ -28,9 +28,11 @@ const UTILITIES_JS: &str = include_str!("../../dashboards/web/utilities.js");
 const BASELINES_JS: &str = include_str!("../../dashboards/web/baselines.js");
 const REPORTS_JS: &str = include_str!("../../dashboards/web/reports.js");
 const REVIEW_JS: &str = include_str!("../../dashboards/web/review.js");
+const CONTRACT_JS: &str = include_str!("../../dashboards/web/contract.js");
 
 mod alarms;
 mod baselines;
+mod contract;
 mod i18n;
 #[cfg(test)]
 mod live_tests;
@@ -554,6 +556,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/energy", get(energy))
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/review", get(review::review))
+        .route("/api/v1/contract/optimise", get(contract::optimise))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))
@@ -617,6 +620,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { script(UTILITIES_JS) }),
         )
         .route("/dashboard/review.js", get(|| async { script(REVIEW_JS) }))
+        .route(
+            "/dashboard/contract.js",
+            get(|| async { script(CONTRACT_JS) }),
+        )
         .route(
             "/dashboard/app.css",
             get(|| async {
@@ -825,6 +832,14 @@ mod tests {
         assert!(notes.contains("incomer: no energy stored"), "{notes}");
         let e = error_of("/api/v1/review?from=last%20week");
         assert!(e.starts_with("`from`: `last week` is not a time"), "{e}");
+    }
+
+    #[test]
+    fn contract_optimisation_says_why_an_empty_store_has_no_answer() {
+        let e = error_of("/api/v1/contract/optimise?to=2026-12-01");
+        assert_eq!(e, "no months of demand to optimise over");
+        let e = error_of("/api/v1/contract/optimise?to=soon");
+        assert!(e.starts_with("`to`: `soon` is not a time"), "{e}");
     }
 
     #[test]

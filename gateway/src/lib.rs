@@ -5,6 +5,7 @@ pub mod alarms;
 pub mod backfill;
 pub mod baseline;
 pub mod broker;
+pub mod contract;
 pub mod csvio;
 pub mod demo;
 pub mod demo_dates;

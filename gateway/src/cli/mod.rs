@@ -2,6 +2,7 @@
 
 mod args;
 mod baseline;
+mod contract;
 mod demo;
 mod enpi;
 mod export;
@@ -120,6 +121,9 @@ pub enum Command {
     ///            --lang zh-TW --pdf 2026-11.pdf
     #[command(verbatim_doc_comment)]
     Report(report::ReportArgs),
+    /// Contract capacities (契約容量): `contract optimise` finds the capacities per contract
+    /// kind that minimise a year's basic plus over-contract charges.
+    Contract(contract::ContractArgs),
     /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
     /// through them and reports what the mail server or webhook answered.
     Notify(notify::NotifyArgs),
@@ -150,6 +154,7 @@ impl Command {
             Command::MvPlan(a) => blocking(move || mv_plan::run(a)).await,
             Command::Baseline(a) => blocking(move || baseline::run(a)).await,
             Command::Report(a) => report::run(a).await,
+            Command::Contract(a) => blocking(move || contract::run(a)).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
             Command::Hub(a) => hub::run(a).await,

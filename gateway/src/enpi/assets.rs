@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use kilowatch_site::config::{ConfigError, SiteConfig};
+use kilowatch_site::config::{ConfigError, Contracts, SiteConfig};
 use serde::Deserialize;
 
 use super::emission::EmissionFactors;
-use super::tariff::{day_mask, minute_ranges, Tariff};
+use super::tariff::{day_mask, minute_ranges, Tariff, CONTRACT_KINDS};
 use super::utility::{self, Utility};
 
 pub use super::series::SeriesRef;
@@ -111,6 +111,15 @@ pub struct PlantSpec {
     pub fuels: Vec<Fuel>,
 }
 
+impl PlantSpec {
+    /// The plant's contracts: its own `contract_kw` (a regular contract alone) or the site's.
+    pub fn contracts(&self, assets: &Assets) -> Option<Contracts> {
+        self.contract_kw
+            .map(Contracts::regular_only)
+            .or(assets.contracts)
+    }
+}
+
 fn default_production_unit() -> String {
     "unit".into()
 }
@@ -162,7 +171,8 @@ pub struct Assets {
     pub list: Vec<AssetSpec>,
     /// Per compressor asset (same order as `list`, `None` for others): checked idle windows.
     pub idle: Vec<Vec<Window>>,
-    pub contract_kw: Option<f64>,
+    /// The site's contract capacities (`site.contract_kw` is a regular contract alone).
+    pub contracts: Option<Contracts>,
     pub tariff: Option<Tariff>,
     pub factors: Option<EmissionFactors>,
     /// A digest of everything that changes results: stored EnPIs are recomputed when it does.
@@ -412,9 +422,22 @@ impl Assets {
                 })?)
             }
         };
-        // The regular contract (checked at load); billing per period is issue 25's.
-        let contract_kw = config.contracts().map(|c| c.regular);
-        digest.push_str(&format!("{:?}{}", contract_kw, config.site.timezone));
+        let contracts = config.contracts();
+        if let (Some(c), Some(t)) = (&contracts, &tariff) {
+            let caps = super::contract_bill::capacities(c);
+            for (k, kind) in CONTRACT_KINDS.iter().enumerate() {
+                if caps[k] > 0.0 && t.kind_rate(k, 0).is_none() {
+                    return Err(err(
+                        format!("site.contracts.{kind}"),
+                        format!(
+                            "the tariff `{}` has no basic.{kind} rate to bill this capacity",
+                            t.name
+                        ),
+                    ));
+                }
+            }
+        }
+        digest.push_str(&format!("{:?}{}", contracts, config.site.timezone));
         let mut holidays = config.site.holidays.clone();
         holidays.sort();
         holidays.dedup();
@@ -424,7 +447,7 @@ impl Assets {
             timezone: config.timezone(),
             list,
             idle,
-            contract_kw,
+            contracts,
             tariff,
             factors,
             fingerprint: format!("{:016x}", fnv(&digest, 0xcbf2_9ce4_8422_2325)),

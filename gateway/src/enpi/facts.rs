@@ -79,6 +79,15 @@ facts! {
     P5_COST = "p5_cost", Sum;
     P6_COST = "p6_cost", Sum;
     P7_COST = "p7_cost", Sum;
+    // Highest 15-minute demand in each tariff period (0 outside it): billed per contract kind.
+    P0_DEMAND = "p0_demand_kw", Max;
+    P1_DEMAND = "p1_demand_kw", Max;
+    P2_DEMAND = "p2_demand_kw", Max;
+    P3_DEMAND = "p3_demand_kw", Max;
+    P4_DEMAND = "p4_demand_kw", Max;
+    P5_DEMAND = "p5_demand_kw", Max;
+    P6_DEMAND = "p6_demand_kw", Max;
+    P7_DEMAND = "p7_demand_kw", Max;
     // Slots of the utility assets (pump, fan, boiler, …): each module names its own (see
     // `utility::slots`), so the stored layout grows by these twelve, not by every type's.
     U0 = "u0", Sum;
@@ -97,6 +106,7 @@ facts! {
 
 pub const N: usize = NAMES.len();
 const _: () = assert!(F::P7_KWH as usize - F::P0_KWH as usize + 1 == MAX_PERIODS);
+const _: () = assert!(F::P7_DEMAND as usize - F::P0_DEMAND as usize + 1 == MAX_PERIODS);
 
 /// Slot of period `i`'s energy and cost.
 pub fn period_kwh(i: usize) -> usize {
@@ -104,6 +114,9 @@ pub fn period_kwh(i: usize) -> usize {
 }
 pub fn period_cost(i: usize) -> usize {
     F::P0_COST as usize + i
+}
+pub fn period_demand(i: usize) -> usize {
+    F::P0_DEMAND as usize + i
 }
 
 /// Why a value is missing; text is only made when it is shown.

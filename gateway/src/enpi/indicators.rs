@@ -1,8 +1,12 @@
 //! Indicators: ratios and bounds of merged facts, per asset type. Each is a value or a reason.
 
 use super::assets::{AssetSpec, Assets};
+use super::contract_bill::{allowances, capacities, demand_by_kind, month_bill, Capacities};
 use super::defs::KW_PER_TR;
-use super::facts::{period_cost, period_kwh, Facts, Why, F};
+use super::facts::{period_cost, period_demand, period_kwh, Facts, Why, F};
+use super::quarters::NO_CONTRACT;
+use super::tariff::Tariff;
+use chrono::NaiveDate;
 
 pub use super::defs::{Definition, Span, V};
 
@@ -190,6 +194,34 @@ fn text(t: &'static str) -> V {
     Err(Why::Text(t))
 }
 
+/// The month's basic and over-contract charges from the highest demand of each tariff period
+/// (a period without a quarter-hour this month has 0 and charges nothing).
+fn monthly_demand_charges(
+    t: &Tariff,
+    first_day: NaiveDate,
+    caps: &Capacities,
+    by_period: Result<Vec<f64>, Why>,
+) -> (V, V) {
+    let by_period = match by_period {
+        Ok(d) => d,
+        Err(why) => {
+            let basic = month_bill(t, t.season(first_day), caps, &[None; 4])
+                .map(|b| b.basic)
+                .map_err(|_| Why::Text("the tariff lacks a basic rate of a contract kind"));
+            return (basic, Err(why));
+        }
+    };
+    let demand = demand_by_kind(t, &by_period.into_iter().map(Some).collect::<Vec<_>>());
+    match month_bill(t, t.season(first_day), caps, &demand) {
+        Ok(b) => (Ok(b.basic), Ok(b.over_contract)),
+        // Checked when the site file is loaded: a capacity without its kind's rate.
+        Err(_) => {
+            let why = "the tariff lacks a basic rate of a contract kind";
+            (text(why), text(why))
+        }
+    }
+}
+
 /// Computes every indicator of `spec` for one interval, in definition order. Names borrow
 /// from the definitions; nothing here allocates text (reasons are formatted when shown).
 pub fn compute<'a>(
@@ -341,8 +373,14 @@ pub fn compute<'a>(
         AssetSpec::Utility(u) => out.extend(u.compute(&assets.utility_site(), f, span)),
         AssetSpec::Plant(p) => {
             let kwh = g(F::KWH);
-            let contract = p.contract_kw.or(assets.contract_kw);
+            let contracts = p.contracts(assets);
             let demand = g(F::DEMAND_KW);
+            // Highest demand per tariff period (the bill is per contract kind).
+            let by_period: Option<Result<Vec<f64>, Why>> = assets.tariff.as_ref().map(|t| {
+                (0..t.period_names().len())
+                    .map(|k| f.get_slot(period_demand(k)))
+                    .collect()
+            });
             put("energy_kwh", kwh.clone());
             put("avg_power_kw", kwh.clone().map(|e| e / h));
             put("production", g(F::PRODUCTION));
@@ -355,14 +393,24 @@ pub fn compute<'a>(
                 ),
             );
             put("demand_kw", demand.clone());
-            const NO_CONTRACT: &str = "no contract capacity configured (site.contract_kw)";
             const NO_TARIFF: &str = "no tariff configured (site.tariff)";
-            put("contract_kw", contract.map_or(text(NO_CONTRACT), Ok));
+            put(
+                "contract_kw",
+                contracts.map_or(text(NO_CONTRACT), |c| Ok(c.regular)),
+            );
             put(
                 "headroom_kw",
-                match contract {
-                    Some(c) => demand.clone().map(|d| c - d),
-                    None => text(NO_CONTRACT),
+                match (contracts, &assets.tariff, &by_period) {
+                    (None, ..) => text(NO_CONTRACT),
+                    // The least headroom of any period against what that period may draw.
+                    (Some(c), Some(t), Some(Ok(d))) => {
+                        let allowed = allowances(&capacities(&c));
+                        Ok(d.iter()
+                            .enumerate()
+                            .map(|(k, d)| allowed[t.period_kind(k)] - d)
+                            .fold(f64::INFINITY, f64::min))
+                    }
+                    (Some(c), ..) => demand.clone().map(|d| c.regular - d),
                 },
             );
             put("exceedances", g(F::EXCEED_Q));
@@ -385,20 +433,20 @@ pub fn compute<'a>(
                 }
             }
             const MONTHLY: &str = "billed per month: see step 1mo";
-            let (basic, over): (V, V) = match (span.month, &assets.tariff, contract) {
+            let (basic, over): (V, V) = match (span.month, &assets.tariff, contracts) {
                 (None, ..) => (text(MONTHLY), text(MONTHLY)),
                 (Some(_), None, _) => (text(NO_TARIFF), text(NO_TARIFF)),
                 (Some(_), Some(_), None) => (text(NO_CONTRACT), text(NO_CONTRACT)),
-                (Some(day), Some(t), Some(c)) => match t.basic_rate(day) {
-                    None => (
-                        text("the tariff has no basic charge"),
-                        text("the tariff has no basic charge"),
-                    ),
-                    Some(rate) => (
-                        Ok(c * rate),
-                        demand.map(|d| t.over_contract_charge(d, c, rate)),
-                    ),
-                },
+                (Some(_), Some(t), Some(_)) if t.basic_rate(NaiveDate::MIN).is_none() => (
+                    text("the tariff has no basic charge"),
+                    text("the tariff has no basic charge"),
+                ),
+                (Some(day), Some(t), Some(c)) => monthly_demand_charges(
+                    t,
+                    day,
+                    &capacities(&c),
+                    by_period.unwrap_or_else(|| text(NO_TARIFF).map(|_| vec![])),
+                ),
             };
             // The adjustment applies to the bill: the energy charge within a month, the whole
             // bill (energy + basic + over-contract) for a billing month.

@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod boiler;
 pub mod chw_plant;
+pub mod contract_bill;
 pub mod cooling_tower;
 pub mod defs;
 pub mod emission;

@@ -5,14 +5,18 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Timelike};
 
 use super::assets::{AssetSpec, Assets, ChillerSpec, CompressorSpec, PlantSpec, Window};
-use super::facts::{period_cost, period_kwh, Facts, F};
+use super::contract_bill::allowances;
+use super::facts::{period_cost, period_demand, period_kwh, Facts, F};
 use super::inputs::{Col, Loader};
+use super::tariff::contract_kind;
 use super::utility_inputs::{zip, KWH_PER_M3_K};
 use crate::store::StoreError;
 
 pub use super::defs::KW_PER_TR;
 /// Hours per quarter.
 const QH: f64 = 0.25;
+pub const NO_CONTRACT: &str =
+    "no contract capacity configured (site.contract_kw or [site.contracts])";
 
 fn r(text: &str) -> Arc<str> {
     Arc::from(text)
@@ -262,7 +266,19 @@ fn plant(
                 .collect(),
         });
     }
-    let contract = p.contract_kw.or(assets.contract_kw);
+    let contracts = p.contracts(assets);
+    // What each tariff period may draw (a quarter above it counts as an exceedance).
+    let allowed: Option<Vec<f64>> = contracts.map(|c| {
+        let a = allowances(&super::contract_bill::capacities(&c));
+        match &assets.tariff {
+            Some(t) => t
+                .period_names()
+                .iter()
+                .map(|n| a[contract_kind(n)])
+                .collect(),
+            None => vec![c.regular],
+        }
+    });
     let no_tariff = r("no tariff configured (site.tariff)");
     let no_factors = r("no emission factors configured (site.emission_factors)");
     for (i, f) in out.iter_mut().enumerate() {
@@ -273,17 +289,20 @@ fn plant(
         f.set(F::PRODUCTION, production[i].clone());
         // Demand: the quarter's average power (Taipower bills the highest 15-minute average).
         f.set(F::DEMAND_KW, e.clone().map(|x| x / QH));
+        let t = local(assets, grid.ts(i));
+        let period = assets.tariff.as_ref().map(|tariff| tariff.classify(t));
         f.set(
             F::EXCEED_Q,
-            match contract {
-                Some(c) => e.clone().map(|x| f64::from(u8::from(x / QH > c))),
-                None => Err(r("no contract capacity configured (site.contract_kw)")),
+            match &allowed {
+                Some(a) => {
+                    let limit = a[period.map_or(0, |p| p.0).min(a.len() - 1)];
+                    e.clone().map(|x| f64::from(u8::from(x / QH > limit)))
+                }
+                None => Err(r(NO_CONTRACT)),
             },
         );
-        let t = local(assets, grid.ts(i));
-        match &assets.tariff {
-            Some(tariff) => {
-                let (period, season) = tariff.classify(t);
+        match (&assets.tariff, period) {
+            (Some(tariff), Some((period, season))) => {
                 let rate = tariff.rate(period, season);
                 for k in 0..tariff.period_names().len() {
                     let mine = k == period;
@@ -292,10 +311,14 @@ fn plant(
                         period_cost(k),
                         e.clone().map(|x| if mine { x * rate } else { 0.0 }),
                     );
+                    f.set_slot(
+                        period_demand(k),
+                        e.clone().map(|x| if mine { x / QH } else { 0.0 }),
+                    );
                 }
                 f.set(F::ENERGY_COST, e.clone().map(|x| x * rate));
             }
-            None => f.set(F::ENERGY_COST, Err(no_tariff.clone())),
+            _ => f.set(F::ENERGY_COST, Err(no_tariff.clone())),
         }
         match &assets.factors {
             Some(factors) => {

@@ -10,6 +10,19 @@ use serde::Deserialize;
 /// At most this many periods (each gets an energy and a cost column).
 pub const MAX_PERIODS: usize = 8;
 
+/// The kinds of contract capacity (the `basic` table's keys), in Taipower's cumulative order:
+/// a period may draw its own kind and every kind before it.
+pub const CONTRACT_KINDS: [&str; 4] = ["regular", "half_peak", "saturday_half_peak", "off_peak"];
+
+/// The contract kind billing a tariff period of this name: `half_peak`, `saturday_half_peak`
+/// and `off_peak` their own, any other (peak, or a tariff's own name) the regular contract.
+pub fn contract_kind(period: &str) -> usize {
+    CONTRACT_KINDS[1..]
+        .iter()
+        .position(|k| *k == period)
+        .map_or(0, |i| i + 1)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TariffFile {
@@ -103,8 +116,8 @@ pub struct Tariff {
     default_period: usize,
     /// energy[period][season], currency per kWh.
     energy: Vec<Vec<f64>>,
-    /// Basic charge per kW of contract per month, per season.
-    basic: Option<Vec<f64>>,
+    /// Basic charge per kW of contract per month: per contract kind, per season.
+    basic: [Option<Vec<f64>>; 4],
     pub over_contract: Vec<Tier>,
     pub power_factor: Option<PowerFactorRule>,
     holidays: HashSet<NaiveDate>,
@@ -237,21 +250,7 @@ impl Tariff {
             }
             energy.push(row);
         }
-        let basic = match f.basic.get("regular") {
-            None if f.basic.is_empty() => None,
-            None => return Err("basic.regular: the basic charge per kW of contract".into()),
-            Some(rates) => Some(
-                seasons
-                    .iter()
-                    .map(|(s, ..)| {
-                        rates
-                            .get(s)
-                            .copied()
-                            .ok_or(format!("basic.regular.{s}: missing rate"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
+        let basic = parse_basic(&f.basic, &seasons, &periods)?;
         let mut last = 0.0;
         for (i, t) in f.over_contract.iter().enumerate() {
             if t.up_to_fraction <= last || t.multiplier < 0.0 {
@@ -336,9 +335,21 @@ impl Tariff {
         self.energy[period][season]
     }
 
-    /// Basic charge per kW of contract for a month starting on `first_day`.
+    /// Basic charge per kW of regular contract for a month starting on `first_day`.
     pub fn basic_rate(&self, first_day: NaiveDate) -> Option<f64> {
-        self.basic.as_ref().map(|b| b[self.season(first_day)])
+        self.kind_rate(0, self.season(first_day))
+    }
+
+    /// Basic charge per kW of contract kind `kind` ([`CONTRACT_KINDS`]) in season `season`.
+    pub fn kind_rate(&self, kind: usize, season: usize) -> Option<f64> {
+        self.basic.get(kind)?.as_ref().map(|b| b[season])
+    }
+
+    /// The contract kind ([`CONTRACT_KINDS`]) billing period `period`.
+    pub fn period_kind(&self, period: usize) -> usize {
+        self.periods
+            .get(period)
+            .map_or(0, |p| contract_kind(&p.name))
     }
 
     /// Charge for a month's peak demand above the contract.
@@ -359,8 +370,67 @@ impl Tariff {
                 break;
             }
         }
+        // Beyond the last tier's bound: still the last multiplier (no excess goes uncharged,
+        // however small the contract).
+        if let Some(last) = self.over_contract.last() {
+            if excess > lower {
+                charged += (excess - lower) * last.multiplier * basic_rate;
+            }
+        }
         charged
     }
+}
+
+/// The `basic` table: keys are contract kinds, each with a rate for every season; when there
+/// is one, every period's kind needs its rate (the bill charges each period's capacity).
+fn parse_basic(
+    table: &BTreeMap<String, BTreeMap<String, f64>>,
+    seasons: &[Season],
+    periods: &[Period],
+) -> Result<[Option<Vec<f64>>; 4], String> {
+    let mut basic: [Option<Vec<f64>>; 4] = Default::default();
+    for (key, rates) in table {
+        let kind = CONTRACT_KINDS
+            .iter()
+            .position(|k| *k == key.as_str())
+            .ok_or(format!(
+            "basic.{key}: not a contract kind (regular, half_peak, saturday_half_peak, off_peak)"
+        ))?;
+        for s in rates.keys() {
+            if !seasons.iter().any(|(name, ..)| name == s) {
+                return Err(format!("basic.{key}.{s}: not a season of this tariff"));
+            }
+        }
+        let mut row = Vec::new();
+        for (s, ..) in seasons {
+            let rate = *rates
+                .get(s)
+                .ok_or(format!("basic.{key}.{s}: missing rate"))?;
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(format!(
+                    "basic.{key}.{s}: {rate}: must be a number, 0 or more"
+                ));
+            }
+            row.push(rate);
+        }
+        basic[kind] = Some(row);
+    }
+    if table.is_empty() {
+        return Ok(basic);
+    }
+    if basic[0].is_none() {
+        return Err("basic.regular: the basic charge per kW of regular contract".into());
+    }
+    for p in periods {
+        let kind = contract_kind(&p.name);
+        if basic[kind].is_none() {
+            return Err(format!(
+                "basic.{}: missing: period `{}` is billed on this contract kind",
+                CONTRACT_KINDS[kind], p.name
+            ));
+        }
+    }
+    Ok(basic)
 }
 
 fn in_season(md: (u32, u32), from: (u32, u32), to: (u32, u32)) -> bool {
@@ -471,5 +541,57 @@ mod tests {
             .contains("periods[0].summer"));
         let bad = HV.replace("to = \"05-31\"", "to = \"04-30\"");
         assert!(Tariff::parse(&bad).unwrap_err().contains("no season"));
+    }
+
+    #[test]
+    fn basic_table_keys_are_contract_kinds_with_every_season() {
+        let t = Tariff::parse(HV).unwrap();
+        let summer = t.season(NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        let winter = t.season(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert_eq!(t.kind_rate(0, summer), Some(236.20));
+        assert_eq!(t.kind_rate(3, winter), Some(33.30));
+        // A contract far below the demand: the excess past the last tier's bound is charged
+        // at its multiplier too (1 kW contract, 2 000 kW demand: 1 999 over; rate 1: 0.1×2 + 1 998.9×3).
+        assert!((t.over_contract_charge(2000.0, 1.0, 1.0) - (0.2 + 1998.9 * 3.0)).abs() < 1e-9);
+        let off = t
+            .period_names()
+            .iter()
+            .position(|p| *p == "off_peak")
+            .unwrap();
+        assert_eq!(t.period_kind(off), 3);
+        assert_eq!(
+            t.period_kind(0),
+            0,
+            "peak is billed on the regular contract"
+        );
+        // An unknown key was ignored before; now it is an error naming it.
+        let bad = HV.replace(
+            "[basic]\n",
+            "[basic]\nsemi_peak = { summer = 1.0, non_summer = 1.0 }\n",
+        );
+        let e = Tariff::parse(&bad).unwrap_err();
+        assert!(e.starts_with("basic.semi_peak: not a contract kind"), "{e}");
+        let bad = HV.replace(
+            "off_peak = { summer = 47.20, non_summer = 33.30 }",
+            "off_peak = { summer = 47.20 }",
+        );
+        assert_eq!(
+            Tariff::parse(&bad).unwrap_err(),
+            "basic.off_peak.non_summer: missing rate"
+        );
+        let bad = HV.replace(
+            "off_peak = { summer = 47.20, non_summer = 33.30 }",
+            "off_peak = { summer = 47.20, non_summer = 33.30, winter = 1.0 }",
+        );
+        assert!(Tariff::parse(&bad)
+            .unwrap_err()
+            .starts_with("basic.off_peak.winter"));
+        let bad = HV.replace("off_peak = { summer = 47.20, non_summer = 33.30 }\n", "");
+        let e = Tariff::parse(&bad).unwrap_err();
+        assert!(e.starts_with("basic.off_peak: missing"), "{e}");
+        let bad = HV.replace("non_summer = 33.30 }", "non_summer = -1.0 }");
+        assert!(Tariff::parse(&bad)
+            .unwrap_err()
+            .starts_with("basic.off_peak.non_summer"));
     }
 }

@@ -351,6 +351,10 @@ fn monthly_bill_basic_over_contract_and_power_factor() {
     f.set(facts::F::KVAH, Ok(100_000.0 / 0.9));
     f.set(facts::F::PF_KWH, Ok(100_000.0));
     f.set(facts::F::DEMAND_KW, Ok(400.0));
+    // The highest demand was in the peak period (the seed tariff's first); 300 kW elsewhere.
+    for (k, kw) in [400.0, 300.0, 300.0, 300.0].into_iter().enumerate() {
+        f.set_slot(facts::period_demand(k), Ok(kw));
+    }
     f.set(facts::F::ENERGY_COST, Ok(500_000.0));
     let july = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
     let v: BTreeMap<&str, indicators::V> = indicators::compute(
@@ -373,6 +377,114 @@ fn monthly_bill_basic_over_contract_and_power_factor() {
     assert!((get("pf_adjustment") + 0.01 * bill).abs() < 1e-6);
     assert!((get("total_cost") - 0.99 * bill).abs() < 1e-6);
     assert!((get("load_factor_pct") - 100.0 * 100_000.0 / (400.0 * 744.0)).abs() < 1e-9);
+}
+
+/// The monthly bill with `[site.contracts]`: July, allowances peak 350, half-peak 400,
+/// Saturday 400, off-peak 500 kW.
+/// basic = 350×236.20 + 50×173.20 + 100×47.20 = 82 670 + 8 660 + 4 720 = 96 050
+/// over: peak 400 → 50 over 350: 35 (10 %) ×2×236.20 + 15×3×236.20 = 16 534 + 10 629 = 27 163;
+///       half-peak 420 → 20 over 400 (10 % is 40): 20×2×173.20 = 6 928;
+///       Saturday 380 ≤ 400 and off-peak 480 ≤ 500: 0. Total 34 091.
+#[test]
+fn monthly_bill_with_several_contracts() {
+    let site = SITE.replace(
+        "contract_kw = 350.0\n",
+        "[site.contracts]\nregular = 350.0\nhalf_peak = 50.0\noff_peak = 100.0\n",
+    );
+    // The table must come after the [site] keys: move the tariff lines above it.
+    let site = site.replace(
+        "[site.contracts]\nregular = 350.0\nhalf_peak = 50.0\noff_peak = 100.0\ntariff = \"tariffs/example-hv-three-period.toml\"\nemission_factors = \"emission-factors.toml\"\n",
+        "tariff = \"tariffs/example-hv-three-period.toml\"\nemission_factors = \"emission-factors.toml\"\n[site.contracts]\nregular = 350.0\nhalf_peak = 50.0\noff_peak = 100.0\n",
+    );
+    let config = SiteConfig::parse(&site, "enpi-test.toml", &ProfileLibrary::builtin()).unwrap();
+    let assets = Assets::from_site(&config, "enpi-test.toml").unwrap();
+    let (_, spec) = assets.get("plant").unwrap();
+    let mut f = Facts::quarter();
+    f.quarters = 31 * 96;
+    f.set(facts::F::KWH, Ok(100_000.0));
+    f.set(facts::F::DEMAND_KW, Ok(480.0));
+    for (k, kw) in [400.0, 420.0, 380.0, 480.0].into_iter().enumerate() {
+        f.set_slot(facts::period_demand(k), Ok(kw));
+    }
+    f.set(facts::F::ENERGY_COST, Ok(500_000.0));
+    let july = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let v: BTreeMap<&str, indicators::V> = indicators::compute(
+        &assets,
+        spec,
+        &f,
+        Span {
+            hours: 744.0,
+            month: Some(july),
+        },
+    )
+    .into_iter()
+    .collect();
+    let get = |n: &str| v[n].clone().unwrap();
+    assert!(
+        (get("basic_charge") - 96_050.0).abs() < 1e-6,
+        "{}",
+        get("basic_charge")
+    );
+    assert!((get("over_contract_charge") - 34_091.0).abs() < 1e-6);
+    assert_eq!(get("contract_kw"), 350.0);
+    // The least headroom: the peak's 350 − 400.
+    assert_eq!(get("headroom_kw"), -50.0);
+    // A half-peak capacity the two-period tariff cannot bill is a configuration error.
+    let lv = site.replace("example-hv-three-period", "example-lv-two-period");
+    let config = SiteConfig::parse(&lv, "enpi-test.toml", &ProfileLibrary::builtin()).unwrap();
+    let e = Assets::from_site(&config, "enpi-test.toml").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("site.contracts.half_peak"), "{e}");
+}
+
+/// A tariff file with a `basic` key that is not a contract kind: the error names the site file,
+/// the `site.tariff` key, the tariff file and the tariff's own key.
+#[test]
+fn a_malformed_tariff_is_an_error_with_file_and_key() {
+    let dir = std::env::temp_dir().join(format!("kw-enpi-bad-tariff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hv = include_str!("../../../seeds/tariffs/example-hv-three-period.toml");
+    let cases = [
+        (
+            hv.replace(
+                "[basic]\n",
+                "[basic]\nsemi_peak = { summer = 1.0, non_summer = 1.0 }\n",
+            ),
+            "basic.semi_peak: not a contract kind",
+        ),
+        (
+            hv.replace(
+                "off_peak = { summer = 47.20, non_summer = 33.30 }",
+                "off_peak = { summer = 47.20, non_summer = \"cheap\" }",
+            ),
+            "basic.off_peak.non_summer: ",
+        ),
+        (
+            hv.replace(
+                "off_peak = { summer = 47.20, non_summer = 33.30 }",
+                "off_peak = { summer = 47.20 }",
+            ),
+            "basic.off_peak.non_summer: missing rate",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_ne!(text, hv, "the case must change the tariff");
+        std::fs::write(dir.join("bad-tariff.toml"), &text).unwrap();
+        let site = SITE.replace("tariffs/example-hv-three-period.toml", "bad-tariff.toml");
+        let file = dir.join("site.toml");
+        let file = file.to_str().unwrap();
+        let config = SiteConfig::parse(&site, file, &ProfileLibrary::builtin()).unwrap();
+        let e = Assets::from_site(&config, file).unwrap_err();
+        assert_eq!(e.file, file);
+        assert_eq!(e.key.as_deref(), Some("site.tariff"), "{e}");
+        let tariff = dir.join("bad-tariff.toml");
+        assert!(
+            e.what.starts_with(&format!("{}: ", tariff.display())),
+            "{e}"
+        );
+        assert!(e.what.contains(want), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

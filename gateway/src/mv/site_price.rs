@@ -35,7 +35,9 @@ pub fn pricing(store: &Store, assets: &Assets, q: &StoreQuery, reporting: (i64, 
     Pricing {
         tariff: assets.tariff.clone(),
         factors: assets.factors.clone(),
-        contract_kw: plant.and_then(|p| p.contract_kw).or(assets.contract_kw),
+        contract_kw: plant
+            .and_then(|p| p.contract_kw)
+            .or(assets.contracts.map(|c| c.regular)),
         no_demand: plant.is_none().then(|| {
             "billed demand is the site's, at its incomer: only the plant asset's own peak is the billed one".to_owned()
         }),

@@ -32,6 +32,9 @@ pub struct Monthly {
     pub baselines: Vec<BaselineLine>,
     pub alarms: Vec<AlarmLine>,
     pub savings: Vec<PlanLine>,
+    /// The contract capacities that would have cost least over the twelve months to the
+    /// report's end (`None`: no tariff or plant asset; `Err`: why there is no optimum).
+    pub contract: Option<Result<ContractLine, String>>,
 }
 
 /// The plant asset's monthly indicators (`energy_kwh`, `kwh_<period>`, `cost_<period>`,
@@ -133,6 +136,25 @@ pub struct PlanLine {
     pub currency: Option<String>,
 }
 
+/// The contract-capacity optimum over the year ending with the report's month.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractLine {
+    /// `YYYY-MM` of the first and last month with demand.
+    pub first_month: String,
+    pub last_month: String,
+    pub months: usize,
+    pub currency: String,
+    /// Capacities per contract kind (regular, half_peak, saturday_half_peak, off_peak), kW.
+    pub current: Option<[f64; 4]>,
+    pub best: [f64; 4],
+    /// The year's basic plus over-contract charges.
+    pub current_total: Option<f64>,
+    pub best_total: f64,
+    pub saving: Option<f64>,
+    /// Months and kinds where the optimal contracts would have been exceeded.
+    pub exceeded: usize,
+}
+
 /// Most alarms one report lists (the rest are counted).
 pub const MAX_ALARMS: usize = 200;
 
@@ -171,7 +193,46 @@ pub fn gather(
         baselines: baselines(store, assets, month, to)?,
         alarms: alarms(store, from, to)?,
         savings: savings(store, assets)?,
+        contract: contract(store, assets, to)?,
     })
+}
+
+fn contract(
+    store: &Store,
+    assets: &Assets,
+    to: i64,
+) -> Result<Option<Result<ContractLine, String>>, ReportError> {
+    use crate::enpi::contract_bill::capacities;
+    let (Some(tariff), Some(months)) = (
+        &assets.tariff,
+        crate::contract::months_from_store(
+            store,
+            assets,
+            crate::contract::last_year(assets.timezone, to),
+        )?,
+    ) else {
+        return Ok(None);
+    };
+    let o = match crate::contract::optimise(tariff, months, assets.contracts.as_ref()) {
+        Ok(o) => o,
+        Err(e) => return Ok(Some(Err(e.to_string()))),
+    };
+    Ok(Some(Ok(ContractLine {
+        first_month: o
+            .months
+            .first()
+            .map(|m| m.month.clone())
+            .unwrap_or_default(),
+        last_month: o.months.last().map(|m| m.month.clone()).unwrap_or_default(),
+        months: o.months.len(),
+        currency: o.currency.clone(),
+        current: o.current.as_ref().map(|c| capacities(&c.capacities)),
+        best: capacities(&o.best.capacities),
+        current_total: o.current.as_ref().map(|c| c.total),
+        best_total: o.best.total,
+        saving: o.saving,
+        exceeded: o.exceeded.len(),
+    })))
 }
 
 type PlantParts = (Result<PlantMonth, String>, bool, Vec<(NaiveDate, f64)>);

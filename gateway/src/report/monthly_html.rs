@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use chrono::Datelike;
 
-use super::monthly::{Monthly, PlantMonth, Significant};
+use super::monthly::{ContractLine, Monthly, PlantMonth, Significant};
 use super::page::{document, esc, head, kpi, month_name, num_or, opt, period_name, row};
 use super::svg;
 use crate::i18n::{self, t, tr, Language};
@@ -34,6 +34,9 @@ pub fn render(m: &Monthly, lang: Language) -> String {
     baselines(&mut h, m, lang);
     alarms(&mut h, m, lang);
     savings(&mut h, m, lang);
+    if let Some(c) = &m.contract {
+        contract(&mut h, c, lang);
+    }
     document(lang, &t(lang, "rep-monthly-title"), &h)
 }
 
@@ -450,4 +453,81 @@ fn savings(h: &mut String, m: &Monthly, lang: Language) {
         );
     }
     h.push_str("</table>");
+}
+
+fn contract(h: &mut String, c: &Result<ContractLine, String>, lang: Language) {
+    let _ = write!(h, "<h2>{}</h2>", esc(&t(lang, "rep-contract")));
+    let c = match c {
+        Ok(c) => c,
+        Err(why) => {
+            let _ = write!(
+                h,
+                "<p class=\"note\">{}</p>",
+                esc(&tr(lang, "rep-contract-none", &[("why", why.as_str())]))
+            );
+            return;
+        }
+    };
+    let _ = write!(
+        h,
+        "<p class=\"note\">{}</p>",
+        esc(&tr(
+            lang,
+            "rep-contract-span",
+            &[
+                ("n", &c.months.to_string()),
+                ("from", &c.first_month),
+                ("to", &c.last_month)
+            ]
+        ))
+    );
+    head(h, lang, &["rep-item", "#ct-col-current", "#ct-col-optimal"]);
+    let kinds = [
+        "ct-kind-regular",
+        "ct-kind-half_peak",
+        "ct-kind-saturday_half_peak",
+        "ct-kind-off_peak",
+    ];
+    for (k, key) in kinds.iter().enumerate() {
+        row(
+            h,
+            &[
+                esc(&t(lang, key)),
+                format!("#{} kW", opt(lang, c.current.map(|v| v[k]), 0)),
+                format!("#{} kW", i18n::number_fixed(lang, c.best[k], 0)),
+            ],
+        );
+    }
+    row(
+        h,
+        &[
+            esc(&t(lang, "ct-total")),
+            format!("#{} {}", opt(lang, c.current_total, 0), esc(&c.currency)),
+            format!(
+                "#{} {}",
+                i18n::number_fixed(lang, c.best_total, 0),
+                esc(&c.currency)
+            ),
+        ],
+    );
+    h.push_str("</table>");
+    if let Some(s) = c.saving {
+        kpi(
+            h,
+            &t(lang, "ct-saving"),
+            &i18n::number_fixed(lang, s, 0),
+            &c.currency,
+        );
+    }
+    if c.exceeded > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"note\">{}</p>",
+            esc(&tr(
+                lang,
+                "rep-contract-exceeded",
+                &[("n", &c.exceeded.to_string())]
+            ))
+        );
+    }
 }

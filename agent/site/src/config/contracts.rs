@@ -6,12 +6,12 @@
 //! period may draw what the periods before it allow plus its own: peak → regular; half-peak →
 //! regular + half_peak; Saturday half-peak → that + saturday_half_peak; off-peak → all four.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
 
 /// Contract capacities, kW.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contracts {
     /// 經常契約: the capacity allowed in every period.
