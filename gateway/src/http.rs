@@ -1002,24 +1002,6 @@ mod tests {
     /// The checked-in OpenAPI document describes exactly the routes the router serves.
     #[test]
     fn openapi_document_matches_the_routes() {
-        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
-        let mut documented: Vec<&str> = doc["paths"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        documented.sort_unstable();
-        let src = include_str!("http.rs");
-        let code = src.split("mod tests").next().unwrap();
-        // A long route is wrapped by rustfmt: its path starts the next line.
-        let mut served: Vec<&str> = code
-            .match_indices(".route(")
-            .filter_map(|(i, _)| code[i + 7..].trim_start().strip_prefix('"'))
-            .filter(|rest| rest.starts_with("/api/"))
-            .map(|rest| &rest[..rest.find('"').unwrap()])
-            .collect();
-        served.sort_unstable();
-        assert_eq!(documented, served);
+        crate::openapi_routes::assert_documented(OPENAPI, include_str!("http.rs"));
     }
 }

@@ -20,6 +20,8 @@ pub mod line_protocol;
 pub mod metrics;
 pub mod mv;
 pub mod notify;
+#[cfg(test)]
+mod openapi_routes;
 pub mod report;
 pub mod review;
 pub mod rollup;

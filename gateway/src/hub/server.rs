@@ -139,24 +139,6 @@ pub async fn serve(
 mod tests {
     #[test]
     fn every_api_route_is_in_the_openapi_document_and_no_other() {
-        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
-        let mut documented: Vec<&str> = doc["paths"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        documented.sort_unstable();
-        let src = include_str!("server.rs");
-        let code = src.split("mod tests").next().unwrap();
-        // A long route is wrapped by rustfmt: its path starts the next line.
-        let mut served: Vec<&str> = code
-            .match_indices(".route(")
-            .filter_map(|(i, _)| code[i + 7..].trim_start().strip_prefix('"'))
-            .filter(|rest| rest.starts_with("/api/"))
-            .map(|rest| &rest[..rest.find('"').unwrap()])
-            .collect();
-        served.sort_unstable();
-        assert_eq!(documented, served);
+        crate::openapi_routes::assert_documented(super::OPENAPI, include_str!("server.rs"));
     }
 }
