@@ -832,3 +832,51 @@ missing-gap = {$meter}: gap
 missing-reset = {$meter}: counter reset
 cli-review-head = energy review {$from} .. {$to} ({$zone}): {$total} {$unit}; significant: within the first {$cumulative} % and at least {$min} % each
 cli-review-notes = notes:
+
+## EnPI and baseline warnings (gateway/src/enpi/mod.rs, baseline/track.rs, baseline/target.rs)
+enpi-step-quarter = 15-minute
+enpi-step-hour = hourly
+enpi-step-day = plant-local day
+enpi-step-month = billing-month
+enpi-warn-whole-intervals = rows are whole {$step} intervals: the first starts at {$first} ({$zone}), before `from`, and the summary covers it too
+enpi-warn-computing = the gateway is computing the indicators of all stored data (first start, or the assets, tariff or emission factors changed): rows appear month by month, reload in a minute
+enpi-warn-no-rows = no indicators stored for {$asset} in this range: the gateway computes them continuously; for older data run `kilowatch-gateway enpi --config FILE --recompute --from …`
+enpi-warn-no-data = the store holds no data yet
+enpi-warn-factor-year = no grid emission factor for {$year} in {$factors}; {$used}'s ({$factor} kg CO2e/kWh) is used until the authority publishes one
+bl-step-hour = hour
+bl-step-day = day
+bl-step-week = week
+bl-step-month = month
+bl-warn-nothing-to-track = no complete {$step} of data after the baseline yet: nothing to track
+bl-warn-data-changed = the baseline period's data changed since the baseline was saved: the model refitted on it differs from the stored one (save the baseline again to accept it)
+bl-note-needs-production = an intensity target needs a production variable in the baseline model's data
+bl-note-no-period = no tracked period in {$year} yet
+bl-senpi-definition = actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI
+
+## Notifications: email, Slack and Teams (gateway/src/notify/templates.rs), in the site's language
+notify-rule-demand = Demand warning
+notify-rule-data = Data missing
+notify-rule-leak = Leakage high
+notify-rule-efficiency = Efficiency drift
+notify-rule-power-factor = Low power factor
+notify-rule-base-load = Base load high
+notify-rule-test = Test notification
+notify-rule-other = Alarm
+notify-test-title = Test notification
+notify-subject = {$rule}: {$title}
+notify-subject-state = {$state}: {$subject}
+notify-critical = CRITICAL
+notify-cleared = Cleared
+notify-acknowledged = Acknowledged
+notify-site = Site
+notify-state = State
+notify-severity = Severity
+notify-time = Time
+notify-asset = Asset
+notify-rule = Rule
+notify-evidence = Evidence:
+notify-open = Open: {$url}
+notify-open-button = Open
+notify-digest-subject = Daily digest {$day}: {$n} notifications ({$site})
+notify-digest-head = Daily digest, {$since} – {$until}
+notify-digest-only = digest only

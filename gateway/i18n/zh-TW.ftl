@@ -832,3 +832,51 @@ missing-gap = {$meter}：資料中斷
 missing-reset = {$meter}：計數器歸零
 cli-review-head = 能源審查 {$from} .. {$to}（{$zone}）：{$total} {$unit}；重大能源使用：累計前 {$cumulative} % 且各自至少 {$min} %
 cli-review-notes = 備註：
+
+## 能源績效指標與能源基線警告（gateway/src/enpi/mod.rs、baseline/track.rs、baseline/target.rs）
+enpi-step-quarter = 15 分鐘
+enpi-step-hour = 每小時
+enpi-step-day = 廠區當地日
+enpi-step-month = 計費月
+enpi-warn-whole-intervals = 各列為完整的「{$step}」區間：第一列始於 {$first}（{$zone}），早於 `from`，摘要也涵蓋這一段
+enpi-warn-computing = 閘道器正在計算所有已儲存資料的能源績效指標（首次啟動，或設備、電價、排放係數已變更）：資料逐月出現，請一分鐘後重新載入
+enpi-warn-no-rows = 此期間沒有儲存 {$asset} 的能源績效指標：閘道器會持續計算；較舊的資料請執行 `kilowatch-gateway enpi --config FILE --recompute --from …`
+enpi-warn-no-data = 資料庫尚無資料
+enpi-warn-factor-year = {$factors} 尚無 {$year} 年的電力碳排放係數；主管機關公告前沿用 {$used} 年的係數（{$factor} kg CO2e/kWh）
+bl-step-hour = 小時
+bl-step-day = 日
+bl-step-week = 週
+bl-step-month = 月
+bl-warn-nothing-to-track = 能源基線之後尚無完整一{$step}的資料：無可追蹤
+bl-warn-data-changed = 能源基線儲存後，基線期的資料已變更：以其重新配適的模型與儲存的不同（再儲存一次能源基線即接受變更）
+bl-note-needs-production = 密集度（單位產量耗能）目標需要能源基線模型資料中的產量變數
+bl-note-no-period = {$year} 年尚無追蹤期間
+bl-senpi-definition = 實際 / 預期（ISO 50006 比值，低於 1 較佳）；改善 = 1 − SEnPI
+
+## 通知：電子郵件、Slack 與 Teams（gateway/src/notify/templates.rs），使用廠區語言
+notify-rule-demand = 需量預警
+notify-rule-data = 資料中斷
+notify-rule-leak = 洩漏偏高
+notify-rule-efficiency = 效率偏差
+notify-rule-power-factor = 功率因數偏低
+notify-rule-base-load = 基載偏高
+notify-rule-test = 測試通知
+notify-rule-other = 警報
+notify-test-title = 測試通知
+notify-subject = {$rule}：{$title}
+notify-subject-state = {$state}：{$subject}
+notify-critical = 緊急
+notify-cleared = 已解除
+notify-acknowledged = 已確認
+notify-site = 廠區
+notify-state = 狀態
+notify-severity = 嚴重度
+notify-time = 時間
+notify-asset = 設備
+notify-rule = 規則
+notify-evidence = 證據：
+notify-open = 查看：{$url}
+notify-open-button = 查看
+notify-digest-subject = 每日摘要 {$day}：{$n} 則通知（{$site}）
+notify-digest-head = 每日摘要，{$since} – {$until}
+notify-digest-only = 僅於摘要
