@@ -852,31 +852,15 @@ bl-warn-data-changed = the baseline period's data changed since the baseline was
 bl-note-needs-production = an intensity target needs a production variable in the baseline model's data
 bl-note-no-period = no tracked period in {$year} yet
 bl-senpi-definition = actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI
-
-## Notifications: email, Slack and Teams (gateway/src/notify/templates.rs), in the site's language
-notify-rule-demand = Demand warning
-notify-rule-data = Data missing
-notify-rule-leak = Leakage high
-notify-rule-efficiency = Efficiency drift
-notify-rule-power-factor = Low power factor
-notify-rule-base-load = Base load high
-notify-rule-test = Test notification
-notify-rule-other = Alarm
-notify-test-title = Test notification
-notify-subject = {$rule}: {$title}
-notify-subject-state = {$state}: {$subject}
-notify-critical = CRITICAL
-notify-cleared = Cleared
-notify-acknowledged = Acknowledged
-notify-site = Site
-notify-state = State
-notify-severity = Severity
-notify-time = Time
-notify-asset = Asset
-notify-rule = Rule
-notify-evidence = Evidence:
-notify-open = Open: {$url}
-notify-open-button = Open
-notify-digest-subject = Daily digest {$day}: {$n} notifications ({$site})
-notify-digest-head = Daily digest, {$since} – {$until}
-notify-digest-only = digest only
+cli-bl-saved = saved baseline `{$name}`
+cli-bl-deleted = deleted baseline `{$name}`
+cli-bl-none = no baselines saved (save one with `baseline save`)
+cli-bl-meters = meters
+cli-bl-record = {$name}: {$what} {$from}..{$to} ({$source}), model {$form} by {$vars} on {$n} {$steps}: R² {$r2}, CV(RMSE) {$cv}, NMBE {$nmbe}{$invalid}; saved by {$by} at {$at}
+cli-bl-head = baseline `{$name}`; SEnPI = {$definition}
+cli-bl-kind-absolute = absolute
+cli-bl-kind-intensity = intensity
+cli-bl-kind-percent = percent a year
+cli-bl-unknown = unknown
+cli-bl-target = target {$kind}: {$value} {$unit} in {$year}; to date {$achieved}, year-end forecast {$forecast} ({$status})
+cli-note = note: {$text}

@@ -852,31 +852,15 @@ bl-warn-data-changed = 能源基線儲存後，基線期的資料已變更：以
 bl-note-needs-production = 密集度（單位產量耗能）目標需要能源基線模型資料中的產量變數
 bl-note-no-period = {$year} 年尚無追蹤期間
 bl-senpi-definition = 實際 / 預期（ISO 50006 比值，低於 1 較佳）；改善 = 1 − SEnPI
-
-## 通知：電子郵件、Slack 與 Teams（gateway/src/notify/templates.rs），使用廠區語言
-notify-rule-demand = 需量預警
-notify-rule-data = 資料中斷
-notify-rule-leak = 洩漏偏高
-notify-rule-efficiency = 效率偏差
-notify-rule-power-factor = 功率因數偏低
-notify-rule-base-load = 基載偏高
-notify-rule-test = 測試通知
-notify-rule-other = 警報
-notify-test-title = 測試通知
-notify-subject = {$rule}：{$title}
-notify-subject-state = {$state}：{$subject}
-notify-critical = 緊急
-notify-cleared = 已解除
-notify-acknowledged = 已確認
-notify-site = 廠區
-notify-state = 狀態
-notify-severity = 嚴重度
-notify-time = 時間
-notify-asset = 設備
-notify-rule = 規則
-notify-evidence = 證據：
-notify-open = 查看：{$url}
-notify-open-button = 查看
-notify-digest-subject = 每日摘要 {$day}：{$n} 則通知（{$site}）
-notify-digest-head = 每日摘要，{$since} – {$until}
-notify-digest-only = 僅於摘要
+cli-bl-saved = 已儲存能源基線 `{$name}`
+cli-bl-deleted = 已刪除能源基線 `{$name}`
+cli-bl-none = 尚未儲存任何能源基線（以 `baseline save` 儲存）
+cli-bl-meters = 電表
+cli-bl-record = {$name}：{$what} {$from}..{$to}（{$source}），模型 {$form}，變數 {$vars}，{$n} 個{$steps}：R² {$r2}，CV(RMSE) {$cv}，NMBE {$nmbe}{$invalid}；{$by} 於 {$at} 儲存
+cli-bl-head = 能源基線 `{$name}`；SEnPI = {$definition}
+cli-bl-kind-absolute = 絕對值
+cli-bl-kind-intensity = 密集度（單位產量耗能）
+cli-bl-kind-percent = 每年百分比
+cli-bl-unknown = 未知
+cli-bl-target = {$year} 年目標（{$kind}）：{$value} {$unit}；年初至今 {$achieved}，年底預估 {$forecast}（{$status}）
+cli-note = 備註：{$text}

@@ -17,6 +17,7 @@ mod report;
 mod review;
 mod run;
 mod simulate;
+mod table;
 
 use std::process::ExitCode;
 
