@@ -852,6 +852,42 @@ bl-warn-data-changed = the baseline period's data changed since the baseline was
 bl-note-needs-production = an intensity target needs a production variable in the baseline model's data
 bl-note-no-period = no tracked period in {$year} yet
 bl-senpi-definition = actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI
+
+## Notifications: email, Slack and Teams (gateway/src/notify/templates.rs), in the site's language
+notify-rule-demand = Demand warning
+notify-rule-data = Data missing
+notify-rule-leak = Leakage high
+notify-rule-efficiency = Efficiency drift
+notify-rule-power-factor = Low power factor
+notify-rule-base-load = Base load high
+notify-rule-test = Test notification
+notify-rule-other = Alarm
+notify-test-title = Test notification
+notify-subject = {$rule}: {$title}
+notify-subject-state = {$state}: {$subject}
+notify-critical = CRITICAL
+notify-cleared = Cleared
+notify-acknowledged = Acknowledged
+notify-site = Site
+notify-state = State
+notify-severity = Severity
+notify-time = Time
+notify-asset = Asset
+notify-rule = Rule
+notify-evidence = Evidence:
+notify-open = Open: {$url}
+notify-open-button = Open
+notify-digest-subject = Daily digest {$day}: {$n} notifications ({$site})
+notify-digest-head = Daily digest, {$since} – {$until}
+notify-digest-only = digest only
+
+## Tables of the enpi, baseline and review commands (gateway/src/cli/)
+cli-review-col-rank = rank
+cli-review-col-use = use
+cli-review-col-cumulative = cum %
+cli-review-col-significant = significant
+cli-review-col-drivers = drivers
+cli-review-seu = SEU
 cli-bl-saved = saved baseline `{$name}`
 cli-bl-deleted = deleted baseline `{$name}`
 cli-bl-none = no baselines saved (save one with `baseline save`)

@@ -852,6 +852,42 @@ bl-warn-data-changed = 能源基線儲存後，基線期的資料已變更：以
 bl-note-needs-production = 密集度（單位產量耗能）目標需要能源基線模型資料中的產量變數
 bl-note-no-period = {$year} 年尚無追蹤期間
 bl-senpi-definition = 實際 / 預期（ISO 50006 比值，低於 1 較佳）；改善 = 1 − SEnPI
+
+## 通知：電子郵件、Slack 與 Teams（gateway/src/notify/templates.rs），使用廠區語言
+notify-rule-demand = 需量預警
+notify-rule-data = 資料中斷
+notify-rule-leak = 洩漏偏高
+notify-rule-efficiency = 效率偏差
+notify-rule-power-factor = 功率因數偏低
+notify-rule-base-load = 基載偏高
+notify-rule-test = 測試通知
+notify-rule-other = 警報
+notify-test-title = 測試通知
+notify-subject = {$rule}：{$title}
+notify-subject-state = {$state}：{$subject}
+notify-critical = 緊急
+notify-cleared = 已解除
+notify-acknowledged = 已確認
+notify-site = 廠區
+notify-state = 狀態
+notify-severity = 嚴重度
+notify-time = 時間
+notify-asset = 設備
+notify-rule = 規則
+notify-evidence = 證據：
+notify-open = 查看：{$url}
+notify-open-button = 查看
+notify-digest-subject = 每日摘要 {$day}：{$n} 則通知（{$site}）
+notify-digest-head = 每日摘要，{$since} – {$until}
+notify-digest-only = 僅於摘要
+
+## enpi、baseline、review 指令的表格（gateway/src/cli/）
+cli-review-col-rank = 排名
+cli-review-col-use = 用途
+cli-review-col-cumulative = 累計 %
+cli-review-col-significant = 重大能源使用
+cli-review-col-drivers = 影響因子
+cli-review-seu = 是
 cli-bl-saved = 已儲存能源基線 `{$name}`
 cli-bl-deleted = 已刪除能源基線 `{$name}`
 cli-bl-none = 尚未儲存任何能源基線（以 `baseline save` 儲存）

@@ -32,7 +32,11 @@ impl Table {
         let widths: Vec<usize> = (0..self.columns.len())
             .map(|i| {
                 std::iter::once(self.columns[i].0.as_str())
-                    .chain(self.rows.iter().filter_map(|r| r.get(i).map(String::as_str)))
+                    .chain(
+                        self.rows
+                            .iter()
+                            .filter_map(|r| r.get(i).map(String::as_str)),
+                    )
                     .map(UnicodeWidthStr::width)
                     .max()
                     .unwrap_or(0)
