@@ -900,3 +900,22 @@ cli-bl-kind-percent = percent a year
 cli-bl-unknown = unknown
 cli-bl-target = target {$kind}: {$value} {$unit} in {$year}; to date {$achieved}, year-end forecast {$forecast} ({$status})
 cli-note = note: {$text}
+
+## M&V report: the cost assumptions (gateway/src/mv/price.rs)
+mvr-as-no-source = no source given
+mvr-as-tariff = tariff `{$tariff}` ({$source}); avoided energy = adjusted baseline − actual per {$step}
+mvr-as-hourly = each hour's avoided energy is billed in the TOU period of its start
+mvr-as-shaped = each {$step}'s avoided energy is split over the TOU periods in proportion to the measured energy in them: savings shaped like the measured load
+mvr-as-flat = {$flat} of {$n} {$steps} split by the hours of each TOU period (a flat load): the data is coarser than an hour or measured no energy
+mvr-as-no-pf-rule = the tariff has no power-factor rule: no adjustment
+mvr-as-no-pf-measured = no reactive or apparent energy measured: the power factor is taken at the tariff's base (no adjustment)
+mvr-as-no-pf-month = {$month}: no measured power factor, the base is assumed (no adjustment)
+mvr-as-pf = the power-factor adjustment applies the month's measured power factor (kWh ÷ kVAh) to the saved charges
+mvr-as-no-factors = no emission factors configured: CO2e not computed
+mvr-as-factors = CO2e at the grid factor of each year ({$factors})
+mvr-as-coarse-demand = the data's interval is {$minutes} min: billed demand is the highest 15-minute average, which needs data every 15 minutes or finer
+mvr-as-no-contract = no contract capacity (site.contract_kw, or --contract-kw)
+mvr-as-no-basic = the tariff has no basic charge
+mvr-as-plant-only = billed demand is the site's, at its incomer: only the plant asset's own peak is the billed one
+mvr-as-demand-not-priced = demand charge not priced: {$why}
+mvr-as-demand = demand: the basic charge is on the contract ({$contract} kW), which the measure does not change; the saving is the over-contract charge avoided. The baseline's billed demand is an ESTIMATE: the actual 15-minute peak (over the reporting data in that month) plus the avoided average kW over the month's dearest TOU period

@@ -900,3 +900,22 @@ cli-bl-kind-percent = 每年百分比
 cli-bl-unknown = 未知
 cli-bl-target = {$year} 年目標（{$kind}）：{$value} {$unit}；年初至今 {$achieved}，年底預估 {$forecast}（{$status}）
 cli-note = 備註：{$text}
+
+## M&V 報告：成本假設（gateway/src/mv/price.rs）
+mvr-as-no-source = 未註明來源
+mvr-as-tariff = 電價 `{$tariff}`（{$source}）；節省電能 = 調整後基線 − 實際，以每{$step}計
+mvr-as-hourly = 每小時節省的電能以該小時開始時的時間電價時段計費
+mvr-as-shaped = 每{$step}節省的電能按各時間電價時段的實測用電比例分配：節省量與實測負載同形
+mvr-as-flat = {$n} 個{$steps}中有 {$flat} 個按各時間電價時段的時數分配（平坦負載）：資料間隔大於一小時或未量到用電
+mvr-as-no-pf-rule = 電價無功率因數調整規則：不調整
+mvr-as-no-pf-measured = 未量測無效或視在電能：功率因數以電價基準計（不調整）
+mvr-as-no-pf-month = {$month}：無實測功率因數，以基準計（不調整）
+mvr-as-pf = 功率因數調整以當月實測功率因數（kWh ÷ kVAh）套用於節省的電費
+mvr-as-no-factors = 未設定排放係數：不計算碳排放（CO2e）
+mvr-as-factors = 碳排放（CO2e）以各年度電力排放係數計（{$factors}）
+mvr-as-coarse-demand = 資料間隔為 {$minutes} 分鐘：計費需量為最高 15 分鐘平均，需要 15 分鐘或更細的資料
+mvr-as-no-contract = 未設定契約容量（site.contract_kw 或 --contract-kw）
+mvr-as-no-basic = 電價無基本電費
+mvr-as-plant-only = 計費需量屬於整個廠區（於進線處）：只有廠區設備本身的尖峰才是計費需量
+mvr-as-demand-not-priced = 未計算需量電費：{$why}
+mvr-as-demand = 需量：基本電費按契約容量（{$contract} kW）計，節能措施不改變之；節省的是避免的超約附加費。基線的計費需量為估計值：實際 15 分鐘尖峰（該月報告期資料）加上該月電價最高時段的平均節省 kW

@@ -326,3 +326,31 @@ fn enpi_and_baseline_warnings_render_in_chinese() {
         &[],
     );
 }
+
+#[test]
+fn the_cost_assumptions_render_in_chinese() {
+    assert_chinese(
+        &Msg::new("mvr-as-demand").arg("contract", "1000"),
+        "契約容量",
+        &[],
+    );
+    assert_chinese(&Msg::new("mvr-as-no-pf-rule"), "功率因數", &[]);
+    assert_chinese(
+        &Msg::new("mvr-as-factors").arg("factors", "台電"),
+        "碳排放",
+        &[],
+    );
+    assert_chinese(
+        &Msg::new("mvr-as-tariff")
+            .arg("tariff", "台電高壓三段式")
+            .arg("source", Msg::new("mvr-as-no-source"))
+            .arg("step", Msg::new("bl-step-day")),
+        "電價",
+        &[],
+    );
+    assert_chinese(
+        &Msg::new("mvr-as-demand-not-priced").arg("why", Msg::new("mvr-as-plant-only")),
+        "計費需量",
+        &[],
+    );
+}
