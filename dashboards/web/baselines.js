@@ -104,9 +104,9 @@ function trackingView(tr) {
     tile(tiles, t("bl-target-year", { year: p.year }), p.target_value, unit);
     tile(tiles, t("bl-to-date"), p.achieved, unit);
     tile(tiles, t("bl-forecast"), p.forecast, unit, p.on_track === false);
-    sec.append(el("p", { class: "note target-status" }, p.on_track === true ? t("bl-on-track") : p.on_track === false ? t("bl-off-track") : p.note || "—"));
+    sec.append(el("p", { class: "note target-status" }, p.on_track === true ? t("bl-on-track") : p.on_track === false ? t("bl-off-track") : msg(p.note_message, p.note) || "—"));
   }
-  sec.append(el("p", { class: "note" }, t("bl-definition", { definition: tr.senpi_definition, zone: tr.time_zone })));
+  sec.append(el("p", { class: "note" }, t("bl-definition", { definition: t("bl-senpi-definition"), zone: tr.time_zone })));
   const pts = (f) => tr.months.map((m) => [monthStart(m.month), f(m)]);
   chart(section(t("bl-chart-actual")), {
     time: true, y: t("bl-axis-energy", { unit: u }), x: t("bl-axis-month-phases"),
@@ -132,7 +132,7 @@ function trackingView(tr) {
     setState("baselines", new URLSearchParams());
   });
   sec.append(del);
-  if (tr.warnings.length) alerts(section(t("bl-warnings")), tr.warnings.map((w) => ["warn", w]));
+  if (tr.warnings.length) alerts(section(t("bl-warnings")), tr.warnings.map((w, i) => ["warn", msg((tr.warning_messages || [])[i], w)]));
 }
 
 async function baselinesPage(s, params) {

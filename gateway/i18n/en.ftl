@@ -935,3 +935,89 @@ ct-col-month = month
 ct-col-demand = demand (kW)
 ct-col-allowed = allowed (kW)
 ct-col-charge = over-contract charge
+## EnPI and baseline warnings (gateway/src/enpi/mod.rs, baseline/track.rs, baseline/target.rs)
+enpi-step-quarter = 15-minute
+enpi-step-hour = hourly
+enpi-step-day = plant-local day
+enpi-step-month = billing-month
+enpi-warn-whole-intervals = rows are whole {$step} intervals: the first starts at {$first} ({$zone}), before `from`, and the summary covers it too
+enpi-warn-computing = the gateway is computing the indicators of all stored data (first start, or the assets, tariff or emission factors changed): rows appear month by month, reload in a minute
+enpi-warn-no-rows = no indicators stored for {$asset} in this range: the gateway computes them continuously; for older data run `kilowatch-gateway enpi --config FILE --recompute --from …`
+enpi-warn-no-data = the store holds no data yet
+enpi-warn-factor-year = no grid emission factor for {$year} in {$factors}; {$used}'s ({$factor} kg CO2e/kWh) is used until the authority publishes one
+bl-step-hour = hour
+bl-step-day = day
+bl-step-week = week
+bl-step-month = month
+bl-warn-nothing-to-track = no complete {$step} of data after the baseline yet: nothing to track
+bl-warn-data-changed = the baseline period's data changed since the baseline was saved: the model refitted on it differs from the stored one (save the baseline again to accept it)
+bl-note-needs-production = an intensity target needs a production variable in the baseline model's data
+bl-note-no-period = no tracked period in {$year} yet
+bl-senpi-definition = actual / expected (ISO 50006 ratio, below 1 is better); improvement = 1 − SEnPI
+
+## Notifications: email, Slack and Teams (gateway/src/notify/templates.rs), in the site's language
+notify-rule-demand = Demand warning
+notify-rule-data = Data missing
+notify-rule-leak = Leakage high
+notify-rule-efficiency = Efficiency drift
+notify-rule-power-factor = Low power factor
+notify-rule-base-load = Base load high
+notify-rule-test = Test notification
+notify-rule-other = Alarm
+notify-test-title = Test notification
+notify-subject = {$rule}: {$title}
+notify-subject-state = {$state}: {$subject}
+notify-critical = CRITICAL
+notify-cleared = Cleared
+notify-acknowledged = Acknowledged
+notify-site = Site
+notify-state = State
+notify-severity = Severity
+notify-time = Time
+notify-asset = Asset
+notify-rule = Rule
+notify-evidence = Evidence:
+notify-open = Open: {$url}
+notify-open-button = Open
+notify-digest-subject = Daily digest {$day}: {$n} notifications ({$site})
+notify-digest-head = Daily digest, {$since} – {$until}
+notify-digest-only = digest only
+
+## Tables of the enpi, baseline and review commands (gateway/src/cli/)
+cli-review-col-rank = rank
+cli-review-col-use = use
+cli-review-col-cumulative = cum %
+cli-review-col-significant = significant
+cli-review-col-drivers = drivers
+cli-review-seu = SEU
+cli-bl-saved = saved baseline `{$name}`
+cli-bl-deleted = deleted baseline `{$name}`
+cli-bl-none = no baselines saved (save one with `baseline save`)
+cli-bl-meters = meters
+cli-bl-record = {$name}: {$what} {$from}..{$to} ({$source}), model {$form} by {$vars} on {$n} {$steps}: R² {$r2}, CV(RMSE) {$cv}, NMBE {$nmbe}{$invalid}; saved by {$by} at {$at}
+cli-bl-head = baseline `{$name}`; SEnPI = {$definition}
+cli-bl-kind-absolute = absolute
+cli-bl-kind-intensity = intensity
+cli-bl-kind-percent = percent a year
+cli-bl-unknown = unknown
+cli-bl-target = target {$kind}: {$value} {$unit} in {$year}; to date {$achieved}, year-end forecast {$forecast} ({$status})
+cli-note = note: {$text}
+
+## M&V report: the cost assumptions (gateway/src/mv/price.rs)
+mvr-as-no-source = no source given
+mvr-as-tariff = tariff `{$tariff}` ({$source}); avoided energy = adjusted baseline − actual per {$step}
+mvr-as-hourly = each hour's avoided energy is billed in the TOU period of its start
+mvr-as-shaped = each {$step}'s avoided energy is split over the TOU periods in proportion to the measured energy in them: savings shaped like the measured load
+mvr-as-flat = {$flat} of {$n} {$steps} split by the hours of each TOU period (a flat load): the data is coarser than an hour or measured no energy
+mvr-as-no-pf-rule = the tariff has no power-factor rule: no adjustment
+mvr-as-no-pf-measured = no reactive or apparent energy measured: the power factor is taken at the tariff's base (no adjustment)
+mvr-as-no-pf-month = {$month}: no measured power factor, the base is assumed (no adjustment)
+mvr-as-pf = the power-factor adjustment applies the month's measured power factor (kWh ÷ kVAh) to the saved charges
+mvr-as-no-factors = no emission factors configured: CO2e not computed
+mvr-as-factors = CO2e at the grid factor of each year ({$factors})
+mvr-as-coarse-demand = the data's interval is {$minutes} min: billed demand is the highest 15-minute average, which needs data every 15 minutes or finer
+mvr-as-no-contract = no contract capacity (site.contract_kw, or --contract-kw)
+mvr-as-no-basic = the tariff has no basic charge
+mvr-as-plant-only = billed demand is the site's, at its incomer: only the plant asset's own peak is the billed one
+mvr-as-demand-not-priced = demand charge not priced: {$why}
+mvr-as-demand = demand: the basic charge is on the contract ({$contract} kW), which the measure does not change; the saving is the over-contract charge avoided. The baseline's billed demand is an ESTIMATE: the actual 15-minute peak (over the reporting data in that month) plus the avoided average kW over the month's dearest TOU period

@@ -935,3 +935,89 @@ ct-col-month = 月份
 ct-col-demand = 需量 (kW)
 ct-col-allowed = 可用容量 (kW)
 ct-col-charge = 超約附加費
+## 能源績效指標與能源基線警告（gateway/src/enpi/mod.rs、baseline/track.rs、baseline/target.rs）
+enpi-step-quarter = 15 分鐘
+enpi-step-hour = 每小時
+enpi-step-day = 廠區當地日
+enpi-step-month = 計費月
+enpi-warn-whole-intervals = 各列為完整的「{$step}」區間：第一列始於 {$first}（{$zone}），早於 `from`，摘要也涵蓋這一段
+enpi-warn-computing = 閘道器正在計算所有已儲存資料的能源績效指標（首次啟動，或設備、電價、排放係數已變更）：資料逐月出現，請一分鐘後重新載入
+enpi-warn-no-rows = 此期間沒有儲存 {$asset} 的能源績效指標：閘道器會持續計算；較舊的資料請執行 `kilowatch-gateway enpi --config FILE --recompute --from …`
+enpi-warn-no-data = 資料庫尚無資料
+enpi-warn-factor-year = {$factors} 尚無 {$year} 年的電力碳排放係數；主管機關公告前沿用 {$used} 年的係數（{$factor} kg CO2e/kWh）
+bl-step-hour = 小時
+bl-step-day = 日
+bl-step-week = 週
+bl-step-month = 月
+bl-warn-nothing-to-track = 能源基線之後尚無完整一{$step}的資料：無可追蹤
+bl-warn-data-changed = 能源基線儲存後，基線期的資料已變更：以其重新配適的模型與儲存的不同（再儲存一次能源基線即接受變更）
+bl-note-needs-production = 密集度（單位產量耗能）目標需要能源基線模型資料中的產量變數
+bl-note-no-period = {$year} 年尚無追蹤期間
+bl-senpi-definition = 實際 / 預期（ISO 50006 比值，低於 1 較佳）；改善 = 1 − SEnPI
+
+## 通知：電子郵件、Slack 與 Teams（gateway/src/notify/templates.rs），使用廠區語言
+notify-rule-demand = 需量預警
+notify-rule-data = 資料中斷
+notify-rule-leak = 洩漏偏高
+notify-rule-efficiency = 效率偏差
+notify-rule-power-factor = 功率因數偏低
+notify-rule-base-load = 基載偏高
+notify-rule-test = 測試通知
+notify-rule-other = 警報
+notify-test-title = 測試通知
+notify-subject = {$rule}：{$title}
+notify-subject-state = {$state}：{$subject}
+notify-critical = 緊急
+notify-cleared = 已解除
+notify-acknowledged = 已確認
+notify-site = 廠區
+notify-state = 狀態
+notify-severity = 嚴重度
+notify-time = 時間
+notify-asset = 設備
+notify-rule = 規則
+notify-evidence = 證據：
+notify-open = 查看：{$url}
+notify-open-button = 查看
+notify-digest-subject = 每日摘要 {$day}：{$n} 則通知（{$site}）
+notify-digest-head = 每日摘要，{$since} – {$until}
+notify-digest-only = 僅於摘要
+
+## enpi、baseline、review 指令的表格（gateway/src/cli/）
+cli-review-col-rank = 排名
+cli-review-col-use = 用途
+cli-review-col-cumulative = 累計 %
+cli-review-col-significant = 重大能源使用
+cli-review-col-drivers = 影響因子
+cli-review-seu = 是
+cli-bl-saved = 已儲存能源基線 `{$name}`
+cli-bl-deleted = 已刪除能源基線 `{$name}`
+cli-bl-none = 尚未儲存任何能源基線（以 `baseline save` 儲存）
+cli-bl-meters = 電表
+cli-bl-record = {$name}：{$what} {$from}..{$to}（{$source}），模型 {$form}，變數 {$vars}，{$n} 個{$steps}：R² {$r2}，CV(RMSE) {$cv}，NMBE {$nmbe}{$invalid}；{$by} 於 {$at} 儲存
+cli-bl-head = 能源基線 `{$name}`；SEnPI = {$definition}
+cli-bl-kind-absolute = 絕對值
+cli-bl-kind-intensity = 密集度（單位產量耗能）
+cli-bl-kind-percent = 每年百分比
+cli-bl-unknown = 未知
+cli-bl-target = {$year} 年目標（{$kind}）：{$value} {$unit}；年初至今 {$achieved}，年底預估 {$forecast}（{$status}）
+cli-note = 備註：{$text}
+
+## M&V 報告：成本假設（gateway/src/mv/price.rs）
+mvr-as-no-source = 未註明來源
+mvr-as-tariff = 電價 `{$tariff}`（{$source}）；節省電能 = 調整後基線 − 實際，以每{$step}計
+mvr-as-hourly = 每小時節省的電能以該小時開始時的時間電價時段計費
+mvr-as-shaped = 每{$step}節省的電能按各時間電價時段的實測用電比例分配：節省量與實測負載同形
+mvr-as-flat = {$n} 個{$steps}中有 {$flat} 個按各時間電價時段的時數分配（平坦負載）：資料間隔大於一小時或未量到用電
+mvr-as-no-pf-rule = 電價無功率因數調整規則：不調整
+mvr-as-no-pf-measured = 未量測無效或視在電能：功率因數以電價基準計（不調整）
+mvr-as-no-pf-month = {$month}：無實測功率因數，以基準計（不調整）
+mvr-as-pf = 功率因數調整以當月實測功率因數（kWh ÷ kVAh）套用於節省的電費
+mvr-as-no-factors = 未設定排放係數：不計算碳排放（CO2e）
+mvr-as-factors = 碳排放（CO2e）以各年度電力排放係數計（{$factors}）
+mvr-as-coarse-demand = 資料間隔為 {$minutes} 分鐘：計費需量為最高 15 分鐘平均，需要 15 分鐘或更細的資料
+mvr-as-no-contract = 未設定契約容量（site.contract_kw 或 --contract-kw）
+mvr-as-no-basic = 電價無基本電費
+mvr-as-plant-only = 計費需量屬於整個廠區（於進線處）：只有廠區設備本身的尖峰才是計費需量
+mvr-as-demand-not-priced = 未計算需量電費：{$why}
+mvr-as-demand = 需量：基本電費按契約容量（{$contract} kW）計，節能措施不改變之；節省的是避免的超約附加費。基線的計費需量為估計值：實際 15 分鐘尖峰（該月報告期資料）加上該月電價最高時段的平均節省 kW

@@ -240,8 +240,12 @@ fn demo_review_over_the_api_and_the_cli_ranks_uses_as_the_simulator_draws_them()
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("rank") && out.contains("cum %"), "{out}");
     for u in uses {
-        // `rank  use  kWh …`: the use's id may hold a space (`incomer (unmetered)`).
-        let id = format!("{}  ", u["id"].as_str().unwrap());
+        // `rank  use  kWh …`: an unmetered remainder shows as `incomer: unmetered`.
+        let label = match u["kind"].as_str() {
+            Some("unmetered") => format!("{}: unmetered", u["parent"].as_str().unwrap()),
+            _ => u["id"].as_str().unwrap().to_owned(),
+        };
+        let id = format!("{label}  ");
         let line = out
             .lines()
             .find(|l| {

@@ -25,6 +25,7 @@ pub(super) fn event(row: &AlarmRow) -> Event {
         severity: severity(&row.severity),
         state: row.state.clone(),
         title: row.message.clone(),
+        title_message: row.message_key.clone(),
         asset: (!row.subject.is_empty()).then(|| row.subject.clone()),
         evidence: evidence.clone(),
         link: row.link.clone(),

@@ -9,6 +9,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Msg;
 use crate::mv::frame::Zone;
 
 /// What a baseline aims at each calendar year.
@@ -80,8 +81,11 @@ pub struct Progress {
     pub achieved: Option<f64>,
     pub forecast: Option<f64>,
     pub on_track: Option<bool>,
+    /// In English; `note_message` for any language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_message: Option<Msg>,
 }
 
 fn month_start(zone: Zone, year: i32, month: u32) -> i64 {
@@ -169,10 +173,7 @@ pub fn progress(
         ),
         Target::Intensity { kwh_per_unit } => {
             if production.is_none() {
-                note = Some(
-                    "an intensity target needs a production variable in the baseline model's data"
-                        .into(),
-                );
+                note = Some(Msg::new("bl-note-needs-production"));
             }
             let per = |e: f64, p: f64| (p > 0.0).then(|| e / p);
             (
@@ -193,7 +194,7 @@ pub fn progress(
         }
     };
     if in_year.is_empty() && note.is_none() {
-        note = Some(format!("no tracked period in {year} yet"));
+        note = Some(Msg::new("bl-note-no-period").arg("year", year.to_string()));
     }
     Progress {
         target,
@@ -211,7 +212,8 @@ pub fn progress(
         achieved,
         forecast,
         on_track: forecast.map(|f| f <= target_value),
-        note,
+        note: note.as_ref().map(Msg::en),
+        note_message: note,
     }
 }
 

@@ -10,6 +10,7 @@ use super::fit::mv_request;
 use super::target::{progress, Progress, Row};
 use super::{BaselineError, Record};
 use crate::enpi::Assets;
+use crate::i18n::Msg;
 use crate::mv::analysis::usable;
 use crate::mv::frame::{aggregate, Frame, Granularity, Raw, VarAgg, Zone};
 use crate::mv::input::{read_store, StoreQuery};
@@ -30,7 +31,9 @@ pub struct Tracking {
     pub tracked_to: String,
     pub months: Vec<Month>,
     pub target: Option<Progress>,
+    /// In English; `warning_messages` for any language.
     pub warnings: Vec<String>,
+    pub warning_messages: Vec<Msg>,
 }
 
 /// One month (or the part of one in the baseline or after it).
@@ -51,6 +54,13 @@ pub struct Month {
     /// 1 − SEnPI / SEnPI of the same month a year before, percent.
     pub yoy_improvement_percent: Option<f64>,
     pub production: Option<f64>,
+}
+
+impl Tracking {
+    fn warn(&mut self, m: Msg) {
+        self.warnings.push(m.en());
+        self.warning_messages.push(m);
+    }
 }
 
 impl Record {
@@ -110,13 +120,17 @@ pub fn track(
         months: vec![],
         target: None,
         warnings: vec![],
+        warning_messages: vec![],
     };
     let after = aggregate(&raw, g, rec.to_ms, to).map_err(input)?;
     if after.expected == 0 || usable(&after, &raw, &req, None).0.energy.is_empty() {
-        out.warnings.push(format!(
-            "no complete {} of data after the baseline yet: nothing to track",
-            g.code()
-        ));
+        let step = Msg::new(match g {
+            Granularity::Hour => "bl-step-hour",
+            Granularity::Day => "bl-step-day",
+            Granularity::Week => "bl-step-week",
+            Granularity::Month => "bl-step-month",
+        });
+        out.warn(Msg::new("bl-warn-nothing-to-track").arg("step", step));
         return Ok(out);
     }
     let report = crate::mv::analyse(&raw, &req)?;
@@ -141,11 +155,11 @@ pub fn track(
                     }
             });
     if !same {
-        out.warnings.push(
-            "the baseline period's data changed since the baseline was saved: the model refitted on it differs from the stored one (save the baseline again to accept it)".into(),
-        );
+        out.warn(Msg::new("bl-warn-data-changed"));
     }
-    out.warnings.extend(report.warnings.iter().cloned());
+    for w in &report.warning_messages {
+        out.warn(w.clone());
+    }
     let before = aggregate(&raw, g, rec.from_ms, rec.to_ms).map_err(input)?;
     let prod = production_index(&raw);
     let facts: HashMap<i64, (i64, Option<f64>)> = [&before, &after]

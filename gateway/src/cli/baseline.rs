@@ -2,10 +2,13 @@
 
 use kilowatch_gateway::baseline::{self, BaselineError, Record, SaveRequest, Tracking};
 use kilowatch_gateway::enpi::Assets;
+use kilowatch_gateway::i18n::{self, Language};
 use kilowatch_gateway::store::Store;
 use kilowatch_gateway::when;
 
 use super::args::{require_db, Site, SiteArgs, Usage};
+use super::lang;
+use super::table::{Align, Table};
 
 #[derive(clap::Args)]
 pub struct BaselineArgs {
@@ -145,8 +148,9 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&rec)?);
             } else {
-                println!("saved baseline `{}`", rec.name);
-                print_record(&rec);
+                let lang = lang::of(Some(&site.config));
+                println!("{}", i18n::tr(lang, "cli-bl-saved", &[("name", &rec.name)]));
+                print_record(&rec, lang);
             }
         }
         BaselineCommand::List { site, json } => {
@@ -162,10 +166,10 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&recs)?);
             } else if recs.is_empty() {
-                println!("no baselines saved (save one with `baseline save`)");
+                println!("{}", i18n::t(lang::of(Some(&site.config)), "cli-bl-none"));
             } else {
                 for r in &recs {
-                    print_record(r);
+                    print_record(r, lang::of(Some(&site.config)));
                 }
             }
         }
@@ -190,7 +194,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
-                print_tracking(&t);
+                print!("{}", tracking_text(&t, lang::of(Some(&site.config))));
             }
         }
         BaselineCommand::Delete { name, site } => {
@@ -200,7 +204,8 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             if !store.delete_baseline(&name)? {
                 return Err(Usage(format!("no baseline `{name}`")).into());
             }
-            println!("deleted baseline `{name}`");
+            let lang = lang::of(Some(&site.config));
+            println!("{}", i18n::tr(lang, "cli-bl-deleted", &[("name", &name)]));
         }
     }
     Ok(())
@@ -230,82 +235,131 @@ fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1} %")).unwrap_or("—".into())
 }
 
-fn print_record(r: &Record) {
+fn print_record(r: &Record, lang: Language) {
+    let steps = match r.model.granularity.as_str() {
+        "hour" => "mv-steps-hour",
+        "week" => "mv-steps-week",
+        "month" => "mv-steps-month",
+        _ => "mv-steps-day",
+    };
+    let what = r
+        .asset
+        .clone()
+        .unwrap_or_else(|| i18n::t(lang, "cli-bl-meters"));
     println!(
-        "{}: {} {}..{} ({}), model {} by {} on {} {}s: R² {:.3}, CV(RMSE) {}, NMBE {}{}; saved by {} at {}",
-        r.name,
-        r.asset.as_deref().unwrap_or("meters"),
-        &r.from[..10.min(r.from.len())],
-        &r.to[..10.min(r.to.len())],
-        r.source,
-        r.model.form,
-        r.model.variables.join(", "),
-        r.fit.n,
-        r.model.granularity,
-        r.fit.r2,
-        pct(r.fit.cv_rmse_percent),
-        pct(r.fit.nmbe_percent),
-        if r.fit.valid { "" } else { " (a validity check failed)" },
-        r.saved_by,
-        r.saved_at,
+        "{}",
+        i18n::tr(
+            lang,
+            "cli-bl-record",
+            &[
+                ("name", &r.name),
+                ("what", &what),
+                ("from", &r.from[..10.min(r.from.len())]),
+                ("to", &r.to[..10.min(r.to.len())]),
+                ("source", &r.source),
+                ("form", &r.model.form),
+                ("vars", &r.model.variables.join(", ")),
+                ("n", &r.fit.n.to_string()),
+                ("steps", &i18n::t(lang, steps)),
+                ("r2", &format!("{:.3}", r.fit.r2)),
+                ("cv", &pct(r.fit.cv_rmse_percent)),
+                ("nmbe", &pct(r.fit.nmbe_percent)),
+                (
+                    "invalid",
+                    &if r.fit.valid {
+                        String::new()
+                    } else {
+                        i18n::t(lang, "cli-mv-invalid")
+                    },
+                ),
+                ("by", &r.saved_by),
+                ("at", &r.saved_at),
+            ],
+        )
     );
 }
 
-fn print_tracking(t: &Tracking) {
+/// The tracking as text: the definition, a table by month, the target, the warnings.
+fn tracking_text(t: &Tracking, lang: Language) -> String {
+    use std::fmt::Write;
     let u = &t.energy_unit;
-    println!(
-        "baseline `{}`; SEnPI = {}",
-        t.baseline.name, t.senpi_definition
+    let unit = [("unit", u.as_str())];
+    let mut out = i18n::tr(
+        lang,
+        "cli-bl-head",
+        &[
+            ("name", &t.baseline.name),
+            ("definition", &i18n::t(lang, "bl-senpi-definition")),
+        ],
     );
-    println!(
-        "{:<8} {:>8} {:>14} {:>14} {:>7} {:>9} {:>14} {:>9}",
-        "month",
-        "phase",
-        format!("actual {u}"),
-        format!("expected {u}"),
-        "SEnPI",
-        "improv.",
-        format!("CUSUM {u}"),
-        "YoY"
-    );
+    out.push('\n');
+    let mut table = Table::new(vec![
+        (i18n::t(lang, "bl-axis-month"), Align::Left),
+        (i18n::t(lang, "bl-phase"), Align::Right),
+        (i18n::tr(lang, "bl-series-actual", &unit), Align::Right),
+        (i18n::tr(lang, "bl-series-expected", &unit), Align::Right),
+        ("SEnPI".into(), Align::Right),
+        (i18n::t(lang, "bl-improvement"), Align::Right),
+        (format!("CUSUM ({u})"), Align::Right),
+        (i18n::t(lang, "bl-yoy"), Align::Right),
+    ]);
     for m in &t.months {
-        println!(
-            "{:<8} {:>8} {:>14.0} {:>14.0} {:>7} {:>9} {:>14.0} {:>9}",
-            m.month,
-            if m.baseline { "baseline" } else { "tracked" },
-            m.actual,
-            m.expected,
+        table.row(vec![
+            m.month.clone(),
+            i18n::t(
+                lang,
+                if m.baseline {
+                    "bl-phase-baseline"
+                } else {
+                    "bl-phase-tracked"
+                },
+            ),
+            format!("{:.0}", m.actual),
+            format!("{:.0}", m.expected),
             m.senpi.map(|s| format!("{s:.3}")).unwrap_or("—".into()),
             pct(m.improvement_percent),
-            m.cusum,
+            format!("{:.0}", m.cusum),
             pct(m.yoy_improvement_percent),
-        );
+        ]);
     }
+    out.push_str(&table.render());
     if let Some(p) = &t.target {
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or("—".into());
-        println!(
-            "target {}: {} {} in {}; to date {}, year-end forecast {} ({})",
-            match p.target {
-                baseline::Target::Absolute { .. } => "absolute",
-                baseline::Target::Intensity { .. } => "intensity",
-                baseline::Target::Percent { .. } => "percent a year",
-            },
-            f(Some(p.target_value)),
-            p.unit,
-            p.year,
-            f(p.achieved),
-            f(p.forecast),
-            match p.on_track {
-                Some(true) => "on track",
-                Some(false) => "off track",
-                None => "unknown",
-            }
+        let kind = match p.target {
+            baseline::Target::Absolute { .. } => "cli-bl-kind-absolute",
+            baseline::Target::Intensity { .. } => "cli-bl-kind-intensity",
+            baseline::Target::Percent { .. } => "cli-bl-kind-percent",
+        };
+        let status = match p.on_track {
+            Some(true) => "bl-on-track",
+            Some(false) => "bl-off-track",
+            None => "cli-bl-unknown",
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            i18n::tr(
+                lang,
+                "cli-bl-target",
+                &[
+                    ("kind", &i18n::t(lang, kind)),
+                    ("value", &f(Some(p.target_value))),
+                    ("unit", p.unit),
+                    ("year", &p.year.to_string()),
+                    ("achieved", &f(p.achieved)),
+                    ("forecast", &f(p.forecast)),
+                    ("status", &i18n::t(lang, status)),
+                ],
+            )
         );
-        if let Some(n) = &p.note {
-            println!("note: {n}");
+        if let Some(n) = &p.note_message {
+            let text = n.render(lang);
+            let _ = writeln!(out, "{}", i18n::tr(lang, "cli-note", &[("text", &text)]));
         }
     }
-    for w in &t.warnings {
-        println!("warning: {w}");
+    for w in &t.warning_messages {
+        let text = w.render(lang);
+        let _ = writeln!(out, "{}", i18n::tr(lang, "cli-warning", &[("text", &text)]));
     }
+    out
 }

@@ -123,8 +123,9 @@ pub fn run(a: EnpiArgs) -> anyhow::Result<()> {
     } else {
         print_report(&report, lang);
     }
-    for w in &report.warnings {
-        eprintln!("{}", i18n::tr(lang, "cli-warning", &[("text", w)]));
+    for w in &report.warning_messages {
+        let text = w.render(lang);
+        eprintln!("{}", i18n::tr(lang, "cli-warning", &[("text", &text)]));
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ mod report;
 mod review;
 mod run;
 mod simulate;
+mod table;
 
 use std::process::ExitCode;
 

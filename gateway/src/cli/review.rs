@@ -1,13 +1,14 @@
 //! `review`: the energy review of a period (uses ranked, significant uses flagged).
 
 use kilowatch_gateway::enpi::Assets;
-use kilowatch_gateway::review::{self, Review, ReviewSite};
+use kilowatch_gateway::review::{self, Review, ReviewSite, UseKind};
 use kilowatch_gateway::store::{Store, StoreSettings};
 
 use kilowatch_gateway::i18n::{self, Language};
 
 use super::args::{require_db, RangeArgs, SiteArgs, Usage};
 use super::lang;
+use super::table::{Align, Table};
 
 #[derive(clap::Args)]
 pub struct ReviewArgs {
@@ -69,31 +70,37 @@ fn table(r: &Review, tz: chrono_tz::Tz, lang: Language) -> String {
         ],
     );
     let _ = writeln!(out, "{head}");
-    let width = r
-        .uses
-        .iter()
-        .map(|u| u.id.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(3);
-    let _ = writeln!(
-        out,
-        "\n{:>4}  {:<width$}  {:>12}  {:>6}  {:>6}  {:<11}  drivers",
-        "rank", "use", "kWh", "%", "cum %", "significant"
-    );
+    let mut t = Table::new(vec![
+        (i18n::t(lang, "cli-review-col-rank"), Align::Right),
+        (i18n::t(lang, "cli-review-col-use"), Align::Left),
+        (r.unit.to_owned(), Align::Right),
+        ("%".to_owned(), Align::Right),
+        (i18n::t(lang, "cli-review-col-cumulative"), Align::Right),
+        (i18n::t(lang, "cli-review-col-significant"), Align::Left),
+        (i18n::t(lang, "cli-review-col-drivers"), Align::Left),
+    ]);
     for u in &r.uses {
-        let row = format!(
-            "{:>4}  {:<width$}  {:>12.1}  {:>6.1}  {:>6.1}  {:<11}  {}",
-            u.rank,
-            u.id,
-            u.kwh,
-            u.percent,
-            u.cumulative_percent,
-            if u.significant { "SEU" } else { "" },
-            u.drivers.join(", ")
-        );
-        let _ = writeln!(out, "{}", row.trim_end());
+        let what = match (&u.kind, &u.parent) {
+            (UseKind::Unmetered, Some(parent)) => {
+                i18n::tr(lang, "rv-unmetered", &[("parent", parent)])
+            }
+            _ => u.id.clone(),
+        };
+        t.row(vec![
+            u.rank.to_string(),
+            what,
+            format!("{:.1}", u.kwh),
+            format!("{:.1}", u.percent),
+            format!("{:.1}", u.cumulative_percent),
+            if u.significant {
+                i18n::t(lang, "cli-review-seu")
+            } else {
+                String::new()
+            },
+            u.drivers.join(", "),
+        ]);
     }
+    let _ = write!(out, "\n{}", t.render());
     if !r.note_messages.is_empty() {
         let _ = writeln!(out, "\n{}", i18n::t(lang, "cli-review-notes"));
         for n in &r.note_messages {
@@ -101,4 +108,85 @@ fn table(r: &Review, tz: chrono_tz::Tz, lang: Language) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kilowatch_gateway::i18n::Msg;
+    use kilowatch_gateway::review::Use;
+
+    fn use_(rank: usize, id: &str, kind: UseKind, kwh: f64, significant: bool) -> Use {
+        Use {
+            rank,
+            id: id.into(),
+            name: None,
+            kind,
+            parent: Some("incomer".into()),
+            asset: None,
+            kwh,
+            percent: kwh / 10.0,
+            cumulative_percent: kwh / 10.0,
+            significant,
+            drivers: vec!["production".into()],
+            enpis: vec![],
+        }
+    }
+
+    #[test]
+    fn the_table_follows_the_language() {
+        let t0 = chrono::DateTime::from_timestamp_millis(1_764_000_000_000).unwrap();
+        let note = Msg::new("review-note-no-energy").arg("meter", "chiller-1");
+        let r = Review {
+            from: t0,
+            to: t0 + chrono::Duration::days(1),
+            unit: "kWh",
+            total_kwh: 1000.0,
+            rule: Default::default(),
+            uses: vec![
+                use_(1, "compressor-1", UseKind::Meter, 800.0, true),
+                use_(2, "incomer (unmetered)", UseKind::Unmetered, 200.0, false),
+            ],
+            meters: vec![],
+            notes: vec![note.en()],
+            note_messages: vec![note],
+        };
+        let tz = chrono_tz::Asia::Taipei;
+        let en = table(&r, tz, Language::English);
+        assert!(en.contains("rank  use"), "{en}");
+        assert!(en.contains("incomer: unmetered"), "{en}");
+        let zh = table(&r, tz, Language::TraditionalChinese);
+        for term in [
+            "重大能源使用",
+            "排名",
+            "用途",
+            "累計 %",
+            "影響因子",
+            "incomer：未計量",
+            "能源審查",
+            "備註",
+        ] {
+            assert!(zh.contains(term), "{term} not in\n{zh}");
+        }
+        for english in [
+            "rank",
+            "use ",
+            "significant",
+            "drivers",
+            "unmetered",
+            "SEU",
+            "notes",
+            "no stored",
+        ] {
+            assert!(!zh.contains(english), "{english} in\n{zh}");
+        }
+        // Columns line up by display width: the kWh figures end in the same column.
+        let ends: Vec<usize> = zh
+            .lines()
+            .filter(|l| l.contains("800.0") || l.contains("200.0"))
+            .map(|l| unicode_width::UnicodeWidthStr::width(&l[..l.find("00.0").unwrap()]))
+            .collect();
+        assert_eq!(ends.len(), 2, "{zh}");
+        assert_eq!(ends[0], ends[1], "{zh}");
+    }
 }

@@ -42,6 +42,7 @@ use indicators::{Definition, Span};
 use inputs::{Grid, Loader, QUARTER_MS};
 pub use refresh::{recompute, recompute_units, refresh};
 
+use crate::i18n::Msg;
 use crate::store::{Store, StoreError};
 
 /// Interval of an indicator row.
@@ -202,7 +203,9 @@ pub struct Report {
     /// The gateway is still computing the indicators of all stored data (first start, or the
     /// assets, tariff or factors changed): rows may be missing or come from before the change.
     pub computing: bool,
+    /// In English; `warning_messages` for any language.
     pub warnings: Vec<String>,
+    pub warning_messages: Vec<Msg>,
 }
 
 /// Indicator values and reasons as shown to people.
@@ -432,29 +435,29 @@ pub fn read(
             .single()
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default();
-        warnings.push(format!(
-            "rows are whole {} intervals: the first starts at {first} ({}), before `from`, and the summary covers it too",
-            match step {
-                Step::Quarter => "15-minute",
-                Step::Hour => "hourly",
-                Step::Day => "plant-local day",
-                Step::Month => "billing-month",
-            },
-            tz.name()
-        ));
+        warnings.push(
+            Msg::new("enpi-warn-whole-intervals")
+                .arg(
+                    "step",
+                    Msg::new(match step {
+                        Step::Quarter => "enpi-step-quarter",
+                        Step::Hour => "enpi-step-hour",
+                        Step::Day => "enpi-step-day",
+                        Step::Month => "enpi-step-month",
+                    }),
+                )
+                .arg("first", first)
+                .arg("zone", tz.name()),
+        );
     }
     let computing = !refresh::is_current(store, assets)?;
     if computing {
-        warnings.push(
-            "the gateway is computing the indicators of all stored data (first start, or the assets, tariff or emission factors changed): rows appear month by month, reload in a minute".into(),
-        );
+        warnings.push(Msg::new("enpi-warn-computing"));
     } else if rows.is_empty() {
         if store.rollup_span()?.is_some() {
-            warnings.push(format!(
-                "no indicators stored for {asset} in this range: the gateway computes them continuously; for older data run `kilowatch-gateway enpi --config FILE --recompute --from …`"
-            ));
+            warnings.push(Msg::new("enpi-warn-no-rows").arg("asset", asset));
         } else {
-            warnings.push("the store holds no data yet".into());
+            warnings.push(Msg::new("enpi-warn-no-data"));
         }
     }
     if let (assets::AssetSpec::Plant(_), Some(factors)) = (spec, &assets.factors) {
@@ -462,10 +465,13 @@ pub fn read(
         for y in y0..=y1 {
             let (k, used) = factors.factor(y);
             if used != y {
-                warnings.push(format!(
-                    "no grid emission factor for {y} in {}; {used}'s ({k} kg CO2e/kWh) is used until the authority publishes one",
-                    factors.name
-                ));
+                warnings.push(
+                    Msg::new("enpi-warn-factor-year")
+                        .arg("year", y.to_string())
+                        .arg("factors", factors.name.as_str())
+                        .arg("used", used.to_string())
+                        .arg("factor", k.to_string()),
+                );
             }
         }
     }
@@ -481,7 +487,8 @@ pub fn read(
         rows,
         summary,
         computing,
-        warnings,
+        warnings: warnings.iter().map(Msg::en).collect(),
+        warning_messages: warnings,
     }))
 }
 

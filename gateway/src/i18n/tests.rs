@@ -44,8 +44,12 @@ fn key_literals(src: &str, families: &[&str]) -> Vec<String> {
 
 /// The families `key_literals` looks for in the Rust code (the dashboard's CSS classes share
 /// some prefixes: there only the plan statuses).
-const RUST_FAMILIES: [&str; 9] = [
+const RUST_FAMILIES: [&str; 13] = [
     "hub-err-",
+    "enpi-step-",
+    "bl-step-",
+    "notify-rule-",
+    "cli-bl-kind-",
     "mv-why-",
     "mv-warn-",
     "mv-steps-",
@@ -288,5 +292,83 @@ fn an_engine_sentence_renders_in_either_language_and_survives_storage() {
     assert_eq!(
         stored_or(None, "old text", Language::TraditionalChinese),
         "old text"
+    );
+}
+
+/// The English words left in `text` (ASCII words of three letters or more), less `allowed`
+/// (units, acronyms and names that are the same in both languages).
+fn english_words<'a>(text: &'a str, allowed: &[&str]) -> Vec<&'a str> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 3 && !allowed.contains(w))
+        .collect()
+}
+
+/// `m` in Chinese holds `term` and no English word beyond `allowed`.
+fn assert_chinese(m: &Msg, term: &str, allowed: &[&str]) {
+    let zh = m.render(Language::TraditionalChinese);
+    assert!(zh.contains(term), "{}: `{zh}` lacks {term}", m.key);
+    let left = english_words(&zh, allowed);
+    assert!(left.is_empty(), "{}: `{zh}` keeps English {left:?}", m.key);
+    assert_ne!(zh, m.en());
+}
+
+#[test]
+fn enpi_and_baseline_warnings_render_in_chinese() {
+    assert_chinese(
+        &Msg::new("enpi-warn-factor-year")
+            .arg("year", "2026")
+            .arg("factors", "台電")
+            .arg("used", "2025")
+            .arg("factor", "0.474"),
+        "碳排放",
+        &["CO2e", "kWh"],
+    );
+    assert_chinese(&Msg::new("enpi-warn-computing"), "能源績效指標", &[]);
+    assert_chinese(
+        &Msg::new("enpi-warn-whole-intervals")
+            .arg("step", Msg::new("enpi-step-month"))
+            .arg("first", "2026-10-01 00:00")
+            .arg("zone", "Asia/Taipei"),
+        "計費月",
+        &["from", "Asia", "Taipei"],
+    );
+    assert_chinese(
+        &Msg::new("bl-warn-nothing-to-track").arg("step", Msg::new("bl-step-month")),
+        "能源基線",
+        &[],
+    );
+    assert_chinese(&Msg::new("bl-warn-data-changed"), "能源基線", &[]);
+    assert_chinese(
+        &Msg::new("bl-note-no-period").arg("year", "2027"),
+        "2027 年",
+        &[],
+    );
+}
+
+#[test]
+fn the_cost_assumptions_render_in_chinese() {
+    assert_chinese(
+        &Msg::new("mvr-as-demand").arg("contract", "1000"),
+        "契約容量",
+        &[],
+    );
+    assert_chinese(&Msg::new("mvr-as-no-pf-rule"), "功率因數", &[]);
+    assert_chinese(
+        &Msg::new("mvr-as-factors").arg("factors", "台電"),
+        "碳排放",
+        &[],
+    );
+    assert_chinese(
+        &Msg::new("mvr-as-tariff")
+            .arg("tariff", "台電高壓三段式")
+            .arg("source", Msg::new("mvr-as-no-source"))
+            .arg("step", Msg::new("bl-step-day")),
+        "電價",
+        &[],
+    );
+    assert_chinese(
+        &Msg::new("mvr-as-demand-not-priced").arg("why", Msg::new("mvr-as-plant-only")),
+        "計費需量",
+        &[],
     );
 }

@@ -121,8 +121,8 @@ pub fn priced_and_normalized(h: &mut String, r: &Report, lang: Language) {
             "<p><small>{}</small></p><ul>",
             i18n::t(lang, "mvr-assumptions")
         );
-        for a in &p.assumptions {
-            let _ = write!(h, "<li><small>{}</small></li>", esc(a));
+        for a in &p.assumption_messages {
+            let _ = write!(h, "<li><small>{}</small></li>", esc(&a.render(lang)));
         }
         h.push_str("</ul>");
     }

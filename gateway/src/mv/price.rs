@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::frame::{Granularity, Raw};
 use crate::enpi::emission::EmissionFactors;
 use crate::enpi::tariff::Tariff;
+use crate::i18n::{Arg, Msg};
 
 const HOUR_MS: i64 = 3_600_000;
 const QUARTER_MS: i64 = 900_000;
@@ -22,7 +23,7 @@ pub struct Pricing {
     /// Contract capacity (kW) the demand charge is billed against; `None`: demand not priced.
     pub contract_kw: Option<f64>,
     /// Why demand is not priced although a contract exists (a sub-metered asset).
-    pub no_demand: Option<String>,
+    pub no_demand: Option<Msg>,
     /// Measured power factor by billing month (`2026-07`); `None`: no reactive data.
     pub power_factor: Option<BTreeMap<String, f64>>,
 }
@@ -78,7 +79,9 @@ pub struct PricedSavings {
     pub total: f64,
     pub co2e_kg: Option<f64>,
     pub emission_factors: Vec<FactorUsed>,
+    /// In English; `assumption_messages` for any language.
     pub assumptions: Vec<String>,
+    pub assumption_messages: Vec<Msg>,
 }
 
 /// A share of one period's avoided energy: TOU period, season, billing month.
@@ -153,17 +156,40 @@ fn peaks(raw: &Raw, periods: &[Avoided]) -> BTreeMap<(i32, u32), f64> {
     out
 }
 
+/// The catalogue's word for one period of `g`.
+fn step_key(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Hour => "bl-step-hour",
+        Granularity::Day => "bl-step-day",
+        Granularity::Week => "bl-step-week",
+        Granularity::Month => "bl-step-month",
+    }
+}
+
+/// The catalogue's word for periods of `g`, plural.
+fn steps_key(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Hour => "mv-steps-hour",
+        Granularity::Day => "mv-steps-day",
+        Granularity::Week => "mv-steps-week",
+        Granularity::Month => "mv-steps-month",
+    }
+}
+
 /// Prices the avoided energy of `periods` (the reporting periods the model used).
 pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Option<PricedSavings> {
     let t = p.tariff.as_ref()?;
     let names = t.period_names();
     let seasons = t.season_names();
-    let mut assumptions = vec![format!(
-        "tariff `{}` ({}); avoided energy = adjusted baseline − actual per {}",
-        t.name,
-        t.source.as_deref().unwrap_or("no source given"),
-        g.code()
-    )];
+    let source = match &t.source {
+        Some(s) => Arg::from(s.as_str()),
+        None => Msg::new("mvr-as-no-source").into(),
+    };
+    let step = Msg::new(step_key(g));
+    let mut assumptions = vec![Msg::new("mvr-as-tariff")
+        .arg("tariff", t.name.as_str())
+        .arg("source", source)
+        .arg("step", step.clone())];
     let mut kwh: BTreeMap<Key, f64> = BTreeMap::new();
     let mut hours: BTreeMap<Key, f64> = BTreeMap::new();
     let mut flat = 0;
@@ -185,19 +211,17 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
     }
     let n = periods.len();
     if g == Granularity::Hour {
-        assumptions
-            .push("each hour's avoided energy is billed in the TOU period of its start".into());
+        assumptions.push(Msg::new("mvr-as-hourly"));
     } else if flat < n {
-        assumptions.push(format!(
-            "each {}'s avoided energy is split over the TOU periods in proportion to the measured energy in them: savings shaped like the measured load",
-            g.code()
-        ));
+        assumptions.push(Msg::new("mvr-as-shaped").arg("step", step.clone()));
     }
     if g != Granularity::Hour && flat > 0 {
-        assumptions.push(format!(
-            "{flat} of {n} {}s split by the hours of each TOU period (a flat load): the data is coarser than an hour or measured no energy",
-            g.code()
-        ));
+        assumptions.push(
+            Msg::new("mvr-as-flat")
+                .arg("flat", flat.to_string())
+                .arg("n", n.to_string())
+                .arg("steps", Msg::new(steps_key(g))),
+        );
     }
     let mut rows: BTreeMap<(usize, usize), f64> = BTreeMap::new();
     let mut month_cost: BTreeMap<(i32, u32), f64> = BTreeMap::new();
@@ -222,27 +246,27 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
     let (demand, demand_cost) = demand(raw, t, periods, p, &kwh, &hours, &mut assumptions);
     let mut pf_adjustment = 0.0;
     match (&t.power_factor, &p.power_factor) {
-        (None, _) => assumptions.push("the tariff has no power-factor rule: no adjustment".into()),
-        (Some(_), None) => assumptions.push(
-            "no reactive or apparent energy measured: the power factor is taken at the tariff's base (no adjustment)".into(),
-        ),
+        (None, _) => assumptions.push(Msg::new("mvr-as-no-pf-rule")),
+        (Some(_), None) => assumptions.push(Msg::new("mvr-as-no-pf-measured")),
         (Some(rule), Some(pf)) => {
             for (m, cost) in &month_cost {
-                let saved = cost + demand.iter().find(|d| d.month == month_text(*m)).map_or(0.0, |d| d.cost);
+                let saved = cost
+                    + demand
+                        .iter()
+                        .find(|d| d.month == month_text(*m))
+                        .map_or(0.0, |d| d.cost);
                 match pf.get(&month_text(*m)) {
                     Some(f) => pf_adjustment += saved * rule.adjustment(*f),
-                    None => assumptions.push(format!(
-                        "{}: no measured power factor, the base is assumed (no adjustment)",
-                        month_text(*m)
-                    )),
+                    None => assumptions
+                        .push(Msg::new("mvr-as-no-pf-month").arg("month", month_text(*m))),
                 }
             }
-            assumptions.push("the power-factor adjustment applies the month's measured power factor (kWh ÷ kVAh) to the saved charges".into());
+            assumptions.push(Msg::new("mvr-as-pf"));
         }
     }
     let (co2e_kg, emission_factors) = match &p.factors {
         None => {
-            assumptions.push("no emission factors configured: CO2e not computed".into());
+            assumptions.push(Msg::new("mvr-as-no-factors"));
             (None, vec![])
         }
         Some(f) => {
@@ -258,7 +282,7 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
                 })
                 .collect();
             let kg = used.iter().map(|u| year_kwh[&u.year] * u.factor).sum();
-            assumptions.push(format!("CO2e at the grid factor of each year ({})", f.name));
+            assumptions.push(Msg::new("mvr-as-factors").arg("factors", f.name.as_str()));
             (Some(kg), used)
         }
     };
@@ -273,7 +297,8 @@ pub fn price(raw: &Raw, g: Granularity, periods: &[Avoided], p: &Pricing) -> Opt
         pf_adjustment,
         co2e_kg,
         emission_factors,
-        assumptions,
+        assumptions: assumptions.iter().map(Msg::en).collect(),
+        assumption_messages: assumptions,
     })
 }
 
@@ -285,24 +310,25 @@ fn demand(
     p: &Pricing,
     kwh: &BTreeMap<Key, f64>,
     hours: &BTreeMap<Key, f64>,
-    assumptions: &mut Vec<String>,
+    assumptions: &mut Vec<Msg>,
 ) -> (Vec<DemandMonth>, Option<f64>) {
-    let why_not = if let Some(why) = &p.no_demand {
-        Some(why.clone())
+    let why_not: Option<Arg> = if let Some(why) = &p.no_demand {
+        Some(why.clone().into())
     } else if raw.interval > QUARTER_MS {
-        Some(format!(
-            "the data's interval is {} min: billed demand is the highest 15-minute average, which needs data every 15 minutes or finer",
-            raw.interval / 60_000
-        ))
+        Some(
+            Msg::new("mvr-as-coarse-demand")
+                .arg("minutes", (raw.interval / 60_000).to_string())
+                .into(),
+        )
     } else if p.contract_kw.is_none() {
-        Some("no contract capacity (site.contract_kw, or --contract-kw)".into())
+        Some(Msg::new("mvr-as-no-contract").into())
     } else if t.basic_rate(NaiveDate::MIN).is_none() {
-        Some("the tariff has no basic charge".into())
+        Some(Msg::new("mvr-as-no-basic").into())
     } else {
         None
     };
     if let Some(why) = why_not {
-        assumptions.push(format!("demand charge not priced: {why}"));
+        assumptions.push(Msg::new("mvr-as-demand-not-priced").arg("why", why));
         return (vec![], None);
     }
     let contract = p.contract_kw.unwrap_or_default();
@@ -328,9 +354,7 @@ fn demand(
                 - t.over_contract_charge(actual, contract, rate),
         });
     }
-    assumptions.push(format!(
-        "demand: the basic charge is on the contract ({contract} kW), which the measure does not change; the saving is the over-contract charge avoided. The baseline's billed demand is an ESTIMATE: the actual 15-minute peak (over the reporting data in that month) plus the avoided average kW over the month's dearest TOU period"
-    ));
+    assumptions.push(Msg::new("mvr-as-demand").arg("contract", contract.to_string()));
     let total = out.iter().map(|d| d.cost).sum();
     (out, Some(total))
 }

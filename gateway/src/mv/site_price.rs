@@ -10,6 +10,7 @@ use super::price::Pricing;
 use crate::enpi::assets::AssetSpec;
 use crate::enpi::inputs::{Grid, Loader, QUARTER_MS};
 use crate::enpi::Assets;
+use crate::i18n::Msg;
 use crate::store::Store;
 
 pub fn pricing(store: &Store, assets: &Assets, q: &StoreQuery, reporting: (i64, i64)) -> Pricing {
@@ -38,9 +39,7 @@ pub fn pricing(store: &Store, assets: &Assets, q: &StoreQuery, reporting: (i64, 
         contract_kw: plant
             .and_then(|p| p.contract_kw)
             .or(assets.contracts.map(|c| c.regular)),
-        no_demand: plant.is_none().then(|| {
-            "billed demand is the site's, at its incomer: only the plant asset's own peak is the billed one".to_owned()
-        }),
+        no_demand: plant.is_none().then(|| Msg::new("mvr-as-plant-only")),
         power_factor: site_meters.and_then(|m| measured_pf(store, assets, &m, reporting)),
     }
 }

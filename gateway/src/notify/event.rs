@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Msg;
+
 /// How serious an alarm is (info < warning < critical). Defined with the site file's
 /// `min_severity`, so routing compares the same type.
 pub use kilowatch_site::config::Severity;
@@ -19,7 +21,11 @@ pub struct Event {
     pub severity: Severity,
     /// `raised`, `acknowledged` or `cleared`.
     pub state: String,
+    /// In English; `title_message` for any language (absent from events queued before
+    /// notifications spoke the site's language).
     pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_message: Option<Msg>,
     pub asset: Option<String>,
     /// The numbers behind the alarm (values, window, threshold): a JSON object whose fields are
     /// shown as a table; other values are shown as they are.
@@ -38,7 +44,8 @@ impl Event {
             rule: "test".into(),
             severity: Severity::Info,
             state: "raised".into(),
-            title: "Test notification 測試通知".into(),
+            title: Msg::new("notify-test-title").en(),
+            title_message: Some(Msg::new("notify-test-title")),
             asset: None,
             evidence: serde_json::json!({
                 "check": "kilowatch-gateway notify test",

@@ -245,6 +245,7 @@ fn ready(site: &SiteConfig, c: &Channel) -> anyhow::Result<Ready> {
             site_name: site.site.name.clone().unwrap_or(site.site.id.clone()),
             tz: site.timezone(),
             public_url: c.public_url.clone(),
+            lang: site.site.language,
         },
     })
 }
@@ -278,7 +279,7 @@ async fn deliver(c: &Ready, row: &OutboxRow) -> anyhow::Result<()> {
         let fields = d
             .items
             .iter()
-            .map(|i| (cx_time(cx, i.event.at), t::subject(&i.event)))
+            .map(|i| (cx_time(cx, i.event.at), t::subject(&i.event, cx)))
             .collect();
         let subject = t::digest_subject(&d, cx);
         (
@@ -292,7 +293,7 @@ async fn deliver(c: &Ready, row: &OutboxRow) -> anyhow::Result<()> {
         let e: Event = serde_json::from_str(&row.body)?;
         let url = t::event_url(&e, cx);
         (
-            t::subject(&e),
+            t::subject(&e, cx),
             t::email_body(&e, cx),
             t::json_event(&e, cx),
             t::event_fields(&e, cx),
@@ -304,8 +305,8 @@ async fn deliver(c: &Ready, row: &OutboxRow) -> anyhow::Result<()> {
         Transport::Webhook(w, format) => {
             let body = match format {
                 WebhookFormat::Json => json,
-                WebhookFormat::Slack => t::slack(&subject, &fields, &url),
-                WebhookFormat::Teams => t::teams(&subject, row.severity, &fields, &url),
+                WebhookFormat::Slack => t::slack(&subject, &fields, &url, cx.lang),
+                WebhookFormat::Teams => t::teams(&subject, row.severity, &fields, &url, cx.lang),
             };
             w.send(&delivery, &body).await
         }
