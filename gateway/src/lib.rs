@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod baseline;
 pub mod broker;
 pub mod contract;
+pub mod demand;
 pub mod csvio;
 pub mod demo;
 pub mod demo_dates;
