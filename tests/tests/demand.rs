@@ -34,7 +34,11 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     let from = today - chrono::Duration::days(2);
     let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, from));
     let range = format!("from={from}&to={today}");
-    let api = |path: &str, extra: &str| get(&format!("http://{addr}/api/v1/demand/{path}?{range}{extra}"));
+    let api = |path: &str, extra: &str| {
+        get(&format!(
+            "http://{addr}/api/v1/demand/{path}?{range}{extra}"
+        ))
+    };
 
     let (status, profile) = api("profile", "");
     assert_eq!(status, 200, "{profile}\n{}", demo.log());
@@ -47,7 +51,10 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     // Two days of quarter-hours, each in exactly one (day type, period, time) slot.
     let counted: u64 = slots.iter().map(|s| s["count"].as_u64().unwrap()).sum();
     assert!(counted > 96 && counted <= 192, "{counted} quarter-hours");
-    let peak = slots.iter().map(|s| f(&s["max_kw"])).fold(f64::MIN, f64::max);
+    let peak = slots
+        .iter()
+        .map(|s| f(&s["max_kw"]))
+        .fold(f64::MIN, f64::max);
 
     let (status, events) = api("events", "&top=5");
     assert_eq!(status, 200, "{events}");
@@ -56,7 +63,10 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     assert_eq!(events.len(), 2, "{events:?}");
     let top = &events[0];
     let demand = f(&top["demand_kw"]);
-    assert!((demand - peak).abs() < 1e-9, "top {demand} != profile peak {peak}");
+    assert!(
+        (demand - peak).abs() < 1e-9,
+        "top {demand} != profile peak {peak}"
+    );
     assert!(f(&events[1]["demand_kw"]) <= demand);
     assert_ne!(
         top["start"].as_str().unwrap()[..10],
@@ -74,7 +84,8 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     // The incomer carries the sub-meters' load: they cannot draw more than it.
     assert!(unmetered > -1e-6, "{top}");
     assert!((metered + unmetered - demand).abs() < 1e-6, "{top}");
-    let shares: f64 = meters.iter().map(|m| f(&m["share"])).sum::<f64>() + f(&top["unmetered_share"]);
+    let shares: f64 =
+        meters.iter().map(|m| f(&m["share"])).sum::<f64>() + f(&top["unmetered_share"]);
     assert!((shares - 1.0).abs() < 1e-9, "shares sum to {shares}: {top}");
 
     let cut = 20.0;
@@ -89,7 +100,11 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
         .iter()
         .map(|s| (f(&s["max_kw"]) - level).max(0.0) * 0.25 * s["count"].as_u64().unwrap() as f64)
         .sum();
-    assert!(energy >= cut * 0.25 - 1e-9 && energy <= upper + 1e-9, "{energy} not in [{}, {upper}]", cut * 0.25);
+    assert!(
+        energy >= cut * 0.25 - 1e-9 && energy <= upper + 1e-9,
+        "{energy} not in [{}, {upper}]",
+        cut * 0.25
+    );
     // Each slot whose maximum is above the level holds at least one quarter-hour above it.
     let quarters = shave["quarters"].as_u64().unwrap();
     let slots_above = slots.iter().filter(|s| f(&s["max_kw"]) > level).count() as u64;
@@ -98,7 +113,10 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
         .filter(|s| f(&s["max_kw"]) > level)
         .map(|s| s["count"].as_u64().unwrap())
         .sum();
-    assert!(quarters >= slots_above && quarters <= counted_above, "{shave}");
+    assert!(
+        quarters >= slots_above && quarters <= counted_above,
+        "{shave}"
+    );
     let days = shave["days"].as_array().unwrap();
     let by_day: f64 = days.iter().map(|d| f(&d["energy_kwh"])).sum();
     assert!((by_day - energy).abs() < 1e-9);
@@ -119,12 +137,21 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
         let out = Command::new(bin("kilowatch-gateway"))
             .arg("demand")
             .args(args)
-            .args(["--config", site.to_str().unwrap(), "--db", db.to_str().unwrap()])
+            .args([
+                "--config",
+                site.to_str().unwrap(),
+                "--db",
+                db.to_str().unwrap(),
+            ])
             .args(["--from", &from.to_string(), "--to", &today.to_string()])
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     };
     let json = |s: String| -> serde_json::Value { serde_json::from_str(&s).unwrap() };

@@ -117,9 +117,7 @@ pub fn run(a: DemandArgs) -> anyhow::Result<()> {
         }
         What::Shave(x) => {
             let s = demand::shave(tz, &quarters()?, x).ok_or_else(|| {
-                Usage(
-                    "--cut-kw must be a positive number, and the range needs demand data".into(),
-                )
+                Usage("--cut-kw must be a positive number, and the range needs demand data".into())
             })?;
             if common.json {
                 json(&s)?;
@@ -147,7 +145,11 @@ fn profile_table(p: &Profile) -> String {
     let mut out = String::new();
     for g in &p.groups {
         let _ = writeln!(out, "{} / {}", g.day_type, g.period);
-        let _ = writeln!(out, "  {:<6} {:>10} {:>10} {:>5}", "time", "mean kW", "max kW", "days");
+        let _ = writeln!(
+            out,
+            "  {:<6} {:>10} {:>10} {:>5}",
+            "time", "mean kW", "max kW", "days"
+        );
         for s in &g.slots {
             let _ = writeln!(
                 out,

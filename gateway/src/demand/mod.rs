@@ -97,10 +97,9 @@ pub fn plant_quarters(
             .iter()
             .enumerate()
             .filter_map(|(i, f)| {
-                f.get(F::DEMAND_KW).ok().map(|kw| Quarter {
-                    ts: grid.ts(i),
-                    kw,
-                })
+                f.get(F::DEMAND_KW)
+                    .ok()
+                    .map(|kw| Quarter { ts: grid.ts(i), kw })
             })
             .collect(),
     ))

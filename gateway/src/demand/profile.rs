@@ -39,9 +39,9 @@ pub fn profile(t: &Tariff, tz: chrono_tz::Tz, quarters: &[Quarter]) -> Profile {
         let Some(l) = local(tz, q.ts) else { continue };
         let (period, _) = t.classify(l);
         let slot = (l.hour() * 60 + l.minute()) / 15;
-        let e = acc
-            .entry((t.day_type(l.date()), period, slot))
-            .or_insert((0.0, f64::NEG_INFINITY, 0));
+        let e =
+            acc.entry((t.day_type(l.date()), period, slot))
+                .or_insert((0.0, f64::NEG_INFINITY, 0));
         e.0 += q.kw;
         e.1 = e.1.max(q.kw);
         e.2 += 1;

@@ -87,7 +87,10 @@ fn profile_by_period_and_day_type() {
     for (g, kw) in [(1, 80.0), (2, 60.0), (3, 50.0)] {
         let s = &p.groups[g].slots;
         assert_eq!(s.len(), 1);
-        assert_eq!((s[0].time.as_str(), s[0].mean_kw, s[0].max_kw), ("10:00", kw, kw));
+        assert_eq!(
+            (s[0].time.as_str(), s[0].mean_kw, s[0].max_kw),
+            ("10:00", kw, kw)
+        );
     }
 }
 
@@ -95,7 +98,10 @@ fn profile_by_period_and_day_type() {
 fn top_events_one_a_day_with_meter_shares() {
     let t = Tariff::parse(HV).unwrap();
     let all = top_events(&t, TZ, &series(), 10);
-    let got: Vec<(&str, f64)> = all.iter().map(|e| (e.start.as_str(), e.demand_kw)).collect();
+    let got: Vec<(&str, f64)> = all
+        .iter()
+        .map(|e| (e.start.as_str(), e.demand_kw))
+        .collect();
     assert_eq!(
         got,
         [
@@ -146,7 +152,10 @@ fn shaving_25_kw_off_the_peak() {
         .collect();
     assert_eq!(
         days,
-        [("2026-07-15", 3.75, 1, 120.0), ("2026-07-16", 7.5, 2, 130.0)]
+        [
+            ("2026-07-15", 3.75, 1, 120.0),
+            ("2026-07-16", 7.5, 2, 130.0)
+        ]
     );
     // Cutting below every quarter-hour: 130 − 85 = 45 kW level, all 8 above; the run Wed
     // 16:00–16:45 is 3 long.

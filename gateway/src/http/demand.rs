@@ -46,14 +46,13 @@ fn range(state: &AppState, q: &Params) -> Result<(i64, i64), String> {
     Ok((from, to))
 }
 
-async fn quarters(
-    state: Arc<AppState>,
-    r: (i64, i64),
-) -> Result<Vec<demand::Quarter>, ApiError> {
+async fn quarters(state: Arc<AppState>, r: (i64, i64)) -> Result<Vec<demand::Quarter>, ApiError> {
     let assets = state.assets.clone();
-    Ok(with_store(state, move |s| demand::plant_quarters(s, &assets, r))
-        .await?
-        .unwrap_or_default())
+    Ok(
+        with_store(state, move |s| demand::plant_quarters(s, &assets, r))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 pub(super) async fn profile(
@@ -100,7 +99,9 @@ pub(super) async fn shave(
         Err(e) => return Ok(bad_request(e)),
     };
     let Some(x) = q.cut_kw.filter(|x| x.is_finite() && *x > 0.0) else {
-        return Ok(bad_request("`cut_kw`: a positive number of kW is needed".into()));
+        return Ok(bad_request(
+            "`cut_kw`: a positive number of kW is needed".into(),
+        ));
     };
     let tz = state.assets.timezone;
     let qs = quarters(state, r).await?;
