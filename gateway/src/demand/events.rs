@@ -52,7 +52,8 @@ pub fn event(
     kw: &[Option<f64>],
 ) -> Event {
     let l = local(tz, q.ts).unwrap_or_default();
-    let share = |v: f64| (q.kw != 0.0).then(|| v / q.kw).unwrap_or(0.0);
+    // A zero-demand quarter-hour has no shares to give.
+    let share = |v: f64| if q.kw != 0.0 { v / q.kw } else { 0.0 };
     let metered: f64 = kw.iter().flatten().sum();
     let unmetered = q.kw - metered;
     Event {
