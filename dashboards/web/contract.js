@@ -52,5 +52,52 @@ async function contractPage(s) {
     }
     ex.append(table);
   }
+  await demandSections(s);
+}
+
+// Demand management (需量抑低) over the selected range: the profile by period and day type
+// (GET /api/v1/demand/profile), the top events with each sub-meter's share
+// (GET /api/v1/demand/events).
+const DM_DAY = (d) => ({
+  weekday: () => t("dm-day-weekday"),
+  saturday: () => t("dm-day-saturday"),
+  sunday_holiday: () => t("dm-day-sunday_holiday"),
+}[d] || (() => d))();
+
+// A tariff period's name (the keys spelt out for the catalogue check).
+const dmPeriod = (p) => ({
+  peak: () => t("dm-period-peak"),
+  half_peak: () => t("dm-period-half_peak"),
+  saturday_half_peak: () => t("dm-period-saturday_half_peak"),
+  off_peak: () => t("dm-period-off_peak"),
+}[p] || (() => p))();
+
+async function demandSections(s) {
+  const range = { from: s.from.toISOString(), to: s.to.toISOString() };
+  const [p, events] = await Promise.all([api("demand/profile", range), api("demand/events", range)]);
+  const prof = section(t("dm-profile"), true);
+  // One line per (day type, period): the highest demand at each quarter-hour, x in hours.
+  const series = p.groups.map((g, i) => ({
+    name: `${DM_DAY(g.day_type)} · ${dmPeriod(g.period)}`,
+    points: g.slots.map((x) => [Number(x.time.slice(0, 2)) + Number(x.time.slice(3)) / 60, x.max_kw]),
+    color: COLORS[i % COLORS.length],
+  }));
+  if (!series.length) prof.append(el("p", {}, t("dm-none")));
+  else chart(prof, { series, x: t("dm-axis-hour"), y: t("dm-axis-kw"), title: t("dm-profile") }).classList.add("demand-profile");
+  const ev = section(t("dm-events"), true);
+  if (!events.length) {
+    ev.append(el("p", {}, t("dm-none")));
+    return;
+  }
+  const table = el("table", { class: "demand-events" });
+  table.append(el("tr", {}, ...[t("dm-col-start"), t("dm-col-period"), t("dm-col-demand"), t("dm-col-shares")].map((h) => el("th", {}, h))));
+  for (const e of events) {
+    const parts = e.meters
+      .filter((m) => m.kw !== null)
+      .map((m) => `${m.name || m.id} ${fmt(m.kw, 1)} kW (${fmt(m.share * 100, 0)} %)`);
+    parts.push(`${t("dm-unmetered")} ${fmt(e.unmetered_kw, 1)} kW (${fmt(e.unmetered_share * 100, 0)} %)`);
+    table.append(el("tr", {}, el("td", {}, e.start.replace("T", " ")), el("td", {}, `${DM_DAY(e.day_type)} · ${dmPeriod(e.period)}`), el("td", {}, fmt(e.demand_kw, 1)), el("td", {}, parts.join("; "))));
+  }
+  ev.append(table);
 }
 PAGES.contract = { title: () => t("nav-contract"), render: contractPage };

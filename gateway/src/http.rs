@@ -33,6 +33,7 @@ const CONTRACT_JS: &str = include_str!("../../dashboards/web/contract.js");
 mod alarms;
 mod baselines;
 mod contract;
+mod demand;
 mod i18n;
 #[cfg(test)]
 mod live_tests;
@@ -557,6 +558,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enpi", get(enpi))
         .route("/api/v1/review", get(review::review))
         .route("/api/v1/contract/optimise", get(contract::optimise))
+        .route("/api/v1/demand/profile", get(demand::profile))
+        .route("/api/v1/demand/events", get(demand::events))
+        .route("/api/v1/demand/shave", get(demand::shave))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))

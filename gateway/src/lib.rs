@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod broker;
 pub mod contract;
 pub mod csvio;
+pub mod demand;
 pub mod demo;
 pub mod demo_dates;
 pub mod derived_lines;

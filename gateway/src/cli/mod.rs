@@ -3,6 +3,7 @@
 mod args;
 mod baseline;
 mod contract;
+mod demand;
 mod demo;
 mod enpi;
 mod export;
@@ -125,6 +126,9 @@ pub enum Command {
     /// Contract capacities (契約容量): `contract optimise` finds the capacities per contract
     /// kind that minimise a year's basic plus over-contract charges.
     Contract(contract::ContractArgs),
+    /// Demand management (需量抑低): `demand profile` by tariff period and day type,
+    /// `demand events` (the peak quarter-hours and what ran), `demand shave --cut-kw X`.
+    Demand(demand::DemandArgs),
     /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
     /// through them and reports what the mail server or webhook answered.
     Notify(notify::NotifyArgs),
@@ -156,6 +160,7 @@ impl Command {
             Command::Baseline(a) => blocking(move || baseline::run(a)).await,
             Command::Report(a) => report::run(a).await,
             Command::Contract(a) => blocking(move || contract::run(a)).await,
+            Command::Demand(a) => blocking(move || demand::run(a)).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
             Command::Hub(a) => hub::run(a).await,

@@ -306,6 +306,19 @@ impl Tariff {
             .unwrap_or(0)
     }
 
+    /// The day type as the tariff bills it: 0 weekday, 1 Saturday, 2 Sunday or holiday (a
+    /// listed holiday is billed like a Sunday).
+    pub fn day_type(&self, date: NaiveDate) -> usize {
+        if self.holidays.contains(&date) {
+            return 2;
+        }
+        match date.weekday() {
+            Weekday::Sat => 1,
+            Weekday::Sun => 2,
+            _ => 0,
+        }
+    }
+
     /// (period index, season index) of a plant-local time.
     pub fn classify(&self, local: NaiveDateTime) -> (usize, usize) {
         let date = local.date();
