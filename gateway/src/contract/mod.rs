@@ -11,10 +11,6 @@ mod tests;
 
 use chrono::{Datelike, Months, NaiveDate, TimeZone};
 
-use crate::enpi::assets::AssetSpec;
-use crate::enpi::facts::F;
-use crate::enpi::inputs::{Grid, Loader, QUARTER_MS};
-use crate::enpi::quarters::quarter_facts;
 use crate::enpi::Assets;
 use crate::store::{Store, StoreError};
 pub use months::MonthDemand;
@@ -49,22 +45,10 @@ pub fn months_from_store(
     let Some(tariff) = &assets.tariff else {
         return Ok(None);
     };
-    let Some(idx) = assets
-        .list
-        .iter()
-        .position(|a| matches!(a, AssetSpec::Plant(_)))
-    else {
+    let Some(quarters) = crate::demand::plant_quarters(store, assets, (from, to))? else {
         return Ok(None);
     };
-    let start = from.div_euclid(QUARTER_MS) * QUARTER_MS;
-    let n = ((to - start) / QUARTER_MS).max(0) as usize;
-    let grid = Grid { start, n };
-    let mut loader = Loader::new(store, &assets.site, grid);
-    let facts = quarter_facts(&mut loader, assets, idx)?;
-    let quarters = facts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| f.get(F::DEMAND_KW).ok().map(|kw| (grid.ts(i), kw)));
+    let quarters = quarters.into_iter().map(|q| (q.ts, q.kw));
     Ok(Some(months::from_quarters(
         tariff,
         assets.timezone,
