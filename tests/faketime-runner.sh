@@ -21,4 +21,20 @@ if [ "$offset" -lt 0 ]; then
   echo "faketime-runner: $fake is in the past" >&2
   exit 2
 fi
-exec faketime -m -f "+${offset}" "$@"
+# libfaketime preloaded directly rather than through the `faketime` wrapper: the wrapper keeps a
+# start time in a POSIX semaphore and shared memory named after its pid, and stale ones left by a
+# killed run make the next run with a reused pid fail (`sem_open: File exists`). A relative
+# offset needs no shared start time.
+lib=""
+for candidate in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1 \
+  /usr/local/lib/faketime/libfaketimeMT.so.1; do
+  if [ -e "$candidate" ]; then lib="$candidate"; break; fi
+done
+if [ -z "$lib" ]; then
+  echo "faketime-runner: libfaketimeMT.so.1 not found (apt-get install faketime)" >&2
+  exit 2
+fi
+export LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}"
+export FAKETIME="+${offset}"
+unset FAKETIME_SHARED
+exec "$@"

@@ -254,6 +254,19 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
         ],
         "locky-pass-123\n",
     );
+    hub_user(
+        &dir,
+        &[
+            "add",
+            "bursty",
+            "--role",
+            "coach",
+            "--site",
+            "plant-a",
+            "--password-stdin",
+        ],
+        "bursty-pass-123\n",
+    );
     let token = hub_user(
         &dir,
         &[
@@ -558,6 +571,21 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
     // Unknown users are counted the same way (nothing tells them apart).
     assert_eq!(login(&base, "nobody", "whatever-it-is").0, 401);
 
+    // A burst of parallel guesses on one account: attempts take turns, so exactly the limit's
+    // worth of passwords are checked and every other attempt is refused unchecked.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let base = base.as_str();
+        let guesses: Vec<_> = (0..12)
+            .map(|i| s.spawn(move || login(base, "bursty", &format!("guess-{i}-wrong")).0))
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let failed = statuses.iter().filter(|&&s| s == 401).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((failed, refused), (3, 9), "{statuses:?}");
+    assert_eq!(audit_count(&pg, "login_failed", "bursty"), 3);
+    assert_eq!(audit_count(&pg, "login_locked", "bursty"), 9);
+
     // The admin reads the audit log through the API.
     let (status, cookie, _) = login(&base, "boss", "admin-pass-123");
     assert_eq!(status, 200);
@@ -592,5 +620,15 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
         None,
     );
     assert_eq!(all["sites"].as_array().unwrap().len(), 3);
+    // A session left idle longer than `session_idle` (1 h by default) is over, though its
+    // 12-hour expiry is not: its last request is moved back rather than waited for.
+    pg.query("UPDATE sessions SET last_seen_at = now() - interval '61 minutes'");
+    let sites = format!("{base}/api/v1/portfolio/sites");
+    assert_eq!(call("GET", &sites, &[("Cookie", &pair)], None).0, 401);
+    let (status, cookie, _) = login(&base, "boss", "admin-pass-123");
+    assert_eq!(status, 200);
+    let pair = cookie.unwrap().split(';').next().unwrap().to_owned();
+    pg.query("UPDATE sessions SET last_seen_at = now() - interval '59 minutes'");
+    assert_eq!(call("GET", &sites, &[("Cookie", &pair)], None).0, 200);
     drop(hub);
 }

@@ -19,7 +19,8 @@
 //! [auth]
 //! lockout_failures = 5   # failed logins within lockout_window lock the account
 //! lockout_window = "15m"
-//! session_ttl = "12h"
+//! session_ttl = "12h"     # a session ends this long after login at the latest
+//! session_idle = "1h"     # … or after this long without a request
 //! ```
 
 use std::path::Path;
@@ -106,6 +107,8 @@ pub struct AuthSection {
     pub lockout_window: String,
     #[serde(default = "default_ttl")]
     pub session_ttl: String,
+    #[serde(default = "default_idle")]
+    pub session_idle: String,
 }
 
 impl Default for AuthSection {
@@ -114,12 +117,16 @@ impl Default for AuthSection {
             lockout_failures: default_failures(),
             lockout_window: default_window(),
             session_ttl: default_ttl(),
+            session_idle: default_idle(),
         }
     }
 }
 
 fn default_failures() -> u32 {
     5
+}
+fn default_idle() -> String {
+    "1h".into()
 }
 fn default_window() -> String {
     "15m".into()
@@ -252,6 +259,7 @@ impl HubFile {
             lockout_failures: self.auth.lockout_failures,
             lockout_window: dur("auth.lockout_window", &self.auth.lockout_window)?,
             session_ttl: dur("auth.session_ttl", &self.auth.session_ttl)?,
+            session_idle: dur("auth.session_idle", &self.auth.session_idle)?,
         })
     }
 

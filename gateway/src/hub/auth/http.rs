@@ -163,7 +163,7 @@ impl FromRequestParts<Shared> for Principal {
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(hub.error(StatusCode::UNAUTHORIZED, "hub-err-login", lang));
         };
-        let who = match sessions::by_session(&hub.pool, id).await {
+        let who = match sessions::by_session(&hub.pool, id, hub.policy.session_idle).await {
             Ok(Some(p)) => p,
             Ok(None) => return Err(hub.error(StatusCode::UNAUTHORIZED, "hub-err-login", lang)),
             Err(e) => return Err(unavailable(e)),

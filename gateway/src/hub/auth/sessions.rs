@@ -2,11 +2,13 @@
 //! cookie, kept as its hash with an expiry; an API token likewise. An account with
 //! `lockout_failures` failed logins within `lockout_window` (since its last good one) is
 //! refused without its password being checked until the window has passed; every attempt,
-//! good, bad or refused, is in the audit log.
+//! good, bad or refused, is in the audit log. Attempts on one account name are serialised
+//! (across hub instances) so a burst of parallel guesses cannot all slip under the limit.
+//! A session ends `session_ttl` after login or `session_idle` after its last request.
 
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde_json::json;
 
 use super::audit::{self, Event};
@@ -19,6 +21,7 @@ pub struct Policy {
     pub lockout_failures: u32,
     pub lockout_window: Duration,
     pub session_ttl: Duration,
+    pub session_idle: Duration,
 }
 
 impl Default for Policy {
@@ -27,6 +30,7 @@ impl Default for Policy {
             lockout_failures: 5,
             lockout_window: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(3600),
         }
     }
 }
@@ -58,10 +62,13 @@ pub enum Login {
 }
 
 const SECS: &str = "make_interval(secs => $2::float8)";
+const SECS1: &str = "make_interval(secs => $1::float8)";
+/// The first key of the per-account login lock (`pg_advisory_xact_lock(int, int)`).
+const LOGIN_LOCK_CLASS: i32 = 0x6b77;
 
 /// Failed logins of `name` within the window, since its last successful one.
-async fn recent_failures(
-    c: &deadpool_postgres::Client,
+async fn recent_failures<C: GenericClient>(
+    c: &C,
     name: &str,
     window: Duration,
 ) -> Result<i64, tokio_postgres::Error> {
@@ -86,9 +93,19 @@ pub async fn login(
     password: String,
     remote: Option<&str>,
 ) -> Result<Login, SessionError> {
-    let c = pool.get().await?;
+    let mut client = pool.get().await?;
     // Names are at most 64 characters: a longer one is logged cut, and fails.
     let subject: String = name.chars().take(64).collect();
+    let c = client.transaction().await?;
+    // Counting the failures, checking the password and recording the outcome happen under a
+    // lock on the name held to the end of the transaction, so parallel attempts on one account
+    // take turns (on every hub instance: the lock is PostgreSQL's). The class key keeps these
+    // apart from the migration lock.
+    c.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&LOGIN_LOCK_CLASS, &subject],
+    )
+    .await?;
     let failures = recent_failures(&c, &subject, policy.lockout_window).await?;
     if failures >= i64::from(policy.lockout_failures) {
         audit::record(
@@ -102,6 +119,7 @@ pub async fn login(
             },
         )
         .await?;
+        c.commit().await?;
         return Ok(Login::Locked);
     }
     let user = c
@@ -128,6 +146,7 @@ pub async fn login(
                 },
             )
             .await?;
+            c.commit().await?;
             return Ok(Login::Failed { locked });
         }
     };
@@ -160,10 +179,14 @@ pub async fn login(
         },
     )
     .await?;
-    // Housekeeping: expired sessions of anyone.
-    c.execute("DELETE FROM sessions WHERE expires_at < now()", &[])
-        .await?;
+    // Housekeeping: expired and idle sessions of anyone.
+    c.execute(
+        &format!("DELETE FROM sessions WHERE expires_at < now() OR last_seen_at < now() - {SECS1}"),
+        &[&policy.session_idle.as_secs_f64()],
+    )
+    .await?;
     let sites = sites_of(&c, user_id).await?;
+    c.commit().await?;
     Ok(Login::Ok {
         principal: Principal {
             user_id,
@@ -177,8 +200,8 @@ pub async fn login(
     })
 }
 
-async fn sites_of(
-    c: &deadpool_postgres::Client,
+async fn sites_of<C: GenericClient>(
+    c: &C,
     user_id: i64,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     Ok(c.query(
@@ -191,14 +214,23 @@ async fn sites_of(
     .collect())
 }
 
-/// The user of a live session.
-pub async fn by_session(pool: &Pool, session: &str) -> Result<Option<Principal>, SessionError> {
+/// The user of a live session (neither expired nor idle for `idle`); the request counts as
+/// activity.
+pub async fn by_session(
+    pool: &Pool,
+    session: &str,
+    idle: Duration,
+) -> Result<Option<Principal>, SessionError> {
     let c = pool.get().await?;
     let row = c
         .query_opt(
-            "SELECT u.id, u.name, u.role, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
-            &[&secret::digest(session)],
+            &format!(
+                "UPDATE sessions s SET last_seen_at = now() FROM users u
+                 WHERE s.id_hash = $1 AND u.id = s.user_id AND NOT u.disabled
+                   AND s.expires_at > now() AND s.last_seen_at > now() - {SECS}
+                 RETURNING u.id, u.name, u.role, s.csrf"
+            ),
+            &[&secret::digest(session), &idle.as_secs_f64()],
         )
         .await?;
     let Some(r) = row else { return Ok(None) };
