@@ -67,6 +67,18 @@ async function loginPage() {
   };
 }
 
+// Each plan's newest contract year as the site judged it: status, avoided of guaranteed kWh.
+function planStatus(g) {
+  return g.status ? t("plan-status-" + g.status.replaceAll(" ", "-").replaceAll("_", "-")) : "–";
+}
+
+function guaranteeCell(list) {
+  if (!list.length) return "–";
+  return list.map((g) => t("hub-guarantee-cell", {
+    plan: g.plan, status: planStatus(g), avoided: fmt(g.avoided_kwh, 0), guaranteed: fmt(g.guarantee_kwh, 0),
+  })).join("; ");
+}
+
 function siteRow(s) {
   const m = s.month || {};
   const sav = s.savings;
@@ -79,6 +91,7 @@ function siteRow(s) {
     el("td", {}, fmt(m.co2e_kg, 0)),
     el("td", { class: s.open_alarms > 0 ? "bad" : "" }, String(s.open_alarms)),
     el("td", {}, sav ? fmt(sav.avoided_kwh, 0) + " ± " + fmt(sav.uncertainty_68_kwh, 0) : "–"),
+    el("td", { class: "guarantee" }, guaranteeCell(s.guarantees || [])),
     el("td", {}, s.completeness ? fmt(100 * s.completeness.ratio, 1) + " %" : "–"),
     el("td", {}, new Date(s.last_seen).toLocaleString(LANG)));
 }
@@ -133,6 +146,23 @@ async function drill(site) {
         el("td", {}, fmt(p.avoided_kwh, 0) + " ± " + fmt(p.uncertainty_68_kwh, 0))));
     }
     out.push(el("table", {}, sb));
+  }
+  if (d.guarantees && d.guarantees.length) {
+    out.push(el("h3", {}, t("hub-drill-guarantee")));
+    const gb = el("tbody");
+    for (const g of d.guarantees) {
+      gb.append(el("tr", { "data-plan": g.plan },
+        el("td", {}, g.name || g.plan),
+        el("td", {}, t("hub-guarantee-year", { year: String(g.year ?? "–"), through: g.through || "–" })),
+        el("td", { class: "status-" + (g.status || "").replaceAll(" ", "-") }, planStatus(g)),
+        el("td", {}, fmt(g.avoided_kwh, 0)),
+        el("td", {}, fmt(g.guarantee_kwh, 0)),
+        el("td", {}, g.confidence == null ? "–" : fmt(100 * g.confidence, 1) + " %")));
+    }
+    out.push(el("table", { class: "guarantees" }, el("thead", {}, el("tr", {},
+      el("th", {}, t("hub-guarantee-plan")), el("th", {}, t("hub-guarantee-year-col")),
+      el("th", {}, t("hub-guarantee-status")), el("th", {}, t("hub-guarantee-avoided")),
+      el("th", {}, t("hub-guarantee-guaranteed")), el("th", {}, t("hub-guarantee-confidence")))), gb));
   }
   document.getElementById("drill-body").replaceChildren(...out);
 }

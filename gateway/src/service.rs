@@ -134,6 +134,7 @@ pub async fn run_with(
             config.clone(),
             writer.clone(),
             Arc::default(),
+            state_assets.plans.clone(),
             stop_rx.clone(),
         ))
     });

@@ -101,6 +101,43 @@ fn site_records(i: usize, site: &str, now: i64) -> Vec<(String, Vec<u8>)> {
     let u68 = [30.0, 40.0, 50.0][i];
     out.push(record(site, "savings", "retrofit/2026-01-01/2026-11-01", now, json!({ "plan": "retrofit", "from": "2026-01-01", "to": "2026-11-01",
         "result": { "avoided": 1000.0 * (i + 1) as f64, "uncertainty_68": u68, "verified": true } })));
+    // plant-a's plan against its guarantee: year 1 met, year 2 (the newest) on track.
+    if i == 0 {
+        for (year, status, avoided, guaranteed) in
+            [(1, "met", 1200.0, 1000.0), (2, "on track", 1000.0, 900.0)]
+        {
+            out.push(record(site, "guarantee", &format!("retrofit/{year}"), now, json!({ "plan": "retrofit", "name": "Chiller retrofit",
+                "year": year, "status": status, "complete": year == 1, "through": "2026-11-01", "avoided_kwh": avoided,
+                "guarantee_kwh": guaranteed, "confidence": 0.97, "verified": true })));
+        }
+    }
+    // plant-c also sends malformed figures (strings, objects where numbers go): they read as
+    // missing and must not take the portfolio down.
+    if i == 2 {
+        out.push(record(
+            site,
+            "savings",
+            "bad/x/y",
+            now,
+            json!({ "plan": "bad", "from": "x", "to": "y",
+            "result": { "avoided": "lots", "uncertainty_68": { "a": 1 }, "verified": "yes" } }),
+        ));
+        out.push(record(
+            site,
+            "enpi",
+            "plant/1mo/soon",
+            now,
+            json!({ "asset": "plant", "step": "1mo", "bucket": "soon", "facts": {} }),
+        ));
+        out.push(record(
+            site,
+            "guarantee",
+            "bad/two",
+            now,
+            json!({ "plan": "bad", "year": "two", "status": "met",
+            "avoided_kwh": "many", "guarantee_kwh": [1], "confidence": 7 }),
+        ));
+    }
     out.push(record(
         site,
         "completeness",
@@ -356,6 +393,19 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
     assert_eq!(status, 200, "{own}");
     assert_eq!(own["open_alarms"], 1);
     assert_eq!(own["month"]["sec"], 30.0);
+    // The malformed records: read as missing, the good ones still counted.
+    assert_eq!(own["savings"]["avoided_kwh"], 3000.0, "{own}");
+    let bad = &own["guarantees"][0];
+    assert_eq!(
+        (
+            &bad["plan"],
+            &bad["year"],
+            &bad["avoided_kwh"],
+            &bad["confidence"]
+        ),
+        (&json!("bad"), &Value::Null, &Value::Null, &Value::Null),
+        "{own}"
+    );
     let (status, _, bench) = call(
         "GET",
         &format!("{base}/api/v1/portfolio/benchmarks"),
@@ -446,6 +496,19 @@ fn a_coach_sees_their_sites_a_plant_user_only_its_own_and_failed_logins_are_coun
     assert!(
         r["drill"].as_str().unwrap().contains("specific_power"),
         "{r}"
+    );
+    // Savings against the guarantee: plant-a's newest contract year (2) as the site judged it.
+    assert_eq!(
+        r["portfolio"]["cells"][0][7], "retrofit: on track (1,000 of 900 kWh)",
+        "{r}"
+    );
+    assert_eq!(r["portfolio"]["cells"][1][7], "–", "{r}");
+    let drill = r["drill"].as_str().unwrap();
+    assert!(
+        drill.contains("Savings against the guarantee")
+            && drill.contains("year 2, through 2026-11-01")
+            && drill.contains("97 %"),
+        "{drill}"
     );
     assert_eq!(r["other"]["failure"], "You may not see this site.", "{r}");
     let session = r["cookies"]

@@ -7,7 +7,7 @@
 //! day's data completeness (the mean over its devices).
 //! Besides: its open alarms, its latest month (energy, SEC, cost, CO2e), and its savings
 //! plans' newest results with the combined uncertainty (see `portfolio`); the portfolio's
-//! total savings likewise.
+//! total savings likewise; and each plan's newest contract year against its guarantee.
 //! `GET /api/v1/portfolio/sites/{site}`: one site (403 when the caller may not see it), with
 //! each asset's indicators of its latest month and each savings plan.
 //! `GET /api/v1/portfolio/benchmarks`: like assets across the caller's sites, with bands.
@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::auth::http::{lang_of, ApiError, Shared};
 use super::auth::{Principal, Scope};
+use super::guarantees::{self, PlanGuarantee};
 use super::portfolio::{self, Indicator, Month};
 use crate::enpi::facts::StoredFacts;
 
@@ -36,6 +37,8 @@ pub struct SiteSummary {
     /// The newest month of the plant assets' EnPIs.
     pub month: Option<Month>,
     pub savings: Option<SiteSavings>,
+    /// Each savings plan's newest contract year against its guarantee.
+    pub guarantees: Vec<PlanGuarantee>,
 }
 
 /// A savings plan's newest result (its longest period ending last: the contract year to
@@ -84,7 +87,7 @@ SELECT s.site,
        (extract(epoch FROM s.last_seen) * 1000)::bigint,
        (SELECT (extract(epoch FROM max(r.at)) * 1000)::bigint FROM records r
          WHERE r.kind = 'rollup' AND r.site = s.site),
-       (SELECT sum((r.body->>'integral')::float8) FROM records r
+       (SELECT sum(kw_num(r.body->'integral')) FROM records r
          WHERE r.kind = 'rollup' AND r.site = s.site AND r.body->>'quantity' = 'active_power'
            AND r.at >= now() - interval '24 hours'),
        c.date, c.ratio,
@@ -92,7 +95,7 @@ SELECT s.site,
          GROUP BY r.body->>'id' HAVING NOT bool_or(r.body->>'state' = 'cleared')) a)
 FROM sites s
 LEFT JOIN LATERAL (
-    SELECT r.body->>'date' AS date, avg((r.body->>'ratio')::float8) AS ratio FROM records r
+    SELECT r.body->>'date' AS date, avg(kw_num(r.body->'ratio')) AS ratio FROM records r
     WHERE r.kind = 'completeness' AND r.site = s.site
     GROUP BY 1 ORDER BY 1 DESC LIMIT 1
 ) c ON true
@@ -103,11 +106,11 @@ ORDER BY s.site";
 pub type AssetMonth = (String, String, i64, StoredFacts);
 
 const ENPI_SQL: &str = "
-SELECT DISTINCT ON (site, body->>'asset') site, body->>'asset', (body->>'bucket')::bigint,
+SELECT DISTINCT ON (site, body->>'asset') site, body->>'asset', kw_int(body->'bucket'),
        body->'facts'
 FROM records
 WHERE kind = 'enpi' AND body->>'step' = '1mo' AND ($1::text[] IS NULL OR site = ANY($1))
-ORDER BY site, body->>'asset', (body->>'bucket')::bigint DESC";
+ORDER BY site, body->>'asset', kw_int(body->'bucket') DESC NULLS LAST";
 
 pub async fn asset_months(
     client: &deadpool_postgres::Client,
@@ -131,8 +134,8 @@ pub async fn asset_months(
 
 const SAVINGS_SQL: &str = "
 SELECT DISTINCT ON (site, body->>'plan') site, body->>'plan', body->>'from', body->>'to',
-       (body->'result'->>'avoided')::float8, (body->'result'->>'uncertainty_68')::float8,
-       coalesce((body->'result'->>'verified')::boolean, false),
+       kw_num(body->'result'->'avoided'), kw_num(body->'result'->'uncertainty_68'),
+       coalesce(kw_bool(body->'result'->'verified'), false),
        body->'result'->>'error'
 FROM records
 WHERE kind = 'savings' AND ($1::text[] IS NULL OR site = ANY($1))
@@ -184,6 +187,7 @@ pub async fn sites(pool: &Pool, only: Option<&[String]>) -> anyhow::Result<Vec<S
     let rows = client.query(SITES_SQL, &[&only]).await?;
     let months = asset_months(&client, &only).await?;
     let mut plans = savings(&client, &only).await?;
+    let mut years = guarantees::newest(&client, &only).await?;
     let mut list: Vec<SiteSummary> = rows
         .iter()
         .map(|r| SiteSummary {
@@ -198,6 +202,7 @@ pub async fn sites(pool: &Pool, only: Option<&[String]>) -> anyhow::Result<Vec<S
             open_alarms: r.get(6),
             month: None,
             savings: None,
+            guarantees: Vec::new(),
         })
         .collect();
     for s in &mut list {
@@ -213,6 +218,10 @@ pub async fn sites(pool: &Pool, only: Option<&[String]>) -> anyhow::Result<Vec<S
             plans.drain(..).partition(|(site, _)| *site == s.site);
         plans = rest;
         s.savings = site_savings(theirs.into_iter().map(|(_, p)| p).collect());
+        let (theirs, rest): (Vec<_>, Vec<_>) =
+            years.drain(..).partition(|(site, _)| *site == s.site);
+        years = rest;
+        s.guarantees = theirs.into_iter().map(|(_, g)| g).collect();
     }
     Ok(list)
 }

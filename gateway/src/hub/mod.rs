@@ -7,12 +7,14 @@
 //! - `pg`: the connection pool, the numbered SQL migrations, the upserts;
 //! - `ingest`: the shared subscription, acknowledging a message only after its commit;
 //! - `api`: the JSON API under `/api/v1/portfolio`, limited to the caller's sites;
+//! - `portfolio`, `guarantees`: the figures the API reads from the records;
 //! - `auth/`: users, roles, sessions, tokens, the audit log;
 //! - `server`: the HTTP routes.
 
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod guarantees;
 pub mod ingest;
 pub mod pg;
 pub mod portfolio;

@@ -5,6 +5,7 @@
 //! outbox, and the hub's upsert makes the duplicate harmless. Outbound connections only.
 
 mod completeness;
+pub(crate) mod guarantee;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,6 +75,7 @@ pub async fn forward(
     config: SiteConfig,
     store: StoreWriter,
     stats: Arc<UplinkStats>,
+    plans: Vec<crate::mv::plan::Plan>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let Some(hub) = config.hub.clone() else {
@@ -87,9 +89,11 @@ pub async fn forward(
         site: config.site.id.clone(),
         tz: config.timezone(),
         devices: config.devices.iter().map(|d| d.id.clone()).collect(),
+        plans: Arc::new(plans),
         store,
         stats,
         next_completeness: Instant::now(),
+        next_guarantee: Instant::now(),
         next_purge: Instant::now(),
     };
     let mut failures = 0u32;
@@ -131,9 +135,12 @@ struct Link {
     site: String,
     tz: chrono_tz::Tz,
     devices: Vec<String>,
+    /// The site's M&V plans (their guarantees are in the site file only).
+    plans: Arc<Vec<crate::mv::plan::Plan>>,
     store: StoreWriter,
     stats: Arc<UplinkStats>,
     next_completeness: Instant,
+    next_guarantee: Instant,
     next_purge: Instant,
 }
 
@@ -273,6 +280,25 @@ impl Link {
                     let rows: Vec<_> = completeness::records(s, tz, &devices, now_ms)?
                         .into_iter()
                         .map(|(key, at, body)| ("completeness", key, at, body, due))
+                        .collect();
+                    s.hub_put(&rows)
+                })
+                .await?;
+        }
+        // Guarantee records at the completeness cadence: plan results change at most with the
+        // maintenance's evaluation, and an unchanged record is not sent again.
+        if self.hub.forwards(HubKind::Guarantee)
+            && !self.plans.is_empty()
+            && now >= self.next_guarantee
+        {
+            self.next_guarantee = now + self.hub.completeness_every;
+            let plans = self.plans.clone();
+            let due = now_ms + self.hub.settle.as_millis() as i64;
+            self.store
+                .call(move |s| {
+                    let rows: Vec<_> = guarantee::records(s, &plans)?
+                        .into_iter()
+                        .map(|(key, at, body)| ("guarantee", key, at, body, due))
                         .collect();
                     s.hub_put(&rows)
                 })

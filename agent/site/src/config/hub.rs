@@ -23,7 +23,8 @@ pub struct HubConfig {
     pub topic_prefix: String,
     /// What to forward (default: everything): `rollup` (15-minute rollups of every series),
     /// `enpi` (daily and monthly indicator facts), `alarm` (alarm transitions), `savings`
-    /// (M&V plan results), `completeness` (per device and plant-local day).
+    /// (M&V plan results), `completeness` (per device and plant-local day), `guarantee` (each
+    /// M&V plan's contract years against its guarantee).
     #[serde(default = "HubKind::all")]
     pub forward: Vec<HubKind>,
     /// MQTT client id of the forwarder (default `kilowatch-uplink-<site>`).
@@ -55,15 +56,18 @@ pub enum HubKind {
     Alarm,
     Savings,
     Completeness,
+    /// Each M&V plan's contract years against its guarantee.
+    Guarantee,
 }
 
 impl HubKind {
-    pub const ALL: [HubKind; 5] = [
+    pub const ALL: [HubKind; 6] = [
         HubKind::Rollup,
         HubKind::Enpi,
         HubKind::Alarm,
         HubKind::Savings,
         HubKind::Completeness,
+        HubKind::Guarantee,
     ];
 
     fn all() -> Vec<HubKind> {
@@ -77,6 +81,7 @@ impl HubKind {
             HubKind::Alarm => "alarm",
             HubKind::Savings => "savings",
             HubKind::Completeness => "completeness",
+            HubKind::Guarantee => "guarantee",
         }
     }
 

@@ -9,10 +9,11 @@ use tokio_postgres::Client;
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "records", include_str!("migrations/0001_records.sql")),
     (2, "auth", include_str!("migrations/0002_auth.sql")),
+    (3, "idle", include_str!("migrations/0003_session_idle.sql")),
     (
-        3,
-        "session_idle",
-        include_str!("migrations/0003_session_idle.sql"),
+        4,
+        "numbers",
+        include_str!("migrations/0004_json_numbers.sql"),
     ),
 ];
 

@@ -107,6 +107,32 @@ async fn enpis_and_plan_results_are_written_by_the_writer_alone() {
         "{}",
         results[0].json
     );
+    // What the hub gets of it: contract year 1 to date against the 10 % guarantee, 12 % saved
+    // but not established, as the site's own plan status says, since the engine did not call
+    // the savings verified.
+    let recs = crate::uplink::guarantee::records(&check, &assets.plans).unwrap();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let (key, at, body) = &recs[0];
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(key, "retrofit/1");
+    assert_eq!(
+        *at,
+        Some(assets.plans[0].instant("2024-07-01".parse().unwrap()))
+    );
+    assert_eq!(
+        (&body["year"], &body["status"]),
+        (&1.into(), &"not established".into()),
+        "{body}"
+    );
+    assert_eq!(body["verified"], false);
+    let (avoided, guaranteed) = (
+        body["avoided_kwh"].as_f64().unwrap(),
+        body["guarantee_kwh"].as_f64().unwrap(),
+    );
+    assert!(
+        (1.1..1.3).contains(&(avoided / guaranteed)),
+        "{avoided} avoided of {guaranteed} guaranteed"
+    );
     // Every stored row (and the EnPI fingerprint) went through the writer's connection.
     let written = changes().await.unwrap() - before;
     assert!(
