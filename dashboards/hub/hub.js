@@ -22,9 +22,14 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// One formatter per precision: toLocaleString with options builds a new one at every call,
+// which a page of a thousand plants notices.
+const FORMATS = new Map();
 function fmt(v, digits) {
   if (v === null || v === undefined || !isFinite(v)) return "–";
-  return Number(v).toLocaleString(LANG, { maximumFractionDigits: digits ?? 1 });
+  const d = digits ?? 1;
+  if (!FORMATS.has(d)) FORMATS.set(d, new Intl.NumberFormat(LANG, { maximumFractionDigits: d }));
+  return FORMATS.get(d).format(Number(v));
 }
 
 async function loadLanguage() {
@@ -43,8 +48,17 @@ async function loadLanguage() {
   sel.onchange = () => { localStorage.setItem("kw-lang", sel.value); location.reload(); };
 }
 
+// Requests started at once when the page opens, beside the catalogue, instead of one after
+// another; each is used by the first `api` call for its path.
+let EARLY = {};
+function prefetch(paths) {
+  for (const p of paths) EARLY[p] = fetch("/api/v1/" + p, { cache: "no-store", credentials: "same-origin" });
+}
+
 async function api(path, opts) {
-  const res = await fetch("/api/v1/" + path, Object.assign({ cache: "no-store", credentials: "same-origin" }, opts || {}));
+  const early = !opts && EARLY[path];
+  delete EARLY[path];
+  const res = await (early || fetch("/api/v1/" + path, Object.assign({ cache: "no-store", credentials: "same-origin" }, opts || {})));
   if (res.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const body = res.status === 204 ? {} : await res.json();
   if (!res.ok) throw new Error(body.key ? t(body.key) : res.status);
@@ -115,13 +129,12 @@ function benchTable(b) {
 }
 
 async function overview() {
-  const { sites, savings } = await api("portfolio/sites");
+  const [{ sites, savings }, { benchmarks }] = await Promise.all([api("portfolio/sites"), api("portfolio/benchmarks")]);
   const body = document.querySelector("#sites tbody");
   body.replaceChildren(...sites.map(siteRow));
   document.getElementById("none").hidden = sites.length > 0;
   document.getElementById("total").textContent = savings
     ? t("hub-portfolio-savings", { kwh: fmt(savings.avoided_kwh, 0), u: fmt(savings.uncertainty_68_kwh, 0) }) : "";
-  const { benchmarks } = await api("portfolio/benchmarks");
   document.getElementById("benchmarks").replaceChildren(...benchmarks.filter((b) => b.rows.length).map(benchTable));
 }
 
@@ -193,6 +206,9 @@ async function portfolioPage() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
+  if (document.body.dataset.page !== "login") {
+    prefetch(location.hash.startsWith("#site=") ? ["auth/me"] : ["auth/me", "portfolio/sites", "portfolio/benchmarks"]);
+  }
   await loadLanguage();
   if (document.body.dataset.page === "login") await loginPage(); else await portfolioPage();
   document.body.dataset.ready = "1";

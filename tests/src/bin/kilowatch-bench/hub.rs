@@ -4,7 +4,8 @@
 //! hour (QUARTERS of them) plus each site's monthly EnPI facts and completeness, published as
 //! site gateways publish them (QoS 1, hub wire format). Prints rows/s stored, the lag from the
 //! last publish to the last row stored, CPU and peak RSS per instance, and the portfolio's
-//! load time (the two API calls the portfolio page makes, as an admin seeing every site).
+//! load time (the two API calls the portfolio page makes, as an admin seeing every site, and
+//! the page itself in headless Chromium, logged in with a password).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -116,6 +117,77 @@ fn run(gw: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+const VIEWER_PW: &str = "bench-viewer-pass-1";
+
+fn run_with_stdin(gw: &Path, dir: &Path, args: &[&str], stdin: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(gw)
+        .args(["hub", "--config", "hub.toml"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(stdin.as_bytes())?;
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "hub {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The portfolio page in headless Chromium (tests/browser/hub-load.mjs): ms per load, from
+/// navigation to every plant listed and painted.
+fn page_load(base: &str, repeat: usize, sites: usize) -> anyhow::Result<()> {
+    let browser = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    anyhow::ensure!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: npm ci --prefix tests/browser"
+    );
+    let out = std::process::Command::new("node")
+        .arg(browser.join("hub-load.mjs"))
+        .args([base, "viewer", VIEWER_PW, &repeat.to_string()])
+        .env(
+            "CHROMIUM",
+            std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        )
+        .output()
+        .context("node (apt-get install nodejs) to drive Chromium")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "hub-load.mjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout)?;
+    anyhow::ensure!(r["errors"] == json!([]), "page errors: {}", r["errors"]);
+    anyhow::ensure!(
+        r["rows"] == json!(sites),
+        "the page listed {} plants of {sites}",
+        r["rows"]
+    );
+    let times: Vec<f64> = r["times"]
+        .as_array()
+        .context("times")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    anyhow::ensure!(!times.is_empty(), "no page load measured");
+    let max = times.iter().copied().fold(0.0, f64::max);
+    println!(
+        "| /portfolio in Chromium, {sites} plants listed and painted: median / max | {:.0} ms / {:.0} ms |",
+        median(times),
+        max
+    );
+    Ok(())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -169,6 +241,13 @@ fn suite(
         gw,
         dir,
         &["user", "add", "bench", "--role", "admin", "--no-password"],
+    )?;
+    // The page is measured as a person meets it: logged in with a password.
+    run_with_stdin(
+        gw,
+        dir,
+        &["user", "add", "viewer", "--role", "admin", "--password-stdin"],
+        &format!("{VIEWER_PW}\n"),
     )?;
     let token = run(
         gw,
@@ -297,5 +376,5 @@ fn suite(
             size / 1024
         );
     }
-    Ok(())
+    page_load(&format!("http://{addr}"), repeat, sites)
 }
