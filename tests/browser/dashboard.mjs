@@ -14,7 +14,7 @@ for (const [lang, view, width] of passes) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.errors.push(`${name} console ${m.type()}: ${m.text()}`); });
   page.on("pageerror", (e) => report.errors.push(`${name} page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) report.errors.push(`${name} HTTP ${r.status()} ${r.url()}`); });
-  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines", "review", "reports"]) {
+  for (const p of ["plant", "air", "chillers", "pumps", "boiler", "savings", "health", "alarms", "baselines", "review", "contract", "reports"]) {
     await page.goto(`${base}/dashboard/?lang=${lang}#/${p}?range=24h`);
     await page.waitForFunction((p) => document.body.dataset.ready === p, p, { timeout: 30000 }).catch(async (e) => {
       const status = await page.evaluate(() => document.getElementById("status").textContent);
@@ -31,7 +31,7 @@ for (const [lang, view, width] of passes) {
       uses: [...document.querySelectorAll("tr[data-use]")].map((r) => r.dataset.use),
       bars: [...document.querySelectorAll("svg.chart rect[data-use]")].map((r) => r.dataset.use),
       status: document.getElementById("status").textContent,
-      text: document.querySelector("main").innerText.slice(0, 4000),
+      text: document.querySelector("main").innerText.slice(0, 16000),
       lang: document.documentElement.lang,
       nav: [...document.querySelectorAll("nav a")].map((a) => a.textContent),
       untranslated: [...UNTRANSLATED],

@@ -48,6 +48,21 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         .header("Content-Type", "application/json")
         .send(&body);
     assert!(saved.is_ok(), "saving a baseline: {saved:?}");
+    // A demand-response event on a past weekday, for the contract page's section.
+    let dr_day = (2..9)
+        .map(|k| today - chrono::Duration::days(k))
+        .find(|d| {
+            use chrono::Datelike;
+            d.weekday().num_days_from_monday() < 5
+        })
+        .unwrap();
+    let dr = kilowatch_e2e::http()
+        .post(&format!("http://{addr}/api/v1/demand-response/events"))
+        .header("Content-Type", "application/json")
+        .send(&format!(
+            r#"{{"id":"dash-dr","date":"{dr_day}","start":"10:00","end":"11:00","committed_kw":5}}"#
+        ));
+    assert!(dr.is_ok(), "adding a demand-response event: {dr:?}");
     let (from, to) = (
         today - chrono::Duration::days(6),
         today - chrono::Duration::days(2),
@@ -93,6 +108,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         "alarms",
         "baselines",
         "review",
+        "contract",
         "reports",
     ];
     // No key missing from the catalogue, in either language, on any page (t() records each).
@@ -283,6 +299,36 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         let info = page(&format!("{p}-laptop-zh-TW"));
         let text = info["text"].as_str().unwrap();
         assert!(text.contains(want), "{p} in zh-TW lacks `{want}`: {text}");
+    }
+    // The contract page with 21 days of history: no whole month to optimise over (said, not
+    // failed), the demand sections, and the demand-response event with its chart and table.
+    for (view, wants) in [
+        (
+            "laptop",
+            [
+                "No whole months of demand yet",
+                "Demand response",
+                "dash-dr",
+                "baseline (kW)",
+            ],
+        ),
+        (
+            "laptop-zh-TW",
+            ["尚無完整月份", "需量反應", "dash-dr", "基準負載（kW）"],
+        ),
+    ] {
+        let info = page(&format!("contract-{view}"));
+        let text = info["text"].as_str().unwrap();
+        for want in wants {
+            assert!(
+                text.contains(want),
+                "contract-{view} lacks `{want}`: {text}"
+            );
+        }
+        assert!(
+            !points(&info["charts"]).is_empty(),
+            "contract-{view}: no charts: {info}"
+        );
     }
     let zh = page("plant-laptop-zh-TW");
     assert_eq!(zh["nav"][0], "全廠總覽", "{zh}");

@@ -13,6 +13,7 @@ mod access;
 mod agent;
 mod alarms;
 mod contracts;
+mod demand_response;
 mod device;
 mod error;
 mod expr;
@@ -35,6 +36,7 @@ use serde::Deserialize;
 pub use agent::{AgentConfig, DEFAULT_MEMORY_BUFFER};
 pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULES};
 pub use contracts::Contracts;
+pub use demand_response::{quarter_minute, Adjustment, DrEvent, FieldError};
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
@@ -94,6 +96,9 @@ pub struct SiteConfig {
     /// The energy review's settings (`[review]`), read by the gateway.
     #[serde(default)]
     pub review: ReviewConfig,
+    /// Demand-response events to verify (`[[demand_response]]`), read by the gateway.
+    #[serde(default)]
+    pub demand_response: Vec<DrEvent>,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -211,6 +216,7 @@ impl SiteConfig {
         device::check_devices(&self.devices, file, profiles)?;
         meters::check(&self.devices, &self.virtuals, file)?;
         self.review.check(file)?;
+        demand_response::check(&self.demand_response, file)?;
         alarms::check_alarms(&self.alarms, &self.devices, &self.assets, file)
     }
 
