@@ -77,6 +77,9 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             shots.display().to_string(),
             from.to_string(),
             to.to_string(),
+            // The day before the history's first (the page's range ends at its midnight): no
+            // demand before it, so no whole month.
+            (today - chrono::Duration::days(22)).to_string(),
         ])
         .env("CHROMIUM", &chromium)
         .output()
@@ -300,26 +303,42 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         let text = info["text"].as_str().unwrap();
         assert!(text.contains(want), "{p} in zh-TW lacks `{want}`: {text}");
     }
-    // The contract page with 21 days of history: no whole month to optimise over (said, not
-    // failed), the demand sections, and the demand-response event with its chart and table.
-    for (view, wants) in [
+    // The contract page with 21 days of history: the optimum when a whole month ended inside
+    // it, else "no whole months yet" (said, not failed); the demand sections; the
+    // demand-response event with its chart and table.
+    let (status, o) = kilowatch_e2e::http()
+        .get(&format!(
+            "http://{addr}/api/v1/contract/optimise?allow_empty=true"
+        ))
+        .call()
+        .map(|mut r| {
+            (
+                r.status().as_u16(),
+                r.body_mut().read_json::<serde_json::Value>(),
+            )
+        })
+        .expect("contract optimise");
+    let o = o.expect("JSON");
+    assert_eq!(status, 200, "{o}");
+    let no_months = o["no_months"] == true;
+    for (view, optimum, empty, wants) in [
         (
             "laptop",
-            [
-                "No whole months of demand yet",
-                "Demand response",
-                "dash-dr",
-                "baseline (kW)",
-            ],
+            "months analysed",
+            "No whole months of demand yet",
+            ["Demand response", "dash-dr", "baseline (kW)"],
         ),
         (
             "laptop-zh-TW",
-            ["尚無完整月份", "需量反應", "dash-dr", "基準負載（kW）"],
+            "分析月數",
+            "尚無完整月份",
+            ["需量反應", "dash-dr", "基準負載（kW）"],
         ),
     ] {
         let info = page(&format!("contract-{view}"));
         let text = info["text"].as_str().unwrap();
-        for want in wants {
+        let head = if no_months { empty } else { optimum };
+        for want in std::iter::once(head).chain(wants) {
             assert!(
                 text.contains(want),
                 "contract-{view} lacks `{want}`: {text}"
@@ -329,6 +348,17 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             !points(&info["charts"]).is_empty(),
             "contract-{view}: no charts: {info}"
         );
+    }
+    for (lang, want) in [
+        ("en", "No whole months of demand yet"),
+        ("zh-TW", "尚無完整月份"),
+    ] {
+        let seen = &r["contractEmpty"][lang];
+        assert_eq!(seen["noMonths"], 1, "{seen}");
+        assert_eq!(seen["untranslated"], serde_json::json!([]), "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(text.contains(want), "{text}");
+        assert!(text.contains("dash-dr"), "{text}");
     }
     let zh = page("plant-laptop-zh-TW");
     assert_eq!(zh["nav"][0], "全廠總覽", "{zh}");
