@@ -165,9 +165,9 @@ fn demo_demand_response_baseline_verdict_and_errors() {
     assert!((f(&v["delivered_kwh"]) - avg).abs() < 1e-9, "1 h at avg kW");
     assert_eq!(v["verdict"], if avg >= 1.0 { "pass" } else { "fail" });
 
-    // An event not yet held: insufficient data, never a verdict. (Just after midnight: its
-    // baseline, which may take today's first quarter-hours, changes only in the test's first
-    // half hour of a plant day.)
+    // An event not yet held: insufficient data, never a verdict. At 00:00–00:30, so that its
+    // baseline (which may use today's first half hour) is the same for the API and the
+    // command below unless the test straddles 00:30 at the plant.
     let tomorrow = today + chrono::Duration::days(1);
     let (status, fut) = post(
         &events,

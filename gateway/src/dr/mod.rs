@@ -80,13 +80,16 @@ pub fn verify_all(
     Ok(Some(out))
 }
 
+/// The stored rows (to store changed results against) and every event verified.
+pub type Verified = (Vec<DrRow>, Vec<Verification>);
+
 /// Reads the stored events and verifies them all: the rows (to store changed results) and the
 /// verifications. `Ok(None)`: no plant asset.
 pub fn verify_stored(
     store: &Store,
     assets: &Assets,
     now: i64,
-) -> Result<Option<(Vec<DrRow>, Vec<Verification>)>, StoreError> {
+) -> Result<Option<Verified>, StoreError> {
     let rows = store.dr_events()?;
     let all = events(assets, &rows);
     Ok(verify_all(store, assets, &all, now)?.map(|v| (rows, v)))
