@@ -472,6 +472,35 @@ interval = "2s"
     }
 
     #[test]
+    fn demand_response_events_are_read_and_bad_ones_name_file_key_and_line() {
+        let ev = |extra: &str| {
+            format!(
+                "[site]\nid = \"p\"\n\n[[demand_response]]\nid = \"e1\"\ndate = \"2026-07-01\"\n\
+                 start = \"13:00\"\nend = \"15:00\"\n{extra}\n"
+            )
+        };
+        let c = parse(&ev("committed_kw = 50\nadjustment = \"additive\"")).unwrap();
+        assert_eq!(c.demand_response.len(), 1);
+        assert_eq!(c.demand_response[0].adjustment, Adjustment::Additive);
+        assert_eq!(c.demand_response[0].window(), Ok((780, 900)));
+
+        let e = parse(&ev("committed_kw = -1")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("demand_response[0].committed_kw"));
+        assert_eq!(e.line, Some(9), "{e}");
+        assert!(e.to_string().starts_with("site.toml: "), "{e}");
+        let e = parse(&ev("committed_kw = 5\nkw = 5")).unwrap_err();
+        assert!(e.to_string().contains("kw"), "{e}");
+        let e = parse(&ev("committed_kw = 5\nadjustment = \"mult\"")).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("demand_response[0].adjustment"),
+            "{e}"
+        );
+        let e = parse(&ev("committed_kw = 5").replace("2026-07-01", "2026-07-32")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("demand_response[0].date"), "{e}");
+    }
+
+    #[test]
     fn overlong_durations_are_config_errors_with_their_line() {
         let e = parse(&GOOD.replace("\"2s\"", "\"999999999999999d\"")).unwrap_err();
         let msg = e.to_string();
