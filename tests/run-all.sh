@@ -111,5 +111,5 @@ runner="CARGO_TARGET_$(printf '%s' "$host" | tr '[:lower:]-' '[:upper:]_')_RUNNE
 for utc in 17:30 03:00; do
   step "date-sensitive end-to-end tests with the clock at $utc UTC (faketime)"
   env "$runner=$PWD/tests/faketime-runner.sh" KILOWATCH_FAKE_UTC="$utc" \
-    cargo test -p kilowatch-e2e --test enpi --test mv --test dashboard --test demo --test review --test contract --test demand
+    cargo test -p kilowatch-e2e --test enpi --test mv --test dashboard --test demo --test review --test contract --test demand --test demand_response
 done

@@ -28,7 +28,15 @@ function contractTable(o) {
 }
 
 async function contractPage(s) {
-  const o = await api("contract/optimise", { to: s.to.toISOString() });
+  const o = await api("contract/optimise", { to: s.to.toISOString(), allow_empty: "true" });
+  if (o.no_months) {
+    // A young store (the demo's weeks of history) has no whole month yet: say so, and show
+    // the demand and demand-response sections, which need none.
+    section(t("ct-title"), true).append(el("p", { class: "no-months" }, t("ct-no-months")));
+    await demandSections(s);
+    await drSections();
+    return;
+  }
   const tiles = el("div", { class: "tiles" });
   section(t("ct-title"), true).append(tiles);
   tile(tiles, t("ct-months"), o.months.length, "");
@@ -53,6 +61,7 @@ async function contractPage(s) {
     ex.append(table);
   }
   await demandSections(s);
+  await drSections();
 }
 
 // Demand management (需量抑低) over the selected range: the profile by period and day type
@@ -99,5 +108,68 @@ async function demandSections(s) {
     table.append(el("tr", {}, el("td", {}, e.start.replace("T", " ")), el("td", {}, `${DM_DAY(e.day_type)} · ${dmPeriod(e.period)}`), el("td", {}, fmt(e.demand_kw, 1)), el("td", {}, parts.join("; "))));
   }
   ev.append(table);
+}
+// Demand-response verification (需量反應): every event with its verdict
+// (GET /api/v1/demand-response/events), and one event's baseline, actual demand and reduction
+// per quarter-hour, chosen in the table (the latest by default).
+const drVerdict = (v) => ({
+  pass: () => t("dr-verdict-pass"),
+  fail: () => t("dr-verdict-fail"),
+  insufficient_data: () => t("dr-verdict-insufficient_data"),
+}[v] || (() => v))();
+
+function drReason(e) {
+  if (e.verdict !== "insufficient_data") return "";
+  if (e.baseline_days.length < 5) return t("dr-reason-days", { found: e.baseline_days.length });
+  if (e.missing_quarters.length) return t("dr-reason-quarters", { quarters: e.missing_quarters.join(", ") });
+  return "";
+}
+
+function drDetail(box, e) {
+  box.replaceChildren();
+  box.append(el("h3", {}, t("dr-detail", { id: e.id, date: e.date, start: e.start, end: e.end })));
+  box.append(el("p", { class: "note" }, t("dr-baseline-days", { days: e.baseline_days.join(", ") || "–" })));
+  if (e.adjustment === "additive") box.append(el("p", { class: "note" }, t("dr-adjusted", { kw: e.adjustment_kw === null ? "–" : fmt(e.adjustment_kw, 1) })));
+  const hour = (q) => Number(q.start.slice(0, 2)) + Number(q.start.slice(3)) / 60;
+  const line = (field) => e.quarters.filter((q) => q[field] !== null).map((q) => [hour(q), q[field]]);
+  const series = [
+    { name: t("dr-cbl"), points: line("cbl_kw"), color: COLORS[0] },
+    { name: t("dr-actual"), points: line("actual_kw"), color: COLORS[1] },
+  ].filter((x) => x.points.length);
+  if (series.length) chart(box, { series, x: t("dm-axis-hour"), y: t("dm-axis-kw"), title: t("dr-detail", { id: e.id, date: e.date, start: e.start, end: e.end }) }).classList.add("dr-chart");
+  const table = el("table", { class: "dr-quarters" });
+  table.append(el("tr", {}, ...[t("dm-col-start"), t("dr-cbl"), t("dr-actual"), t("dr-reduction"), t("dr-col-met")].map((h) => el("th", {}, h))));
+  const n = (v) => (v === null ? "–" : fmt(v, 1));
+  for (const q of e.quarters) {
+    const met = q.met === null ? "–" : q.met ? t("dr-yes") : t("dr-no");
+    table.append(el("tr", {}, el("td", {}, q.start), el("td", {}, n(q.cbl_kw)), el("td", {}, n(q.actual_kw)), el("td", {}, n(q.reduction_kw)), el("td", {}, met)));
+  }
+  box.append(table);
+}
+
+async function drSections() {
+  const { events } = await api("demand-response/events");
+  const sec = section(t("dr-title"), true);
+  sec.append(el("p", { class: "note" }, t("dr-rule-note")));
+  if (!events.length) {
+    sec.append(el("p", {}, t("dr-none")));
+    return;
+  }
+  const table = el("table", { class: "dr-events" });
+  const cols = ["dr-col-id", "dr-col-date", "dr-col-window", "dr-col-committed", "dr-col-average", "dr-col-delivered", "dr-col-met-share", "dr-col-verdict"];
+  table.append(el("tr", {}, ...cols.map((k) => el("th", {}, t(k)))));
+  const detail = el("div", { class: "dr-detail" });
+  const n = (v, d) => (v === null ? "–" : fmt(v, d));
+  for (const e of events) {
+    const verdict = drVerdict(e.verdict) + (drReason(e) ? ` (${drReason(e)})` : "");
+    const row = el("tr", { "data-id": e.id, class: "dr-" + e.verdict },
+      el("td", {}, e.id), el("td", {}, e.date), el("td", {}, `${e.start}–${e.end}`), el("td", {}, fmt(e.committed_kw, 1)),
+      el("td", {}, n(e.average_reduction_kw, 1)), el("td", {}, n(e.delivered_kwh, 2)),
+      el("td", {}, e.fraction_met === null ? "–" : fmt(e.fraction_met * 100, 0) + " %"), el("td", {}, verdict));
+    row.addEventListener("click", () => drDetail(detail, e));
+    table.append(row);
+  }
+  sec.append(table, detail);
+  drDetail(detail, events[events.length - 1]);
 }
 PAGES.contract = { title: () => t("nav-contract"), render: contractPage };

@@ -34,6 +34,7 @@ mod alarms;
 mod baselines;
 mod contract;
 mod demand;
+mod dr;
 mod i18n;
 #[cfg(test)]
 mod live_tests;
@@ -561,6 +562,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/demand/profile", get(demand::profile))
         .route("/api/v1/demand/events", get(demand::events))
         .route("/api/v1/demand/shave", get(demand::shave))
+        .route(
+            "/api/v1/demand-response/events",
+            get(dr::list).post(dr::add),
+        )
+        .route("/api/v1/demand-response/events/{id}", get(dr::show))
         .route("/api/v1/mv", get(mv))
         .route("/api/v1/mv/plans", get(plans::list))
         .route("/api/v1/mv/plans/{id}", get(plans::one))

@@ -11,6 +11,7 @@ pub mod demand;
 pub mod demo;
 pub mod demo_dates;
 pub mod derived_lines;
+pub mod dr;
 pub mod enpi;
 pub mod http;
 pub mod hub;

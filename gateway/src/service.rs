@@ -349,6 +349,21 @@ async fn maintenance_tick(
             chrono::Utc::now().timestamp_millis(),
         )
         .await?;
+        // Demand-response results follow late data (a spool replayed) without a reader
+        // asking: verified again, changed results stored.
+        let a = assets.clone();
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Some((rows, v)) = reader
+            .read(move |s| crate::dr::verify_stored(s, &a, now))
+            .await?
+        {
+            let changed = crate::dr::changed_results(&rows, &v);
+            if !changed.is_empty() {
+                writer
+                    .call(move |s| s.save_dr_results(&changed, now))
+                    .await?;
+            }
+        }
     }
     let mut pending = false;
     if plans_due {

@@ -48,6 +48,21 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         .header("Content-Type", "application/json")
         .send(&body);
     assert!(saved.is_ok(), "saving a baseline: {saved:?}");
+    // A demand-response event on a past weekday, for the contract page's section.
+    let dr_day = (2..9)
+        .map(|k| today - chrono::Duration::days(k))
+        .find(|d| {
+            use chrono::Datelike;
+            d.weekday().num_days_from_monday() < 5
+        })
+        .unwrap();
+    let dr = kilowatch_e2e::http()
+        .post(&format!("http://{addr}/api/v1/demand-response/events"))
+        .header("Content-Type", "application/json")
+        .send(&format!(
+            r#"{{"id":"dash-dr","date":"{dr_day}","start":"10:00","end":"11:00","committed_kw":5}}"#
+        ));
+    assert!(dr.is_ok(), "adding a demand-response event: {dr:?}");
     let (from, to) = (
         today - chrono::Duration::days(6),
         today - chrono::Duration::days(2),
@@ -62,6 +77,9 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
             shots.display().to_string(),
             from.to_string(),
             to.to_string(),
+            // The day before the history's first (the page's range ends at its midnight): no
+            // demand before it, so no whole month.
+            (today - chrono::Duration::days(22)).to_string(),
         ])
         .env("CHROMIUM", &chromium)
         .output()
@@ -93,6 +111,7 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         "alarms",
         "baselines",
         "review",
+        "contract",
         "reports",
     ];
     // No key missing from the catalogue, in either language, on any page (t() records each).
@@ -283,6 +302,63 @@ fn every_page_renders_charts_from_the_demo_plant_without_console_errors() {
         let info = page(&format!("{p}-laptop-zh-TW"));
         let text = info["text"].as_str().unwrap();
         assert!(text.contains(want), "{p} in zh-TW lacks `{want}`: {text}");
+    }
+    // The contract page with 21 days of history: the optimum when a whole month ended inside
+    // it, else "no whole months yet" (said, not failed); the demand sections; the
+    // demand-response event with its chart and table.
+    let (status, o) = kilowatch_e2e::http()
+        .get(&format!(
+            "http://{addr}/api/v1/contract/optimise?allow_empty=true"
+        ))
+        .call()
+        .map(|mut r| {
+            (
+                r.status().as_u16(),
+                r.body_mut().read_json::<serde_json::Value>(),
+            )
+        })
+        .expect("contract optimise");
+    let o = o.expect("JSON");
+    assert_eq!(status, 200, "{o}");
+    let no_months = o["no_months"] == true;
+    for (view, optimum, empty, wants) in [
+        (
+            "laptop",
+            "months analysed",
+            "No whole months of demand yet",
+            ["Demand response", "dash-dr", "baseline (kW)"],
+        ),
+        (
+            "laptop-zh-TW",
+            "分析月數",
+            "尚無完整月份",
+            ["需量反應", "dash-dr", "基準負載（kW）"],
+        ),
+    ] {
+        let info = page(&format!("contract-{view}"));
+        let text = info["text"].as_str().unwrap();
+        let head = if no_months { empty } else { optimum };
+        for want in std::iter::once(head).chain(wants) {
+            assert!(
+                text.contains(want),
+                "contract-{view} lacks `{want}`: {text}"
+            );
+        }
+        assert!(
+            !points(&info["charts"]).is_empty(),
+            "contract-{view}: no charts: {info}"
+        );
+    }
+    for (lang, want) in [
+        ("en", "No whole months of demand yet"),
+        ("zh-TW", "尚無完整月份"),
+    ] {
+        let seen = &r["contractEmpty"][lang];
+        assert_eq!(seen["noMonths"], 1, "{seen}");
+        assert_eq!(seen["untranslated"], serde_json::json!([]), "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(text.contains(want), "{text}");
+        assert!(text.contains("dash-dr"), "{text}");
     }
     let zh = page("plant-laptop-zh-TW");
     assert_eq!(zh["nav"][0], "全廠總覽", "{zh}");

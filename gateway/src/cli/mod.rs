@@ -5,6 +5,7 @@ mod baseline;
 mod contract;
 mod demand;
 mod demo;
+mod dr;
 mod enpi;
 mod export;
 pub mod help;
@@ -129,6 +130,10 @@ pub enum Command {
     /// Demand management (需量抑低): `demand profile` by tariff period and day type,
     /// `demand events` (the peak quarter-hours and what ran), `demand shave --cut-kw X`.
     Demand(demand::DemandArgs),
+    /// Demand-response verification (需量反應): `demand-response list`, `show ID`, `add`:
+    /// each event's customer baseline load, delivered reduction and verdict.
+    #[command(alias = "dr")]
+    DemandResponse(dr::DrArgs),
     /// Alarm notification channels (`[[notifications]]`): `notify test` sends a test message
     /// through them and reports what the mail server or webhook answered.
     Notify(notify::NotifyArgs),
@@ -161,6 +166,7 @@ impl Command {
             Command::Report(a) => report::run(a).await,
             Command::Contract(a) => blocking(move || contract::run(a)).await,
             Command::Demand(a) => blocking(move || demand::run(a)).await,
+            Command::DemandResponse(a) => blocking(move || dr::run(a)).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
             Command::Hub(a) => hub::run(a).await,

@@ -181,6 +181,8 @@ pub struct Assets {
     pub holidays: Vec<chrono::NaiveDate>,
     /// M&V plans (`[[mv_plans]]`), checked against the assets and devices.
     pub plans: Vec<crate::mv::plan::Plan>,
+    /// Demand-response events of the site file (`[[demand_response]]`), checked at load.
+    pub demand_response: Vec<kilowatch_site::config::DrEvent>,
 }
 
 /// Seed files built into the binary, used when a site file names them and they are not on
@@ -443,6 +445,7 @@ impl Assets {
         holidays.dedup();
         let mut assets = Self {
             holidays,
+            demand_response: config.demand_response.clone(),
             site: config.site.id.clone(),
             timezone: config.timezone(),
             list,

@@ -14,6 +14,10 @@ use super::{bad_request, with_store, ApiError, ApiQuery, AppState};
 #[derive(Deserialize)]
 pub(super) struct OptimiseParams {
     to: Option<String>,
+    /// Answer 200 `{"months": [], "no_months": true}` instead of 400 when no whole month is
+    /// stored yet (the dashboard asks so: a young store is not an error to it).
+    #[serde(default)]
+    allow_empty: bool,
 }
 
 pub(super) async fn optimise(
@@ -44,6 +48,16 @@ pub(super) async fn optimise(
     };
     match crate::contract::optimise(tariff, months, assets.contracts.as_ref()) {
         Ok(o) => Ok(Json(o).into_response()),
+        // A code the dashboard can say in the reader's language (a young store has no whole
+        // month yet: not a failure).
+        Err(crate::contract::OptimiseError::NoMonths) if q.allow_empty => {
+            Ok(Json(serde_json::json!({ "months": [], "no_months": true })).into_response())
+        }
+        Err(e @ crate::contract::OptimiseError::NoMonths) => Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": e.to_string(), "code": "no_months" })),
+        )
+            .into_response()),
         Err(e) => Ok(bad_request(e.to_string())),
     }
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// Bumped whenever the schema changes; checked at open, older versions are migrated.
-pub(super) const SCHEMA_VERSION: i64 = 13;
+pub(super) const SCHEMA_VERSION: i64 = 14;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -202,6 +202,20 @@ CREATE TABLE IF NOT EXISTS hub_outbox (
 CREATE INDEX IF NOT EXISTS hub_outbox_due ON hub_outbox(sent, due_at);
 ";
 
+// ---- v14: demand-response events (see dr_events.rs and dr/): one row per event id; `api`
+// rows are events entered through the API or CLI, `site` rows only carry the latest result of
+// a site-file event. Event and result as JSON; times in ms, UTC.
+const DR_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dr_events (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    result      TEXT,
+    computed_at INTEGER
+) WITHOUT ROWID;
+";
+
 /// Creates what is missing and migrates an older schema to this build's.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
@@ -210,6 +224,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(BASELINE_SCHEMA)?;
     conn.execute_batch(REPORT_SCHEMA)?;
     conn.execute_batch(HUB_SCHEMA)?;
+    conn.execute_batch(DR_SCHEMA)?;
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
@@ -238,7 +253,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     // The tables new since `v` were created above (v2: rollups, v3: enpi, v4: sequence,
     // v5: mv_results, v6: counters, v7: alarms, v8: notify_outbox, v9: baselines,
-    // v10: virtual_missing, v11: reports, v13: hub_outbox); columns and contents are migrated
+    // v10: virtual_missing, v11: reports, v13: hub_outbox, v14: dr_events); columns and contents are migrated
     // here (v12: alarms.message_key).
     if v == 1 {
         // v1 → v2: the asset column. Rollups of existing samples are rebuilt from the raw data.

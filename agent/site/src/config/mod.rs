@@ -13,6 +13,7 @@ mod access;
 mod agent;
 mod alarms;
 mod contracts;
+mod demand_response;
 mod device;
 mod error;
 mod expr;
@@ -35,6 +36,7 @@ use serde::Deserialize;
 pub use agent::{AgentConfig, DEFAULT_MEMORY_BUFFER};
 pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULES};
 pub use contracts::Contracts;
+pub use demand_response::{quarter_minute, Adjustment, DrEvent, FieldError};
 pub use device::{DeviceConfig, Parity, Transport};
 pub use error::ConfigError;
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
@@ -94,6 +96,9 @@ pub struct SiteConfig {
     /// The energy review's settings (`[review]`), read by the gateway.
     #[serde(default)]
     pub review: ReviewConfig,
+    /// Demand-response events to verify (`[[demand_response]]`), read by the gateway.
+    #[serde(default)]
+    pub demand_response: Vec<DrEvent>,
     /// The file name and text this was read from, for errors found after parsing.
     #[serde(skip)]
     origin: Origin,
@@ -211,6 +216,7 @@ impl SiteConfig {
         device::check_devices(&self.devices, file, profiles)?;
         meters::check(&self.devices, &self.virtuals, file)?;
         self.review.check(file)?;
+        demand_response::check(&self.demand_response, file)?;
         alarms::check_alarms(&self.alarms, &self.devices, &self.assets, file)
     }
 
@@ -463,6 +469,35 @@ interval = "2s"
 
         let e = parse("[site\n").unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
+    }
+
+    #[test]
+    fn demand_response_events_are_read_and_bad_ones_name_file_key_and_line() {
+        let ev = |extra: &str| {
+            format!(
+                "[site]\nid = \"p\"\n\n[[demand_response]]\nid = \"e1\"\ndate = \"2026-07-01\"\n\
+                 start = \"13:00\"\nend = \"15:00\"\n{extra}\n"
+            )
+        };
+        let c = parse(&ev("committed_kw = 50\nadjustment = \"additive\"")).unwrap();
+        assert_eq!(c.demand_response.len(), 1);
+        assert_eq!(c.demand_response[0].adjustment, Adjustment::Additive);
+        assert_eq!(c.demand_response[0].window(), Ok((780, 900)));
+
+        let e = parse(&ev("committed_kw = -1")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("demand_response[0].committed_kw"));
+        assert_eq!(e.line, Some(9), "{e}");
+        assert!(e.to_string().starts_with("site.toml: "), "{e}");
+        let e = parse(&ev("committed_kw = 5\nkw = 5")).unwrap_err();
+        assert!(e.to_string().contains("kw"), "{e}");
+        let e = parse(&ev("committed_kw = 5\nadjustment = \"mult\"")).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("demand_response[0].adjustment"),
+            "{e}"
+        );
+        let e = parse(&ev("committed_kw = 5").replace("2026-07-01", "2026-07-32")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("demand_response[0].date"), "{e}");
     }
 
     #[test]
