@@ -246,7 +246,14 @@ fn suite(
     run_with_stdin(
         gw,
         dir,
-        &["user", "add", "viewer", "--role", "admin", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "viewer",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         &format!("{VIEWER_PW}\n"),
     )?;
     let token = run(
