@@ -160,7 +160,12 @@ fn print_assets(assets: &Assets, file: &str, lang: Language) {
             info.name.map_or(String::new(), |n| format!(": {n}"))
         );
         for d in info.indicators {
-            println!("  {:<24} {:<14} {}", d.name, d.unit, d.description);
+            println!(
+                "  {:<24} {:<14} {}",
+                d.name,
+                d.unit,
+                d.describe(lang, info.kind)
+            );
         }
     }
 }

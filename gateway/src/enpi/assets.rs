@@ -229,7 +229,7 @@ impl Assets {
     /// Reads `[[assets]]`, the tariff and the emission factors of a site file.
     pub fn from_site(config: &SiteConfig, file: &str) -> Result<Self, ConfigError> {
         let err = |key: String, what: String| ConfigError {
-            problem: kilowatch_site::config::Problem::Other,
+            problem: Default::default(),
             file: file.to_owned(),
             key: Some(key),
             what,

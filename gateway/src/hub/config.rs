@@ -143,7 +143,7 @@ fn default_pool() -> usize {
 
 fn err(file: &str, key: &str, what: impl Into<String>) -> ConfigError {
     ConfigError {
-        problem: kilowatch_site::config::Problem::Other,
+        problem: Default::default(),
         file: file.to_owned(),
         key: Some(key.to_owned()),
         what: what.into(),

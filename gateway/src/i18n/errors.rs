@@ -276,14 +276,14 @@ interval = "2s"
             &ProfileLibrary::builtin(),
         )
         .unwrap_err();
-        assert_eq!(e.problem, Problem::NotFound);
+        assert_eq!(*e.problem, Problem::NotFound);
         check(&e, "檔案不存在");
     }
 
     #[test]
     fn a_toml_syntax_error_names_the_line_and_quotes_the_parser() {
         let e = parse(&format!("{GOOD}\n[[devices]\nid = \"b\"\n"));
-        assert!(matches!(e.problem, Problem::Syntax { .. }), "{e:?}");
+        assert!(matches!(*e.problem, Problem::Syntax { .. }), "{e:?}");
         assert_eq!(e.line, Some(10));
         let zh = check(&e, "TOML 語法錯誤：「");
         assert!(zh.starts_with("設定檔 plant.toml 第 10 行："), "{zh}");
@@ -293,7 +293,7 @@ interval = "2s"
     fn unknown_and_missing_keys_and_wrong_types_are_said_in_chinese() {
         let e = parse(&GOOD.replace("tcp =", "tcpp ="));
         assert!(
-            matches!(&e.problem, Problem::UnknownKey { name, expected }
+            matches!(&*e.problem, Problem::UnknownKey { name, expected }
             if name == "tcpp" && expected.iter().any(|k| k == "tcp")),
             "{e:?}"
         );
@@ -303,7 +303,7 @@ interval = "2s"
 
         let e = parse(&GOOD.replace("profile = \"eastron-sdm630\"\n", ""));
         assert_eq!(
-            e.problem,
+            *e.problem,
             Problem::MissingKey {
                 name: "profile".into()
             }
@@ -311,13 +311,13 @@ interval = "2s"
         check(&e, "缺少必填的鍵 `profile`");
 
         let e = parse(&GOOD.replace("interval = \"2s\"", "interval = \"2s\"\nunit = \"one\""));
-        assert!(matches!(e.problem, Problem::WrongType { .. }), "{e:?}");
+        assert!(matches!(*e.problem, Problem::WrongType { .. }), "{e:?}");
         assert_eq!(e.key.as_deref(), Some("devices[0].unit"));
         check(&e, "值的型別或大小不符：「invalid type");
 
         let e = parse(&GOOD.replace("interval = \"2s\"", "interval = \"2s\"\nparity = \"odd2\""));
         assert!(
-            matches!(&e.problem, Problem::UnknownValue { value, .. } if value == "odd2"),
+            matches!(&*e.problem, Problem::UnknownValue { value, .. } if value == "odd2"),
             "{e:?}"
         );
         check(&e, "不接受的值 `odd2`，可用的值：");
@@ -361,7 +361,7 @@ interval = "2s"
     #[test]
     fn a_check_without_a_kind_keeps_its_english_quoted_in_a_chinese_frame() {
         let e = parse(&GOOD.replace("id = \"plant\"", "id = \"plant\"\ntimezone = \"Mars/Base\""));
-        assert_eq!(e.problem, Problem::Other);
+        assert_eq!(*e.problem, Problem::Other);
         let zh = config_error(Language::TraditionalChinese, &e);
         assert!(
             zh.starts_with("設定檔 plant.toml 第 3 行，site.timezone：「unknown time zone"),

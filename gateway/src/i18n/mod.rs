@@ -84,6 +84,11 @@ pub fn tr(lang: Language, key: &str, args: &[(&str, &str)]) -> String {
     key.to_owned()
 }
 
+/// Whether the catalogue has the message `key`.
+pub fn has(key: &str) -> bool {
+    catalogue(Language::English).bundle.has_message(key)
+}
+
 /// Every message of `lang` as its pattern text, placeables as `{$name}`: what the dashboard
 /// fills in itself.
 pub fn messages(lang: Language) -> BTreeMap<String, String> {

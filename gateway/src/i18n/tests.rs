@@ -374,3 +374,60 @@ fn the_cost_assumptions_render_in_chinese() {
         &[],
     );
 }
+
+/// Every indicator the EnPI engine defines (`def("name", …)` in `enpi/*.rs`) has its
+/// description in both languages, and the Chinese one is Chinese.
+#[test]
+fn every_enpi_indicator_is_described_in_chinese() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/enpi");
+    let mut found = 0;
+    for (file, kinds) in [
+        ("indicators.rs", &["compressor", "chiller", "plant"][..]),
+        ("pump.rs", &["pump"]),
+        ("fan.rs", &["fan"]),
+        ("boiler.rs", &["boiler"]),
+        ("cooling_tower.rs", &["cooling_tower"]),
+        ("chw_plant.rs", &["chw_plant"]),
+        ("heat_recovery.rs", &["heat_recovery"]),
+        ("lighting.rs", &["lighting"]),
+    ] {
+        let src = std::fs::read_to_string(dir.join(file)).unwrap();
+        // indicators.rs defines three kinds in turn, each starting with `energy_kwh`.
+        let (mut i, mut seen_energy) = (0, false);
+        for part in src.split("def(").skip(1) {
+            let Some(name) = part
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|p| p.split('"').next())
+            else {
+                continue;
+            };
+            if name == "energy_kwh" {
+                if seen_energy {
+                    i = (i + 1).min(kinds.len() - 1);
+                }
+                seen_energy = true;
+            }
+            let current = kinds[i];
+            let d = crate::enpi::defs::Definition {
+                name: name.to_owned(),
+                unit: String::new(),
+                description: String::new(),
+                fuel: Some("diesel".into()),
+            };
+            let key = format!(
+                "enpi-desc-{}-{}",
+                current.replace('_', "-"),
+                name.replace('_', "-")
+            );
+            assert!(super::has(&key), "{file}: no {key}");
+            let zh = d.describe(Language::TraditionalChinese, current);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{key}: {zh}"
+            );
+            found += 1;
+        }
+    }
+    assert!(found >= 110, "found only {found} indicators");
+}

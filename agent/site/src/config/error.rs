@@ -12,8 +12,9 @@ pub struct ConfigError {
     /// The problem in English (what `Display` shows).
     pub what: String,
     pub line: Option<usize>,
-    /// The kind of problem and its details, for saying it in the reader's language.
-    pub problem: Problem,
+    /// The kind of problem and its details, for saying it in the reader's language (boxed:
+    /// errors travel in every `Result` of the configuration code).
+    pub problem: Box<Problem>,
 }
 
 /// The kinds of configuration problem a plant engineer meets, each with the details a message
@@ -225,7 +226,7 @@ impl ConfigError {
             key: Some(key.into()),
             what: what.into(),
             line: None,
-            problem: Problem::Other,
+            problem: Box::default(),
         }
     }
 
@@ -236,7 +237,7 @@ impl ConfigError {
             key,
             what: problem.english().unwrap_or_default(),
             line: None,
-            problem,
+            problem: Box::new(problem),
         }
     }
 

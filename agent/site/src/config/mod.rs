@@ -311,7 +311,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
             file: file.to_owned(),
             key: (key != ".").then_some(key),
             // The deserialiser's own words stay the English text; the kind is read from them.
-            problem: Problem::of_serde(&what),
+            problem: Box::new(Problem::of_serde(&what)),
             what,
             line: line_of(inner.span()),
         }
