@@ -1207,3 +1207,16 @@ enpi-desc-pump-wire-to-water-pct = hydraulic energy / electricity (motor, drive 
 enpi-desc-pump-vfd-estimate-kwh = electricity on a drive at the same flows (affinity laws on the system curve)
 enpi-desc-pump-vfd-savings-kwh = measured minus the drive estimate (negative: no saving to expect)
 enpi-desc-pump-vfd-savings-pct = the drive estimate's saving, % of measured
+
+## `baseline save` input errors (baseline/fit.rs, cli/baseline.rs); `detail` is a parser's own text.
+bl-err-name = baseline name `{ $name }`: use 1-64 letters, digits, `-`, `_` or `.`
+bl-err-period = baseline period: { $detail }
+bl-err-granularity = granularity: { $detail }
+bl-err-too-many = the baseline holds more than { $max } { $steps }; use a coarser granularity
+bl-err-model = model: { $detail }
+bl-err-target = target: { $detail }
+bl-err-saved-by = saved_by: at most 200 characters
+bl-err-no-data = the baseline period has no complete { $step } of data
+cli-bl-exists = a baseline `{ $name }` exists: choose another name, or give --replace
+cli-bl-missing = no baseline `{ $name }` (saved: { $known })
+cli-bl-missing-none = no baseline `{ $name }` (saved: none)

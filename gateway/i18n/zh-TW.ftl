@@ -1207,3 +1207,16 @@ enpi-desc-pump-wire-to-water-pct = 水力能量 / 用電量（馬達、變頻器
 enpi-desc-pump-vfd-estimate-kwh = 同樣流量下加裝變頻器的用電估計（系統曲線上的相似定律）
 enpi-desc-pump-vfd-savings-kwh = 實測減變頻估計（負值：預期無節能）
 enpi-desc-pump-vfd-savings-pct = 變頻估計的節能量，佔實測的 %
+
+## `baseline save` input errors (baseline/fit.rs, cli/baseline.rs); `detail` is a parser's own text.
+bl-err-name = 能源基線名稱 `{ $name }` 不正確：請用 1-64 個英文字母、數字、`-`、`_` 或 `.`
+bl-err-period = 能源基線期間不正確：「{ $detail }」
+bl-err-granularity = 時間粒度不正確：「{ $detail }」
+bl-err-too-many = 能源基線超過 { $max } 個{ $steps }：請改用較粗的時間粒度
+bl-err-model = 模型不正確：「{ $detail }」
+bl-err-target = 目標不正確：「{ $detail }」
+bl-err-saved-by = saved_by 最多 200 個字元
+bl-err-no-data = 能源基線期間沒有任何一個完整的{ $step }資料
+cli-bl-exists = 能源基線 `{ $name }` 已存在：請換個名稱，或加上 --replace
+cli-bl-missing = 沒有名為 `{ $name }` 的能源基線（已儲存：{ $known }）
+cli-bl-missing-none = 沒有名為 `{ $name }` 的能源基線（尚未儲存任何能源基線）

@@ -431,3 +431,31 @@ fn every_enpi_indicator_is_described_in_chinese() {
     }
     assert!(found >= 110, "found only {found} indicators");
 }
+
+#[test]
+fn baseline_input_errors_render_in_chinese() {
+    let Err(crate::baseline::BaselineError::Invalid(name)) = crate::baseline::check_name("a b")
+    else {
+        panic!("a name with a space is refused with a catalogue message");
+    };
+    assert_eq!(
+        name.en(),
+        "baseline name `a b`: use 1-64 letters, digits, `-`, `_` or `.`"
+    );
+    assert_chinese(&name, "能源基線名稱 `a b`", &[]);
+    let many = Msg::new("bl-err-too-many")
+        .arg("max", "200000")
+        .arg("steps", Msg::new("mv-steps-hour"));
+    assert_eq!(
+        many.en(),
+        "the baseline holds more than 200000 hours; use a coarser granularity"
+    );
+    assert_chinese(&many, "能源基線超過 200000 個小時", &[]);
+    let none = Msg::new("bl-err-no-data").arg("step", Msg::new("bl-step-day"));
+    assert_eq!(none.en(), "the baseline period has no complete day of data");
+    assert_chinese(&none, "沒有任何一個完整的日資料", &[]);
+    let period = Msg::new("bl-err-period").arg("detail", "`2025-13-01` is not a date");
+    assert!(period
+        .render(Language::TraditionalChinese)
+        .starts_with("能源基線期間不正確：「`2025-13-01` is not a date」"));
+}
