@@ -203,7 +203,12 @@ fn print_report(r: &enpi::Report, lang: Language) {
             r.summary.missing.get(&d.name),
         ) {
             (Some(v), _) => println!("  {:<24} {:>14} {}", d.name, fmt_value(*v), d.unit),
-            (None, Some(why)) => println!("  {:<24} {:>14} ({why})", d.name, "-"),
+            (None, Some(why)) => println!(
+                "  {:<24} {:>14} ({})",
+                d.name,
+                "-",
+                enpi::why::render(lang, why)
+            ),
             (None, None) => {}
         }
     }

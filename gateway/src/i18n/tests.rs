@@ -44,7 +44,8 @@ fn key_literals(src: &str, families: &[&str]) -> Vec<String> {
 
 /// The families `key_literals` looks for in the Rust code (the dashboard's CSS classes share
 /// some prefixes: there only the plan statuses).
-const RUST_FAMILIES: [&str; 15] = [
+const RUST_FAMILIES: [&str; 16] = [
+    "enpi-why-",
     "cfg-",
     "csv-",
     "hub-err-",
