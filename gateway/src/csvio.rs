@@ -24,7 +24,50 @@ pub struct CsvError {
     pub file: String,
     pub line: u64,
     pub column: String,
+    /// The problem in English (what `Display` shows).
     pub message: String,
+    /// The kind of problem, for saying it in the reader's language.
+    pub problem: CsvProblem,
+}
+
+/// The kinds of problem an import meets; `detail` is another library's text (the CSV reader's,
+/// the time or unit parser's), shown quoted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CsvProblem {
+    /// The file cannot be opened or a row cannot be read.
+    Unreadable { detail: String },
+    /// A required column is not in the header.
+    MissingColumn { header: Vec<String> },
+    /// The time cell is not a time.
+    BadTime { detail: String },
+    /// The device cell is empty.
+    EmptyDevice,
+    /// The quantity cell names no known quantity.
+    BadQuantity { detail: String },
+    /// The value cell is not a finite number.
+    NotANumber { value: String },
+    /// The unit cell cannot be converted to the quantity's unit.
+    BadUnit { detail: String },
+    /// Any other problem, known only in English.
+    Other { detail: String },
+}
+
+impl CsvProblem {
+    /// The problem in English, as the catalogue's English says it.
+    pub fn english(&self) -> String {
+        match self {
+            CsvProblem::Unreadable { detail }
+            | CsvProblem::BadTime { detail }
+            | CsvProblem::BadQuantity { detail }
+            | CsvProblem::BadUnit { detail }
+            | CsvProblem::Other { detail } => detail.clone(),
+            CsvProblem::MissingColumn { header } => {
+                format!("missing column (the header has: {})", header.join(", "))
+            }
+            CsvProblem::EmptyDevice => "empty".to_owned(),
+            CsvProblem::NotANumber { value } => format!("`{value}` is not a number"),
+        }
+    }
 }
 
 /// Reads a CSV file into polls (one per device and timestamp), checking every cell.
@@ -34,20 +77,22 @@ pub fn read_polls(
     tz: chrono_tz::Tz,
 ) -> Result<Vec<DevicePoll>, CsvError> {
     let file = path.display().to_string();
-    let err = |line: u64, column: &str, message: String| CsvError {
+    let err = |line: u64, column: &str, problem: CsvProblem| CsvError {
         file: file.clone(),
         line,
         column: column.to_owned(),
-        message,
+        message: problem.english(),
+        problem,
     };
+    let unreadable = |detail: String| CsvProblem::Unreadable { detail };
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_path(path)
-        .map_err(|e| err(0, "-", e.to_string()))?;
+        .map_err(|e| err(0, "-", unreadable(e.to_string())))?;
     let headers: Vec<String> = rdr
         .headers()
-        .map_err(|e| err(1, "-", e.to_string()))?
+        .map_err(|e| err(1, "-", unreadable(e.to_string())))?
         .iter()
         .map(str::to_ascii_lowercase)
         .collect();
@@ -57,7 +102,9 @@ pub fn read_polls(
             err(
                 1,
                 name,
-                format!("missing column (the header has: {})", headers.join(", ")),
+                CsvProblem::MissingColumn {
+                    header: headers.clone(),
+                },
             )
         })
     };
@@ -72,17 +119,25 @@ pub fn read_polls(
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| {
             let line = e.position().map_or(i as u64 + 2, |p| p.line());
-            err(line, "-", e.to_string())
+            err(line, "-", unreadable(e.to_string()))
         })?;
         let line = rec.position().map_or(i as u64 + 2, |p| p.line());
         let cell = |c: usize| rec.get(c).unwrap_or("");
-        let ts = crate::when::instant(cell(c_ts), tz).map_err(|m| err(line, "ts", m))?;
+        let ts = crate::when::instant(cell(c_ts), tz)
+            .map_err(|detail| err(line, "ts", CsvProblem::BadTime { detail }))?;
         let device = cell(c_device).to_owned();
         if device.is_empty() {
-            return Err(err(line, "device", "empty".into()));
+            return Err(err(line, "device", CsvProblem::EmptyDevice));
         }
-        let quantity =
-            vocab::quantity(cell(c_quantity)).map_err(|e| err(line, "quantity", e.to_string()))?;
+        let quantity = vocab::quantity(cell(c_quantity)).map_err(|e| {
+            err(
+                line,
+                "quantity",
+                CsvProblem::BadQuantity {
+                    detail: e.to_string(),
+                },
+            )
+        })?;
         let value: f64 = cell(c_value)
             .parse()
             .ok()
@@ -91,13 +146,22 @@ pub fn read_polls(
                 err(
                     line,
                     "value",
-                    format!("`{}` is not a number", cell(c_value)),
+                    CsvProblem::NotANumber {
+                        value: cell(c_value).to_owned(),
+                    },
                 )
             })?;
         let value = match c_unit.map(cell).filter(|u| !u.is_empty()) {
             None => value,
-            Some(u) => vocab::convert(value, u, quantity.unit)
-                .map_err(|e| err(line, "unit", e.to_string()))?,
+            Some(u) => vocab::convert(value, u, quantity.unit).map_err(|e| {
+                err(
+                    line,
+                    "unit",
+                    CsvProblem::BadUnit {
+                        detail: e.to_string(),
+                    },
+                )
+            })?,
         };
         let site = c_site
             .map(cell)

@@ -572,3 +572,124 @@ fn a_bad_alarm_rule_is_a_config_error_naming_file_and_key() {
         line_of(&text, "id = \"demand\""),
     );
 }
+
+/// `kilowatch-gateway` with `KILOWATCH_LANG` (or `--lang`) set to `lang`, none when `None`.
+fn gateway_in(lang: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(bin("kilowatch-gateway"));
+    cmd.args(args).env_remove("KILOWATCH_LANG");
+    if let Some(l) = lang {
+        cmd.env("KILOWATCH_LANG", l);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).trim_end().to_owned(),
+    )
+}
+
+/// A bad site file and a bad CSV file are said in Traditional Chinese when the user asks for
+/// it (`KILOWATCH_LANG`, `--lang`) or the site file says so (`[site] language`), naming the
+/// file, the key or column and the line; in English by default; exit code 2 either way.
+#[test]
+fn config_and_csv_errors_speak_the_users_language() {
+    let dir = scratch("cli-lang");
+    let text = GOOD.replace("tcp =", "unit = 0\ntcp =");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, &text).unwrap();
+    let f = bad.to_str().unwrap();
+    let line = line_of(&text, "unit = 0");
+    let zh = format!(
+        "錯誤：設定檔 {f} 第 {line} 行，devices[0].unit：`0` 超出範圍：須介於 1 與 247 之間"
+    );
+    let en = format!("error: {f}: devices[0].unit: `0` must be between 1 and 247 (line {line})");
+    assert_eq!(
+        gateway_in(Some("zh-TW"), &["run", "--config", f]),
+        (Some(2), zh.clone())
+    );
+    assert_eq!(
+        gateway_in(None, &["run", "--config", f, "--lang", "zh-TW"]),
+        (Some(2), zh)
+    );
+    assert_eq!(
+        gateway_in(None, &["run", "--config", f]),
+        (Some(2), en.clone())
+    );
+    assert_eq!(
+        gateway_in(Some("en"), &["enpi", "--config", f]),
+        (Some(2), en)
+    );
+
+    // The site file's own language, when the file reads as TOML that far.
+    let text = text.replace("id = \"plant\"", "id = \"plant\"\nlanguage = \"zh-TW\"");
+    let own = dir.join("own.toml");
+    std::fs::write(&own, &text).unwrap();
+    let o = own.to_str().unwrap();
+    let line = line_of(&text, "unit = 0");
+    let (code, err) = gateway_in(None, &["enpi", "--config", o]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "錯誤：設定檔 {o} 第 {line} 行，devices[0].unit：`0` 超出範圍：須介於 1 與 247 之間"
+        )
+    );
+    // A file that is not TOML says nothing of its language: English, the parser quoted in Chinese.
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, format!("{GOOD}\n[[devices]\n")).unwrap();
+    let b = broken.to_str().unwrap();
+    let (code, err) = gateway_in(None, &["run", "--config", b]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with(&format!("error: {b}: TOML syntax: ")),
+        "{err}"
+    );
+    let (code, err) = gateway_in(Some("zh-TW"), &["run", "--config", b]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with(&format!("錯誤：設定檔 {b} 第 10 行：TOML 語法錯誤：「")),
+        "{err}"
+    );
+
+    // CSV import: the file, the line and the column.
+    let site = dir.join("site.toml");
+    std::fs::write(&site, GOOD).unwrap();
+    let csv = dir.join("bad.csv");
+    std::fs::write(
+        &csv,
+        "ts,device,quantity,value\n2026-03-02 01:00,incomer,active_power,abc\n",
+    )
+    .unwrap();
+    let db = dir.join("kw.db");
+    let args = [
+        "import",
+        "--config",
+        site.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        csv.to_str().unwrap(),
+    ];
+    let c = csv.to_str().unwrap();
+    assert_eq!(
+        gateway_in(Some("zh-TW"), &args),
+        (
+            Some(2),
+            format!("錯誤：CSV 檔 {c} 第 2 行，欄位 `value`：`abc` 不是數字")
+        )
+    );
+    assert_eq!(
+        gateway_in(None, &args),
+        (
+            Some(2),
+            format!("error: {c}:2: column `value`: `abc` is not a number")
+        )
+    );
+    // With the site file's language, once the site file has been read.
+    std::fs::write(
+        &site,
+        GOOD.replace("id = \"plant\"", "id = \"plant\"\nlanguage = \"zh-TW\""),
+    )
+    .unwrap();
+    let (code, err) = gateway_in(None, &args);
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("錯誤：CSV 檔 "), "{err}");
+}

@@ -197,6 +197,7 @@ fn resolve(
         let Some(i) = i else { return Ok(None) };
         let at = |key: String| {
             config.locate(ConfigError {
+                problem: Default::default(),
                 file: file.to_owned(),
                 key: Some(key),
                 what: what.clone(),

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{check_name, BaselineError, Coefficient, FitStats, ModelInfo, Record, Target};
 use crate::enpi::Assets;
+use crate::i18n::Msg;
 use crate::mv::analysis::{usable, Request};
 use crate::mv::checks::checks;
 use crate::mv::frame::{aggregate, parse_range, Granularity, Zone};
@@ -92,44 +93,46 @@ pub fn fit(
     now_ms: i64,
 ) -> Result<Record, BaselineError> {
     let input = BaselineError::Input;
+    // The parsers' own words stay as they are, quoted after a translated head.
+    let invalid =
+        |key: &str, detail: String| BaselineError::Invalid(Msg::new(key).arg("detail", detail));
     check_name(&r.name)?;
     let zone = Zone::Named(assets.timezone);
     let (from, to) = parse_range(&format!("{}..{}", r.from.trim(), r.to.trim()), zone)
-        .map_err(|e| input(format!("baseline period: {e}")))?;
+        .map_err(|e| invalid("bl-err-period", e.to_string()))?;
     let g = Granularity::parse(r.granularity.as_deref().unwrap_or("day"))
-        .map_err(|e| input(format!("granularity: {e}")))?;
+        .map_err(|e| invalid("bl-err-granularity", e.to_string()))?;
     if (to - from) / g.nominal_ms() > crate::mv::MAX_PERIODS {
-        return Err(input(format!(
-            "the baseline holds more than {} {}s; use a coarser granularity",
-            crate::mv::MAX_PERIODS,
-            g.code()
-        )));
+        return Err(BaselineError::Invalid(
+            Msg::new("bl-err-too-many")
+                .arg("max", crate::mv::MAX_PERIODS.to_string())
+                .arg("steps", Msg::new(&format!("mv-steps-{}", g.code()))),
+        ));
     }
     let spec = r
         .model
         .as_deref()
         .map(Spec::parse)
         .transpose()
-        .map_err(|e| input(format!("model: {e}")))?;
+        .map_err(|e| invalid("bl-err-model", e.to_string()))?;
     let target = r
         .target
         .as_deref()
         .map(Target::parse)
         .transpose()
-        .map_err(|e| input(format!("target: {e}")))?;
+        .map_err(|e| invalid("bl-err-target", e.to_string()))?;
     let saved_by = r.saved_by.as_deref().map(str::trim).unwrap_or("");
     if saved_by.chars().count() > 200 {
-        return Err(input("saved_by: at most 200 characters".into()));
+        return Err(BaselineError::Invalid(Msg::new("bl-err-saved-by")));
     }
     let (raw, source) = read_store(store, assets, &r.query(), from, to).map_err(input)?;
     let req = mv_request(g, (from, to), (to, to), spec, assets);
     let frame = aggregate(&raw, g, from, to).map_err(input)?;
     let (base, _) = usable(&frame, &raw, &req, None);
     if base.energy.is_empty() {
-        return Err(input(format!(
-            "the baseline period has no complete {} of data",
-            g.code()
-        )));
+        return Err(BaselineError::Invalid(
+            Msg::new("bl-err-no-data").arg("step", Msg::new(&format!("bl-step-{}", g.code()))),
+        ));
     }
     let (model, _) = select(&base.drivers, &base.energy, spec).map_err(crate::mv::MvError::from)?;
     let o = &model.ols;

@@ -90,6 +90,9 @@ pub enum BaselineError {
     /// The request or the data cannot give a baseline (a 400 in the API).
     #[error("{0}")]
     Input(String),
+    /// An input error the catalogue can say in the reader's language.
+    #[error("{}", .0.en())]
+    Invalid(crate::i18n::Msg),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -110,9 +113,9 @@ pub fn check_name(name: &str) -> Result<(), BaselineError> {
     if ok {
         Ok(())
     } else {
-        Err(BaselineError::Input(format!(
-            "baseline name `{name}`: use 1-64 letters, digits, `-`, `_` or `.`"
-        )))
+        Err(BaselineError::Invalid(
+            crate::i18n::Msg::new("bl-err-name").arg("name", name),
+        ))
     }
 }
 

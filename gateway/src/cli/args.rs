@@ -41,6 +41,7 @@ impl SiteArgs {
 pub fn load_site(config: &Path, db: Option<PathBuf>) -> Result<Site, ConfigError> {
     let profiles = ProfileLibrary::builtin();
     let site = SiteConfig::load(config, &profiles)?;
+    super::lang::remember(&site);
     let db = db.unwrap_or_else(|| PathBuf::from(&site.gateway.database));
     Ok(Site {
         file: config.display().to_string(),

@@ -109,6 +109,7 @@ fn open(site: SiteArgs) -> anyhow::Result<(Site, Assets)> {
 fn usage(e: BaselineError) -> anyhow::Error {
     match e {
         BaselineError::Input(m) => Usage(m).into(),
+        BaselineError::Invalid(m) => Usage(m.render(lang::of_error(None))).into(),
         other => other.into(),
     }
 }
@@ -139,11 +140,8 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             let rec =
                 baseline::fit(&store, &assets, &req, now.timestamp_millis()).map_err(usage)?;
             if !store.put_baseline(&rec.to_row(now.timestamp_millis()), req.replace)? {
-                return Err(Usage(format!(
-                    "a baseline `{}` exists: choose another name, or give --replace",
-                    rec.name
-                ))
-                .into());
+                let lang = lang::of(Some(&site.config));
+                return Err(Usage(i18n::tr(lang, "cli-bl-exists", &[("name", &rec.name)])).into());
             }
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&rec)?);
@@ -202,7 +200,10 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
             require_db(&site.db, "or give --db")?;
             let mut store = Store::open(&site.db)?;
             if !store.delete_baseline(&name)? {
-                return Err(Usage(format!("no baseline `{name}`")).into());
+                let lang = lang::of(Some(&site.config));
+                return Err(
+                    Usage(i18n::tr(lang, "cli-bl-missing-none", &[("name", &name)])).into(),
+                );
             }
             let lang = lang::of(Some(&site.config));
             println!("{}", i18n::tr(lang, "cli-bl-deleted", &[("name", &name)]));
@@ -219,14 +220,17 @@ fn find(store: &Store, name: &str) -> anyhow::Result<Record> {
             .into_iter()
             .map(|r| r.name)
             .collect();
-        Usage(format!(
-            "no baseline `{name}` (saved: {})",
-            if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            }
-        ))
+        let lang = lang::of_error(None);
+        if known.is_empty() {
+            Usage(i18n::tr(lang, "cli-bl-missing-none", &[("name", name)]))
+        } else {
+            let known = known.join(&i18n::t(lang, "id-separator"));
+            Usage(i18n::tr(
+                lang,
+                "cli-bl-missing",
+                &[("name", name), ("known", &known)],
+            ))
+        }
     })?;
     Record::from_row(&row).map_err(usage)
 }

@@ -160,7 +160,12 @@ fn print_assets(assets: &Assets, file: &str, lang: Language) {
             info.name.map_or(String::new(), |n| format!(": {n}"))
         );
         for d in info.indicators {
-            println!("  {:<24} {:<14} {}", d.name, d.unit, d.description);
+            println!(
+                "  {:<24} {:<14} {}",
+                d.name,
+                d.unit,
+                d.describe(lang, info.kind)
+            );
         }
     }
 }
@@ -198,7 +203,12 @@ fn print_report(r: &enpi::Report, lang: Language) {
             r.summary.missing.get(&d.name),
         ) {
             (Some(v), _) => println!("  {:<24} {:>14} {}", d.name, fmt_value(*v), d.unit),
-            (None, Some(why)) => println!("  {:<24} {:>14} ({why})", d.name, "-"),
+            (None, Some(why)) => println!(
+                "  {:<24} {:>14} ({})",
+                d.name,
+                "-",
+                enpi::why::render(lang, why)
+            ),
             (None, None) => {}
         }
     }

@@ -9,6 +9,8 @@ use kilowatch_site::config::SiteConfig;
 use super::args::Usage;
 
 static ASKED: OnceLock<Option<Language>> = OnceLock::new();
+/// The language of the first site file a command read, for its errors.
+static SITE: OnceLock<Language> = OnceLock::new();
 
 /// Records the language asked for on the command line, refusing one without a catalogue.
 pub fn set(asked: Option<&str>) -> Result<(), Usage> {
@@ -21,6 +23,27 @@ pub fn set(asked: Option<&str>) -> Result<(), Usage> {
     };
     let _ = ASKED.set(lang);
     Ok(())
+}
+
+/// Remembers the language of the site file the command read, for its error messages.
+pub fn remember(site: &SiteConfig) {
+    let _ = SITE.set(site.site.language);
+}
+
+/// The language of an error message: the one asked for, else the site file's (the one the
+/// command read, else `[site] language` from `file` when its text still parses as TOML),
+/// else English.
+pub fn of_error(file: Option<&str>) -> Language {
+    if let Some(l) = ASKED.get().copied().flatten() {
+        return l;
+    }
+    if let Some(l) = SITE.get() {
+        return *l;
+    }
+    file.and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("site")?.get("language")?.as_str()?.parse().ok())
+        .unwrap_or_default()
 }
 
 /// The language to speak for a command on `site` (if it read one).

@@ -27,6 +27,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kilowatch_gateway::csvio::CsvError;
 use kilowatch_gateway::http::BindError;
+use kilowatch_gateway::i18n;
 use kilowatch_site::config::ConfigError;
 
 use args::Usage;
@@ -186,12 +187,21 @@ async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> an
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e)
-            if e.is::<ConfigError>()
-                || e.is::<BindError>()
-                || e.is::<CsvError>()
-                || e.is::<Usage>() =>
-        {
+        Err(e) if e.is::<ConfigError>() || e.is::<CsvError>() => {
+            // Said in the user's language from the error's kind, file, key and line.
+            let (lang, text) = if let Some(c) = e.downcast_ref::<ConfigError>() {
+                let lang = lang::of_error(Some(&c.file));
+                (lang, i18n::config_error(lang, c))
+            } else if let Some(c) = e.downcast_ref::<CsvError>() {
+                let lang = lang::of_error(None);
+                (lang, i18n::csv_error(lang, c))
+            } else {
+                (i18n::Language::English, e.to_string())
+            };
+            eprintln!("{}", i18n::tr(lang, "cli-error", &[("text", &text)]));
+            ExitCode::from(2)
+        }
+        Err(e) if e.is::<BindError>() || e.is::<Usage>() => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }

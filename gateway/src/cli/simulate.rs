@@ -20,6 +20,7 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let served = sim::start(&site, &file, &profiles, sim::Bind::Configured).await?;
     if served.is_empty() {
         return Err(ConfigError {
+            problem: Default::default(),
             file,
             key: Some("devices".into()),
             what: "no device has a [devices.simulate] table".into(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate, TimeZone};
 use serde::Serialize;
 
-use crate::csvio::CsvError;
+use crate::csvio::{CsvError, CsvProblem};
 use crate::enpi::contract_bill::demand_by_kind;
 use crate::enpi::tariff::Tariff;
 
@@ -69,6 +69,9 @@ pub fn from_bills_csv(path: &Path, t: &Tariff) -> Result<Vec<MonthDemand>, CsvEr
         line: 0,
         column: "-".into(),
         message: e.to_string(),
+        problem: CsvProblem::Unreadable {
+            detail: e.to_string(),
+        },
     })?;
     parse_bills(&text, &path.display().to_string(), t)
 }
@@ -78,6 +81,9 @@ pub fn parse_bills(text: &str, file: &str, t: &Tariff) -> Result<Vec<MonthDemand
         file: file.to_owned(),
         line,
         column: column.to_owned(),
+        problem: CsvProblem::Other {
+            detail: message.clone(),
+        },
         message,
     };
     let mut rdr = csv::ReaderBuilder::new()
@@ -92,11 +98,16 @@ pub fn parse_bills(text: &str, file: &str, t: &Tariff) -> Result<Vec<MonthDemand
         .collect();
     let names = t.period_names();
     let c_month = headers.iter().position(|h| h == "month").ok_or_else(|| {
-        err(
-            1,
-            "month",
-            format!("missing column (the header has: {})", headers.join(", ")),
-        )
+        let problem = CsvProblem::MissingColumn {
+            header: headers.clone(),
+        };
+        CsvError {
+            file: file.to_owned(),
+            line: 1,
+            column: "month".into(),
+            message: problem.english(),
+            problem,
+        }
     })?;
     // Column index → tariff period index.
     let mut cols = Vec::new();

@@ -231,6 +231,7 @@ impl Assets {
     /// Reads `[[assets]]`, the tariff and the emission factors of a site file.
     pub fn from_site(config: &SiteConfig, file: &str) -> Result<Self, ConfigError> {
         let err = |key: String, what: String| ConfigError {
+            problem: Default::default(),
             file: file.to_owned(),
             key: Some(key),
             what,

@@ -277,7 +277,10 @@ impl BoilerSpec {
                 "kWh",
                 "heat in the steam: mass × (h_steam − h_feedwater)",
             ),
-            def("fuel_used", unit, &format!("{} burned", self.fuel)),
+            Definition {
+                fuel: Some(self.fuel.to_string()),
+                ..def("fuel_used", unit, &format!("{} burned", self.fuel))
+            },
             def(
                 "fuel_energy_kwh",
                 "kWh",

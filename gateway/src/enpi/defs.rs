@@ -15,6 +15,25 @@ pub struct Definition {
     pub name: String,
     pub unit: String,
     pub description: String,
+    /// The fuel the description names, to say it in another language.
+    #[serde(skip)]
+    pub fuel: Option<String>,
+}
+
+impl Definition {
+    /// The description in `lang`, from the catalogue's `enpi-desc-<kind>-<name>`; the English
+    /// text where the catalogue has no such message.
+    pub fn describe(&self, lang: crate::i18n::Language, kind: &str) -> String {
+        let key = format!(
+            "enpi-desc-{}-{}",
+            kind.replace('_', "-"),
+            self.name.replace('_', "-")
+        );
+        if lang == crate::i18n::Language::English || !crate::i18n::has(&key) {
+            return self.description.clone();
+        }
+        crate::i18n::tr(lang, &key, &[("fuel", self.fuel.as_deref().unwrap_or(""))])
+    }
 }
 
 /// The interval an indicator row covers.

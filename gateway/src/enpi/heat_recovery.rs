@@ -128,14 +128,17 @@ impl HeatRecoverySpec {
                 "kWh",
                 "recovered heat ÷ the displaced heater's efficiency (net basis)",
             ),
-            def(
-                "fuel_avoided",
-                unit,
-                &format!(
-                    "{} the displaced heater would have burned",
-                    self.displaced_fuel
-                ),
-            ),
+            Definition {
+                fuel: Some(self.displaced_fuel.to_string()),
+                ..def(
+                    "fuel_avoided",
+                    unit,
+                    &format!(
+                        "{} the displaced heater would have burned",
+                        self.displaced_fuel
+                    ),
+                )
+            },
             def("fuel_avoided_kloe", "kLOE", "fuel avoided in 公秉油當量"),
             def("co2e_avoided_kg", "kg CO2e", "fuel avoided × its factor"),
             def("cost_avoided", cur, "fuel avoided × fuel_price"),

@@ -15,6 +15,7 @@ fn def(name: &str, unit: &str, description: &str) -> Definition {
         name: name.to_owned(),
         unit: unit.to_owned(),
         description: description.to_owned(),
+        fuel: None,
     }
 }
 

@@ -30,6 +30,7 @@ pub mod steam;
 pub mod tariff;
 pub mod utility;
 pub mod utility_inputs;
+pub mod why;
 
 use std::collections::BTreeMap;
 

@@ -20,6 +20,7 @@ fn status(code: StatusCode, msg: String) -> Response {
 fn failed(e: BaselineError) -> Result<Response, ApiError> {
     match e {
         BaselineError::Input(m) => Ok(bad_request(m)),
+        BaselineError::Invalid(m) => Ok(bad_request(m.en())),
         BaselineError::Store(e) => Err(ApiError(e.to_string())),
     }
 }

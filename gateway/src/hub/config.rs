@@ -150,6 +150,7 @@ fn default_pool() -> usize {
 
 fn err(file: &str, key: &str, what: impl Into<String>) -> ConfigError {
     ConfigError {
+        problem: Default::default(),
         file: file.to_owned(),
         key: Some(key.to_owned()),
         what: what.into(),
@@ -160,12 +161,7 @@ fn err(file: &str, key: &str, what: impl Into<String>) -> ConfigError {
 impl HubFile {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            key: None,
-            what: format!("cannot read: {e}"),
-            line: None,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unreadable(&file, &e))?;
         Self::parse(&text, &file)
     }
 

@@ -6,6 +6,7 @@
 //! `GET /api/v1/i18n/{lang}`, so a message keeps to plain text and `{ $variable }`
 //! placeables (no selectors): the browser substitutes them itself.
 
+mod errors;
 mod format;
 mod msg;
 #[cfg(test)]
@@ -17,6 +18,7 @@ use std::sync::OnceLock;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
+pub use errors::{config_error, csv_error};
 pub use format::{date, number, number_fixed};
 pub use kilowatch_site::config::{Language, UnknownLanguage};
 pub use msg::{stored_or, Arg, Msg};
@@ -80,6 +82,11 @@ pub fn tr(lang: Language, key: &str, args: &[(&str, &str)]) -> String {
         }
     }
     key.to_owned()
+}
+
+/// Whether the catalogue has the message `key`.
+pub fn has(key: &str) -> bool {
+    catalogue(Language::English).bundle.has_message(key)
 }
 
 /// Every message of `lang` as its pattern text, placeables as `{$name}`: what the dashboard

@@ -44,7 +44,10 @@ fn key_literals(src: &str, families: &[&str]) -> Vec<String> {
 
 /// The families `key_literals` looks for in the Rust code (the dashboard's CSS classes share
 /// some prefixes: there only the plan statuses).
-const RUST_FAMILIES: [&str; 13] = [
+const RUST_FAMILIES: [&str; 16] = [
+    "enpi-why-",
+    "cfg-",
+    "csv-",
     "hub-err-",
     "enpi-step-",
     "bl-step-",
@@ -371,4 +374,89 @@ fn the_cost_assumptions_render_in_chinese() {
         "計費需量",
         &[],
     );
+}
+
+/// Every indicator the EnPI engine defines (`def("name", …)` in `enpi/*.rs`) has its
+/// description in both languages, and the Chinese one is Chinese.
+#[test]
+fn every_enpi_indicator_is_described_in_chinese() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/enpi");
+    let mut found = 0;
+    for (file, kinds) in [
+        ("indicators.rs", &["compressor", "chiller", "plant"][..]),
+        ("pump.rs", &["pump"]),
+        ("fan.rs", &["fan"]),
+        ("boiler.rs", &["boiler"]),
+        ("cooling_tower.rs", &["cooling_tower"]),
+        ("chw_plant.rs", &["chw_plant"]),
+        ("heat_recovery.rs", &["heat_recovery"]),
+        ("lighting.rs", &["lighting"]),
+    ] {
+        let src = std::fs::read_to_string(dir.join(file)).unwrap();
+        // indicators.rs defines three kinds in turn, each starting with `energy_kwh`.
+        let (mut i, mut seen_energy) = (0, false);
+        for part in src.split("def(").skip(1) {
+            let Some(name) = part
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|p| p.split('"').next())
+            else {
+                continue;
+            };
+            if name == "energy_kwh" {
+                if seen_energy {
+                    i = (i + 1).min(kinds.len() - 1);
+                }
+                seen_energy = true;
+            }
+            let current = kinds[i];
+            let d = crate::enpi::defs::Definition {
+                name: name.to_owned(),
+                unit: String::new(),
+                description: String::new(),
+                fuel: Some("diesel".into()),
+            };
+            let key = format!(
+                "enpi-desc-{}-{}",
+                current.replace('_', "-"),
+                name.replace('_', "-")
+            );
+            assert!(super::has(&key), "{file}: no {key}");
+            let zh = d.describe(Language::TraditionalChinese, current);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{key}: {zh}"
+            );
+            found += 1;
+        }
+    }
+    assert!(found >= 110, "found only {found} indicators");
+}
+
+#[test]
+fn baseline_input_errors_render_in_chinese() {
+    let Err(crate::baseline::BaselineError::Invalid(name)) = crate::baseline::check_name("a b")
+    else {
+        panic!("a name with a space is refused with a catalogue message");
+    };
+    assert_eq!(
+        name.en(),
+        "baseline name `a b`: use 1-64 letters, digits, `-`, `_` or `.`"
+    );
+    assert_chinese(&name, "能源基線名稱 `a b`", &[]);
+    let many = Msg::new("bl-err-too-many")
+        .arg("max", "200000")
+        .arg("steps", Msg::new("mv-steps-hour"));
+    assert_eq!(
+        many.en(),
+        "the baseline holds more than 200000 hours; use a coarser granularity"
+    );
+    assert_chinese(&many, "能源基線超過 200000 個小時", &[]);
+    let none = Msg::new("bl-err-no-data").arg("step", Msg::new("bl-step-day"));
+    assert_eq!(none.en(), "the baseline period has no complete day of data");
+    assert_chinese(&none, "沒有任何一個完整的日資料", &[]);
+    let period = Msg::new("bl-err-period").arg("detail", "`2025-13-01` is not a date");
+    assert!(period
+        .render(Language::TraditionalChinese)
+        .starts_with("能源基線期間不正確：「`2025-13-01` is not a date」"));
 }

@@ -156,6 +156,7 @@ impl Plan {
             let plan = Self::one(config, file, assets, i, table).map_err(|e| config.locate(e))?;
             if plans.iter().any(|p| p.id == plan.id) {
                 return Err(config.locate(ConfigError {
+                    problem: Default::default(),
                     file: file.to_owned(),
                     key: Some(format!("mv_plans[{i}].id")),
                     what: format!("`{}` is used by two plans", plan.id),
@@ -175,6 +176,7 @@ impl Plan {
         table: &toml::Table,
     ) -> Result<Plan, ConfigError> {
         let err = |key: &str, what: String| ConfigError {
+            problem: Default::default(),
             file: file.to_owned(),
             key: Some(if key.is_empty() {
                 format!("mv_plans[{i}]")

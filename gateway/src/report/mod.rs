@@ -32,6 +32,7 @@ impl From<crate::baseline::BaselineError> for ReportError {
     fn from(e: crate::baseline::BaselineError) -> Self {
         match e {
             crate::baseline::BaselineError::Input(m) => Self::Input(m),
+            crate::baseline::BaselineError::Invalid(m) => Self::Input(m.en()),
             crate::baseline::BaselineError::Store(s) => Self::Store(s),
         }
     }

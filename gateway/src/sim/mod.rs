@@ -112,6 +112,7 @@ enum SimSettings {
 fn settings(file: &str, index: usize, d: &DeviceConfig) -> Result<SimSettings, ConfigError> {
     let table = d.simulate.clone().unwrap_or_default();
     let err = |path: String, what: String| ConfigError {
+        problem: Default::default(),
         file: file.to_owned(),
         key: Some(format!("devices[{index}].simulate.{path}")),
         what,
@@ -154,6 +155,7 @@ pub fn plant_settings(
     }
     let mut settings: plant::PlantSettings =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
+            problem: Default::default(),
             file: file.to_owned(),
             key: Some(format!("plant.{}", e.path())),
             what: e.into_inner().message().trim().to_owned(),
@@ -164,6 +166,7 @@ pub fn plant_settings(
             .contracts()
             .map(|c| c.regular)
             .ok_or_else(|| ConfigError {
+                problem: Default::default(),
                 file: file.to_owned(),
                 key: Some("plant.peak_kw".into()),
                 what: "the demand-peak scenario needs site.contract_kw or plant.peak_kw".into(),
@@ -206,6 +209,7 @@ pub fn check(config: &SiteConfig, file: &str) -> Result<usize, ConfigError> {
             match settings(file, i, d)? {
                 SimSettings::Meter(s) => {
                     parse_duration(&s.step).map_err(|what| ConfigError {
+                        problem: Default::default(),
                         file: file.to_owned(),
                         key: Some(format!("devices[{i}].simulate.step")),
                         what,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::device::DeviceConfig;
-use super::error::ConfigError;
+use super::error::{Bound, ConfigError, Problem, Thing};
 use super::values::{de_opt_duration, parse_duration, yes};
 use crate::payload::is_identifier;
 
@@ -216,6 +216,8 @@ pub(super) fn check_alarms(
     for (i, a) in alarms.iter().enumerate() {
         let err =
             |key: &str, what: String| ConfigError::new(file, format!("alarms[{i}].{key}"), what);
+        let problem =
+            |key: &str, p: Problem| ConfigError::at(file, format!("alarms[{i}].{key}"), p);
         if !is_identifier(&a.id) {
             return Err(err(
                 "id",
@@ -223,7 +225,13 @@ pub(super) fn check_alarms(
             ));
         }
         if !ids.insert(a.id.as_str()) {
-            return Err(err("id", format!("`{}` is used by two alarms", a.id)));
+            return Err(problem(
+                "id",
+                Problem::Duplicate {
+                    of: Thing::Alarm,
+                    id: a.id.clone(),
+                },
+            ));
         }
         let kind = a.kind();
         if !RULES.contains(&kind) {
@@ -238,17 +246,14 @@ pub(super) fn check_alarms(
         }
         if let Some(d) = &a.device {
             if !devices.iter().any(|x| &x.id == d) {
-                return Err(err(
-                    "device",
-                    format!("unknown device `{d}` (not in [[devices]])"),
-                ));
+                return Err(problem("device", Problem::unknown(Thing::Device, d)));
             }
         }
         if let Some(asset) = &a.asset {
             if !known_assets.contains(asset.as_str()) {
-                return Err(err(
+                return Err(problem(
                     "asset",
-                    format!("unknown asset `{asset}` (not an [[assets]] id nor a device's asset)"),
+                    Problem::unknown(Thing::DeviceAsset, asset),
                 ));
             }
         }
@@ -280,7 +285,13 @@ pub(super) fn check_alarms(
             }
         }
         if a.polls == Some(0) {
-            return Err(err("polls", "must be at least 1".into()));
+            return Err(problem(
+                "polls",
+                Problem::OutOfRange {
+                    value: "0".into(),
+                    bound: Bound::AtLeast("1".into()),
+                },
+            ));
         }
         quiet_ranges(&a.quiet_hours).map_err(|(k, e)| err(&format!("quiet_hours[{k}]"), e))?;
     }

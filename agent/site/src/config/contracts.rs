@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::ConfigError;
+use super::error::{Bound, ConfigError, Problem};
 
 /// Contract capacities, kW.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -96,10 +96,13 @@ pub(super) fn resolve(
         )),
         (Some(kw), None) => {
             if !(kw.is_finite() && kw > 0.0) {
-                return Err(ConfigError::new(
+                return Err(ConfigError::at(
                     file,
                     "site.contract_kw",
-                    format!("{kw} kW: must be a number above 0"),
+                    Problem::OutOfRange {
+                        value: format!("{kw} kW"),
+                        bound: Bound::Above("0 kW".into()),
+                    },
                 ));
             }
             return Ok(Some(Contracts::regular_only(kw)));
@@ -108,10 +111,13 @@ pub(super) fn resolve(
         (None, None) => return Ok(None),
     };
     if !(c.regular.is_finite() && c.regular > 0.0) {
-        return Err(ConfigError::new(
+        return Err(ConfigError::at(
             file,
             "site.contracts.regular",
-            format!("{} kW: must be a number above 0", c.regular),
+            Problem::OutOfRange {
+                value: format!("{} kW", c.regular),
+                bound: Bound::Above("0 kW".into()),
+            },
         ));
     }
     for (key, kw) in [
@@ -120,10 +126,13 @@ pub(super) fn resolve(
         ("off_peak", c.off_peak),
     ] {
         if !(kw.is_finite() && kw >= 0.0) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 format!("site.contracts.{key}"),
-                format!("{kw} kW: must be a number, 0 or more"),
+                Problem::OutOfRange {
+                    value: format!("{kw} kW"),
+                    bound: Bound::AtLeast("0 kW".into()),
+                },
             ));
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::error::ConfigError;
+use super::error::{Bound, ConfigError, Problem, Thing};
 use super::values::{address_problem, de_duration, de_opt_duration};
 use crate::payload::is_identifier;
 use crate::profile::{ChannelConfig, Profile, ProfileLibrary, Scaling};
@@ -228,21 +228,24 @@ pub(super) fn check_devices(
             ));
         }
         if !seen.insert(d.id.as_str()) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key("id"),
-                format!("`{}` is used by two devices", d.id),
+                Problem::Duplicate {
+                    of: Thing::Device,
+                    id: d.id.clone(),
+                },
             ));
         }
         let Some(profile) = profiles.get(&d.profile) else {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key("profile"),
-                format!(
-                    "unknown profile `{}` (known: {})",
-                    d.profile,
-                    profiles.names().join(", ")
-                ),
+                Problem::UnknownRef {
+                    of: Thing::Profile,
+                    name: d.profile.clone(),
+                    known: profiles.names().into_iter().map(str::to_owned).collect(),
+                },
             ));
         };
         if let Err((k, e)) = d.resolve(profile) {
@@ -260,10 +263,13 @@ pub(super) fn check_devices(
                 ));
         }
         if d.max_registers.is_some_and(|m| !(1..=125).contains(&m)) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key("max_registers"),
-                "must be 1-125 (the Modbus limit)",
+                Problem::OutOfRange {
+                    value: d.max_registers.unwrap_or_default().to_string(),
+                    bound: Bound::Between("1".into(), "125".into()),
+                },
             ));
         }
         if ![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].contains(&d.baud) {
@@ -274,13 +280,23 @@ pub(super) fn check_devices(
             ));
         }
         if !(1..=2).contains(&d.stop_bits) {
-            return Err(ConfigError::new(file, key("stop_bits"), "must be 1 or 2"));
+            return Err(ConfigError::at(
+                file,
+                key("stop_bits"),
+                Problem::OutOfRange {
+                    value: d.stop_bits.to_string(),
+                    bound: Bound::Between("1".into(), "2".into()),
+                },
+            ));
         }
         if !(1..=247).contains(&d.unit) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key("unit"),
-                format!("unit id {} is outside 1-247", d.unit),
+                Problem::OutOfRange {
+                    value: d.unit.to_string(),
+                    bound: Bound::Between("1".into(), "247".into()),
+                },
             ));
         }
         let set = [&d.tcp, &d.rtu, &d.rtu_over_tcp]

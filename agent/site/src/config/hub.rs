@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::error::{ConfigError, Origin};
+use super::error::{Bound, ConfigError, Origin, Problem};
 use super::mqtt::MqttConfig;
 use super::values::de_duration;
 
@@ -142,10 +142,13 @@ impl HubConfig {
             ));
         }
         if !(1..=1000).contains(&self.inflight) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 "hub.inflight",
-                "must be between 1 and 1000",
+                Problem::OutOfRange {
+                    value: self.inflight.to_string(),
+                    bound: Bound::Between("1".into(), "1000".into()),
+                },
             ));
         }
         if self.completeness_every < Duration::from_secs(1) {

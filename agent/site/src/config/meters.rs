@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Deserialize;
 
 use super::device::DeviceConfig;
-use super::error::ConfigError;
+use super::error::{ConfigError, Problem, Thing};
 use super::expr;
 use crate::payload::is_identifier;
 use crate::vocab::{self, Kind};
@@ -164,10 +164,13 @@ pub(super) fn check(
             ));
         }
         if !ids.insert(&v.id) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key("id"),
-                format!("`{}` is already a device or virtual meter", v.id),
+                Problem::Duplicate {
+                    of: Thing::Meter,
+                    id: v.id.clone(),
+                },
             ));
         }
         match vocab::quantity(&v.quantity) {
@@ -191,16 +194,15 @@ pub(super) fn check(
             if !ids.contains(m.as_str()) {
                 // `incomer-compressor-1` is one (unknown) id: the `-` was meant as a minus.
                 let glued = m.match_indices('-').any(|(at, _)| ids.contains(&m[..at]));
-                let hint = if glued {
-                    " (a subtraction needs a space before its `-`)"
+                return Err(if glued {
+                    ConfigError::new(
+                        file,
+                        &key,
+                        format!("unknown device or virtual meter `{m}` (a subtraction needs a space before its `-`)"),
+                    )
                 } else {
-                    ""
-                };
-                return Err(ConfigError::new(
-                    file,
-                    &key,
-                    format!("unknown device or virtual meter `{m}`{hint}"),
-                ));
+                    ConfigError::at(file, &key, Problem::unknown(Thing::Meter, m))
+                });
             }
         }
         sources.insert(&v.id, terms.into_iter().map(|(m, _)| m).collect());
@@ -238,10 +240,10 @@ pub(super) fn check(
     for (key, id, parent) in keyed {
         let Some(p) = parent else { continue };
         if !ids.contains(p.as_str()) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::at(
                 file,
                 key,
-                format!("unknown device or virtual meter `{p}`"),
+                Problem::unknown(Thing::Meter, p),
             ));
         }
         let up = |n: &str| {

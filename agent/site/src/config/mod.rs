@@ -38,7 +38,7 @@ pub use alarms::{parse_amount, quiet_ranges, AlarmConfig, Amount, Severity, RULE
 pub use contracts::Contracts;
 pub use demand_response::{quarter_minute, Adjustment, DrEvent, FieldError};
 pub use device::{DeviceConfig, Parity, Transport};
-pub use error::ConfigError;
+pub use error::{Bound, ConfigError, Problem, Thing};
 pub use gateway::{GatewayConfig, InfluxApi, InfluxConfig, Retention};
 pub use home_assistant::HomeAssistantConfig;
 pub use hub::{topic_prefix_problem, HubConfig, HubKind, HUB_TOPIC_PREFIX};
@@ -141,12 +141,7 @@ impl SiteConfig {
     /// Reads, parses and checks a site file against the profile library.
     pub fn load(path: &Path, profiles: &ProfileLibrary) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            key: None,
-            what: format!("cannot read: {e}"),
-            line: None,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unreadable(&file, &e))?;
         Self::parse(&text, &file, profiles)
     }
 
@@ -305,18 +300,25 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ConfigError> {
     let line_of = |span: Option<std::ops::Range<usize>>| span.map(|s| line_at(text, s.start));
     let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-        file: file.to_owned(),
-        key: None,
-        what: e.message().trim().to_owned(),
         line: line_of(e.span()),
+        ..ConfigError::of(
+            file,
+            None,
+            Problem::Syntax {
+                detail: e.message().trim().to_owned(),
+            },
+        )
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
+        let what = inner.message().trim().to_owned();
         ConfigError {
             file: file.to_owned(),
             key: (key != ".").then_some(key),
-            what: inner.message().trim().to_owned(),
+            // The deserialiser's own words stay the English text; the kind is read from them.
+            problem: Box::new(Problem::of_serde(&what)),
+            what,
             line: line_of(inner.span()),
         }
     })

@@ -8,7 +8,7 @@ use chrono::NaiveTime;
 use serde::Deserialize;
 
 use super::access::{check_env, check_secret_file};
-use super::error::{ConfigError, Origin};
+use super::error::{ConfigError, Origin, Problem, Thing};
 use crate::payload::is_identifier;
 
 pub use super::alarms::Severity;
@@ -171,7 +171,14 @@ pub(super) fn check_channels(
             );
         }
         if channels[..i].iter().any(|o| o.id == c.id) {
-            return err("id", format!("`{}` is given twice", c.id));
+            return Err(ConfigError::at(
+                file,
+                format!("notifications[{i}].id"),
+                Problem::Duplicate {
+                    of: Thing::Channel,
+                    id: c.id.clone(),
+                },
+            ));
         }
         let email_keys = [
             ("smtp_host", c.smtp_host.is_some()),
@@ -271,10 +278,11 @@ pub(super) fn check_channels(
         }
         if !assets.is_empty() {
             if let Some(bad) = c.assets.iter().find(|a| !assets.contains(a)) {
-                return err(
-                    "assets",
-                    format!("unknown asset `{bad}` (not in [[assets]])"),
-                );
+                return Err(ConfigError::at(
+                    file,
+                    format!("notifications[{i}].assets"),
+                    Problem::unknown(Thing::Asset, bad),
+                ));
             }
         }
         if c.max_per_hour == Some(0) {
