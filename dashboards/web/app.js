@@ -145,7 +145,7 @@ async function api(path, params) {
 // (its first start, or a changed site file): the page says so and reloads sooner.
 let computing = false;
 async function enpi(asset, s, step) {
-  const r = await api("enpi", { asset, from: s.from.toISOString(), to: s.to.toISOString(), step: step || stepFor(s.hours) });
+  const r = await api("enpi", { asset, from: s.from.toISOString(), to: s.to.toISOString(), step: step || stepFor(s.hours), lang: LANG });
   if (r.computing) computing = true;
   return r;
 }
@@ -287,7 +287,8 @@ function missingReasons(report) {
   const counts = new Map();
   for (const r of report.rows) for (const [k, why] of Object.entries(r.missing || {})) {
     if (/billed per month|configured|no production in this interval/.test(why)) continue;
-    counts.set(k + ": " + why, (counts.get(k + ": " + why) || 0) + 1);
+    const what = k + ": " + ((report.missing_said || {})[why] || why);
+    counts.set(what, (counts.get(what) || 0) + 1);
   }
   return [...counts].slice(0, 6).map(([what, n]) => ["warn", t("alerts-intervals", { what, n })]);
 }

@@ -293,6 +293,8 @@ struct EnpiParams {
     from: Option<String>,
     to: Option<String>,
     step: Option<String>,
+    /// The language of `missing_said` (`en`, `zh-TW`); the site's by default.
+    lang: Option<String>,
 }
 
 /// Indicators of one asset (`asset=`), or the assets and their indicators without it.
@@ -328,6 +330,10 @@ async fn enpi(
     if let Err(e) = step.check_span(span) {
         return Ok(bad_request(format!("`step`: {e}")));
     }
+    let lang = match crate::i18n::pick(q.lang.as_deref(), Some(state.language)) {
+        Ok(l) => l,
+        Err(e) => return Ok(bad_request(format!("`lang`: {e}"))),
+    };
     let report = with_store(state, move |s| {
         crate::enpi::read(
             s,
@@ -339,7 +345,21 @@ async fn enpi(
         )
     })
     .await?;
-    Ok(Json(report).into_response())
+    let Some(report) = report else {
+        return Ok(Json(report).into_response());
+    };
+    // Each reason a value is missing, said in `lang`, keyed by the English one the rows carry.
+    let said = crate::enpi::why::said(
+        lang,
+        report
+            .rows
+            .iter()
+            .flat_map(|r| r.missing.values())
+            .chain(report.summary.missing.values()),
+    );
+    let mut body = serde_json::to_value(&report).unwrap_or_default();
+    body["missing_said"] = serde_json::json!(said);
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -797,6 +817,16 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         let e = error_of("/api/v1/enpi?asset=plant&from=yesterday");
         assert!(e.contains("`from`"), "{e}");
+    }
+
+    #[test]
+    fn enpi_takes_a_language_for_its_reasons() {
+        let target = "/api/v1/enpi?asset=plant&from=2026-10-01&to=2026-10-02&step=1h";
+        let (status, body) = get(&format!("{target}&lang=zh-TW"));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(v["missing_said"].is_object(), "{v}");
+        assert!(error_of(&format!("{target}&lang=xx")).contains("`lang`"));
     }
 
     #[test]

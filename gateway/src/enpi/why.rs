@@ -64,6 +64,17 @@ pub fn render(lang: Language, why: &str) -> String {
     }
 }
 
+/// Each distinct reason of `reasons`, said in `lang` (the API's `missing_said`: the rows
+/// carry the English reason, the page looks it up here).
+pub fn said<'a>(
+    lang: Language,
+    reasons: impl Iterator<Item = &'a String>,
+) -> std::collections::BTreeMap<&'a str, String> {
+    reasons
+        .map(|why| (why.as_str(), render(lang, why)))
+        .collect()
+}
+
 /// `reason (n of m quarter-hours)` → (`reason`, (`n`, `m`)).
 fn split_share(why: &str) -> (&str, Option<(&str, &str)>) {
     let Some(rest) = why.strip_suffix(" quarter-hours)") else {
@@ -128,5 +139,24 @@ mod tests {
             assert!(!text.starts_with('「'), "{key}: {text}");
             assert_ne!(text, en);
         }
+    }
+
+    #[test]
+    fn the_apis_map_has_each_reason_once_keyed_by_its_english() {
+        let reasons = [
+            "no data from m/active_power".to_owned(),
+            "no air delivered (3 of 96 quarter-hours)".to_owned(),
+            "no data from m/active_power".to_owned(),
+        ];
+        let said = said(Language::TraditionalChinese, reasons.iter());
+        assert_eq!(said.len(), 2);
+        assert_eq!(
+            said["no data from m/active_power"],
+            "m/active_power 沒有資料"
+        );
+        assert_eq!(
+            said["no air delivered (3 of 96 quarter-hours)"],
+            "未供氣（96 個刻鐘中有 3 個）"
+        );
     }
 }
