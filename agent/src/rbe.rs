@@ -85,7 +85,7 @@ impl Rbe {
 mod tests {
     use super::*;
     use kilowatch_site::config::Deadband;
-    use kilowatch_site::payload::SCHEMA_VERSION;
+    use kilowatch_site::payload::{Reading, SCHEMA_VERSION};
 
     fn poll(s: i64, values: &[(&'static str, f64)]) -> DevicePoll {
         DevicePoll {
