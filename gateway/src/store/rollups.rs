@@ -125,10 +125,11 @@ fn with_next_minutes(
             continue;
         }
         // Back to the sample before (its hold now ends in this minute), forward to the one
-        // after (held from this minute); a hold never reaches past the gap limit.
+        // after (held from this minute); a hold never reaches past the gap limit, and with no
+        // sample after there is nothing held yet (the newest sample, the usual case live).
         let before: Option<i64> = prev.query_row(params![id, b], |r| r.get(0)).optional()?;
         let from = before.filter(|&t| t >= b - gap).map_or(b, minute);
-        let to = after.map_or(b + 60_000 + gap, |t| t.min(b + 60_000 + gap));
+        let to = after.map_or(b, |t| t.min(b + 60_000 + gap));
         let mut m = from;
         while m <= to {
             minutes.insert((id, m));
