@@ -2,7 +2,8 @@
 //! (Eclipse Tahu's `sparkplug-payload` for Node.js, tests/sparkplug/decode.js): births wait
 //! for the primary host, DDATA values equal the JSON topic's, seq runs on without a gap,
 //! NCMD rebirth is honoured, malformed and other commands are counted and never acted on,
-//! and a clean stop sends DDEATH and NDEATH with the birth's bdSeq.
+//! and a clean stop sends DDEATH and NDEATH with the birth's bdSeq; births, data and device
+//! deaths go at QoS 0, the NDEATH at QoS 1 (Sparkplug 3.0).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -188,6 +189,17 @@ fn births_data_rebirth_and_deaths_decode_independently() {
     .is_some());
 
     let all = watch.snapshot();
+    // Sparkplug 3.0: births, data and device deaths at QoS 0; the NDEATH at QoS 1 (as the
+    // will it stands in for). The subscription is QoS 1, so each arrives at the QoS it was sent.
+    for m in all.iter().filter(|m| m.topic.starts_with("spBv1.0/plant/")) {
+        let want = if kind(&m.topic) == "NDEATH" { 1 } else { 0 };
+        if matches!(
+            kind(&m.topic),
+            "NBIRTH" | "DBIRTH" | "DDATA" | "DDEATH" | "NDEATH"
+        ) {
+            assert_eq!(m.qos, want, "{}", m.topic);
+        }
+    }
     let decoded = spb(&all);
     assert!(
         decoded.iter().all(|(_, p)| p.get("error").is_none()),

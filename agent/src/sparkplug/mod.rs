@@ -86,8 +86,9 @@ struct Session {
 }
 
 impl Session {
+    /// Births, data and device deaths: QoS 0 (Sparkplug 3.0); the NDEATH goes at QoS 1.
     fn send(&mut self, topic: String, body: Vec<u8>, stats: &SparkplugStats) -> bool {
-        let ok = self.client.try_publish(&topic, false, body).is_ok();
+        let ok = self.client.try_publish_at_most_once(&topic, body).is_ok();
         if !ok {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -169,7 +170,15 @@ impl Session {
                 stats,
             );
         }
-        self.send(self.topics.node("NDEATH"), payloads::ndeath(bd_seq), stats);
+        // At QoS 1, as the will it stands in for.
+        let ndeath = self.topics.node("NDEATH");
+        if self
+            .client
+            .try_publish(&ndeath, false, payloads::ndeath(bd_seq))
+            .is_err()
+        {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
         self.client.try_disconnect();
     }
 }
