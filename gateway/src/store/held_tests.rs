@@ -30,8 +30,12 @@ fn poll(ts_ms: i64, readings: Vec<Reading>) -> Incoming {
     })
 }
 
+fn held_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kw-held-{name}-{}", std::process::id()))
+}
+
 fn held_store(name: &str) -> Store {
-    let dir = std::env::temp_dir().join(format!("kw-held-{name}-{}", std::process::id()));
+    let dir = held_dir(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut settings = StoreSettings::default();
@@ -189,6 +193,10 @@ fn incremental_held_rollups_equal_a_full_recompute() {
         .2;
     let delta: f64 = energy.iter().map(|p| p.agg.delta.unwrap()).sum();
     assert!((delta - (kwh_last(&polls) - 1000.0)).abs() < 1e-6);
+    drop((full, inc));
+    for name in ["full", "incremental"] {
+        let _ = std::fs::remove_dir_all(held_dir(name));
+    }
 }
 
 fn kwh_last(polls: &[Incoming]) -> f64 {
