@@ -43,11 +43,11 @@ pub async fn device_loop(
                     ts,
                     readings: outcome.readings,
                 };
-                let polls = match rbe.as_mut() {
+                let kept = match rbe.as_mut() {
                     Some(f) => f.filter(msg),
-                    None => vec![msg],
+                    None => Some(msg),
                 };
-                for msg in polls {
+                if let Some(msg) = kept {
                     if out.send(msg).await.is_err() {
                         return;
                     }

@@ -4,13 +4,13 @@
 //! runs before the spool, so `seq` still numbers every spooled poll without a gap.
 //!
 //! What the gateway computes stays as exact as without it:
-//! - A counter is reported whenever it changes, so every increment reaches the gateway; the
-//!   values it did not get are equal to the last one it has.
-//! - When a reading is reported after its value was held back in the poll just before, that
-//!   poll's value is reported too (a message of its own at that poll's time, ahead of the
-//!   current one): the gateway's trapezoids then see the step where it happened, not a ramp
-//!   across the whole silence, so integrals (kW → kWh, hours loaded) are off by at most the
-//!   deadband, and counters' increments are credited to the same buckets as without it.
+//! - A value not reported is within the deadband of the last one reported (a counter or a
+//!   state: equal to it), and the gateway knows it: it reads the same site file, and for a site
+//!   that reports by exception it holds each value from its time until the next sample
+//!   (`gateway::rollup::aggregate_held`). So an integral (kW → kWh, hours loaded) is off by at
+//!   most the deadband, plus, at each step, the half poll interval over which the gateway's
+//!   trapezoids would ramp without it; counters' increments are exact and credited to the same
+//!   buckets as without it.
 //! - The heartbeat is at most the gateway's gap limit (checked in the site file), so the
 //!   gateway bridges every silence, holding the value across it.
 
@@ -20,15 +20,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use kilowatch_site::config::ReportByException;
-use kilowatch_site::payload::{DevicePoll, Quality, Reading};
+use kilowatch_site::payload::{DevicePoll, Quality};
 
-/// What was last reported of one quantity, and what was held back in the last poll.
+/// What was last reported of one quantity.
 struct Track {
     value: Option<f64>,
     quality: Quality,
     at: DateTime<Utc>,
-    /// The reading of the last poll if it was held back.
-    held: Option<(DateTime<Utc>, Reading)>,
 }
 
 /// The filter of one device.
@@ -48,73 +46,38 @@ impl Rbe {
         }
     }
 
-    /// The polls to spool for `poll`, in order: none, the current one, or the previous poll's
-    /// held-back values followed by the current one.
-    pub fn filter(&mut self, mut poll: DevicePoll) -> Vec<DevicePoll> {
+    /// The poll to spool for `poll`: the readings to report, or `None` if none is.
+    pub fn filter(&mut self, mut poll: DevicePoll) -> Option<DevicePoll> {
         let heartbeat = chrono::Duration::from_std(self.config.heartbeat).unwrap_or_default();
-        let mut before: Vec<Reading> = Vec::new();
-        let mut before_ts = None;
+        let ts = poll.ts;
         let readings = std::mem::take(&mut poll.readings);
         for r in readings {
             let deadband = self.config.deadband_of(&r.quantity);
-            let ts = poll.ts;
-            let track = self.tracks.get_mut(r.quantity.as_ref());
-            // A change (not a heartbeat) also sends the value held back just before it.
-            let (changed, beat) = match &track {
-                None => (true, false),
-                Some(t) => (
+            let report = match self.tracks.get(r.quantity.as_ref()) {
+                None => true,
+                Some(t) => {
                     t.quality != r.quality
+                        || ts - t.at + self.slack >= heartbeat
                         || match (t.value, r.value) {
                             (Some(last), Some(v)) => match deadband {
                                 Some(d) => d.exceeded(last, v),
                                 None => v != last,
                             },
                             (a, b) => a.is_some() != b.is_some(),
-                        },
-                    ts - t.at + self.slack >= heartbeat,
-                ),
+                        }
+                }
             };
-            let report = changed || beat;
-            match track {
-                Some(t) if !report => t.held = Some((ts, r)),
-                Some(t) => {
-                    if let Some((held_ts, held)) = t.held.take().filter(|_| changed) {
-                        before_ts = Some(held_ts);
-                        before.push(held);
-                    }
-                    (t.value, t.quality, t.at) = (r.value, r.quality, ts);
-                    poll.readings.push(r);
-                }
-                None => {
-                    let track = Track {
-                        value: r.value,
-                        quality: r.quality,
-                        at: ts,
-                        held: None,
-                    };
-                    self.tracks.insert(r.quantity.to_string(), track);
-                    poll.readings.push(r);
-                }
+            if report {
+                let track = Track {
+                    value: r.value,
+                    quality: r.quality,
+                    at: ts,
+                };
+                self.tracks.insert(r.quantity.to_string(), track);
+                poll.readings.push(r);
             }
         }
-        // Held values older than the poll just before are superseded by this poll's.
-        for t in self.tracks.values_mut() {
-            if t.held.as_ref().is_some_and(|(at, _)| *at < poll.ts) {
-                t.held = None;
-            }
-        }
-        let mut out = Vec::with_capacity(2);
-        if let Some(ts) = before_ts {
-            out.push(DevicePoll {
-                ts,
-                readings: before,
-                ..poll.clone()
-            });
-        }
-        if !poll.readings.is_empty() {
-            out.push(poll);
-        }
-        out
+        (!poll.readings.is_empty()).then_some(poll)
     }
 }
 
@@ -122,7 +85,7 @@ impl Rbe {
 mod tests {
     use super::*;
     use kilowatch_site::config::Deadband;
-    use kilowatch_site::payload::SCHEMA_VERSION;
+    use kilowatch_site::payload::{Reading, SCHEMA_VERSION};
 
     fn poll(s: i64, values: &[(&'static str, f64)]) -> DevicePoll {
         DevicePoll {
@@ -154,60 +117,59 @@ mod tests {
         Rbe::new(c, Duration::from_secs(1))
     }
 
-    fn sent(out: &[DevicePoll]) -> Vec<(i64, Vec<(String, f64)>)> {
-        out.iter()
-            .map(|p| {
-                (
-                    p.ts.timestamp() - 1_700_000_000,
-                    p.readings
-                        .iter()
-                        .map(|r| (r.quantity.to_string(), r.value.unwrap()))
-                        .collect(),
-                )
-            })
-            .collect()
+    fn sent(out: Option<DevicePoll>) -> Option<(i64, Vec<(String, f64)>)> {
+        out.map(|p| {
+            (
+                p.ts.timestamp() - 1_700_000_000,
+                p.readings
+                    .iter()
+                    .map(|r| (r.quantity.to_string(), r.value.unwrap()))
+                    .collect(),
+            )
+        })
     }
 
     #[test]
-    fn deadband_heartbeat_and_the_value_before_a_step() {
+    fn deadband_changes_and_heartbeat() {
         let mut f = rbe();
         let e = "active_energy_import";
+        let mut send = |s, values: &[(&'static str, f64)]| sent(f.filter(poll(s, values)));
         assert_eq!(
-            sent(&f.filter(poll(0, &[("active_power", 10.0), (e, 5.0)]))).len(),
-            1
+            send(0, &[("active_power", 10.0), (e, 5.0)]),
+            Some((0, vec![("active_power".into(), 10.0), (e.into(), 5.0)]))
         );
         // Within the deadband, counter unchanged: nothing spooled.
-        assert!(f
-            .filter(poll(1, &[("active_power", 10.5), (e, 5.0)]))
-            .is_empty());
-        assert!(f
-            .filter(poll(2, &[("active_power", 10.9), (e, 5.0)]))
-            .is_empty());
-        // A step: the value held back at 2 s goes first, then the new one.
+        assert_eq!(send(1, &[("active_power", 10.5), (e, 5.0)]), None);
+        assert_eq!(send(2, &[("active_power", 10.9), (e, 5.0)]), None);
+        // A step: only the new value, in one message (the gateway holds 10.0 until it).
         assert_eq!(
-            sent(&f.filter(poll(3, &[("active_power", 20.0), (e, 5.0)]))),
-            vec![
-                (2, vec![("active_power".into(), 10.9)]),
-                (3, vec![("active_power".into(), 20.0)])
-            ]
+            send(3, &[("active_power", 20.0), (e, 5.0)]),
+            Some((3, vec![("active_power".into(), 20.0)]))
         );
-        // The counter is reported on any change, however small (after its value just before).
+        // The counter is reported on any change, however small.
         assert_eq!(
-            sent(&f.filter(poll(4, &[("active_power", 20.0), (e, 5.001)]))),
-            vec![(3, vec![(e.into(), 5.0)]), (4, vec![(e.into(), 5.001)])]
+            send(4, &[("active_power", 20.0), (e, 5.001)]),
+            Some((4, vec![(e.into(), 5.001)]))
         );
         // Heartbeat: silent for 60 s (less half an interval), reported again.
         for s in 5..63 {
-            assert!(
-                f.filter(poll(s, &[("active_power", 20.0), (e, 5.001)]))
-                    .is_empty(),
-                "{s}"
-            );
+            assert_eq!(send(s, &[("active_power", 20.0), (e, 5.001)]), None, "{s}");
         }
-        let beat = sent(&f.filter(poll(63, &[("active_power", 20.0), (e, 5.001)])));
-        assert_eq!(beat, vec![(63, vec![("active_power".into(), 20.0)])]);
-        let beat = sent(&f.filter(poll(64, &[("active_power", 20.0), (e, 5.001)])));
-        assert_eq!(beat, vec![(64, vec![(e.into(), 5.001)])]);
+        assert_eq!(
+            send(63, &[("active_power", 20.0), (e, 5.001)]),
+            Some((63, vec![("active_power".into(), 20.0)]))
+        );
+        assert_eq!(
+            send(64, &[("active_power", 20.0), (e, 5.001)]),
+            Some((64, vec![(e.into(), 5.001)]))
+        );
+        // The deadband is measured from the last value reported, not the last polled: a slow
+        // drift is reported once it has gone past it.
+        assert_eq!(send(65, &[("active_power", 20.6), (e, 5.001)]), None);
+        assert_eq!(
+            send(66, &[("active_power", 21.2), (e, 5.001)]),
+            Some((66, vec![("active_power".into(), 21.2)]))
+        );
     }
 
     #[test]
@@ -217,7 +179,7 @@ mod tests {
         let mut bad = poll(1, &[("active_power", 10.0)]);
         bad.readings[0].value = None;
         bad.readings[0].quality = Quality::Bad;
-        assert_eq!(f.filter(bad).len(), 1);
-        assert_eq!(f.filter(poll(2, &[("active_power", 10.0)])).len(), 1);
+        assert!(f.filter(bad).is_some());
+        assert!(f.filter(poll(2, &[("active_power", 10.0)])).is_some());
     }
 }

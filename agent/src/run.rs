@@ -119,7 +119,7 @@ pub async fn run_with(
     }
     drop(tx);
     let sparkplug_stats = Arc::new(sparkplug::SparkplugStats::default());
-    let (rx, sparkplug) = sparkplug_tee(&config, rx, sparkplug_stats.clone());
+    let (rx, sparkplug) = sparkplug_tee(&config, rx, sparkplug_stats.clone(), health.clone());
     let writer = tokio::spawn(spool_writer(
         rx,
         spool.clone(),
@@ -247,6 +247,7 @@ fn sparkplug_tee(
     config: &SiteConfig,
     mut rx: tokio::sync::mpsc::Receiver<DevicePoll>,
     stats: Arc<sparkplug::SparkplugStats>,
+    health: Health,
 ) -> (
     tokio::sync::mpsc::Receiver<DevicePoll>,
     Option<tokio::task::JoinHandle<()>>,
@@ -273,6 +274,7 @@ fn sparkplug_tee(
         edge_node_id: sp.edge_node_id.clone().unwrap_or(config.site.id.clone()),
         host_id: sp.host_id.clone(),
         bd_seq_file: config.spool_dir().join("sparkplug-bdseq"),
+        health,
     };
     // Ends when the poll channel closes (the pollers stopped): deaths, then disconnect.
     let (_never, stop) = tokio::sync::watch::channel(false);

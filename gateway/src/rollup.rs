@@ -15,6 +15,13 @@
 //!   bucket of the sample that shows the new state.
 //! - Coarser rollups (15 min, 1 h, 1 day) are built from the next finer one: count-weighted avg,
 //!   min of mins, max of maxes, sums of counts, deltas, integrals, gaps and resets.
+//! - Series reported by exception (`aggregate_held`): a value the agent did not send is within
+//!   the deadband of the last one it did, so the last value is held (zero-order hold) from its
+//!   time until the next sample, cut at bucket boundaries, when the two are no further apart than
+//!   the gap limit. A bucket inside a silence gets the held value: its integral share, and as
+//!   `count` the polls it stands for (the held-back polls, one per poll interval, plus the
+//!   samples in it), so count-weighted averages above it stay time-weighted as without report
+//!   by exception. A silence is held only once the sample that ends it is stored.
 
 use chrono::{NaiveTime, TimeZone};
 use kilowatch_site::vocab::Kind;
@@ -144,6 +151,79 @@ pub fn aggregate(
                 agg.delta = Some(rises as f64);
             }
         }
+    }
+    agg
+}
+
+/// The bucket [start, end) of a series reported by exception (module doc): `before` is the last
+/// good sample before it, `samples` the good ones inside, `after` the time of the first good
+/// one at or after `end` (it ends the hold of the last), `interval_ms` the series' poll
+/// interval (how many polls a held span stands for).
+#[allow(clippy::too_many_arguments)]
+pub fn aggregate_held(
+    kind: Kind,
+    bucket: (i64, i64),
+    before: Option<(i64, f64)>,
+    samples: &[(i64, f64)],
+    after: Option<i64>,
+    gap_limit_ms: i64,
+    wrap: Option<f64>,
+    interval_ms: i64,
+) -> Agg {
+    let (start, end) = bucket;
+    let interval = interval_ms.max(1);
+    // Increments, edges and gaps as without holding: each pair credited to the later sample.
+    let mut agg = aggregate(kind, before, samples, gap_limit_ms, wrap);
+    let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for &(_, v) in samples {
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    let mut count = samples.len() as i64;
+    let mut integral = 0.0;
+    let points: Vec<(i64, f64)> = before.into_iter().chain(samples.iter().copied()).collect();
+    // Each point is held until the next one (the last until `after`).
+    let nexts = points.iter().skip(1).map(|&(t, _)| t).chain(after);
+    for (&(t0, v), t1) in points.iter().zip(nexts) {
+        if t1 - t0 > gap_limit_ms {
+            continue;
+        }
+        let (s, e) = (t0.max(start), t1.min(end));
+        if e <= s {
+            continue;
+        }
+        integral += v * (e - s) as f64 / 3_600_000.0;
+        // The held-back polls t0 + k·interval (k ≥ 1) before the next sample, less half an
+        // interval of jitter, that fall in this bucket; a held span with none still counts one.
+        let last = (t1 - t0 - interval / 2 - 1).div_euclid(interval);
+        let first_in = (s - t0 + interval - 1).div_euclid(interval).max(1);
+        let last_in = (e - 1 - t0).div_euclid(interval).min(last);
+        let polls = (last_in - first_in + 1).max(0);
+        let held = if polls == 0 && samples.is_empty() && count == 0 {
+            1
+        } else {
+            polls
+        };
+        count += held;
+        sum += v * held as f64;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    if count == 0 {
+        return Agg::default();
+    }
+    agg.count = count;
+    agg.avg = Some(sum / count as f64);
+    agg.min = Some(min);
+    agg.max = Some(max);
+    if kind != Kind::Counter {
+        agg.integral = Some(integral);
+    } else if agg.delta.is_none() {
+        agg.delta = Some(0.0);
+    }
+    if kind == Kind::State && agg.delta.is_none() {
+        agg.delta = Some(0.0);
     }
     agg
 }
@@ -295,5 +375,131 @@ mod tests {
         assert_eq!((c.min, c.max), (Some(10.0), Some(25.0)));
         assert_eq!(c.delta, Some(3.0));
         assert_eq!(c.resets, 1);
+    }
+
+    const SEC: i64 = 1000;
+
+    /// The 1-minute buckets of a held series over [from, to): every sample and the gap limit
+    /// as the store gives them to `aggregate_held`.
+    fn held_minutes(
+        kind: Kind,
+        pts: &[(i64, f64)],
+        from: i64,
+        to: i64,
+        gap: i64,
+        interval: i64,
+    ) -> Vec<Agg> {
+        (from..to)
+            .step_by(MIN as usize)
+            .map(|b| {
+                let before = pts.iter().rev().find(|p| p.0 < b).copied();
+                let inside: Vec<_> = pts
+                    .iter()
+                    .filter(|p| p.0 >= b && p.0 < b + MIN)
+                    .copied()
+                    .collect();
+                let after = pts.iter().find(|p| p.0 >= b + MIN).map(|p| p.0);
+                aggregate_held(
+                    kind,
+                    (b, b + MIN),
+                    before,
+                    &inside,
+                    after,
+                    gap,
+                    None,
+                    interval,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn held_value_fills_every_minute_of_a_silence_across_a_quarter_boundary() {
+        // Polled every second: 60 kW reported at 13:30, held back until 120 kW at 17:30 (the
+        // quarter-hour boundary at 15:00 inside the silence).
+        let pts = [(13 * MIN + 30 * SEC, 60.0), (17 * MIN + 30 * SEC, 120.0)];
+        let m = held_minutes(Kind::Instantaneous, &pts, 12 * MIN, 19 * MIN, 5 * MIN, SEC);
+        let integrals: Vec<f64> = m.iter().map(|a| a.integral.unwrap_or(0.0)).collect();
+        // 60 kW for 30 s = 0.5 kWh; whole minutes 1 kWh; nothing after the last sample yet.
+        assert_eq!(integrals, vec![0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0]);
+        // Polls stood for: the sample and the 29 held back after it; 60 a minute; 30 held
+        // back and the 120 kW sample; none after it until the next sample comes.
+        let counts: Vec<i64> = m.iter().map(|a| a.count).collect();
+        assert_eq!(counts, vec![0, 30, 60, 60, 60, 31, 0]);
+        assert_eq!(m[0], Agg::default(), "nothing before the first sample");
+        for a in &m[1..5] {
+            assert_eq!((a.avg, a.min, a.max), (Some(60.0), Some(60.0), Some(60.0)));
+        }
+        assert_eq!(m[5].avg, Some((30.0 * 60.0 + 120.0) / 31.0));
+        assert_eq!(
+            (m[5].min, m[5].max, m[5].gaps),
+            (Some(60.0), Some(120.0), 0)
+        );
+        // Quarters (minutes 0-14 and 15-29): 1.5 and 2.5 kWh = 60 kW for 4 minutes in all;
+        // the averages are time-weighted (60 kW over the first quarter's covered 90 s).
+        let q0 = combine(&m[..3]);
+        let q1 = combine(&m[3..]);
+        assert!((q0.integral.unwrap() - 1.5).abs() < 1e-12, "{q0:?}");
+        assert!((q1.integral.unwrap() - 2.5).abs() < 1e-12, "{q1:?}");
+        assert_eq!((q0.count, q0.avg), (90, Some(60.0)));
+        assert_eq!(
+            q0.count + q1.count,
+            241,
+            "the polls of 13:30..17:30 inclusive"
+        );
+    }
+
+    #[test]
+    fn held_value_is_not_bridged_across_a_gap_longer_than_the_limit() {
+        let pts = [(30 * SEC, 50.0), (6 * MIN + 30 * SEC, 50.0)];
+        let m = held_minutes(Kind::Instantaneous, &pts, 0, 8 * MIN, 5 * MIN, SEC);
+        assert_eq!(m[0].count, 1);
+        assert_eq!(m[0].integral, Some(0.0));
+        assert!(m[1..6].iter().all(|a| *a == Agg::default()), "{m:?}");
+        assert_eq!((m[6].count, m[6].gaps, m[6].integral), (1, 1, Some(0.0)));
+        // The next sample ends the hold of the one at 6:30.
+        let mut more = pts.to_vec();
+        more.push((7 * MIN + 30 * SEC, 40.0));
+        let m = held_minutes(Kind::Instantaneous, &more, 0, 8 * MIN, 5 * MIN, SEC);
+        assert!((m[6].integral.unwrap() - 50.0 * 30.0 / 3600.0).abs() < 1e-12);
+        assert!((m[7].integral.unwrap() - 50.0 * 30.0 / 3600.0).abs() < 1e-12);
+        assert_eq!((m[6].count, m[7].count), (30, 31));
+    }
+
+    #[test]
+    fn held_counter_adds_nothing_over_a_silence_and_its_increment_once() {
+        // 100 kWh at 0:30, the unchanged value again at the 4-minute heartbeat, then 101 kWh.
+        let pts = [
+            (30 * SEC, 100.0),
+            (4 * MIN + 30 * SEC, 100.0),
+            (5 * MIN + 10 * SEC, 101.0),
+        ];
+        let m = held_minutes(Kind::Counter, &pts, 0, 7 * MIN, 5 * MIN, SEC);
+        let deltas: Vec<Option<f64>> = m.iter().map(|a| a.delta).collect();
+        let z = Some(0.0);
+        assert_eq!(deltas, vec![z, z, z, z, z, Some(1.0), None]);
+        assert!(m[..5]
+            .iter()
+            .all(|a| a.avg == Some(100.0) && a.integral.is_none()));
+        assert_eq!(combine(&m).delta, Some(1.0));
+        assert_eq!(m[1].count, 60, "a minute of held polls");
+    }
+
+    #[test]
+    fn held_state_integrates_hours_in_state_and_counts_rises_once() {
+        // Loaded (1) at 0:10, unloaded at 2:40; polls every 5 s.
+        let pts = [
+            (10 * SEC, 0.0),
+            (40 * SEC, 1.0),
+            (2 * MIN + 40 * SEC, 0.0),
+            (3 * MIN, 0.0),
+        ];
+        let m = held_minutes(Kind::State, &pts, 0, 3 * MIN, 5 * MIN, 5 * SEC);
+        let all = combine(&m);
+        assert_eq!(all.delta, Some(1.0));
+        assert!(
+            (all.integral.unwrap() - 120.0 / 3600.0).abs() < 1e-12,
+            "{all:?}"
+        );
     }
 }

@@ -648,6 +648,8 @@ pub fn f32_words(v: f32) -> [u16; 2] {
 pub struct Received {
     pub topic: String,
     pub payload: Vec<u8>,
+    /// The QoS it was delivered at: the publisher's, as the subscription is QoS 1.
+    pub qos: u8,
 }
 
 /// A QoS 1 subscriber with a persistent session (as the gateway has), recording every message
@@ -685,6 +687,7 @@ impl Subscriber {
                         m.lock().unwrap().push(Received {
                             topic: p.topic.clone(),
                             payload: p.payload.to_vec(),
+                            qos: p.qos as u8,
                         });
                     }
                     Ok(_) => {}

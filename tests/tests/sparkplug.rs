@@ -2,7 +2,9 @@
 //! (Eclipse Tahu's `sparkplug-payload` for Node.js, tests/sparkplug/decode.js): births wait
 //! for the primary host, DDATA values equal the JSON topic's, seq runs on without a gap,
 //! NCMD rebirth is honoured, malformed and other commands are counted and never acted on,
-//! and a clean stop sends DDEATH and NDEATH with the birth's bdSeq.
+//! a device that stops answering gets a DDEATH and, answering again, a DBIRTH before its DDATA,
+//! and a clean stop sends DDEATH and NDEATH with the birth's bdSeq; births, data and device
+//! deaths go at QoS 0, the NDEATH at QoS 1 (Sparkplug 3.0).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -110,7 +112,7 @@ fn births_data_rebirth_and_deaths_decode_independently() {
     let config = dir.join("site.toml");
     std::fs::write(&config, site).unwrap();
     let config = config.to_str().unwrap();
-    let _sim = start_sim(&dir, config, &[m1]);
+    let mut sim = start_sim(&dir, config, &[m1]);
     let watch = Subscriber::start(mqtt.port, "spb-watch", "#");
     let mut agent = Proc::spawn(
         "agent",
@@ -177,6 +179,38 @@ fn births_data_rebirth_and_deaths_decode_independently() {
             .then_some(())
     })
     .is_some());
+    // The meter stops answering: DDEATH; it answers again: DBIRTH, then DDATA.
+    sim.kill9();
+    let death = wait_for(Duration::from_secs(20), || {
+        watch
+            .snapshot()
+            .iter()
+            .position(|m| m.topic == "spBv1.0/plant/DDEATH/edge1/feeder-a")
+    });
+    assert!(
+        death.is_some(),
+        "no DDEATH of a silent device:\n{}",
+        agent.log()
+    );
+    // Kept until the end: the agent polls it until its clean stop.
+    let _sim = start_sim(&dir, config, &[m1]);
+    let reborn = wait_for(Duration::from_secs(60), || {
+        let s = watch.snapshot();
+        let after = &s[death?..];
+        let birth = after
+            .iter()
+            .position(|m| m.topic == "spBv1.0/plant/DBIRTH/edge1/feeder-a")?;
+        after[birth..]
+            .iter()
+            .any(|m| m.topic == "spBv1.0/plant/DDATA/edge1/feeder-a")
+            .then_some(())
+    });
+    assert!(
+        reborn.is_some(),
+        "no DBIRTH once the device answers:\n{}",
+        agent.log()
+    );
+
     assert!(agent.interrupt(Duration::from_secs(10)).is_some());
     assert!(wait_for(Duration::from_secs(10), || {
         watch
@@ -188,6 +222,17 @@ fn births_data_rebirth_and_deaths_decode_independently() {
     .is_some());
 
     let all = watch.snapshot();
+    // Sparkplug 3.0: births, data and device deaths at QoS 0; the NDEATH at QoS 1 (as the
+    // will it stands in for). The subscription is QoS 1, so each arrives at the QoS it was sent.
+    for m in all.iter().filter(|m| m.topic.starts_with("spBv1.0/plant/")) {
+        let want = if kind(&m.topic) == "NDEATH" { 1 } else { 0 };
+        if matches!(
+            kind(&m.topic),
+            "NBIRTH" | "DBIRTH" | "DDATA" | "DDEATH" | "NDEATH"
+        ) {
+            assert_eq!(m.qos, want, "{}", m.topic);
+        }
+    }
     let decoded = spb(&all);
     assert!(
         decoded.iter().all(|(_, p)| p.get("error").is_none()),
@@ -226,7 +271,12 @@ fn births_data_rebirth_and_deaths_decode_independently() {
                 continue;
             }
             "NDEATH" => {
-                assert_eq!(metric("bdSeq").unwrap()["value"], bd_seq.clone().unwrap());
+                let order: Vec<&str> = decoded.iter().map(|(t, _)| t.as_str()).collect();
+                assert_eq!(
+                    metric("bdSeq").unwrap()["value"],
+                    bd_seq.clone().unwrap_or_default(),
+                    "{order:?}"
+                );
                 continue;
             }
             _ => {}

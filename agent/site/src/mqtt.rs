@@ -270,6 +270,24 @@ impl Client {
         }
     }
 
+    /// Queues a QoS 0 publish without waiting, not retained: Sparkplug 3.0 sends births, data
+    /// and device deaths at QoS 0 (only the NDEATH, the node's will, at QoS 1).
+    pub fn try_publish_at_most_once(&self, topic: &str, payload: Vec<u8>) -> Result<(), String> {
+        match self {
+            Client::V4(c) => c
+                .try_publish(topic, rumqttc::QoS::AtMostOnce, false, payload)
+                .map_err(|e| e.to_string()),
+            Client::V5(c) => c
+                .try_publish(
+                    topic,
+                    rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+                    false,
+                    payload,
+                )
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     /// Queues a QoS 1 publish without waiting (for the task that drives the event loop).
     pub fn try_publish(&self, topic: &str, retain: bool, payload: Vec<u8>) -> Result<(), String> {
         match self {

@@ -7,6 +7,9 @@
 //! down nothing is queued; the next session starts with births of the current values. The
 //! durable, replayable stream stays the JSON topics and the spool.
 //!
+//! A device that stops answering (its polls fail) gets a DDEATH; when it answers again, a
+//! DBIRTH before its next DDATA.
+//!
 //! Read-only towards devices: NCMD `Node Control/Rebirth` is honoured; any other NCMD and every
 //! DCMD is ignored and counted, undecodable payloads are counted, and nothing reaches a device.
 
@@ -26,6 +29,8 @@ use kilowatch_site::config::MqttConfig;
 use kilowatch_site::mqtt::{Client, Connector, Event};
 use kilowatch_site::payload::{DevicePoll, Reading};
 use payloads::Command;
+
+use crate::health::Health;
 pub use payloads::{device_message, Aliases, Topics, REBIRTH};
 
 /// Counters for metrics and the health message.
@@ -52,6 +57,8 @@ pub struct Setup {
     pub host_id: Option<String>,
     /// Where bdSeq is kept across restarts.
     pub bd_seq_file: PathBuf,
+    /// The pollers' record: a device whose last poll failed is offline.
+    pub health: Health,
 }
 
 /// The latest reading of every quantity of each device: what a DBIRTH carries.
@@ -83,11 +90,13 @@ struct Session {
     seq: u8,
     /// Devices born in this session, with the quantities of their birth.
     born: BTreeMap<String, BTreeSet<String>>,
+    health: Health,
 }
 
 impl Session {
+    /// Births, data and device deaths: QoS 0 (Sparkplug 3.0); the NDEATH goes at QoS 1.
     fn send(&mut self, topic: String, body: Vec<u8>, stats: &SparkplugStats) -> bool {
-        let ok = self.client.try_publish(&topic, false, body).is_ok();
+        let ok = self.client.try_publish_at_most_once(&topic, body).is_ok();
         if !ok {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -100,7 +109,31 @@ impl Session {
         s
     }
 
-    /// NBIRTH (seq 0) and a DBIRTH for every device seen so far.
+    /// Devices whose last poll failed.
+    fn offline(&self) -> BTreeSet<String> {
+        self.health
+            .snapshot()
+            .into_iter()
+            .filter(|(_, h)| h.consecutive_failures > 0)
+            .map(|(d, _)| d)
+            .collect()
+    }
+
+    /// DDEATH of each born device that has stopped answering; its next poll rebirths it.
+    fn bury_offline(&mut self, stats: &SparkplugStats) {
+        for d in self.offline() {
+            if self.born.remove(&d).is_some() {
+                let seq = self.next_seq();
+                self.send(
+                    self.topics.device("DDEATH", &d),
+                    payloads::ddeath(seq),
+                    stats,
+                );
+            }
+        }
+    }
+
+    /// NBIRTH (seq 0) and a DBIRTH for every device seen so far that is answering.
     fn birth(
         &mut self,
         bd_seq: u8,
@@ -114,7 +147,8 @@ impl Session {
         debug_assert_eq!(seq, 0);
         self.send(self.topics.node("NBIRTH"), payloads::nbirth(bd_seq), stats);
         stats.births.fetch_add(1, Ordering::Relaxed);
-        for poll in current.values() {
+        let offline = self.offline();
+        for poll in current.values().filter(|p| !offline.contains(&p.device)) {
             self.device_birth(poll, aliases, stats);
         }
     }
@@ -169,7 +203,15 @@ impl Session {
                 stats,
             );
         }
-        self.send(self.topics.node("NDEATH"), payloads::ndeath(bd_seq), stats);
+        // At QoS 1, as the will it stands in for.
+        let ndeath = self.topics.node("NDEATH");
+        if self
+            .client
+            .try_publish(&ndeath, false, payloads::ndeath(bd_seq))
+            .is_err()
+        {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
         self.client.try_disconnect();
     }
 }
@@ -221,6 +263,7 @@ pub async fn run(
             topics: topics.clone(),
             seq: 0,
             born: BTreeMap::new(),
+            health: setup.health.clone(),
         };
         for filter in [Some(&ncmd), Some(&dcmd), state.as_ref()]
             .into_iter()
@@ -229,6 +272,8 @@ pub async fn run(
             let _ = client.subscribe(filter).await;
         }
         let mut connected = false;
+        let mut check = tokio::time::interval(Duration::from_secs(1));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // Without a primary host, births go out at once; with one, when it is online.
         let mut host_online = state.is_none();
         let mut alive = false;
@@ -307,6 +352,9 @@ pub async fn run(
                         return;
                     }
                 },
+                // Only once alive: a tick that cancelled `events.next()` while it was still
+                // connecting would drop the half-open connection (and fire the will).
+                _ = check.tick(), if alive => session.bury_offline(&stats),
                 _ = stop.changed() => {
                     if alive { session.die(this_bd, &stats); }
                     drain(&mut events).await;

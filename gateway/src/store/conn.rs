@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use kilowatch_site::vocab::Kind;
 use rusqlite::{Connection, OpenFlags};
 
 use super::dirty_marks::DirtyMarks;
@@ -25,7 +24,7 @@ pub struct Store {
     pub(super) dirty_marks: DirtyMarks,
     /// Kind and counter wrap of each series id the rollup engine met (series never change
     /// quantity or device; the wraps come from `settings`).
-    pub(super) kinds: HashMap<i64, (Kind, Option<f64>)>,
+    pub(super) kinds: super::rollups::SeriesKinds,
 }
 
 impl Store {

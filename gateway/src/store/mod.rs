@@ -20,6 +20,8 @@ mod dr_events;
 mod enpi;
 mod error;
 mod health;
+#[cfg(test)]
+mod held_tests;
 mod hub_outbox;
 mod live;
 mod live_sync;
@@ -62,6 +64,6 @@ pub use readers::Readers;
 pub use reports::{NewReport, ReportRow};
 pub use rollup_cache::{Plan as RollupPlan, RollupCache, SEAL_MS};
 pub use samples::{DeadLetter, Incoming, WriteStats, DEAD_LETTER_ROWS};
-pub use settings::StoreSettings;
+pub use settings::{HeldDevice, StoreSettings};
 pub use types::{EnergyPoint, EnergySource, Latest, Point};
 pub use writer::StoreWriter;

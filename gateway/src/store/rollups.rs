@@ -4,6 +4,13 @@
 //! One refresh, in one transaction: take a batch of dirty minutes, add the minutes whose
 //! first increment they change, recompute those minutes, then each coarser level from the one
 //! below, and clear the batch.
+//!
+//! A series reported by exception holds each value until the next sample (`rollup::
+//! aggregate_held`): a minute depends on the last sample before it, its own and the first one
+//! after it. So a changed minute also changes the minutes back to the sample before it and
+//! forward to the sample after it, as far as a hold can reach (the gap limit); those are
+//! recomputed with it, so the rollups come out as a full recompute would, whatever order the
+//! samples arrived in.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,8 +24,16 @@ use super::rollup_rows::{put_rollup, roll_coarser, Touched};
 use super::settings::StoreSettings;
 use crate::rollup;
 
-/// Per series id: its kind and, for a counter that wraps, the register range.
-type SeriesKinds = HashMap<i64, (Kind, Option<f64>)>;
+/// Per series id: its kind, for a counter that wraps the register range, and for a series
+/// reported by exception its poll interval (ms).
+pub(super) type SeriesKinds = HashMap<i64, SeriesRule>;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SeriesRule {
+    kind: Kind,
+    wrap: Option<f64>,
+    held: Option<i64>,
+}
 
 impl Store {
     /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
@@ -34,7 +49,9 @@ impl Store {
             return Ok(0);
         }
         let settings = &self.settings;
-        let minutes = with_next_minutes(&tx, &dirty)?;
+        let dirty_set: BTreeSet<(i64, i64)> = dirty.iter().copied().collect();
+        series_kinds(&tx, settings, &mut self.kinds, &dirty_set)?;
+        let minutes = with_next_minutes(&tx, &dirty, &self.kinds, settings.gap_limit_ms)?;
         series_kinds(&tx, settings, &mut self.kinds, &minutes)?;
         let mut touched = roll_minutes(&tx, settings, &self.kinds, &minutes)?;
         let virtual_minutes =
@@ -79,22 +96,44 @@ fn dirty_minutes(tx: &Transaction<'_>, limit: usize) -> rusqlite::Result<Vec<(i6
 }
 
 /// The dirty minutes and, for each, the next minute of its series with data: a changed
-/// bucket can change the first increment of the next one.
+/// bucket can change the first increment of the next one. Of a held series, also the minutes
+/// its samples' holds reach (module doc).
 fn with_next_minutes(
     tx: &Transaction<'_>,
     dirty: &[(i64, i64)],
+    kinds: &SeriesKinds,
+    gap: i64,
 ) -> rusqlite::Result<BTreeSet<(i64, i64)>> {
     let mut minutes: BTreeSet<(i64, i64)> = dirty.iter().copied().collect();
     let mut next = tx.prepare_cached(
         "SELECT ts FROM samples WHERE series_id = ?1 AND ts >= ?2 AND quality = 'good'
-         ORDER BY ts LIMIT 1",
+         AND value IS NOT NULL ORDER BY ts LIMIT 1",
     )?;
+    let mut prev = tx.prepare_cached(
+        "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 AND quality = 'good'
+         AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
+    )?;
+    let minute = |t: i64| t - t.rem_euclid(60_000);
     for &(id, b) in dirty {
-        let t: Option<i64> = next
+        let after: Option<i64> = next
             .query_row(params![id, b + 60_000], |r| r.get(0))
             .optional()?;
-        if let Some(t) = t {
-            minutes.insert((id, t - t.rem_euclid(60_000)));
+        if let Some(t) = after {
+            minutes.insert((id, minute(t)));
+        }
+        if kinds.get(&id).and_then(|k| k.held).is_none() {
+            continue;
+        }
+        // Back to the sample before (its hold now ends in this minute), forward to the one
+        // after (held from this minute); a hold never reaches past the gap limit, and with no
+        // sample after there is nothing held yet (the newest sample, the usual case live).
+        let before: Option<i64> = prev.query_row(params![id, b], |r| r.get(0)).optional()?;
+        let from = before.filter(|&t| t >= b - gap).map_or(b, minute);
+        let to = after.map_or(b, |t| t.min(b + 60_000 + gap));
+        let mut m = from;
+        while m <= to {
+            minutes.insert((id, m));
+            m += 60_000;
         }
     }
     Ok(minutes)
@@ -128,8 +167,10 @@ fn series_kinds(
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((device, quantity)) = row {
+            let held = settings.held.get(&device).map(|d| d.interval_of(&quantity));
             let wrap = settings.wraps.get(&(device, quantity.clone())).copied();
-            kinds.insert(id, (kind_of(&quantity), wrap));
+            let kind = kind_of(&quantity);
+            kinds.insert(id, SeriesRule { kind, wrap, held });
         }
     }
     Ok(())
@@ -154,18 +195,32 @@ fn roll_minutes(
         "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
          AND quality = 'good' AND value IS NOT NULL ORDER BY ts",
     )?;
+    let mut first_after = tx.prepare_cached(
+        "SELECT ts FROM samples WHERE series_id = ?1 AND ts >= ?2
+         AND quality = 'good' AND value IS NOT NULL ORDER BY ts LIMIT 1",
+    )?;
     for &(id, b) in minutes {
-        let (kind, wrap) = kinds
-            .get(&id)
-            .copied()
-            .unwrap_or((Kind::Instantaneous, None));
+        let SeriesRule { kind, wrap, held } = kinds.get(&id).copied().unwrap_or(SeriesRule {
+            kind: Kind::Instantaneous,
+            wrap: None,
+            held: None,
+        });
         let prev: Option<(i64, f64)> = before
             .query_row(params![id, b], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let samples: Vec<(i64, f64)> = inside
             .query_map(params![id, b, b + 60_000], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let agg = rollup::aggregate(kind, prev, &samples, gap, wrap);
+        let agg = match held {
+            None => rollup::aggregate(kind, prev, &samples, gap, wrap),
+            Some(interval) => {
+                let after: Option<i64> = first_after
+                    .query_row(params![id, b + 60_000], |r| r.get(0))
+                    .optional()?;
+                let bucket = (b, b + 60_000);
+                rollup::aggregate_held(kind, bucket, prev, &samples, after, gap, wrap, interval)
+            }
+        };
         put_rollup(tx, id, 60, b, &agg)?;
         for &res in &rollup::RESOLUTIONS[1..] {
             touched.insert((res, id, rollup::bucket_start(b, res, tz)));

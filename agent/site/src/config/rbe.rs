@@ -3,6 +3,8 @@
 //!
 //! Counters and states are reported whenever they change (no deadband), so the gateway's
 //! energy totals and load cycles stay exact; a deadband applies to instantaneous quantities.
+//! The gateway reads this section too: when it is enabled, it rolls the site's series up with
+//! each value held until the next sample (a value not reported is within the deadband of it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
