@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the kilowatch-agent and kilowatch-gateway Debian packages with cargo-deb, for this
+# machine or cross-compiled for the ARM boxes gateways run on.
+#
+#   agent/debian/build-debs.sh [--profile release|dev] [amd64|arm64|armhf ...]
+#
+# Default: release, amd64. The packages land in target/<triple>/debian/ (target/debian/ for a
+# native build) and the script prints their paths, one a line, on stdout.
+#
+# Needs: cargo-deb (`cargo install cargo-deb --locked`); for arm64/armhf the Rust targets
+# (`rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf`), Debian's cross
+# compilers (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf) and the target's OpenSSL
+# (`dpkg --add-architecture arm64 armhf; apt-get install libssl-dev:arm64 libssl-dev:armhf`):
+# the bundled SQLite (rusqlite) and ring are C compiled for the target, and the MQTT and HTTP
+# clients' TLS links the system OpenSSL, so the package depends on Debian's libssl3.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+profile=release
+arches=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    amd64 | arm64 | armhf) arches+=("$1"); shift ;;
+    *) echo "usage: $0 [--profile release|dev] [amd64|arm64|armhf ...]" >&2; exit 2 ;;
+  esac
+done
+[ ${#arches[@]} -gt 0 ] || arches=(amd64)
+
+for arch in "${arches[@]}"; do
+  target_args=()
+  case "$arch" in
+    amd64) triple="" ;;
+    arm64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu ;;
+    armhf) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf ;;
+  esac
+  if [ -n "$triple" ]; then
+    target_args=(--target "$triple")
+    t=$(printf '%s' "$triple" | tr '[:lower:]-' '[:upper:]_')
+    # The linker and C compiler for the target (cc-rs reads CC_<triple>), and pkg-config
+    # pointed at the target's multiarch .pc files (openssl-sys).
+    export "CARGO_TARGET_${t}_LINKER=$gnu-gcc"
+    export "CC_${triple//-/_}=$gnu-gcc" "AR_${triple//-/_}=$gnu-ar"
+    export PKG_CONFIG_ALLOW_CROSS=1
+    export PKG_CONFIG_LIBDIR="/usr/lib/$gnu/pkgconfig:/usr/share/pkgconfig"
+  fi
+  for crate in agent gateway; do
+    # cargo-deb builds the binary itself (`cargo build --profile … -p <crate>`), strips it with
+    # the target's strip and resolves $auto dependencies with dpkg-shlibdeps' rules.
+    cargo deb -p "$crate" --profile "$profile" "${target_args[@]}" --quiet
+  done
+  unset PKG_CONFIG_ALLOW_CROSS PKG_CONFIG_LIBDIR
+done
