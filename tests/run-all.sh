@@ -34,6 +34,8 @@ if ! fc-list :lang=zh-tw 2>/dev/null | grep -q .; then missing+=(fonts-noto-cjk)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || missing+=(postgresql)
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
+# The package test (tests/packages.sh) checks the systemd units with systemd-analyze.
+have systemd-analyze || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   sudo=""
@@ -60,6 +62,12 @@ fi
 if [ ! -d tests/sparkplug/node_modules/sparkplug-payload ]; then
   step "installing sparkplug-payload (Eclipse Tahu) for the Sparkplug test"
   npm ci --prefix tests/sparkplug --no-audit --no-fund --silent
+fi
+
+# cargo-deb builds the Debian packages (tests/packages.sh); kept in ~/.cargo/bin between runs.
+if ! cargo deb --version >/dev/null 2>&1; then
+  step "installing cargo-deb"
+  cargo install cargo-deb --locked --version 3.8.0 --quiet
 fi
 
 # rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.
@@ -100,6 +108,9 @@ cargo build --quiet --workspace --bins
 
 step "cargo test"
 cargo test --workspace
+
+step "Debian packages: build, dpkg -i, run from /usr/bin, remove and purge"
+tests/packages.sh
 
 # The plant's day is not the UTC day: between 16:00 and 24:00 UTC it is already tomorrow in
 # Taipei (the demo plant's zone). Run the tests that ask for plant-local days, midnights or

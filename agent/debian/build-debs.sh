@@ -2,9 +2,10 @@
 # Builds the kilowatch-agent and kilowatch-gateway Debian packages with cargo-deb, for this
 # machine or cross-compiled for the ARM boxes gateways run on.
 #
-#   agent/debian/build-debs.sh [--profile release|dev] [amd64|arm64|armhf ...]
+#   agent/debian/build-debs.sh [--profile release|dev] [--no-build] [--fast] [amd64|arm64|armhf ...]
 #
-# Default: release, amd64. The packages land in target/<triple>/debian/ (target/debian/ for a
+# Default: release, amd64. --no-build packages binaries already built (`cargo build --profile
+# <profile> [--target <triple>]`); --fast compresses less (the test's debug binaries are big). The packages land in target/<triple>/debian/ (target/debian/ for a
 # native build) and the script prints their paths, one a line, on stdout.
 #
 # Needs: cargo-deb (`cargo install cargo-deb --locked`); for arm64/armhf the Rust targets
@@ -18,11 +19,13 @@ cd "$(dirname "$0")/../.."
 
 profile=release
 arches=()
+deb_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
+    --no-build | --fast) deb_args+=("$1"); shift ;;
     amd64 | arm64 | armhf) arches+=("$1"); shift ;;
-    *) echo "usage: $0 [--profile release|dev] [amd64|arm64|armhf ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--profile release|dev] [--no-build] [--fast] [amd64|arm64|armhf ...]" >&2; exit 2 ;;
   esac
 done
 [ ${#arches[@]} -gt 0 ] || arches=(amd64)
@@ -47,7 +50,7 @@ for arch in "${arches[@]}"; do
   for crate in agent gateway; do
     # cargo-deb builds the binary itself (`cargo build --profile … -p <crate>`), strips it with
     # the target's strip and resolves $auto dependencies with dpkg-shlibdeps' rules.
-    cargo deb -p "$crate" --profile "$profile" "${target_args[@]}" --quiet
+    cargo deb -p "$crate" --profile "$profile" "${target_args[@]}" "${deb_args[@]}" --quiet
   done
   unset PKG_CONFIG_ALLOW_CROSS PKG_CONFIG_LIBDIR
 done
