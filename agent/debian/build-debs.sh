@@ -30,27 +30,17 @@ while [ $# -gt 0 ]; do
 done
 [ ${#arches[@]} -gt 0 ] || arches=(amd64)
 
+. agent/debian/cross-env.sh
 for arch in "${arches[@]}"; do
   target_args=()
-  case "$arch" in
-    amd64) triple="" ;;
-    arm64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu ;;
-    armhf) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf ;;
-  esac
-  if [ -n "$triple" ]; then
-    target_args=(--target "$triple")
-    t=$(printf '%s' "$triple" | tr '[:lower:]-' '[:upper:]_')
-    # The linker and C compiler for the target (cc-rs reads CC_<triple>), and pkg-config
-    # pointed at the target's multiarch .pc files (openssl-sys).
-    export "CARGO_TARGET_${t}_LINKER=$gnu-gcc"
-    export "CC_${triple//-/_}=$gnu-gcc" "AR_${triple//-/_}=$gnu-ar"
-    export PKG_CONFIG_ALLOW_CROSS=1
-    export PKG_CONFIG_LIBDIR="/usr/lib/$gnu/pkgconfig:/usr/share/pkgconfig"
-  fi
-  for crate in agent gateway; do
-    # cargo-deb builds the binary itself (`cargo build --profile … -p <crate>`), strips it with
-    # the target's strip and resolves $auto dependencies with dpkg-shlibdeps' rules.
-    cargo deb -p "$crate" --profile "$profile" "${target_args[@]}" "${deb_args[@]}" --quiet
-  done
-  unset PKG_CONFIG_ALLOW_CROSS PKG_CONFIG_LIBDIR
+  (
+    cross_env "$arch"
+    [ -z "$triple" ] || target_args=(--target "$triple")
+    for crate in agent gateway; do
+      # cargo-deb builds the binary (`cargo build --profile … -p <crate>`) unless --no-build,
+      # strips it with the target's strip and resolves the $auto dependencies (libc6, libssl3)
+      # from the binary's shared libraries.
+      cargo deb -p "$crate" --profile "$profile" "${target_args[@]}" "${deb_args[@]}" --quiet
+    done
+  )
 done
