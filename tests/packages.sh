@@ -53,7 +53,8 @@ ok "built $agent_deb and $gateway_deb"
 for deb in "$agent_deb" "$gateway_deb"; do
   name=$(dpkg-deb -f "$deb" Package)
   conf=${name#kilowatch-}
-  [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "$deb: version $(dpkg-deb -f "$deb" Version), not $version"
+  # cargo-deb's default Debian revision is 1.
+  [ "$(dpkg-deb -f "$deb" Version)" = "$version-1" ] || fail "$deb: version $(dpkg-deb -f "$deb" Version), not $version-1"
   dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "$deb: no shared-library dependencies: $(dpkg-deb -f "$deb" Depends)"
   dpkg-deb -I "$deb" conffiles | grep -qx "/etc/kilowatch/$conf.toml" || fail "$deb: /etc/kilowatch/$conf.toml is not a conffile"
 done
