@@ -5,8 +5,9 @@
 #   agent/debian/build-debs.sh [--profile release|dev] [--no-build] [--fast] [amd64|arm64|armhf ...]
 #
 # Default: release, amd64. --no-build packages binaries already built (`cargo build --profile
-# <profile> [--target <triple>]`); --fast compresses less (the test's debug binaries are big). The packages land in target/<triple>/debian/ (target/debian/ for a
-# native build) and the script prints their paths, one a line, on stdout.
+# <profile> [--target <triple>]`); --fast compresses less (the test's debug binaries are big).
+# The packages land in target/debian/ (cross-built ones also in target/<triple>/debian/); the
+# script prints their paths, one a line, on stdout.
 #
 # Needs: cargo-deb (`cargo install cargo-deb --locked`); for arm64/armhf the Rust targets
 # (`rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf`), Debian's cross
