@@ -34,10 +34,23 @@ if ! fc-list :lang=zh-tw 2>/dev/null | grep -q .; then missing+=(fonts-noto-cjk)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || missing+=(postgresql)
 # The agent's MQTT TLS links the system OpenSSL (native-tls).
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
+# The package test (tests/packages.sh) checks the systemd units with systemd-analyze.
+have systemd-analyze || missing+=(systemd)
+# The ARM builds (tests/cross-build.sh): Debian's cross compilers, qemu-user to run what they
+# build, and the targets' OpenSSL from Debian's multiarch packages.
+have aarch64-linux-gnu-gcc || missing+=(gcc-aarch64-linux-gnu)
+have arm-linux-gnueabihf-gcc || missing+=(gcc-arm-linux-gnueabihf)
+have qemu-aarch64 || missing+=(qemu-user)
+foreign=()
+[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/openssl.pc ] || { missing+=(libssl-dev:arm64); foreign+=(arm64); }
+[ -f /usr/lib/arm-linux-gnueabihf/pkgconfig/openssl.pc ] || { missing+=(libssl-dev:armhf); foreign+=(armhf); }
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  for arch in "${foreign[@]}"; do
+    dpkg --print-foreign-architectures | grep -qx "$arch" || $sudo dpkg --add-architecture "$arch"
+  done
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -60,6 +73,12 @@ fi
 if [ ! -d tests/sparkplug/node_modules/sparkplug-payload ]; then
   step "installing sparkplug-payload (Eclipse Tahu) for the Sparkplug test"
   npm ci --prefix tests/sparkplug --no-audit --no-fund --silent
+fi
+
+# cargo-deb builds the Debian packages (tests/packages.sh); kept in ~/.cargo/bin between runs.
+if ! cargo deb --version >/dev/null 2>&1; then
+  step "installing cargo-deb"
+  cargo install cargo-deb --locked --version 3.8.0 --quiet
 fi
 
 # rust-toolchain.toml pins the compiler and lists the target; this makes sure it is there.
@@ -100,6 +119,12 @@ cargo build --quiet --workspace --bins
 
 step "cargo test"
 cargo test --workspace
+
+step "Debian packages: build, dpkg -i, run from /usr/bin, remove and purge"
+tests/packages.sh
+
+step "cross builds for arm64 and armhf, run under qemu-user"
+tests/cross-build.sh
 
 # The plant's day is not the UTC day: between 16:00 and 24:00 UTC it is already tomorrow in
 # Taipei (the demo plant's zone). Run the tests that ask for plant-local days, midnights or
