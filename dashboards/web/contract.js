@@ -156,7 +156,7 @@ async function drSections() {
     return;
   }
   const table = el("table", { class: "dr-events" });
-  const cols = ["dr-col-id", "dr-col-date", "dr-col-window", "dr-col-committed", "dr-col-average", "dr-col-delivered", "dr-col-met-share", "dr-col-verdict"];
+  const cols = ["dr-col-id", "dr-col-date", "dr-col-window", "dr-col-committed", "dr-col-baseline", "dr-col-event-max", "dr-col-reduction", "dr-col-delivered", "dr-col-met-share", "dr-col-verdict"];
   table.append(el("tr", {}, ...cols.map((k) => el("th", {}, t(k)))));
   const detail = el("div", { class: "dr-detail" });
   const n = (v, d) => (v === null ? "–" : fmt(v, d));
@@ -164,7 +164,8 @@ async function drSections() {
     const verdict = drVerdict(e.verdict) + (drReason(e) ? ` (${drReason(e)})` : "");
     const row = el("tr", { "data-id": e.id, class: "dr-" + e.verdict },
       el("td", {}, e.id), el("td", {}, e.date), el("td", {}, `${e.start}–${e.end}`), el("td", {}, fmt(e.committed_kw, 1)),
-      el("td", {}, n(e.average_reduction_kw, 1)), el("td", {}, n(e.delivered_kwh, 2)),
+      el("td", {}, n(e.baseline_kw, 1)), el("td", {}, n(e.event_max_kw, 1)), el("td", {}, n(e.reduction_kw, 1)),
+      el("td", {}, n(e.delivered_kwh, 2)),
       el("td", {}, e.fraction_met === null ? "–" : fmt(e.fraction_met * 100, 0) + " %"), el("td", {}, verdict));
     row.addEventListener("click", () => drDetail(detail, e));
     table.append(row);

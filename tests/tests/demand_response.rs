@@ -1,5 +1,5 @@
 //! Demand-response verification end to end on the demo plant's history: events entered through
-//! the API, the baseline (CBL) of a quarter-hour checked against the mean this test computes
+//! the API, the baseline (CBL, Taipower's rule) checked against the mean this test computes
 //! from the API's own quarter-hour demand over the eligible days it works out itself (weekdays
 //! that are not tariff holidays nor the earlier event's day), a future event reported as
 //! insufficient data, malformed events refused naming the field or the file and key, and the
@@ -150,20 +150,34 @@ fn demo_demand_response_baseline_verdict_and_errors() {
             .unwrap_or_else(|| panic!("no {d} {hhmm} row: {r}"));
         f(&row["values"]["demand_kw"])
     };
-    let mean = expected.iter().map(|&d| demand_at(d, "10:15")).sum::<f64>() / 5.0;
+    // Taipower's rule: the baseline is the mean of each baseline day's highest quarter-hour
+    // in 10:00-11:00; the reduction, the baseline minus the event's highest, 0 below 50 kW.
+    const WINDOW: [&str; 4] = ["10:00", "10:15", "10:30", "10:45"];
+    let highest = |d: NaiveDate| {
+        WINDOW
+            .iter()
+            .map(|q| demand_at(d, q))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let mean = expected.iter().map(|&d| highest(d)).sum::<f64>() / 5.0;
+    let cbl = f(&v["baseline_kw"]);
+    assert!((cbl - mean).abs() < 1e-6, "API baseline {cbl}, mean {mean}");
+    let top = highest(event_day);
+    assert!((f(&v["event_max_kw"]) - top).abs() < 1e-6);
+    let counted = if mean - top < 50.0 { 0.0 } else { mean - top };
+    assert!((f(&v["reduction_kw"]) - counted).abs() < 1e-6, "{v}");
+    assert_eq!(v["verdict"], if counted >= 1.0 { "pass" } else { "fail" });
+    // Each quarter-hour against the baseline.
     let q = &quarters[1];
     assert_eq!(q["start"], "10:15");
-    let cbl = f(&q["cbl_kw"]);
-    assert!((cbl - mean).abs() < 1e-6, "API CBL {cbl}, mean {mean}");
+    assert!((f(&q["cbl_kw"]) - mean).abs() < 1e-6);
     let actual = demand_at(event_day, "10:15");
     assert!((f(&q["actual_kw"]) - actual).abs() < 1e-6);
     assert!((f(&q["reduction_kw"]) - (mean - actual)).abs() < 1e-6);
-    // The totals follow from the quarter-hours.
     let r: Vec<f64> = quarters.iter().map(|q| f(&q["reduction_kw"])).collect();
     let avg = r.iter().sum::<f64>() / 4.0;
     assert!((f(&v["average_reduction_kw"]) - avg).abs() < 1e-9);
     assert!((f(&v["delivered_kwh"]) - avg).abs() < 1e-9, "1 h at avg kW");
-    assert_eq!(v["verdict"], if avg >= 1.0 { "pass" } else { "fail" });
 
     // An event not yet held: insufficient data, never a verdict. At 00:00–00:30, so that its
     // baseline (which may use today's first half hour) is the same for the API and the
@@ -183,6 +197,7 @@ fn demo_demand_response_baseline_verdict_and_errors() {
     );
     assert!(fut["reason"].as_str().unwrap().contains("00:15"), "{fut}");
     assert_eq!(fut["average_reduction_kw"], serde_json::Value::Null);
+    assert_eq!(fut["reduction_kw"], serde_json::Value::Null);
 
     // Malformed events: 400 naming the field; a taken id: 409.
     for (body, field) in [

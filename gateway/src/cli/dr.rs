@@ -166,14 +166,15 @@ fn list(all: &[Verification]) -> String {
     for v in all {
         let _ = writeln!(
             out,
-            "{:<20} {} {}-{}  committed {:.1} kW  average {} kW  {} kWh  {}",
+            "{:<20} {} {}-{}  committed {:.1} kW  baseline {} kW  event max {} kW  reduction {} kW  {}",
             v.event.id,
             v.event.date,
             v.event.start,
             v.event.end,
             v.event.committed_kw,
-            num(v.average_reduction_kw, 1),
-            num(v.delivered_kwh, 2),
+            num(v.baseline_kw, 1),
+            num(v.event_max_kw, 1),
+            num(v.reduction_kw, 1),
             v.verdict
         );
     }
@@ -186,6 +187,14 @@ fn list(all: &[Verification]) -> String {
 fn detail(v: &Verification) -> String {
     use std::fmt::Write;
     let mut out = list(std::slice::from_ref(v));
+    let _ = writeln!(
+        out,
+        "reduction = baseline - event max, counted as 0 below {:.0} kW; below the baseline: \
+         {} kWh, {} kW on average",
+        v.minimum_kw,
+        num(v.delivered_kwh, 2),
+        num(v.average_reduction_kw, 1)
+    );
     let days: Vec<String> = v.baseline_days.iter().map(|d| d.to_string()).collect();
     let _ = writeln!(out, "baseline days: {}", days.join(", "));
     for s in &v.skipped_days {

@@ -1,12 +1,17 @@
 //! The customer baseline load (CBL) and the verification of one event, on a map of quarter-hour
 //! demand. Pure: the store is read in `super`.
 //!
-//! Rule (Taipower 需量競價措施, demand bidding, as recorded for this project and not yet
-//! confirmed against Taipower's published terms; see README "Demand-response verification"): for each quarter-hour of the event window, the mean of the same
-//! quarter-hour's demand on the 5 most recent eligible days before the event. Eligible: not a
-//! Saturday, not an off-peak day (Sunday or tariff holiday), not an earlier DR event day. We
-//! also pass over a day with any of the needed quarter-hours missing (an average of fewer
-//! readings would not be the rule's), looking back at most [`LOOKBACK_DAYS`].
+//! Rule: Taipower's 需量競價措施 (demand bidding), 五、基準用電容量與實際抑低容量, as published
+//! on Taipower's site (branch.taipower.com.tw, "台電公司推出「需量競價措施」"):
+//! - 基準用電容量 (the baseline): the mean, over the 5 days before the event (event days,
+//!   off-peak days and Saturdays left out), of each day's highest 15-minute demand in the
+//!   same time window as the event;
+//! - 實際抑低容量 (the delivered reduction): the baseline minus the highest 15-minute demand
+//!   during the event; below the minimum reduction contract capacity (50 kW) it counts as 0.
+//!
+//! We pass over a day with any quarter-hour of the window missing (its highest demand would not
+//! be known), looking back at most [`LOOKBACK_DAYS`]. The quarter-hours are shown against the
+//! baseline for the chart; the verdict is the rule's.
 //!
 //! The optional additive day-of adjustment is kilowatch's addition, not Taipower's rule.
 
@@ -22,7 +27,10 @@ use crate::enpi::tariff::Tariff;
 pub const BASELINE_DAYS: usize = 5;
 /// How far back eligible days are looked for.
 pub const LOOKBACK_DAYS: i64 = 45;
-/// The additive adjustment's cap, a fraction of each quarter-hour's baseline.
+/// The minimum reduction contract capacity (最低抑低契約容量, economic type): a delivered
+/// reduction below it counts as 0.
+pub const MINIMUM_REDUCTION_KW: f64 = 50.0;
+/// The additive adjustment's cap, a fraction of the baseline.
 pub const ADJUSTMENT_CAP: f64 = 0.2;
 /// The adjustment window: the two hours ending one hour before the event, in minutes.
 const ADJUST_FROM: i64 = -180;
@@ -102,9 +110,19 @@ pub struct Verification {
     pub skipped_days: Vec<Skipped>,
     /// The additive adjustment before the cap, kW (only with `adjustment = "additive"`).
     pub adjustment_kw: Option<f64>,
+    /// 基準用電容量: the mean of the baseline days' highest demand in the window (adjusted
+    /// when asked), kW.
+    pub baseline_kw: Option<f64>,
+    /// The highest 15-minute demand during the event, kW.
+    pub event_max_kw: Option<f64>,
+    /// 實際抑低容量: baseline − event maximum, 0 below `minimum_kw`; what the verdict judges.
+    pub reduction_kw: Option<f64>,
+    pub minimum_kw: f64,
     pub quarters: Vec<QuarterResult>,
+    /// Energy below the baseline over the event (Σ quarter-hour reductions × ¼ h).
     pub delivered_kwh: Option<f64>,
     pub average_reduction_kw: Option<f64>,
+    /// The share of quarter-hours at least the commitment below the baseline.
     pub fraction_met: Option<f64>,
     /// `pass`, `fail` or `insufficient_data`.
     pub verdict: &'static str,
@@ -114,8 +132,9 @@ pub struct Verification {
     pub missing_quarters: Vec<String>,
 }
 
-pub const RULE: &str = "taipower-demand-bidding: mean of the same quarter-hour on the 5 most \
-recent weekdays before the event that are not holidays or earlier event days";
+pub const RULE: &str = "taipower-demand-bidding: baseline = mean over the 5 days before the event \
+(event days, off-peak days and Saturdays left out) of each day's highest 15-minute demand in the \
+event's window; reduction = baseline - the event's highest demand, 0 below 50 kW";
 
 fn hhmm(minutes: i64) -> String {
     let m = minutes.rem_euclid(1440);
@@ -162,8 +181,18 @@ pub fn verify(
         }
     }
     let enough = days.len() == BASELINE_DAYS;
-    let cbl = |m: i64| {
-        enough.then(|| days.iter().filter_map(|&d| kw(d, m)).sum::<f64>() / days.len() as f64)
+    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    // The rule's baseline: each baseline day's highest demand in the window, averaged.
+    let highest = |d: NaiveDate| {
+        window
+            .iter()
+            .filter_map(|&m| kw(d, m))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+    };
+    let raw_baseline = if enough {
+        mean(days.iter().filter_map(|&d| highest(d)).collect())
+    } else {
+        None
     };
     let missing: Vec<String> = adjust
         .iter()
@@ -172,33 +201,38 @@ pub fn verify(
         .map(|&m| hhmm(m))
         .collect();
 
-    // kilowatch's additive adjustment: mean (actual − CBL) before the event, each quarter's
-    // share capped at ±20 % of its baseline.
-    let adjustment_kw = (!adjust.is_empty() && enough && missing.is_empty()).then(|| {
-        adjust
-            .iter()
-            .filter_map(|&m| Some(kw(event.date, m)? - cbl(m)?))
-            .sum::<f64>()
-            / adjust.len() as f64
+    // kilowatch's additive adjustment: how far the event day ran above (+) or below the
+    // baseline days in the same quarter-hours before the event, capped at ±20 % of the
+    // baseline.
+    let same_quarter = |m: i64| mean(days.iter().filter_map(|&d| kw(d, m)).collect());
+    let adjustment_kw = (!adjust.is_empty() && enough && missing.is_empty())
+        .then(|| {
+            mean(
+                adjust
+                    .iter()
+                    .filter_map(|&m| Some(kw(event.date, m)? - same_quarter(m)?))
+                    .collect(),
+            )
+        })
+        .flatten();
+    let baseline = raw_baseline.map(|b| match adjustment_kw {
+        // max/min, not clamp: clamp panics on a NaN bound.
+        Some(a) => {
+            b + a
+                .max(-ADJUSTMENT_CAP * b.abs())
+                .min(ADJUSTMENT_CAP * b.abs())
+        }
+        None => b,
     });
     let quarters: Vec<QuarterResult> = window
         .iter()
         .map(|&m| {
-            let base = cbl(m).map(|c| match adjustment_kw {
-                // max/min, not clamp: clamp panics on a NaN bound.
-                Some(a) => {
-                    c + a
-                        .max(-ADJUSTMENT_CAP * c.abs())
-                        .min(ADJUSTMENT_CAP * c.abs())
-                }
-                None => c,
-            });
             let actual = kw(event.date, m);
-            let reduction = base.zip(actual).map(|(b, a)| b - a);
+            let reduction = baseline.zip(actual).map(|(b, a)| b - a);
             QuarterResult {
                 start: hhmm(m),
                 ts: cal.at(event.date, m).unwrap_or_default(),
-                cbl_kw: base,
+                cbl_kw: baseline,
                 actual_kw: actual,
                 reduction_kw: reduction,
                 met: reduction.map(|r| r >= event.committed_kw),
@@ -222,24 +256,36 @@ pub fn verify(
     } else {
         None
     };
-    let (delivered, average, fraction, verdict) = if reason.is_some() {
-        (None, None, None, "insufficient_data")
+    let event_max = if reason.is_none() {
+        highest(event.date)
     } else {
-        let r: Vec<f64> = quarters.iter().filter_map(|q| q.reduction_kw).collect();
-        let n = r.len() as f64;
-        let average = r.iter().sum::<f64>() / n;
-        let met = quarters.iter().filter(|q| q.met == Some(true)).count() as f64;
-        let verdict = if average >= event.committed_kw {
-            "pass"
-        } else {
-            "fail"
-        };
-        (
-            Some(r.iter().sum::<f64>() * 0.25),
-            Some(average),
-            Some(met / n),
-            verdict,
-        )
+        None
+    };
+    let (reduction, delivered, average, fraction, verdict) = match (&reason, baseline, event_max) {
+        (None, Some(b), Some(top)) => {
+            let r: Vec<f64> = quarters.iter().filter_map(|q| q.reduction_kw).collect();
+            let n = r.len() as f64;
+            let met = quarters.iter().filter(|q| q.met == Some(true)).count() as f64;
+            let delivered = b - top;
+            let counted = if delivered < MINIMUM_REDUCTION_KW {
+                0.0
+            } else {
+                delivered
+            };
+            let verdict = if counted >= event.committed_kw {
+                "pass"
+            } else {
+                "fail"
+            };
+            (
+                Some(counted),
+                Some(r.iter().sum::<f64>() * 0.25),
+                Some(r.iter().sum::<f64>() / n),
+                Some(met / n),
+                verdict,
+            )
+        }
+        _ => (None, None, None, None, "insufficient_data"),
     };
     Verification {
         event: event.clone(),
@@ -248,6 +294,10 @@ pub fn verify(
         baseline_days: days,
         skipped_days: skipped,
         adjustment_kw,
+        baseline_kw: baseline,
+        event_max_kw: event_max,
+        reduction_kw: reduction,
+        minimum_kw: MINIMUM_REDUCTION_KW,
         quarters,
         delivered_kwh: delivered,
         average_reduction_kw: average,

@@ -4,11 +4,14 @@
 //! Event Thu 2026-06-25 13:00–13:30, two quarter-hours. Going back: Wed 06-24 is an earlier
 //! event day, Sun 06-21, Sat 06-20 and the holiday 06-19 are skipped (each 1000 kW, so using
 //! one would show). The five days: 06-23, 06-22, 06-18, 06-17, 06-16 with 13:00 at 140, 130,
-//! 120, 110, 100 kW and 13:15 ten more: CBL 13:00 = 600 / 5 = 120, 13:15 = 130.
-//! Event day 13:00 70 kW, 13:15 100 kW: reductions 50 and 30, average 40, delivered
-//! (50 + 30) × 0.25 = 20 kWh; committed 40 → pass with half the quarters meeting it, 45 → fail.
-//! Additive: 10:00–12:00 is 100 kW on the baseline days; on the event day 110 → +10 kW (CBL
-//! 130, 140; reductions 60, 40, average 50); at 200 → +100, capped at 20 %: 144, 156.
+//! 120, 110, 100 kW and 13:15 ten more, so their highest demands in the window are 150, 140,
+//! 130, 120, 110: baseline (650 / 5) 130 kW.
+//! Event day 13:00 40 kW, 13:15 60 kW: the event's highest 60, delivered 130 − 60 = 70 kW
+//! (≥ 50, counted); committed 70 → pass, 75 → fail. Against the baseline the quarters are 90
+//! and 70 kW below: average 80, (90 + 70) × 0.25 = 40 kWh.
+//! At 100 kW in both quarters: 30 kW delivered, below the 50 kW minimum, counted as 0 → fail.
+//! Additive: 10:00–12:00 is 100 kW on the baseline days; on the event day 110 → +10 kW
+//! (baseline 140); at 200 → +100, capped at 20 % of 130: 156.
 
 use std::collections::{HashMap, HashSet};
 
@@ -59,8 +62,8 @@ fn series(morning: f64) -> HashMap<i64, f64> {
             m.insert(at(d, t), 100.0);
         }
     }
-    m.insert(at("2026-06-25", "13:00"), 70.0);
-    m.insert(at("2026-06-25", "13:15"), 100.0);
+    m.insert(at("2026-06-25", "13:00"), 40.0);
+    m.insert(at("2026-06-25", "13:15"), 60.0);
     for t in MORNING {
         m.insert(at("2026-06-25", t), morning);
     }
@@ -124,37 +127,48 @@ fn the_baseline_skips_saturdays_holidays_sundays_and_earlier_event_days() {
     assert_eq!(v.quarters.len(), 2);
     assert_eq!(v.quarters[0].start, "13:00");
     assert_eq!(v.quarters[1].ts, at("2026-06-25", "13:15"));
-    close(v.quarters[0].cbl_kw, 120.0);
+    close(v.baseline_kw, 130.0);
+    close(v.event_max_kw, 60.0);
+    close(v.reduction_kw, 70.0);
+    close(v.quarters[0].cbl_kw, 130.0);
     close(v.quarters[1].cbl_kw, 130.0);
-    close(v.quarters[0].reduction_kw, 50.0);
-    close(v.quarters[1].reduction_kw, 30.0);
-    assert_eq!(
-        (v.quarters[0].met, v.quarters[1].met),
-        (Some(true), Some(false))
-    );
-    close(v.average_reduction_kw, 40.0);
-    close(v.delivered_kwh, 20.0);
-    close(v.fraction_met, 0.5);
+    close(v.quarters[0].reduction_kw, 90.0);
+    close(v.quarters[1].reduction_kw, 70.0);
+    close(v.average_reduction_kw, 80.0);
+    close(v.delivered_kwh, 40.0);
+    close(v.fraction_met, 1.0);
     assert_eq!((v.verdict, v.reason.as_deref()), ("pass", None));
     assert_eq!(v.adjustment_kw, None);
 
-    let v = run(&event(45.0, Adjustment::None), &series(100.0));
+    let v = run(&event(75.0, Adjustment::None), &series(100.0));
     assert_eq!(v.verdict, "fail");
+    close(v.reduction_kw, 70.0);
     close(v.fraction_met, 0.5);
+}
+
+#[test]
+fn a_reduction_below_the_fifty_kw_minimum_counts_as_zero() {
+    let mut s = series(100.0);
+    s.insert(at("2026-06-25", "13:00"), 100.0);
+    s.insert(at("2026-06-25", "13:15"), 100.0);
+    let v = run(&event(1.0, Adjustment::None), &s);
+    close(v.event_max_kw, 100.0);
+    close(v.reduction_kw, 0.0);
+    assert_eq!(v.minimum_kw, 50.0);
+    assert_eq!(v.verdict, "fail");
 }
 
 #[test]
 fn the_additive_adjustment_moves_the_baseline_within_twenty_percent() {
     let v = run(&event(40.0, Adjustment::Additive), &series(110.0));
     close(v.adjustment_kw, 10.0);
-    close(v.quarters[0].cbl_kw, 130.0);
+    close(v.baseline_kw, 140.0);
     close(v.quarters[1].cbl_kw, 140.0);
-    close(v.average_reduction_kw, 50.0);
+    close(v.reduction_kw, 80.0);
 
     let v = run(&event(40.0, Adjustment::Additive), &series(200.0));
     close(v.adjustment_kw, 100.0);
-    close(v.quarters[0].cbl_kw, 144.0);
-    close(v.quarters[1].cbl_kw, 156.0);
+    close(v.baseline_kw, 156.0);
 }
 
 #[test]
@@ -167,8 +181,8 @@ fn a_day_with_missing_data_is_passed_over_for_an_older_one() {
         date: date("2026-06-16"),
         reason: "missing_data"
     }));
-    // (1000 + 110 + 120 + 130 + 140) / 5
-    close(v.quarters[0].cbl_kw, 300.0);
+    // (1010 + 120 + 130 + 140 + 150) / 5
+    close(v.baseline_kw, 310.0);
 }
 
 #[test]
@@ -184,8 +198,8 @@ fn too_few_eligible_days_is_insufficient_data_not_a_verdict() {
         "{:?}",
         v.reason
     );
-    assert_eq!(v.quarters[0].cbl_kw, None);
-    assert_eq!((v.average_reduction_kw, v.delivered_kwh), (None, None));
+    assert_eq!((v.baseline_kw, v.quarters[0].cbl_kw), (None, None));
+    assert_eq!((v.reduction_kw, v.delivered_kwh), (None, None));
 }
 
 #[test]
@@ -196,9 +210,9 @@ fn a_missing_event_quarter_is_insufficient_data_naming_it() {
     assert_eq!(v.verdict, "insufficient_data");
     assert_eq!(v.missing_quarters, ["13:15"]);
     assert!(v.reason.as_deref().unwrap().contains("13:15"));
-    // The baseline is still shown where it exists.
-    close(v.quarters[1].cbl_kw, 130.0);
-    assert_eq!(v.fraction_met, None);
+    // The baseline is still shown; no reduction is claimed.
+    close(v.baseline_kw, 130.0);
+    assert_eq!((v.reduction_kw, v.fraction_met), (None, None));
 
     // The adjustment's window counts too when the adjustment is asked for.
     let mut s = series(100.0);
