@@ -206,6 +206,13 @@ where
         }
     }
 
+    /// Both ports end a frame only after `ms` without a byte, not 3.5 characters: for an
+    /// emulated board whose input bytes arrive with the host's scheduling gaps.
+    pub fn set_frame_gap_ms(&mut self, ms: u32) {
+        self.slave.set_frame_gap_ms(ms);
+        self.master.set_frame_gap_ms(ms);
+    }
+
     /// One pass of the main loop at `now` (ms). Call it as often as possible.
     pub fn step(&mut self, now: u32) {
         match self.last_now {

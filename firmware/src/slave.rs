@@ -49,6 +49,12 @@ impl<U: Read + Write + ReadReady> Slave<U> {
         }
     }
 
+    /// Ends frames after `ms` of silence instead of 3.5 characters: for a line whose bytes
+    /// can arrive with gaps no real UART would leave (an emulator's).
+    pub fn set_frame_gap_ms(&mut self, ms: u32) {
+        self.silence_ms = ms;
+    }
+
     /// Reads what arrived; answers a complete frame addressed to this unit.
     pub fn poll(&mut self, now: u32, regs: &impl Registers) {
         let mut chunk = [0u8; 32];

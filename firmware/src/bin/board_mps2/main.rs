@@ -79,6 +79,13 @@ mod board {
         reset_note::note(reset::WATCHDOG);
     }
 
+    /// How long a pause ends a frame on either port. QEMU hands the UART its input one byte
+    /// at a time, each only after the firmware has read the last one and QEMU's I/O thread
+    /// has run again, so on a loaded host a request's bytes arrive with pauses of tens of
+    /// milliseconds: 3.5 characters (5 ms at 9600 baud) split it into two corrupt frames and
+    /// the master got no answer. A real line has no such pauses; the emulated one needs this.
+    const EMULATED_FRAME_GAP_MS: u32 = 100;
+
     /// The MPS2 FPGA's system clock, which also clocks the UARTs and SysTick.
     const SYSCLK_HZ: u32 = 25_000_000;
 
@@ -201,6 +208,7 @@ mod board {
         let _ = pulses.push(SimPulses);
         let (unit, meters) = (config.unit, config.meters.len());
         let board = build(config, up, down, pulses);
+        board.set_frame_gap_ms(EMULATED_FRAME_GAP_MS);
         system.stack_size = crate::painted_stack::size();
         // The start-up's peak (building the board), then paint again for the main loop's own.
         system.stack_boot = crate::painted_stack::used();
