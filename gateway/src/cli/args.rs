@@ -7,10 +7,7 @@ use kilowatch_gateway::{mv, when};
 use kilowatch_site::config::{ConfigError, SiteConfig};
 use kilowatch_site::profile::ProfileLibrary;
 
-/// A wrong command-line value: exit code 2 like a configuration error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
+pub use super::usage::Usage;
 
 // The site file and its database, as the commands that read a site's store take them.
 #[derive(clap::Args)]

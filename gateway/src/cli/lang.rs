@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use kilowatch_gateway::i18n::{self, Language};
 use kilowatch_site::config::SiteConfig;
 
-use super::args::Usage;
+use super::usage::Usage;
 
 static ASKED: OnceLock<Option<Language>> = OnceLock::new();
 /// The language of the first site file a command read, for its errors.

@@ -21,6 +21,7 @@ mod review;
 mod run;
 mod simulate;
 mod table;
+mod usage;
 
 use std::process::ExitCode;
 

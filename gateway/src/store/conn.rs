@@ -24,7 +24,7 @@ pub struct Store {
     pub(super) dirty_marks: DirtyMarks,
     /// Kind and counter wrap of each series id the rollup engine met (series never change
     /// quantity or device; the wraps come from `settings`).
-    pub(super) kinds: super::rollups::SeriesKinds,
+    pub(super) kinds: super::series_rules::SeriesKinds,
 }
 
 impl Store {

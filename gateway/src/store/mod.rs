@@ -41,6 +41,7 @@ mod rollups;
 mod samples;
 mod schema;
 mod series_ids;
+mod series_rules;
 mod settings;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@
 //! recomputed with it, so the rollups come out as a full recompute would, whatever order the
 //! samples arrived in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use kilowatch_site::vocab::Kind;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -21,19 +21,9 @@ use super::catalogue::kind_of;
 use super::conn::Store;
 use super::error::StoreError;
 use super::rollup_rows::{put_rollup, roll_coarser, Touched};
+use super::series_rules::{SeriesKinds, SeriesRule};
 use super::settings::StoreSettings;
 use crate::rollup;
-
-/// Per series id: its kind, for a counter that wraps the register range, and for a series
-/// reported by exception its poll interval (ms).
-pub(super) type SeriesKinds = HashMap<i64, SeriesRule>;
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct SeriesRule {
-    kind: Kind,
-    wrap: Option<f64>,
-    held: Option<i64>,
-}
 
 impl Store {
     /// Recomputes the rollups of up to `limit` changed 1-minute buckets (and the 15-minute,
