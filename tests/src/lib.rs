@@ -485,6 +485,46 @@ pub fn get_json(url: &str) -> Result<serde_json::Value, String> {
         .map_err(|e| e.to_string())
 }
 
+/// An API call that may answer an error: (status, JSON body), panicking on a body that is not
+/// JSON. A 120 s limit: some analyses of a long demo history take a while in a debug build.
+fn call_json(
+    req: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    url: &str,
+) -> (u16, serde_json::Value) {
+    let mut res = req.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+    (status, v)
+}
+
+fn api_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(120)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// GET `url`: (status, JSON body), whatever the status.
+pub fn get_status_json(url: &str) -> (u16, serde_json::Value) {
+    call_json(api_agent().get(url).call(), url)
+}
+
+/// POST a JSON `body` to `url`: (status, JSON body), whatever the status.
+pub fn post_status_json(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let req = api_agent()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body);
+    call_json(req, url)
+}
+
+/// A JSON number, or a panic naming what was there instead.
+pub fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
 /// GET a text document.
 pub fn get_text(url: &str) -> Result<String, String> {
     let mut res = http().get(url).call().map_err(|e| e.to_string())?;

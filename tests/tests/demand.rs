@@ -6,24 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kilowatch_e2e::{bin, demo_plant_tz, demo_site, history_back_to, plant_today};
-use kilowatch_e2e::{scratch, spawn_demo};
-
-fn get(url: &str) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(120)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut res = agent.get(url).call().expect("GET");
-    let status = res.status().as_u16();
-    let body = res.body_mut().read_to_string().unwrap_or_default();
-    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
-    (status, v)
-}
-
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
+use kilowatch_e2e::{get_status_json, num, scratch, spawn_demo};
 
 #[test]
 fn demo_demand_events_shares_and_shave_against_the_profile() {
@@ -35,7 +18,7 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     let (mut demo, addr) = spawn_demo(&dir, &history_back_to(tz, from));
     let range = format!("from={from}&to={today}");
     let api = |path: &str, extra: &str| {
-        get(&format!(
+        get_status_json(&format!(
             "http://{addr}/api/v1/demand/{path}?{range}{extra}"
         ))
     };
@@ -53,7 +36,7 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     assert!(counted > 96 && counted <= 192, "{counted} quarter-hours");
     let peak = slots
         .iter()
-        .map(|s| f(&s["max_kw"]))
+        .map(|s| num(&s["max_kw"]))
         .fold(f64::MIN, f64::max);
 
     let (status, events) = api("events", "&top=5");
@@ -62,12 +45,12 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     // At most one a day: two days.
     assert_eq!(events.len(), 2, "{events:?}");
     let top = &events[0];
-    let demand = f(&top["demand_kw"]);
+    let demand = num(&top["demand_kw"]);
     assert!(
         (demand - peak).abs() < 1e-9,
         "top {demand} != profile peak {peak}"
     );
-    assert!(f(&events[1]["demand_kw"]) <= demand);
+    assert!(num(&events[1]["demand_kw"]) <= demand);
     assert_ne!(
         top["start"].as_str().unwrap()[..10],
         events[1]["start"].as_str().unwrap()[..10]
@@ -78,27 +61,27 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
         assert!(ids.contains(&id), "{id} not among {ids:?}");
     }
     // The demo's sub-meters all report: each has kW, and they plus the remainder are the demand.
-    let metered: f64 = meters.iter().map(|m| f(&m["kw"])).sum();
-    let unmetered = f(&top["unmetered_kw"]);
+    let metered: f64 = meters.iter().map(|m| num(&m["kw"])).sum();
+    let unmetered = num(&top["unmetered_kw"]);
     assert!(metered > 0.0, "{top}");
     // The incomer carries the sub-meters' load: they cannot draw more than it.
     assert!(unmetered > -1e-6, "{top}");
     assert!((metered + unmetered - demand).abs() < 1e-6, "{top}");
     let shares: f64 =
-        meters.iter().map(|m| f(&m["share"])).sum::<f64>() + f(&top["unmetered_share"]);
+        meters.iter().map(|m| num(&m["share"])).sum::<f64>() + num(&top["unmetered_share"]);
     assert!((shares - 1.0).abs() < 1e-9, "shares sum to {shares}: {top}");
 
     let cut = 20.0;
     let (status, shave) = api("shave", &format!("&cut_kw={cut}"));
     assert_eq!(status, 200, "{shave}");
-    assert!((f(&shave["peak_kw"]) - peak).abs() < 1e-9, "{shave}");
+    assert!((num(&shave["peak_kw"]) - peak).abs() < 1e-9, "{shave}");
     let level = peak - cut;
-    let energy = f(&shave["energy_kwh"]);
+    let energy = num(&shave["energy_kwh"]);
     // The peak quarter-hour alone is X kW above the level for 0.25 h; no quarter-hour is more
     // above it than its profile slot's maximum.
     let upper: f64 = slots
         .iter()
-        .map(|s| (f(&s["max_kw"]) - level).max(0.0) * 0.25 * s["count"].as_u64().unwrap() as f64)
+        .map(|s| (num(&s["max_kw"]) - level).max(0.0) * 0.25 * s["count"].as_u64().unwrap() as f64)
         .sum();
     assert!(
         energy >= cut * 0.25 - 1e-9 && energy <= upper + 1e-9,
@@ -107,10 +90,10 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
     );
     // Each slot whose maximum is above the level holds at least one quarter-hour above it.
     let quarters = shave["quarters"].as_u64().unwrap();
-    let slots_above = slots.iter().filter(|s| f(&s["max_kw"]) > level).count() as u64;
+    let slots_above = slots.iter().filter(|s| num(&s["max_kw"]) > level).count() as u64;
     let counted_above: u64 = slots
         .iter()
-        .filter(|s| f(&s["max_kw"]) > level)
+        .filter(|s| num(&s["max_kw"]) > level)
         .map(|s| s["count"].as_u64().unwrap())
         .sum();
     assert!(
@@ -118,7 +101,7 @@ fn demo_demand_events_shares_and_shave_against_the_profile() {
         "{shave}"
     );
     let days = shave["days"].as_array().unwrap();
-    let by_day: f64 = days.iter().map(|d| f(&d["energy_kwh"])).sum();
+    let by_day: f64 = days.iter().map(|d| num(&d["energy_kwh"])).sum();
     assert!((by_day - energy).abs() < 1e-9);
     let run = shave["longest_run"].as_u64().unwrap();
     assert!(run >= 1 && run <= quarters, "{shave}");

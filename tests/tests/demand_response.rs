@@ -11,39 +11,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use kilowatch_e2e::{bin, demo_plant_tz, demo_site, history_back_to, plant_today, wait_for};
-use kilowatch_e2e::{get_json, scratch, spawn_demo};
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(120)))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn get(url: &str) -> (u16, serde_json::Value) {
-    let mut res = agent().get(url).call().expect("GET");
-    let status = res.status().as_u16();
-    let body = res.body_mut().read_to_string().unwrap_or_default();
-    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
-    (status, v)
-}
-
-fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut res = agent()
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body)
-        .expect("POST");
-    let status = res.status().as_u16();
-    let text = res.body_mut().read_to_string().unwrap_or_default();
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"));
-    (status, v)
-}
-
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
+use kilowatch_e2e::{get_json, get_status_json, num, post_status_json, scratch, spawn_demo};
 
 /// The holidays of the demo site's tariff file (billed off-peak: not baseline days).
 fn tariff_holidays() -> HashSet<NaiveDate> {
@@ -96,14 +64,14 @@ fn demo_demand_response_baseline_verdict_and_errors() {
     assert!(up.is_some(), "indicators not computed:\n{}", demo.log());
     let events = format!("http://{addr}/api/v1/demand-response/events");
 
-    let (status, e) = post(
+    let (status, e) = post_status_json(
         &events,
         &format!(
             r#"{{"id":"earlier","date":"{earlier_day}","start":"10:00","end":"11:00","committed_kw":5}}"#
         ),
     );
     assert_eq!(status, 201, "{e}\n{}", demo.log());
-    let (status, v) = post(
+    let (status, v) = post_status_json(
         &events,
         &format!(
             r#"{{"id":"main","date":"{event_day}","start":"10:00","end":"11:00","committed_kw":1}}"#
@@ -132,7 +100,7 @@ fn demo_demand_response_baseline_verdict_and_errors() {
 
     // The CBL of 10:15, from the API's quarter-hour demand of the five days.
     let demand_at = |d: NaiveDate, hhmm: &str| -> f64 {
-        let (status, r) = get(&format!(
+        let (status, r) = get_status_json(&format!(
             "http://{addr}/api/v1/enpi?asset=plant&step=15m&from={d}&to={}",
             d + chrono::Duration::days(1)
         ));
@@ -148,7 +116,7 @@ fn demo_demand_response_baseline_verdict_and_errors() {
                 ts.format("%H:%M").to_string() == hhmm
             })
             .unwrap_or_else(|| panic!("no {d} {hhmm} row: {r}"));
-        f(&row["values"]["demand_kw"])
+        num(&row["values"]["demand_kw"])
     };
     // Taipower's rule: the baseline is the mean of each baseline day's highest quarter-hour
     // in 10:00-11:00; the reduction, the baseline minus the event's highest, 0 below 50 kW.
@@ -160,30 +128,33 @@ fn demo_demand_response_baseline_verdict_and_errors() {
             .fold(f64::NEG_INFINITY, f64::max)
     };
     let mean = expected.iter().map(|&d| highest(d)).sum::<f64>() / 5.0;
-    let cbl = f(&v["baseline_kw"]);
+    let cbl = num(&v["baseline_kw"]);
     assert!((cbl - mean).abs() < 1e-6, "API baseline {cbl}, mean {mean}");
     let top = highest(event_day);
-    assert!((f(&v["event_max_kw"]) - top).abs() < 1e-6);
+    assert!((num(&v["event_max_kw"]) - top).abs() < 1e-6);
     let counted = if mean - top < 50.0 { 0.0 } else { mean - top };
-    assert!((f(&v["reduction_kw"]) - counted).abs() < 1e-6, "{v}");
+    assert!((num(&v["reduction_kw"]) - counted).abs() < 1e-6, "{v}");
     assert_eq!(v["verdict"], if counted >= 1.0 { "pass" } else { "fail" });
     // Each quarter-hour against the baseline.
     let q = &quarters[1];
     assert_eq!(q["start"], "10:15");
-    assert!((f(&q["cbl_kw"]) - mean).abs() < 1e-6);
+    assert!((num(&q["cbl_kw"]) - mean).abs() < 1e-6);
     let actual = demand_at(event_day, "10:15");
-    assert!((f(&q["actual_kw"]) - actual).abs() < 1e-6);
-    assert!((f(&q["reduction_kw"]) - (mean - actual)).abs() < 1e-6);
-    let r: Vec<f64> = quarters.iter().map(|q| f(&q["reduction_kw"])).collect();
+    assert!((num(&q["actual_kw"]) - actual).abs() < 1e-6);
+    assert!((num(&q["reduction_kw"]) - (mean - actual)).abs() < 1e-6);
+    let r: Vec<f64> = quarters.iter().map(|q| num(&q["reduction_kw"])).collect();
     let avg = r.iter().sum::<f64>() / 4.0;
-    assert!((f(&v["average_reduction_kw"]) - avg).abs() < 1e-9);
-    assert!((f(&v["delivered_kwh"]) - avg).abs() < 1e-9, "1 h at avg kW");
+    assert!((num(&v["average_reduction_kw"]) - avg).abs() < 1e-9);
+    assert!(
+        (num(&v["delivered_kwh"]) - avg).abs() < 1e-9,
+        "1 h at avg kW"
+    );
 
     // An event not yet held: insufficient data, never a verdict. At 00:00–00:30, so that its
     // baseline (which may use today's first half hour) is the same for the API and the
     // command below unless the test straddles 00:30 at the plant.
     let tomorrow = today + chrono::Duration::days(1);
-    let (status, fut) = post(
+    let (status, fut) = post_status_json(
         &events,
         &format!(
             r#"{{"id":"future","date":"{tomorrow}","start":"00:00","end":"00:30","committed_kw":10}}"#
@@ -219,22 +190,22 @@ fn demo_demand_response_baseline_verdict_and_errors() {
         ),
         (r#"{"id":"x"}"#, "date"),
     ] {
-        let (status, e) = post(&events, body);
+        let (status, e) = post_status_json(&events, body);
         assert_eq!(status, 400, "{body}: {e}");
         let msg = e["error"].as_str().unwrap();
         assert!(msg.contains(field), "{body}: {msg}");
     }
-    let (status, e) = post(
+    let (status, e) = post_status_json(
         &events,
         &format!(
             r#"{{"id":"main","date":"{event_day}","start":"10:00","end":"11:00","committed_kw":1}}"#
         ),
     );
     assert_eq!(status, 409, "{e}");
-    let (status, _) = get(&format!("{events}/nope"));
+    let (status, _) = get_status_json(&format!("{events}/nope"));
     assert_eq!(status, 404);
 
-    let (status, list) = get(&events);
+    let (status, list) = get_status_json(&events);
     assert_eq!(status, 200, "{list}");
     let ids: Vec<&str> = list["events"]
         .as_array()
@@ -243,7 +214,7 @@ fn demo_demand_response_baseline_verdict_and_errors() {
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["earlier", "main", "future"]);
-    let (status, one) = get(&format!("{events}/main"));
+    let (status, one) = get_status_json(&format!("{events}/main"));
     assert_eq!(status, 200);
     assert_eq!(one, v);
     assert!(demo
