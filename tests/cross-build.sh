@@ -10,12 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-fail() { printf 'cross-build: FAIL: %s\n' "$*" >&2; exit 1; }
-missing() {
-  if [ "${CI:-}" = true ]; then fail "$* (CI=true: a missing dependency fails)"; fi
-  printf 'cross-build: SKIPPED: %s\n' "$*" >&2
-  exit 0
-}
+name=cross-build
+. tests/script-lib.sh
 
 . agent/debian/cross-env.sh
 target_dir=${CARGO_TARGET_DIR:-target}

@@ -11,12 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-fail() { printf 'packages: FAIL: %s\n' "$*" >&2; exit 1; }
-missing() {
-  if [ "${CI:-}" = true ]; then fail "$* (CI=true: a missing dependency fails)"; fi
-  printf 'packages: SKIPPED: %s\n' "$*" >&2
-  exit 0
-}
+name=packages
+. tests/script-lib.sh
 ok() { printf 'packages: ok: %s\n' "$*"; }
 
 [ "$(id -u)" -eq 0 ] || missing "dpkg -i needs root"
