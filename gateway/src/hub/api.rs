@@ -180,6 +180,13 @@ fn site_savings(plans: Vec<PlanSavings>) -> Option<SiteSavings> {
     })
 }
 
+/// Moves `site`'s rows out of `rows` (each row is taken once over all the sites).
+fn take_site<T>(rows: &mut Vec<(String, T)>, site: &str) -> Vec<T> {
+    let (theirs, rest): (Vec<_>, Vec<_>) = rows.drain(..).partition(|(s, _)| s == site);
+    *rows = rest;
+    theirs.into_iter().map(|(_, t)| t).collect()
+}
+
 /// The sites in `only` (every site with `None`).
 pub async fn sites(pool: &Pool, only: Option<&[String]>) -> anyhow::Result<Vec<SiteSummary>> {
     let client = pool.get().await?;
@@ -214,14 +221,8 @@ pub async fn sites(pool: &Pool, only: Option<&[String]>) -> anyhow::Result<Vec<S
             let facts = mine.iter().filter(|m| m.2 == bucket).map(|m| &m.3);
             s.month = Some(portfolio::month(bucket, facts));
         }
-        let (theirs, rest): (Vec<_>, Vec<_>) =
-            plans.drain(..).partition(|(site, _)| *site == s.site);
-        plans = rest;
-        s.savings = site_savings(theirs.into_iter().map(|(_, p)| p).collect());
-        let (theirs, rest): (Vec<_>, Vec<_>) =
-            years.drain(..).partition(|(site, _)| *site == s.site);
-        years = rest;
-        s.guarantees = theirs.into_iter().map(|(_, g)| g).collect();
+        s.savings = site_savings(take_site(&mut plans, &s.site));
+        s.guarantees = take_site(&mut years, &s.site);
     }
     Ok(list)
 }
